@@ -1,0 +1,15 @@
+/**
+ * Seeded pseudo-random numbers (mulberry32): the k-means++ seeding and the calibration-free tests must give the same
+ * result for the same seed on every platform, which `Math.random` cannot.
+ * @internal
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
