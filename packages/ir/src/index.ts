@@ -1,1 +1,30 @@
-export {};
+export { McError, type McErrorCode, type McErrorContext, type McWarning, type McWarningCode } from './errors.js';
+export { type DType, type DataTypeMap, type DTypeInfo, dtypeInfo, dtypeFromOnnx, isDType, storageBytes } from './dtype.js';
+export {
+  Tensor,
+  type TensorInfo,
+  type TensorLoader,
+  toFloat32,
+  toNumbers,
+  float32Tensor,
+  int64Tensor,
+  packNibbles,
+  unpackNibbles,
+} from './tensor.js';
+export { halfToFloat, floatToHalf, bfloat16ToFloat, floatToBfloat16, float16ToFloat32, float32ToFloat16 } from './float16.js';
+export type { Dim, Shape, TypeInfo, SparseTensor } from './types.js';
+export { type Attribute, attr } from './attribute.js';
+export { Value, type Use } from './value.js';
+export { Node, type NodeInit } from './node.js';
+export { Graph, type QuantizationAnnotation } from './graph.js';
+export { Model, type ModelInit, type IrFunction } from './model.js';
+export { ModelBuilder } from './builder.js';
+export { opInfo, registeredOps, weightOf, biasOf, paramsOf, namedInput, type WeightRef } from './ops/registry.js';
+export type { OpInfo, WeightSpec, ChannelRole, ShapeContext } from './ops/define.js';
+export { broadcastShapes } from './ops/elementwise.js';
+export { convOutDim, spatialAttrs } from './ops/conv.js';
+export { matmulShape } from './ops/gemm.js';
+export { inferShapes } from './shape-inference.js';
+export { modelStats, type ModelStats, type NodeStats } from './stats.js';
+export { runPasses, type Pass, type PassContext, type PassResult, type RunPassesOptions } from './passes.js';
+export { printModel, typeText } from './print.js';

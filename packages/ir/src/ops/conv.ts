@@ -1,0 +1,90 @@
+import type { Node } from '../node.js';
+import type { Dim, Shape } from '../types.js';
+import { defineOp, numel, type OpInfo, type ShapeContext } from './define.js';
+
+/**
+ * Output size of one spatial axis of Conv/pooling (https://onnx.ai/onnx/operators/onnx__Conv.html):
+ * floor((in + padBegin + padEnd - dilation*(k-1) - 1) / stride) + 1, or ceil(in/stride) for SAME_* auto_pad.
+ */
+export function convOutDim(inDim: Dim, k: number, stride: number, dilation: number, padBegin: number, padEnd: number, autoPad: string, ceilMode = false): Dim {
+  if (typeof inDim !== 'number') return null;
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(inDim / stride);
+  const span = dilation * (k - 1) + 1;
+  if (autoPad === 'VALID') return Math.floor((inDim - span) / stride) + 1;
+  const q = (inDim + padBegin + padEnd - span) / stride;
+  return (ceilMode ? Math.ceil(q) : Math.floor(q)) + 1;
+}
+
+/** Spatial attributes of a Conv/pool node with spec defaults filled in. */
+export function spatialAttrs(node: Node, kernel: readonly number[]): { strides: number[]; dilations: number[]; pads: number[]; autoPad: string } {
+  const r = kernel.length;
+  return {
+    strides: node.attrInts('strides', Array(r).fill(1)),
+    dilations: node.attrInts('dilations', Array(r).fill(1)),
+    pads: node.attrInts('pads', Array(2 * r).fill(0)),
+    autoPad: node.attrString('auto_pad', 'NOTSET'),
+  };
+}
+
+function convShape(ctx: ShapeContext): (Shape | undefined)[] {
+  const x = ctx.shapes[0];
+  const w = ctx.shapes[1];
+  if (x === undefined || w === undefined) return [undefined];
+  const kernel = ctx.node.attrInts('kernel_shape') ?? w.slice(2).map((d) => (typeof d === 'number' ? d : NaN));
+  if (kernel.some((k) => Number.isNaN(k))) return [undefined];
+  const { strides, dilations, pads, autoPad } = spatialAttrs(ctx.node, kernel);
+  const spatial = kernel.map((k, i) => convOutDim(x[i + 2] ?? null, k, strides[i]!, dilations[i]!, pads[i]!, pads[i + kernel.length]!, autoPad));
+  return [[x[0] ?? null, w[0] ?? null, ...spatial]];
+}
+
+function convTransposeShape(ctx: ShapeContext): (Shape | undefined)[] {
+  const x = ctx.shapes[0];
+  const w = ctx.shapes[1];
+  if (x === undefined || w === undefined) return [undefined];
+  const group = ctx.node.attrInt('group', 1);
+  const kernel = ctx.node.attrInts('kernel_shape') ?? w.slice(2).map((d) => (typeof d === 'number' ? d : NaN));
+  const outC = typeof w[1] === 'number' ? w[1] * group : null;
+  const given = ctx.node.attrInts('output_shape');
+  if (given !== undefined) return [[x[0] ?? null, outC, ...given]];
+  const { strides, dilations, pads, autoPad } = spatialAttrs(ctx.node, kernel);
+  const outPad = ctx.node.attrInts('output_padding', Array(kernel.length).fill(0));
+  const spatial = kernel.map((k, i) => {
+    const d = x[i + 2];
+    if (typeof d !== 'number') return null;
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return d * strides[i]!;
+    return strides[i]! * (d - 1) + outPad[i]! + (k - 1) * dilations[i]! + 1 - pads[i]! - pads[i + kernel.length]!;
+  });
+  return [[x[0] ?? null, outC, ...spatial]];
+}
+
+/** MACs of a convolution: every output element costs (C/group)·prod(kernel) multiply-adds. */
+function convMacs(_node: Node, ins: (Shape | undefined)[], outs: (Shape | undefined)[]): number {
+  const w = ins[1];
+  return numel(outs[0]) * (numel(w) / (typeof w?.[0] === 'number' ? w[0] : NaN));
+}
+
+function convTransposeMacs(node: Node, ins: (Shape | undefined)[]): number {
+  // Each input element scatters into (M/group)·prod(kernel) outputs.
+  const w = ins[1];
+  return numel(ins[0]) * (numel(w) / (typeof w?.[0] === 'number' ? w[0] : NaN)) * (node.attrInt('group', 1) > 0 ? 1 : 1);
+}
+
+/** Convolutions. */
+export const convOps: OpInfo[] = [
+  defineOp({
+    opType: 'Conv',
+    inputs: ['X', 'W', 'B?'],
+    params: { weight: { input: 'W', outAxis: 0, inAxis: 1, groupAttr: 'group' }, bias: { input: 'B' } },
+    channels: 'producer',
+    inferShape: convShape,
+    macs: convMacs,
+  }),
+  defineOp({
+    opType: 'ConvTranspose',
+    inputs: ['X', 'W', 'B?'],
+    params: { weight: { input: 'W', outAxis: 1, inAxis: 0, groupAttr: 'group' }, bias: { input: 'B' } },
+    channels: 'producer',
+    inferShape: convTransposeShape,
+    macs: convTransposeMacs,
+  }),
+];

@@ -1,0 +1,70 @@
+import type { DType } from './dtype.js';
+import type { Graph } from './graph.js';
+import type { Model } from './model.js';
+import type { ShapeContext } from './ops/define.js';
+import { opInfo } from './ops/registry.js';
+import { toNumbers } from './tensor.js';
+import type { Shape } from './types.js';
+import type { Value } from './value.js';
+
+/**
+ * Fills `value.shape`/`value.dtype` for outputs of registered ops where they are unknown; keeps what is known.
+ * Constant inputs (initializers, Constant nodes) feed shape-like inputs such as Reshape's target.
+ *
+ * @example
+ * ```ts
+ * inferShapes(model);
+ * model.graph.outputs[0]!.shape; // [1, 10]
+ * ```
+ */
+export function inferShapes(model: Model): void {
+  inferGraph(model.graph);
+}
+
+function constNumbers(v: Value | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  const t = v.constValue ?? constantNodeValue(v);
+  if (t === undefined || t.size > 64 || (t.dtype !== 'int64' && t.dtype !== 'int32')) return undefined;
+  return toNumbers(t);
+}
+
+function constantNodeValue(v: Value) {
+  const p = v.producer();
+  if (p?.opType !== 'Constant' || p.domain !== '') return undefined;
+  const a = p.attr('value');
+  return a?.type === 'TENSOR' ? a.value : undefined;
+}
+
+function inferGraph(g: Graph): void {
+  for (const node of g.nodes) {
+    if (node.opType === 'Constant' && node.domain === '') {
+      const t = constantNodeValue(node.outputs[0]!);
+      if (t !== undefined && node.outputs[0]!.shape === undefined) {
+        node.outputs[0]!.dtype = t.dtype;
+        node.outputs[0]!.shape = t.dims;
+      }
+      continue;
+    }
+    const info = opInfo(node);
+    if (info === undefined) continue;
+    const ctx: ShapeContext = {
+      node,
+      shapes: node.inputs.map((v) => v?.shape),
+      dtypes: node.inputs.map((v) => v?.dtype),
+      consts: node.inputs.map((v) => constNumbers(v)),
+    };
+    let shapes: (Shape | undefined)[] = [];
+    let dtypes: (DType | undefined)[] = [];
+    try {
+      shapes = info.inferShape?.(ctx) ?? [];
+      dtypes = info.inferDType?.(ctx) ?? node.outputs.map(() => ctx.dtypes[0]);
+    } catch {
+      continue; // malformed attributes: leave shapes unknown; the checker of the technique reports them
+    }
+    if (node.opType === 'Cast') dtypes = [undefined];
+    for (const [i, o] of node.outputs.entries()) {
+      if (o.shape === undefined && shapes[i] !== undefined) o.shape = shapes[i];
+      if (o.dtype === undefined && dtypes[i] !== undefined) o.dtype = dtypes[i];
+    }
+  }
+}

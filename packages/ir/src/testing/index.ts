@@ -1,0 +1,103 @@
+import type { DType } from '../dtype.js';
+import type { Model } from '../model.js';
+import { Tensor } from '../tensor.js';
+
+/**
+ * A seeded uniform random generator in [0, 1) (mulberry32): same seed, same sequence.
+ *
+ * @example
+ * ```ts
+ * const rand = seededRandom(42); rand(); // 0.6011...
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A standard-normal seeded generator (Box–Muller over {@link seededRandom}).
+ *
+ * @example
+ * ```ts
+ * const randn = seededNormal(1); randn();
+ * ```
+ */
+export function seededNormal(seed: number): () => number {
+  const u = seededRandom(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}
+
+/**
+ * A random tensor: floats ~ N(0,1)·scale, integers uniform in [0, 10), bools 0/1.
+ *
+ * @example
+ * ```ts
+ * randomTensor('float32', [2, 3], 7);
+ * ```
+ */
+export function randomTensor(dtype: DType, dims: readonly number[], seed: number, scale = 1): Tensor {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const u = seededRandom(seed);
+  const g = seededNormal(seed);
+  switch (dtype) {
+    case 'float32':
+      return new Tensor('float32', dims, Float32Array.from({ length: n }, () => g() * scale));
+    case 'float64':
+      return new Tensor('float64', dims, Float64Array.from({ length: n }, () => g() * scale));
+    case 'int64':
+      return new Tensor('int64', dims, BigInt64Array.from({ length: n }, () => BigInt(Math.floor(u() * 10))));
+    case 'int32':
+      return new Tensor('int32', dims, Int32Array.from({ length: n }, () => Math.floor(u() * 10)));
+    case 'int8':
+      return new Tensor('int8', dims, Int8Array.from({ length: n }, () => Math.floor(u() * 10)));
+    case 'uint8':
+      return new Tensor('uint8', dims, Uint8Array.from({ length: n }, () => Math.floor(u() * 10)));
+    case 'bool':
+      return new Tensor('bool', dims, Uint8Array.from({ length: n }, () => (u() < 0.5 ? 0 : 1)));
+    default:
+      throw new Error(`randomTensor: ${dtype} not supported`);
+  }
+}
+
+/**
+ * Random feeds for every graph input that is not an initializer; symbolic/unknown dims become `dynamicDim` (1).
+ *
+ * @example
+ * ```ts
+ * const feeds = randomFeeds(model, 0);
+ * ```
+ */
+export function randomFeeds(model: Model, seed: number, opts: { dynamicDim?: number; scale?: number } = {}): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  let s = seed;
+  for (const v of model.graph.inputs) {
+    if (v.constValue !== undefined) continue;
+    const dims = (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : (opts.dynamicDim ?? 1)));
+    feeds[v.name] = randomTensor(v.dtype ?? 'float32', dims, s++, opts.scale ?? 1);
+  }
+  return feeds;
+}
+
+/**
+ * Node counts by op type (`domain::op` for non-default domains), e.g. `{Conv: 2, QuantizeLinear: 3}`.
+ *
+ * @example
+ * ```ts
+ * expect(countOps(model)).toMatchObject({ QuantizeLinear: 2 });
+ * ```
+ */
+export function countOps(model: Model): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of model.graph.nodes) {
+    const k = n.domain === '' || n.domain === 'ai.onnx' ? n.opType : `${n.domain}::${n.opType}`;
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
