@@ -1,1 +1,3 @@
-export {};
+export { readOnnx, readOnnxTensor, type ReadOnnxOptions } from './read-onnx.js';
+export { writeOnnx, writeOnnxTensor, PROTOBUF_LIMIT } from './write-onnx.js';
+export { loadOnnx, saveOnnx, type SaveOnnxOptions, type SaveOnnxResult } from './load-save.js';

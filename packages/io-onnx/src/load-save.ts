@@ -1,0 +1,178 @@
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { McError, type Model, type Tensor } from '@mc/ir';
+import type { ExternalSource } from './external-data.js';
+import { readOnnx } from './read-onnx.js';
+import { type Externalize, tensorBytes } from './tensor-encode.js';
+import { encodeModel } from './write-onnx.js';
+
+/**
+ * Reads an ONNX model file. External data is resolved relative to the file's folder and read lazily.
+ * Errors: `E_IO` (missing file, a directory, unreadable), `E_FORMAT`, `E_TRUNCATED`, each naming the file and the fix.
+ *
+ * @example
+ * ```ts
+ * const model = await loadOnnx('models/resnet50.onnx');
+ * ```
+ */
+export async function loadOnnx(path: string): Promise<Model> {
+  let bytes: Uint8Array;
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) {
+      throw new McError('E_IO', `${path} is a directory, not an ONNX file; pass the .onnx file inside it`, { context: { file: path } });
+    }
+    if (st.size > 2 ** 31 - 1) {
+      throw new McError(
+        'E_UNSUPPORTED',
+        `${path} is ${(st.size / 2 ** 30).toFixed(2)} GiB; an ONNX protobuf file cannot exceed 2 GiB: store the weights as external data`,
+        { context: { file: path } },
+      );
+    }
+    bytes = await readFile(path);
+  } catch (e) {
+    if (McError.is(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'does not exist; check the path' : code === 'EACCES' ? 'cannot be read (permission denied); fix its permissions' : `cannot be read (${code ?? String(e)})`;
+    throw new McError('E_IO', `${path} ${why}`, { context: { file: path }, cause: e });
+  }
+  return readOnnx(bytes, { file: path, baseDir: dirname(resolve(path)) });
+}
+
+/** Options for {@link saveOnnx}. */
+export interface SaveOnnxOptions {
+  /**
+   * Where tensor bytes go. `false`: all inside the .onnx file (fails above 2 GiB). An object: every tensor of at least
+   * `threshold` bytes (default 1024) goes to `location` (default `<file>.data`, next to the model), at offsets aligned
+   * to `align` bytes (default 4096) for tensors at least that large. Default: tensors that were external when read
+   * stay external (in `<file>.data`), the rest inline.
+   */
+  externalData?: false | { location?: string; threshold?: number; align?: number };
+}
+
+/** What {@link saveOnnx} wrote. */
+export interface SaveOnnxResult {
+  path: string;
+  bytes: number;
+  externalPath: string | undefined;
+  externalBytes: number;
+  externalTensors: number;
+}
+
+const CHUNK = 16 << 20;
+
+function sourceOf(t: Tensor): ExternalSource | undefined {
+  return (t.info.extra as { externalSource?: ExternalSource } | undefined)?.externalSource;
+}
+
+/**
+ * Writes a model to `path` atomically: into temporary files in the same folder, then renamed over the target, so an
+ * interrupted save never leaves a half-written model. External tensors are copied one at a time (in 16 MiB chunks
+ * for lazy ones), so converting a model with many GiB of external data needs little memory.
+ *
+ * @example
+ * ```ts
+ * await saveOnnx(model, 'out/model.onnx', { externalData: { threshold: 1024 } });
+ * ```
+ */
+export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions = {}): Promise<SaveOnnxResult> {
+  const dir = dirname(resolve(path));
+  const target = resolve(path);
+  const ext = opts.externalData;
+  const location = (ext === undefined || ext === false ? undefined : ext.location) ?? `${basename(path)}.data`;
+  const dataPath = resolve(dir, location);
+  const threshold = ext === undefined || ext === false ? Infinity : (ext.threshold ?? 1024);
+  const align = ext === undefined || ext === false ? 4096 : (ext.align ?? 4096);
+  const suffix = `.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const tmpModel = `${target}${suffix}`;
+  const tmpData = `${dataPath}${suffix}`;
+
+  let fd: number | undefined;
+  let offset = 0;
+  let count = 0;
+  const externalize: Externalize | undefined =
+    ext === false
+      ? undefined
+      : (t) => {
+          const wanted = t.byteLength >= threshold || (ext === undefined && t.info.external !== undefined);
+          if (!wanted) return undefined;
+          const src = sourceOf(t);
+          if (src !== undefined && t.isLazy && resolve(src.path) === dataPath) {
+            throw new McError(
+              'E_OPTION',
+              `saving to ${path} would overwrite ${dataPath}, which this model still reads its weights from; save to another file name or folder`,
+              { context: { file: path } },
+            );
+          }
+          if (fd === undefined) fd = openSync(tmpData, 'w');
+          const len = t.byteLength;
+          if (len >= align && offset % align !== 0) {
+            const pad = align - (offset % align);
+            writeAll(fd, new Uint8Array(pad));
+            offset += pad;
+          }
+          const start = offset;
+          if (src !== undefined && t.isLazy) copyRange(src, fd);
+          else writeAll(fd, tensorBytes(t));
+          offset += len;
+          count++;
+          return [
+            { key: 'location', value: location },
+            { key: 'offset', value: String(start) },
+            { key: 'length', value: String(len) },
+          ];
+        };
+
+  try {
+    const bytes = encodeModel(model, externalize, path);
+    if (fd !== undefined) {
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
+    }
+    const mfd = openSync(tmpModel, 'w');
+    try {
+      writeAll(mfd, bytes);
+      fsyncSync(mfd);
+    } finally {
+      closeSync(mfd);
+    }
+    if (count > 0) renameSync(tmpData, dataPath);
+    renameSync(tmpModel, target);
+    return { path: target, bytes: bytes.length, externalPath: count > 0 ? dataPath : undefined, externalBytes: offset, externalTensors: count };
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmpData, { force: true });
+    rmSync(tmpModel, { force: true });
+    if (McError.is(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new McError('E_IO', `cannot write ${path} (${code ?? (e as Error).message}); check that the folder exists and is writable and the disk has space`, {
+      context: { file: path },
+      cause: e,
+    });
+  }
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let done = 0;
+  while (done < b.length) done += writeSync(fd, b, done, Math.min(b.length - done, 1 << 30));
+}
+
+function copyRange(src: ExternalSource, out: number): void {
+  const inFd = openSync(src.path, 'r');
+  try {
+    const buf = new Uint8Array(Math.min(CHUNK, Math.max(src.length, 1)));
+    let done = 0;
+    while (done < src.length) {
+      const n = readSync(inFd, buf, 0, Math.min(buf.length, src.length - done), src.offset + done);
+      if (n === 0) throw new McError('E_TRUNCATED', `external data file ${src.path} ended early; copy it again`);
+      writeAll(out, buf.subarray(0, n));
+      done += n;
+    }
+  } finally {
+    closeSync(inFd);
+  }
+}
+

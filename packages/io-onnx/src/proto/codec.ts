@@ -1,0 +1,102 @@
+import protobufjs from 'protobufjs';
+import { onnxDescriptor } from './onnx-descriptor.js';
+import type { PInt64, PModel, PTensor, PTrainingInfo, PNodeDeviceConfiguration, PDeviceConfiguration } from './types.js';
+
+/**
+ * protobufjs reflection over the JSON descriptor generated from schema/onnx.proto (no codegen step at run time).
+ * Measured in docs/decisions.md: as fast as pbjs static code on packed float_data, byte-identical round trips.
+ * @internal
+ */
+const root = protobufjs.Root.fromJSON(onnxDescriptor as unknown as protobufjs.INamespace);
+const ModelProto = root.lookupType('onnx.ModelProto');
+const TensorProto = root.lookupType('onnx.TensorProto');
+const TrainingInfoProto = root.lookupType('onnx.TrainingInfoProto');
+const NodeDeviceConfigurationProto = root.lookupType('onnx.NodeDeviceConfigurationProto');
+const DeviceConfigurationProto = root.lookupType('onnx.DeviceConfigurationProto');
+
+/** Decodes a ModelProto; throws whatever protobufjs throws (callers map it to McError). @internal */
+export function decodeModelProto(bytes: Uint8Array): PModel {
+  return ModelProto.decode(bytes) as unknown as PModel;
+}
+
+/** Encodes a plain ModelProto-shaped object (only own, non-null fields are written). @internal */
+export function encodeModelProto(model: PModel): Uint8Array {
+  return ModelProto.encode(model as unknown as protobufjs.Message).finish();
+}
+
+/** @internal */
+export function decodeTensorProto(bytes: Uint8Array): PTensor {
+  return TensorProto.decode(bytes) as unknown as PTensor;
+}
+
+/** @internal */
+export function encodeTensorProto(t: PTensor): Uint8Array {
+  return TensorProto.encode(t as unknown as protobufjs.Message).finish();
+}
+
+/** @internal */
+export function encodeTrainingInfo(t: PTrainingInfo): Uint8Array {
+  return TrainingInfoProto.encode(t as unknown as protobufjs.Message).finish();
+}
+
+/** @internal */
+export function decodeTrainingInfo(b: Uint8Array): PTrainingInfo {
+  return TrainingInfoProto.decode(b) as unknown as PTrainingInfo;
+}
+
+/** @internal */
+export function encodeNodeDeviceConfiguration(t: PNodeDeviceConfiguration): Uint8Array {
+  return NodeDeviceConfigurationProto.encode(t as unknown as protobufjs.Message).finish();
+}
+
+/** @internal */
+export function decodeNodeDeviceConfiguration(b: Uint8Array): PNodeDeviceConfiguration {
+  return NodeDeviceConfigurationProto.decode(b) as unknown as PNodeDeviceConfiguration;
+}
+
+/** @internal */
+export function encodeDeviceConfiguration(t: PDeviceConfiguration): Uint8Array {
+  return DeviceConfigurationProto.encode(t as unknown as protobufjs.Message).finish();
+}
+
+/** @internal */
+export function decodeDeviceConfiguration(b: Uint8Array): PDeviceConfiguration {
+  return DeviceConfigurationProto.decode(b) as unknown as PDeviceConfiguration;
+}
+
+/** Exact int64 from a decoded field (Long-like or number). @internal */
+export function toBigInt(v: PInt64 | null | undefined): bigint {
+  if (v === undefined || v === null) return 0n;
+  if (typeof v === 'number') return BigInt(v);
+  const lo = BigInt(v.low >>> 0);
+  const hi = BigInt(v.high >>> 0);
+  const u = (hi << 32n) | lo;
+  return v.unsigned === true ? u : BigInt.asIntN(64, u);
+}
+
+/** Exact uint64 from a decoded field. @internal */
+export function toBigUint(v: PInt64 | null | undefined): bigint {
+  return BigInt.asUintN(64, toBigInt(v));
+}
+
+/** int64 as a JS number; callers use it only where the spec bounds the value (dims, versions). @internal */
+export function toNumber(v: PInt64 | null | undefined): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'number') return v;
+  return Number(toBigInt(v));
+}
+
+/** A bigint as the {low, high} pair protobufjs writes exactly (numbers lose bits past 2^53). @internal */
+export function fromBigInt(v: bigint): PInt64 {
+  const u = BigInt.asUintN(64, v);
+  const low = Number(u & 0xffffffffn) | 0;
+  const high = Number(u >> 32n) | 0;
+  if (high === 0 && low >= 0) return low;
+  if (high === -1 && low < 0) return low;
+  return { low, high, unsigned: false };
+}
+
+/** Own, non-null field test (proto2 presence as protobufjs records it). @internal */
+export function has<T extends object>(m: T, key: keyof T): boolean {
+  return Object.prototype.hasOwnProperty.call(m, key) && m[key] !== null && m[key] !== undefined;
+}

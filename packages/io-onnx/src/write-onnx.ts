@@ -1,0 +1,53 @@
+import { McError, type Model, type Tensor } from '@mc/ir';
+import { encodeModelProto, encodeTensorProto } from './proto/codec.js';
+import { type Externalize, writeTensor } from './tensor-encode.js';
+import { writeModelProto } from './write-model.js';
+
+/** protobuf cannot encode or parse a message of 2 GiB or more. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+/** @internal */
+export function encodeModel(model: Model, externalize: Externalize | undefined, file?: string): Uint8Array {
+  let inline = 0;
+  const count: Externalize = (t, name) => {
+    const ext = externalize?.(t, name);
+    if (ext === undefined && t.dtype !== 'string') inline += t.byteLength;
+    return ext;
+  };
+  const p = writeModelProto(model, count);
+  if (inline > PROTOBUF_LIMIT) {
+    throw new McError(
+      'E_UNSUPPORTED',
+      `the model holds ${(inline / 2 ** 30).toFixed(2)} GiB of tensor data, more than the 2 GiB a protobuf file can hold` +
+        `${file === undefined ? '' : ` (writing ${file})`}; save it with saveOnnx(model, path, { externalData: { threshold: 1024 } })`,
+      file === undefined ? {} : { context: { file } },
+    );
+  }
+  return encodeModelProto(p);
+}
+
+/**
+ * Encodes a model as ONNX ModelProto bytes, everything inline (lazy external tensors are read in). For models over
+ * 2 GiB use {@link saveOnnx} with `externalData`.
+ *
+ * @example
+ * ```ts
+ * const bytes = writeOnnx(model);
+ * const session = await ort.InferenceSession.create(bytes);
+ * ```
+ */
+export function writeOnnx(model: Model): Uint8Array {
+  return encodeModel(model, undefined);
+}
+
+/**
+ * Encodes one tensor as a serialized TensorProto (the format of ONNX test-data `.pb` files).
+ *
+ * @example
+ * ```ts
+ * await writeFile('input_0.pb', writeOnnxTensor(x, 'x'));
+ * ```
+ */
+export function writeOnnxTensor(t: Tensor, name?: string): Uint8Array {
+  return encodeTensorProto(writeTensor(t, name));
+}
