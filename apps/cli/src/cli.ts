@@ -1,0 +1,55 @@
+import { McError } from '@mc/ir';
+import { exitCodeFor, UsageError } from './exit-codes.js';
+import { type CliIO, commandHelp, parseFlags } from './flags.js';
+import { commands } from './commands/index.js';
+
+function mainHelp(): string {
+  const w = Math.max(...commands.map((c) => c.name.length)) + 2;
+  return [
+    'Usage: mc <command> [options]',
+    '',
+    'mc makes trained models smaller and faster (low-rank, quantize, prune, distil) and checks them in onnxruntime.',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(w)}${c.summary.split('. ')[0]}`),
+    '',
+    "Run 'mc <command> --help' for the options of a command.",
+    '',
+    'Exit codes: 0 ok, 2 usage, 3 unreadable or corrupt input, 4 unsupported, 5 verification failed, 70 internal error.',
+    '',
+  ].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and script), returning the exit code. Never throws. */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  const debug = argv.includes('--debug');
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.out('mc 0.0.0');
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  try {
+    if (cmd === undefined) throw new UsageError(`unknown command '${name}'; commands: ${commands.map((c) => c.name).join(', ')}`);
+    const { flags, positionals } = parseFlags(cmd, rest);
+    if (flags.help === true) {
+      io.out(commandHelp(cmd));
+      return 0;
+    }
+    const sub: CliIO = { ...io, quiet: flags.quiet === true };
+    const code = await cmd.run({ flags, positionals, io: sub });
+    return code ?? 0;
+  } catch (e) {
+    const code = exitCodeFor(e);
+    const msg = e instanceof Error ? e.message : String(e);
+    const prefix = McError.is(e) ? `mc: error [${e.code}]` : e instanceof UsageError ? 'mc: usage' : 'mc: internal error';
+    io.err(`${prefix}: ${msg}`);
+    if (debug && e instanceof Error && e.stack !== undefined) io.err(e.stack);
+    else if (code === 70) io.err('This is a bug in mc; rerun with --debug and report the stack trace.');
+    return code;
+  }
+}
