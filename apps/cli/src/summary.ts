@@ -1,0 +1,48 @@
+import { readFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { type Model, modelStats } from '@mc/ir';
+import { formatBytes, formatNumber, formatTable } from './table.js';
+
+/** The survey's size figures of one model file (parameters a, bytes raw and gzipped, MACs). */
+export interface ModelFigures {
+  params: number;
+  bytes: number;
+  gzipBytes: number;
+  macs: number;
+  nodes: number;
+}
+
+/** Figures of a model and the file it was read from or written to. */
+export async function figuresOf(model: Model, file: string): Promise<ModelFigures> {
+  const bytes = await readFile(file);
+  const s = modelStats(model);
+  return { params: s.params, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length, macs: s.macs, nodes: s.nodeCount };
+}
+
+/** Compression rate a/a* and space saving (a − a*)/a* (a, a* = parameters before/after), as the survey defines them. */
+export function compressionFigures(before: ModelFigures, after: ModelFigures): { compressionRate: number; spaceSaving: number; bytesRatio: number } {
+  return {
+    compressionRate: before.params / Math.max(1, after.params),
+    spaceSaving: (before.params - after.params) / Math.max(1, after.params),
+    bytesRatio: before.bytes / Math.max(1, after.bytes),
+  };
+}
+
+/** One extra row of the before/after table (accuracy, latency, ...). */
+export type ExtraRow = [label: string, before: string | number, after: string | number];
+
+/** The terminal before/after table every compressing command prints. */
+export function beforeAfterTable(before: ModelFigures, after: ModelFigures, extra: readonly ExtraRow[] = []): string {
+  const c = compressionFigures(before, after);
+  const pct = (a: number, b: number): string => (a === 0 ? '' : `${(((b - a) / a) * 100).toFixed(1)}%`);
+  const rows: (string | number)[][] = [
+    ['parameters', formatNumber(before.params), formatNumber(after.params), pct(before.params, after.params)],
+    ['file bytes', formatBytes(before.bytes), formatBytes(after.bytes), pct(before.bytes, after.bytes)],
+    ['gzipped bytes', formatBytes(before.gzipBytes), formatBytes(after.gzipBytes), pct(before.gzipBytes, after.gzipBytes)],
+    ['MACs', formatNumber(before.macs), formatNumber(after.macs), pct(before.macs, after.macs)],
+    ['nodes', before.nodes, after.nodes, ''],
+    ...extra.map(([l, b, a]) => [l, typeof b === 'number' ? formatNumber(b) : b, typeof a === 'number' ? formatNumber(a) : a, '']),
+  ];
+  const table = formatTable(['', 'before', 'after', 'change'], rows.map((r) => r.map(String)));
+  return `${table}\ncompression rate a/a* = ${c.compressionRate.toFixed(2)}x, space saving (a-a*)/a* = ${(c.spaceSaving * 100).toFixed(1)}%, file ${c.bytesRatio.toFixed(2)}x smaller`;
+}
