@@ -97,3 +97,34 @@ function leadingColumns(a: Float64Array, rows: number, cols: number, k: number):
   for (let i = 0; i < rows; i++) for (let j = 0; j < k; j++) out[i * k + j] = a[i * cols + j]!;
   return out;
 }
+
+/**
+ * The factors to emit at (kIn, kOut): `first` = U_in,kᵀ [kIn, Cin] and `last` = U_out,k [Cout, kOut], each omitted when
+ * that mode keeps full rank (the core then stays in the original basis of that mode), and the core
+ * W ×₁ U_out,kᵀ ×₂ U_in,kᵀ computed from W.
+ * @example const f = emitFactors(w, tucker2(w, 64, 32, 9), 8, 16);
+ */
+export function emitFactors(
+  w: Float64Array, t: Tucker2, kIn: number, kOut: number,
+): { first?: Float64Array; core: Float64Array; last?: Float64Array } {
+  const { cin, cout, spatial } = t;
+  let core = w;
+  let rowsOut = cout;
+  let last: Float64Array | undefined;
+  let first: Float64Array | undefined;
+  if (kOut < cout) {
+    last = leadingColumns(t.uOut, cout, cout, kOut);
+    core = matmul(transpose(last, cout, kOut), w, kOut, cout, cin * spatial);
+    rowsOut = kOut;
+  }
+  if (kIn < cin) {
+    const uInK = leadingColumns(t.uIn, cin, cin, kIn);
+    first = transpose(uInK, cin, kIn); // kIn x Cin
+    const c2 = new Float64Array(rowsOut * kIn * spatial);
+    for (let a = 0; a < rowsOut; a++) {
+      c2.set(matmul(first, core.subarray(a * cin * spatial, (a + 1) * cin * spatial), kIn, cin, spatial), a * kIn * spatial);
+    }
+    core = c2;
+  }
+  return { ...(first !== undefined && { first }), core: core === w ? Float64Array.from(w) : core, ...(last !== undefined && { last }) };
+}

@@ -1,0 +1,74 @@
+/**
+ * MatMul with a constant B and Gemm: y = x·W becomes y = (x·A)·B with W ≈ A·B, A = U_k·√Σ_k, B = √Σ_k·V_kᵀ
+ * (the split keeps both factors at the same scale, as keras_compressor does).
+ * Gemm (https://onnx.ai/onnx/operators/onnx__Gemm.html) computes alpha·op(A)·op(B) + beta·C: the first factor
+ * becomes a MatMul (or a Gemm when transA = 1), the second a Gemm that keeps alpha, beta, C and transB.
+ */
+import { attr, type Graph, Node, weightOf } from '@mc/ir';
+import { transpose } from '../kernels/matmul.js';
+import { addFactor, intermediate, replaceWithChain, weightSkipReason } from './common.js';
+import type { DenseFactors, DenseLayer, Inspection, Rule } from './types.js';
+import { makeTensor, readWeight } from './weights.js';
+
+function inspectDense(node: Node): Inspection {
+  const ref = weightOf(node);
+  if (ref === undefined) {
+    return { skip: node.opType === 'MatMul' ? 'MatMul B is not a constant (a product of two activations)' : 'no weight input' };
+  }
+  const reason = weightSkipReason(ref.value, ref.tensor);
+  if (reason !== undefined) return { skip: reason };
+  const t = ref.tensor!;
+  if (t.dims.length !== 2) return { skip: `weight has rank ${t.dims.length}; only 2-D weights are factorised` };
+  const read = readWeight(t);
+  if (read === undefined) return { skip: `weight dtype ${t.dtype} is not float32/float64` };
+  const [d0, d1] = t.dims as [number, number];
+  const transB = node.opType === 'Gemm' && node.attrInt('transB', 0) === 1;
+  const w = transB ? transpose(read.w, d0, d1) : read.w;
+  const [rows, cols] = transB ? [d1, d0] : [d0, d1];
+  const layer: DenseLayer = { kind: 'dense', node, rows, cols, w, dtype: read.dtype, shape: [d0, d1] };
+  return { layer };
+}
+
+function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, opset: number): void {
+  const { node, rows, cols, dtype } = layer;
+  const k = f.k;
+  const ref = weightOf(node)!;
+  const base = ref.value.name;
+  const x = node.inputs[0]!;
+  const h = intermediate(graph, `${node.outputs[0]!.name}_lowrank`, dtype);
+  const out = intermediate(graph, `${node.outputs[0]!.name}_lowrank_out`, dtype);
+  const chain: Node[] = [];
+  const isGemm = node.opType === 'Gemm';
+  const transA = isGemm && node.attrInt('transA', 0) === 1;
+  const transB = isGemm && node.attrInt('transB', 0) === 1;
+  const aVal = addFactor(graph, base, 'lowrank_a', transB ? makeTensor(dtype, [k, rows], transpose(f.a, rows, k)) : makeTensor(dtype, [rows, k], f.a));
+  const bVal = addFactor(graph, base, 'lowrank_b', transB ? makeTensor(dtype, [cols, k], transpose(f.b, k, cols)) : makeTensor(dtype, [k, cols], f.b));
+  if (!transA && !transB) {
+    chain.push(new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_a`), inputs: [x, aVal], outputs: [h] }));
+  } else {
+    // Gemm-7..10 require C; a zero scalar broadcasts (unidirectional) and costs one weight.
+    const c = opset < 11 ? [addFactor(graph, base, 'lowrank_zero', makeTensor(dtype, [1], new Float64Array(1)))] : [];
+    chain.push(new Node({
+      opType: 'Gemm', name: graph.uniqueName(`${node.name || 'gemm'}_lowrank_a`), inputs: [x, aVal, ...c], outputs: [h],
+      attributes: { transA: attr.int(transA ? 1 : 0), transB: attr.int(transB ? 1 : 0) },
+    }));
+  }
+  if (isGemm) {
+    const cIn = node.inputs[2];
+    const attributes = new Map(node.attributes);
+    attributes.delete('transA');
+    chain.push(new Node({
+      opType: 'Gemm', name: graph.uniqueName(`${node.name || 'gemm'}_lowrank_b`), inputs: cIn === undefined ? [h, bVal] : [h, bVal, cIn],
+      outputs: [out], attributes,
+    }));
+  } else {
+    chain.push(new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_b`), inputs: [h, bVal], outputs: [out] }));
+  }
+  replaceWithChain(graph, node, chain, [ref.value]);
+}
+
+/** @internal */
+export const denseRule: Rule = {
+  inspect: inspectDense,
+  rewrite: (g, l, f, opset) => rewriteDense(g, l as DenseLayer, f as DenseFactors, opset),
+};
