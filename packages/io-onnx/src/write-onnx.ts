@@ -6,23 +6,28 @@ import { writeModelProto } from './write-model.js';
 /** protobuf cannot encode or parse a message of 2 GiB or more. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
+function tooBig(inline: number, file: string | undefined): McError {
+  return new McError(
+    'E_UNSUPPORTED',
+    `the model holds over ${(inline / 2 ** 30).toFixed(2)} GiB of tensor data, more than the 2 GiB a protobuf file can hold` +
+      `${file === undefined ? '' : ` (writing ${file})`}; save it with saveOnnx(model, path, { externalData: { threshold: 1024 } })`,
+    file === undefined ? {} : { context: { file } },
+  );
+}
+
 /** @internal */
 export function encodeModel(model: Model, externalize: Externalize | undefined, file?: string): Uint8Array {
   let inline = 0;
+  // Counted before any tensor byte is read, so an oversized model fails fast without loading lazy tensors.
   const count: Externalize = (t, name) => {
     const ext = externalize?.(t, name);
-    if (ext === undefined && t.dtype !== 'string') inline += t.byteLength;
+    if (ext === undefined && t.dtype !== 'string') {
+      inline += t.byteLength;
+      if (inline > PROTOBUF_LIMIT) throw tooBig(inline, file);
+    }
     return ext;
   };
   const p = writeModelProto(model, count);
-  if (inline > PROTOBUF_LIMIT) {
-    throw new McError(
-      'E_UNSUPPORTED',
-      `the model holds ${(inline / 2 ** 30).toFixed(2)} GiB of tensor data, more than the 2 GiB a protobuf file can hold` +
-        `${file === undefined ? '' : ` (writing ${file})`}; save it with saveOnnx(model, path, { externalData: { threshold: 1024 } })`,
-      file === undefined ? {} : { context: { file } },
-    );
-  }
   return encodeModelProto(p);
 }
 

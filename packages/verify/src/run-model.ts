@@ -1,0 +1,96 @@
+import { McError, type Model, type Tensor } from '@mc/ir';
+import { writeOnnx } from '@mc/io-onnx';
+import * as ort from 'onnxruntime-node';
+import { fromOrt, toOrt } from './ort-tensor.js';
+
+/** Named input tensors, as `randomFeeds` in `@mc/ir/testing` makes them. */
+export type Feeds = Record<string, Tensor>;
+
+/** Options for {@link runModel} and {@link createSession}. */
+export interface RunModelOptions {
+  /** onnxruntime graph optimizations; `'disabled'` for lossless (bitwise) comparisons. Default `'all'` (ORT's). */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Passed to `InferenceSession.create` as is (threads, session config entries, ...). */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** Where the model came from, for error messages. */
+  file?: string;
+}
+
+/** A reusable onnxruntime-node session over an mc model. */
+export interface ModelSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Feeds): Promise<Record<string, Tensor>>;
+  release(): Promise<void>;
+}
+
+/**
+ * Opens an onnxruntime-node (CPU) session for a model (IR model, ONNX bytes, or a file path).
+ *
+ * @example
+ * ```ts
+ * const s = await createSession(model, { graphOptimizationLevel: 'disabled' });
+ * const out = await s.run(feeds);
+ * await s.release();
+ * ```
+ */
+export async function createSession(model: Model | Uint8Array | string, opts: RunModelOptions = {}): Promise<ModelSession> {
+  // A path lets onnxruntime resolve external data itself; an IR model is encoded inline.
+  const src = typeof model === 'string' || model instanceof Uint8Array ? model : writeOnnx(model);
+  const where = opts.file ?? (typeof model === 'string' ? model : 'the model');
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(src as Uint8Array, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+      ...opts.sessionOptions,
+    });
+  } catch (e) {
+    throw new McError('E_VERIFY', `onnxruntime-node cannot load ${where}: ${(e as Error).message}; check the ops and opset are supported by onnxruntime`, {
+      ...(opts.file !== undefined && { context: { file: opts.file } }),
+      cause: e,
+    });
+  }
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds: Feeds): Promise<Record<string, Tensor>> {
+      const f: Record<string, ort.Tensor> = {};
+      for (const [k, t] of Object.entries(feeds)) f[k] = toOrt(t, k);
+      let res: ort.InferenceSession.OnnxValueMapType;
+      try {
+        res = await session.run(f);
+      } catch (e) {
+        throw new McError('E_VERIFY', `onnxruntime-node failed to run ${where}: ${(e as Error).message}; check the feeds' names, dtypes and shapes`, {
+          ...(opts.file !== undefined && { context: { file: opts.file } }),
+          cause: e,
+        });
+      }
+      const out: Record<string, Tensor> = {};
+      for (const name of session.outputNames) {
+        const v = res[name];
+        if (v !== undefined) out[name] = fromOrt(v as ort.Tensor);
+      }
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
+/**
+ * Runs a model once in onnxruntime-node and returns its outputs as IR tensors.
+ *
+ * @example
+ * ```ts
+ * const out = await runModel(model, randomFeeds(model, 0), { graphOptimizationLevel: 'disabled' });
+ * out['logits']!.dims; // [1, 10]
+ * ```
+ */
+export async function runModel(model: Model | Uint8Array | string, feeds: Feeds, opts: RunModelOptions = {}): Promise<Record<string, Tensor>> {
+  const s = await createSession(model, opts);
+  try {
+    return await s.run(feeds);
+  } finally {
+    await s.release();
+  }
+}
