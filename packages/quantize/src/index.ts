@@ -1,1 +1,23 @@
-export {};
+export { quantize, type QuantizeResult } from './quantize.js';
+export {
+  type QuantizeOptions,
+  type QuantizeMode,
+  type QuantizeTarget,
+  type CalibrationMethod,
+  type CalibrationRunner,
+  type CommonOptions,
+  type Feeds,
+  type Fp16Options,
+  type Bf16Options,
+  type Int8WeightsOptions,
+  type Int8DynamicOptions,
+  type Int8StaticOptions,
+  type Int4Options,
+  type KMeansOptions,
+  type SignOptions,
+  type QuantizeProgress,
+  QUANTIZE_MODES,
+  FP16_BLOCK_LIST,
+} from './options.js';
+export type { QuantizeReport, NodeReport, PassedThrough, CalibrationReport } from './report.js';
+export { ortNodeRunner } from './runner.js';

@@ -1,0 +1,151 @@
+import { type DType, type Graph, McError, type Model, type Node, Tensor, type Value, attr, inferShapes } from '@mc/ir';
+import type { Emitter } from './emit.js';
+
+const ONNX_TYPE: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, float16: 10, bfloat16: 16 };
+
+/** ONNX TensorProto.DataType number of a dtype (for Cast's `to`). @internal */
+export function onnxType(dt: DType): number {
+  const n = ONNX_TYPE[dt];
+  if (n === undefined) throw new McError('E_INVARIANT', `no ONNX type number for ${dt}`);
+  return n;
+}
+
+const ONNX_TO_DTYPE: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16' };
+
+/**
+ * Element type of every value: what the model declares, then onnx shape inference of `@mc/ir`, then simple rules for
+ * ops it does not register (Cast's `to`, Shape/Size int64, else the first input's type).
+ * @internal
+ */
+export function valueDTypes(model: Model): Map<Value, DType | undefined> {
+  inferShapes(model);
+  const out = new Map<Value, DType | undefined>();
+  const g = model.graph;
+  for (const v of g.inputs) out.set(v, v.dtype);
+  for (const v of g.initializers.values()) out.set(v, v.dtype ?? v.constValue?.dtype);
+  for (const n of g.nodes) {
+    n.outputs.forEach((o, i) => {
+      let dt = o.dtype;
+      if (n.domain === '' && n.opType === 'Cast') dt = ONNX_TO_DTYPE[n.attrInt('to', 1)!] ?? dt;
+      else if (dt === undefined) {
+        if (n.domain === '' && (n.opType === 'Shape' || n.opType === 'Size' || n.opType === 'NonZero' || n.opType === 'ArgMax' || n.opType === 'ArgMin')) dt = 'int64';
+        else if (n.domain === '' && n.opType === 'Constant') {
+          const a = n.attr('value');
+          dt = a?.type === 'TENSOR' ? a.value.dtype : undefined;
+        } else if (i === 0) {
+          const first = n.inputs.find((x) => x !== undefined);
+          dt = first === undefined ? undefined : (out.get(first) ?? first.dtype ?? first.constValue?.dtype);
+        }
+      }
+      out.set(o, dt);
+    });
+  }
+  return out;
+}
+
+/** True when the node is excluded by name or op type. @internal */
+export function isExcluded(node: Node, exclude: readonly string[] | undefined): boolean {
+  return exclude !== undefined && (exclude.includes(node.name) || exclude.includes(node.opType));
+}
+
+/** Ops that mean the model is already quantized. */
+const QUANTIZED_OPS = new Set([
+  'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger', 'QLinearConv',
+  'QLinearMatMul', 'MatMulNBits', 'QGemm', 'DynamicQuantizeMatMul', 'QLinearAdd', 'GatherBlockQuantized',
+]);
+
+/**
+ * Throws E_UNSUPPORTED when the model already holds quantization ops (or float16 weights for fp16 mode).
+ * @internal
+ */
+export function assertNotQuantized(model: Model, mode: string): void {
+  for (const n of model.graph.nodes) {
+    if (QUANTIZED_OPS.has(n.opType)) {
+      throw new McError(
+        'E_UNSUPPORTED',
+        `the model is already quantized: node '${n.name}' is ${n.opType}; quantize the original float model instead (mode ${mode})`,
+        { context: { node: n.name, opType: n.opType } },
+      );
+    }
+  }
+  if (mode === 'fp16' || mode === 'bf16') {
+    for (const v of model.graph.initializers.values()) {
+      const dt = v.constValue?.dtype;
+      if (dt === 'float16' || dt === 'bfloat16') {
+        throw new McError('E_UNSUPPORTED', `the model already has ${dt} weights (initializer '${v.name}'); convert the float32 model instead`, {
+          context: { node: v.name },
+        });
+      }
+    }
+  }
+}
+
+/**
+ * Ops whose signature changed in a way we rewrite when raising the opset (attribute → input), with the version of
+ * the change. Others that changed incompatibly are refused (listed in {@link UNSAFE_UPGRADE}).
+ */
+const AXES_TO_INPUT: Record<string, number> = {
+  Squeeze: 13, Unsqueeze: 13, ReduceSum: 13, ReduceMean: 18, ReduceMax: 18, ReduceMin: 18, ReduceProd: 18,
+  ReduceL1: 18, ReduceL2: 18, ReduceLogSum: 18, ReduceLogSumExp: 18, ReduceSumSquare: 18,
+};
+const UNSAFE_UPGRADE: Record<string, number> = { Upsample: 10, Slice: 10, Pad: 11, Resize: 11, TopK: 10, Split: 13, Scatter: 11, Clip: 11 };
+const SOFTMAX_LIKE = new Set(['Softmax', 'LogSoftmax', 'Hardmax']);
+
+/**
+ * Raises the default-domain opset to at least `min` (QDQ per-axis needs 13, int4 `block_size` needs 21), rewriting
+ * attribute-to-input changes (Squeeze/Unsqueeze/Reduce* axes) and refusing changes it cannot prove safe.
+ * @internal
+ */
+export function raiseOpset(model: Model, min: number, emit: Emitter): void {
+  const cur = model.opset('') ?? 1;
+  if (cur >= min) return;
+  const g = model.graph;
+  for (const n of [...g.nodes]) {
+    if (n.domain !== '') continue;
+    const unsafe = UNSAFE_UPGRADE[n.opType];
+    if (unsafe !== undefined && cur < unsafe && unsafe <= min) {
+      throw new McError(
+        'E_UNSUPPORTED',
+        `${n.opType} '${n.name}' changed meaning between opset ${cur} and ${min}, which this mode needs; convert the model to opset ${min} first (onnx.version_converter) or use mode fp16/int8-weights with per-tensor scales`,
+        { context: { node: n.name, opType: n.opType } },
+      );
+    }
+    if (SOFTMAX_LIKE.has(n.opType) && cur < 13) {
+      const rank = n.inputs[0]?.shape?.length;
+      const axis = n.attrInt('axis', 1)!;
+      if (rank === undefined || (axis !== -1 && axis !== rank - 1)) {
+        throw new McError('E_UNSUPPORTED', `${n.opType} '${n.name}' coerces to 2-D before opset 13 and its axis is not the last; convert the model to opset 13 first`, {
+          context: { node: n.name, opType: n.opType },
+        });
+      }
+    }
+    const at = AXES_TO_INPUT[n.opType];
+    if (at !== undefined && cur < at && at <= min) {
+      const axes = n.attrInts('axes');
+      n.attributes.delete('axes');
+      if (axes !== undefined) n.replaceInput(1, emit.init(`${n.name || n.opType}_axes`, new Tensor('int64', [axes.length], BigInt64Array.from(axes.map(BigInt)))));
+    }
+  }
+  if (cur < 9) {
+    for (const n of g.nodes) if (n.domain === '' && n.opType === 'BatchNormalization') n.attributes.delete('spatial');
+  }
+  model.opsetImports.set('', min);
+  if (model.opsetImports.has('ai.onnx')) model.opsetImports.delete('ai.onnx');
+  const ir = min >= 21 ? 10 : min >= 19 ? 9 : min >= 15 ? 8 : 7;
+  if (model.irVersion < ir) model.irVersion = ir;
+}
+
+/** Attribute helpers re-exported for modes. @internal */
+export { attr };
+
+/** Total bytes of a tensor list. @internal */
+export function bytesOf(...ts: (Tensor | undefined)[]): number {
+  return ts.reduce((a, t) => a + (t === undefined ? 0 : t.byteLength), 0);
+}
+
+/** Replaces input `index` of `node` and drops the old initializer when nothing uses it. @internal */
+export function swapInput(g: Graph, node: Node, index: number, v: Value): void {
+  const old = node.inputs[index];
+  node.replaceInput(index, v);
+  if (old !== undefined && old.isInitializer() && old.uses().length === 0 && !g.outputs.includes(old)) g.removeInitializer(old.name);
+}

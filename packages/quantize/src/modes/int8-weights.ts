@@ -1,0 +1,115 @@
+import { type Model, type Node, Tensor, toFloat32, attr } from '@mc/ir';
+import type { Emitter } from '../emit.js';
+import { bytesOf } from '../graph-utils.js';
+import { computeQParams, qRange, quantizeValue, type QParams } from '../kernels/qparams.js';
+import type { Int8WeightsOptions } from '../options.js';
+import type { ReportBuilder } from '../report.js';
+import { rewriteWeights } from './weights.js';
+
+/**
+ * Per-channel (or per-tensor) ranges of a weight, one pass over its data.
+ * @internal
+ */
+export function channelRanges(data: Float32Array, dims: readonly number[], axis: number | undefined): { mins: Float64Array; maxs: Float64Array } {
+  const channels = axis === undefined ? 1 : dims[axis]!;
+  const inner = axis === undefined ? data.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const mins = new Float64Array(channels);
+  const maxs = new Float64Array(channels);
+  for (let i = 0; i < data.length; i++) {
+    const c = axis === undefined ? 0 : Math.floor(i / inner) % channels;
+    const x = data[i]!;
+    if (x < mins[c]!) mins[c] = x;
+    if (x > maxs[c]!) maxs[c] = x;
+  }
+  return { mins, maxs };
+}
+
+/**
+ * Quantizes `data` with known per-channel params (int8 or uint8 storage).
+ * @internal
+ */
+export function quantizeWith(data: Float32Array, dims: readonly number[], axis: number | undefined, params: readonly QParams[], qmin: number, qmax: number, out: Int8Array | Uint8Array): number {
+  const channels = params.length;
+  const inner = axis === undefined ? data.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  let maxErr = 0;
+  for (let i = 0; i < data.length; i++) {
+    const p = params[axis === undefined ? 0 : Math.floor(i / inner) % channels]!;
+    const q = quantizeValue(data[i]!, p, qmin, qmax);
+    out[i] = q;
+    const e = Math.abs((q - p.zeroPoint) * p.scale - data[i]!);
+    if (e > maxErr) maxErr = e;
+  }
+  return maxErr;
+}
+
+/**
+ * Builds `DequantizeLinear(q, scale, zero_point, axis)` for a weight; lazy (external-data) weights stay lazy: the
+ * scales are computed in one read, and the int8 data is recomputed when the writer asks for it, so a model larger than
+ * memory streams through.
+ * @internal
+ */
+export function dequantizedWeight(
+  emit: Emitter,
+  before: Node,
+  name: string,
+  t: Tensor,
+  axis: number | undefined,
+  qtype: 'int8' | 'uint8',
+  opts: { symmetric: boolean; reduceRange?: boolean },
+): { value: ReturnType<Emitter['node']>[0]; bytesAfter: number; maxAbsError: number; params: QParams[] } {
+  const data = toFloat32(t);
+  const { mins, maxs } = channelRanges(data, t.dims, axis);
+  const params = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, opts));
+  const [qmin, qmax] = qRange(qtype, opts);
+  const make = () => (qtype === 'int8' ? new Int8Array(t.size) : new Uint8Array(t.size));
+  let maxAbsError = 0;
+  let q: Tensor;
+  if (t.isLazy) {
+    q = new Tensor(qtype, t.dims, () => {
+      const out = make();
+      quantizeWith(toFloat32(t), t.dims, axis, params, qmin, qmax, out);
+      return out as never;
+    });
+    maxAbsError = params.reduce((a, p) => Math.max(a, p.scale / 2), 0);
+  } else {
+    const out = make();
+    maxAbsError = quantizeWith(data, t.dims, axis, params, qmin, qmax, out);
+    q = new Tensor(qtype, t.dims, out as never);
+  }
+  const perAxis = axis !== undefined;
+  const scale = new Tensor('float32', perAxis ? [params.length] : [], Float32Array.from(params, (p) => p.scale));
+  const zpData = qtype === 'int8' ? Int8Array.from(params, (p) => p.zeroPoint) : Uint8Array.from(params, (p) => p.zeroPoint);
+  const zp = new Tensor(qtype, perAxis ? [params.length] : [], zpData as never);
+  const qv = emit.init(`${name}_quantized`, q);
+  const sv = emit.init(`${name}_scale`, scale);
+  const zv = emit.init(`${name}_zero_point`, zp);
+  const [out] = emit.node(before, 'DequantizeLinear', [qv, sv, zv], {
+    name: `${name}_DequantizeLinear`,
+    ...(perAxis && { attrs: { axis: attr.int(axis) } }),
+    dtypes: ['float32'],
+  });
+  out!.shape = t.dims;
+  return { value: out!, bytesAfter: bytesOf(q, scale, zp), maxAbsError, params };
+}
+
+/** int8 weight-only: DequantizeLinear on every layer weight. @internal */
+export function quantizeInt8Weights(model: Model, opts: Int8WeightsOptions, emit: Emitter, report: ReportBuilder): void {
+  const perChannel = opts.perChannel ?? true;
+  const symmetric = opts.symmetric ?? true;
+  rewriteWeights(
+    model,
+    opts.exclude,
+    report,
+    () => undefined,
+    (node, w) => {
+      const axis = perChannel ? w.outAxis : undefined;
+      const r = dequantizedWeight(emit, node, w.value.name, w.tensor, axis, 'int8', { symmetric });
+      return {
+        value: r.value,
+        action: perChannel ? `int8 weight per-channel (axis ${w.outAxis})${symmetric ? ' symmetric' : ''}` : 'int8 weight per-tensor',
+        bytesAfter: r.bytesAfter,
+        maxAbsError: r.maxAbsError,
+      };
+    },
+  );
+}

@@ -1,0 +1,193 @@
+import { McError, type Tensor } from '@mc/ir';
+import type { Model } from '@mc/ir';
+
+/** Input feeds of one calibration batch: graph input name → tensor. */
+export type Feeds = Record<string, Tensor>;
+
+/** Which runtime the output should run fast and correctly on. */
+export type QuantizeTarget = 'ort-cpu' | 'ort-web';
+
+/** Calibration method for activation ranges. */
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+
+/**
+ * Runs a model on feeds and returns the named outputs as float32 arrays: the calibration strategy. The built-in runner
+ * ({@link ortNodeRunner}) uses onnxruntime-node (an optional peer dependency) and `@mc/io-onnx`; pass your own to
+ * calibrate in another runtime.
+ */
+export interface CalibrationRunner {
+  /** Prepares a session for `model` (which has the intermediate tensors added as graph outputs). */
+  open(model: Model): Promise<{ run(feeds: Feeds, outputs: readonly string[]): Promise<Record<string, Float32Array>>; close(): Promise<void> }>;
+}
+
+/** Progress of long work. */
+export interface QuantizeProgress {
+  readonly phase: 'calibrate' | 'quantize';
+  readonly done: number;
+  readonly total?: number;
+}
+
+/** Options every mode shares. */
+export interface CommonOptions {
+  /** Node names or op types left in float (listed in the report). */
+  readonly exclude?: readonly string[];
+  /** Runtime the op forms are chosen for. Default 'ort-cpu'. */
+  readonly target?: QuantizeTarget;
+  readonly onProgress?: (e: QuantizeProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** float16 weights and compute. */
+export interface Fp16Options extends CommonOptions {
+  readonly mode: 'fp16';
+  /** Keep float32 graph inputs/outputs, with Casts inside (default true). */
+  readonly keepIoTypes?: boolean;
+  /** Op types kept in float32 (Casts around them); default {@link FP16_BLOCK_LIST}. */
+  readonly blockList?: readonly string[];
+}
+
+/** bfloat16 (refused where the runtime has no kernels). */
+export interface Bf16Options extends CommonOptions {
+  readonly mode: 'bf16';
+  readonly keepIoTypes?: boolean;
+}
+
+/** int8 weight-only: DequantizeLinear on initializers. */
+export interface Int8WeightsOptions extends CommonOptions {
+  readonly mode: 'int8-weights';
+  /** Per output channel (axis from the op facts). Default true. */
+  readonly perChannel?: boolean;
+  /** Symmetric int8 (zero point 0). Default true. */
+  readonly symmetric?: boolean;
+}
+
+/** int8 dynamic: DynamicQuantizeLinear + MatMulInteger / ConvInteger. */
+export interface Int8DynamicOptions extends CommonOptions {
+  readonly mode: 'int8-dynamic';
+  /** Per-channel weights for MatMul (Conv stays per-tensor: ConvInteger has a scalar zero point). Default false. */
+  readonly perChannel?: boolean;
+  readonly reduceRange?: boolean;
+}
+
+/** int8 static QDQ with calibrated activation ranges. */
+export interface Int8StaticOptions extends CommonOptions {
+  readonly mode: 'int8-static';
+  /** Calibration batches; streamed once. */
+  readonly calibration: AsyncIterable<Feeds> | Iterable<Feeds>;
+  readonly method?: CalibrationMethod;
+  /** Percentile kept by 'percentile' (default 99.999). */
+  readonly percentile?: number;
+  /** Per-channel symmetric weights (default true). */
+  readonly perChannel?: boolean;
+  /** 7-bit weights and activations (default false). */
+  readonly reduceRange?: boolean;
+  /** Activation type: 'int8' (S8S8, default) or 'uint8' (U8S8). */
+  readonly activationType?: 'int8' | 'uint8';
+  /** Histogram bins for percentile/entropy (default 2048). */
+  readonly bins?: number;
+  readonly runner?: CalibrationRunner;
+}
+
+/** int4 block-wise weight-only for MatMul/Gemm. */
+export interface Int4Options extends CommonOptions {
+  readonly mode: 'int4';
+  /** 32, 64 or 128 (default 32). */
+  readonly blockSize?: 32 | 64 | 128;
+  /** Default true. */
+  readonly symmetric?: boolean;
+  /** 'matmulnbits' (com.microsoft, default) or 'dequantize' (DequantizeLinear int4 block_size, opset 21). */
+  readonly format?: 'matmulnbits' | 'dequantize';
+}
+
+/** k-means weight sharing. */
+export interface KMeansOptions extends CommonOptions {
+  readonly mode: 'kmeans';
+  /** Index bits 1..8 (2^bits centroids). Default 4. */
+  readonly bits?: number;
+  readonly seed?: number;
+  /** Smallest weight tensor (elements) that is clustered (default 64). */
+  readonly minElements?: number;
+}
+
+/** Binary or ternary weights with per-channel scales. */
+export interface SignOptions extends CommonOptions {
+  readonly mode: 'binary' | 'ternary';
+}
+
+/** Options of {@link quantize}: one of the modes. */
+export type QuantizeOptions =
+  | Fp16Options
+  | Bf16Options
+  | Int8WeightsOptions
+  | Int8DynamicOptions
+  | Int8StaticOptions
+  | Int4Options
+  | KMeansOptions
+  | SignOptions;
+
+/** Every mode name. */
+export type QuantizeMode = QuantizeOptions['mode'];
+
+/** Mode names, for CLIs. */
+export const QUANTIZE_MODES: readonly QuantizeMode[] = ['fp16', 'bf16', 'int8-weights', 'int8-dynamic', 'int8-static', 'int4', 'kmeans', 'binary', 'ternary'];
+
+/**
+ * Op types kept in float32 by `fp16`: onnxruntime's float16 converter block list (ops without float16 kernels or
+ * that need float32 range) plus recurrent ops and LRN/InstanceNormalization, which onnxruntime's CPU provider has no
+ * float16 kernels for.
+ */
+export const FP16_BLOCK_LIST: readonly string[] = [
+  'ArrayFeatureExtractor', 'Binarizer', 'CastMap', 'CategoryMapper', 'DictVectorizer', 'FeatureVectorizer', 'Imputer',
+  'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'RandomUniformLike',
+  'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap',
+  'NonMaxSuppression', 'TopK', 'RoiAlign', 'Resize', 'Range', 'CumSum', 'Min', 'Max', 'Upsample',
+  'LSTM', 'GRU', 'RNN', 'LRN', 'InstanceNormalization', 'Einsum', 'RandomNormal', 'RandomUniform', 'RandomNormalLike',
+];
+
+function fail(message: string): never {
+  throw new McError('E_OPTION', message);
+}
+
+/**
+ * Checks options before any work starts; throws McError('E_OPTION') with the fix.
+ * @internal
+ */
+export function validateOptions(opts: QuantizeOptions): void {
+  if (typeof opts !== 'object' || opts === null || !QUANTIZE_MODES.includes((opts as { mode: QuantizeMode }).mode)) {
+    fail(`quantize: mode must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify((opts as { mode?: unknown } | null)?.mode)}`);
+  }
+  if (opts.target !== undefined && opts.target !== 'ort-cpu' && opts.target !== 'ort-web') {
+    fail(`quantize: target must be 'ort-cpu' or 'ort-web', got '${String(opts.target)}'`);
+  }
+  switch (opts.mode) {
+    case 'kmeans': {
+      const b = opts.bits ?? 4;
+      if (!Number.isInteger(b) || b < 1 || b > 8) fail(`quantize kmeans: bits must be an integer in 1..8, got ${b}; pass e.g. bits: 4`);
+      break;
+    }
+    case 'int4': {
+      const bs = opts.blockSize ?? 32;
+      if (![32, 64, 128].includes(bs)) fail(`quantize int4: blockSize must be 32, 64 or 128, got ${bs}`);
+      if (opts.format !== undefined && opts.format !== 'matmulnbits' && opts.format !== 'dequantize') {
+        fail(`quantize int4: format must be 'matmulnbits' or 'dequantize', got '${String(opts.format)}'`);
+      }
+      break;
+    }
+    case 'int8-static': {
+      const c = opts.calibration as unknown;
+      if (c === undefined || c === null || (typeof c !== 'object' && typeof c !== 'function') || !(Symbol.asyncIterator in (c as object) || Symbol.iterator in (c as object))) {
+        fail('quantize int8-static: calibration data is required (an AsyncIterable or Iterable of input feeds); pass calibration: batches, or use mode int8-dynamic, which needs none');
+      }
+      const m = opts.method ?? 'minmax';
+      if (!['minmax', 'percentile', 'entropy'].includes(m)) fail(`quantize int8-static: method must be minmax, percentile or entropy, got '${m}'`);
+      const p = opts.percentile ?? 99.999;
+      if (!(p > 50 && p <= 100)) fail(`quantize int8-static: percentile must be in (50, 100], got ${p}`);
+      if (opts.activationType !== undefined && opts.activationType !== 'int8' && opts.activationType !== 'uint8') {
+        fail(`quantize int8-static: activationType must be 'int8' or 'uint8'`);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}

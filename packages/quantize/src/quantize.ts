@@ -1,0 +1,106 @@
+import { McError, type Model, modelStats } from '@mc/ir';
+import { Emitter } from './emit.js';
+import { assertNotQuantized, raiseOpset } from './graph-utils.js';
+import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
+import { convertFp16 } from './modes/fp16.js';
+import { quantizeInt4 } from './modes/int4.js';
+import { quantizeInt8Dynamic } from './modes/int8-dynamic.js';
+import { quantizeInt8Static } from './modes/int8-static.js';
+import { quantizeInt8Weights } from './modes/int8-weights.js';
+import { type QuantizeOptions, validateOptions } from './options.js';
+import { type QuantizeReport, ReportBuilder } from './report.js';
+
+/** What {@link quantize} returns. */
+export interface QuantizeResult {
+  readonly model: Model;
+  readonly report: QuantizeReport;
+}
+
+/**
+ * Opset each mode needs: per-axis DequantizeLinear is opset 13, int4 `block_size` is opset 21. The k-means unpacking
+ * ops (BitShift, Mod, Unsqueeze with an axes input) are opset 13.
+ */
+function minOpset(opts: QuantizeOptions): number {
+  switch (opts.mode) {
+    case 'fp16':
+    case 'bf16':
+      return 0;
+    case 'int4':
+      return opts.format === 'dequantize' ? 21 : 0;
+    default:
+      return 13;
+  }
+}
+
+/**
+ * Quantizes a model. The input is never changed: the work happens on a clone that shares the (immutable) tensors.
+ * Options are checked before any work; nodes a mode does not handle pass through unchanged and are listed in
+ * `report.passedThrough`.
+ *
+ * @example
+ * ```ts
+ * import { loadOnnx, saveOnnx } from '@mc/io-onnx';
+ * import { quantize } from '@mc/quantize';
+ * const { model, report } = await quantize(await loadOnnx('mnist.onnx'), { mode: 'int8-weights' });
+ * await saveOnnx(model, 'mnist.int8.onnx');
+ * console.log(report.before.paramBytes, '→', report.after.paramBytes);
+ * ```
+ */
+export async function quantize(input: Model, opts: QuantizeOptions): Promise<QuantizeResult> {
+  validateOptions(opts);
+  if (opts.mode === 'bf16') {
+    throw new McError(
+      'E_UNSUPPORTED',
+      'bf16: onnxruntime 1.30 has no bfloat16 kernels for MatMul, Gemm, Conv, Add, Mul, Relu, Softmax or pooling on the CPU (measured: session creation fails with "Could not find an implementation"), so a bfloat16 model would not run; use mode fp16 (same size) or int8-weights',
+    );
+  }
+  assertNotQuantized(input, opts.mode);
+  opts.signal?.throwIfAborted();
+  const model = input.clone();
+  const before = modelStats(model);
+  const emit = new Emitter(model.graph);
+  const report = new ReportBuilder();
+  const need = minOpset(opts);
+  if (need > 0) raiseOpset(model, need, emit);
+  if (model.irVersion < 4) model.irVersion = 7; // IR < 4 requires every initializer to be a graph input
+  switch (opts.mode) {
+    case 'fp16':
+      convertFp16(model, opts, emit, report);
+      break;
+    case 'int8-weights':
+      quantizeInt8Weights(model, opts, emit, report);
+      break;
+    case 'int8-dynamic':
+      quantizeInt8Dynamic(model, opts, emit, report);
+      break;
+    case 'int8-static':
+      await quantizeInt8Static(model, opts, emit, report);
+      break;
+    case 'int4':
+      quantizeInt4(model, opts, emit, report);
+      break;
+    case 'kmeans':
+      quantizeKMeans(model, opts, emit, report);
+      break;
+    case 'binary':
+    case 'ternary':
+      quantizeSignsMode(model, opts, emit, report);
+      break;
+  }
+  model.graph.topoSort();
+  opts.onProgress?.({ phase: 'quantize', done: 1, total: 1 });
+  const after = modelStats(model);
+  return {
+    model,
+    report: {
+      technique: 'quantize',
+      mode: opts.mode,
+      before,
+      after,
+      nodes: report.nodes,
+      passedThrough: report.passedThrough,
+      warnings: report.warnings,
+      ...(report.calibration !== undefined && { calibration: report.calibration }),
+    },
+  };
+}
