@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { writeOnnx } from '@mc/io-onnx';
+import type { Model } from '@mc/ir';
+import * as ort from 'onnxruntime-node';
+
+/** `../shared` next to the checkout (real models and data; never copied into the repo). */
+export const SHARED = fileURLToPath(new URL('../../../../shared/', import.meta.url));
+export const KERAS_DIR = `${SHARED}models/keras/`;
+export const HAVE_SHARED = existsSync(`${KERAS_DIR}README.md`);
+export const SKIP_SHARED = HAVE_SHARED ? false : 'skipped: ../shared/models/keras is absent (real models live beside the checkout)';
+
+const sessions = new WeakMap<Model, Promise<ort.InferenceSession>>();
+
+/** Runs a model in onnxruntime-node (the real one) on float32 feeds; returns outputs by name. */
+export async function runOrt(model: Model, feeds: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
+  let s = sessions.get(model);
+  if (s === undefined) {
+    s = ort.InferenceSession.create(writeOnnx(model), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
+    sessions.set(model, s);
+  }
+  const session = await s;
+  const f: Record<string, ort.Tensor> = {};
+  for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);
+  const out = await session.run(f);
+  const res: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
+  for (const [k, v] of Object.entries(out)) res[k] = { data: v.data as Float32Array, dims: v.dims };
+  return res;
+}
+
+/** Deterministic pseudo-random floats in [lo, hi). */
+export function seeded(n: number, seed: number, lo = 0, hi = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = lo + ((s >>> 0) / 2 ** 32) * (hi - lo);
+  }
+  return out;
+}
+
+/** max |a-b| / max(|b|, tiny): error relative to the output scale. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  let scale = 1e-12;
+  for (let i = 0; i < b.length; i++) {
+    m = Math.max(m, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return m / scale;
+}
+
+export function argmax(d: ArrayLike<number>, off: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (d[off + i]! > d[off + best]!) best = i;
+  return best;
+}
