@@ -1,1 +1,6 @@
-export {};
+export { finetune, type TrainResult } from './finetune.js';
+export { distill } from './distill.js';
+export type { CheckpointFn, DistillOptions, OptimizerOptions, ScheduleOptions, TrainOptions, TrainProgress } from './options.js';
+export type { EpochReport, TrainReport } from './report.js';
+export { initTraining } from './backend.js';
+export { predict, type PredictOptions } from './predict.js';

@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { McError, spatialAttrs } from '@mc/ir';
+import { nhwc, type Val } from '../graph/layout.js';
+import type { Rule, RuleContext } from './types.js';
+
+/**
+ * Explicit [begin, end] pads per spatial axis, resolving `auto_pad` the way the spec does
+ * (https://onnx.ai/onnx/operators/onnx__Conv.html: SAME_UPPER puts the odd pad at the end).
+ * @internal
+ */
+export function resolvePads(ctx: RuleContext, inDims: readonly number[], kernel: readonly number[], dilations?: readonly number[]): { pads: [number, number][]; strides: number[]; dilations: number[] } {
+  const a = spatialAttrs(ctx.node, kernel);
+  const dil = dilations ?? a.dilations;
+  const pads: [number, number][] = kernel.map((k, i) => {
+    if (a.autoPad === 'VALID') return [0, 0];
+    if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') {
+      const s = a.strides[i]!;
+      const inD = inDims[i]!;
+      const total = Math.max(0, (Math.ceil(inD / s) - 1) * s + (k - 1) * dil[i]! + 1 - inD);
+      const small = Math.floor(total / 2);
+      return a.autoPad === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
+    }
+    return [a.pads[i]!, a.pads[i + kernel.length]!];
+  });
+  return { pads, strides: a.strides, dilations: [...dil] };
+}
+
+/** ONNX Conv (2-D, any group) as tfjs NHWC conv2d; weights stay OIHW so training writes them back unchanged. */
+export const convRule: Rule = {
+  trainable: [1, 2],
+  run(ctx) {
+    const x = ctx.input(0);
+    const w = ctx.input(1).t;
+    if (x.t.rank !== 4 || w.rank !== 4) {
+      throw new McError('E_UNSUPPORTED', `Conv '${ctx.node.name}' is ${x.t.rank - 2}-D; mc trains 2-D convolutions only`, { context: { node: ctx.node.name, opType: 'Conv' } });
+    }
+    const xs = nhwc(x);
+    const [, H, W] = xs.shape;
+    const [, , kh, kw] = w.shape as [number, number, number, number];
+    const group = ctx.node.attrInt('group', 1);
+    const { pads, strides, dilations } = resolvePads(ctx, [H, W], [kh, kw]);
+    const explicit: tf.backend_util.ExplicitPadding = [[0, 0], pads[0]!, pads[1]!, [0, 0]];
+    const hwio = tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D; // OIHW → HWIO
+    const conv = (a: tf.Tensor4D, f: tf.Tensor4D) => tf.conv2d(a, f, strides as [number, number], explicit, 'NHWC', dilations as [number, number]);
+    let y: tf.Tensor4D;
+    if (group === 1) {
+      y = conv(xs, hwio);
+    } else {
+      // Grouped/depthwise conv as per-group conv2d: wasm has no depthwise gradient kernels.
+      const xg = tf.split(xs, group, 3);
+      const wg = tf.split(hwio, group, 3);
+      y = tf.concat(xg.map((xi, i) => conv(xi as tf.Tensor4D, wg[i] as tf.Tensor4D)), 3) as tf.Tensor4D;
+    }
+    const b = ctx.optional(2);
+    return [{ t: b === undefined ? y : tf.add(y, b.t), nhwc: true } satisfies Val];
+  },
+};

@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { McError, toFloat32 } from '@mc/ir';
+import { binary, NCHW_TO_NHWC_AXIS, nchw, plain, type Val } from '../graph/layout.js';
+import type { Rule, RuleContext } from './types.js';
+
+const same = (v: Val, t: tf.Tensor): Val => ({ t, nhwc: v.nhwc });
+const unary = (f: (t: tf.Tensor, ctx: RuleContext) => tf.Tensor): Rule => ({
+  trainable: [],
+  run: (ctx) => {
+    const x = ctx.input(0);
+    return [same(x, f(x.t, ctx))];
+  },
+});
+const bin = (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): Rule => ({
+  trainable: [0, 1],
+  run: (ctx) => [binary(ctx.input(0), ctx.input(1), f)],
+});
+
+function scalarInput(ctx: RuleContext, i: number, attrName: string, dflt: number): number {
+  const c = ctx.constant(i);
+  if (c !== undefined) return toFloat32(c)[0] ?? dflt;
+  if (ctx.node.inputs[i] !== undefined) {
+    throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' input ${i} is computed, not a constant; mc trains with constant ${attrName} only`, { context: { node: ctx.node.name, opType: ctx.node.opType } });
+  }
+  return ctx.node.attrFloat(attrName, dflt);
+}
+
+/** Softmax/LogSoftmax; opset < 13 flattens to 2-D at `axis` (default 1), opset ≥ 13 works on one axis (default -1). */
+const softmaxLike = (log: boolean): Rule => ({
+  trainable: [],
+  run(ctx) {
+    const x = ctx.input(0);
+    const f = (t: tf.Tensor) => (log ? tf.logSoftmax(t) : tf.softmax(t));
+    const r = x.t.rank;
+    if (ctx.opset < 13) {
+      const axis = ((ctx.node.attrInt('axis', 1) % r) + r) % r;
+      const t = nchw(x);
+      const outer = t.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+      return [plain(tf.reshape(f(tf.reshape(t, [outer, -1])), t.shape))];
+    }
+    const axis = ((ctx.node.attrInt('axis', -1) % r) + r) % r;
+    const ax = x.nhwc ? NCHW_TO_NHWC_AXIS[axis]! : axis;
+    if (ax === r - 1) return [same(x, f(x.t))];
+    const perm = Array.from({ length: r }, (_, i) => i);
+    perm[ax] = r - 1;
+    perm[r - 1] = ax;
+    return [same(x, tf.transpose(f(tf.transpose(x.t, perm)), perm))];
+  },
+});
+
+/** BatchNormalization in inference form: y = γ·(x − μ)/√(σ² + ε) + β; γ and β train, μ and σ² stay. */
+const batchNormRule: Rule = {
+  trainable: [1, 2],
+  run(ctx) {
+    const x = ctx.input(0);
+    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => ctx.input(i).t) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const eps = ctx.node.attrFloat('epsilon', 1e-5);
+    if (ctx.node.attrInt('training_mode', 0) === 1) {
+      throw new McError('E_UNSUPPORTED', `BatchNormalization '${ctx.node.name}' has training_mode=1; export the model in inference form`, { context: { node: ctx.node.name } });
+    }
+    // Per-channel factors: k = γ/√(σ²+ε), c = β − μ·k; broadcast on the channel axis (last in NHWC, 1 in NCHW).
+    const k = tf.mul(scale, tf.rsqrt(tf.add(variance, eps)));
+    const c = tf.sub(bias, tf.mul(mean, k));
+    const r = x.t.rank;
+    const shape = x.nhwc || r <= 2 ? [-1] : [-1, ...Array(r - 2).fill(1)];
+    return [same(x, tf.add(tf.mul(x.t, tf.reshape(k, shape)), tf.reshape(c, shape)))];
+  },
+};
+
+/** Dropout: identity at inference; in training drops with the ratio (attribute before opset 12, input after). */
+const dropoutRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const x = ctx.input(0);
+    const ratio = ctx.opset >= 12 ? scalarInput(ctx, 1, 'ratio', 0.5) : ctx.node.attrFloat('ratio', 0.5);
+    const y = ctx.training && ratio > 0 ? tf.dropout(x.t, ratio, undefined, ctx.seed) : x.t;
+    const out: Val[] = [same(x, y)];
+    if (ctx.node.outputs.length > 1) out.push(same(x, tf.cast(tf.notEqual(y, 0), 'bool')));
+    return out;
+  },
+};
+
+/** Clip with min/max as inputs (opset ≥ 11) or attributes (earlier). */
+const clipRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const x = ctx.input(0);
+    const lo = ctx.opset >= 11 ? scalarInput(ctx, 1, 'min', -3.4028234663852886e38) : ctx.node.attrFloat('min', -3.4028234663852886e38);
+    const hi = ctx.opset >= 11 ? scalarInput(ctx, 2, 'max', 3.4028234663852886e38) : ctx.node.attrFloat('max', 3.4028234663852886e38);
+    return [same(x, tf.clipByValue(x.t, lo, hi))];
+  },
+};
+
+/** @internal */
+export const elementwiseRules: [string, Rule][] = [
+  ['Add', bin(tf.add)],
+  ['Sub', bin(tf.sub)],
+  ['Mul', bin(tf.mul)],
+  ['Div', { ...bin(tf.div), trainable: [] }],
+  ['Relu', unary((t) => tf.relu(t))],
+  ['LeakyRelu', unary((t, ctx) => tf.leakyRelu(t, ctx.node.attrFloat('alpha', 0.01)))],
+  ['Sigmoid', unary((t) => tf.sigmoid(t))],
+  ['Tanh', unary((t) => tf.tanh(t))],
+  ['Identity', unary((t) => t)],
+  ['Softmax', softmaxLike(false)],
+  ['LogSoftmax', softmaxLike(true)],
+  ['BatchNormalization', batchNormRule],
+  ['Dropout', dropoutRule],
+  ['Clip', clipRule],
+];

@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { McError } from '@mc/ir';
+import { nhwc, type Val } from '../graph/layout.js';
+import { resolvePads } from './conv.js';
+import type { Rule, RuleContext } from './types.js';
+
+function poolSetup(ctx: RuleContext) {
+  const x = ctx.input(0);
+  if (x.t.rank !== 4) {
+    throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has a ${x.t.rank}-D input; mc trains 2-D pooling only`, { context: { node: ctx.node.name, opType: ctx.node.opType } });
+  }
+  const xs = nhwc(x);
+  const kernel = ctx.node.attrInts('kernel_shape') ?? [];
+  if (kernel.length !== 2) throw new McError('E_FORMAT', `${ctx.node.opType} '${ctx.node.name}' needs a 2-D kernel_shape`, { context: { node: ctx.node.name } });
+  const dil = ctx.node.attrInts('dilations', [1, 1]);
+  if (dil.some((d) => d !== 1)) throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has dilations; not supported in training`, { context: { node: ctx.node.name } });
+  const [, H, W] = xs.shape;
+  const { pads, strides } = resolvePads(ctx, [H, W], kernel, [1, 1]);
+  if (ctx.node.attrInt('ceil_mode', 0) === 1) {
+    // ceil_mode: pad the end so the last partial window exists (spec: output = ceil((in + pads - k) / s) + 1).
+    [H, W].forEach((inD, i) => {
+      const p = pads[i]!;
+      const span = inD + p[0] + p[1] - kernel[i]!;
+      const rem = span % strides[i]!;
+      if (rem !== 0) p[1] += strides[i]! - rem;
+    });
+  }
+  return { xs, kernel: kernel as [number, number], pads, strides: strides as [number, number] };
+}
+
+const padded = (t: tf.Tensor4D, pads: [number, number][], value: number): tf.Tensor4D =>
+  pads.every(([a, b]) => a === 0 && b === 0) ? t : tf.pad(t, [[0, 0], pads[0]!, pads[1]!, [0, 0]], value);
+
+/** MaxPool: pad with -∞, then a valid pool (so any explicit pads work). */
+export const maxPoolRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    if (ctx.node.outputs.length > 1 && ctx.node.outputs[1]!.uses().length > 0) {
+      throw new McError('E_UNSUPPORTED', `MaxPool '${ctx.node.name}' Indices output is used; not supported in training`, { context: { node: ctx.node.name } });
+    }
+    const { xs, kernel, pads, strides } = poolSetup(ctx);
+    return [{ t: tf.maxPool(padded(xs, pads, -Infinity), kernel, strides, 'valid'), nhwc: true }];
+  },
+};
+
+/** AveragePool: zero pads; with count_include_pad = 0 divide by the share of real elements in each window. */
+export const avgPoolRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const { xs, kernel, pads, strides } = poolSetup(ctx);
+    const y = tf.avgPool(padded(xs, pads, 0), kernel, strides, 'valid');
+    const anyPad = pads.some(([a, b]) => a > 0 || b > 0);
+    if (!anyPad || ctx.node.attrInt('count_include_pad', 0) === 1) return [{ t: y, nhwc: true }];
+    const [, H, W] = xs.shape;
+    const share = tf.avgPool(padded(tf.ones([1, H, W, 1]), pads, 0), kernel, strides, 'valid');
+    return [{ t: tf.div(y, share), nhwc: true }];
+  },
+};
+
+/** GlobalAveragePool / GlobalMaxPool over H, W, kept as [N, 1, 1, C] NHWC. */
+export const globalPoolRule = (kind: 'avg' | 'max'): Rule => ({
+  trainable: [],
+  run(ctx) {
+    const x = ctx.input(0);
+    if (x.t.rank !== 4) {
+      const axes = Array.from({ length: x.t.rank - 2 }, (_, i) => i + 2);
+      const v = x.t; // only 4-D values are ever NHWC
+      return [{ t: kind === 'avg' ? tf.mean(v, axes, true) : tf.max(v, axes, true), nhwc: false } satisfies Val];
+    }
+    const xs = nhwc(x);
+    return [{ t: kind === 'avg' ? tf.mean(xs, [1, 2], true) : tf.max(xs, [1, 2], true), nhwc: true }];
+  },
+});

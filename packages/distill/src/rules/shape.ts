@@ -1,0 +1,103 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { McError, toNumbers } from '@mc/ir';
+import { NCHW_TO_NHWC_AXIS, nchw, nhwc, plain, type Val } from '../graph/layout.js';
+import type { Rule } from './types.js';
+
+const norm = (axis: number, rank: number) => ((axis % rank) + rank) % rank;
+
+/** Flatten to 2-D at `axis` (default 1), in NCHW order as ONNX defines it. */
+const flattenRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const t = nchw(ctx.input(0));
+    const axis = norm(ctx.node.attrInt('axis', 1), t.rank + 1);
+    const outer = t.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+    return [plain(tf.reshape(t, [outer, t.size / Math.max(outer, 1)]))];
+  },
+};
+
+/** Reshape with a constant shape (0 copies the input dim unless allowzero, -1 infers). */
+const reshapeRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const t = nchw(ctx.input(0));
+    const s = ctx.constant(1);
+    if (s === undefined) {
+      throw new McError('E_UNSUPPORTED', `Reshape '${ctx.node.name}' takes its shape from a computed tensor; mc trains Reshape with a constant shape only (run constant folding first)`, { context: { node: ctx.node.name, opType: 'Reshape' } });
+    }
+    const allowZero = ctx.node.attrInt('allowzero', 0) === 1;
+    const shape = toNumbers(s).map((d, i) => (d === 0 && !allowZero ? t.shape[i]! : d));
+    return [plain(tf.reshape(t, shape))];
+  },
+};
+
+/** Transpose (default perm reverses the axes). A 4-D NHWC value composes the permutation instead of moving twice. */
+const transposeRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const x = ctx.input(0);
+    const r = x.t.rank;
+    const perm = ctx.node.attrInts('perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    if (x.nhwc) {
+      // out[i] = nchw[perm[i]] = nhwc[NCHW_TO_NHWC_AXIS[perm[i]]]
+      const composed = perm.map((p) => NCHW_TO_NHWC_AXIS[p]!);
+      return [plain(tf.transpose(x.t, composed))];
+    }
+    return [plain(tf.transpose(x.t, perm))];
+  },
+};
+
+/** Concat; stays NHWC when every input is a 4-D activation. */
+const concatRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const ins: Val[] = ctx.node.inputs.map((_, i) => ctx.input(i));
+    const r = ins[0]!.t.rank;
+    const axis = norm(ctx.node.attrInt('axis', 0), r);
+    if (r === 4 && ins.some((v) => v.nhwc)) return [{ t: tf.concat(ins.map(nhwc), NCHW_TO_NHWC_AXIS[axis]!), nhwc: true }];
+    return [plain(tf.concat(ins.map(nchw), axis))];
+  },
+};
+
+/** Constant: its value (float as float32, integers as int32). */
+const constantRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const a = ctx.node.attr('value');
+    if (a?.type !== 'TENSOR') throw new McError('E_UNSUPPORTED', `Constant '${ctx.node.name}' without a 'value' tensor is not supported in training`, { context: { node: ctx.node.name } });
+    const c = a.value;
+    const isFloat = c.dtype === 'float32' || c.dtype === 'float16' || c.dtype === 'float64' || c.dtype === 'bfloat16';
+    return [plain(tf.tensor(toNumbers(c), [...c.dims], isFloat ? 'float32' : 'int32'))];
+  },
+};
+
+/** Squeeze/Unsqueeze with constant axes (input after opset 13, attribute before). */
+const squeezeLike = (un: boolean): Rule => ({
+  trainable: [],
+  run(ctx) {
+    const t = nchw(ctx.input(0));
+    const c = ctx.constant(1);
+    const axes = c !== undefined ? toNumbers(c) : ctx.node.attrInts('axes');
+    if (un) {
+      if (axes === undefined) throw new McError('E_FORMAT', `Unsqueeze '${ctx.node.name}' has no axes`, { context: { node: ctx.node.name } });
+      const outRank = t.rank + axes.length;
+      const ax = new Set(axes.map((a) => norm(a, outRank)));
+      const shape: number[] = [];
+      let k = 0;
+      for (let i = 0; i < outRank; i++) shape.push(ax.has(i) ? 1 : t.shape[k++]!);
+      return [plain(tf.reshape(t, shape))];
+    }
+    return [plain(tf.squeeze(t, axes?.map((a) => norm(a, t.rank))))];
+  },
+});
+
+/** @internal */
+export const shapeRules: [string, Rule][] = [
+  ['Flatten', flattenRule],
+  ['Reshape', reshapeRule],
+  ['Transpose', transposeRule],
+  ['Concat', concatRule],
+  ['Constant', constantRule],
+  ['Squeeze', squeezeLike(false)],
+  ['Unsqueeze', squeezeLike(true)],
+];
