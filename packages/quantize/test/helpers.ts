@@ -25,7 +25,7 @@ function rand(seed: number, n: number, scale = 1): Float32Array {
  * A small net covering the weight ops: Conv(bias) → Relu → MaxPool → Reshape → MatMul → Add → Relu → Gemm(transB=1, bias).
  */
 export function smallNet(opset = 17): Model {
-  const b = new ModelBuilder({ opset });
+  const b = new ModelBuilder({ opset, irVersion: 8 });
   const x = b.input('x', 'float32', [2, 3, 10, 10]);
   const w = b.initializer('conv_w', new Tensor('float32', [8, 3, 3, 3], rand(1, 216, 0.3)));
   const cb = b.initializer('conv_b', new Tensor('float32', [8], rand(2, 8, 0.1)));
@@ -69,7 +69,10 @@ export function onnxChecker(model: Model): string | undefined {
   if (!pyOnnx) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'mc-q-'));
   const f = join(dir, 'm.onnx');
-  writeFileSync(f, writeOnnx(model));
+  // onnx 1.12 knows IR <= 8 (opset <= 17); IR 9/10 add only new types, so an opset <= 17 model is checked at IR 8
+  const m = model.clone();
+  if ((m.opset('') ?? 0) <= 17 && m.irVersion > 8) m.irVersion = 8;
+  writeFileSync(f, writeOnnx(m));
   const r = spawnSync('/usr/bin/python3', ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', f], { encoding: 'utf8' });
   return r.status === 0 ? '' : (r.stderr.trim().split('\n').pop() ?? 'failed');
 }
