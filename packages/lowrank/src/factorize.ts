@@ -39,6 +39,7 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
   const warnings: McWarning[] = [];
   const passedThrough: PassedThrough[] = [];
   const layers: (DenseLayer | ConvLayer)[] = [];
+  const ctx = { opset: out.opset('') ?? 13, legacyInputs: out.irVersion < 4 };
   for (const node of out.graph.nodes) {
     const key = `${node.domain === 'ai.onnx' ? '' : node.domain}::${node.opType}`;
     const rule = RULES.get(key);
@@ -47,7 +48,7 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
       if (why !== undefined) passedThrough.push(pass(node, why, warnings));
       continue;
     }
-    const ins = rule.inspect(node);
+    const ins = rule.inspect(node, ctx);
     if ('skip' in ins) passedThrough.push(pass(node, ins.skip, warnings));
     else layers.push(ins.layer);
   }
@@ -85,7 +86,6 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
   }
 
   const nodes: LayerReport[] = [];
-  const opset = out.opset('') ?? 13;
   for (const [index, d] of decomposed.entries()) {
     signal?.throwIfAborted();
     const choice = choices[index]!;
@@ -103,7 +103,7 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
     }
     opts.onProgress?.({ phase: 'rewrite', layer: layer.node.name, index, total });
     const { factors, report } = build(d, choice.ranks);
-    rule.rewrite(out.graph, layer, factors, opset);
+    rule.rewrite(out.graph, layer, factors, ctx);
     nodes.push({ ...base, ...report });
   }
   out.graph.removeUnusedInitializers();

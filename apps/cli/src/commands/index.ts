@@ -1,6 +1,7 @@
 import type { Command } from '../flags.js';
+import { compress } from './compress.js';
 import { convert } from './convert.js';
 import { inspect } from './inspect.js';
 
 /** Every subcommand, in the order `mc --help` lists them. Register a new one with one line here. */
-export const commands: readonly Command[] = [inspect, convert];
+export const commands: readonly Command[] = [inspect, convert, compress];

@@ -1,16 +1,45 @@
-import { type Graph, type Node, type Tensor, Value } from '@mc/ir';
+import { type Graph, namedInput, type Node, Tensor, Value } from '@mc/ir';
+import type { RuleContext } from './types.js';
 
-/** Weight-value checks shared by every rule: returns a skip reason or undefined. @internal */
-export function weightSkipReason(value: Value, tensor: Tensor | undefined): string | undefined {
-  if (tensor === undefined) return 'weight is not a constant initializer';
-  if (value.isGraphInput()) return 'weight is also a graph input (it can be overridden at run time)';
-  if (value.uses().length > 1) return `weight is shared by ${value.uses().length} nodes`;
-  return undefined;
+/** A constant weight: the value the node reads and its tensor (folded through a Reshape of an initializer). @internal */
+export interface ConstWeight {
+  value: Value;
+  tensor: Tensor;
 }
 
-/** Adds an initializer for a factor, named after the original weight. @internal */
-export function addFactor(graph: Graph, base: string, suffix: string, t: Tensor): Value {
-  return graph.addInitializer(`${base}_${suffix}`, t);
+/**
+ * The constant behind input `name` of `node`, or the reason there is none. Exporters such as CNTK feed weights through
+ * `Reshape(initializer, constant shape)`; that is folded here (https://onnx.ai/onnx/operators/onnx__Reshape.html:
+ * 0 copies the input dim, -1 is inferred).
+ * @internal
+ */
+export function constWeight(node: Node, name: string, ctx: RuleContext): ConstWeight | { skip: string } {
+  const value = namedInput(node, name);
+  if (value === undefined) return { skip: `no ${name} input` };
+  if (value.uses().length > 1) return { skip: `weight is shared by ${value.uses().length} nodes` };
+  if (value.isGraphInput() && !ctx.legacyInputs) return { skip: 'weight is also a graph input (it can be overridden at run time)' };
+  if (value.constValue !== undefined) return { value, tensor: value.constValue };
+  const p = value.producer();
+  if (p !== undefined && p.opType === 'Reshape' && p.domain === '') {
+    const data = p.inputs[0];
+    const shape = p.inputs[1];
+    const t = data?.constValue;
+    const s = shape?.constValue;
+    if (t !== undefined && s !== undefined && s.dtype === 'int64' && (!data!.isGraphInput() || ctx.legacyInputs) && p.attrInt('allowzero', 0) === 0) {
+      const want = Array.from(s.data as BigInt64Array, Number).map((d, i) => (d === 0 ? t.dims[i]! : d));
+      const known = want.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+      const dims = want.map((d) => (d === -1 ? t.size / known : d));
+      if (dims.reduce((a, b) => a * b, 1) === t.size) return { value, tensor: new Tensor(t.dtype, dims, t.data) };
+    }
+  }
+  return { skip: node.opType === 'MatMul' ? 'MatMul B is not a constant (a product of two activations)' : 'weight is not a constant initializer' };
+}
+
+/** Adds an initializer for a factor, named after the original weight (also a graph input under IR < 4). @internal */
+export function addFactor(graph: Graph, base: string, suffix: string, t: Tensor, ctx: RuleContext): Value {
+  const v = graph.addInitializer(`${base}_${suffix}`, t);
+  if (ctx.legacyInputs) graph.addInput(v);
+  return v;
 }
 
 /** A fresh intermediate value for the chain between factor nodes. @internal */
@@ -20,10 +49,10 @@ export function intermediate(graph: Graph, base: string, dtype: 'float32' | 'flo
 
 /**
  * Puts `chain` in place of `node`: inserts it before `node`, moves every use (graph outputs keep their names) to the
- * chain's last output, removes `node` and its weight initializers once nothing reads them.
+ * chain's last output, removes `node`, then the weight (and a Reshape that produced it) once nothing reads them.
  * @internal
  */
-export function replaceWithChain(graph: Graph, node: Node, chain: Node[], weights: Value[]): void {
+export function replaceWithChain(graph: Graph, node: Node, chain: Node[], weight: Value): void {
   for (const n of chain) {
     for (const [k, v] of node.metadataProps) n.metadataProps.set(k, v);
     n.metadataProps.set('mc.lowrank.of', node.name);
@@ -34,7 +63,19 @@ export function replaceWithChain(graph: Graph, node: Node, chain: Node[], weight
   last.type = out.type;
   out.replaceAllUsesWith(last, { graphOutputs: true });
   graph.remove(node);
-  for (const w of weights) {
-    if (w.isInitializer() && w.uses().length === 0 && !w.isGraphOutput() && !w.isGraphInput()) graph.removeInitializer(w.name);
+  dropIfUnused(graph, weight);
+}
+
+function dropIfUnused(graph: Graph, v: Value): void {
+  if (v.uses().length > 0 || v.isGraphOutput()) return;
+  if (v.isInitializer()) {
+    graph.removeInitializer(v.name);
+    return;
+  }
+  const p = v.producer();
+  if (p !== undefined && p.outputs.every((o) => o.uses().length === 0 && !o.isGraphOutput())) {
+    const ins = p.inputs.filter((x): x is Value => x !== undefined);
+    graph.remove(p);
+    for (const x of ins) dropIfUnused(graph, x);
   }
 }

@@ -4,20 +4,16 @@
  * Gemm (https://onnx.ai/onnx/operators/onnx__Gemm.html) computes alpha·op(A)·op(B) + beta·C: the first factor
  * becomes a MatMul (or a Gemm when transA = 1), the second a Gemm that keeps alpha, beta, C and transB.
  */
-import { attr, type Graph, Node, weightOf } from '@mc/ir';
+import { attr, type Graph, Node } from '@mc/ir';
 import { transpose } from '../kernels/matmul.js';
-import { addFactor, intermediate, replaceWithChain, weightSkipReason } from './common.js';
-import type { DenseFactors, DenseLayer, Inspection, Rule } from './types.js';
+import { addFactor, constWeight, intermediate, replaceWithChain } from './common.js';
+import type { DenseFactors, DenseLayer, Inspection, Rule, RuleContext } from './types.js';
 import { makeTensor, readWeight } from './weights.js';
 
-function inspectDense(node: Node): Inspection {
-  const ref = weightOf(node);
-  if (ref === undefined) {
-    return { skip: node.opType === 'MatMul' ? 'MatMul B is not a constant (a product of two activations)' : 'no weight input' };
-  }
-  const reason = weightSkipReason(ref.value, ref.tensor);
-  if (reason !== undefined) return { skip: reason };
-  const t = ref.tensor!;
+function inspectDense(node: Node, ctx: RuleContext): Inspection {
+  const ref = constWeight(node, 'B', ctx);
+  if ('skip' in ref) return ref;
+  const t = ref.tensor;
   if (t.dims.length !== 2) return { skip: `weight has rank ${t.dims.length}; only 2-D weights are factorised` };
   const read = readWeight(t);
   if (read === undefined) return { skip: `weight dtype ${t.dtype} is not float32/float64` };
@@ -25,15 +21,14 @@ function inspectDense(node: Node): Inspection {
   const transB = node.opType === 'Gemm' && node.attrInt('transB', 0) === 1;
   const w = transB ? transpose(read.w, d0, d1) : read.w;
   const [rows, cols] = transB ? [d1, d0] : [d0, d1];
-  const layer: DenseLayer = { kind: 'dense', node, rows, cols, w, dtype: read.dtype, shape: [d0, d1] };
+  const layer: DenseLayer = { kind: 'dense', node, rows, cols, w, dtype: read.dtype, shape: [d0, d1], weight: ref.value };
   return { layer };
 }
 
-function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, opset: number): void {
+function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, ctx: RuleContext): void {
   const { node, rows, cols, dtype } = layer;
   const k = f.k;
-  const ref = weightOf(node)!;
-  const base = ref.value.name;
+  const base = layer.weight.name;
   const x = node.inputs[0]!;
   const h = intermediate(graph, `${node.outputs[0]!.name}_lowrank`, dtype);
   const out = intermediate(graph, `${node.outputs[0]!.name}_lowrank_out`, dtype);
@@ -41,13 +36,13 @@ function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, opset: n
   const isGemm = node.opType === 'Gemm';
   const transA = isGemm && node.attrInt('transA', 0) === 1;
   const transB = isGemm && node.attrInt('transB', 0) === 1;
-  const aVal = addFactor(graph, base, 'lowrank_a', transB ? makeTensor(dtype, [k, rows], transpose(f.a, rows, k)) : makeTensor(dtype, [rows, k], f.a));
-  const bVal = addFactor(graph, base, 'lowrank_b', transB ? makeTensor(dtype, [cols, k], transpose(f.b, k, cols)) : makeTensor(dtype, [k, cols], f.b));
+  const aVal = addFactor(graph, base, 'lowrank_a', transB ? makeTensor(dtype, [k, rows], transpose(f.a, rows, k)) : makeTensor(dtype, [rows, k], f.a), ctx);
+  const bVal = addFactor(graph, base, 'lowrank_b', transB ? makeTensor(dtype, [cols, k], transpose(f.b, k, cols)) : makeTensor(dtype, [k, cols], f.b), ctx);
   if (!transA && !transB) {
     chain.push(new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_a`), inputs: [x, aVal], outputs: [h] }));
   } else {
     // Gemm-7..10 require C; a zero scalar broadcasts (unidirectional) and costs one weight.
-    const c = opset < 11 ? [addFactor(graph, base, 'lowrank_zero', makeTensor(dtype, [1], new Float64Array(1)))] : [];
+    const c = ctx.opset < 11 ? [addFactor(graph, base, 'lowrank_zero', makeTensor(dtype, [1], new Float64Array(1)), ctx)] : [];
     chain.push(new Node({
       opType: 'Gemm', name: graph.uniqueName(`${node.name || 'gemm'}_lowrank_a`), inputs: [x, aVal, ...c], outputs: [h],
       attributes: { transA: attr.int(transA ? 1 : 0), transB: attr.int(transB ? 1 : 0) },
@@ -64,11 +59,11 @@ function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, opset: n
   } else {
     chain.push(new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_b`), inputs: [h, bVal], outputs: [out] }));
   }
-  replaceWithChain(graph, node, chain, [ref.value]);
+  replaceWithChain(graph, node, chain, layer.weight);
 }
 
 /** @internal */
 export const denseRule: Rule = {
   inspect: inspectDense,
-  rewrite: (g, l, f, opset) => rewriteDense(g, l as DenseLayer, f as DenseFactors, opset),
+  rewrite: (g, l, f, ctx) => rewriteDense(g, l as DenseLayer, f as DenseFactors, ctx),
 };

@@ -1,4 +1,4 @@
-import type { Graph, Node } from '@mc/ir';
+import type { Graph, Node, Value } from '@mc/ir';
 
 /** A weight matrix W [inFeatures, outFeatures] (y = x·W) read out of a MatMul or Gemm. @internal */
 export interface DenseLayer {
@@ -11,6 +11,8 @@ export interface DenseLayer {
   w: Float64Array;
   dtype: 'float32' | 'float64';
   shape: number[];
+  /** the weight value the node reads (an initializer, or a Reshape of one) */
+  weight: Value;
 }
 
 /** A conv kernel [Cout, Cin, S] read out of a Conv with group 1. @internal */
@@ -24,6 +26,7 @@ export interface ConvLayer {
   w: Float64Array;
   dtype: 'float32' | 'float64';
   shape: number[];
+  weight: Value;
 }
 
 /** Dense factors W ≈ A·B. @internal */
@@ -48,8 +51,15 @@ export interface ConvFactors {
 /** Either a layer to factorise or the reason it is passed through. @internal */
 export type Inspection = { layer: DenseLayer | ConvLayer } | { skip: string };
 
+/** What rules need to know about the model. @internal */
+export interface RuleContext {
+  opset: number;
+  /** IR < 4: every initializer is also listed as a graph input (the format requires it), so that is no override. */
+  legacyInputs: boolean;
+}
+
 /** Per-op handler. @internal */
 export interface Rule {
-  inspect(node: Node): Inspection;
-  rewrite(graph: Graph, layer: DenseLayer | ConvLayer, factors: DenseFactors | ConvFactors, opset: number): void;
+  inspect(node: Node, ctx: RuleContext): Inspection;
+  rewrite(graph: Graph, layer: DenseLayer | ConvLayer, factors: DenseFactors | ConvFactors, ctx: RuleContext): void;
 }

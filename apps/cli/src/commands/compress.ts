@@ -1,0 +1,89 @@
+import { type FactorizeCommonOptions, type FactorizeOptions, type FactorizeReport, factorize } from '@mc/lowrank';
+import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
+import { UsageError } from '../exit-codes.js';
+import { type Command, type CliFlags, needPositionals } from '../flags.js';
+import { loadModel, saveModel } from '../formats.js';
+import { beforeAfterTable, figuresOf } from '../summary.js';
+import { formatNumber, formatTable } from '../table.js';
+
+/** The flag table mirrors FactorizeOptions: one field per policy and common option (null = not a flag). */
+type CompressFlags = Record<'error' | 'rank' | 'ratio' | 'energy', number> &
+  Required<Omit<FactorizeCommonOptions, 'onProgress' | 'signal'>> & { json: boolean; verify: boolean };
+
+const flags: CliFlags<CompressFlags> = {
+  error: { type: 'number', arg: 'E', description: 'per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default 0.1)' },
+  rank: { type: 'number', arg: 'K', description: 'fixed rank for dense layers, per channel mode for convs' },
+  ratio: { type: 'number', arg: 'R', description: 'keep this fraction of all parameters, ranks allocated across layers to minimise the summed error' },
+  energy: { type: 'number', arg: 'E', description: 'keep this fraction of each spectrum\'s energy (Σσ²)' },
+  seed: { type: 'number', description: 'seed of randomized SVD sketches', default: 0 },
+  onlyIfSmaller: null,
+  json: { type: 'boolean', description: 'print the report as JSON' },
+  verify: { type: 'boolean', description: 'run input and output in onnxruntime-node on random inputs and print their agreement' },
+};
+
+function policyOf(f: Record<string, unknown>): FactorizeOptions {
+  const given = (['error', 'rank', 'ratio', 'energy'] as const).filter((k) => f[k] !== undefined);
+  if (given.length > 1) throw new UsageError(`mc compress: pass one of --error, --rank, --ratio, --energy, got ${given.map((g) => `--${g}`).join(' and ')}`);
+  const seed = f.seed as number;
+  const k = given[0];
+  const v = k === undefined ? 0.1 : (f[k] as number);
+  switch (k) {
+    case 'rank': return { rank: v, seed };
+    case 'ratio': return { ratio: v, seed };
+    case 'energy': return { energy: v, seed };
+    default: return { error: v, seed };
+  }
+}
+
+function layerTable(r: FactorizeReport): string {
+  const rows = r.nodes.map((n) => [
+    n.node, n.opType, `[${n.oldShape.join('x')}]`, n.replaced ? n.newShapes.map((s) => `[${s.join('x')}]`).join(' ') : 'kept',
+    n.ranks.join(','), n.replaced ? n.weightError.toFixed(4) : '', formatNumber(n.paramsBefore), formatNumber(n.paramsAfter), n.decomposition,
+  ]);
+  return formatTable(['layer', 'op', 'weight', 'factors', 'ranks', 'error', 'params', 'after', 'svd'], rows);
+}
+
+/** `mc compress`: low-rank factorisation (SVD for dense layers, Tucker-2 for convs) with automatic ranks. */
+export const compress: Command = {
+  name: 'compress',
+  summary: 'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters.',
+  usage: '[--error E | --rank K | --ratio R | --energy E] <in> <out>',
+  flags,
+  examples: ['mc compress --error 0.3 model.onnx small.onnx', 'mc compress --ratio 0.25 --verify model.h5 small.onnx'],
+  async run({ flags: f, positionals, io }) {
+    const [input, output] = needPositionals(compress, positionals, ['in', 'out']);
+    const opts = policyOf(f);
+    const loaded = await loadModel(input!);
+    const showProgress = io.isTTY && !io.quiet && f.json !== true;
+    const { model, report } = await factorize(loaded.model, {
+      ...opts,
+      ...(showProgress && { onProgress: (e) => io.err(`${e.phase} ${e.index + 1}/${e.total} ${e.layer}`) }),
+    });
+    await saveModel(model, output!, input);
+    let verify: Record<string, unknown> | undefined;
+    if (f.verify === true) {
+      const feeds = randomFeeds(loaded.model, 0);
+      const [a, b] = await Promise.all([createSession(loaded.model), createSession(model)]);
+      try {
+        verify = compareOutputs(await a.run(feeds), await b.run(feeds));
+      } finally {
+        await Promise.all([a.release(), b.release()]);
+      }
+    }
+    if (f.json === true) {
+      const { before, after, ...rest } = report;
+      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, ...(verify && { verify }) }, null, 2));
+      return;
+    }
+    const lines = [layerTable(report)];
+    for (const p of report.passedThrough) lines.push(`passed through: ${p.opType} '${p.node}': ${p.reason}`);
+    for (const w of report.warnings.filter((x) => x.code !== 'W_PASSTHROUGH' || x.node === undefined)) lines.push(`warning: ${w.message}`);
+    lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(model, output!)));
+    if (verify) {
+      for (const [name, c] of Object.entries(verify as Record<string, { cosine: number; maxAbs: number; top1?: number }>)) {
+        lines.push(`verify ${name}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
+      }
+    }
+    io.out(lines.join('\n'));
+  },
+};

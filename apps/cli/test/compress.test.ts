@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { mc, shared, tempDir } from './helpers.js';
+
+const mnist = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+describe.skipIf(!existsSync(mnist))('mc compress', () => {
+  it('--error 0.5 --verify: factorises, prints the layer table and totals, output runs in ORT', async () => {
+    const out = path.join(tempDir(), 'small.onnx');
+    const before = sha(mnist);
+    const r = await mc('compress', '--error', '0.5', '--verify', mnist, out);
+    expect(r.code).toBe(0);
+    expect(sha(mnist)).toBe(before);
+    expect(r.out).toMatch(/tucker2|Conv/);
+    expect(r.out).toMatch(/parameters/);
+    expect(r.out).toMatch(/verify \S+: cosine/);
+    const j = JSON.parse((await mc('inspect', '--json', out)).out);
+    expect(j.params).toBeLessThan(5998);
+  });
+
+  it('--json report has per-layer ranks and totals', async () => {
+    const out = path.join(tempDir(), 'small.onnx');
+    const r = await mc('compress', '--rank', '4', '--json', mnist, out);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.policy).toEqual({ rank: 4 });
+    expect(j.nodes.some((n: { replaced: boolean; ranks: number[] }) => n.replaced && n.ranks.includes(4))).toBe(true);
+    expect(j.after.params).toBeLessThan(j.before.params);
+  });
+
+  it.each([['--error', '-1'], ['--error', 'NaN'], ['--rank', '100000']])('%s %s → usage/option error, no output written', async (flag, v) => {
+    const dir = tempDir();
+    const out = path.join(dir, 'x.onnx');
+    const r = await mc('compress', flag, v, mnist, out);
+    expect(r.code).toBe(2);
+    expect(existsSync(out)).toBe(false);
+    expect(r.err.length).toBeGreaterThan(0);
+  });
+
+  it('two policies at once is a usage error', async () => {
+    const r = await mc('compress', '--error', '0.1', '--rank', '3', mnist, path.join(tempDir(), 'x.onnx'));
+    expect(r.code).toBe(2);
+  });
+});
