@@ -149,3 +149,36 @@ export function swapInput(g: Graph, node: Node, index: number, v: Value): void {
   node.replaceInput(index, v);
   if (old !== undefined && old.isInitializer() && old.uses().length === 0 && !g.outputs.includes(old)) g.removeInitializer(old.name);
 }
+
+/**
+ * Folds Reshape(initializer, constant shape) into a reshaped initializer, so a weight stored in another layout (the
+ * CNTK MNIST model keeps its dense weight as [16, 4, 4, 10] and reshapes it to [256, 10] in the graph) is seen as the
+ * layer's constant weight. The data is shared, not copied.
+ * @internal
+ */
+export function foldConstantReshapes(model: Model, emit: Emitter): number {
+  const g = model.graph;
+  let n = 0;
+  for (const node of [...g.nodes]) {
+    if (node.opType !== 'Reshape' || node.domain !== '') continue;
+    const [data, shape] = node.inputs;
+    const t = data?.constValue;
+    const s = shape?.constValue;
+    if (t === undefined || s === undefined || !data!.isInitializer() || (s.dtype !== 'int64' && s.dtype !== 'int32')) continue;
+    const out = node.outputs[0]!;
+    if (out.isGraphOutput()) continue;
+    const want = Array.from(s.data as BigInt64Array | Int32Array, Number);
+    if (want.includes(0) && node.attrInt('allowzero', 0) === 1) continue;
+    const known = want.map((d, i) => (d === 0 ? t.dims[i]! : d));
+    const rest = known.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const dims = known.map((d) => (d === -1 ? t.size / rest : d));
+    if (dims.some((d) => !Number.isInteger(d) || d < 0) || dims.reduce((a, b) => a * b, 1) !== t.size) continue;
+    const folded = new Tensor(t.dtype, dims, t.isLazy ? () => t.data : t.data);
+    const v = emit.init(out.name || `${data!.name}_reshaped`, folded);
+    out.replaceAllUsesWith(v);
+    g.remove(node);
+    for (const x of [data!, shape!]) if (x.isInitializer() && x.uses().length === 0 && !g.outputs.includes(x)) g.removeInitializer(x.name);
+    n++;
+  }
+  return n;
+}

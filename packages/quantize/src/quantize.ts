@@ -1,6 +1,6 @@
 import { McError, type Model, modelStats } from '@mc/ir';
 import { Emitter } from './emit.js';
-import { assertNotQuantized, raiseOpset } from './graph-utils.js';
+import { assertNotQuantized, foldConstantReshapes, raiseOpset } from './graph-utils.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
 import { quantizeInt4 } from './modes/int4.js';
@@ -60,9 +60,17 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   const before = modelStats(model);
   const emit = new Emitter(model.graph);
   const report = new ReportBuilder();
+  const oldIr = model.irVersion;
   const need = minOpset(opts);
   if (need > 0) raiseOpset(model, need, emit);
-  if (model.irVersion < 4) model.irVersion = 7; // IR < 4 requires every initializer to be a graph input
+  if (oldIr < 4) {
+    // IR < 4 required every initializer to be a graph input too; from IR 4 such inputs are overridable and block
+    // constant folding in onnxruntime, so they are dropped from the inputs when the IR version is raised.
+    if (model.irVersion < 7) model.irVersion = 7;
+    const g = model.graph;
+    for (let i = g.inputs.length - 1; i >= 0; i--) if (g.inputs[i]!.isInitializer()) g.inputs.splice(i, 1);
+  }
+  if (opts.mode !== 'fp16') foldConstantReshapes(model, emit);
   switch (opts.mode) {
     case 'fp16':
       convertFp16(model, opts, emit, report);

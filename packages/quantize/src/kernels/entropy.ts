@@ -31,17 +31,21 @@ export function entropyRange(h: HistogramCollector, numQuantizedBins = 128): [nu
     for (let j = 0; j < len; j++) p[j] = hist[start + j]!;
     p[0] += prefix[start]!;
     p[len - 1] += prefix[n]! - prefix[end]!;
+    // Q: P merged into numQuantizedBins levels (the last level also takes the remainder bins' mass, as onnxruntime
+    // does) and spread back evenly over the non-zero bins of each level; remainder bins get no mass in Q.
     const merged = Math.floor(len / numQuantizedBins);
+    q.fill(0, 0, len);
     for (let b = 0; b < numQuantizedBins; b++) {
       const s = b * merged;
-      const e = b === numQuantizedBins - 1 ? len : s + merged;
+      const e = s + merged;
       let sum = 0;
       let nz = 0;
       for (let j = s; j < e; j++) {
         sum += hist[start + j]!;
         if (p[j] !== 0) nz++;
       }
-      for (let j = s; j < e; j++) q[j] = nz && p[j] !== 0 ? sum / nz : 0;
+      if (b === numQuantizedBins - 1) for (let j = e; j < len; j++) sum += hist[start + j]!;
+      if (nz) for (let j = s; j < e; j++) q[j] = sum / nz;
     }
     const kl = smoothedKl(p, q, len);
     if (kl < best) {
