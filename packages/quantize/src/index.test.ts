@@ -1,0 +1,12 @@
+import { expect, it } from 'vitest';
+
+it('public surface', async () => {
+  expect(Object.keys(await import('@mc/quantize')).sort()).toMatchInlineSnapshot(`
+    [
+      "FP16_BLOCK_LIST",
+      "QUANTIZE_MODES",
+      "ortNodeRunner",
+      "quantize",
+    ]
+  `);
+});
