@@ -1,0 +1,47 @@
+import { type Dataset, layoutForInput } from '@mc/datasets';
+import { McError, type Model, Tensor } from '@mc/ir';
+
+/** Named input tensors of one model run. */
+export type Feeds = Record<string, Tensor>;
+
+/** How dataset samples become model inputs. */
+export interface FeedOptions {
+  /** Samples to use (default 256). */
+  limit?: number;
+  batchSize?: number;
+  /** Multiplies stored values: default 1/255 for byte images (pass 1 for models trained on raw 0..255 pixels). */
+  scale?: number;
+}
+
+/**
+ * Streams dataset batches as feeds for a single-input model, in the layout its input expects (NCHW, NHWC or flat).
+ *
+ * @example
+ * ```ts
+ * for await (const feeds of feedsFrom(mnist, model, { limit: 128 })) await session.run(feeds);
+ * ```
+ */
+export async function* feedsFrom(data: Dataset, model: Model, opts: FeedOptions = {}): AsyncGenerator<Feeds> {
+  const inputs = model.graph.inputs.filter((v) => v.constValue === undefined);
+  const input = inputs[0];
+  if (inputs.length !== 1 || input === undefined) {
+    throw new McError('E_UNSUPPORTED', `the model has ${inputs.length} inputs; dataset feeds need a single-input model`);
+  }
+  const layout = layoutForInput(data, input.shape, input.name);
+  const batchSize = opts.batchSize ?? 64;
+  const fixedBatch = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
+  for await (const b of data.batches({ batchSize: fixedBatch ?? batchSize, limit: opts.limit ?? 256, layout, ...(opts.scale !== undefined && { scale: opts.scale }) })) {
+    if (fixedBatch !== undefined && b.dims[0] !== fixedBatch) break; // a model with a fixed batch cannot take the short last batch
+    yield { [input.name]: new Tensor('float32', b.dims, b.x) };
+  }
+}
+
+/** Collects a few feeds in memory (for verification, which runs two models on the same inputs). */
+export async function collectFeeds(it: AsyncIterable<Feeds>, max = Infinity): Promise<Feeds[]> {
+  const out: Feeds[] = [];
+  for await (const f of it) {
+    out.push(f);
+    if (out.length >= max) break;
+  }
+  return out;
+}

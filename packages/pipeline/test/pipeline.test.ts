@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadMnist } from '@mc/datasets';
+import { loadOnnx } from '@mc/io-onnx';
+import { McError } from '@mc/ir';
+import { countOps } from '@mc/ir/testing';
+import { describe, expect, it } from 'vitest';
+import { parseRecipe, pipeline } from '../src/index.js';
+
+const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared');
+const mnistModel = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
+const mnistDir = path.join(shared, 'data/mnist');
+const have = existsSync(mnistModel) && existsSync(mnistDir);
+
+function code(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return McError.is(e) ? `${e.code}: ${e.message}` : String(e);
+  }
+  return undefined;
+}
+
+describe('recipes', () => {
+  it('parses YAML and JSON, both step spellings', () => {
+    const y = parseRecipe('steps:\n  - lowrank: {error: 0.3}\n  - step: quantize\n    mode: int8-weights\n    check: {minTop1: 0.9}\n', 'r.yaml');
+    expect(y.steps).toEqual([
+      { step: 'lowrank', options: { error: 0.3 } },
+      { step: 'quantize', options: { mode: 'int8-weights' }, check: { minTop1: 0.9 } },
+    ]);
+    const j = parseRecipe('[{"prune": {}}]'.replace('prune', 'lowrank'), 'r.json');
+    expect(j.steps[0]!.step).toBe('lowrank');
+  });
+
+  it('an unknown step or option fails at once, naming it and what is allowed', () => {
+    expect(code(() => parseRecipe('steps: [{shrink: {}}]', 'r.yaml'))).toMatch(/E_OPTION: recipe r.yaml: step 1: unknown step 'shrink'; steps are lowrank, quantize/);
+    expect(code(() => parseRecipe('steps: [{lowrank: {eror: 0.1}}]', 'r.yaml'))).toMatch(/step 1 \(lowrank\): unknown option 'eror'; allowed: error, rank/);
+    expect(code(() => parseRecipe('steps: []', 'r.yaml'))).toMatch(/empty/);
+    expect(code(() => parseRecipe('steps: [{quantize: {}}]', 'r.yaml'))).toMatch(/needs a mode/);
+    expect(code(() => parseRecipe('steps: [{lowrank: {check: {minTop1: 2}}}]', 'r.yaml'))).toMatch(/\[0, 1\]/);
+    expect(code(() => parseRecipe('{steps: [', 'r.json'))).toMatch(/E_FORMAT/);
+  });
+});
+
+describe.skipIf(!have)('pipeline on the MNIST ONNX model', () => {
+  it('lowrank 0.1 → quantize int8-static, each step verified: top1 agreement ≥ 0.95', async () => {
+    const model = await loadOnnx(mnistModel);
+    const data = await loadMnist(mnistDir, { split: 'test', limit: 512 });
+    const r = await pipeline(model, [
+      { step: 'lowrank', options: { error: 0.1 }, check: { minTop1: 0.95 } },
+      { step: 'quantize', options: { mode: 'int8-static', calibrationSamples: 128 }, check: { minTop1: 0.95 } },
+    ], { data, feed: { scale: 1 } });
+    expect(r.steps.map((s) => s.step)).toEqual(['lowrank', 'quantize']);
+    for (const s of r.steps) expect(s.check?.ok).toBe(true);
+    expect(countOps(r.model).QuantizeLinear).toBeGreaterThan(0);
+    expect(model.graph.nodes.some((n) => n.opType === 'QuantizeLinear')).toBe(false);
+  });
+
+  it('a step that fails verification stops the pipeline and names the step', async () => {
+    const model = await loadOnnx(mnistModel);
+    await expect(pipeline(model, [
+      { step: 'lowrank', options: { error: 0.1 } },
+      { step: 'lowrank', options: { rank: 1 }, check: { minTop1: 0.99 } },
+    ])).rejects.toThrow(/step 2 \(lowrank\) failed verification/);
+  });
+});
