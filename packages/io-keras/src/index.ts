@@ -4,3 +4,5 @@ export { KERAS_LAYER_KEY, KERAS_LAYOUT_KEY, KERAS_DOMAIN } from './lower-context
 export { KNOWN_ACTIVATIONS } from './activations.js';
 export type { KerasGraph, KerasLayer, KerasCall, KerasTensorRef } from './keras-graph.js';
 export type * from './keras-format.js';
+export { saveKeras, type SaveKerasOptions, type SaveKerasResult } from './save.js';
+export type { TfjsQuantize } from './write-formats.js';

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { writeOnnx } from '@mc/io-onnx';
 import type { Model } from '@mc/ir';
@@ -56,4 +57,35 @@ export function argmax(d: ArrayLike<number>, off: number, n: number): number {
   let best = 0;
   for (let i = 1; i < n; i++) if (d[off + i]! > d[off + best]!) best = i;
   return best;
+}
+
+/** MNIST test set from the original IDX gz files: images as float32 pixel/255 [n, 28, 28], labels. */
+export function mnistTest(n = 10000): { x: Float32Array; y: Uint8Array; n: number } {
+  const img = gunzipSync(readFileSync(`${SHARED}data/mnist/t10k-images-idx3-ubyte.gz`));
+  const lab = gunzipSync(readFileSync(`${SHARED}data/mnist/t10k-labels-idx1-ubyte.gz`));
+  const count = Math.min(n, img.readUInt32BE(4));
+  const x = new Float32Array(count * 784);
+  for (let i = 0; i < x.length; i++) x[i] = img[16 + i]! / 255;
+  return { x, y: lab.subarray(8, 8 + count), n: count };
+}
+
+/** The first 1,000 CIFAR-10 test images as raw 0-255 floats in HWC order (the ResNet8 input), with labels. */
+export function cifarTest(): { x: Float32Array; y: Uint8Array; n: number } {
+  const b = readFileSync(`${SHARED}data/cifar10/test_batch_first1000.bin`);
+  const n = Math.floor(b.length / 3073);
+  const x = new Float32Array(n * 3072);
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const rec = 3073 * i;
+    y[i] = b[rec]!;
+    for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) x[i * 3072 + p * 3 + c] = b[rec + 1 + c * 1024 + p]!;
+  }
+  return { x, y, n };
+}
+
+/** Top-1 accuracy (%) of class scores [n, k] against labels. */
+export function accuracy(scores: Float32Array, labels: Uint8Array, k: number): number {
+  let ok = 0;
+  for (let i = 0; i < labels.length; i++) if (argmax(scores, i * k, k) === labels[i]) ok++;
+  return (100 * ok) / labels.length;
 }

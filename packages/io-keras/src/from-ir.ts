@@ -1,0 +1,224 @@
+import { McError, type Model, type Node, Tensor, toFloat32, type Value } from '@mc/ir';
+import { isObject, type JsonValue, type KerasLayerConfigJson } from './keras-format.js';
+import type { KerasGraph, KerasLayer, KerasTensorRef } from './keras-graph.js';
+import { LAYERS, opaque } from './layers/index.js';
+import type { FromIrContext, LayerGroup } from './layers/types.js';
+import { KERAS_DOMAIN, KERAS_LAYER_KEY, KERAS_LAYOUT_KEY } from './lower-context.js';
+import { KERAS_MODEL_KEY } from './to-ir.js';
+
+/** Ops that only move a constant around (quantized weights are stored dequantized: Keras has no int8 storage). */
+const CONST_OPS = new Set(['DequantizeLinear', 'Identity', 'Cast', 'Reshape', 'Constant']);
+
+/**
+ * The constant behind a value: an initializer, a Constant node, or a DequantizeLinear of constants (per-tensor or
+ * per-axis: (q − zero_point) · scale, https://onnx.ai/onnx/operators/onnx__DequantizeLinear.html).
+ * @internal
+ */
+export function constantOf(v: Value | undefined): Tensor | undefined {
+  if (v === undefined) return undefined;
+  if (v.constValue !== undefined) return v.constValue;
+  const p = v.producer();
+  if (p === undefined) return undefined;
+  if (p.opType === 'Constant') {
+    const a = p.attr('value');
+    return a?.type === 'TENSOR' ? a.value : undefined;
+  }
+  if (p.opType === 'Identity') return constantOf(p.inputs[0]);
+  if (p.opType === 'Cast') {
+    const t = constantOf(p.inputs[0]);
+    return t === undefined ? undefined : new Tensor('float32', t.dims, toFloat32(t));
+  }
+  if (p.opType === 'Reshape') {
+    const t = constantOf(p.inputs[0]);
+    const s = constantOf(p.inputs[1]);
+    if (t === undefined || s === undefined) return undefined;
+    const dims = Array.from(toFloat32(s), Number);
+    const known = dims.reduce((a, d) => (d > 0 ? a * d : a), 1);
+    return t.reshape(dims.map((d, i) => (d === 0 ? t.dims[i]! : d < 0 ? t.size / known : d)));
+  }
+  if (p.opType === 'DequantizeLinear') {
+    const q = constantOf(p.inputs[0]);
+    const scale = constantOf(p.inputs[1]);
+    if (q === undefined || scale === undefined) return undefined;
+    const zp = constantOf(p.inputs[2]);
+    const qd = toFloat32(q);
+    const sd = toFloat32(scale);
+    const zd = zp === undefined ? undefined : toFloat32(zp);
+    const rank = q.dims.length;
+    if (p.attrInt('block_size', 0) > 0) return undefined;
+    const axisRaw = p.attrInt('axis', 1);
+    const axis = axisRaw < 0 ? axisRaw + rank : axisRaw;
+    const inner = q.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const out = new Float32Array(qd.length);
+    for (let i = 0; i < qd.length; i++) {
+      const c = sd.length > 1 ? Math.floor(i / inner) % q.dims[axis]! : 0;
+      out[i] = (qd[i]! - (zd === undefined ? 0 : zd.length > 1 ? zd[c]! : zd[0]!)) * sd[c]!;
+    }
+    return new Tensor('float32', q.dims, out);
+  }
+  return undefined;
+}
+
+interface Tag {
+  name: string;
+  class_name: string;
+  config: KerasLayerConfigJson;
+  node_index?: number;
+  module?: string;
+  registered_name?: string | null;
+}
+
+function tagOf(n: Node): Tag | undefined {
+  const s = n.metadataProps.get(KERAS_LAYER_KEY);
+  if (s === undefined) return undefined;
+  try {
+    const t = JSON.parse(s) as Tag;
+    return isObject(t) && typeof t.name === 'string' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Regroups an IR model into Keras layers using the `keras.layer` tags: nodes with the same tag form one layer call.
+ * Untagged nodes a transform inserted (factor MatMuls, Tucker convs, QDQ pairs) join the group they feed or are fed
+ * by; constant-only chains (DequantizeLinear of weights) fold into dequantized float32 weights.
+ * @internal
+ */
+export function irToKeras(model: Model, file: string): KerasGraph {
+  const g = model.graph;
+  const header = parseHeader(model.metadataProps.get(KERAS_MODEL_KEY));
+  const refs = new Map<Value, KerasTensorRef>();
+  const layers: KerasLayer[] = [];
+  const byName = new Map<string, KerasLayer>();
+  const keras3 = String(header.keras_version ?? '').startsWith('3');
+  const ctx: FromIrContext = {
+    constant: constantOf,
+    error: (layer, what) => new McError('E_UNSUPPORTED', `layer '${layer}' ${what} (writing ${file})`, { context: { file, layer } }),
+    keras3,
+  };
+
+  const inputs: KerasTensorRef[] = [];
+  for (const v of g.inputs) {
+    if (v.isInitializer()) continue;
+    const shape = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : null));
+    const layer: KerasLayer = { className: 'InputLayer', name: v.name, config: { batch_input_shape: shape, dtype: v.dtype ?? 'float32', sparse: false, name: v.name }, calls: [], weights: [], weightNames: [] };
+    layers.push(layer);
+    byName.set(v.name, layer);
+    const r = { layer: v.name, node: 0, tensor: 0 };
+    refs.set(v, r);
+    inputs.push(r);
+  }
+
+  // Assign every node to a group key.
+  const keyOf = new Map<Node, string>();
+  const tags = new Map<string, Tag>();
+  for (const n of g.nodes) {
+    const t = tagOf(n);
+    if (t !== undefined) {
+      const key = `${t.name}#${t.node_index ?? 0}`;
+      keyOf.set(n, key);
+      if (!tags.has(key)) tags.set(key, t);
+    }
+  }
+  const isConstNode = (n: Node): boolean => CONST_OPS.has(n.opType) && n.outputs.every((o) => constantOf(o) !== undefined);
+  const isLayout = (n: Node): boolean => n.metadataProps.has(KERAS_LAYOUT_KEY) || (n.opType === 'Identity' && tagOf(n) === undefined && n.outputs.some((o) => o.isGraphOutput()));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const n of g.nodes) {
+      if (keyOf.has(n) || isLayout(n) || isConstNode(n)) continue;
+      const consumers = new Set(n.outputs.flatMap((o) => o.uses().map((u) => keyOf.get(u.node))));
+      const producers = new Set(n.inputs.map((v) => (v?.producer() === undefined ? undefined : keyOf.get(v.producer()!))).filter((k) => k !== undefined));
+      const key = consumers.size === 1 && [...consumers][0] !== undefined ? [...consumers][0] : producers.size === 1 ? [...producers][0] : undefined;
+      if (key !== undefined) {
+        keyOf.set(n, key);
+        changed = true;
+      }
+    }
+  }
+
+  const groups = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    const k = keyOf.get(n);
+    if (k !== undefined) groups.set(k, [...(groups.get(k) ?? []), n]);
+    else if (!isLayout(n) && !isConstNode(n)) {
+      throw new McError('E_UNSUPPORTED', `node '${n.name}' (${n.opType}) belongs to no Keras layer: the model was not imported from Keras or a transform added an op Keras cannot express; export it as ONNX instead (writing ${file})`, { context: { file, node: n.name, opType: n.opType } });
+    }
+  }
+
+  const resolve = (v: Value): KerasTensorRef | undefined => {
+    for (let cur: Value | undefined = v; cur !== undefined; ) {
+      const r = refs.get(cur);
+      if (r !== undefined) return r;
+      const p = cur.producer();
+      if (p === undefined || !isLayout(p)) return undefined;
+      cur = p.inputs[0];
+    }
+    return undefined;
+  };
+
+  // Groups in order of their first node (the node list is topologically sorted).
+  for (const [key, nodes] of groups) {
+    const tag = tags.get(key)!;
+    const set = new Set(nodes);
+    const extIn: Value[] = [];
+    for (const n of nodes) {
+      for (const v of n.inputs) {
+        if (v === undefined || constantOf(v) !== undefined || extIn.includes(v)) continue;
+        const p = v.producer();
+        if (p !== undefined && set.has(p)) continue;
+        extIn.push(v);
+      }
+    }
+    const outs = nodes.flatMap((n) => n.outputs).filter((o) => o.isGraphOutput() || o.uses().some((u) => !set.has(u.node)));
+    const group: LayerGroup = { name: tag.name, className: tag.class_name, config: tag.config, nodes };
+    if (tag.module !== undefined) group.module = tag.module;
+    if (tag.registered_name !== undefined) group.registeredName = tag.registered_name;
+    const opaqueGroup = nodes.some((n) => n.domain === KERAS_DOMAIN);
+    const handler = opaqueGroup ? opaque : LAYERS.get(tag.class_name);
+    const produced = handler?.fromIr?.(group, ctx);
+    if (produced === undefined) {
+      throw new McError('E_UNSUPPORTED', `layer '${tag.name}' (${tag.class_name}) became ${nodes.map((n) => n.opType).join(' → ')}, which mc cannot write as standard Keras layers; export it as ONNX instead (writing ${file})`, { context: { file, layer: tag.name, opType: tag.class_name } });
+    }
+    let prevInputs = extIn.map((v) => {
+      const r = resolve(v);
+      if (r === undefined) throw new McError('E_INVARIANT', `layer '${tag.name}' input '${v.name}' has no Keras tensor`, { context: { file, layer: tag.name } });
+      return r;
+    });
+    let last: KerasTensorRef | undefined;
+    for (const out of produced) {
+      let layer = byName.get(out.name);
+      if (layer === undefined) {
+        layer = { className: out.className, name: out.name, config: { ...out.config, name: out.name }, calls: [], weights: out.weights.map((w) => w.tensor), weightNames: out.weights.map((w) => w.name) };
+        if (out.module !== undefined) layer.module = out.module;
+        if (out.registeredName !== undefined) layer.registeredName = out.registeredName;
+        layers.push(layer);
+        byName.set(out.name, layer);
+      }
+      layer.calls.push({ inputs: prevInputs, kwargs: {} });
+      last = { layer: layer.name, node: layer.calls.length - 1, tensor: 0 };
+      prevInputs = [last];
+    }
+    for (const o of outs) refs.set(o, last!);
+  }
+
+  const outputs = g.outputs.map((v) => {
+    const r = resolve(v);
+    if (r === undefined) throw new McError('E_UNSUPPORTED', `graph output '${v.name}' comes from no Keras layer (writing ${file})`, { context: { file, node: v.name } });
+    return r;
+  });
+  const out: KerasGraph = { name: typeof header.name === 'string' ? header.name : g.name || 'model', layers, inputs, outputs, className: header.class_name === 'Sequential' ? 'Sequential' : 'Functional' };
+  if (typeof header.keras_version === 'string') out.kerasVersion = header.keras_version;
+  if (typeof header.backend === 'string') out.backend = header.backend;
+  return out;
+}
+
+function parseHeader(s: string | undefined): Record<string, JsonValue> {
+  if (s === undefined) return {};
+  try {
+    const v = JSON.parse(s) as unknown;
+    return isObject(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
