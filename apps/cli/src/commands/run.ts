@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import { McError } from '@mc/ir';
+import { parseRecipe, pipeline } from '@mc/pipeline';
+import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
+import { type Command, type CliFlags, needPositionals } from '../flags.js';
+import { loadModel, saveModel } from '../formats.js';
+import { beforeAfterTable, figuresOf } from '../summary.js';
+import { formatNumber, formatTable } from '../table.js';
+
+interface RunFlags {
+  dataset: string;
+  'data-dir': string;
+  scale: number;
+  limit: number;
+  'no-verify': boolean;
+  json: boolean;
+}
+
+const flags: CliFlags<RunFlags> = {
+  ...DATA_FLAGS,
+  'no-verify': { type: 'boolean', description: 'skip the onnxruntime-node check after every step' },
+  json: { type: 'boolean', description: 'print every step report as JSON' },
+};
+
+/** `mc run recipe.yaml <in> <out>`: a pipeline of steps, each verified, written once at the end. */
+export const run: Command = {
+  name: 'run',
+  summary: 'Run a recipe (JSON or YAML): steps such as lowrank, quantize, finetune and distill, in order, each checked in onnxruntime-node against its input. Nothing is written unless every step passes.',
+  usage: '<recipe.json|yaml> <in> <out>',
+  flags,
+  examples: [
+    'mc run recipe.yaml model.onnx small.onnx',
+    "recipe.yaml:  steps: [{lowrank: {error: 0.3}}, {finetune: {epochs: 1}}, {quantize: {mode: int8-static, check: {minTop1: 0.99}}}]",
+  ],
+  async run({ flags: f, positionals, io }) {
+    const [recipeFile, input, output] = needPositionals(run, positionals, ['recipe', 'in', 'out']);
+    let text: string;
+    try {
+      text = await readFile(recipeFile!, 'utf8');
+    } catch (e) {
+      throw new McError('E_IO', `cannot read recipe ${recipeFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path`, { context: { file: recipeFile! } });
+    }
+    const recipe = parseRecipe(text, recipeFile);
+    const dataFlags = f.dataset === undefined && recipe.data !== undefined ? { ...f, dataset: recipe.data.dataset, 'data-dir': recipe.data.dir } : f;
+    const scale = (f.scale as number | undefined) ?? recipe.data?.scale;
+    const loaded = await loadModel(input!);
+    const data = await loadDataFlags(dataFlags, 'train');
+    const progress = io.isTTY && !io.quiet && f.json !== true;
+    const result = await pipeline(loaded.model, recipe.steps, {
+      ...(data !== undefined && { data }),
+      ...(scale !== undefined && { feed: { scale } }),
+      verify: f['no-verify'] !== true,
+      ...(progress && { onProgress: (e) => io.err(`step ${e.index + 1}/${e.total} ${e.step} ${e.phase === 'done' ? `done in ${e.seconds?.toFixed(1)} s` : '...'}`) }),
+    });
+    await saveModel(result.model, output!, input);
+    if (f.json === true) {
+      io.out(JSON.stringify({ input, output, steps: result.steps }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
+      return;
+    }
+    const rows = result.steps.map((s) => [
+      `${s.index + 1}`, s.step, formatNumber(s.report.before?.params ?? NaN), formatNumber(s.report.after?.params ?? NaN),
+      s.check === undefined ? '-' : s.check.cosine.toFixed(4), s.check?.top1 === undefined ? '-' : `${(s.check.top1 * 100).toFixed(1)}%`, s.seconds.toFixed(1),
+    ]);
+    const lines = [formatTable(['#', 'step', 'params', 'after', 'cosine', 'top-1 agree', 's'], rows)];
+    for (const s of result.steps) for (const p of s.report.passedThrough ?? []) lines.push(`step ${s.index + 1} passed through ${p.opType} '${p.node}': ${p.reason}`);
+    lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(result.model, output!)));
+    io.out(lines.join('\n'));
+  },
+};
