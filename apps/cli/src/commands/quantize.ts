@@ -1,0 +1,160 @@
+import { loadDataset, layoutForInput } from '@mc/datasets';
+import { McError, type Model, Tensor } from '@mc/ir';
+import { type Feeds, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, type QuantizeReport, quantize } from '@mc/quantize';
+import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
+import { UsageError } from '../exit-codes.js';
+import { type Command, type CliFlags, needPositionals } from '../flags.js';
+import { loadModel, saveModel } from '../formats.js';
+import { beforeAfterTable, figuresOf } from '../summary.js';
+import { formatBytes, formatTable } from '../table.js';
+
+/** The flag table mirrors QuantizeOptions (every mode's fields, kebab-cased) plus the calibration data flags. */
+interface QuantizeFlags {
+  mode: QuantizeMode;
+  bits: number;
+  'block-size': number;
+  'per-channel': boolean;
+  symmetric: string;
+  method: string;
+  percentile: number;
+  'reduce-range': boolean;
+  'activation-type': string;
+  format: string;
+  target: string;
+  exclude: string[];
+  seed: number;
+  'keep-io-types': string;
+  dataset: string;
+  'data-dir': string;
+  'calibration-size': number;
+  scale: number;
+  json: boolean;
+}
+
+const flags: CliFlags<QuantizeFlags> = {
+  mode: { type: 'string', choices: QUANTIZE_MODES, description: 'what to quantize to' },
+  bits: { type: 'number', arg: 'B', description: 'kmeans: index bits 1..8 (2^B centroids)', default: 4 },
+  'block-size': { type: 'number', arg: 'N', choices: ['32', '64', '128'], description: 'int4: block size along K', default: 32 },
+  'per-channel': { type: 'boolean', description: 'int8-weights/int8-static: per output channel (default on for them); int8-dynamic: per column of MatMul weights' },
+  symmetric: { type: 'string', choices: ['true', 'false'], description: 'int8-weights/int4: symmetric weights (default true)' },
+  method: { type: 'string', choices: ['minmax', 'percentile', 'entropy'], description: 'int8-static: activation range calibration', default: 'minmax' },
+  percentile: { type: 'number', description: 'int8-static percentile kept', default: 99.999 },
+  'reduce-range': { type: 'boolean', description: 'int8-static/int8-dynamic: 7-bit weights' },
+  'activation-type': { type: 'string', choices: ['int8', 'uint8'], description: 'int8-static activations (S8S8 or U8S8)', default: 'int8' },
+  format: { type: 'string', choices: ['matmulnbits', 'dequantize'], description: 'int4: com.microsoft.MatMulNBits or DequantizeLinear int4 (opset 21)', default: 'matmulnbits' },
+  target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime the op forms are chosen for', default: 'ort-cpu' },
+  exclude: { type: 'strings', arg: 'NAME', description: 'node names or op types to leave in float' },
+  seed: { type: 'number', description: 'kmeans: seed of the k-means++ init', default: 0 },
+  'keep-io-types': { type: 'string', choices: ['true', 'false'], description: 'fp16: keep float32 inputs/outputs', default: 'true' },
+  dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'calibration (and verification) data: int8-static needs it' },
+  'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
+  'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: 256 },
+  scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models)' },
+  json: { type: 'boolean', description: 'print the report as JSON' },
+};
+
+function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds> | undefined): QuantizeOptions {
+  const mode = f.mode as QuantizeMode | undefined;
+  if (mode === undefined) throw new UsageError(`mc quantize: --mode is required (one of ${QUANTIZE_MODES.join(', ')})`);
+  const common = { ...(f.exclude !== undefined && { exclude: f.exclude as string[] }), target: f.target as 'ort-cpu' | 'ort-web' };
+  const sym = f.symmetric === undefined ? {} : { symmetric: f.symmetric === 'true' };
+  switch (mode) {
+    case 'fp16':
+      return { mode, ...common, keepIoTypes: f['keep-io-types'] === 'true' };
+    case 'bf16':
+      return { mode, ...common };
+    case 'int8-weights':
+      return { mode, ...common, ...sym, ...(f['per-channel'] !== undefined && { perChannel: f['per-channel'] as boolean }) };
+    case 'int8-dynamic':
+      return { mode, ...common, perChannel: f['per-channel'] === true, reduceRange: f['reduce-range'] === true };
+    case 'int8-static':
+      if (calibration === undefined) {
+        throw new UsageError('mc quantize --mode int8-static needs calibration data: pass --dataset mnist|cifar10|npy --data-dir D');
+      }
+      return {
+        mode, ...common, calibration,
+        method: f.method as 'minmax',
+        percentile: f.percentile as number,
+        reduceRange: f['reduce-range'] === true,
+        activationType: f['activation-type'] as 'int8',
+      };
+    case 'int4':
+      return { mode, ...common, ...sym, blockSize: Number(f['block-size']) as 32, format: f.format as 'matmulnbits' };
+    case 'kmeans':
+      return { mode, ...common, bits: f.bits as number, seed: f.seed as number };
+    default:
+      return { mode, ...common };
+  }
+}
+
+/** Calibration feeds from a dataset, laid out for the model's single input. */
+async function datasetFeeds(model: Model, f: Record<string, unknown>, split: 'train' | 'test', limit: number): Promise<Feeds[] | undefined> {
+  if (f.dataset === undefined) return undefined;
+  if (f['data-dir'] === undefined) throw new UsageError('mc quantize: --dataset needs --data-dir D');
+  const inputs = model.graph.inputs.filter((v) => !v.isInitializer());
+  if (inputs.length !== 1) throw new McError('E_UNSUPPORTED', `--dataset feeds models with one input; this model has ${inputs.length}`);
+  const input = inputs[0]!;
+  const ds = await loadDataset(f.dataset as string, f['data-dir'] as string, { split, limit });
+  const layout = layoutForInput(ds, input.shape, input.name);
+  const fixedBatch = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
+  const out: Feeds[] = [];
+  for await (const b of ds.batches({ batchSize: fixedBatch ?? 32, layout, limit, dropLast: fixedBatch !== undefined, ...(f.scale !== undefined && { scale: f.scale as number }) })) {
+    out.push({ [input.name]: new Tensor('float32', [...b.dims], b.x) });
+  }
+  return out;
+}
+
+function nodeTable(r: QuantizeReport): string {
+  const rows = r.nodes.map((n) => [n.node, n.opType, n.action, formatBytes(n.bytesBefore), formatBytes(n.bytesAfter), n.maxAbsError === undefined ? '' : n.maxAbsError.toExponential(2)]);
+  return formatTable(['node', 'op', 'done', 'bytes', 'after', 'max |ΔW|'], rows);
+}
+
+/** `mc quantize`: one call to @mc/quantize, verified in onnxruntime-node before the file is written. */
+export const quantizeCommand: Command = {
+  name: 'quantize',
+  summary: 'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and compared to the float model before it is written.',
+  usage: '--mode MODE [options] <in> <out>',
+  flags,
+  examples: [
+    'mc quantize --mode fp16 model.onnx model.fp16.onnx',
+    'mc quantize --mode int8-static --method entropy --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx mnist.int8.onnx',
+    'mc quantize --mode int4 --block-size 64 llm.onnx llm.int4.onnx',
+  ],
+  async run({ flags: f, positionals, io }) {
+    const [input, output] = needPositionals(quantizeCommand, positionals, ['in', 'out']);
+    const loaded = await loadModel(input!);
+    const calib = await datasetFeeds(loaded.model, f, 'train', f['calibration-size'] as number);
+    const opts = optionsOf(f, calib === undefined ? undefined : (async function* () { yield* calib; })());
+    const { model, report } = await quantize(loaded.model, opts);
+    // Verify before writing: on calibration batches when given, else random inputs.
+    const feeds = calib?.slice(0, 8) ?? [randomFeeds(loaded.model, 0)];
+    const session = { sessionOptions: { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } } } as const;
+    const [a, b] = await Promise.all([createSession(loaded.model), createSession(model, session as never)]);
+    const verify: Record<string, { cosine: number; maxAbs: number; top1?: number | undefined }> = {};
+    try {
+      for (const fd of feeds) {
+        for (const [name, c] of Object.entries(compareOutputs(await a.run(fd), await b.run(fd)))) {
+          const w = verify[name];
+          verify[name] = w === undefined ? c : { cosine: Math.min(w.cosine, c.cosine), maxAbs: Math.max(w.maxAbs, c.maxAbs), ...(c.top1 !== undefined && { top1: Math.min(w.top1 ?? 1, c.top1) }) };
+        }
+      }
+    } finally {
+      await Promise.all([a.release(), b.release()]);
+    }
+    await saveModel(model, output!, input);
+    if (f.json === true) {
+      const { before, after, ...rest } = report;
+      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes }, after: { params: after.params, bytes: after.paramBytes }, verify }, null, 2));
+      return;
+    }
+    const lines = [nodeTable(report)];
+    for (const p of report.passedThrough) lines.push(`passed through: ${p.opType} '${p.node}': ${p.reason}`);
+    for (const w of report.warnings) lines.push(`warning: ${w.message}`);
+    if (report.calibration) lines.push(`calibration: ${report.calibration.method}, ${report.calibration.batches} batches`);
+    lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(model, output!)));
+    for (const [name, c] of Object.entries(verify)) {
+      lines.push(`verify ${name}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
+    }
+    io.out(lines.join('\n'));
+  },
+};

@@ -1,0 +1,37 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadOnnx } from '@mc/io-onnx';
+import { countOps } from '@mc/ir/testing';
+import { mc, shared, tempDir } from './helpers.js';
+
+const model = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
+const mnist = path.join(shared, 'data/mnist');
+
+describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize (mnist-cntk, MNIST calibration)', () => {
+  it('--mode int8-static --method entropy: verified against the float model, QDQ written', async () => {
+    const out = path.join(tempDir(), 'q.onnx');
+    const r = await mc('quantize', '--mode', 'int8-static', '--method', 'entropy', '--dataset', 'mnist', '--data-dir', mnist, '--scale', '1', '--calibration-size', '32', model, out);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/verify Plus214_Output_0: cosine 0\.99/);
+    expect(countOps(await loadOnnx(out)).QuantizeLinear).toBeGreaterThan(0);
+  });
+
+  it('--mode kmeans --bits 4 --json', async () => {
+    const out = path.join(tempDir(), 'k.onnx');
+    const r = await mc('quantize', '--mode', 'kmeans', '--bits', '4', '--json', model, out);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.after.bytes).toBeLessThan(j.before.bytes * 0.3);
+  });
+
+  it('int8-static without data is a usage error; bad bits are an option error; nothing written', async () => {
+    const dir = tempDir();
+    const r = await mc('quantize', '--mode', 'int8-static', model, path.join(dir, 'x.onnx'));
+    expect(r.code).toBe(2);
+    const b = await mc('quantize', '--mode', 'kmeans', '--bits', '12', model, path.join(dir, 'y.onnx'));
+    expect(b.code).not.toBe(0);
+    expect(existsSync(path.join(dir, 'x.onnx')) || existsSync(path.join(dir, 'y.onnx'))).toBe(false);
+  });
+});
