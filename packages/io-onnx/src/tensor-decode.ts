@@ -151,11 +151,12 @@ function fromFields(dtype: DType, size: number, p: PTensor, where: string, ctx: 
     case 'float32':
     case 'complex64':
       expect(p.float_data?.length ?? 0, 'float_data');
-      return Float32Array.from(p.float_data ?? []);
+      // The TensorProto codec already hands out a fresh Float32Array.
+      return p.float_data instanceof Float32Array ? p.float_data : Float32Array.from(p.float_data ?? []);
     case 'float64':
     case 'complex128':
       expect(p.double_data?.length ?? 0, 'double_data');
-      return Float64Array.from(p.double_data ?? []);
+      return p.double_data instanceof Float64Array ? p.double_data : Float64Array.from(p.double_data ?? []);
     case 'int64': {
       const src = p.int64_data ?? [];
       expect(src.length, 'int64_data');

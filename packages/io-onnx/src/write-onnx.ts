@@ -21,14 +21,15 @@ export function encodeModel(model: Model, externalize: Externalize | undefined, 
   // Counted before any tensor byte is read, so an oversized model fails fast without loading lazy tensors.
   const count: Externalize = (t, name) => {
     const ext = externalize?.(t, name);
-    if (ext === undefined && t.dtype !== 'string') {
+    if (ext === undefined) {
       inline += t.byteLength;
       if (inline > PROTOBUF_LIMIT) throw tooBig(inline, file);
     }
     return ext;
   };
   const p = writeModelProto(model, count);
-  return encodeModelProto(p);
+  // Tensor bytes dominate; the rest (names, attributes) is covered by the slack. An underestimate only costs a copy.
+  return encodeModelProto(p, Math.min(PROTOBUF_LIMIT, inline + (4 << 20) + Math.ceil(inline / 64)));
 }
 
 /**

@@ -1,5 +1,6 @@
 import protobufjs from 'protobufjs';
 import { onnxDescriptor } from './onnx-descriptor.js';
+import { installTensorCodec } from './tensor-codec.js';
 import type { PInt64, PModel, PTensor, PTrainingInfo, PNodeDeviceConfiguration, PDeviceConfiguration } from './types.js';
 
 /**
@@ -8,6 +9,7 @@ import type { PInt64, PModel, PTensor, PTrainingInfo, PNodeDeviceConfiguration, 
  * @internal
  */
 const root = protobufjs.Root.fromJSON(onnxDescriptor as unknown as protobufjs.INamespace);
+installTensorCodec(root);
 const ModelProto = root.lookupType('onnx.ModelProto');
 const TensorProto = root.lookupType('onnx.TensorProto');
 const TrainingInfoProto = root.lookupType('onnx.TrainingInfoProto');
@@ -19,9 +21,15 @@ export function decodeModelProto(bytes: Uint8Array): PModel {
   return ModelProto.decode(bytes) as unknown as PModel;
 }
 
-/** Encodes a plain ModelProto-shaped object (only own, non-null fields are written). @internal */
-export function encodeModelProto(model: PModel): Uint8Array {
-  return ModelProto.encode(model as unknown as protobufjs.Message).finish();
+/**
+ * Encodes a plain ModelProto-shaped object (only own, non-null fields are written). `sizeHint` (bytes) pre-sizes the
+ * writer's buffer: protobufjs otherwise grows it by doubling, copying a large model several times.
+ * @internal
+ */
+export function encodeModelProto(model: PModel, sizeHint = 0): Uint8Array {
+  const w = protobufjs.Writer.create();
+  if (sizeHint > 1 << 20) (w as unknown as { buf: Uint8Array }).buf = Buffer.allocUnsafe(sizeHint);
+  return ModelProto.encode(model as unknown as protobufjs.Message, w).finish(true);
 }
 
 /** @internal */
