@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients; the union package does this import for its users.
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+// tfjs-core alone registers no gradients, and its `dist/register_all_gradients.js` is ESM without file extensions
+// that plain Node cannot load; the union package's Node bundle registers them all (into tfjs's global registry).
+import '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { McError } from '@mc/ir';
 import { registerTrainingKernels } from './kernels/conv-grad.js';

@@ -20,7 +20,7 @@ export class Optimizer {
     const t = this.#t;
     tf.tidy(() => {
       for (const [name, w] of vars) {
-        let g = grads[name];
+        let g = grads[w.name]; // keyed by the tf.Variable's own name
         if (g === undefined) continue;
         if (this.weightDecay > 0) g = tf.add(g, tf.mul(w, this.weightDecay));
         const mask = this.masks.get(name);

@@ -104,6 +104,9 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
       if (z.rank !== 2 || z.shape[1] !== k) {
         throw new McError('E_FORMAT', `model output '${g.logits.name}' has shape [${z.shape.join(', ')}]; expected [batch, ${k}] class scores for dataset '${s.data.name}'`);
       }
+      if (tz !== undefined && (tz.rank !== 2 || tz.shape[1] !== k)) {
+        throw new McError('E_FORMAT', `teacher scores [${tz.shape.join(', ')}], student and dataset '${s.data.name}' ${k} classes; distil between models of the same task`);
+      }
       const y = hardLabels(b, tz);
       let loss = tz === undefined ? crossEntropy(z, y, k) : distillLoss(z, tz, y, k, T, alpha);
       if (lambda > 0 && training) for (const n of bnScales) loss = tf.add(loss, tf.mul(tf.sum(tf.abs(g.params.get(n)!)), lambda));

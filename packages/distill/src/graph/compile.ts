@@ -23,6 +23,7 @@ export interface ForwardOptions {
   logits?: boolean;
 }
 
+let nextGraphId = 0;
 const isFloat = (t: Tensor) => t.dtype === 'float32' || t.dtype === 'float16' || t.dtype === 'bfloat16' || t.dtype === 'float64';
 
 /**
@@ -76,12 +77,13 @@ export class TrainableGraph {
         if (a?.type === 'TENSOR' && n.outputs[0]) this.#constOut.set(n.outputs[0], a.value);
       }
     }
+    const graphId = nextGraphId++;
     const filter: TrainableFilter = typeof opts.trainable === 'function' ? opts.trainable : () => opts.trainable !== false;
     for (const [name, v] of g.initializers) {
       const c = v.constValue;
       if (c === undefined) continue;
       if (trainSlots.has(v) && filter(name)) {
-        this.params.set(name, tf.variable(tf.tensor(toFloat32(c), [...c.dims], 'float32'), true, `mc/${name}`));
+        this.params.set(name, tf.variable(tf.tensor(toFloat32(c), [...c.dims], 'float32'), true, `mc/${graphId}/${name}`));
       } else if (isFloat(c)) {
         this.constants.set(name, tf.tensor(toFloat32(c), [...c.dims], 'float32'));
       } else if (c.dtype !== 'string' && c.size < 1 << 20) {

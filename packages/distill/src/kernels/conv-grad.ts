@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { McError } from '@mc/ir';
+import { registerMatMulGradient } from './matmul-grad.js';
 
 type Pair = [number, number];
 const pair = (v: number | readonly number[] | undefined, dflt: number): Pair =>
@@ -99,13 +100,14 @@ export function conv2dGrads(x: tf.Tensor4D, filter: tf.Tensor4D, dy: tf.Tensor4D
 let registered = false;
 
 /**
- * Registers the Conv2D gradient above with tfjs (gradients are global, so every backend uses it). Idempotent.
+ * Registers the Conv2D gradient above (and the faster BatchMatMul gradient) with tfjs (gradients are global, so every backend uses it). Idempotent.
  *
  * @internal
  */
 export function registerTrainingKernels(): void {
   if (registered) return;
   registered = true;
+  registerMatMulGradient();
   tf.registerGradient({
     kernelName: tf.Conv2D,
     inputsToSave: ['x', 'filter'],

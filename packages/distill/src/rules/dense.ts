@@ -14,7 +14,10 @@ export const gemmRule: Rule = {
     }
     const alpha = ctx.node.attrFloat('alpha', 1);
     const beta = ctx.node.attrFloat('beta', 1);
-    let y = tf.matMul(a, b, ctx.node.attrInt('transA', 0) === 1, ctx.node.attrInt('transB', 0) === 1);
+    // Explicit transposes: wasm's matMul with transpose flags is an order of magnitude slower.
+    const opA = ctx.node.attrInt('transA', 0) === 1 ? tf.transpose(a) : a;
+    const opB = ctx.node.attrInt('transB', 0) === 1 ? tf.transpose(b) : b;
+    let y = tf.matMul(opA, opB);
     if (alpha !== 1) y = tf.mul(y, alpha);
     const c = ctx.optional(2);
     if (c !== undefined) y = tf.add(y, beta === 1 ? c.t : tf.mul(c.t, beta));

@@ -39,6 +39,14 @@ export const maxPoolRule: Rule = {
       throw new McError('E_UNSUPPORTED', `MaxPool '${ctx.node.name}' Indices output is used; not supported in training`, { context: { node: ctx.node.name } });
     }
     const { xs, kernel, pads, strides } = poolSetup(ctx);
+    const [n, H, W, C] = xs.shape;
+    const [kh, kw] = kernel;
+    if (kh === strides[0] && kw === strides[1] && pads.every(([a, b]) => a === 0 && b === 0) && H % kh === 0 && W % kw === 0) {
+      // Non-overlapping windows as reshape + max: its gradient (an equality mask) is ~10× faster on wasm than
+      // MaxPoolGrad. Ties share the gradient, which after ReLU only happens at zeros, where ReLU's gradient is 0.
+      const r = tf.reshape(xs, [n, H / kh, kh, W / kw, kw, C]);
+      return [{ t: tf.max(r, [2, 4]), nhwc: true }];
+    }
     return [{ t: tf.maxPool(padded(xs, pads, -Infinity), kernel, strides, 'valid'), nhwc: true }];
   },
 };
