@@ -103,6 +103,12 @@ export function irToKeras(model: Model, file: string): KerasGraph {
     if (v.isInitializer()) continue;
     const shape = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : null));
     const layer: KerasLayer = { className: 'InputLayer', name: v.name, config: { batch_input_shape: shape, dtype: v.dtype ?? 'float32', sparse: false, name: v.name }, calls: [], weights: [], weightNames: [] };
+    const tag = parseHeader(v.metadataProps.get(KERAS_LAYER_KEY));
+    if (tag.class_name === 'InputLayer' && isObject(tag.config)) {
+      layer.config = { ...(tag.config as KerasLayerConfigJson), name: v.name };
+      if (typeof tag.module === 'string') layer.module = tag.module;
+      if (tag.registered_name !== undefined) layer.registeredName = tag.registered_name as string | null;
+    }
     layers.push(layer);
     byName.set(v.name, layer);
     const r = { layer: v.name, node: 0, tensor: 0 };

@@ -1,7 +1,7 @@
 import { type DType, Graph, isDType, McError, Model, Node, Value } from '@mc/ir';
 import { refKey, type KerasGraph, type KerasLayer } from './keras-graph.js';
 import { LAYERS, opaque } from './layers/index.js';
-import { KERAS_DOMAIN, type KVal, LowerContext } from './lower-context.js';
+import { KERAS_DOMAIN, KERAS_LAYER_KEY, type KVal, LowerContext } from './lower-context.js';
 
 /** A layer kept as an opaque `mc.keras` node because mc has no mapping for its class. */
 export interface PassedThroughLayer {
@@ -90,6 +90,11 @@ function makeInput(graph: Graph, l: KerasLayer, file: string): KVal {
   const dt = typeof raw === 'string' ? raw : 'float32';
   const dtype: DType = isDType(dt) ? dt : 'float32';
   const v = new Value(l.name, { dtype, shape: shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : null) : d)) });
+  // The InputLayer's own config rides on the graph input, so writing back restores it verbatim.
+  const tag: Record<string, unknown> = { name: l.name, class_name: 'InputLayer', config: l.config };
+  if (l.module !== undefined) tag.module = l.module;
+  if (l.registeredName !== undefined) tag.registered_name = l.registeredName;
+  v.metadataProps.set(KERAS_LAYER_KEY, JSON.stringify(tag));
   graph.addInput(v);
   return { value: v, layout: 'native', shape: [...shape] };
 }

@@ -87,10 +87,12 @@ export function graphToConfig(g: KerasGraph, flavor: ConfigFlavor): KerasModelJs
     const input = g.layers.find((l) => l.name === g.inputs[0]!.layer)!;
     const rest = g.layers.filter((l) => l.className !== 'InputLayer');
     if (flavor === 'keras2') {
-      // Keras 2 Sequential: the first layer carries batch_input_shape (no InputLayer entry; TF.js reads this too).
-      const layers = rest.map((l, i) => layerEntry(l, flavor, false, i === 0));
+      // Keras 2 Sequential: the first layer carries batch_input_shape; an explicit InputLayer entry is kept only when
+      // its name is not the one Keras would make up (`<first>_input`), so the model input keeps its name.
+      const keepInput = rest[0] === undefined || input.name !== `${rest[0].name}_input`;
+      const layers = [...(keepInput ? [input] : []), ...rest].map((l, i) => layerEntry(l, flavor, false, i === 0));
       const shape = input.config.batch_input_shape ?? input.config.batch_shape;
-      if (layers[0] !== undefined) {
+      if (layers[0] !== undefined && !keepInput) {
         if (shape !== undefined) layers[0].config.batch_input_shape = shape;
         layers[0].config.dtype = typeof input.config.dtype === 'string' ? input.config.dtype : 'float32';
       }

@@ -59,11 +59,12 @@ function encodeWeight(t: Tensor, name: string, quantize: TfjsQuantize): { spec: 
       hi = Math.max(hi, v);
     }
     if (!Number.isFinite(lo)) lo = hi = 0;
-    // tfjs-converter quantization.py: range includes 0 so zero stays exact-ish; scale = (max-min)/levels.
+    // tfjs-converter `_get_affine_quantization_range`: the range holds 0, and 0 lands exactly on a code.
     lo = Math.min(lo, 0);
     hi = Math.max(hi, 0);
     scale = hi === lo ? 1 : (hi - lo) / levels;
-    min = lo;
+    const zero = Math.round(Math.min(levels, Math.max(0, -lo / scale)));
+    min = -zero * scale;
   }
   const out = q === 'uint8' ? new Uint8Array(x.length) : new Uint16Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = Math.min(levels, Math.max(0, Math.round((x[i]! - min) / scale)));

@@ -55,7 +55,11 @@ export const batchNorm: LayerHandler = {
     if (useScale || !ones) weights.push({ name: 'gamma', tensor: scale });
     if (useCenter || !zeros) weights.push({ name: 'beta', tensor: bias });
     weights.push({ name: 'moving_mean', tensor: mean }, { name: 'moving_variance', tensor: variance });
-    return same(group, weights, { ...group.config, scale: useScale || !ones, center: useCenter || !zeros, epsilon: bn.attrFloat('epsilon', 1e-5) });
+    const eps = bn.attrFloat('epsilon', 1e-5);
+    const orig = group.config.epsilon;
+    // ONNX stores epsilon as float32: keep the config's double when it is the same number.
+    const epsilon = typeof orig === 'number' && Math.fround(orig) === eps ? orig : eps;
+    return same(group, weights, { ...group.config, scale: group.config.scale ?? useScale, center: group.config.center ?? useCenter, epsilon, ...(!ones && { scale: true }), ...(!zeros && { center: true }) });
   },
 };
 
