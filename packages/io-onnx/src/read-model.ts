@@ -68,6 +68,7 @@ export function readModelProto(p: PModel, ctx: ReadContext): Model {
   if (empty.length > 0) extra.emptyFields = empty;
   const noDomain = (p.opset_import ?? []).filter((o) => !has(o, 'domain')).map((o) => o.domain ?? '');
   if (noDomain.length > 0) extra.opsetWithoutDomain = noDomain;
+  if ((p.$unknowns?.length ?? 0) > 0) extra.unknownFields = p.$unknowns!.map(copyBytes);
   if (Object.keys(extra).length > 0) m.extra = extra;
   return m;
 }
@@ -177,6 +178,7 @@ function readNode(p: PNode, outputs: Value[], lookup: Scope, local: Map<string, 
   // Fields present in the file with an empty value (e.g. domain: ""), so writing back gives the same bytes.
   const empty = EMPTY_NODE_FIELDS.filter((k) => has(p, k) && p[k] === '');
   if (empty.length > 0) extra.emptyFields = empty;
+  if ((p.$unknowns?.length ?? 0) > 0) extra.unknownFields = p.$unknowns!.map(copyBytes);
   if (Object.keys(extra).length > 0) node.extra = extra;
   return node;
 }

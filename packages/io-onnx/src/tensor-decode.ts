@@ -61,6 +61,7 @@ export function readTensor(p: PTensor, ctx: ReadContext): Tensor {
   if (has(p, 'name')) extra.name = name;
   if (has(p, 'segment')) extra.segment = { begin: toBigInt(p.segment?.begin), end: toBigInt(p.segment?.end) };
   if (has(p, 'data_location')) extra.dataLocation = p.data_location;
+  if ((p.$unknowns?.length ?? 0) > 0) extra.unknownFields = p.$unknowns!.map(copyBytes);
   const info: { -readonly [K in keyof TensorInfo]: TensorInfo[K] } = {};
   if (has(p, 'doc_string')) info.docString = p.doc_string ?? '';
   if ((p.metadata_props?.length ?? 0) > 0) info.metadataProps = entriesToMap(p.metadata_props);

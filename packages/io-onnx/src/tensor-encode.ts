@@ -29,13 +29,19 @@ export function tensorBytes(t: Tensor): Uint8Array {
  */
 export function writeTensor(t: Tensor, name: string | undefined, externalize?: Externalize): PTensor {
   const info = t.info;
-  const extra = (info.extra ?? {}) as { name?: string; segment?: { begin: bigint; end: bigint }; dataLocation?: number };
+  const extra = (info.extra ?? {}) as {
+    name?: string;
+    segment?: { begin: bigint; end: bigint };
+    dataLocation?: number;
+    unknownFields?: Uint8Array[];
+  };
   const p: PTensor = { dims: t.dims.map((d) => fromBigInt(BigInt(d))), data_type: dtypeInfo(t.dtype).onnx };
   if (extra.segment !== undefined) p.segment = { begin: fromBigInt(extra.segment.begin), end: fromBigInt(extra.segment.end) };
   const n = name ?? extra.name;
   if (n !== undefined) p.name = n;
   if (info.docString !== undefined) p.doc_string = info.docString;
   if (info.metadataProps !== undefined && info.metadataProps.size > 0) p.metadata_props = mapToEntries(info.metadataProps);
+  if (extra.unknownFields !== undefined) p.$unknowns = extra.unknownFields;
 
   const ext = t.dtype === 'string' || externalize === undefined ? undefined : externalize(t, n ?? '');
   if (ext !== undefined) {

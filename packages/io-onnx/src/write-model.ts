@@ -13,7 +13,12 @@ const ATTR_CODE: Record<Attribute['type'], number> = {
 export function writeModelProto(m: Model, externalize?: Externalize): PModel {
   const p: PModel = {};
   if (m.irVersion !== 0) p.ir_version = m.irVersion;
-  const extra = (m.extra ?? {}) as { emptyFields?: readonly string[]; opsetWithoutDomain?: readonly string[]; configuration?: Uint8Array[] };
+  const extra = (m.extra ?? {}) as {
+    emptyFields?: readonly string[];
+    opsetWithoutDomain?: readonly string[];
+    configuration?: Uint8Array[];
+    unknownFields?: Uint8Array[];
+  };
   const empty = extra.emptyFields ?? [];
   const noDomain = extra.opsetWithoutDomain ?? [];
   p.opset_import = [...m.opsetImports].map(([domain, version]) =>
@@ -30,6 +35,7 @@ export function writeModelProto(m: Model, externalize?: Externalize): PModel {
   if (m.functions.length > 0) p.functions = m.functions.map((f) => writeFunction(f, externalize));
   const conf = extra.configuration;
   if (conf !== undefined && conf.length > 0) p.configuration = conf.map(decodeDeviceConfiguration);
+  if (extra.unknownFields !== undefined) p.$unknowns = extra.unknownFields;
   return p;
 }
 
@@ -80,7 +86,8 @@ function writeNode(n: Node, externalize?: Externalize): PNode {
     input: n.inputs.map((v) => (v === undefined ? '' : v.name)),
     output: n.outputs.map((v) => v.name),
   };
-  const empty = (n.extra as { emptyFields?: readonly string[] } | undefined)?.emptyFields ?? [];
+  const nx = (n.extra ?? {}) as { emptyFields?: readonly string[]; unknownFields?: Uint8Array[]; deviceConfigurations?: Uint8Array[] };
+  const empty = nx.emptyFields ?? [];
   if (n.name !== '' || empty.includes('name')) p.name = n.name;
   p.op_type = n.opType;
   if (n.domain !== '' || empty.includes('domain')) p.domain = n.domain;
@@ -88,8 +95,9 @@ function writeNode(n: Node, externalize?: Externalize): PNode {
   p.attribute = [...n.attributes].map(([name, a]) => writeAttribute(name, a, externalize));
   if (n.docString !== undefined) p.doc_string = n.docString;
   if (n.metadataProps.size > 0) p.metadata_props = mapToEntries(n.metadataProps);
-  const dc = (n.extra as { deviceConfigurations?: Uint8Array[] } | undefined)?.deviceConfigurations;
+  const dc = nx.deviceConfigurations;
   if (dc !== undefined && dc.length > 0) p.device_configurations = dc.map(decodeNodeDeviceConfiguration);
+  if (nx.unknownFields !== undefined) p.$unknowns = nx.unknownFields;
   return p;
 }
 
@@ -99,6 +107,8 @@ export function writeAttribute(name: string, a: Attribute, externalize?: Externa
   if (a.refAttrName !== undefined) p.ref_attr_name = a.refAttrName;
   if (a.docString !== undefined) p.doc_string = a.docString;
   p.type = ATTR_CODE[a.type];
+  // A reference to the calling node's attribute carries no data (onnx.proto AttributeProto.ref_attr_name).
+  if (a.refAttrName !== undefined) return p;
   switch (a.type) {
     case 'FLOAT':
       p.f = a.value;

@@ -7,23 +7,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readOnnx, writeOnnx } from '../src/index.js';
-import { decodeModelProto } from '../src/proto/codec.js';
+import { canonical } from './canonical.js';
 import { backendNode, hasBackendNode } from './paths.js';
 
 /** Models that do not round-trip structurally yet, one line each with the reason. Target: empty. */
 const KNOWN_GAPS: Record<string, string> = {};
-
-/** A canonical JSON form of a decoded message (int64 as strings, bytes as hex). */
-export function canonical(bytes: Uint8Array): string {
-  return JSON.stringify(decodeModelProto(bytes), (_k, v: unknown) => {
-    if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
-    if (typeof v === 'object' && v !== null && 'low' in v && 'high' in v) {
-      const l = v as { low: number; high: number };
-      return ((BigInt(l.high >>> 0) << 32n) | BigInt(l.low >>> 0)).toString();
-    }
-    return v;
-  });
-}
 
 describe.skipIf(!hasBackendNode)('ONNX backend node corpus round trip', () => {
   test('read -> write -> read is structurally equal for every model (and byte-identical)', () => {

@@ -18,7 +18,10 @@ const DeviceConfigurationProto = root.lookupType('onnx.DeviceConfigurationProto'
 
 /** Decodes a ModelProto; throws whatever protobufjs throws (callers map it to McError). @internal */
 export function decodeModelProto(bytes: Uint8Array): PModel {
-  return ModelProto.decode(bytes) as unknown as PModel;
+  // Keep fields this schema does not know (protobufjs' `$unknowns`), per reader, leaving the global default alone.
+  const r = protobufjs.Reader.create(bytes);
+  r.discardUnknown = false;
+  return ModelProto.decode(r) as unknown as PModel;
 }
 
 /**

@@ -53,6 +53,7 @@ function decodeTensor(reader: protobufjs.Reader, length: number | undefined, dep
   const seg = Segment as unknown as Dec<NonNullable<PTensor['segment']>>;
   const ent = Entry as unknown as Dec<PStringStringEntry>;
   while (r.pos < end) {
+    const at = r.pos;
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
@@ -127,6 +128,8 @@ function decodeTensor(reader: protobufjs.Reader, length: number | undefined, dep
       default:
         if (field === 0) throw Error('illegal tag: field number 0');
         r.skipType(wire, depth, field);
+        // Fields this schema does not know (a newer ONNX): kept as raw bytes and written back.
+        (m.$unknowns ??= []).push((r.buf as Uint8Array).slice(at, r.pos));
     }
   }
   if (r.pos !== end) throw RangeError('index out of range');
@@ -174,5 +177,6 @@ function encodeTensor(m: PTensor, w: protobufjs.Writer, depth: number, Segment: 
   for (const e of m.external_data ?? []) ent.encode(e, w.uint32(106).fork(), depth + 1).ldelim();
   if (m.data_location != null) w.uint32(112).int32(m.data_location);
   for (const e of m.metadata_props ?? []) ent.encode(e, w.uint32(130).fork(), depth + 1).ldelim();
+  for (const u of m.$unknowns ?? []) (w as unknown as { raw(b: Uint8Array): void }).raw(u);
   return w;
 }

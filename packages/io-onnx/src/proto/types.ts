@@ -23,7 +23,12 @@ export interface PSegment {
   end?: PInt64;
 }
 
-export interface PTensor {
+/** Raw bytes of fields the schema does not know, as protobufjs keeps them (`$unknowns`). */
+export interface PUnknowns {
+  $unknowns?: Uint8Array[];
+}
+
+export interface PTensor extends PUnknowns {
   dims?: PInt64[];
   data_type?: number;
   segment?: PSegment;
@@ -124,7 +129,7 @@ export interface PNodeDeviceConfiguration {
   pipeline_stage?: number;
 }
 
-export interface PNode {
+export interface PNode extends PUnknowns {
   input?: string[];
   output?: string[];
   name?: string;
@@ -183,7 +188,7 @@ export interface PDeviceConfiguration {
   device?: string[];
 }
 
-export interface PModel {
+export interface PModel extends PUnknowns {
   ir_version?: PInt64;
   opset_import?: POperatorSetId[];
   producer_name?: string;
