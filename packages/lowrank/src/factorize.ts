@@ -1,4 +1,5 @@
 import { McError, type McWarning, type Model, modelStats, type Node } from '@mc/ir';
+import { calibratedFactors, outputErrorCurve, outputSpectra } from './calibrate.js';
 import { matmul } from './kernels/matmul.js';
 import { l1RelError, TuckerErrorOracle } from './kernels/rank-select.js';
 import { rsvd } from './kernels/rsvd.js';
@@ -61,12 +62,20 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
     }
   }
 
+  const spectra = opts.calibration === undefined
+    ? undefined
+    : await outputSpectra(out, layers.filter((l): l is DenseLayer => l.kind === 'dense'), opts.calibration, signal);
+  if (spectra !== undefined && layers.some((l) => l.kind === 'conv')) {
+    warnings.push(warn('W_COMPAT', 'calibration applies to dense layers (MatMul/Gemm); Conv layers were factorised with the weight criterion'));
+  }
   const total = layers.length;
   const decomposed: Decomposed[] = [];
   for (const [index, layer] of layers.entries()) {
     signal?.throwIfAborted();
     opts.onProgress?.({ phase: 'decompose', layer: layer.node.name, index, total });
-    decomposed.push(decompose(layer, policy, opts.seed ?? 0));
+    const d = decompose(layer, policy, opts.seed ?? 0);
+    const spectrum = layer.kind === 'dense' ? spectra?.get(layer) : undefined;
+    decomposed.push(spectrum !== undefined && 'svd' in d ? { ...d, spectrum } : d);
     await new Promise<void>((r) => setImmediate(r)); // let abort signals and progress reach the caller
   }
 
@@ -153,28 +162,38 @@ function baseReport(d: Decomposed): LayerReport {
   return {
     node: l.node.name, opType: l.node.opType, method: 'svd' in d ? 'svd' : 'tucker2', oldShape: l.shape, newShapes: [],
     ranks: [], weightError: 0, frobeniusError: 0, paramsBefore: paramsOf(d), paramsAfter: paramsOf(d),
-    decomposition: 'svd' in d ? d.svd.method : d.tucker.method, replaced: false,
+    decomposition: 'svd' in d ? (d.spectrum !== undefined ? 'calibrated' : d.svd.method) : d.tucker.method, replaced: false,
   };
 }
 
 function build(d: Decomposed, ranks: number[]): { factors: DenseFactors | ConvFactors; report: Partial<LayerReport> } {
   if ('svd' in d) {
     const { rows, cols, w } = d.layer;
-    const t = truncate(d.svd, ranks[0]!);
-    const k = t.rank;
-    const a = new Float64Array(rows * k);
-    const b = new Float64Array(k * cols);
-    for (let j = 0; j < k; j++) {
-      const r = Math.sqrt(t.s[j]!);
-      for (let i = 0; i < rows; i++) a[i * k + j] = t.u[i * k + j]! * r;
-      for (let i = 0; i < cols; i++) b[j * cols + i] = t.vt[j * cols + i]! * r;
+    let a: Float64Array;
+    let b: Float64Array;
+    let k: number;
+    let outputError: number | undefined;
+    if (d.spectrum !== undefined) {
+      k = Math.min(ranks[0]!, rows, cols);
+      ({ a, b } = calibratedFactors(d.layer, d.spectrum, k));
+      outputError = outputErrorCurve(d.spectrum.values)[k];
+    } else {
+      const t = truncate(d.svd, ranks[0]!);
+      k = t.rank;
+      a = new Float64Array(rows * k);
+      b = new Float64Array(k * cols);
+      for (let j = 0; j < k; j++) {
+        const r = Math.sqrt(t.s[j]!);
+        for (let i = 0; i < rows; i++) a[i * k + j] = t.u[i * k + j]! * r;
+        for (let i = 0; i < cols; i++) b[j * cols + i] = t.vt[j * cols + i]! * r;
+      }
     }
     const wHat = matmul(a, b, rows, k, cols);
     return {
       factors: { a, b, k },
       report: {
         ranks: [k], newShapes: [[rows, k], [k, cols]], weightError: l1RelError(w, wHat), frobeniusError: frob(w, wHat),
-        paramsAfter: k * (rows + cols), replaced: true,
+        paramsAfter: k * (rows + cols), replaced: true, ...(outputError !== undefined && { outputError }),
       },
     };
   }

@@ -1,4 +1,5 @@
 import { McError, type McWarning } from '@mc/ir';
+import type { Feeds } from '@mc/verify';
 
 /** Progress events of {@link factorize}: one per layer per phase. */
 export interface FactorizeProgress {
@@ -16,6 +17,12 @@ export interface FactorizeCommonOptions {
    * factorises at the requested rank even when that grows the layer (used to check the full-rank rewrite is exact).
    */
   onlyIfSmaller?: boolean;
+  /**
+   * Data-aware mode for dense layers (MatMul/Gemm): model inputs to run in onnxruntime-node. Ranks and factors then
+   * minimise the error of the layer *outputs* on this data (whitened SVD) instead of the weights, and the error
+   * policy bounds ‖Y − Ŷ‖_F/‖Y‖_F per layer. Conv layers keep the weight criterion.
+   */
+  calibration?: Iterable<Feeds> | AsyncIterable<Feeds>;
   /** Seed of randomized SVD sketches (default 0). */
   seed?: number;
   onProgress?: (event: FactorizeProgress) => void;
@@ -30,7 +37,13 @@ export interface FactorizeCommonOptions {
  *   the summed per-layer error.
  * - `energy`: keep this fraction of the spectrum's energy Σσ² (0 < E ≤ 1), per layer and per mode.
  */
-export type FactorizePolicy = { error: number } | { rank: number } | { ratio: number } | { energy: number };
+export type FactorizePolicy =
+  | { error: number; rank?: never; ratio?: never; energy?: never }
+  | { rank: number; error?: never; ratio?: never; energy?: never }
+  | { ratio: number; error?: never; rank?: never; energy?: never }
+  | { energy: number; error?: never; rank?: never; ratio?: never };
+// Every member names all four keys (the others as `?: never`), so passing two policies is a type error and
+// `Omit<FactorizeOptions, ...>` keeps the policy keys (Omit over a union keeps only keys common to all members).
 
 /**
  * Options of {@link factorize}: exactly one rank policy plus common settings.

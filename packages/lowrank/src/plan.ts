@@ -4,12 +4,13 @@
 import { denseBreakEven, denseErrorCurve, selectDenseRank, selectTuckerRanks, TuckerErrorOracle, tuckerParams } from './kernels/rank-select.js';
 import type { SvdResult } from './kernels/svd.js';
 import type { Tucker2 } from './kernels/tucker2.js';
+import { outputErrorCurve, type OutputSpectrum } from './calibrate.js';
 import type { Policy } from './options.js';
 import type { ConvLayer, DenseLayer } from './rules/types.js';
 
 /** A decomposed layer. @internal */
 export type Decomposed =
-  | { layer: DenseLayer; svd: SvdResult }
+  | { layer: DenseLayer; svd: SvdResult; spectrum?: OutputSpectrum }
   | { layer: ConvLayer; tucker: Tucker2; oracle: TuckerErrorOracle };
 
 /** Chosen ranks, or the reason to keep the layer. @internal */
@@ -41,6 +42,24 @@ function energyRank(values: Float64Array, frac: number, squared: boolean): numbe
 
 /** Per-layer choice for the error, rank and energy policies. @internal */
 export function chooseLocal(d: Decomposed, policy: Policy): Choice {
+  if ('svd' in d && d.spectrum !== undefined) {
+    const { rows, cols } = d.layer;
+    const maxK = Math.min(rows, cols);
+    switch (policy.kind) {
+      case 'error': {
+        const maxRank = Math.min(denseBreakEven(rows, cols), maxK);
+        const curve = outputErrorCurve(d.spectrum.values);
+        for (let k = 1; k <= maxRank; k++) if (curve[k]! <= policy.value) return { ranks: [k] };
+        return { keep: `no rank ≤ ${maxRank} (break-even for ${rows}x${cols}) meets output error ${policy.value} on the calibration data` };
+      }
+      case 'rank':
+        return { ranks: [Math.min(policy.value, maxK)] };
+      case 'energy':
+        return { ranks: [Math.min(energyRank(d.spectrum.values, policy.value, false), maxK)] };
+      default:
+        throw new Error('unreachable');
+    }
+  }
   if ('svd' in d) {
     const { rows, cols } = d.layer;
     switch (policy.kind) {
@@ -86,7 +105,7 @@ function optionsOf(d: Decomposed): Option[] {
   const keep: Option = { ranks: undefined, params: paramsOf(d), error: 0 };
   if ('svd' in d) {
     const maxRank = Math.min(denseBreakEven(d.layer.rows, d.layer.cols), d.svd.rank);
-    const curve = denseErrorCurve(d.layer.w, d.svd, maxRank);
+    const curve = d.spectrum !== undefined ? outputErrorCurve(d.spectrum.values).subarray(0, maxRank + 1) : denseErrorCurve(d.layer.w, d.svd, maxRank);
     const opts: Option[] = [keep];
     for (let k = 1; k < curve.length; k++) opts.push({ ranks: [k], params: paramsAt(d, [k]), error: curve[k]! });
     return opts;

@@ -16,10 +16,12 @@ export interface LayerReport {
   weightError: number;
   /** ‖W − Ŵ‖_F / ‖W‖_F at the chosen ranks */
   frobeniusError: number;
+  /** with calibration: ‖Y − Ŷ‖_F / ‖Y‖_F of the layer outputs (bias-free) on the calibration data */
+  outputError?: number;
   paramsBefore: number;
   paramsAfter: number;
   /** which decomposition produced the factors */
-  decomposition: 'exact' | 'randomized';
+  decomposition: 'exact' | 'randomized' | 'calibrated';
   replaced: boolean;
   /** why a layer was kept, when it was */
   reason?: string;

@@ -1,5 +1,8 @@
-import { type FactorizeCommonOptions, type FactorizeOptions, type FactorizeReport, factorize } from '@mc/lowrank';
+import { layoutForInput } from '@mc/datasets';
+import { McError, type Model, Tensor } from '@mc/ir';
+import { type FactorizeCommonOptions, type FactorizeOptions, type FactorizeReport, type Feeds, factorize } from '@mc/lowrank';
 import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
+import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
@@ -8,7 +11,8 @@ import { formatNumber, formatTable } from '../table.js';
 
 /** The flag table mirrors FactorizeOptions: one field per policy and common option (null = not a flag). */
 type CompressFlags = Record<'error' | 'rank' | 'ratio' | 'energy', number> &
-  Required<Omit<FactorizeCommonOptions, 'onProgress' | 'signal'>> & { json: boolean; verify: boolean };
+  Required<Omit<FactorizeCommonOptions, 'onProgress' | 'signal'>> &
+  Record<keyof typeof DATA_FLAGS, unknown> & { 'calibration-size': number; json: boolean; verify: boolean };
 
 const flags: CliFlags<CompressFlags> = {
   error: { type: 'number', arg: 'E', description: 'per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default 0.1)' },
@@ -17,6 +21,9 @@ const flags: CliFlags<CompressFlags> = {
   energy: { type: 'number', arg: 'E', description: 'keep this fraction of each spectrum\'s energy (Σσ²)' },
   seed: { type: 'number', description: 'seed of randomized SVD sketches', default: 0 },
   onlyIfSmaller: null,
+  calibration: null, // built from --dataset/--data-dir
+  ...DATA_FLAGS,
+  'calibration-size': { type: 'number', arg: 'N', description: 'with --dataset: data-aware mode for dense layers on N training samples (ranks bound the layer-output error)', default: 256 },
   json: { type: 'boolean', description: 'print the report as JSON' },
   verify: { type: 'boolean', description: 'run input and output in onnxruntime-node on random inputs and print their agreement' },
 };
@@ -35,37 +42,66 @@ function policyOf(f: Record<string, unknown>): FactorizeOptions {
   }
 }
 
+/** Calibration feeds from the data flags, laid out for the model's single input. */
+async function calibrationFeeds(model: Model, f: Record<string, unknown>): Promise<Feeds[] | undefined> {
+  const ds = await loadDataFlags({ ...f, limit: f['calibration-size'] as number }, 'train');
+  if (ds === undefined) return undefined;
+  const inputs = model.graph.inputs.filter((v) => !v.isInitializer());
+  if (inputs.length !== 1) throw new McError('E_UNSUPPORTED', `--dataset feeds models with one input; this model has ${inputs.length}`);
+  const input = inputs[0]!;
+  const layout = layoutForInput(ds, input.shape, input.name);
+  const fixed = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
+  const out: Feeds[] = [];
+  for await (const b of ds.batches({ batchSize: fixed ?? 64, layout, limit: f['calibration-size'] as number, dropLast: fixed !== undefined, ...(f.scale !== undefined && { scale: f.scale as number }) })) {
+    out.push({ [input.name]: new Tensor('float32', [...b.dims], b.x) });
+  }
+  return out;
+}
+
 function layerTable(r: FactorizeReport): string {
   const rows = r.nodes.map((n) => [
     n.node, n.opType, `[${n.oldShape.join('x')}]`, n.replaced ? n.newShapes.map((s) => `[${s.join('x')}]`).join(' ') : 'kept',
-    n.ranks.join(','), n.replaced ? n.weightError.toFixed(4) : '', formatNumber(n.paramsBefore), formatNumber(n.paramsAfter), n.decomposition,
+    n.ranks.join(','), n.replaced ? n.weightError.toFixed(4) : '', n.outputError === undefined ? '' : n.outputError.toFixed(4),
+    formatNumber(n.paramsBefore), formatNumber(n.paramsAfter), n.decomposition,
   ]);
-  return formatTable(['layer', 'op', 'weight', 'factors', 'ranks', 'error', 'params', 'after', 'svd'], rows);
+  return formatTable(['layer', 'op', 'weight', 'factors', 'ranks', 'W error', 'Y error', 'params', 'after', 'svd'], rows);
 }
 
 /** `mc compress`: low-rank factorisation (SVD for dense layers, Tucker-2 for convs) with automatic ranks. */
 export const compress: Command = {
   name: 'compress',
   summary: 'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters.',
-  usage: '[--error E | --rank K | --ratio R | --energy E] <in> <out>',
+  usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR] <in> <out>',
   flags,
-  examples: ['mc compress --error 0.3 model.onnx small.onnx', 'mc compress --ratio 0.25 --verify model.h5 small.onnx'],
+  examples: [
+    'mc compress --error 0.3 model.onnx small.onnx',
+    'mc compress --ratio 0.25 --verify model.h5 small.onnx',
+    'mc compress --error 0.1 --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx small.onnx',
+  ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(compress, positionals, ['in', 'out']);
     const opts = policyOf(f);
     const loaded = await loadModel(input!);
+    const calibration = await calibrationFeeds(loaded.model, f);
     const showProgress = io.isTTY && !io.quiet && f.json !== true;
     const { model, report } = await factorize(loaded.model, {
       ...opts,
+      ...(calibration !== undefined && { calibration }),
       ...(showProgress && { onProgress: (e) => io.err(`${e.phase} ${e.index + 1}/${e.total} ${e.layer}`) }),
     });
     await saveModel(model, output!, input);
     let verify: Record<string, unknown> | undefined;
     if (f.verify === true) {
-      const feeds = randomFeeds(loaded.model, 0);
+      // On calibration data when given (random inputs say little about a classifier), else random inputs.
+      const feedSets = calibration?.slice(0, 8) ?? [randomFeeds(loaded.model, 0)];
       const [a, b] = await Promise.all([createSession(loaded.model), createSession(model)]);
       try {
-        verify = compareOutputs(await a.run(feeds), await b.run(feeds));
+        for (const feeds of feedSets) {
+          for (const [name, c] of Object.entries(compareOutputs(await a.run(feeds), await b.run(feeds)))) {
+            const w = (verify ??= {})[name] as typeof c | undefined;
+            verify[name] = w === undefined ? c : { ...c, cosine: Math.min(w.cosine, c.cosine), maxAbs: Math.max(w.maxAbs, c.maxAbs), top1: Math.min(w.top1 ?? 1, c.top1 ?? 1) };
+          }
+        }
       } finally {
         await Promise.all([a.release(), b.release()]);
       }

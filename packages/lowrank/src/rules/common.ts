@@ -54,7 +54,9 @@ export function intermediate(graph: Graph, base: string, dtype: 'float32' | 'flo
  */
 export function replaceWithChain(graph: Graph, node: Node, chain: Node[], weight: Value): void {
   for (const n of chain) {
-    for (const [k, v] of node.metadataProps) n.metadataProps.set(k, v);
+    // Provenance stays, except a Keras layer tag: the chain is no longer that Keras layer, so a Keras writer must not
+    // regroup it as one.
+    for (const [k, v] of node.metadataProps) if (!k.startsWith('keras.')) n.metadataProps.set(k, v);
     n.metadataProps.set('mc.lowrank.of', node.name);
   }
   graph.insertBefore(node, chain);

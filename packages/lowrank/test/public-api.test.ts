@@ -1,0 +1,14 @@
+import { expect, it } from 'vitest';
+
+it('public surface of @mc/lowrank', async () => {
+  expect(Object.keys(await import('../src/index.js')).sort()).toMatchInlineSnapshot(`
+    [
+      "factorize",
+      "reconstructTucker2",
+      "rsvd",
+      "svd",
+      "truncate",
+      "tucker2",
+    ]
+  `);
+});
