@@ -3,7 +3,14 @@ import { encodeModelProto, encodeTensorProto } from './proto/codec.js';
 import { type Externalize, writeTensor } from './tensor-encode.js';
 import { writeModelProto } from './write-model.js';
 
-/** protobuf cannot encode or parse a message of 2 GiB or more. */
+/**
+ * protobuf cannot encode or parse a message of 2 GiB or more: the most tensor bytes a model can hold inline.
+ *
+ * @example
+ * ```ts
+ * if (bytes > PROTOBUF_LIMIT) await saveOnnx(model, path, { externalData: { threshold: 1024 } });
+ * ```
+ */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
 function tooBig(inline: number, file: string | undefined): McError {
