@@ -105,7 +105,8 @@ function inlineModel(ctx: Ctx, json: KerasModelJson | KerasLayerJson, path: Laye
       if (calls.length > 1) throw new McError('E_UNSUPPORTED', `nested model '${name}' is called ${calls.length} times; only single-use nested models are supported (file ${ctx.file})`, { context: { file: ctx.file, layer: name } });
       const outer = (calls[0]?.inputs ?? []).map((r) => ({ ...r, layer: local(r.layer) }));
       const inner = inlineModel(ctx, l, here, outer, `${name}_`);
-      inner.outputs.forEach((o, t) => ctx.alias.set(refKey({ layer: name, node: 0, tensor: t }), o));
+      // A nested model built with an input shape has its own node 0, so the outer call may be node 1: map both.
+      for (let node = 0; node < 4; node++) inner.outputs.forEach((o, t) => ctx.alias.set(refKey({ layer: name, node, tensor: t }), o));
       rename.set(name, name);
       continue;
     }
@@ -249,6 +250,7 @@ function collectTensors(v: JsonValue | undefined, out: KerasTensorRef[]): void {
 function checkRefs(g: KerasGraph, file: string): void {
   const known = new Set(g.layers.map((l) => l.name));
   const check = (r: KerasTensorRef, where: string): void => {
+    if (g.layers.length === 0) return;
     if (!known.has(r.layer)) throw new McError('E_FORMAT', `${where} refers to layer '${r.layer}', which the model does not define (file ${file})`, { context: { file, layer: r.layer } });
   };
   for (const r of g.inputs) check(r, 'input_layers');
