@@ -62,7 +62,7 @@ export async function readKerasGraph(source: KerasSource): Promise<{ graph: Kera
   }
   if (typeof source === 'object') {
     const arch = readJson(source.architecture) as KerasModelJson;
-    return { graph: await readH5Model(source.weights, arch, source.architecture), format: 'json+h5', file: source.weights };
+    return { graph: await readH5Model(source.weights, arch, source.architecture), format: 'json+h5', file: source.architecture };
   }
   const path = source;
   const kind = sniff(path);
