@@ -89,7 +89,7 @@ export async function calibrate(model: Model, tensors: readonly Value[], opts: I
     for await (const feeds of source) {
       opts.signal?.throwIfAborted();
       checkFeeds(model, feeds, batches);
-      const res = await session.run(feeds, fetch);
+      const res = fetch.length > 0 ? await session.run(feeds, fetch) : {};
       for (const n of names) {
         const data = res[n] ?? (feeds[n]?.dtype === 'float32' ? (feeds[n]!.data as Float32Array) : undefined);
         if (data === undefined) continue;
