@@ -3,3 +3,5 @@ export { parseRecipe, type Recipe, type RecipeStep } from './recipe.js';
 export { STEPS, STEP_NAMES, type PipelineStep, type StepName, type StepContext, type TechniqueReport, type QuantizeStepOptions } from './steps.js';
 export { checkStep, type CheckPolicy, type StepCheck } from './check.js';
 export { feedsFrom, collectFeeds, type Feeds, type FeedOptions } from './feeds.js';
+export { optimize, type OptimizeOptions, type OptimizeResult, type Candidate } from './optimize.js';
+export { measure, accuracyOf, latencyOf, type Measurement, type Target } from './measure.js';

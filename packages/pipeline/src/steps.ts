@@ -11,6 +11,8 @@ export interface TechniqueReport {
   before?: ModelStats;
   after?: ModelStats;
   passedThrough?: readonly { node: string; opType: string; reason: string }[];
+  /** Per-node records; `bytesBefore` where the technique reports weight bytes. */
+  nodes?: readonly { node: string; bytesBefore?: number }[];
   warnings?: readonly McWarning[];
 }
 
@@ -28,9 +30,12 @@ export interface StepContext {
 /** Options a recipe gives `quantize` (calibration, runner and callbacks come from the pipeline). */
 export type QuantizeStepOptions = QuantizeOptions extends infer Q ? (Q extends QuantizeOptions ? Omit<Q, 'calibration' | 'runner' | 'onProgress' | 'signal'> & { calibrationSamples?: number } : never) : never;
 
+/** Omit over each member of a union (plain Omit keeps only the keys all members share). */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** One step of a pipeline. */
 export type PipelineStep =
-  | { step: 'lowrank'; options?: Omit<FactorizeOptions, 'onProgress' | 'signal'> }
+  | { step: 'lowrank'; options?: DistributiveOmit<FactorizeOptions, 'onProgress' | 'signal'> }
   | { step: 'quantize'; options: QuantizeStepOptions }
   | { step: 'finetune'; options?: Omit<TrainOptions, 'onProgress' | 'signal' | 'validation'> }
   | { step: 'distill'; options?: Omit<DistillOptions, 'onProgress' | 'signal' | 'validation'> };

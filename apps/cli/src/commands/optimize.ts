@@ -1,0 +1,98 @@
+import { McError } from '@mc/ir';
+import { accuracyOf, type Candidate, optimize as search } from '@mc/pipeline';
+import { DATA_FLAGS } from '../data-flags.js';
+import { type Command, type CliFlags, needPositionals } from '../flags.js';
+import { loadModel, saveModel } from '../formats.js';
+import { writeHtmlReport } from '../html-report.js';
+import { beforeAfterTable, figuresOf } from '../summary.js';
+import { formatBytes, formatTable } from '../table.js';
+
+interface OptimizeFlags {
+  dataset: string;
+  'data-dir': string;
+  scale: number;
+  limit: number;
+  'max-accuracy-drop': number;
+  objective: string;
+  target: string;
+  'search-samples': number;
+  'time-budget': number;
+  report: string;
+  json: boolean;
+}
+
+const flags: CliFlags<OptimizeFlags> = {
+  ...DATA_FLAGS,
+  limit: { type: 'number', arg: 'n', description: 'test images for the final accuracy check (default: the whole test split)' },
+  'max-accuracy-drop': { type: 'number', arg: 'pt', description: 'largest accuracy loss allowed, in percentage points', default: 0.5 },
+  objective: { type: 'string', choices: ['size', 'latency'], description: 'what to minimise', default: 'size' },
+  target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime latency is measured in and op forms are chosen for', default: 'ort-cpu' },
+  'search-samples': { type: 'number', arg: 'n', description: 'training images the search scores candidates on', default: 5000 },
+  'time-budget': { type: 'number', arg: 's', description: 'stop searching after s seconds and keep the best seen', default: 1200 },
+  report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report with plots' },
+  json: { type: 'boolean', description: 'print the result as JSON' },
+};
+
+function row(c: Candidate, objective: string): string[] {
+  const m = c.measurement;
+  return [c.label, formatBytes(m.bytes), formatBytes(m.gzipBytes), objective === 'latency' ? `${m.latencyMs.toFixed(3)} ms` : '', `${(m.accuracy * 100).toFixed(2)}%`, `${c.drop.toFixed(2)}`, c.feasible ? 'yes' : 'no'];
+}
+
+/** `mc optimize`: accuracy-aware search over techniques for the smallest or fastest model within a bound. */
+export const optimizeCommand: Command = {
+  name: 'optimize',
+  summary: 'Search techniques and their knobs (low rank, k-means, int8, float16; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split. Prints the Pareto front it saw.',
+  usage: '--dataset mnist|cifar10 --data-dir D [--max-accuracy-drop 0.5] [--objective size|latency] [--target ort-cpu|ort-web] <in> <out>',
+  flags,
+  examples: ['mc optimize --dataset mnist --data-dir ../shared/data/mnist --max-accuracy-drop 0.3 model.h5 small.onnx'],
+  async run({ flags: f, positionals, io }) {
+    const [input, output] = needPositionals(optimizeCommand, positionals, ['in', 'out']);
+    if (f.dataset === undefined || f['data-dir'] === undefined) {
+      throw new McError('E_OPTION', 'mc optimize measures accuracy, so it needs --dataset and --data-dir');
+    }
+    const { loadDataset } = await import('@mc/datasets');
+    const loaded = await loadModel(input!);
+    const dir = f['data-dir'] as string;
+    const kind = f.dataset as string;
+    const searchData = await loadDataset(kind, dir, { split: 'train', limit: f['search-samples'] as number });
+    const testData = await loadDataset(kind, dir, { split: 'test', ...(f.limit !== undefined && { limit: f.limit as number }) });
+    const feed = f.scale === undefined ? {} : { scale: f.scale as number };
+    const objective = f.objective as 'size' | 'latency';
+    const progress = io.isTTY && !io.quiet && f.json !== true;
+    const r = await search(loaded.model, {
+      search: searchData,
+      maxAccuracyDrop: f['max-accuracy-drop'] as number,
+      objective,
+      target: f.target as 'ort-cpu' | 'ort-web',
+      feed,
+      timeBudgetSeconds: f['time-budget'] as number,
+      ...(progress && { onProgress: (e) => io.err(`[${e.elapsed.toFixed(0)} s] ${e.candidate}: ${formatBytes(e.measurement.bytes)}, accuracy ${(e.measurement.accuracy * 100).toFixed(2)}%${e.feasible ? '' : ' (over budget)'}`) }),
+    });
+    const testBefore = await accuracyOf(loaded.model, testData, feed);
+    const testAfter = r.best === undefined ? testBefore : await accuracyOf(r.model, testData, feed);
+    const summary = {
+      input, output, objective, target: f.target, maxAccuracyDrop: f['max-accuracy-drop'], stoppedBy: r.stoppedBy,
+      best: r.best ?? null, baseline: r.baseline, pareto: r.pareto, seen: r.seen,
+      test: { before: testBefore, after: testAfter, drop: (testBefore - testAfter) * 100, samples: testData.size },
+    };
+    if (r.best !== undefined) await saveModel(r.model, output!, input);
+    if (f.report !== undefined) await writeHtmlReport(f.report as string, { title: `mc optimize ${input}`, optimize: summary });
+    if (f.json === true) {
+      io.out(JSON.stringify(summary, null, 2));
+    } else {
+      const lines = ['Pareto front (search data):', formatTable(['candidate', 'bytes', 'gzipped', objective === 'latency' ? 'latency' : '', 'accuracy', 'drop pt', 'within'], r.pareto.map((c) => row(c, objective)))];
+      lines.push('', `${r.seen.length} candidates measured${r.stoppedBy === 'time' ? ' (time budget reached)' : ''}.`);
+      if (r.best !== undefined) {
+        lines.push(`chosen: ${r.best.label}`, '', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(r.model, output!), [
+          ['test accuracy', `${(testBefore * 100).toFixed(2)}%`, `${(testAfter * 100).toFixed(2)}%`],
+          ...(objective === 'latency' ? ([['latency (ms)', r.baseline.measurement.latencyMs.toFixed(3), r.best.measurement.latencyMs.toFixed(3)]] as [string, string, string][]) : []),
+        ]));
+      }
+      io.out(lines.join('\n'));
+    }
+    if (r.best === undefined) {
+      const closest = [...r.seen].sort((a, b) => a.drop - b.drop)[0];
+      throw new McError('E_VERIFY', `no candidate lost at most ${String(f['max-accuracy-drop'])} points (closest: ${closest?.label ?? 'none'} at ${closest?.drop.toFixed(2) ?? '?'} points); nothing was written — allow a larger --max-accuracy-drop`);
+    }
+  },
+};

@@ -1,0 +1,118 @@
+import { type Dataset, evaluate, layoutForInput } from '@mc/datasets';
+import { writeOnnx } from '@mc/io-onnx';
+import { McError, type Model, Tensor, modelStats } from '@mc/ir';
+import { createSession } from '@mc/verify';
+import { gzipSync } from 'node:zlib';
+import { feedsFrom, type FeedOptions, type Feeds, collectFeeds } from './feeds.js';
+
+/** Runtime a model is measured in. */
+export type Target = 'ort-cpu' | 'ort-web';
+
+/** Size, cost, accuracy and speed of one model. */
+export interface Measurement {
+  params: number;
+  bytes: number;
+  gzipBytes: number;
+  macs: number;
+  /** top-1 accuracy in [0, 1] on the evaluation samples. */
+  accuracy: number;
+  /** Median latency of one batch-1 inference, ms. */
+  latencyMs: number;
+}
+
+/**
+ * Top-1 accuracy of a model through onnxruntime-node.
+ *
+ * @example
+ * ```ts
+ * const acc = await accuracyOf(model, mnistTest, { scale: 1, limit: 2000 });
+ * ```
+ */
+export async function accuracyOf(model: Model, data: Dataset, feed: FeedOptions = {}): Promise<number> {
+  const input = model.graph.inputs.find((v) => v.constValue === undefined);
+  if (input === undefined) throw new McError('E_UNSUPPORTED', 'the model has no graph input to feed');
+  const session = await createSession(model);
+  try {
+    // A model with a fixed batch dimension gets batches of exactly that size.
+    const fixed = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
+    const r = await evaluate(
+      async (b) => {
+        const out = await session.run({ [input.name]: new Tensor('float32', b.dims, b.x) });
+        return out[session.outputNames[0]!]!.data as Float32Array;
+      },
+      data,
+      {
+        batchSize: fixed ?? 256,
+        layout: layoutForInput(data, input.shape, input.name),
+        ...(feed.scale !== undefined && { scale: feed.scale }),
+        ...(feed.limit !== undefined && { limit: feed.limit }),
+      },
+    );
+    return r.top1;
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * Median latency (ms) of one inference on `feeds` in the target runtime, after warm-up.
+ *
+ * @example
+ * ```ts
+ * const ms = await latencyOf(model, [feeds], 'ort-cpu');
+ * ```
+ */
+export async function latencyOf(model: Model, feeds: readonly Feeds[], target: Target = 'ort-cpu', runs = 30): Promise<number> {
+  const f = feeds[0];
+  if (f === undefined) return NaN;
+  const times: number[] = [];
+  if (target === 'ort-web') {
+    const ort = await import('onnxruntime-web');
+    ort.env.wasm.numThreads = 1;
+    const s = await ort.InferenceSession.create(writeOnnx(model), { executionProviders: ['wasm'] });
+    const feed = Object.fromEntries(Object.entries(f).map(([k, t]) => [k, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])]));
+    for (let i = 0; i < 3; i++) await s.run(feed);
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await s.run(feed);
+      times.push(performance.now() - t0);
+    }
+    await s.release();
+  } else {
+    const s = await createSession(model, { sessionOptions: { intraOpNumThreads: 1 } });
+    try {
+      for (let i = 0; i < 3; i++) await s.run(f);
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        await s.run(f);
+        times.push(performance.now() - t0);
+      }
+    } finally {
+      await s.release();
+    }
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1]!;
+}
+
+/** One batch-1 feed from a dataset, for latency. */
+export async function singleFeed(data: Dataset, model: Model, feed: FeedOptions = {}): Promise<Feeds[]> {
+  const all = await collectFeeds(feedsFrom(data, model, { ...feed, limit: 1, batchSize: 1 }), 1);
+  return all;
+}
+
+/**
+ * Measures size (params, bytes raw and gzipped, MACs), accuracy and latency of a model.
+ *
+ * @example
+ * ```ts
+ * const m = await measure(model, mnistTest, { feed: { scale: 1, limit: 2000 } });
+ * ```
+ */
+export async function measure(model: Model, data: Dataset, opts: { feed?: FeedOptions; target?: Target; latency?: boolean } = {}): Promise<Measurement> {
+  const bytes = writeOnnx(model);
+  const stats = modelStats(model.clone());
+  const accuracy = await accuracyOf(model, data, opts.feed);
+  const latencyMs = opts.latency === false ? NaN : await latencyOf(model, await singleFeed(data, model, opts.feed), opts.target ?? 'ort-cpu');
+  return { params: stats.params, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length, macs: stats.macs, accuracy, latencyMs };
+}

@@ -1,0 +1,183 @@
+import type { Dataset } from '@mc/datasets';
+import { McError, type Model } from '@mc/ir';
+import type { FeedOptions } from './feeds.js';
+import { type Measurement, measure, type Target } from './measure.js';
+import { pipeline } from './pipeline.js';
+import type { PipelineStep } from './steps.js';
+
+/** Options of {@link optimize}. */
+export interface OptimizeOptions {
+  /** Samples the search scores candidates on (use training data: the test set stays for the final check). */
+  search: Dataset;
+  /** Largest accuracy loss allowed, in percentage points (0.5 = half a point). */
+  maxAccuracyDrop: number;
+  /** 'size': smallest runnable file; 'latency': fastest batch-1 inference in the target runtime. */
+  objective: 'size' | 'latency';
+  target?: Target;
+  feed?: FeedOptions;
+  /** Stop searching after this many seconds (default 1200) and return the best seen. */
+  timeBudgetSeconds?: number;
+  onProgress?: (event: { candidate: string; measurement: Measurement; feasible: boolean; elapsed: number }) => void;
+  signal?: AbortSignal;
+}
+
+/** One model the search built and measured. */
+export interface Candidate {
+  label: string;
+  steps: PipelineStep[];
+  measurement: Measurement;
+  /** Accuracy drop against the input, percentage points. */
+  drop: number;
+  feasible: boolean;
+}
+
+/** Result of {@link optimize}. */
+export interface OptimizeResult {
+  /** The best feasible model, or the input when none met the bound. */
+  model: Model;
+  best: Candidate | undefined;
+  baseline: Candidate;
+  seen: Candidate[];
+  /** Candidates no other candidate beats on both the objective and accuracy. */
+  pareto: Candidate[];
+  stoppedBy: 'done' | 'time';
+}
+
+const LOWRANK_ERRORS = [0.1, 0.2, 0.3, 0.45, 0.6];
+
+/**
+ * Accuracy-aware search over techniques and their knobs. For `size`: the largest low-rank error within half the
+ * budget (bisection), then the fewest quantization bits within the whole budget, with per-layer sensitivity deciding
+ * which layers stay at higher precision when a setting overshoots. For `latency`: int8 forms ORT fuses, low rank, and
+ * their combination, each timed in the target runtime. Candidates are scored on `search` data.
+ *
+ * @example
+ * ```ts
+ * const r = await optimize(model, { search: mnistTrainSubset, maxAccuracyDrop: 0.3, objective: 'size', feed: { limit: 2000 } });
+ * r.best?.measurement.bytes;
+ * ```
+ */
+export async function optimize(model: Model, opts: OptimizeOptions): Promise<OptimizeResult> {
+  if (!(opts.maxAccuracyDrop >= 0)) {
+    throw new McError('E_OPTION', `max accuracy drop must be a number of percentage points >= 0, got ${opts.maxAccuracyDrop}; e.g. --max-accuracy-drop 0.5`);
+  }
+  const t0 = performance.now();
+  const budget = (opts.timeBudgetSeconds ?? 1200) * 1000;
+  const target = opts.target ?? 'ort-cpu';
+  const seen: Candidate[] = [];
+  const measureOpts = { ...(opts.feed !== undefined && { feed: opts.feed }), target, latency: opts.objective === 'latency' };
+  const base = await measure(model, opts.search, measureOpts);
+  const baseline: Candidate = { label: 'input', steps: [], measurement: base, drop: 0, feasible: true };
+  const models = new Map<Candidate, Model>();
+  const reports = new Map<Candidate, string[]>();
+  let stoppedBy = 'done' as 'done' | 'time';
+  const score = (c: Candidate): number => (opts.objective === 'size' ? c.measurement.bytes : c.measurement.latencyMs);
+
+  const tryCandidate = async (label: string, steps: PipelineStep[], from: Model = model): Promise<Candidate | undefined> => {
+    opts.signal?.throwIfAborted();
+    if (performance.now() - t0 > budget) {
+      stoppedBy = 'time';
+      return undefined;
+    }
+    let out: Model;
+    let layers: string[] = [];
+    try {
+      const r = await pipeline(from, steps, { data: opts.search, ...(opts.feed !== undefined && { feed: opts.feed }), verify: false });
+      out = r.model;
+      const last = r.steps.at(-1)?.report.nodes ?? [];
+      layers = [...last].sort((a, b) => (b.bytesBefore ?? 0) - (a.bytesBefore ?? 0)).map((n) => n.node);
+    } catch (e) {
+      if (McError.is(e) && (e.code === 'E_OPTION' || e.code === 'E_UNSUPPORTED' || e.code === 'E_VERIFY')) return undefined; // not applicable to this model
+      throw e;
+    }
+    const m = await measure(out, opts.search, measureOpts);
+    const drop = (base.accuracy - m.accuracy) * 100;
+    // A candidate counts only when it improves the objective and stays within the accuracy budget.
+    const better = opts.objective === 'size' ? m.bytes < base.bytes : m.latencyMs < base.latencyMs;
+    const c: Candidate = { label, steps, measurement: m, drop, feasible: better && drop <= opts.maxAccuracyDrop };
+    seen.push(c);
+    models.set(c, out);
+    reports.set(c, layers);
+    opts.onProgress?.({ candidate: label, measurement: m, feasible: c.feasible, elapsed: (performance.now() - t0) / 1000 });
+    return c;
+  };
+
+  // 1. Low rank: the largest error within half the accuracy budget (errors are tried in rising order, bisection-style).
+  let lowrank: Candidate | undefined;
+  let lo = 0;
+  let hi = LOWRANK_ERRORS.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const e = LOWRANK_ERRORS[mid]!;
+    const c = await tryCandidate(`lowrank error ${e}`, [{ step: 'lowrank', options: { error: e } }]);
+    if (c === undefined) break;
+    if (c.drop <= opts.maxAccuracyDrop / 2 && c.measurement.params < base.params) {
+      lowrank = c;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  const start = lowrank === undefined ? model : models.get(lowrank)!;
+  const prefix = lowrank === undefined ? [] : lowrank.steps;
+
+  // 2. Quantization on top, cheapest first; the first feasible setting of each family is kept.
+  const quantizers: [string, PipelineStep][] =
+    opts.objective === 'size'
+      ? [
+          ['kmeans 2-bit', { step: 'quantize', options: { mode: 'kmeans', bits: 2 } }],
+          ['kmeans 3-bit', { step: 'quantize', options: { mode: 'kmeans', bits: 3 } }],
+          ['kmeans 4-bit', { step: 'quantize', options: { mode: 'kmeans', bits: 4 } }],
+          ['int8 weights', { step: 'quantize', options: { mode: 'int8-weights' } }],
+          ['float16', { step: 'quantize', options: { mode: 'fp16' } }],
+        ]
+      : [
+          ['int8 static', { step: 'quantize', options: { mode: 'int8-static', target, calibrationSamples: 256 } }],
+          ['int8 dynamic', { step: 'quantize', options: { mode: 'int8-dynamic', target } }],
+        ];
+  for (const [label, step] of quantizers) {
+    for (const [from, pre, tag] of lowrank === undefined ? [[model, [], '']] as const : [[start, prefix, `${lowrank.label} + `], [model, [], '']] as const) {
+      const c = await tryCandidate(`${tag}${label}`, [...pre, step], from);
+      if (c !== undefined && c.feasible && opts.objective === 'size') break;
+    }
+    if (stoppedBy === 'time') break;
+  }
+
+  // 3. Per-layer sensitivity for the smallest setting that overshot: keep its most sensitive layers in float.
+  if (opts.objective === 'size' && stoppedBy === 'done') {
+    const bestBytes = Math.min(...seen.filter((c) => c.feasible).map((c) => c.measurement.bytes), Infinity);
+    const over = seen
+      .filter((c) => !c.feasible && c.steps.at(-1)?.step === 'quantize' && c.measurement.bytes < bestBytes)
+      .sort((a, b) => a.measurement.bytes - b.measurement.bytes)[0];
+    if (over !== undefined) {
+      const pre = over.steps.slice(0, -1);
+      const from = pre.length === 0 ? model : start;
+      const q = over.steps.at(-1) as Extract<PipelineStep, { step: 'quantize' }>;
+      const layers = (reports.get(over) ?? []).slice(0, 12);
+      const gains: [string, number][] = [];
+      for (const node of layers) {
+        const c = await tryCandidate(`${over.label} except ${node}`, [...pre, { step: 'quantize', options: { ...q.options, exclude: [node] } as typeof q.options }], from);
+        if (c === undefined || c.feasible) break;
+        gains.push([node, over.drop - c.drop]);
+      }
+      if (!seen.some((c) => c.feasible && c.measurement.bytes < bestBytes)) {
+        gains.sort((a, b) => b[1] - a[1]);
+        const keep: string[] = [];
+        for (const [node] of gains.slice(0, 4)) {
+          keep.push(node);
+          if (keep.length === 1) continue; // measured above
+          const c = await tryCandidate(`${over.label} except ${keep.join(', ')}`, [...pre, { step: 'quantize', options: { ...q.options, exclude: [...keep] } as typeof q.options }], from);
+          if (c === undefined || c.feasible) break;
+        }
+      }
+    }
+  }
+
+  const feasible = seen.filter((c) => c.feasible);
+  const best = feasible.length === 0 ? undefined : feasible.reduce((a, b) => (score(b) < score(a) ? b : a));
+  const all = [baseline, ...seen];
+  const pareto = all.filter((c) => !all.some((o) => o !== c && score(o) <= score(c) && o.measurement.accuracy >= c.measurement.accuracy && (score(o) < score(c) || o.measurement.accuracy > c.measurement.accuracy)));
+  pareto.sort((a, b) => score(a) - score(b));
+  return { model: best === undefined ? model : models.get(best)!, best, baseline, seen, pareto, stoppedBy };
+}
+
