@@ -43,6 +43,8 @@ export async function createSession(model: Model | Uint8Array | string, opts: Ru
     session = await ort.InferenceSession.create(src as Uint8Array, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+      // Libraries do not print: keep ORT's own warnings (e.g. unused initializers) off stderr unless asked for.
+      logSeverityLevel: 3,
       ...opts.sessionOptions,
     });
   } catch (e) {
