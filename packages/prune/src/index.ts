@@ -1,1 +1,15 @@
-export {};
+export { prune, type PruneResult } from './prune.js';
+export type {
+  PruneOptions,
+  MagnitudeOptions,
+  ChannelOptions,
+  PruneCommonOptions,
+  PruneProgress,
+  SparseStorage,
+  Importance,
+  ImportanceLayer,
+} from './options.js';
+export type { PruneReport, WeightReport, GroupReport, GroupMember, PassedThrough } from './report.js';
+export { l1Importance, l2Importance, bnImportance } from './importance.js';
+export { foldBatchNormPass } from './fold-bn.js';
+export { indexTypeFor, type SparseIndexType } from './storage.js';

@@ -1,0 +1,125 @@
+import { McError, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
+import { countZeros, nmPrune, zeroSmallest } from './kernels/magnitude.js';
+import type { MagnitudePlan } from './options.js';
+import type { PassedThrough, WeightReport } from './report.js';
+import { chooseStorage, emitPacked, indexTypeFor, packedBytes, toPacked, toSparse } from './storage.js';
+
+interface Candidate {
+  node: Node;
+  value: Value;
+  tensor: Tensor;
+  data: Float32Array;
+  inAxis: number;
+}
+
+/** Result of the magnitude pass. @internal */
+export interface MagnitudeOutcome {
+  weights: WeightReport[];
+  achieved: number;
+  nothingToPrune?: string;
+}
+
+function collect(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>, passedThrough: PassedThrough[]): Candidate[] {
+  const out: Candidate[] = [];
+  const seen = new Set<Value>();
+  for (const node of model.graph.nodes) {
+    const w = weightOf(node);
+    if (w === undefined) continue;
+    const skip = (reason: string): void => {
+      passedThrough.push({ node: node.name, opType: node.opType, reason });
+    };
+    if (seen.has(w.value)) continue;
+    if (exclude.has(node.name)) skip('excluded');
+    else if (w.tensor === undefined || !w.value.isInitializer()) skip(`weight '${w.value.name}' is not a constant initializer`);
+    else if (w.tensor.dtype !== 'float32') skip(`weight '${w.value.name}' is ${w.tensor.dtype}; only float32 weights are pruned (prune before quantizing)`);
+    else if (w.value.isGraphInput()) skip(`weight '${w.value.name}' is also a graph input and may be overridden at run time`);
+    else if (w.tensor.size < plan.minElements) skip(`weight has ${w.tensor.size} < ${plan.minElements} elements`);
+    else {
+      seen.add(w.value);
+      const data = w.tensor.data as Float32Array;
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i]!)) {
+          throw new McError('E_NUMERIC', `weight '${w.value.name}' of ${node.opType} '${node.name}' holds ${data[i]} at element ${i}; magnitudes of non-finite weights are meaningless, fix the model`, {
+            context: { node: node.name, opType: node.opType },
+          });
+        }
+      }
+      out.push({ node, value: w.value, tensor: w.tensor, data, inAxis: w.inAxis });
+    }
+  }
+  return out;
+}
+
+/**
+ * Unstructured magnitude pruning on `model` in place: zeroes weights and rewrites them in the chosen storage.
+ * @internal
+ */
+export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>, passedThrough: PassedThrough[]): MagnitudeOutcome {
+  const cands = collect(model, plan, exclude, passedThrough);
+  if (cands.length === 0) {
+    return { weights: [], achieved: 0, nothingToPrune: 'nothing to prune: the model has no float32 Conv, ConvTranspose, Gemm or MatMul weight that is a constant initializer' };
+  }
+  let pruned: Float32Array[];
+  const thresholds: number[] = [];
+  if (plan.nm !== undefined) {
+    const [n, m] = plan.nm;
+    pruned = cands.map((c) => nmPrune(c.data, c.tensor.dims, c.inAxis, n, m));
+    for (const p of pruned) thresholds.push(NaN);
+  } else if (plan.scope === 'global') {
+    const total = cands.reduce((s, c) => s + c.data.length, 0);
+    const r = zeroSmallest(cands.map((c) => c.data), Math.floor(plan.sparsity * total));
+    pruned = r.out;
+    for (const _ of pruned) thresholds.push(r.threshold);
+  } else {
+    pruned = cands.map((c) => {
+      const r = zeroSmallest([c.data], Math.floor(plan.sparsity * c.data.length));
+      thresholds.push(r.threshold);
+      return r.out[0]!;
+    });
+  }
+  const packedOk = (model.opset('') ?? 13) >= 11;
+  const weights: WeightReport[] = [];
+  let zerosAll = 0;
+  let sizeAll = 0;
+  for (const [i, c] of cands.entries()) {
+    const data = pruned[i]!;
+    const dims = [...c.tensor.dims];
+    const zeros = countZeros(data);
+    zerosAll += zeros;
+    sizeAll += data.length;
+    const packed = toPacked(data);
+    const pBytes = packedBytes(packed, dims.length);
+    const storage = chooseStorage(plan.storage, data.length, data.length - zeros, pBytes, packedOk);
+    let bytesAfter = data.length * 4;
+    let indexType: WeightReport['indexType'];
+    if (storage === 'dense') {
+      c.value.constValue = new Tensor('float32', dims, data, c.tensor.info);
+    } else if (storage === 'sparse') {
+      const sparse = toSparse(data, dims);
+      model.graph.initializers.delete(c.value.name);
+      c.value.constValue = undefined;
+      model.graph.setSparseInitializer(c.value, sparse);
+      indexType = indexTypeFor(data.length);
+      bytesAfter = sparse.values.byteLength + sparse.indices.byteLength;
+    } else {
+      emitPacked(model.graph, c.value, dims, packed);
+      bytesAfter = pBytes;
+    }
+    weights.push({
+      node: c.node.name,
+      opType: c.node.opType,
+      weight: c.value.name,
+      dims,
+      elements: data.length,
+      zeros,
+      sparsity: zeros / data.length,
+      threshold: thresholds[i]!,
+      storage,
+      ...(indexType !== undefined && { indexType }),
+      bytesBefore: c.tensor.byteLength,
+      bytesAfter,
+    });
+  }
+  model.graph.touch();
+  return { weights, achieved: sizeAll === 0 ? 0 : zerosAll / sizeAll };
+}

@@ -1,0 +1,59 @@
+import { type McWarning, type Model, modelStats, runPasses } from '@mc/ir';
+import { pruneChannels } from './channels.js';
+import { foldBatchNormPass } from './fold-bn.js';
+import { pruneMagnitude } from './magnitude.js';
+import { type PruneOptions, validateOptions } from './options.js';
+import type { PassedThrough, PruneReport } from './report.js';
+
+/** Result of {@link prune}. */
+export interface PruneResult {
+  model: Model;
+  report: PruneReport;
+}
+
+/**
+ * Prunes a model; the input is never changed.
+ *
+ * - `mode: 'magnitude'`: the smallest weights become exactly zero (per layer, global, or N:M) and are stored so the
+ *   file really shrinks (`sparse_initializer` with int16/int32 indices, or the packed dense-at-load form).
+ * - `mode: 'channels'`: whole channels are removed along dependency groups (Conv → BN → activation → Conv, residual
+ *   Add, Concat, Split, depthwise Conv, Flatten/Reshape → Gemm/MatMul); tensors shrink and shapes update. A group that
+ *   cannot be proven safe is left alone and the report says why.
+ *
+ * A model with nothing prunable gives an unchanged copy and `report.nothingToPrune`.
+ *
+ * @example
+ * ```ts
+ * const { model: sparse } = await prune(model, { mode: 'magnitude', sparsity: 0.9, scope: 'global' });
+ * const { model: thin, report } = await prune(model, { mode: 'channels', ratio: 0.5, importance: 'l1' });
+ * report.groups.filter((g) => g.reasons.length > 0);
+ * ```
+ */
+export async function prune(model: Model, opts: PruneOptions): Promise<PruneResult> {
+  const plan = validateOptions(opts);
+  opts.signal?.throwIfAborted();
+  const out = model.clone();
+  // Stats infer shapes; run them on throw-away clones so the output differs from the input only where pruned.
+  const before = modelStats(model.clone());
+  const warnings: McWarning[] = [];
+  const passedThrough: PassedThrough[] = [];
+  const report: PruneReport = { technique: 'prune', mode: opts.mode, before, after: before, weights: [], groups: [], achieved: 0, passedThrough, warnings };
+  opts.onProgress?.({ phase: 'analyse', index: 0, total: 1 });
+  if ('mode' in plan) {
+    const r = pruneChannels(out, plan, warnings);
+    report.groups = r.groups;
+    report.achieved = r.achieved;
+    if (r.nothingToPrune !== undefined) report.nothingToPrune = r.nothingToPrune;
+    if (plan.foldBatchNorm === true) warnings.push(...runPasses(out, [foldBatchNormPass]).warnings);
+  } else {
+    const r = pruneMagnitude(out, plan, new Set(opts.exclude ?? []), passedThrough);
+    report.weights = r.weights;
+    report.achieved = r.achieved;
+    if (r.nothingToPrune !== undefined) report.nothingToPrune = r.nothingToPrune;
+  }
+  for (const p of passedThrough) warnings.push({ code: 'W_PASSTHROUGH', node: p.node, message: `${p.opType} '${p.node}' not pruned: ${p.reason}` });
+  opts.signal?.throwIfAborted();
+  opts.onProgress?.({ phase: 'rewrite', index: 1, total: 1 });
+  report.after = modelStats(out.clone());
+  return { model: out, report };
+}

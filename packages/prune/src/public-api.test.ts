@@ -1,0 +1,12 @@
+import { expect, test } from 'vitest';
+
+test('public surface of @mc/prune', async () => {
+  expect(Object.keys(await import('./index.js')).sort()).toEqual([
+    'bnImportance',
+    'foldBatchNormPass',
+    'indexTypeFor',
+    'l1Importance',
+    'l2Importance',
+    'prune',
+  ]);
+});
