@@ -185,7 +185,7 @@ function readNode(p: PNode, outputs: Value[], lookup: Scope, local: Map<string, 
 
 function readSparse(s: PSparseTensor, ctx: ReadContext): SparseTensor {
   if (s.values == null || s.indices == null) throw formatError('a sparse tensor lacks values or indices', ctx);
-  return { values: readTensor(s.values, ctx), indices: readTensor(s.indices, ctx), dims: readDims(s.dims, 'sparse tensor', ctx) };
+  return { values: readTensor(s.values, ctx), indices: readTensor(s.indices, ctx), dims: readDims(s.dims, 'sparse tensor', ctx, false) };
 }
 
 /** AttributeProto -> Attribute. A missing `type` (IR version 1 files) is inferred from the field in use. @internal */

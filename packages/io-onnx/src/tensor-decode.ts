@@ -14,7 +14,7 @@ export function entriesToMap(entries: readonly PStringStringEntry[] | undefined)
 }
 
 /** @internal */
-export function readDims(dims: readonly unknown[] | undefined, where: string, ctx: ReadContext): number[] {
+export function readDims(dims: readonly unknown[] | undefined, where: string, ctx: ReadContext, dense = true): number[] {
   const out: number[] = [];
   let size = 1;
   for (const d of (dims ?? []) as Parameters<typeof toNumber>[0][]) {
@@ -25,7 +25,8 @@ export function readDims(dims: readonly unknown[] | undefined, where: string, ct
     out.push(n);
     size *= n;
   }
-  if (size > MAX_ELEMENTS) throw formatError(`${where} claims ${size} elements, more than mc can hold in one tensor`, ctx);
+  // A sparse tensor's dense shape may be huge; only dense storage is bounded.
+  if (dense && size > MAX_ELEMENTS) throw formatError(`${where} claims ${size} elements, more than mc can hold in one tensor`, ctx);
   return out;
 }
 

@@ -195,3 +195,20 @@ describe('fields from a newer schema', () => {
     expect(Buffer.compare(out, bytes), firstDiff(bytes, out)).toBe(0);
   });
 });
+
+test('a sparse initializer may have a dense shape far beyond what fits in memory', () => {
+  const m: PModel = {
+    ir_version: 10,
+    opset_import: [{ domain: '', version: 21 }],
+    graph: {
+      sparse_initializer: [
+        { values: { dims: [1], data_type: 1, name: 's', float_data: [3] }, indices: { dims: [1], data_type: 7, int64_data: [123456789] }, dims: [100000, 100000] },
+      ],
+      output: [{ name: 's' }],
+    },
+  };
+  const bytes = encodeModelProto(m);
+  const ir = readOnnx(bytes);
+  expect(ir.graph.sparseInitializers.get('s')!.sparseValue!.dims).toEqual([100000, 100000]);
+  expect(Buffer.compare(writeOnnx(ir), bytes)).toBe(0);
+});
