@@ -59,6 +59,20 @@ describe('bad input gives a coded McError naming the file', () => {
     }
   });
 
+  test('saving into a missing folder -> E_IO naming the file; no temporary files are left behind', async () => {
+    const { ModelBuilder } = await import('@mc/ir');
+    const { saveOnnx } = await import('../src/index.js');
+    const { readdirSync } = await import('node:fs');
+    const b = new ModelBuilder({ opset: 17 });
+    b.output(b.node('Relu', [b.input('x', 'float32', [1])]), 'y');
+    const f = join(dir, 'no-such-folder', 'm.onnx');
+    await expect(saveOnnx(b.build(), f)).rejects.toMatchObject({ code: 'E_IO', context: { file: f } });
+    const before = readdirSync(dir).length;
+    await saveOnnx(b.build(), join(dir, 'ok.onnx'));
+    expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect(readdirSync(dir).length).toBe(before + 1);
+  });
+
   test('readOnnx on bytes names the file it is told', () => {
     expect(() => readOnnx(new Uint8Array([0x0a, 0xff, 0xff]), { file: 'x.onnx' })).toThrow(/x\.onnx/);
   });
