@@ -132,6 +132,28 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
       return { loss: lossSum / Math.max(n, 1), accuracy: correct / Math.max(n, 1) };
     };
 
+    // Without augmentation the teacher's logits for a sample never change: compute each once, reuse every epoch.
+    const cache = teacher !== undefined && o.augment === undefined ? { z: new Float32Array(train.size * k), done: new Uint8Array(train.size) } : undefined;
+    const teacherLogits = (b: Batch, x: tf.Tensor): tf.Tensor | undefined => {
+      if (teacher === undefined) return undefined;
+      if (cache === undefined) return teacher.fn(x, layout);
+      const n = b.indices.length;
+      if (b.indices.every((i) => cache.done[i] === 1)) {
+        const z = new Float32Array(n * k);
+        b.indices.forEach((i, r) => z.set(cache.z.subarray(i * k, (i + 1) * k), r * k));
+        return tf.tensor2d(z, [n, k]);
+      }
+      const tz = teacher.fn(x, layout);
+      if (tz.rank === 2 && tz.shape[1] === k) {
+        const d = tz.dataSync();
+        b.indices.forEach((i, r) => {
+          cache.z.set(d.subarray(r * k, (r + 1) * k), i * k);
+          cache.done[i] = 1;
+        });
+      }
+      return tz;
+    };
+
     const history: EpochReport[] = [];
     const stepMs: number[] = [];
     let lastGood: Map<string, Tensor<'float32'>> = g.weights();
@@ -154,7 +176,7 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
         const lossVal = tf.tidy(() => {
           const x = toX(b);
           const stepSeed = seed * 1_000_003 + steps;
-          const tz = teacher?.fn(x, layout); // outside the tape: no gradient flows into the teacher
+          const tz = teacherLogits(b, x); // outside the tape: no gradient flows into the teacher
           const { value, grads } = tf.variableGrads(() => objective(b, x, tz, true, stepSeed).loss, vars);
           const l = value.dataSync()[0]!;
           if (Number.isFinite(l)) opt!.apply(g.params, grads, lr);

@@ -1,0 +1,41 @@
+import { UsageError } from '../exit-codes.js';
+import { type Command, type CliFlags, type FlagSpec } from '../flags.js';
+import { loadModel } from '../formats.js';
+import { distillModels, runTraining, TRAIN_FLAGS, type DistillOptions } from './finetune.js';
+
+const KD_FIELDS: CliFlags<Required<Pick<DistillOptions, 'temperature' | 'alpha' | 'unlabeled'>>> = {
+  temperature: { type: 'number', arg: 'T', description: 'softmax temperature of the soft targets', default: 4 },
+  alpha: { type: 'number', arg: 'a', description: 'weight of the soft (teacher) loss; 1 - a goes to the hard labels', default: 0.9 },
+  unlabeled: { type: 'boolean', description: "never read labels: the teacher labels the data (its arg-max is the hard label)" },
+};
+
+const flags = {
+  teacher: { type: 'string', arg: 'T.onnx', description: 'the teacher model (any format mc reads)' },
+  student: { type: 'string', arg: 'S.onnx', description: 'the student model to train' },
+  ...(KD_FIELDS as Record<string, FlagSpec>),
+  ...TRAIN_FLAGS,
+} satisfies Record<string, FlagSpec>;
+
+/** `mc distill --teacher T --student S <out>`: Hinton knowledge distillation, optionally label-free. */
+export const distill: Command = {
+  name: 'distill',
+  summary: 'Train a student to match a teacher\'s softened outputs (Hinton knowledge distillation, temperature T, weight alpha), optionally without labels (the teacher labels the data).',
+  usage: '--teacher T.onnx --student S.onnx <out> --dataset mnist|cifar10|npy --data-dir DIR [--temperature T --alpha A] [--unlabeled]',
+  flags,
+  examples: ['mc distill --teacher big.onnx --student small.onnx out.onnx --dataset mnist --data-dir data/mnist --epochs 5 --eval', 'mc distill --teacher big.onnx --student small.onnx out.onnx --dataset mnist --data-dir data/mnist --unlabeled'],
+  async run({ flags: f, positionals, io }) {
+    const [output] = needOut(positionals);
+    if (typeof f.teacher !== 'string' || typeof f.student !== 'string') throw new UsageError('mc distill: pass --teacher <model> and --student <model>');
+    const teacher = (await loadModel(f.teacher)).model;
+    const student = (await loadModel(f.student)).model;
+    const kd: DistillOptions = { temperature: f.temperature as number, alpha: f.alpha as number, unlabeled: f.unlabeled === true };
+    await runTraining(f, io, { model: student, file: f.student }, output!, (data, opts) =>
+      distillModels(teacher, student, kd.unlabeled ? data.withoutLabels() : data, { ...opts, ...kd }),
+    );
+  },
+};
+
+function needOut(positionals: string[]): string[] {
+  if (positionals.length !== 1) throw new UsageError(`mc distill: expected <out>, got ${positionals.length} argument(s); usage: mc distill ${distill.usage}`);
+  return positionals;
+}

@@ -1,0 +1,68 @@
+import { evaluate, layoutForInput } from '@mc/datasets';
+import { McError, Tensor } from '@mc/ir';
+import { createSession } from '@mc/verify';
+import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
+import { type Command, type CliFlags, type FlagValues, needPositionals } from '../flags.js';
+import { loadModel } from '../formats.js';
+import type { Model } from '@mc/ir';
+
+interface EvalFlags {
+  dataset: unknown;
+  'data-dir': unknown;
+  scale: unknown;
+  limit: unknown;
+  split: string;
+  'batch-size': number;
+  json: boolean;
+}
+
+const flags: CliFlags<EvalFlags> = {
+  ...DATA_FLAGS,
+  split: { type: 'string', choices: ['test', 'train'], description: 'which split to score', default: 'test' },
+  'batch-size': { type: 'number', arg: 'n', description: 'samples per onnxruntime run', default: 256 },
+  json: { type: 'boolean', description: 'print the result as JSON' },
+};
+
+/**
+ * Top-1 accuracy of `model` through onnxruntime-node on the dataset the flags name. Shared by eval, finetune and
+ * distill (their --eval).
+ */
+export async function accuracyOf(model: Model, f: FlagValues, split: 'train' | 'test' = 'test'): Promise<{ top1: number; correct: number; total: number; dataset: string; seconds: number }> {
+  const ds = await loadDataFlags(f, split);
+  if (ds === undefined) throw new McError('E_OPTION', 'accuracy needs --dataset mnist|cifar10|npy and --data-dir <folder>');
+  const inputs = model.graph.inputs.filter((v) => !v.isInitializer());
+  if (inputs.length !== 1) throw new McError('E_UNSUPPORTED', `mc evaluates single-input classifiers; this model has ${inputs.length} inputs`);
+  const input = inputs[0]!;
+  const layout = layoutForInput(ds, input.shape, input.name);
+  const t0 = performance.now();
+  const session = await createSession(model);
+  try {
+    const r = await evaluate(
+      async (b) => {
+        const out = await session.run({ [input.name]: new Tensor('float32', [...b.dims], b.x) });
+        return Object.values(out)[0]!.data as Float32Array;
+      },
+      ds,
+      { layout, batchSize: (f['batch-size'] as number | undefined) ?? 256, ...(f.scale !== undefined && { scale: f.scale as number }) },
+    );
+    return { top1: r.top1, correct: r.correct, total: r.total, dataset: ds.name, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await session.release();
+  }
+}
+
+/** `mc eval <model> --dataset D --data-dir DIR`: top-1 accuracy through onnxruntime-node. */
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'Measure top-1 accuracy of a classifier on MNIST, CIFAR-10 or .npy data, running it in onnxruntime-node.',
+  usage: '<model> --dataset mnist|cifar10|npy --data-dir DIR [--limit N] [--json]',
+  flags,
+  examples: ['mc eval mnist_cnn.onnx --dataset mnist --data-dir data/mnist', 'mc eval small.onnx --dataset cifar10 --data-dir data/cifar10 --limit 500 --json'],
+  async run({ flags: f, positionals, io }) {
+    const [file] = needPositionals(evalCommand, positionals, ['model']);
+    const { model } = await loadModel(file!);
+    const r = await accuracyOf(model, f, f.split as 'train' | 'test');
+    if (f.json === true) io.out(JSON.stringify({ model: file, ...r }));
+    else io.out(`${file}: top-1 ${(r.top1 * 100).toFixed(2)}% (${r.correct}/${r.total}) on ${r.dataset} in ${r.seconds.toFixed(1)} s`);
+  },
+};

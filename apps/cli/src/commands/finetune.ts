@@ -1,0 +1,133 @@
+import { distill as distillModels, finetune as finetuneModel, type DistillOptions, type TrainOptions, type TrainProgress, type TrainReport } from '@mc/distill';
+import type { Model } from '@mc/ir';
+import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
+import { UsageError } from '../exit-codes.js';
+import { type CliIO, type Command, type CliFlags, type FlagSpec, type FlagValues, needPositionals } from '../flags.js';
+import { loadModel, saveModel } from '../formats.js';
+import { formatTable } from '../table.js';
+import { accuracyOf } from './eval.js';
+
+/** Training flags typed against TrainOptions: every option is a flag or an explicit null. @internal */
+type TrainFlagFields = Record<keyof Omit<TrainOptions, 'onProgress' | 'onCheckpoint' | 'signal' | 'validation' | 'mean' | 'std' | 'freeze' | 'augment' | 'optimizer' | 'earlyStopping' | 'schedule' | 'scale' | 'limit'>, unknown>;
+
+const TRAIN_FIELDS: CliFlags<TrainFlagFields> = {
+  epochs: { type: 'number', description: 'passes over the training data', default: 1 },
+  batchSize: null, // --batch-size
+  learningRate: null, // --lr
+  weightDecay: null, // --weight-decay
+  seed: { type: 'number', description: 'seed of shuffling, augmentation and dropout', default: 0 },
+  validationSplit: null, // --validation-split
+  bnL1: null, // --bn-l1
+  masks: { type: 'string', choices: ['none', 'zeros'], description: "'zeros' keeps pruned (zero) weights at zero", default: 'none' },
+  onNaN: null, // always 'throw': the checkpoint on disk is the last good epoch
+};
+
+/** Flags shared by `mc finetune` and `mc distill`. @internal */
+export const TRAIN_FLAGS = {
+  ...DATA_FLAGS,
+  ...(Object.fromEntries(Object.entries(TRAIN_FIELDS).filter(([, v]) => v !== null)) as Record<string, FlagSpec>),
+  'batch-size': { type: 'number', arg: 'n', description: 'samples per step', default: 64 },
+  lr: { type: 'number', arg: 'x', description: 'learning rate (default 1e-3 for adam, 0.01 for sgd)' },
+  optimizer: { type: 'string', choices: ['adam', 'sgd'], description: 'optimizer (sgd = momentum 0.9)', default: 'adam' },
+  schedule: { type: 'string', choices: ['constant', 'cosine'], description: 'learning-rate schedule', default: 'constant' },
+  'weight-decay': { type: 'number', arg: 'x', description: 'L2 weight decay' },
+  'validation-split': { type: 'number', arg: 'f', description: 'hold out this fraction of the training data for validation' },
+  patience: { type: 'number', arg: 'n', description: 'early stopping: stop after n epochs without validation improvement (needs --validation-split)' },
+  'bn-l1': { type: 'number', arg: 'λ', description: 'L1 penalty on BatchNormalization scales (network slimming)' },
+  'augment-crop': { type: 'number', arg: 'p', description: 'augment: pad p pixels and take a random crop' },
+  'augment-flip': { type: 'boolean', description: 'augment: random horizontal flips' },
+  eval: { type: 'boolean', description: 'score input and output models on the test split through onnxruntime-node' },
+  json: { type: 'boolean', description: 'print the report as JSON' },
+} satisfies Record<string, FlagSpec>;
+
+/** TrainOptions from parsed flags, with progress on the terminal and a checkpoint saved after every epoch. @internal */
+export function trainOptionsOf(f: FlagValues, io: CliIO, checkpoint: (m: Model) => Promise<unknown>): TrainOptions {
+  if (f.patience !== undefined && f['validation-split'] === undefined) throw new UsageError('--patience needs --validation-split (e.g. 0.1)');
+  const show = !io.quiet && f.json !== true;
+  const o: TrainOptions = {
+    epochs: f.epochs as number,
+    batchSize: f['batch-size'] as number,
+    seed: f.seed as number,
+    optimizer: f.optimizer as 'adam' | 'sgd',
+    schedule: f.schedule as 'constant' | 'cosine',
+    masks: f.masks as 'none' | 'zeros',
+    onCheckpoint: async (m) => void (await checkpoint(m)),
+  };
+  if (f.lr !== undefined) o.learningRate = f.lr as number;
+  if (f['weight-decay'] !== undefined) o.weightDecay = f['weight-decay'] as number;
+  if (f['validation-split'] !== undefined) o.validationSplit = f['validation-split'] as number;
+  if (f.patience !== undefined) o.earlyStopping = { patience: f.patience as number };
+  if (f['bn-l1'] !== undefined) o.bnL1 = f['bn-l1'] as number;
+  if (f.scale !== undefined) o.scale = f.scale as number;
+  if (f['augment-crop'] !== undefined || f['augment-flip'] === true) {
+    o.augment = { ...(f['augment-crop'] !== undefined && { crop: f['augment-crop'] as number }), ...(f['augment-flip'] === true && { flip: true }) };
+  }
+  if (show) {
+    let last = 0;
+    o.onProgress = (e: TrainProgress) => {
+      if (e.type === 'epoch') {
+        const val = e.valAccuracy === undefined ? '' : `, val loss ${e.valLoss!.toFixed(4)}, val acc ${(e.valAccuracy * 100).toFixed(2)}%`;
+        io.err(`epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}${val} (${e.seconds.toFixed(1)} s)`);
+      } else if (io.isTTY && Date.now() - last > 2000) {
+        last = Date.now();
+        io.err(`  epoch ${e.epoch} step ${e.step}/${e.stepsPerEpoch} loss ${e.loss.toFixed(4)}`);
+      }
+    };
+  }
+  return o;
+}
+
+/** Report printing shared by finetune and distill. @internal */
+export function printTrainReport(io: CliIO, f: FlagValues, out: string, report: TrainReport, acc?: { before: number; after: number; dataset: string }): void {
+  if (f.json === true) {
+    io.out(JSON.stringify({ output: out, ...report, ...(acc && { accuracy: acc }) }, null, 2));
+    return;
+  }
+  const rows = report.epochs.map((e) => [e.epoch, e.loss.toFixed(4), e.valLoss?.toFixed(4) ?? '', e.valAccuracy === undefined ? '' : `${(e.valAccuracy * 100).toFixed(2)}%`, e.lr.toExponential(2), e.seconds.toFixed(1)]);
+  const lines = [formatTable(['epoch', 'loss', 'val loss', 'val acc', 'lr', 's'], rows)];
+  lines.push(`${report.technique}: ${report.steps} steps on ${report.trainSamples} samples in ${report.seconds.toFixed(1)} s (${report.backend}, ${report.stepMs.median.toFixed(0)} ms/step), stopped by ${report.stoppedBy}${report.bestEpoch ? ` (best epoch ${report.bestEpoch})` : ''}`);
+  if (report.masked.length > 0) lines.push(`kept zeros fixed in ${report.masked.length} weights`);
+  for (const w of report.warnings) lines.push(`warning: ${w.message}`);
+  if (acc) lines.push(`top-1 on ${acc.dataset}: ${(acc.before * 100).toFixed(2)}% -> ${(acc.after * 100).toFixed(2)}%`);
+  lines.push(`wrote ${out}`);
+  io.out(lines.join('\n'));
+}
+
+/** @internal Runs training for finetune/distill: load data, train with checkpoints, save, optionally evaluate. */
+export async function runTraining(
+  f: FlagValues,
+  io: CliIO,
+  input: { model: Model; file: string },
+  out: string,
+  train: (data: NonNullable<Awaited<ReturnType<typeof loadDataFlags>>>, opts: TrainOptions) => Promise<{ model: Model; report: TrainReport }>,
+): Promise<void> {
+  const data = await loadDataFlags(f, 'train');
+  if (data === undefined) throw new UsageError('training needs --dataset mnist|cifar10|npy and --data-dir <folder>');
+  const opts = trainOptionsOf(f, io, (m) => saveModel(m, out, input.file));
+  const { model, report } = await train(data, opts);
+  await saveModel(model, out, input.file);
+  let acc: { before: number; after: number; dataset: string } | undefined;
+  if (f.eval === true) {
+    const evalFlags = { ...f, limit: undefined };
+    const [a, b] = [await accuracyOf(input.model, evalFlags), await accuracyOf(model, evalFlags)];
+    acc = { before: a.top1, after: b.top1, dataset: b.dataset };
+  }
+  printTrainReport(io, f, out, report, acc);
+}
+
+/** `mc finetune <in> <out> --dataset D --data-dir DIR --epochs N`. */
+export const finetune: Command = {
+  name: 'finetune',
+  summary: 'Fine-tune a model (e.g. after compression) on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; writes a checkpoint after every epoch, so a NaN loss leaves the last good one.',
+  usage: '<in> <out> --dataset mnist|cifar10|npy --data-dir DIR [--epochs N] [--lr x] [--masks zeros] [--eval]',
+  flags: TRAIN_FLAGS,
+  examples: ['mc finetune small.onnx tuned.onnx --dataset mnist --data-dir data/mnist --epochs 1 --eval', 'mc finetune pruned.onnx tuned.onnx --dataset cifar10 --data-dir data/cifar10 --masks zeros --augment-crop 4 --augment-flip'],
+  async run({ flags: f, positionals, io }) {
+    const [input, output] = needPositionals(finetune, positionals, ['in', 'out']);
+    const { model } = await loadModel(input!);
+    await runTraining(f, io, { model, file: input! }, output!, (data, opts) => finetuneModel(model, data, opts));
+  },
+};
+
+/** Re-exported for distill.ts. @internal */
+export { distillModels, type DistillOptions };

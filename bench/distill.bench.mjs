@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// @mc/distill: (1) training step time of the Keras mnist_cnn architecture (batch 128) on tfjs-wasm + mc's gradient
+// kernels vs Debian python3-torch 1.13 with the same batch and thread count (1: tfjs-wasm runs single-threaded in
+// Node); (2) Hinton's distillation experiment in small on MNIST; (3) label-free distillation. Accuracy is measured by
+// running the trained models in onnxruntime-node on the full 10k test set. Writes bench/out/distill.md.
+// Needs ../shared/data/mnist; the torch baseline needs /usr/bin/python3 with python3-torch (skipped with a note).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/distill', 'packages/io-onnx', 'packages/verify'], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) throw new Error('tsc -b packages/distill packages/io-onnx packages/verify failed');
+const distill = await import(path.join(root, 'packages/distill/dist/index.js'));
+const datasets = await import(path.join(root, 'packages/datasets/dist/index.js'));
+const verify = await import(path.join(root, 'packages/verify/dist/index.js'));
+const ir = await import(path.join(root, 'packages/ir/dist/index.js'));
+
+const outDir = path.join(here, 'out');
+mkdirSync(outDir, { recursive: true });
+const mnistDir = path.resolve(root, '../shared/data/mnist');
+const lines = ['## Training and distillation (`@mc/distill`)', ''];
+const log = (s) => process.stderr.write(`distill: ${s}\n`);
+if (!existsSync(path.join(mnistDir, 'train-images-idx3-ubyte.gz'))) {
+  lines.push('Skipped: ../shared/data/mnist is absent.');
+  writeFileSync(path.join(outDir, 'distill.md'), `${lines.join('\n')}\n`);
+  process.exit(0);
+}
+const train = await datasets.loadMnist(mnistDir, { split: 'train' });
+const test = await datasets.loadMnist(mnistDir, { split: 'test' });
+const accuracy = async (model) => {
+  const s = await verify.createSession(model);
+  const r = await datasets.evaluate(async (b) => Object.values(await s.run({ input: new ir.Tensor('float32', b.dims, b.x) }))[0].data, test, {
+    batchSize: 1000,
+    layout: model.graph.inputs[0].shape.length === 2 ? 'flat' : 'NCHW',
+  });
+  await s.release();
+  return r;
+};
+
+// ---- (1) step time: mnist_cnn, batch 128 ----------------------------------------------------------------------------
+const STEPS = 9;
+const cnnRun = await distill.finetune(distill.mnistCnn({ seed: 1 }), train.subset(Array.from({ length: 128 * STEPS }, (_, i) => i)), { epochs: 1, batchSize: 128, seed: 1 });
+const oursMs = cnnRun.report.stepMs.median;
+log(`mnist_cnn step ${oursMs.toFixed(0)} ms (median of ${STEPS - 1} after warm-up)`);
+const torchScript = `
+import json, time, torch, torch.nn as nn
+torch.set_num_threads(1); torch.manual_seed(1)
+m = nn.Sequential(nn.Conv2d(1,32,3), nn.ReLU(), nn.Conv2d(32,64,3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+                  nn.Flatten(), nn.Linear(9216,128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128,10))
+opt = torch.optim.Adam(m.parameters(), 1e-3); lossf = nn.CrossEntropyLoss()
+x = torch.rand(128,1,28,28); y = torch.randint(0,10,(128,))
+ts = []
+for i in range(${STEPS}):
+    t = time.perf_counter(); opt.zero_grad(); l = lossf(m(x), y); l.backward(); opt.step(); ts.append((time.perf_counter()-t)*1000)
+ts = sorted(ts[1:]); print(json.dumps({"median": ts[len(ts)//2], "version": torch.__version__, "threads": torch.get_num_threads()}))
+`;
+const py = spawnSync('/usr/bin/python3', ['-c', torchScript], { encoding: 'utf8' });
+let torch;
+if (py.status === 0) torch = JSON.parse(py.stdout.trim().split('\n').at(-1));
+else log(`torch baseline skipped: ${(py.stderr || py.error?.message || '').split('\n').filter(Boolean).at(-1)}`);
+lines.push(
+  '### Training step time: Keras mnist_cnn architecture, batch 128, Adam, 1 thread',
+  '',
+  `Conv32-3×3-ReLU, Conv64-3×3-ReLU, MaxPool2, Dropout .25, Dense128-ReLU, Dropout .5, Dense10; one step = forward + backward + Adam update, median of ${STEPS - 1} steps after one warm-up step. tfjs-wasm runs single-threaded in Node, so torch is pinned to 1 thread too.`,
+  '',
+  '| engine | ms / step | s / 1000 samples | ratio |',
+  '|---|---|---|---|',
+  `| mc (tfjs-wasm 4.22 + mc conv/matmul gradient kernels) | ${oursMs.toFixed(0)} | ${(oursMs / 128).toFixed(2)} | ${torch ? `${(oursMs / torch.median).toFixed(2)}× torch` : '–'} |`,
+  torch ? `| torch ${torch.version} (Debian python3-torch), ${torch.threads} thread | ${torch.median.toFixed(0)} | ${(torch.median / 128).toFixed(2)} | 1 |` : '| torch | skipped: /usr/bin/python3 with python3-torch not available | | |',
+  '',
+  torch ? `Goal ≤ 1.5×: **${oursMs / torch.median <= 1.5 ? 'met' : 'not met'}** (${(oursMs / torch.median).toFixed(2)}×).` : '',
+  '',
+);
+
+// ---- (2) Hinton in small, (3) label-free ---------------------------------------------------------------------------
+const TEACHER_N = 20000;
+const TRANSFER_N = 3000;
+const EPOCHS = 20;
+const T = 4;
+const ALPHA = 0.9;
+let t0 = performance.now();
+const teacher = await distill.finetune(distill.mlp([784, 512, 512, 10], { seed: 1, dropout: 0.2 }), train.subset(Array.from({ length: TEACHER_N }, (_, i) => i)), { epochs: 3, batchSize: 128, seed: 1 });
+const teacherAcc = await accuracy(teacher.model);
+log(`teacher ${(teacherAcc.top1 * 100).toFixed(2)}% in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+const transfer = train.subset(Array.from({ length: TRANSFER_N }, (_, i) => TEACHER_N + i));
+const student = () => distill.mlp([784, 128, 10], { seed: 2 });
+const common = { epochs: EPOCHS, batchSize: 64, seed: 2, learningRate: 1e-3 };
+const runs = [];
+for (const [name, fn] of [
+  ['student, hard labels (cross-entropy)', () => distill.finetune(student(), transfer, common)],
+  [`student, distilled (T=${T}, α=${ALPHA})`, () => distill.distill(teacher.model, student(), transfer, { ...common, temperature: T, alpha: ALPHA })],
+  [`student, distilled label-free (T=${T}, α=${ALPHA}, labels never read)`, () => distill.distill(teacher.model, student(), transfer.withoutLabels(), { ...common, temperature: T, alpha: ALPHA, unlabeled: true })],
+]) {
+  t0 = performance.now();
+  const r = await fn();
+  const s = (performance.now() - t0) / 1000;
+  const acc = await accuracy(r.model);
+  runs.push({ name, acc, s });
+  log(`${name}: ${(acc.top1 * 100).toFixed(2)}% (${acc.errors} errors) in ${s.toFixed(0)} s`);
+}
+const [hard, kd, free] = runs;
+const fewer = 1 - kd.acc.errors / hard.acc.errors;
+const gap = (kd.acc.top1 - free.acc.top1) * 100;
+lines.push(
+  '### Distillation in small (Hinton, Vinyals & Dean 2015), MNIST',
+  '',
+  `Teacher: MLP 784-512-512-10 (dropout .2) trained on the first ${TEACHER_N} training images, 3 epochs. Students: MLP 784-128-10, same seed and initial weights, ${EPOCHS} epochs, batch 64, Adam 1e-3, on a transfer set of ${TRANSFER_N} other training images. Test: all 10,000 MNIST test images, run in onnxruntime-node.`,
+  '',
+  '| model | test top-1 | test errors | train s |',
+  '|---|---|---|---|',
+  `| teacher | ${(teacherAcc.top1 * 100).toFixed(2)}% | ${teacherAcc.errors} | ${teacher.report.seconds.toFixed(0)} |`,
+  ...runs.map((r) => `| ${r.name} | ${(r.acc.top1 * 100).toFixed(2)}% | ${r.acc.errors} | ${r.s.toFixed(0)} |`),
+  '',
+  `Distillation makes **${(fewer * 100).toFixed(1)}% fewer test errors** than hard labels (goal ≥ 35%: ${fewer >= 0.35 ? 'met' : 'not met'}). Label-free distillation is **${Math.abs(gap).toFixed(2)} pt ${gap >= 0 ? 'below' : 'above'}** the labelled one (goal within 0.5 pt: ${Math.abs(gap) <= 0.5 || gap < 0 ? 'met' : 'not met'}).`,
+  '',
+);
+writeFileSync(path.join(outDir, 'distill.md'), `${lines.join('\n')}\n`);
+log('wrote bench/out/distill.md');

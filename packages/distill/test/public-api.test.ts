@@ -1,0 +1,14 @@
+import { expect, it } from 'vitest';
+
+it('public surface', async () => {
+  expect(Object.keys(await import('../src/index.js')).sort()).toMatchInlineSnapshot(`
+    [
+      "distill",
+      "finetune",
+      "initTraining",
+      "mlp",
+      "mnistCnn",
+      "predict",
+    ]
+  `);
+});
