@@ -3,8 +3,8 @@ import { calibratedFactors, outputErrorCurve, outputSpectra } from './calibrate.
 import { matmul } from './kernels/matmul.js';
 import { l1RelError, TuckerErrorOracle } from './kernels/rank-select.js';
 import { rsvd } from './kernels/rsvd.js';
-import { svd, truncate } from './kernels/svd.js';
-import { emitFactors, reconstruct, tucker2 } from './kernels/tucker2.js';
+import { svd, tailError, truncate } from './kernels/svd.js';
+import { emitFactors, type Tucker2, tucker2 } from './kernels/tucker2.js';
 import { type FactorizeOptions, type Policy, validateOptions, warn } from './options.js';
 import { chooseGlobal, chooseLocal, type Choice, type Decomposed, paramsAt, paramsOf } from './plan.js';
 import type { FactorizeReport, LayerReport, PassedThrough } from './report.js';
@@ -188,11 +188,18 @@ function build(d: Decomposed, ranks: number[]): { factors: DenseFactors | ConvFa
         for (let i = 0; i < cols; i++) b[j * cols + i] = t.vt[j * cols + i]! * r;
       }
     }
-    const wHat = matmul(a, b, rows, k, cols);
+    // The rank search already read err(k) on the residual walk; the Frobenius error of a truncated SVD is its tail.
+    let weightError = d.spectrum === undefined ? d.curve?.[k] : undefined;
+    let frobeniusError = d.spectrum === undefined ? tailError(d.svd.s, k) : undefined;
+    if (weightError === undefined || frobeniusError === undefined) {
+      const wHat = matmul(a, b, rows, k, cols);
+      weightError = l1RelError(w, wHat);
+      frobeniusError = frob(w, wHat);
+    }
     return {
       factors: { a, b, k },
       report: {
-        ranks: [k], newShapes: [[rows, k], [k, cols]], weightError: l1RelError(w, wHat), frobeniusError: frob(w, wHat),
+        ranks: [k], newShapes: [[rows, k], [k, cols]], weightError, frobeniusError,
         paramsAfter: k * (rows + cols), replaced: true, ...(outputError !== undefined && { outputError }),
       },
     };
@@ -200,7 +207,6 @@ function build(d: Decomposed, ranks: number[]): { factors: DenseFactors | ConvFa
   const { cin, cout, kernel, w } = d.layer;
   const [kIn, kOut] = ranks as [number, number];
   const f = emitFactors(w, d.tucker, kIn, kOut);
-  const wHat = reconstruct(d.tucker, kIn, kOut);
   const ones = kernel.map(() => 1);
   const newShapes: number[][] = [];
   if (f.first) newShapes.push([kIn, cin, ...ones]);
@@ -209,7 +215,7 @@ function build(d: Decomposed, ranks: number[]): { factors: DenseFactors | ConvFa
   return {
     factors: { ...f, kIn, kOut },
     report: {
-      ranks: [kIn, kOut], newShapes, weightError: l1RelError(w, wHat), frobeniusError: frob(w, wHat),
+      ranks: [kIn, kOut], newShapes, weightError: d.oracle.error(kIn, kOut), frobeniusError: coreTailError(d.tucker, kIn, kOut),
       paramsAfter: paramsAt(d, ranks), replaced: true,
     },
   };
@@ -223,4 +229,19 @@ function frob(a: Float64Array, b: Float64Array): number {
     t += a[i]! ** 2;
   }
   return t > 0 ? Math.sqrt(e / t) : 0;
+}
+
+/** ‖W − Ŵ‖_F/‖W‖_F of a Tucker-2 truncation from the core alone: the orthogonal factors preserve norms. */
+function coreTailError(t: Tucker2, kIn: number, kOut: number): number {
+  let all = 0;
+  let kept = 0;
+  const { cin, spatial } = t;
+  for (let a = 0; a < t.cout; a++)
+    for (let b = 0; b < cin; b++)
+      for (let s = 0; s < spatial; s++) {
+        const v = t.core[(a * cin + b) * spatial + s]! ** 2;
+        all += v;
+        if (a < kOut && b < kIn) kept += v;
+      }
+  return all > 0 ? Math.sqrt(Math.max(all - kept, 0) / all) : 0;
 }

@@ -10,7 +10,7 @@ import type { ConvLayer, DenseLayer } from './rules/types.js';
 
 /** A decomposed layer. @internal */
 export type Decomposed =
-  | { layer: DenseLayer; svd: SvdResult; spectrum?: OutputSpectrum }
+  | { layer: DenseLayer; svd: SvdResult; spectrum?: OutputSpectrum; curve?: Float64Array }
   | { layer: ConvLayer; tucker: Tucker2; oracle: TuckerErrorOracle };
 
 /** Chosen ranks, or the reason to keep the layer. @internal */
@@ -65,6 +65,7 @@ export function chooseLocal(d: Decomposed, policy: Policy): Choice {
     switch (policy.kind) {
       case 'error': {
         const c = selectDenseRank(d.layer.w, d.svd, policy.value);
+        if (c !== undefined) d.curve = c.curve;
         if (c === undefined) {
           const maxRank = denseBreakEven(rows, cols);
           return { keep: `no rank ≤ ${maxRank} (break-even for ${rows}x${cols}) meets error ${policy.value}` };
@@ -106,6 +107,7 @@ function optionsOf(d: Decomposed): Option[] {
   if ('svd' in d) {
     const maxRank = Math.min(denseBreakEven(d.layer.rows, d.layer.cols), d.svd.rank);
     const curve = d.spectrum !== undefined ? outputErrorCurve(d.spectrum.values).subarray(0, maxRank + 1) : denseErrorCurve(d.layer.w, d.svd, maxRank);
+    if (d.spectrum === undefined) d.curve = curve;
     const opts: Option[] = [keep];
     for (let k = 1; k < curve.length; k++) opts.push({ ranks: [k], params: paramsAt(d, [k]), error: curve[k]! });
     return opts;

@@ -42,25 +42,39 @@ export function denseErrorCurve(w: Float64Array, f: SvdResult, maxRank: number, 
   const kMax = Math.min(maxRank, r);
   const res = Float64Array.from(w);
   let den = 0;
-  for (let i = 0; i < res.length; i++) den += Math.abs(res[i]!);
+  for (let i = 0; i < res.length; i++) den += Math.abs(res[i]);
   const curve: number[] = [den > 0 ? 1 : 0];
-  for (let k = 1; k <= kMax; k++) {
-    const j = k - 1;
-    const sj = f.s[j]!;
-    let num = 0;
+  // Four rank-1 updates per pass over R (one read and one write of R per four ranks), with the L1 norm after each.
+  for (let k0 = 0; k0 < kMax; k0 += 4) {
+    const nb = Math.min(4, kMax - k0);
+    const s0 = f.s[k0], s1 = nb > 1 ? f.s[k0 + 1] : 0, s2 = nb > 2 ? f.s[k0 + 2] : 0, s3 = nb > 3 ? f.s[k0 + 3] : 0;
+    const v0 = k0 * n, v1 = nb > 1 ? v0 + n : v0, v2 = nb > 2 ? v0 + 2 * n : v0, v3 = nb > 3 ? v0 + 3 * n : v0;
+    let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
     for (let i = 0; i < m; i++) {
-      const c = sj * f.u[i * r + j]!;
+      const ui = i * r + k0;
+      const c0 = s0 * f.u[ui];
+      const c1 = nb > 1 ? s1 * f.u[ui + 1] : 0;
+      const c2 = nb > 2 ? s2 * f.u[ui + 2] : 0;
+      const c3 = nb > 3 ? s3 * f.u[ui + 3] : 0;
       const o = i * n;
-      const vo = j * n;
       for (let t = 0; t < n; t++) {
-        const x = res[o + t]! - c * f.vt[vo + t]!;
+        let x = res[o + t] - c0 * f.vt[v0 + t];
+        e0 += Math.abs(x);
+        x -= c1 * f.vt[v1 + t];
+        e1 += Math.abs(x);
+        x -= c2 * f.vt[v2 + t];
+        e2 += Math.abs(x);
+        x -= c3 * f.vt[v3 + t];
+        e3 += Math.abs(x);
         res[o + t] = x;
-        num += Math.abs(x);
       }
     }
-    const e = den > 0 ? num / den : 0;
-    curve.push(e);
-    if (e <= stopAt) break;
+    const es = [e0, e1, e2, e3];
+    for (let j = 0; j < nb; j++) {
+      const e = den > 0 ? es[j] / den : 0;
+      curve.push(e);
+      if (e <= stopAt) return Float64Array.from(curve);
+    }
   }
   return Float64Array.from(curve);
 }
@@ -69,6 +83,8 @@ export function denseErrorCurve(w: Float64Array, f: SvdResult, maxRank: number, 
 export interface DenseRankChoice {
   rank: number;
   error: number;
+  /** err(0..rank), read on the way */
+  curve: Float64Array;
   /** largest rank that saves parameters (break-even) */
   maxRank: number;
 }
@@ -85,7 +101,7 @@ export function selectDenseRank(w: Float64Array, f: SvdResult, bound: number): D
   const k = curve.length - 1;
   const e = curve[k]!;
   if (k < 1 || !(e <= bound)) return undefined;
-  return { rank: k, error: e, maxRank };
+  return { rank: k, error: e, maxRank, curve };
 }
 
 /** Parameter count of a Tucker-2 replacement, counted as keras_compressor does (a full-rank mode needs no 1x1). */
