@@ -9,8 +9,47 @@ const ATTR_CODE: Record<Attribute['type'], number> = {
   GRAPHS: 10, SPARSE_TENSOR: 11, SPARSE_TENSORS: 12, TYPE_PROTO: 13, TYPE_PROTOS: 14,
 };
 
+/**
+ * Names used when writing. A value with an empty name means "omitted" in ONNX; one that is read by a node or is a
+ * graph output (e.g. made with `new Node({outputs: 1})` and never named) gets a fresh name in the file instead,
+ * so the written model stays valid. The IR itself is not changed. Set for the duration of one (synchronous) write.
+ */
+let namer: ((v: Value) => string) | undefined;
+const nameOf = (v: Value): string => (v.name !== '' || namer === undefined ? v.name : namer(v));
+
+function makeNamer(m: Model): (v: Value) => string {
+  const taken = new Set<string>();
+  const addAll = (g: Graph): void => {
+    for (const v of g.values()) taken.add(v.name);
+  };
+  addAll(m.graph);
+  for (const f of m.functions) addAll(f.graph);
+  const given = new Map<Value, string>();
+  return (v) => {
+    const known = given.get(v);
+    if (known !== undefined) return known;
+    if (v.uses().length === 0 && !v.isGraphOutput()) return '';
+    const p = v.producer();
+    const base = `${p?.name || p?.opType || 'value'}_out${v.index() ?? 0}`;
+    let name = base;
+    for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
+    taken.add(name);
+    given.set(v, name);
+    return name;
+  };
+}
+
 /** Model -> ModelProto-shaped object. @internal */
 export function writeModelProto(m: Model, externalize?: Externalize): PModel {
+  namer = makeNamer(m);
+  try {
+    return writeModel(m, externalize);
+  } finally {
+    namer = undefined;
+  }
+}
+
+function writeModel(m: Model, externalize?: Externalize): PModel {
   const p: PModel = {};
   if (m.irVersion !== 0) p.ir_version = m.irVersion;
   const extra = (m.extra ?? {}) as {
@@ -40,7 +79,7 @@ export function writeModelProto(m: Model, externalize?: Externalize): PModel {
 }
 
 function writeValueInfo(v: Value): PValueInfo {
-  const p: PValueInfo = { name: v.name };
+  const p: PValueInfo = { name: nameOf(v) };
   if (v.type !== undefined) p.type = writeType(v.type);
   if (v.docString !== undefined) p.doc_string = v.docString;
   if (v.metadataProps.size > 0) p.metadata_props = mapToEntries(v.metadataProps);
@@ -55,11 +94,11 @@ export function writeGraph(g: Graph, externalize?: Externalize): PGraph {
     if (v.constValue === undefined) {
       throw new McError('E_INVARIANT', `initializer '${v.name}' has no tensor; set value.constValue or remove the initializer`);
     }
-    return writeTensor(v.constValue, v.name, externalize);
+    return writeTensor(v.constValue, nameOf(v), externalize);
   });
   p.sparse_initializer = [...g.sparseInitializers.values()].map((v) => {
     if (v.sparseValue === undefined) throw new McError('E_INVARIANT', `sparse initializer '${v.name}' has no sparse tensor`);
-    return writeSparse(v.sparseValue, v.name, externalize);
+    return writeSparse(v.sparseValue, nameOf(v), externalize);
   });
   if (g.docString !== undefined) p.doc_string = g.docString;
   p.input = g.inputs.map(writeValueInfo);
@@ -83,8 +122,8 @@ function writeSparse(s: SparseTensor, name: string | undefined, externalize?: Ex
 
 function writeNode(n: Node, externalize?: Externalize): PNode {
   const p: PNode = {
-    input: n.inputs.map((v) => (v === undefined ? '' : v.name)),
-    output: n.outputs.map((v) => v.name),
+    input: n.inputs.map((v) => (v === undefined ? '' : nameOf(v))),
+    output: n.outputs.map(nameOf),
   };
   const nx = (n.extra ?? {}) as { emptyFields?: readonly string[]; unknownFields?: Uint8Array[]; deviceConfigurations?: Uint8Array[] };
   const empty = nx.emptyFields ?? [];
@@ -160,7 +199,7 @@ export function writeAttribute(name: string, a: Attribute, externalize?: Externa
 
 function writeFunction(f: IrFunction, externalize?: Externalize): PFunction {
   const body = writeGraph(f.graph, externalize);
-  const p: PFunction = { name: f.name, input: f.graph.inputs.map((v) => v.name), output: f.graph.outputs.map((v) => v.name) };
+  const p: PFunction = { name: f.name, input: f.graph.inputs.map(nameOf), output: f.graph.outputs.map(nameOf) };
   p.attribute = [...f.attributeNames];
   p.attribute_proto = [...f.attributeDefaults].map(([name, a]) => writeAttribute(name, a, externalize));
   p.node = body.node ?? [];
