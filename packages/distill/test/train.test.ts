@@ -98,6 +98,12 @@ describe('training behaviour', () => {
     expect(toFloat32(kept.model.graph.initializers.get('fc1.weight')!.constValue!)).toEqual(toFloat32(net.graph.initializers.get('fc1.weight')!.constValue!));
   });
 
+  it('an aborted signal stops training with its reason', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('stop now'));
+    await expect(finetune(cnnModel(), randomData([3, 9, 9], 16, 5, 1), { signal: ac.signal })).rejects.toThrow('stop now');
+  });
+
   it('bad input: wrong data shape, unknown op, teacher/student mismatch, bad options — coded, model untouched', async () => {
     const model = cnnModel();
     const mnistLike = randomData([1, 28, 28], 8, 5, 1);
