@@ -6,6 +6,9 @@ import type { FromIrContext, LayerGroup } from './layers/types.js';
 import { KERAS_DOMAIN, KERAS_LAYER_KEY, KERAS_LAYOUT_KEY } from './lower-context.js';
 import { KERAS_MODEL_KEY } from './to-ir.js';
 
+/** Node metadata a low-rank transform leaves on the nodes it made: the name of the node they replace. */
+const LINEAGE_KEY = 'mc.lowrank.of';
+
 /** Ops that only move a constant around (quantized weights are stored dequantized: Keras has no int8 storage). */
 const CONST_OPS = new Set(['DequantizeLinear', 'Identity', 'Cast', 'Reshape', 'Constant']);
 
@@ -129,6 +132,27 @@ export function irToKeras(model: Model, file: string): KerasGraph {
   }
   const isConstNode = (n: Node): boolean => CONST_OPS.has(n.opType) && n.outputs.every((o) => constantOf(o) !== undefined);
   const isLayout = (n: Node): boolean => n.metadataProps.has(KERAS_LAYOUT_KEY) || (n.opType === 'Identity' && tagOf(n) === undefined && n.outputs.some((o) => o.isGraphOutput()));
+  // A transform that replaced a layer's node records the node it replaced (`mc.lowrank.of`): the chain belongs to the
+  // layer named in that node's name (`<layer>[_callN]/<Op>`); when none of the layer's nodes is left, the layer is
+  // rebuilt from the ops alone (Conv → Conv2D, MatMul/Gemm → Dense).
+  const byLayer = new Map<string, string>();
+  for (const [key, t] of tags) byLayer.set(`${t.name}#${t.node_index ?? 0}`, key);
+  for (const n of g.nodes) {
+    if (keyOf.has(n)) continue;
+    const of = n.metadataProps.get(LINEAGE_KEY);
+    if (of === undefined || !of.includes('/')) continue;
+    const base = of.slice(0, of.lastIndexOf('/'));
+    const m = /^(.*)_call(\d+)$/.exec(base);
+    const key = m === null ? `${base}#0` : `${m[1]}#${m[2]}`;
+    const cls = n.opType === 'Conv' ? 'Conv2D' : n.opType === 'ConvTranspose' ? 'Conv2DTranspose' : n.opType === 'MatMul' || n.opType === 'Gemm' ? 'Dense' : undefined;
+    if (!byLayer.has(key)) {
+      if (cls === undefined) continue;
+      const name = key.slice(0, key.lastIndexOf('#'));
+      tags.set(key, { name, class_name: cls, config: { name, activation: 'linear' } });
+      byLayer.set(key, key);
+    }
+    keyOf.set(n, byLayer.get(key)!);
+  }
   for (let changed = true; changed; ) {
     changed = false;
     for (const n of g.nodes) {

@@ -231,7 +231,6 @@ function convChainFromIr(group: LayerGroup, ctx: FromIrContext): KerasLayerOut[]
   const convs = group.nodes.filter((n) => n.opType === 'Conv');
   if (convs.length === 0) return undefined;
   const out: KerasLayerOut[] = [];
-  const origK = tuple(group.config.kernel_size, 2, 1);
   for (const [i, n] of convs.entries()) {
     const w = ctx.constant(n.inputs[1]);
     if (w === undefined) return undefined;
@@ -245,12 +244,16 @@ function convChainFromIr(group: LayerGroup, ctx: FromIrContext): KerasLayerOut[]
     const dil = n.attrInts('dilations') ?? new Array<number>(r).fill(1);
     const pads = n.attrInts('pads') ?? new Array<number>(2 * r).fill(0);
     const autoPad = n.attrString('auto_pad', 'NOTSET');
-    const sameAsOriginal = k.every((x, j) => x === origK[j]);
+    // TF 'same' pads (k_eff − s .. k_eff − 1) in total, the extra pixel at the end; anything else is not a Keras padding.
+    const keff = k.map((x, j) => (x - 1) * dil[j]! + 1);
+    const looksSame = k.every((_, j) => {
+      const [b, e] = [pads[j]!, pads[j + r]!];
+      return e - b >= 0 && e - b <= 1 && b + e <= keff[j]! - 1 && b + e >= keff[j]! - strides[j]!;
+    });
     let padding: string;
     if (autoPad.startsWith('SAME')) padding = 'same';
-    else if (pads.every((p) => p === 0)) padding = k.every((x) => x === 1) && sameAsOriginal ? String(group.config.padding ?? 'valid') : 'valid';
-    else if (sameAsOriginal) padding = String(group.config.padding ?? 'same');
-    else if (pads.slice(0, r).every((p, j) => p === pads[j + r] && p === ((k[j]! - 1) * dil[j]!) / 2) && strides.every((s) => s === 1)) padding = 'same';
+    else if (pads.every((p) => p === 0)) padding = k.every((x) => x === 1) ? String(group.config.padding ?? 'valid') : 'valid';
+    else if (looksSame) padding = 'same';
     else return undefined;
     const config = {
       ...group.config,
