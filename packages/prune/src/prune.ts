@@ -1,9 +1,17 @@
-import { type McWarning, type Model, modelStats, runPasses } from '@mc/ir';
+import { type McWarning, type Model, type ModelStats, modelStats, runPasses } from '@mc/ir';
 import { pruneChannels } from './channels.js';
 import { foldBatchNormPass } from './fold-bn.js';
 import { pruneMagnitude } from './magnitude.js';
 import { type PruneOptions, validateOptions } from './options.js';
 import type { PassedThrough, PruneReport } from './report.js';
+import { inferAllShapes } from './shapes.js';
+
+/** Stats on a throw-away copy, so the output differs from the input only where pruned. */
+function statsOf(model: Model): ModelStats {
+  const c = model.clone();
+  inferAllShapes(c);
+  return modelStats(c);
+}
 
 /** Result of {@link prune}. */
 export interface PruneResult {
@@ -32,9 +40,8 @@ export interface PruneResult {
 export async function prune(model: Model, opts: PruneOptions): Promise<PruneResult> {
   const plan = validateOptions(opts);
   opts.signal?.throwIfAborted();
-  const out = model.clone();
-  // Stats infer shapes; run them on throw-away clones so the output differs from the input only where pruned.
-  const before = modelStats(model.clone());
+  let out = model.clone();
+  const before = statsOf(model);
   const warnings: McWarning[] = [];
   const passedThrough: PassedThrough[] = [];
   const report: PruneReport = { technique: 'prune', mode: opts.mode, before, after: before, weights: [], groups: [], achieved: 0, passedThrough, warnings };
@@ -51,9 +58,11 @@ export async function prune(model: Model, opts: PruneOptions): Promise<PruneResu
     report.achieved = r.achieved;
     if (r.nothingToPrune !== undefined) report.nothingToPrune = r.nothingToPrune;
   }
+  // Nothing pruned: hand back a plain copy (analysis may have annotated shapes on the working copy).
+  if (report.nothingToPrune !== undefined) out = model.clone();
   for (const p of passedThrough) warnings.push({ code: 'W_PASSTHROUGH', node: p.node, message: `${p.opType} '${p.node}' not pruned: ${p.reason}` });
   opts.signal?.throwIfAborted();
   opts.onProgress?.({ phase: 'rewrite', index: 1, total: 1 });
-  report.after = modelStats(out.clone());
+  report.after = statsOf(out);
   return { model: out, report };
 }

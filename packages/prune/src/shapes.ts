@@ -6,6 +6,13 @@ import { inferShapes, type Model, namedInput, type Shape, toNumbers } from '@mc/
  * @internal
  */
 export function inferAllShapes(model: Model): void {
+  // Readers may leave an initializer's type unset; its tensor knows it.
+  for (const v of model.graph.initializers.values()) {
+    const t = v.constValue;
+    if (t === undefined) continue;
+    if (v.shape === undefined) v.shape = t.dims;
+    if (v.dtype === undefined) v.dtype = t.dtype;
+  }
   for (let round = 0; round < 8; round++) {
     inferShapes(model);
     let learned = false;
