@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, normalize, resolve, sep } from 'node:path';
 import { McError, type Model, type Tensor } from '@mc/ir';
 import type { ExternalSource } from './external-data.js';
 import { readOnnx } from './read-onnx.js';
@@ -82,6 +82,13 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
   const target = resolve(path);
   const ext = opts.externalData;
   const location = (ext === undefined || ext === false ? undefined : ext.location) ?? `${basename(path)}.data`;
+  const norm = normalize(location);
+  if (isAbsolute(location) || norm === '..' || norm.startsWith(`..${sep}`)) {
+    // Readers (onnx.checker, onnxruntime, mc) refuse external data outside the model's folder.
+    throw new McError('E_OPTION', `externalData.location '${location}' must be a path relative to the model's folder, inside it; pass e.g. '${basename(path)}.data'`, {
+      context: { file: path },
+    });
+  }
   const dataPath = resolve(dir, location);
   const threshold = ext === undefined || ext === false ? Infinity : (ext.threshold ?? 1024);
   const align = ext === undefined || ext === false ? 4096 : (ext.align ?? 4096);

@@ -94,6 +94,12 @@ describe('external data', () => {
     expect(() => m.graph.initializers.get('w0')!.constValue!.data).toThrow(/pass \{baseDir\}/);
   });
 
+  test('an external-data location outside the model folder is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-ext-loc-'));
+    await expect(saveOnnx(mlp(8, 1), join(dir, 'a.onnx'), { externalData: { location: '../a.data' } })).rejects.toMatchObject({ code: 'E_OPTION' });
+    await expect(saveOnnx(mlp(8, 1), join(dir, 'a.onnx'), { externalData: { location: '/tmp/a.data' } })).rejects.toMatchObject({ code: 'E_OPTION' });
+  });
+
   test('a model over 2 GiB inline is refused with the fix', () => {
     const b = new ModelBuilder({ opset: 17 });
     const x = b.input('x', 'float32', [1]);
