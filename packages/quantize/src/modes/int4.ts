@@ -91,20 +91,24 @@ function packNBits(t: Tensor, kAxis: number, bs: number, symmetric: boolean): NB
   const [d0, d1] = t.dims as [number, number];
   const K = kAxis === 0 ? d0 : d1;
   const N = kAxis === 0 ? d1 : d0;
-  const src = toFloat32(t);
-  const wt = kAxis === 0 ? transpose2d(src, K, N) : src;
-  const r = quantizeBlocks(wt, N, K, bs, symmetric);
-  const nb = r.blocksPerRow;
-  // B [N, nb, bs/2]; K is padded to nb·bs with the block's zero point, which dequantizes to exactly 0
-  const blob = bs / 2;
-  const B = new Uint8Array(N * nb * blob);
-  for (let n = 0; n < N; n++) {
-    const base = n * nb * blob;
-    for (let k = 0; k < nb * bs; k++) {
-      const v = k < K ? r.q[n * K + k]! : r.zeroPoints[n * nb + Math.floor(k / bs)]!;
-      B[base + (k >> 1)] = B[base + (k >> 1)]! | (v << ((k & 1) * 4));
+  const compute = () => {
+    const src = toFloat32(t);
+    const wt = kAxis === 0 ? transpose2d(src, K, N) : src;
+    const r = quantizeBlocks(wt, N, K, bs, symmetric);
+    const nb = r.blocksPerRow;
+    // B [N, nb, bs/2]; K is padded to nb·bs with the block's zero point, which dequantizes to exactly 0
+    const blob = bs / 2;
+    const B = new Uint8Array(N * nb * blob);
+    for (let n = 0; n < N; n++) {
+      const base = n * nb * blob;
+      for (let k = 0; k < nb * bs; k++) {
+        const v = k < K ? r.q[n * K + k]! : r.zeroPoints[n * nb + Math.floor(k / bs)]!;
+        B[base + (k >> 1)] = B[base + (k >> 1)]! | (v << ((k & 1) * 4));
+      }
     }
-  }
+    return { B, r, nb, blob };
+  };
+  const { B, r, nb, blob } = compute();
   let zeroPoints: Tensor | undefined;
   if (!symmetric) {
     const per = Math.ceil(nb / 2);
@@ -112,7 +116,10 @@ function packNBits(t: Tensor, kAxis: number, bs: number, symmetric: boolean): NB
     for (let n = 0; n < N; n++) zp.set(packBits(r.zeroPoints.subarray(n * nb, (n + 1) * nb), 4), n * per);
     zeroPoints = new Tensor('uint8', [N * per], zp);
   }
-  return { B: new Tensor('uint8', [N, nb, blob], B), scales: new Tensor('float32', [N * nb], r.scales), zeroPoints, K, N, maxAbsError: r.maxAbsError };
+  // A weight read lazily from external data stays lazy: the packed bits are recomputed (deterministically) when the
+  // writer asks for them, so quantizing a model larger than memory streams one tensor at a time.
+  const packed = t.isLazy ? new Tensor('uint8', [N, nb, blob], () => compute().B) : new Tensor('uint8', [N, nb, blob], B);
+  return { B: packed, scales: new Tensor('float32', [N * nb], r.scales), zeroPoints, K, N, maxAbsError: r.maxAbsError };
 }
 
 function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, bs: number, symmetric: boolean): void {
