@@ -20,7 +20,7 @@ export const KERAS_OPSET = 17;
  * Lowers a normalized Keras graph to the IR: one Keras tensor = one IR value, every node tagged with its layer.
  * @internal
  */
-export function kerasToIr(g: KerasGraph, file: string, format: string): { model: Model; passedThrough: PassedThroughLayer[] } {
+export function kerasToIr(g: KerasGraph, file: string, format: string): { model: Model; passedThrough: PassedThroughLayer[]; shapes: Map<string, (number | null)[]> } {
   const graph = new Graph(g.name);
   const model = new Model({ graph, irVersion: 8, opsetImports: { '': KERAS_OPSET }, producerName: 'mc-io-keras', producerVersion: '0.1.0' });
   const caches = { transposes: new Map<Value, Value>(), weights: new Map(), keras3: (g.kerasVersion ?? '').startsWith('3') };
@@ -80,7 +80,8 @@ export function kerasToIr(g: KerasGraph, file: string, format: string): { model:
     graph.addOutput(v);
   }
   model.metadataProps.set(KERAS_MODEL_KEY, JSON.stringify({ class_name: g.className, name: g.name, keras_version: g.kerasVersion ?? null, backend: g.backend ?? null, format }));
-  return { model, passedThrough };
+  const shapes = new Map([...values].map(([k, v]) => [k, v.shape]));
+  return { model, passedThrough, shapes };
 }
 
 function makeInput(graph: Graph, l: KerasLayer, file: string): KVal {

@@ -1,5 +1,5 @@
 import { isObject, type JsonValue, type KerasLayerConfigJson, type KerasLayerJson, type KerasModelJson } from './keras-format.js';
-import type { KerasGraph, KerasLayer, KerasTensorRef } from './keras-graph.js';
+import { type KerasGraph, type KerasLayer, type KerasTensorRef, refKey } from './keras-graph.js';
 
 /** Which config dialect to write: Keras 2 / tf.keras / TF.js (`batch_input_shape`, list inbound nodes) or Keras 3. */
 export type ConfigFlavor = 'keras2' | 'keras3';
@@ -40,11 +40,15 @@ function layerConfig(l: KerasLayer, flavor: ConfigFlavor, first: boolean): Keras
   return c;
 }
 
-function k3Tensor(r: KerasTensorRef): JsonValue {
-  return { class_name: '__keras_tensor__', config: { shape: null, dtype: 'float32', keras_history: [r.layer, r.node, r.tensor] } };
+/** Keras (channels-last) shapes of layer outputs by `refKey`, which Keras 3 writes into every tensor reference. */
+export type ShapeMap = ReadonlyMap<string, (number | null)[]>;
+
+function k3Tensor(r: KerasTensorRef, shapes: ShapeMap | undefined): JsonValue {
+  const shape = shapes?.get(refKey(r)) ?? null;
+  return { class_name: '__keras_tensor__', config: { shape, dtype: 'float32', keras_history: [r.layer, r.node, r.tensor] } };
 }
 
-function layerEntry(l: KerasLayer, flavor: ConfigFlavor, functional: boolean, first: boolean): KerasLayerJson {
+function layerEntry(l: KerasLayer, flavor: ConfigFlavor, functional: boolean, first: boolean, shapes?: ShapeMap): KerasLayerJson {
   const e: KerasLayerJson = { class_name: l.className, config: layerConfig(l, flavor, first) };
   if (flavor === 'keras3') {
     e.module = l.module ?? 'keras.layers';
@@ -55,7 +59,7 @@ function layerEntry(l: KerasLayer, flavor: ConfigFlavor, functional: boolean, fi
     e.inbound_nodes =
       flavor === 'keras2'
         ? l.calls.map((c) => c.inputs.map((r) => [r.layer, r.node, r.tensor, {}] as [string, number, number, Record<string, JsonValue>]))
-        : l.calls.map((c) => ({ args: c.inputs.length === 1 ? [k3Tensor(c.inputs[0]!)] : [c.inputs.map(k3Tensor)], kwargs: {} }));
+        : l.calls.map((c) => ({ args: c.inputs.length === 1 ? [k3Tensor(c.inputs[0]!, shapes)] : [c.inputs.map((r) => k3Tensor(r, shapes))], kwargs: {} }));
   }
   return e;
 }
@@ -81,7 +85,7 @@ function isChain(g: KerasGraph): boolean {
  * const json = graphToConfig(graph, 'keras2'); // h5 model_config / TF.js modelTopology.model_config
  * ```
  */
-export function graphToConfig(g: KerasGraph, flavor: ConfigFlavor): KerasModelJson {
+export function graphToConfig(g: KerasGraph, flavor: ConfigFlavor, shapes?: ShapeMap): KerasModelJson {
   const refs = (rs: KerasTensorRef[]): [string, number, number][] => rs.map((r) => [r.layer, r.node, r.tensor]);
   if (g.className === 'Sequential' && isChain(g)) {
     const input = g.layers.find((l) => l.name === g.inputs[0]!.layer)!;
@@ -101,7 +105,7 @@ export function graphToConfig(g: KerasGraph, flavor: ConfigFlavor): KerasModelJs
     const layers = [input, ...rest].map((l) => layerEntry(l, flavor, false, false));
     return { module: 'keras', class_name: 'Sequential', config: { name: g.name, trainable: true, dtype: 'float32', layers }, registered_name: null };
   }
-  const layers = g.layers.map((l) => layerEntry(l, flavor, true, false));
+  const layers = g.layers.map((l) => layerEntry(l, flavor, true, false, shapes));
   const config = { name: g.name, layers, input_layers: refs(g.inputs), output_layers: refs(g.outputs) };
   if (flavor === 'keras2') return { class_name: 'Model', config };
   return { module: 'keras.src.models.functional', class_name: 'Functional', config: { ...config, trainable: true }, registered_name: 'Functional' };

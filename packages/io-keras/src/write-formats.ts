@@ -3,6 +3,7 @@ import { float32ToFloat16, McError, type Tensor, toFloat32 } from '@mc/ir';
 import { zipSync } from 'fflate';
 import type { TfjsModelJson, TfjsQuantizationJson, TfjsWeightSpecJson } from './keras-format.js';
 import type { KerasGraph } from './keras-graph.js';
+import { kerasToIr } from './to-ir.js';
 import { graphToConfig } from './write-config.js';
 import { writeKeras3Weights } from './write-h5.js';
 
@@ -20,7 +21,7 @@ export async function writeKerasZip(g: KerasGraph, path: string, file: string): 
   const zip = zipSync(
     {
       'metadata.json': enc.encode(JSON.stringify(meta)),
-      'config.json': enc.encode(JSON.stringify(graphToConfig(g, 'keras3'))),
+      'config.json': enc.encode(JSON.stringify(graphToConfig(g, 'keras3', kerasToIr(g, file, 'keras').shapes))),
       'model.weights.h5': new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength),
     },
     { level: 0 },

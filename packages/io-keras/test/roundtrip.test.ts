@@ -91,6 +91,20 @@ print(json.dumps({'keras_version': f.attrs['keras_version'], 'backend': f.attrs[
     expect(cfg.config.layers.every((l) => l.module === 'keras.layers')).toBe(true);
   });
 
+  test('Functional h5 → IR → .keras → IR: ResNet8 as a Keras 3 Functional config, identical outputs', async () => {
+    const a = await readKeras(`${KERAS_DIR}mlperf-tiny/resnet8_cifar10.h5`);
+    const out = join(dir, 'resnet8.keras');
+    await saveKeras(a.model, out);
+    const cfg = readKerasZipConfig(out) as { class_name: string; config: { layers: { inbound_nodes: unknown[] }[] } };
+    expect(cfg.class_name).toBe('Functional');
+    // Keras 3 tensor references carry the channels-last shape (KerasTensor needs one).
+    expect(JSON.stringify(cfg.config.layers[1]!.inbound_nodes)).toContain('"shape":[null,32,32,3]');
+    const b = await readKeras(out);
+    const f = feeds(a.model);
+    const [oa, ob] = [await ortOut(a.model, f), await ortOut(b.model, f)];
+    expect(Array.from(ob[0]!)).toEqual(Array.from(oa[0]!));
+  });
+
   test('.keras → IR → .keras keeps QKeras layers verbatim (config, module, registered_name, weights)', async () => {
     const src = `${KERAS_DIR}hls4ml/qkeras-v3_3layer.keras`;
     const a = await readKeras(src);
