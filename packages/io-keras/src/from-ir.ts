@@ -1,4 +1,5 @@
-import { McError, type Model, type Node, Tensor, toFloat32, type Value } from '@mc/ir';
+import { McError, type Model, type Node, type Tensor, type Value } from '@mc/ir';
+import { evalConstant } from './const-eval.js';
 import { isObject, type JsonValue, type KerasLayerConfigJson } from './keras-format.js';
 import type { KerasGraph, KerasLayer, KerasTensorRef } from './keras-graph.js';
 import { LAYERS, opaque } from './layers/index.js';
@@ -9,57 +10,13 @@ import { KERAS_MODEL_KEY } from './to-ir.js';
 /** Node metadata a low-rank transform leaves on the nodes it made: the name of the node they replace. */
 const LINEAGE_KEY = 'mc.lowrank.of';
 
-/** Ops that only move a constant around (quantized weights are stored dequantized: Keras has no int8 storage). */
-const CONST_OPS = new Set(['DequantizeLinear', 'Identity', 'Cast', 'Reshape', 'Constant']);
-
 /**
- * The constant behind a value: an initializer, a Constant node, or a DequantizeLinear of constants (per-tensor or
- * per-axis: (q − zero_point) · scale, https://onnx.ai/onnx/operators/onnx__DequantizeLinear.html).
+ * The constant behind a value: an initializer, or a constant-only subgraph (DequantizeLinear, codebook decoding, Cast)
+ * evaluated; quantized and clustered weights are thereby stored dequantized (Keras has no int8 storage).
  * @internal
  */
 export function constantOf(v: Value | undefined): Tensor | undefined {
-  if (v === undefined) return undefined;
-  if (v.constValue !== undefined) return v.constValue;
-  const p = v.producer();
-  if (p === undefined) return undefined;
-  if (p.opType === 'Constant') {
-    const a = p.attr('value');
-    return a?.type === 'TENSOR' ? a.value : undefined;
-  }
-  if (p.opType === 'Identity') return constantOf(p.inputs[0]);
-  if (p.opType === 'Cast') {
-    const t = constantOf(p.inputs[0]);
-    return t === undefined ? undefined : new Tensor('float32', t.dims, toFloat32(t));
-  }
-  if (p.opType === 'Reshape') {
-    const t = constantOf(p.inputs[0]);
-    const s = constantOf(p.inputs[1]);
-    if (t === undefined || s === undefined) return undefined;
-    const dims = Array.from(toFloat32(s), Number);
-    const known = dims.reduce((a, d) => (d > 0 ? a * d : a), 1);
-    return t.reshape(dims.map((d, i) => (d === 0 ? t.dims[i]! : d < 0 ? t.size / known : d)));
-  }
-  if (p.opType === 'DequantizeLinear') {
-    const q = constantOf(p.inputs[0]);
-    const scale = constantOf(p.inputs[1]);
-    if (q === undefined || scale === undefined) return undefined;
-    const zp = constantOf(p.inputs[2]);
-    const qd = toFloat32(q);
-    const sd = toFloat32(scale);
-    const zd = zp === undefined ? undefined : toFloat32(zp);
-    const rank = q.dims.length;
-    if (p.attrInt('block_size', 0) > 0) return undefined;
-    const axisRaw = p.attrInt('axis', 1);
-    const axis = axisRaw < 0 ? axisRaw + rank : axisRaw;
-    const inner = q.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-    const out = new Float32Array(qd.length);
-    for (let i = 0; i < qd.length; i++) {
-      const c = sd.length > 1 ? Math.floor(i / inner) % q.dims[axis]! : 0;
-      out[i] = (qd[i]! - (zd === undefined ? 0 : zd.length > 1 ? zd[c]! : zd[0]!)) * sd[c]!;
-    }
-    return new Tensor('float32', q.dims, out);
-  }
-  return undefined;
+  return evalConstant(v);
 }
 
 interface Tag {
@@ -130,7 +87,7 @@ export function irToKeras(model: Model, file: string): KerasGraph {
       if (!tags.has(key)) tags.set(key, t);
     }
   }
-  const isConstNode = (n: Node): boolean => CONST_OPS.has(n.opType) && n.outputs.every((o) => constantOf(o) !== undefined);
+  const isConstNode = (n: Node): boolean => n.inputs.length > 0 && n.outputs.every((o) => !o.isGraphOutput() && constantOf(o) !== undefined);
   const isLayout = (n: Node): boolean => n.metadataProps.has(KERAS_LAYOUT_KEY) || (n.opType === 'Identity' && tagOf(n) === undefined && n.outputs.some((o) => o.isGraphOutput()));
   // A transform that replaced a layer's node records the node it replaced (`mc.lowrank.of`): the chain belongs to the
   // layer named in that node's name (`<layer>[_callN]/<Op>`); when none of the layer's nodes is left, the layer is
