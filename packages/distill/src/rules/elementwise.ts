@@ -120,6 +120,17 @@ export const elementwiseRules: [string, Rule][] = [
   ['Sigmoid', unary((t) => tf.sigmoid(t))],
   ['Tanh', unary((t) => tf.tanh(t))],
   ['Identity', unary((t) => t)],
+  ['Elu', unary((t, ctx) => (ctx.node.attrFloat('alpha', 1) === 1 ? tf.elu(t) : tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), ctx.node.attrFloat('alpha', 1)))))],
+  ['Selu', unary((t, ctx) => {
+    const alpha = ctx.node.attrFloat('alpha', 1.67326319217681884765625);
+    const gamma = ctx.node.attrFloat('gamma', 1.05070102214813232421875);
+    return tf.mul(tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), alpha)), gamma);
+  })],
+  ['Softplus', unary((t) => tf.softplus(t))],
+  ['Exp', unary((t) => tf.exp(t))],
+  ['Sqrt', unary((t) => tf.sqrt(t))],
+  ['Neg', unary((t) => tf.neg(t))],
+  ['Abs', unary((t) => tf.abs(t))],
   ['Softmax', softmaxLike(false)],
   ['LogSoftmax', softmaxLike(true)],
   ['BatchNormalization', batchNormRule],

@@ -1,21 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { McError } from '@mc/ir';
-import { nhwc, type Val } from '../graph/layout.js';
+import { nhwc, plain, type Val } from '../graph/layout.js';
 import { resolvePads } from './conv.js';
 import type { Rule, RuleContext } from './types.js';
 
 function poolSetup(ctx: RuleContext) {
   const x = ctx.input(0);
-  if (x.t.rank !== 4) {
-    throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has a ${x.t.rank}-D input; mc trains 2-D pooling only`, { context: { node: ctx.node.name, opType: ctx.node.opType } });
+  const oneD = x.t.rank === 3;
+  if (x.t.rank !== 4 && !oneD) {
+    throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has a ${x.t.rank}-D input; mc trains 1-D and 2-D pooling only`, { context: { node: ctx.node.name, opType: ctx.node.opType } });
   }
-  const xs = nhwc(x);
-  const kernel = ctx.node.attrInts('kernel_shape') ?? [];
-  if (kernel.length !== 2) throw new McError('E_FORMAT', `${ctx.node.opType} '${ctx.node.name}' needs a 2-D kernel_shape`, { context: { node: ctx.node.name } });
+  // 1-D pooling runs as 2-D over [N, 1, L, C].
+  const xs = oneD ? (tf.expandDims(tf.transpose(x.t, [0, 2, 1]), 1) as tf.Tensor4D) : nhwc(x);
+  const k0 = ctx.node.attrInts('kernel_shape') ?? [];
+  if (k0.length !== x.t.rank - 2) throw new McError('E_FORMAT', `${ctx.node.opType} '${ctx.node.name}' needs a ${x.t.rank - 2}-D kernel_shape`, { context: { node: ctx.node.name } });
   const dil = ctx.node.attrInts('dilations', [1, 1]);
   if (dil.some((d) => d !== 1)) throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has dilations; not supported in training`, { context: { node: ctx.node.name } });
   const [, H, W] = xs.shape;
-  const { pads, strides } = resolvePads(ctx, [H, W], kernel, [1, 1]);
+  const kernel = oneD ? [1, k0[0]!] : k0;
+  const r = oneD ? resolvePads(ctx, [W], k0, [1]) : resolvePads(ctx, [H, W], kernel, [1, 1]);
+  const pads: [number, number][] = oneD ? [[0, 0], r.pads[0]!] : r.pads;
+  const strides = oneD ? [1, r.strides[0]!] : r.strides;
   if (ctx.node.attrInt('ceil_mode', 0) === 1) {
     // ceil_mode: pad the end so the last partial window exists (spec: output = ceil((in + pads - k) / s) + 1).
     [H, W].forEach((inD, i) => {
@@ -25,7 +30,8 @@ function poolSetup(ctx: RuleContext) {
       if (rem !== 0) p[1] += strides[i]! - rem;
     });
   }
-  return { xs, kernel: kernel as [number, number], pads, strides: strides as [number, number] };
+  const finish = (y: tf.Tensor4D): Val => (oneD ? plain(tf.transpose(tf.squeeze(y, [1]), [0, 2, 1])) : { t: y, nhwc: true });
+  return { xs, kernel: kernel as [number, number], pads, strides: strides as [number, number], finish };
 }
 
 const padded = (t: tf.Tensor4D, pads: [number, number][], value: number): tf.Tensor4D =>
@@ -38,16 +44,16 @@ export const maxPoolRule: Rule = {
     if (ctx.node.outputs.length > 1 && ctx.node.outputs[1]!.uses().length > 0) {
       throw new McError('E_UNSUPPORTED', `MaxPool '${ctx.node.name}' Indices output is used; not supported in training`, { context: { node: ctx.node.name } });
     }
-    const { xs, kernel, pads, strides } = poolSetup(ctx);
+    const { xs, kernel, pads, strides, finish } = poolSetup(ctx);
     const [n, H, W, C] = xs.shape;
     const [kh, kw] = kernel;
     if (kh === strides[0] && kw === strides[1] && pads.every(([a, b]) => a === 0 && b === 0) && H % kh === 0 && W % kw === 0) {
       // Non-overlapping windows as reshape + max: its gradient (an equality mask) is ~10× faster on wasm than
       // MaxPoolGrad. Ties share the gradient, which after ReLU only happens at zeros, where ReLU's gradient is 0.
       const r = tf.reshape(xs, [n, H / kh, kh, W / kw, kw, C]);
-      return [{ t: tf.max(r, [2, 4]), nhwc: true }];
+      return [finish(tf.max(r, [2, 4]))];
     }
-    return [{ t: tf.maxPool(padded(xs, pads, -Infinity), kernel, strides, 'valid'), nhwc: true }];
+    return [finish(tf.maxPool(padded(xs, pads, -Infinity), kernel, strides, 'valid'))];
   },
 };
 
@@ -55,13 +61,13 @@ export const maxPoolRule: Rule = {
 export const avgPoolRule: Rule = {
   trainable: [],
   run(ctx) {
-    const { xs, kernel, pads, strides } = poolSetup(ctx);
+    const { xs, kernel, pads, strides, finish } = poolSetup(ctx);
     const y = tf.avgPool(padded(xs, pads, 0), kernel, strides, 'valid');
     const anyPad = pads.some(([a, b]) => a > 0 || b > 0);
-    if (!anyPad || ctx.node.attrInt('count_include_pad', 0) === 1) return [{ t: y, nhwc: true }];
+    if (!anyPad || ctx.node.attrInt('count_include_pad', 0) === 1) return [finish(y)];
     const [, H, W] = xs.shape;
     const share = tf.avgPool(padded(tf.ones([1, H, W, 1]), pads, 0), kernel, strides, 'valid');
-    return [{ t: tf.div(y, share), nhwc: true }];
+    return [finish(tf.div(y, share) as tf.Tensor4D)];
   },
 };
 

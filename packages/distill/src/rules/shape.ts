@@ -22,11 +22,10 @@ const reshapeRule: Rule = {
   run(ctx) {
     const t = nchw(ctx.input(0));
     const s = ctx.constant(1);
-    if (s === undefined) {
-      throw new McError('E_UNSUPPORTED', `Reshape '${ctx.node.name}' takes its shape from a computed tensor; mc trains Reshape with a constant shape only (run constant folding first)`, { context: { node: ctx.node.name, opType: 'Reshape' } });
-    }
+    // A computed shape (Shape → Gather → Concat, as converters emit for Flatten) is small: read it back.
+    const raw = s !== undefined ? toNumbers(s) : Array.from(ctx.input(1).t.dataSync());
     const allowZero = ctx.node.attrInt('allowzero', 0) === 1;
-    const shape = toNumbers(s).map((d, i) => (d === 0 && !allowZero ? t.shape[i]! : d));
+    const shape = raw.map((d, i) => (d === 0 && !allowZero ? t.shape[i]! : d));
     return [plain(tf.reshape(t, shape))];
   },
 };
@@ -91,6 +90,76 @@ const squeezeLike = (un: boolean): Rule => ({
   },
 });
 
+/** Shape of the NCHW value (int32), with opset-15 start/end. */
+const shapeRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const x = ctx.input(0);
+    const dims = x.nhwc ? [x.t.shape[0]!, x.t.shape[3]!, x.t.shape[1]!, x.t.shape[2]!] : x.t.shape;
+    const r = dims.length;
+    const start = norm(ctx.node.attrInt('start', 0), r + 1);
+    const endAttr = ctx.node.attrInt('end');
+    const end = endAttr === undefined ? r : Math.min(r, endAttr < 0 ? endAttr + r : endAttr);
+    return [plain(tf.tensor1d(dims.slice(start, end), 'int32'))];
+  },
+};
+
+/** Gather along `axis` (indices constant or computed; int64 read as int32). */
+const gatherRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const x = nchw(ctx.input(0));
+    const c = ctx.constant(1);
+    const idx = c !== undefined ? tf.tensor(toNumbers(c), [...c.dims], 'int32') : tf.cast(ctx.input(1).t, 'int32');
+    const axis = norm(ctx.node.attrInt('axis', 0), x.rank);
+    const fixed = tf.where(tf.less(idx, 0), tf.add(idx, x.shape[axis]!), idx);
+    return [plain(tf.gather(x, fixed, axis))];
+  },
+};
+
+/** Cast between float and integer tensors (tfjs holds int64 as int32). */
+const castRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const x = ctx.input(0);
+    const to = ctx.node.attrInt('to', 1);
+    const dtype = to === 1 || to === 10 || to === 11 || to === 16 ? 'float32' : to === 9 ? 'bool' : 'int32';
+    return [{ t: tf.cast(x.t, dtype), nhwc: x.nhwc }];
+  },
+};
+
+/** Slice with positive steps (starts/ends/axes/steps as inputs from opset 10, attributes before). */
+const sliceRule: Rule = {
+  trainable: [],
+  run(ctx) {
+    const x = nchw(ctx.input(0));
+    const read = (i: number, attr: string): number[] | undefined => {
+      if (ctx.opset < 10) return ctx.node.attrInts(attr);
+      const c = ctx.constant(i);
+      if (c !== undefined) return toNumbers(c);
+      const v = ctx.optional(i);
+      return v === undefined ? undefined : Array.from(v.t.dataSync());
+    };
+    const starts = read(1, 'starts') ?? [];
+    const ends = read(2, 'ends') ?? [];
+    const axes = (read(3, 'axes') ?? starts.map((_, i) => i)).map((a) => norm(a, x.rank));
+    const steps = read(4, 'steps') ?? starts.map(() => 1);
+    const begin = x.shape.map(() => 0);
+    const end = [...x.shape];
+    const stride = x.shape.map(() => 1);
+    axes.forEach((a, i) => {
+      const dim = x.shape[a]!;
+      const st = steps[i]!;
+      if (st <= 0) throw new McError('E_UNSUPPORTED', `Slice '${ctx.node.name}' has step ${st}; mc trains Slice with positive steps only`, { context: { node: ctx.node.name } });
+      const fix = (v: number) => Math.min(dim, Math.max(0, v < 0 ? v + dim : v));
+      begin[a] = fix(starts[i]!);
+      end[a] = Math.max(begin[a]!, fix(ends[i]!));
+      stride[a] = st;
+    });
+    return [plain(tf.stridedSlice(x, begin, end, stride))];
+  },
+};
+
 /** @internal */
 export const shapeRules: [string, Rule][] = [
   ['Flatten', flattenRule],
@@ -100,4 +169,8 @@ export const shapeRules: [string, Rule][] = [
   ['Constant', constantRule],
   ['Squeeze', squeezeLike(false)],
   ['Unsqueeze', squeezeLike(true)],
+  ['Shape', shapeRule],
+  ['Gather', gatherRule],
+  ['Cast', castRule],
+  ['Slice', sliceRule],
 ];
