@@ -24,12 +24,31 @@ export function evalConstant(v: Value | undefined): Tensor | undefined {
   let out: Tensor | undefined;
   try {
     const a = evalValue(v, 0);
-    out = a === undefined ? undefined : toTensor(a);
+    out = a === undefined ? undefined : withTfjsSpec(v, toTensor(a));
   } catch {
     out = undefined;
   }
   cache.set(v, out ?? null);
   return out;
+}
+
+/**
+ * A per-tensor int8/uint8 DequantizeLinear is exactly a TF.js uint8 affine weight spec: (q − zp)·s = u·s + min with
+ * u = q + 128 (int8) or q (uint8) and min = (−128 − zp)·s or −zp·s. The spec rides on the tensor so a TF.js writer
+ * stores the original codes instead of float32.
+ */
+function withTfjsSpec(v: Value, t: Tensor): Tensor {
+  const p = v.producer();
+  if (p?.opType !== 'DequantizeLinear' || t.dtype !== 'float32') return t;
+  const q = p.inputs[0]?.constValue;
+  const s = p.inputs[1]?.constValue;
+  const z = p.inputs[2]?.constValue;
+  if (q === undefined || s === undefined || s.size !== 1 || (z !== undefined && z.size !== 1)) return t;
+  if (q.dtype !== 'int8' && q.dtype !== 'uint8') return t;
+  const scale = toFloat32(s)[0]!;
+  const zp = z === undefined ? 0 : Number(toFloat32IntSafe(z)[0]);
+  const min = q.dtype === 'int8' ? (-128 - zp) * scale : -zp * scale;
+  return t.withInfo({ extra: { tfjsQuantization: { dtype: 'uint8', scale, min, original_dtype: 'float32' } } });
 }
 
 function toTensor(a: Arr): Tensor {

@@ -31,7 +31,9 @@ export function permute(t: Tensor, perm: readonly number[]): Tensor<'float32'> {
       idx[d] = 0;
     }
   }
-  return new Tensor('float32', outDims, out);
+  // A per-tensor TF.js quantization spec stays valid under a permutation (same values, same codes).
+  const q = (t.info.extra as { tfjsQuantization?: unknown } | undefined)?.tfjsQuantization;
+  return new Tensor('float32', outDims, out, q === undefined ? {} : { extra: { tfjsQuantization: q } });
 }
 
 /** A float32 tensor filled with `v`. @internal */

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor } from '@mc/ir';
@@ -37,4 +38,24 @@ describe.skipIf(SKIP_SHARED !== false)('@mc/quantize output written back to Kera
       for (let i = 0; i < N; i++) expect(argmax(t, i * 10, 10)).toBe(argmax(ref, i * 10, 10));
     });
   }
+});
+
+describe.skipIf(SKIP_SHARED !== false)('@mc/quantize int8 weights written to TF.js keep their codes as uint8 weight specs', () => {
+  test('int8-weights per-tensor → model.json with uint8 specs; tfjs-layers = ORT on the quantized IR (≤ 1e-5)', async () => {
+    const a = await readKeras(`${KERAS_DIR}tensorspace/lenet_mnist.h5`);
+    const { model } = await quantize(a.model, { mode: 'int8-weights', perChannel: false });
+    const out = join(dir, 'int8.json');
+    await saveKeras(model, out);
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    const specs = json.weightsManifest[0].weights as { name: string; quantization?: { dtype: string } }[];
+    const quantized = specs.filter((w) => w.quantization?.dtype === 'uint8').map((w) => w.name);
+    expect(quantized.length).toBeGreaterThan(0);
+    expect(quantized.every((n) => n.endsWith('/kernel'))).toBe(true);
+    const bin = readFileSync(join(dir, 'int8.weights.bin'));
+    const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
+    const m = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs as never, weightData }));
+    const t = tfjsRun(m, x, [N, 28, 28])[0]!;
+    const ref = (await runOrt(model, { input_1: { data: x, dims: [N, 28, 28] } })).Softmax!.data;
+    expect(relErr(t, ref)).toBeLessThanOrEqual(1e-5);
+  });
 });
