@@ -2,6 +2,7 @@ import { McError, type McWarning, type Model, modelStats, type Node } from '@mc/
 import { calibratedFactors, outputErrorCurve, outputSpectra } from './calibrate.js';
 import { matmul } from './kernels/matmul.js';
 import { l1RelError, TuckerErrorOracle } from './kernels/rank-select.js';
+import { jsEngine, type MatmulEngine, tfjsWasmEngine } from './kernels/engine.js';
 import { rsvd } from './kernels/rsvd.js';
 import { svd, tailError, truncate } from './kernels/svd.js';
 import { emitFactors, type Tucker2, tucker2 } from './kernels/tucker2.js';
@@ -69,11 +70,12 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
     warnings.push(warn('W_COMPAT', 'calibration applies to dense layers (MatMul/Gemm); Conv layers were factorised with the weight criterion'));
   }
   const total = layers.length;
+  const engine = layers.some((l) => l.kind === 'dense' && randomizedFor(l, policy)) ? ((await tfjsWasmEngine()) ?? jsEngine) : jsEngine;
   const decomposed: Decomposed[] = [];
   for (const [index, layer] of layers.entries()) {
     signal?.throwIfAborted();
     opts.onProgress?.({ phase: 'decompose', layer: layer.node.name, index, total });
-    const d = decompose(layer, policy, opts.seed ?? 0);
+    const d = decompose(layer, policy, opts.seed ?? 0, engine);
     const spectrum = layer.kind === 'dense' ? spectra?.get(layer) : undefined;
     decomposed.push(spectrum !== undefined && 'svd' in d ? { ...d, spectrum } : d);
     await new Promise<void>((r) => setImmediate(r)); // let abort signals and progress reach the caller
@@ -146,12 +148,18 @@ function policyText(p: Policy): string {
   return `${p.kind} ${p.value}`;
 }
 
-function decompose(layer: DenseLayer | ConvLayer, policy: Policy, seed: number): Decomposed {
+/** Randomized only where nothing needs the whole spectrum: a fixed rank well below a large matrix's size. */
+function randomizedFor(layer: DenseLayer, policy: Policy): boolean {
+  const small = Math.min(layer.rows, layer.cols);
+  return policy.kind === 'rank' && small > 512 && policy.value * 4 <= small;
+}
+
+function decompose(layer: DenseLayer | ConvLayer, policy: Policy, seed: number, engine: MatmulEngine): Decomposed {
   if (layer.kind === 'dense') {
-    const small = Math.min(layer.rows, layer.cols);
-    // Randomized only where nothing needs the whole spectrum: a fixed rank well below a large matrix's size.
-    const randomized = policy.kind === 'rank' && small > 512 && policy.value * 4 <= small;
-    return { layer, svd: randomized ? rsvd(layer.w, layer.rows, layer.cols, policy.value, { seed }) : svd(layer.w, layer.rows, layer.cols) };
+    return {
+      layer,
+      svd: randomizedFor(layer, policy) ? rsvd(layer.w, layer.rows, layer.cols, policy.value, { seed, engine }) : svd(layer.w, layer.rows, layer.cols),
+    };
   }
   const t = tucker2(layer.w, layer.cout, layer.cin, layer.spatial);
   return { layer, tucker: t, oracle: new TuckerErrorOracle(layer.w, t) };

@@ -4,4 +4,5 @@ export type { FactorizeReport, LayerReport, PassedThrough } from './report.js';
 export type { Feeds } from '@mc/verify';
 export { svd, truncate, type SvdResult } from './kernels/svd.js';
 export { rsvd, type RsvdOptions } from './kernels/rsvd.js';
+export { jsEngine, tfjsWasmEngine, type MatmulEngine, type BoundMatrix } from './kernels/engine.js';
 export { tucker2, reconstruct as reconstructTucker2, type Tucker2 } from './kernels/tucker2.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eigh } from './eigh.js';
+import { tfjsWasmEngine } from './engine.js';
 import { matmul, transpose } from './matmul.js';
 import { gaussian } from './random.js';
 import {
@@ -86,6 +87,16 @@ describe('rsvd', () => {
     expect(relFro(a, product(r.u, r.s, r.vt, m, k, n))).toBeCloseTo(r.error, 10);
     expect(r.error / opt).toBeLessThan(1.02);
     expect(rsvd(a, m, n, k, { seed: 5 }).s).toEqual(r.s);
+  });
+  it('tfjs-wasm engine (when installed): within 2% of optimal too', async () => {
+    const engine = await tfjsWasmEngine();
+    if (engine === undefined) return;
+    const [m, n, k] = [300, 160, 16];
+    const a = decaying(m, n, 12);
+    const opt = truncate(svd(a, m, n), k).error;
+    const r = rsvd(a, m, n, k, { engine });
+    expect(relFro(a, product(r.u, r.s, r.vt, m, k, n))).toBeCloseTo(r.error, 4);
+    expect(r.error / opt).toBeLessThan(1.02);
   });
   it('exact on a matrix of rank < k (Gram–Schmidt fallback)', () => {
     const [m, n] = [50, 40];
