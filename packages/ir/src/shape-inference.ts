@@ -49,7 +49,7 @@ function inferGraph(g: Graph): void {
     if (info === undefined) continue;
     const ctx: ShapeContext = {
       node,
-      shapes: node.inputs.map((v) => v?.shape),
+      shapes: node.inputs.map((v) => v?.shape ?? v?.constValue?.dims), // initializers read without a type still know their dims
       dtypes: node.inputs.map((v) => v?.dtype),
       consts: node.inputs.map((v) => constNumbers(v)),
     };

@@ -28,7 +28,8 @@ function elementScores(state: ChannelState, opts: ChannelOptions, warnings: McWa
   for (const r of state.roots) {
     const bn = state.bnScore.slice(r.offset, r.offset + r.count);
     const hasBn = bn.every((x) => Number.isFinite(x));
-    if (imp.name === 'bn' && !hasBn) {
+    const open = bn.some((_, i) => !state.isFixed(r.offset + i));
+    if (imp.name === 'bn' && !hasBn && open) {
       warnings.push({ code: 'W_SKIP', node: r.node.name, message: `${r.node.opType} '${r.node.name}' has no BatchNormalization after it; its channels are ranked by L1 norm` });
     }
     const s = imp.scores({

@@ -1,4 +1,4 @@
-import { McError, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
+import { McError, type McWarning, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
 import { countZeros, nmPrune, zeroSmallest } from './kernels/magnitude.js';
 import type { MagnitudePlan } from './options.js';
 import type { PassedThrough, WeightReport } from './report.js';
@@ -32,7 +32,7 @@ function collect(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>
     if (exclude.has(node.name)) skip('excluded');
     else if (w.tensor === undefined || !w.value.isInitializer()) skip(`weight '${w.value.name}' is not a constant initializer`);
     else if (w.tensor.dtype !== 'float32') skip(`weight '${w.value.name}' is ${w.tensor.dtype}; only float32 weights are pruned (prune before quantizing)`);
-    else if (w.value.isGraphInput()) skip(`weight '${w.value.name}' is also a graph input and may be overridden at run time`);
+    else if (w.value.isGraphInput() && model.irVersion >= 4) skip(`weight '${w.value.name}' is also a graph input and may be overridden at run time`);
     else if (w.tensor.size < plan.minElements) skip(`weight has ${w.tensor.size} < ${plan.minElements} elements`);
     else {
       seen.add(w.value);
@@ -51,10 +51,23 @@ function collect(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>
 }
 
 /**
+ * sparse_initializer exists from IR 6 on (https://github.com/onnx/onnx/blob/main/docs/Versioning.md); an older model
+ * is written as IR 7, and an initializer listed among the graph inputs (IR < 4 style) leaves the inputs.
+ */
+function legacy(model: Model, v: Value, warnings: McWarning[]): void {
+  const at = model.graph.inputs.indexOf(v);
+  if (at >= 0) model.graph.inputs.splice(at, 1);
+  if (model.irVersion < 6) {
+    warnings.push({ code: 'W_COMPAT', message: `the model is IR ${model.irVersion}; written as IR 7 because sparse_initializer needs IR ≥ 6` });
+    model.irVersion = 7;
+  }
+}
+
+/**
  * Unstructured magnitude pruning on `model` in place: zeroes weights and rewrites them in the chosen storage.
  * @internal
  */
-export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>, passedThrough: PassedThrough[]): MagnitudeOutcome {
+export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>, passedThrough: PassedThrough[], warnings: McWarning[]): MagnitudeOutcome {
   const cands = collect(model, plan, exclude, passedThrough);
   if (cands.length === 0) {
     return { weights: [], achieved: 0, nothingToPrune: 'nothing to prune: the model has no float32 Conv, ConvTranspose, Gemm or MatMul weight that is a constant initializer' };
@@ -96,6 +109,7 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
       c.value.constValue = new Tensor('float32', dims, data, c.tensor.info);
     } else if (storage === 'sparse') {
       const sparse = toSparse(data, dims);
+      legacy(model, c.value, warnings);
       model.graph.initializers.delete(c.value.name);
       c.value.constValue = undefined;
       model.graph.setSparseInitializer(c.value, sparse);

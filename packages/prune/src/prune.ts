@@ -53,7 +53,7 @@ export async function prune(model: Model, opts: PruneOptions): Promise<PruneResu
     if (r.nothingToPrune !== undefined) report.nothingToPrune = r.nothingToPrune;
     if (plan.foldBatchNorm === true) warnings.push(...runPasses(out, [foldBatchNormPass]).warnings);
   } else {
-    const r = pruneMagnitude(out, plan, new Set(opts.exclude ?? []), passedThrough);
+    const r = pruneMagnitude(out, plan, new Set(opts.exclude ?? []), passedThrough, warnings);
     report.weights = r.weights;
     report.achieved = r.achieved;
     if (r.nothingToPrune !== undefined) report.nothingToPrune = r.nothingToPrune;

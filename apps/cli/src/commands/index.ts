@@ -8,6 +8,7 @@ import { quantizeCommand } from './quantize.js';
 import { evalCommand } from './eval.js';
 import { finetune } from './finetune.js';
 import { distill } from './distill.js';
+import { pruneCommand } from './prune.js';
 
 /** Every subcommand, in the order `mc --help` lists them. Register a new one with one line here. */
-export const commands: readonly Command[] = [inspect, convert, compress, quantizeCommand, run, optimizeCommand, evalCommand, finetune, distill];
+export const commands: readonly Command[] = [inspect, convert, compress, quantizeCommand, run, optimizeCommand, evalCommand, finetune, distill, pruneCommand];

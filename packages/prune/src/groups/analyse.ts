@@ -62,7 +62,7 @@ function layerRule(ctx: RuleContext, node: Node, mapped: (ChanMap | undefined)[]
   const wt = w.tensor;
   const weight = { ...w, tensor: wt };
   const excluded = ctx.exclude.has(node.name);
-  const shared = w.value.uses().length > 1 || w.value.isGraphInput() || w.value.isGraphOutput();
+  const shared = w.value.uses().length > 1 || (w.value.isGraphInput() && ctx.model.irVersion >= 4) || w.value.isGraphOutput();
   const outShape = node.outputs[0]!.shape;
   const isConv = node.opType === 'Conv' || node.opType === 'ConvTranspose';
   const g = w.group;

@@ -13,9 +13,13 @@ export interface RuleContext {
 /** Replaces input `index` of `node` with a new initializer holding `t` (the old one is dropped when unused). @internal */
 export function replaceConst(model: Model, node: Node, index: number, t: Tensor): void {
   const old = node.inputs[index]!;
-  const v = model.graph.addInitializer(model.graph.uniqueName(old.name), t);
+  const g = model.graph;
+  const v = g.addInitializer(g.uniqueName(old.name), t);
   node.replaceInput(index, v);
-  if (old.isInitializer() && old.uses().length === 0 && !old.isGraphOutput() && !old.isGraphInput()) model.graph.removeInitializer(old.name);
+  // IR < 4 lists every initializer among the graph inputs: the new one takes the old one's place there.
+  const at = g.inputs.indexOf(old);
+  if (at >= 0 && model.irVersion < 4 && old.isInitializer() && old.uses().length === 0) g.inputs[at] = v;
+  if (old.isInitializer() && old.uses().length === 0 && !old.isGraphOutput() && !old.isGraphInput()) g.removeInitializer(old.name);
 }
 
 /**

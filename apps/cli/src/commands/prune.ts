@@ -1,0 +1,133 @@
+import { finetune as finetuneModel } from '@mc/distill';
+import type { Model } from '@mc/ir';
+import { type ChannelOptions, type MagnitudeOptions, type PruneOptions, type PruneReport, prune } from '@mc/prune';
+import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
+import { UsageError } from '../exit-codes.js';
+import { type CliFlags, type Command, type FlagSpec, type FlagValues, needPositionals } from '../flags.js';
+import { loadModel, saveModel } from '../formats.js';
+import { beforeAfterTable, figuresOf } from '../summary.js';
+import { formatNumber, formatTable } from '../table.js';
+import { runTraining, TRAIN_FLAGS } from './finetune.js';
+
+/** Flag table typed against both prune modes: every option is a flag or an explicit null. */
+type PruneFlags = Record<keyof Omit<MagnitudeOptions, 'mode' | 'onProgress' | 'signal'> | keyof Omit<ChannelOptions, 'mode' | 'onProgress' | 'signal'>, unknown>;
+
+const FIELDS: CliFlags<PruneFlags> = {
+  sparsity: { type: 'number', arg: 'S', description: 'unstructured: fraction of weights set to zero, in [0, 1) (smallest magnitudes first)' },
+  scope: null, // --global
+  nm: { type: 'string', arg: 'N:M', description: 'unstructured N:M: keep the N largest of every M weights along the input channels (e.g. 2:4)' },
+  storage: { type: 'string', choices: ['auto', 'sparse', 'packed', 'dense'], description: 'how pruned weights are stored: sparse_initializer, packed (dense at load), dense, or the smallest (auto)', default: 'auto' },
+  minElements: null, // --min-elements
+  ratio: null, // --channels
+  importance: { type: 'string', choices: ['l1', 'l2', 'bn'], description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)', default: 'l1' },
+  foldBatchNorm: null, // --fold-bn
+  minChannels: null, // --min-channels
+  exclude: { type: 'strings', arg: 'node', description: 'node names never pruned' },
+};
+
+const flags = {
+  ...(Object.fromEntries(Object.entries(FIELDS).filter(([, v]) => v !== null)) as Record<string, FlagSpec>),
+  channels: { type: 'number', arg: 'R', description: 'structured: fraction of channels removed from every dependency group, in [0, 1)' },
+  global: { type: 'boolean', description: 'rank weights (or channels) over the whole model instead of per layer (per group)' },
+  'min-elements': { type: 'number', arg: 'n', description: 'unstructured: leave weights with fewer elements dense' },
+  'fold-bn': { type: 'boolean', description: 'structured: fold BatchNormalization into the Conv/Gemm before it afterwards' },
+  'min-channels': { type: 'number', arg: 'n', description: 'structured: keep at least n channels per group', default: 1 },
+  verify: { type: 'boolean', description: 'run input and output in onnxruntime-node on random inputs and print their agreement' },
+  finetune: { type: 'boolean', description: 'fine-tune after pruning (needs --dataset and --data-dir; pruned weights stay zero)' },
+  ...TRAIN_FLAGS,
+} satisfies Record<string, FlagSpec>;
+
+function optionsOf(f: FlagValues): PruneOptions {
+  const scope = f.global === true ? 'global' : 'layer';
+  const exclude = f.exclude as string[] | undefined;
+  const common = { scope, ...(exclude !== undefined && { exclude }) } as const;
+  const unstructured = f.sparsity !== undefined || f.nm !== undefined;
+  if (unstructured && f.channels !== undefined) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels (structured), not both');
+  if (f.channels !== undefined) {
+    return { mode: 'channels', ratio: f.channels as number, importance: f.importance as 'l1' | 'l2' | 'bn', foldBatchNorm: f['fold-bn'] === true, minChannels: f['min-channels'] as number, ...common };
+  }
+  if (!unstructured) throw new UsageError("mc prune: pass --sparsity S, --nm N:M or --channels R; see 'mc prune --help'");
+  let nm: [number, number] | undefined;
+  if (f.nm !== undefined) {
+    const m = /^(\d+):(\d+)$/.exec(String(f.nm));
+    if (m === null) throw new UsageError(`mc prune: --nm must look like 2:4, got '${String(f.nm)}'`);
+    nm = [Number(m[1]), Number(m[2])];
+  }
+  return {
+    mode: 'magnitude',
+    ...(f.sparsity !== undefined && { sparsity: f.sparsity as number }),
+    ...(nm !== undefined && { nm }),
+    storage: f.storage as 'auto',
+    ...(f['min-elements'] !== undefined && { minElements: f['min-elements'] as number }),
+    ...common,
+  };
+}
+
+function reportLines(r: PruneReport): string[] {
+  const lines: string[] = [];
+  if (r.mode === 'magnitude') {
+    const rows = r.weights.map((w) => [w.node, w.opType, `[${w.dims.join('x')}]`, `${(w.sparsity * 100).toFixed(1)}%`, w.storage + (w.indexType ? ` (${w.indexType})` : ''), formatNumber(w.bytesBefore), formatNumber(w.bytesAfter)]);
+    lines.push(formatTable(['layer', 'op', 'weight', 'zeros', 'storage', 'bytes', 'after'], rows));
+  } else {
+    const rows = r.groups.map((g) => [g.id, g.roots.length > 2 ? `${g.roots.slice(0, 2).join(', ')} +${g.roots.length - 2}` : g.roots.join(', '), g.members.length, g.channels, g.removed, g.fixed === g.channels ? `left alone: ${g.reasons.join('; ')}` : g.reasons.join('; ')]);
+    lines.push(formatTable(['group', 'layers', 'members', 'channels', 'removed', 'note'], rows));
+  }
+  lines.push(`${r.mode === 'magnitude' ? 'weights zeroed' : 'channels removed'}: ${(r.achieved * 100).toFixed(1)}%`);
+  if (r.nothingToPrune !== undefined) lines.push(r.nothingToPrune);
+  for (const w of r.warnings) lines.push(`warning: ${w.message}`);
+  return lines;
+}
+
+/** `mc prune`: unstructured magnitude pruning with storage that shrinks, or structured channel removal. */
+export const pruneCommand: Command = {
+  name: 'prune',
+  summary: 'Prune a model. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason.',
+  usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
+  flags,
+  examples: [
+    'mc prune --sparsity 0.92 --global lenet.onnx lenet-sparse.onnx',
+    'mc prune --nm 2:4 --storage dense model.onnx model-24.onnx',
+    'mc prune --channels 0.5 --importance bn --fold-bn --verify resnet.onnx resnet-thin.onnx',
+    'mc prune --sparsity 0.9 --finetune --dataset mnist --data-dir data/mnist --epochs 1 --eval lenet.onnx tuned.onnx',
+  ],
+  async run({ flags: f, positionals, io }) {
+    const [input, output] = needPositionals(pruneCommand, positionals, ['in', 'out']);
+    const opts = optionsOf(f);
+    const loaded = await loadModel(input!);
+    if (f.finetune === true) {
+      // Prune dense, fine-tune with the zeros held, then store the result in the requested form.
+      const dense = await prune(loaded.model, opts.mode === 'magnitude' ? { ...opts, storage: 'dense' } : opts);
+      if (dense.report.nothingToPrune !== undefined) io.err(dense.report.nothingToPrune);
+      await runTraining(f, io, { model: loaded.model, file: input! }, output!, async (data, o) => {
+        const t = await finetuneModel(dense.model, data, { ...o, masks: opts.mode === 'magnitude' ? 'zeros' : (o.masks ?? 'none') });
+        // The held zeros are the smallest magnitudes, so pruning again selects exactly them and applies the storage.
+        const model: Model = opts.mode === 'magnitude' ? (await prune(t.model, opts)).model : t.model;
+        return { model, report: t.report };
+      });
+      return;
+    }
+    const { model, report } = await prune(loaded.model, opts);
+    await saveModel(model, output!, input);
+    let verify: ReturnType<typeof compareOutputs> | undefined;
+    if (f.verify === true) {
+      const feeds = randomFeeds(loaded.model, 0);
+      const [a, b] = await Promise.all([createSession(loaded.model), createSession(model)]);
+      try {
+        verify = compareOutputs(await a.run(feeds), await b.run(feeds));
+      } finally {
+        await Promise.all([a.release(), b.release()]);
+      }
+    }
+    if (f.json === true) {
+      const { before, after, ...rest } = report;
+      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, ...(verify && { verify }) }, null, 2));
+      return;
+    }
+    const lines = reportLines(report);
+    lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(model, output!)));
+    for (const [name, c] of Object.entries(verify ?? {})) {
+      lines.push(`verify ${name}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
+    }
+    io.out(lines.join('\n'));
+  },
+};

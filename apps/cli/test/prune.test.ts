@@ -1,0 +1,41 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { mc, shared, tempDir } from './helpers.js';
+
+const mnist = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
+
+describe.skipIf(!existsSync(mnist))('mc prune', () => {
+  it('--sparsity 0.9 --global --verify: table of weights, the file shrinks, output runs in ORT', async () => {
+    const out = path.join(tempDir(), 'sparse.onnx');
+    const before = readFileSync(mnist);
+    const r = await mc('prune', '--sparsity', '0.9', '--global', '--verify', mnist, out);
+    expect(r.code).toBe(0);
+    expect(readFileSync(mnist).equals(before)).toBe(true);
+    expect(r.out).toMatch(/weights zeroed: 90\.0%/);
+    expect(r.out).toMatch(/verify \S+: cosine/);
+    // The MatMul weight is computed (Reshape of a constant) and stays; both convs shrink to sparse_initializers.
+    expect(r.out).toMatch(/sparse \(int16\)/);
+    expect(statSync(out).size).toBeLessThan(before.length * 0.6);
+  });
+
+  it('--channels 0.5 --json: every group with members, removals and reasons', async () => {
+    const out = path.join(tempDir(), 'thin.onnx');
+    const r = await mc('prune', '--channels', '0.5', '--json', mnist, out);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.mode).toBe('channels');
+    expect(j.groups.length).toBe(2);
+    // The second conv feeds a MatMul whose weight is computed: that group is left alone, with the reason.
+    expect(j.groups[1].reasons).toEqual(["MatMul 'Times212' has no constant weight"]);
+    expect(j.groups[0].removed).toBe(4);
+    expect(j.after.params).toBeLessThan(j.before.params);
+  });
+
+  it.each([['--sparsity', '1'], ['--sparsity', '-0.5'], ['--channels', '1.2'], ['--nm', '2-4']])('%s %s → usage/option error, no output written', async (flag, v) => {
+    const out = path.join(tempDir(), 'x.onnx');
+    const r = await mc('prune', flag, v, mnist, out);
+    expect(r.code).toBe(2);
+    expect(existsSync(out)).toBe(false);
+  });
+});
