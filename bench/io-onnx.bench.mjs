@@ -117,7 +117,7 @@ for (let i = 0; i < 48; i++) {
   x = b.node('MatMul', [x, w]);
 }
 b.output(x, 'y', { dtype: 'float32', shape: [1, 4096] });
-const res = await io.saveOnnx(b.build(), src, { externalData: { threshold: 1024 } });
+const res = await io.saveOnnx(b.build(), src); // default options: over 2 GiB, so tensors go external by themselves
 `), big, out], { encoding: 'utf8' });
 if (gen.status !== 0) throw new Error(`generating the 3 GiB model failed: ${gen.stderr}`);
 const genRes = JSON.parse(gen.stdout.trim());
@@ -160,7 +160,7 @@ const lines = [
   '',
   '| step | wall | peak RSS (process.resourceUsage) | peak RSS (/usr/bin/time -v) | goal |',
   '|---|---|---|---|---|',
-  `| generate (saveOnnx, tensors produced one by one) | ${fmt(genRes.ms)} | ${(genRes.maxRssKiB / 1024).toFixed(0)} MiB | – | – |`,
+  `| generate (saveOnnx with default options: over 2 GiB, so external by itself; tensors produced one by one) | ${fmt(genRes.ms)} | ${(genRes.maxRssKiB / 1024).toFixed(0)} MiB | – | – |`,
   `| convert (loadOnnx + saveOnnx, range copies) | ${fmt(convRes.ms)} | **${(convRes.maxRssKiB / 1024).toFixed(0)} MiB** | ${(timeRss / 1024).toFixed(0)} MiB | < 1024 MiB ${convRes.maxRssKiB < 1024 * 1024 ? '✔' : '✘'} |`,
   '',
   `Converted tensors w0, w24, w47 equal to the source: ${spotOk ? '✔' : '✘'}.`,

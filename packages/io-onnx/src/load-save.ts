@@ -5,7 +5,7 @@ import { McError, type Model, type Tensor } from '@mc/ir';
 import type { ExternalSource } from './external-data.js';
 import { readOnnx } from './read-onnx.js';
 import { type Externalize, tensorBytes } from './tensor-encode.js';
-import { encodeModel } from './write-onnx.js';
+import { encodeModel, PROTOBUF_LIMIT_STEP } from './write-onnx.js';
 
 /**
  * Reads an ONNX model file. External data is resolved relative to the file's folder and read lazily.
@@ -47,7 +47,8 @@ export interface SaveOnnxOptions {
    * Where tensor bytes go. `false`: all inside the .onnx file (fails above 2 GiB). An object: every tensor of at least
    * `threshold` bytes (default 1024) goes to `location` (default `<file>.data`, next to the model), at offsets aligned
    * to `align` bytes (default 4096) for tensors at least that large. Default: tensors that were external when read
-   * stay external (in `<file>.data`), the rest inline.
+   * stay external (in `<file>.data`), the rest inline; a model that would exceed protobuf's 2 GiB that way is saved
+   * with every tensor of 1 KiB or more external.
    */
   externalData?: false | { location?: string; threshold?: number; align?: number };
 }
@@ -79,7 +80,6 @@ function sourceOf(t: Tensor): ExternalSource | undefined {
  */
 export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions = {}): Promise<SaveOnnxResult> {
   const dir = dirname(resolve(path));
-  const target = resolve(path);
   const ext = opts.externalData;
   const location = (ext === undefined || ext === false ? undefined : ext.location) ?? `${basename(path)}.data`;
   const norm = normalize(location);
@@ -90,8 +90,31 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
     });
   }
   const dataPath = resolve(dir, location);
-  const threshold = ext === undefined || ext === false ? Infinity : (ext.threshold ?? 1024);
   const align = ext === undefined || ext === false ? 4096 : (ext.align ?? 4096);
+  if (ext === false) return attempt(model, path, { location, dataPath, threshold: Infinity, preserve: false, align, externalize: false });
+  if (ext !== undefined) return attempt(model, path, { location, dataPath, threshold: ext.threshold ?? 1024, preserve: false, align, externalize: true });
+  try {
+    return attempt(model, path, { location, dataPath, threshold: Infinity, preserve: true, align, externalize: true });
+  } catch (e) {
+    // Over 2 GiB inline: protobuf cannot hold it, so by default large tensors move to external data.
+    if (!(McError.is(e) && e.context.step === PROTOBUF_LIMIT_STEP)) throw e;
+    return attempt(model, path, { location, dataPath, threshold: 1024, preserve: true, align, externalize: true });
+  }
+}
+
+interface Attempt {
+  location: string;
+  dataPath: string;
+  threshold: number;
+  /** Tensors that were external when read stay external. */
+  preserve: boolean;
+  align: number;
+  externalize: boolean;
+}
+
+function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
+  const target = resolve(path);
+  const { location, dataPath, threshold, align } = a;
   const suffix = `.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const tmpModel = `${target}${suffix}`;
   const tmpData = `${dataPath}${suffix}`;
@@ -99,38 +122,37 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
   let fd: number | undefined;
   let offset = 0;
   let count = 0;
-  const externalize: Externalize | undefined =
-    ext === false
-      ? undefined
-      : (t) => {
-          const wanted = t.byteLength >= threshold || (ext === undefined && t.info.external !== undefined);
-          if (!wanted) return undefined;
-          const src = sourceOf(t);
-          if (src !== undefined && t.isLazy && resolve(src.path) === dataPath) {
-            throw new McError(
-              'E_OPTION',
-              `saving to ${path} would overwrite ${dataPath}, which this model still reads its weights from; save to another file name or folder`,
-              { context: { file: path } },
-            );
-          }
-          if (fd === undefined) fd = openSync(tmpData, 'w');
-          const len = t.byteLength;
-          if (len >= align && offset % align !== 0) {
-            const pad = align - (offset % align);
-            writeAll(fd, new Uint8Array(pad));
-            offset += pad;
-          }
-          const start = offset;
-          if (src !== undefined && t.isLazy) copyRange(src, fd);
-          else writeAll(fd, tensorBytes(t));
-          offset += len;
-          count++;
-          return [
-            { key: 'location', value: location },
-            { key: 'offset', value: String(start) },
-            { key: 'length', value: String(len) },
-          ];
-        };
+  const externalize: Externalize | undefined = !a.externalize
+    ? undefined
+    : (t) => {
+        const wanted = t.byteLength >= threshold || (a.preserve && t.info.external !== undefined);
+        if (!wanted) return undefined;
+        const src = sourceOf(t);
+        if (src !== undefined && t.isLazy && resolve(src.path) === dataPath) {
+          throw new McError(
+            'E_OPTION',
+            `saving to ${path} would overwrite ${dataPath}, which this model still reads its weights from; save to another file name or folder`,
+            { context: { file: path } },
+          );
+        }
+        if (fd === undefined) fd = openSync(tmpData, 'w');
+        const len = t.byteLength;
+        if (len >= align && offset % align !== 0) {
+          const pad = align - (offset % align);
+          writeAll(fd, new Uint8Array(pad));
+          offset += pad;
+        }
+        const start = offset;
+        if (src !== undefined && t.isLazy) copyRange(src, fd);
+        else writeAll(fd, tensorBytes(t));
+        offset += len;
+        count++;
+        return [
+          { key: 'location', value: location },
+          { key: 'offset', value: String(start) },
+          { key: 'length', value: String(len) },
+        ];
+      };
 
   try {
     const bytes = encodeModel(model, externalize, path);

@@ -54,6 +54,10 @@ export function writeTensor(t: Tensor, name: string | undefined, externalize?: E
     p.string_data = t.data as Uint8Array[];
   } else if (info.storage === 'field') {
     writeFields(t, p);
+  } else if (t.isLazy) {
+    // Read when the encoder reaches it, not now: the size check over the whole model runs first, and only one lazy
+    // tensor's bytes are loaded at a time.
+    p.raw_data_thunk = () => tensorBytes(t);
   } else {
     p.raw_data = tensorBytes(t);
   }

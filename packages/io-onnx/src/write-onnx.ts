@@ -13,12 +13,15 @@ import { writeModelProto } from './write-model.js';
  */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
+/** `context.step` of the error raised when tensor data exceeds {@link PROTOBUF_LIMIT}. @internal */
+export const PROTOBUF_LIMIT_STEP = 'protobuf-limit';
+
 function tooBig(inline: number, file: string | undefined): McError {
   return new McError(
     'E_UNSUPPORTED',
     `the model holds over ${(inline / 2 ** 30).toFixed(2)} GiB of tensor data, more than the 2 GiB a protobuf file can hold` +
       `${file === undefined ? '' : ` (writing ${file})`}; save it with saveOnnx(model, path, { externalData: { threshold: 1024 } })`,
-    file === undefined ? {} : { context: { file } },
+    { context: { ...(file !== undefined && { file }), step: PROTOBUF_LIMIT_STEP } },
   );
 }
 

@@ -167,6 +167,7 @@ function encodeTensor(m: PTensor, w: protobufjs.Writer, depth: number, Segment: 
   }
   if (m.name != null) w.uint32(66).string(m.name);
   if (m.raw_data != null) w.uint32(74).bytes(m.raw_data);
+  else if (m.raw_data_thunk != null) w.uint32(74).bytes(m.raw_data_thunk());
   if (m.double_data != null && m.double_data.length > 0) w.uint32(82).bytes(bytesOf(m.double_data, (n) => new Float64Array(n)));
   if (m.uint64_data != null && m.uint64_data.length > 0) {
     w.uint32(90).fork();

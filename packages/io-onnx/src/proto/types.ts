@@ -39,6 +39,8 @@ export interface PTensor extends PUnknowns {
   name?: string;
   doc_string?: string;
   raw_data?: Uint8Array;
+  /** Written as raw_data, produced only while encoding (lazy tensors: read, written, dropped). Not a proto field. */
+  raw_data_thunk?: () => Uint8Array;
   external_data?: PStringStringEntry[];
   data_location?: number;
   double_data?: number[];
