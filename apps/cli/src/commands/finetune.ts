@@ -118,7 +118,7 @@ export async function runTraining(
 /** `mc finetune <in> <out> --dataset D --data-dir DIR --epochs N`. */
 export const finetune: Command = {
   name: 'finetune',
-  summary: 'Fine-tune a model (e.g. after compression) on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; writes a checkpoint after every epoch, so a NaN loss leaves the last good one.',
+  summary: 'Fine-tune a model after compression on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; a checkpoint is written after every epoch, so a NaN loss leaves the last good one.',
   usage: '<in> <out> --dataset mnist|cifar10|npy --data-dir DIR [--epochs N] [--lr x] [--masks zeros] [--eval]',
   flags: TRAIN_FLAGS,
   examples: ['mc finetune small.onnx tuned.onnx --dataset mnist --data-dir data/mnist --epochs 1 --eval', 'mc finetune pruned.onnx tuned.onnx --dataset cifar10 --data-dir data/cifar10 --masks zeros --augment-crop 4 --augment-flip'],
