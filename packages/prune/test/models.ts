@@ -54,7 +54,7 @@ export class DeadChannelNet {
   }
 
   /** A random stack of blocks; returns the model. */
-  build(kind: 'gap' | 'flatten' | 'matmul'): Model {
+  build(kind: 'gap' | 'flatten' | 'matmul' | 'nhwc'): Model {
     const x = this.b.input('x', 'float32', [1, 3, 8, 8]);
     let c = 8;
     let h = this.cbr(x, 3, c);
@@ -89,8 +89,10 @@ export class DeadChannelNet {
       }
     }
     const classes = 10;
-    if (kind === 'gap') {
-      const f = this.b.node('Flatten', [this.b.node('GlobalAveragePool', [h])], { axis: 1 });
+    if (kind === 'gap' || kind === 'nhwc') {
+      // 'nhwc': Keras-style head, GlobalAveragePool → Transpose to NHWC → Flatten ([N, 1, 1, C] → [N, C])
+      const pooled = this.b.node('GlobalAveragePool', [h]);
+      const f = this.b.node('Flatten', [kind === 'gap' ? pooled : this.b.node('Transpose', [pooled], { perm: [0, 2, 3, 1] })], { axis: 1 });
       const w = this.b.initializer('fc_w', this.#tensor([classes, c], () => this.rand() - 0.5));
       this.b.output(this.b.node('Gemm', [f, w, this.b.initializer('fc_b', this.#tensor([classes], () => this.rand()))], { transB: 1 }, { name: 'fc' }), 'y');
     } else {

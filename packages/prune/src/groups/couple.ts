@@ -178,7 +178,19 @@ function flattenLike(ctx: RuleContext, node: Node, x: ChanMap, input: Value, fro
 const flattenRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0]!;
   const k = norm(node.attrInt('axis', 1)!, x.rank);
-  flattenLike(ctx, node, x, node.inputs[0]!, x.axis, k !== x.axis || x.axis === 0 ? `${label(node)} (axis ${k}) mixes the channel axis ${x.axis} with others` : undefined);
+  // Axes between the flatten point and the channels must be 1 (e.g. NHWC [N, 1, 1, C] after a global pool).
+  const between = knownDims(node.inputs[0]!.shape?.slice(k, x.axis));
+  const ones = between !== undefined && prod(between) === 1;
+  flattenLike(ctx, node, x, node.inputs[0]!, x.axis, k > x.axis || !ones || x.axis === 0 ? `${label(node)} (axis ${k}) mixes the channel axis ${x.axis} with others` : undefined);
+};
+
+/** Transpose moves the channel axis to where the permutation puts it. */
+const transposeRule: Rule = (ctx, node, mapped) => {
+  const x = mapped[0]!;
+  const perm = node.attrInts('perm', Array.from({ length: x.rank }, (_, i) => x.rank - 1 - i))!;
+  if (x.block !== 1 || perm.length !== x.rank) return fixAll(ctx, mapped, `${label(node)} moves flattened channels`);
+  ctx.state.member(x, { node: node.name, opType: node.opType, role: 'couple' });
+  ctx.state.maps.set(node.outputs[0]!, { ...x, axis: perm.indexOf(x.axis) });
 };
 
 /** Reshape is followed only where it provably flattens from the channel axis ([N, C, …] → [N, C·…]). */
@@ -216,4 +228,5 @@ export const coupleRules = new Map<string, Rule>([
   ['Split', splitRule],
   ['Flatten', flattenRule],
   ['Reshape', reshapeRule],
+  ['Transpose', transposeRule],
 ]);
