@@ -103,7 +103,8 @@ export function writeGraph(g: Graph, externalize?: Externalize): PGraph {
   if (g.docString !== undefined) p.doc_string = g.docString;
   p.input = g.inputs.map(writeValueInfo);
   p.output = g.outputs.map(writeValueInfo);
-  p.value_info = g.valueInfo.map(writeValueInfo);
+  // A value_info whose value a transform has removed from the graph (its producer left the graph) is dropped.
+  p.value_info = g.valueInfo.filter((v) => v.producer() === undefined || v.producer()!.graph !== undefined).map(writeValueInfo);
   p.quantization_annotation = g.quantizationAnnotation.map((q) => ({
     tensor_name: q.tensorName,
     quant_parameter_tensor_names: q.params.map(([key, value]) => ({ key, value })),
