@@ -8,6 +8,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { readKeras, saveKeras } from '../src/index.js';
 import { relErr, seeded } from './helpers.js';
 
+tf.env().set('PROD', true);
 await tf.setBackend('cpu');
 const dir = mkdtempSync(join(tmpdir(), 'mc-io-keras-layers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,6 +4,8 @@ import { File as H5File, ready } from 'h5wasm/node';
 import type { KerasGraph } from '../src/index.js';
 import { graphToConfig } from '../src/write-config.js';
 
+// PROD silences tfjs' one-time console notice about tfjs-node (tests do not print).
+tf.env().set('PROD', true);
 await tf.setBackend('cpu');
 
 /** The original model config as the file stores it (h5 attr, architecture JSON, TF.js modelTopology). */
@@ -56,5 +58,15 @@ export function keras2Config(g: KerasGraph): unknown {
 function inferenceOnly(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(inferenceOnly);
   if (typeof v !== 'object' || v === null) return v;
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k.endsWith('_regularizer') ? null : inferenceOnly(x)]));
+  const o = v as Record<string, unknown>;
+  // A stale batch_input_shape on a non-input layer of a Functional model only makes tfjs print a warning.
+  const stale = Array.isArray(o.inbound_nodes) && o.inbound_nodes.length > 0;
+  return Object.fromEntries(
+    Object.entries(o).map(([k, x]) => [k, k.endsWith('_regularizer') ? null : k === 'config' && stale && typeof x === 'object' && x !== null ? withoutShape(x) : inferenceOnly(x)]),
+  );
+}
+
+function withoutShape(c: object): unknown {
+  const { batch_input_shape: _drop, ...rest } = c as Record<string, unknown>;
+  return inferenceOnly(rest);
 }
