@@ -37,9 +37,10 @@ describe.skipIf(!have)('real model: mnist-cntk (ONNX Model Zoo MNIST) on MNIST t
   });
 
   it.each([
-    [0.1, 0.01],
-    [0.3, 0.05],
-    [0.5, 0.3],
+    // measured on this data: 98.7% → 98.7 (nothing passes at 0.1), 97.9, 88.5
+    [0.1, 0],
+    [0.3, 0.02],
+    [0.5, 0.15],
   ])('error %f: every replaced layer meets the bound, the model runs in ORT, accuracy drops ≤ %f', async (e, drop) => {
     const { model: out, report } = await factorize(model, { error: e });
     for (const n of report.nodes.filter((x) => x.replaced)) expect(n.weightError).toBeLessThanOrEqual(e);
