@@ -44,8 +44,8 @@ export async function loadOnnx(path: string): Promise<Model> {
 /** Options for {@link saveOnnx}. */
 export interface SaveOnnxOptions {
   /**
-   * Where tensor bytes go. `false`: all inside the .onnx file (fails above 2 GiB). An object: every tensor of at least
-   * `threshold` bytes (default 1024) goes to `location` (default `<file>.data`, next to the model), at offsets aligned
+   * Where tensor bytes go. `false`: all inside the .onnx file (fails above 2 GiB). An object: every initializer of at
+   * least `threshold` bytes (default 1024) goes to `location` (default `<file>.data`, next to the model), at offsets aligned
    * to `align` bytes (default 4096) for tensors at least that large. Default: tensors that were external when read
    * stay external (in `<file>.data`), the rest inline; a model that would exceed protobuf's 2 GiB that way is saved
    * with every tensor of 1 KiB or more external.
@@ -124,8 +124,11 @@ function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
   let count = 0;
   const externalize: Externalize | undefined = !a.externalize
     ? undefined
-    : (t) => {
-        const wanted = t.byteLength >= threshold || (a.preserve && t.info.external !== undefined);
+    : (t, _name, role) => {
+        const wasExternal = a.preserve && t.info.external !== undefined;
+        // Attribute tensors (Constant values) stay inline: onnxruntime reads them during shape inference and cannot
+        // follow external data there.
+        const wanted = wasExternal || (role === 'initializer' && t.byteLength >= threshold);
         if (!wanted) return undefined;
         const src = sourceOf(t);
         if (src !== undefined && t.isLazy && resolve(src.path) === dataPath) {

@@ -7,7 +7,11 @@ import type { PStringStringEntry, PTensor } from './proto/types.js';
  * (location/offset/length) means the caller has written them to an external file.
  * @internal
  */
-export type Externalize = (t: Tensor, name: string) => PStringStringEntry[] | undefined;
+export type Externalize = (t: Tensor, name: string, role: TensorRole) => PStringStringEntry[] | undefined;
+
+/** Where a tensor sits: graph initializers, or attribute values (Constant nodes, ...), which runtimes read during
+ * shape inference and so are kept inline unless they were external in the file. @internal */
+export type TensorRole = 'initializer' | 'attribute';
 
 /** @internal */
 export function mapToEntries(m: ReadonlyMap<string, string> | undefined): PStringStringEntry[] {
@@ -27,7 +31,7 @@ export function tensorBytes(t: Tensor): Uint8Array {
  * kept, so a read-write round trip gives the same message; new tensors use raw_data (strings: string_data).
  * @internal
  */
-export function writeTensor(t: Tensor, name: string | undefined, externalize?: Externalize): PTensor {
+export function writeTensor(t: Tensor, name: string | undefined, externalize?: Externalize, role: TensorRole = 'initializer'): PTensor {
   const info = t.info;
   const extra = (info.extra ?? {}) as {
     name?: string;
@@ -43,7 +47,7 @@ export function writeTensor(t: Tensor, name: string | undefined, externalize?: E
   if (info.metadataProps !== undefined && info.metadataProps.size > 0) p.metadata_props = mapToEntries(info.metadataProps);
   if (extra.unknownFields !== undefined) p.$unknowns = extra.unknownFields;
 
-  const ext = t.dtype === 'string' || externalize === undefined ? undefined : externalize(t, n ?? '');
+  const ext = t.dtype === 'string' || externalize === undefined ? undefined : externalize(t, n ?? '', role);
   if (ext !== undefined) {
     p.external_data = ext;
     p.data_location = 1;

@@ -1,7 +1,7 @@
 import { type Attribute, dtypeInfo, type Graph, type IrFunction, McError, type Model, type Node, type SparseTensor, type Value } from '@mc/ir';
 import { decodeDeviceConfiguration, decodeNodeDeviceConfiguration, decodeTrainingInfo, fromBigInt } from './proto/codec.js';
 import type { PAttribute, PFunction, PGraph, PModel, PNode, PSparseTensor, PValueInfo } from './proto/types.js';
-import { type Externalize, mapToEntries, writeTensor } from './tensor-encode.js';
+import { type Externalize, mapToEntries, type TensorRole, writeTensor } from './tensor-encode.js';
 import { writeType } from './type-codec.js';
 
 const ATTR_CODE: Record<Attribute['type'], number> = {
@@ -113,10 +113,10 @@ export function writeGraph(g: Graph, externalize?: Externalize): PGraph {
   return p;
 }
 
-function writeSparse(s: SparseTensor, name: string | undefined, externalize?: Externalize): PSparseTensor {
+function writeSparse(s: SparseTensor, name: string | undefined, externalize?: Externalize, role: TensorRole = 'initializer'): PSparseTensor {
   return {
-    values: writeTensor(s.values, name, externalize),
-    indices: writeTensor(s.indices, undefined, externalize),
+    values: writeTensor(s.values, name, externalize, role),
+    indices: writeTensor(s.indices, undefined, externalize, role),
     dims: s.dims.map((d) => fromBigInt(BigInt(d))),
   };
 }
@@ -160,13 +160,13 @@ export function writeAttribute(name: string, a: Attribute, externalize?: Externa
       p.s = a.value;
       break;
     case 'TENSOR':
-      p.t = writeTensor(a.value, undefined, externalize);
+      p.t = writeTensor(a.value, undefined, externalize, 'attribute');
       break;
     case 'GRAPH':
       p.g = writeGraph(a.value, externalize);
       break;
     case 'SPARSE_TENSOR':
-      p.sparse_tensor = writeSparse(a.value, undefined, externalize);
+      p.sparse_tensor = writeSparse(a.value, undefined, externalize, 'attribute');
       break;
     case 'TYPE_PROTO':
       p.tp = writeType(a.value);
@@ -181,13 +181,13 @@ export function writeAttribute(name: string, a: Attribute, externalize?: Externa
       p.strings = a.value;
       break;
     case 'TENSORS':
-      p.tensors = a.value.map((t) => writeTensor(t, undefined, externalize));
+      p.tensors = a.value.map((t) => writeTensor(t, undefined, externalize, 'attribute'));
       break;
     case 'GRAPHS':
       p.graphs = a.value.map((g) => writeGraph(g, externalize));
       break;
     case 'SPARSE_TENSORS':
-      p.sparse_tensors = a.value.map((s) => writeSparse(s, undefined, externalize));
+      p.sparse_tensors = a.value.map((s) => writeSparse(s, undefined, externalize, 'attribute'));
       break;
     case 'TYPE_PROTOS':
       p.type_protos = a.value.map(writeType);

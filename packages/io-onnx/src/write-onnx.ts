@@ -29,8 +29,8 @@ function tooBig(inline: number, file: string | undefined): McError {
 export function encodeModel(model: Model, externalize: Externalize | undefined, file?: string): Uint8Array {
   let inline = 0;
   // Counted before any tensor byte is read, so an oversized model fails fast without loading lazy tensors.
-  const count: Externalize = (t, name) => {
-    const ext = externalize?.(t, name);
+  const count: Externalize = (t, name, role) => {
+    const ext = externalize?.(t, name, role);
     if (ext === undefined) {
       inline += t.byteLength;
       if (inline > PROTOBUF_LIMIT) throw tooBig(inline, file);
