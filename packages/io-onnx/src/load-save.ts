@@ -89,6 +89,12 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
       context: { file: path },
     });
   }
+  if (ext !== undefined && ext !== false) {
+    const bad = (k: string, v: unknown, want: string): McError =>
+      new McError('E_OPTION', `externalData.${k} must be ${want}, got ${String(v)}; e.g. { threshold: 1024, align: 4096 }`, { context: { file: path } });
+    if (ext.threshold !== undefined && !(ext.threshold >= 0)) throw bad('threshold', ext.threshold, 'a number of bytes >= 0');
+    if (ext.align !== undefined && !(Number.isInteger(ext.align) && ext.align >= 1)) throw bad('align', ext.align, 'a whole number of bytes >= 1');
+  }
   const dataPath = resolve(dir, location);
   const align = ext === undefined || ext === false ? 4096 : (ext.align ?? 4096);
   if (ext === false) return attempt(model, path, { location, dataPath, threshold: Infinity, preserve: false, align, externalize: false });
