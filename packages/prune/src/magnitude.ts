@@ -1,4 +1,5 @@
 import { McError, type McWarning, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
+import { codebookBytes, emitCodebook, toCodebook } from './codebook.js';
 import { countZeros, nmPrune, zeroSmallest } from './kernels/magnitude.js';
 import type { MagnitudePlan } from './options.js';
 import type { PassedThrough, WeightReport } from './report.js';
@@ -105,6 +106,15 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
     const storage = chooseStorage(plan.storage, data.length, data.length - zeros, pBytes, packedOk);
     let bytesAfter = data.length * 4;
     let indexType: WeightReport['indexType'];
+    let codebook: WeightReport['codebook'];
+    if (plan.codebook !== undefined && packedOk) {
+      const s = toCodebook(data, plan.codebook);
+      emitCodebook(model.graph, c.value, dims, s);
+      bytesAfter = codebookBytes(s);
+      codebook = { bits: plan.codebook, entries: s.codebook.length, maxAbsError: s.maxAbsError };
+      weights.push({ node: c.node.name, opType: c.node.opType, weight: c.value.name, dims, elements: data.length, zeros, sparsity: zeros / data.length, threshold: thresholds[i]!, storage: 'packed', bytesBefore: c.tensor.byteLength, bytesAfter, codebook });
+      continue;
+    }
     if (storage === 'dense') {
       c.value.constValue = new Tensor('float32', dims, data, c.tensor.info);
     } else if (storage === 'sparse') {

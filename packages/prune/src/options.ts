@@ -45,6 +45,12 @@ export interface MagnitudeOptions extends PruneCommonOptions {
   storage?: SparseStorage;
   /** Weights with fewer elements stay dense and unpruned (default 0: prune all). */
   minElements?: number;
+  /**
+   * With `storage: 'packed'` (or 'auto'): share the surviving values through a k-means codebook of 2^bits − 1 entries
+   * plus an exact zero (Deep Compression's weight sharing), stored as bits-wide codes next to 4- or 8-bit gaps. Lossy:
+   * the report gives each weight's max |error|. Default: none (values stay float32).
+   */
+  codebook?: number;
 }
 
 /** What an {@link Importance} sees of one layer that defines output channels. */
@@ -121,6 +127,7 @@ export interface MagnitudePlan {
   nm: [number, number] | undefined;
   storage: SparseStorage;
   minElements: number;
+  codebook: number | undefined;
 }
 
 /** Checks options before any work; throws `E_OPTION` with the fix. @internal */
@@ -145,7 +152,10 @@ export function validateOptions(opts: PruneOptions): MagnitudePlan | ChannelOpti
     if (!['sparse', 'packed', 'dense', 'auto'].includes(storage)) fail(`prune: storage must be 'sparse', 'packed', 'dense' or 'auto', got ${String(storage)}`);
     const minElements = opts.minElements ?? 0;
     if (!Number.isInteger(minElements) || minElements < 0) fail(`prune: minElements must be an integer ≥ 0, got ${minElements}`);
-    return { sparsity, scope, nm, storage, minElements };
+    const codebook = opts.codebook;
+    if (codebook !== undefined && (!Number.isInteger(codebook) || codebook < 1 || codebook > 8)) fail(`prune: codebook must be an integer number of bits in 1..8, got ${String(codebook)}; pass e.g. codebook: 4`);
+    if (codebook !== undefined && storage !== 'packed' && storage !== 'auto') fail(`prune: codebook needs storage 'packed' (or 'auto'), got '${storage}'`);
+    return { sparsity, scope, nm, storage, minElements, codebook };
   }
   if (opts.mode === 'channels') {
     fraction('ratio', opts.ratio, 'ratio: 0.5');

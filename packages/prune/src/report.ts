@@ -18,6 +18,8 @@ export interface WeightReport {
   indexType?: 'int16' | 'int32' | 'int64';
   bytesBefore: number;
   bytesAfter: number;
+  /** With a codebook: its size (entries, the exact zero included) and the largest |w − shared value|. */
+  codebook?: { bits: number; entries: number; maxAbsError: number };
 }
 
 /** One node of a channel dependency group and what pruning does to it. */

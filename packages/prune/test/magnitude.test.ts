@@ -83,4 +83,21 @@ describe('magnitude pruning', () => {
     await assertNumericallyClose(ref.model, out, { feeds: randomFeeds(model, 3), bitwise: true, graphOptimizationLevel: 'basic' });
     expect(report.after.paramBytes).toBeLessThan(report.before.paramBytes);
   });
+
+  it('packed with a 4-bit codebook: ≤ 16 shared values per layer, zeros exact, smaller again; cos ≥ 0.99 vs float values', async () => {
+    const model = mlp();
+    const dense = await prune(model, { mode: 'magnitude', sparsity: 0.9, storage: 'dense' });
+    const packed = await prune(model, { mode: 'magnitude', sparsity: 0.9, storage: 'packed' });
+    const cb = await prune(model, { mode: 'magnitude', sparsity: 0.9, storage: 'packed', codebook: 4 });
+    for (const w of cb.report.weights) {
+      expect(w.codebook).toMatchObject({ bits: 4, entries: 16 });
+      expect(w.codebook!.maxAbsError).toBeLessThan(0.1);
+    }
+    const sum = (r: typeof cb.report) => r.weights.reduce((n, w) => n + w.bytesAfter, 0);
+    expect(sum(cb.report)).toBeLessThan(sum(packed.report) * 0.45);
+    expect(writeOnnx(cb.model).length).toBeLessThan(writeOnnx(packed.model).length);
+    const r = await assertNumericallyClose(dense.model, cb.model, { feeds: [randomFeeds(model, 1), randomFeeds(model, 2)], minCosine: 0.99, graphOptimizationLevel: 'basic' });
+    expect(r.y!.cosine).toBeGreaterThan(0.99);
+    await expect(prune(model, { mode: 'magnitude', sparsity: 0.9, storage: 'sparse', codebook: 4 })).rejects.toMatchObject({ code: 'E_OPTION' });
+  });
 });
