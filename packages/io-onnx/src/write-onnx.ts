@@ -52,8 +52,14 @@ export function encodeModel(model: Model, externalize: Externalize | undefined, 
  * const session = await ort.InferenceSession.create(bytes);
  * ```
  */
-export function writeOnnx(model: Model): Uint8Array {
-  return encodeModel(model, undefined);
+export function writeOnnx(model: Model, opts: WriteOnnxOptions = {}): Uint8Array {
+  return encodeModel(model, undefined, opts.file);
+}
+
+/** Options for {@link writeOnnx}. */
+export interface WriteOnnxOptions {
+  /** The file the bytes are meant for; named in error messages. */
+  file?: string;
 }
 
 /**
