@@ -2,19 +2,26 @@ import { isObject, type JsonValue, type KerasLayerConfigJson, type KerasLayerJso
 import { type KerasGraph, type KerasLayer, type KerasTensorRef, refKey } from './keras-graph.js';
 
 /** Which config dialect to write: Keras 2 / tf.keras / TF.js (`batch_input_shape`, list inbound nodes) or Keras 3. */
-export type ConfigFlavor = 'keras2' | 'keras3';
+export type ConfigFlavor = 'keras2' | 'keras3' | 'tfjs';
 
 const KERAS3_ONLY = new Set(['module', 'registered_name', 'build_config', 'shared_object_id']);
 
-/** Strips Keras 3 serialization wrappers (module, registered_name, DTypePolicy objects) for Keras 2 / TF.js. */
-function toKeras2Value(v: JsonValue | undefined, key?: string): JsonValue | undefined {
-  if (Array.isArray(v)) return v.map((x) => toKeras2Value(x) ?? null);
+/**
+ * Strips Keras 3 serialization wrappers (module, registered_name, DTypePolicy objects) for Keras 2 / TF.js. TF.js
+ * knows only `L1L2` among regularizers, so `L1`/`L2` are rewritten as `L1L2` there.
+ */
+function toKeras2Value(v: JsonValue | undefined, key?: string, tfjs = false): JsonValue | undefined {
+  if (Array.isArray(v)) return v.map((x) => toKeras2Value(x, undefined, tfjs) ?? null);
   if (!isObject(v)) return v;
+  if (tfjs && key?.endsWith('_regularizer') === true && (v.class_name === 'L1' || v.class_name === 'L2')) {
+    const c = isObject(v.config) ? v.config : {};
+    return { class_name: 'L1L2', config: { l1: Number(c.l1 ?? 0), l2: Number(c.l2 ?? 0) } };
+  }
   if (key === 'dtype' && v.class_name === 'DTypePolicy' && isObject(v.config)) return v.config.name ?? 'float32';
   const out: Record<string, JsonValue> = {};
   for (const [k, x] of Object.entries(v)) {
     if (KERAS3_ONLY.has(k)) continue;
-    const y = toKeras2Value(x, k);
+    const y = toKeras2Value(x, k, tfjs);
     if (y !== undefined) out[k] = y;
   }
   return out;
@@ -22,8 +29,8 @@ function toKeras2Value(v: JsonValue | undefined, key?: string): JsonValue | unde
 
 function layerConfig(l: KerasLayer, flavor: ConfigFlavor, first: boolean): KerasLayerConfigJson {
   const c: KerasLayerConfigJson = { ...l.config, name: l.name };
-  if (flavor === 'keras2') {
-    const k2 = toKeras2Value(c as JsonValue) as KerasLayerConfigJson;
+  if (flavor !== 'keras3') {
+    const k2 = toKeras2Value(c as JsonValue, undefined, flavor === 'tfjs') as KerasLayerConfigJson;
     if (k2.batch_shape !== undefined) {
       k2.batch_input_shape = k2.batch_shape;
       delete k2.batch_shape;
@@ -57,7 +64,7 @@ function layerEntry(l: KerasLayer, flavor: ConfigFlavor, functional: boolean, fi
   if (functional) {
     e.name = l.name;
     e.inbound_nodes =
-      flavor === 'keras2'
+      flavor !== 'keras3'
         ? l.calls.map((c) => c.inputs.map((r) => [r.layer, r.node, r.tensor, {}] as [string, number, number, Record<string, JsonValue>]))
         : l.calls.map((c) => ({ args: c.inputs.length === 1 ? [k3Tensor(c.inputs[0]!, shapes)] : [c.inputs.map((r) => k3Tensor(r, shapes))], kwargs: {} }));
   }
@@ -90,7 +97,7 @@ export function graphToConfig(g: KerasGraph, flavor: ConfigFlavor, shapes?: Shap
   if (g.className === 'Sequential' && isChain(g)) {
     const input = g.layers.find((l) => l.name === g.inputs[0]!.layer)!;
     const rest = g.layers.filter((l) => l.className !== 'InputLayer');
-    if (flavor === 'keras2') {
+    if (flavor !== 'keras3') {
       // Keras 2 Sequential: the first layer carries batch_input_shape; an explicit InputLayer entry is kept only when
       // its name is not the one Keras would make up (`<first>_input`), so the model input keeps its name.
       const keepInput = rest[0] === undefined || input.name !== `${rest[0].name}_input`;
@@ -107,6 +114,6 @@ export function graphToConfig(g: KerasGraph, flavor: ConfigFlavor, shapes?: Shap
   }
   const layers = g.layers.map((l) => layerEntry(l, flavor, true, false, shapes));
   const config = { name: g.name, layers, input_layers: refs(g.inputs), output_layers: refs(g.outputs) };
-  if (flavor === 'keras2') return { class_name: 'Model', config };
+  if (flavor !== 'keras3') return { class_name: 'Model', config };
   return { module: 'keras.src.models.functional', class_name: 'Functional', config: { ...config, trainable: true }, registered_name: 'Functional' };
 }

@@ -99,7 +99,7 @@ export function tfjsFiles(g: KerasGraph, shardName: string, quantize: TfjsQuanti
     format: 'layers-model',
     generatedBy: 'mc io-keras',
     convertedBy: null,
-    modelTopology: { keras_version: g.kerasVersion ?? '2.15.0', backend: g.backend ?? 'tensorflow', model_config: graphToConfig(g, 'keras2') },
+    modelTopology: { keras_version: g.kerasVersion ?? '2.15.0', backend: g.backend ?? 'tensorflow', model_config: graphToConfig(g, 'tfjs') },
     weightsManifest: [{ paths: [shardName], weights: specs }],
   };
   if (specs.length === 0) json.weightsManifest = [];

@@ -156,6 +156,28 @@ print(json.dumps({'keras_version': f.attrs['keras_version'], 'backend': f.attrs[
   });
 });
 
+describe.skipIf(SKIP_SHARED !== false)('other sources and weight specs', () => {
+  test('in-memory files (TF.js model.json + shard) read the same as from disk', async () => {
+    const d = `${KERAS_DIR}tfjs/tensorspace_lenet_mnist_layers/`;
+    const a = await readKeras(`${d}model.json`);
+    const b = await readKeras({ files: { 'model.json': readFileSync(`${d}model.json`), 'group1-shard1of1': readFileSync(`${d}group1-shard1of1`) }, main: 'model.json' });
+    const f = feeds(a.model);
+    expect(await ortOut(b.model, f)).toEqual(await ortOut(a.model, f));
+  });
+
+  test('model.json with float16 weight specs: tfjs-layers loads it, mc reads it back (= tfjs ≤ 1e-4, fp16 weights vs fp32 ≤ 1e-2)', async () => {
+    const a = await readKeras(`${KERAS_DIR}mlperf-tiny/resnet8_cifar10.h5`);
+    const out = join(dir, 'resnet8_f16.json');
+    await saveKeras(a.model, out, { tfjsQuantize: 'float16' });
+    const f = feeds(a.model);
+    const t = tfjsRun(await loadTfjs(out), f.x, f.dims)[0]!;
+    const ours = (await ortOut((await readKeras(out)).model, f))[0]!;
+    const ref = (await ortOut(a.model, f))[0]!;
+    expect(relErr(ours, t)).toBeLessThanOrEqual(1e-4);
+    expect(relErr(ours, ref)).toBeLessThanOrEqual(1e-2);
+  });
+});
+
 describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard layers only', () => {
   test('factorised Dense (MatMul → MatMul, first without bias) becomes two Dense layers: tfjs = ORT to 1e-5', async () => {
     const a = await readKeras({ architecture: `${KERAS_DIR}hls4ml/KERAS_3layer.json`, weights: `${KERAS_DIR}hls4ml/KERAS_3layer_weights.h5` });
