@@ -134,6 +134,7 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
       : [
           ['int8 static', { step: 'quantize', options: { mode: 'int8-static', target, calibrationSamples: 256 } }],
           ['int8 dynamic', { step: 'quantize', options: { mode: 'int8-dynamic', target } }],
+          ['25% channels pruned', { step: 'prune', options: { mode: 'channels', ratio: 0.25 } }],
         ];
   for (const [label, step] of quantizers) {
     for (const [from, pre, tag] of lowrank === undefined ? [[model, [], '']] as const : [[start, prefix, `${lowrank.label} + `], [model, [], '']] as const) {

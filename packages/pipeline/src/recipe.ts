@@ -89,5 +89,6 @@ function parseStep(raw: unknown, i: number, file: string): RecipeStep {
     policy = check as CheckPolicy;
   }
   if (name === 'quantize' && typeof options.mode !== 'string') fail(file, `${where} (quantize)`, "needs a mode, e.g. {quantize: {mode: 'int8-static'}}");
+  if (name === 'prune' && options.mode !== 'magnitude' && options.mode !== 'channels') fail(file, `${where} (prune)`, "needs mode 'magnitude' (with sparsity) or 'channels' (with ratio)");
   return { step: name, options, ...(policy !== undefined && { check: policy }) } as RecipeStep;
 }

@@ -2,6 +2,7 @@ import type { Dataset } from '@mc/datasets';
 import { distill, finetune, type DistillOptions, type TrainOptions } from '@mc/distill';
 import { McError, type McWarning, type Model, type ModelStats } from '@mc/ir';
 import { factorize, type FactorizeOptions } from '@mc/lowrank';
+import { prune, type PruneOptions } from '@mc/prune';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
 import { type FeedOptions, feedsFrom } from './feeds.js';
 
@@ -37,6 +38,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type PipelineStep =
   | { step: 'lowrank'; options?: DistributiveOmit<FactorizeOptions, 'onProgress' | 'signal'> }
   | { step: 'quantize'; options: QuantizeStepOptions }
+  | { step: 'prune'; options: DistributiveOmit<PruneOptions, 'onProgress' | 'signal' | 'importance'> & { importance?: 'l1' | 'l2' | 'bn' } }
   | { step: 'finetune'; options?: Omit<TrainOptions, 'onProgress' | 'signal' | 'validation'> }
   | { step: 'distill'; options?: Omit<DistillOptions, 'onProgress' | 'signal' | 'validation'> };
 
@@ -75,6 +77,10 @@ export const STEPS: Readonly<Record<StepName, StepDef>> = {
       }
       return quantize(model, opts as unknown as QuantizeOptions);
     },
+  },
+  prune: {
+    keys: ['mode', 'sparsity', 'scope', 'nm', 'storage', 'minElements', 'codebook', 'ratio', 'importance', 'foldBatchNorm', 'minChannels', 'exclude'],
+    run: async (model, options, ctx) => prune(model, { ...(options as unknown as PruneOptions), ...(ctx.signal !== undefined && { signal: ctx.signal }) }),
   },
   finetune: {
     keys: TRAIN_KEYS,

@@ -34,7 +34,7 @@ describe('recipes', () => {
   });
 
   it('an unknown step or option fails at once, naming it and what is allowed', () => {
-    expect(code(() => parseRecipe('steps: [{shrink: {}}]', 'r.yaml'))).toMatch(/E_OPTION: recipe r.yaml: step 1: unknown step 'shrink'; steps are lowrank, quantize/);
+    expect(code(() => parseRecipe('steps: [{shrink: {}}]', 'r.yaml'))).toMatch(/E_OPTION: recipe r.yaml: step 1: unknown step 'shrink'; steps are lowrank, quantize, prune/);
     expect(code(() => parseRecipe('steps: [{lowrank: {eror: 0.1}}]', 'r.yaml'))).toMatch(/step 1 \(lowrank\): unknown option 'eror'; allowed: error, rank/);
     expect(code(() => parseRecipe('steps: []', 'r.yaml'))).toMatch(/empty/);
     expect(code(() => parseRecipe('steps: [{quantize: {}}]', 'r.yaml'))).toMatch(/needs a mode/);
