@@ -64,7 +64,14 @@ const ACTIVATIONS: Record<string, Lower> = {
   hard_shrink: unary('Shrink', { bias: 0, lambd: 0.5 }),
 };
 
-/** Names of the activations mc lowers. */
+/**
+ * Names of the activations mc lowers.
+ *
+ * @example
+ * ```ts
+ * KNOWN_ACTIVATIONS.includes('gelu'); // true
+ * ```
+ */
 export const KNOWN_ACTIVATIONS: readonly string[] = Object.keys(ACTIVATIONS);
 
 /**

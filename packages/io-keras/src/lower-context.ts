@@ -19,11 +19,32 @@ export interface KVal {
 /** Attribute shortcuts accepted by `ctx.node`. */
 export type AttrInput = number | string | readonly number[] | Attribute;
 
-/** The metadata key tagging IR nodes with the Keras layer they came from (JSON `{name, class_name, config, ...}`). */
+/**
+ * The metadata key tagging IR nodes with the Keras layer they came from (JSON `{name, class_name, config, ...}`).
+ *
+ * @example
+ * ```ts
+ * JSON.parse(node.metadataProps.get(KERAS_LAYER_KEY)!).class_name; // 'Conv2D'
+ * ```
+ */
 export const KERAS_LAYER_KEY = 'keras.layer';
-/** The metadata key on layout Transposes inserted by the importer (they vanish when writing back). */
+/**
+ * The metadata key on layout Transposes inserted by the importer (they vanish when writing back).
+ *
+ * @example
+ * ```ts
+ * const layoutOnly = model.graph.nodes.filter((n) => n.metadataProps.has(KERAS_LAYOUT_KEY));
+ * ```
+ */
 export const KERAS_LAYOUT_KEY = 'keras.layout';
-/** The ONNX domain of opaque (unmapped) Keras layers. */
+/**
+ * The ONNX domain of opaque (unmapped) Keras layers.
+ *
+ * @example
+ * ```ts
+ * const custom = model.graph.nodes.filter((n) => n.domain === KERAS_DOMAIN); // e.g. QKeras QDense
+ * ```
+ */
 export const KERAS_DOMAIN = 'mc.keras';
 
 /** Permutation taking a native tensor of rank r to channels-first. @internal */

@@ -3,17 +3,38 @@ import { refKey, type KerasGraph, type KerasLayer } from './keras-graph.js';
 import { LAYERS, opaque } from './layers/index.js';
 import { KERAS_DOMAIN, KERAS_LAYER_KEY, type KVal, LowerContext } from './lower-context.js';
 
-/** A layer kept as an opaque `mc.keras` node because mc has no mapping for its class. */
+/**
+ * A layer kept as an opaque `mc.keras` node because mc has no mapping for its class.
+ *
+ * @example
+ * ```ts
+ * const { passedThrough } = await readKeras('qkeras.keras'); // [{layer: 'fc1', className: 'QDense', reason}]
+ * ```
+ */
 export interface PassedThroughLayer {
   layer: string;
   className: string;
   reason: string;
 }
 
-/** The metadata key on the model holding the Keras model header (class, name, version, backend, source format). */
+/**
+ * The metadata key on the model holding the Keras model header (class, name, version, backend, source format).
+ *
+ * @example
+ * ```ts
+ * JSON.parse(model.metadataProps.get(KERAS_MODEL_KEY)!).keras_version; // '2.4.0'
+ * ```
+ */
 export const KERAS_MODEL_KEY = 'keras.model';
 
-/** ONNX opset the importer emits (LayerNormalization needs 17; ReduceMean still takes `axes` as an attribute). */
+/**
+ * ONNX opset the importer emits (LayerNormalization needs 17; ReduceMean still takes `axes` as an attribute).
+ *
+ * @example
+ * ```ts
+ * model.opset(''); // KERAS_OPSET for an imported Keras model
+ * ```
+ */
 export const KERAS_OPSET = 17;
 
 /**

@@ -44,7 +44,7 @@ export const batchNorm: LayerHandler = {
   },
   fromIr(group, ctx) {
     const bn = group.nodes.find((n) => n.opType === 'BatchNormalization');
-    if (bn === undefined || group.nodes.length !== 1) return undefined;
+    if (bn === undefined) return undefined;
     const [scale, bias, mean, variance] = [1, 2, 3, 4].map((k) => ctx.constant(bn.inputs[k]));
     if (scale === undefined || bias === undefined || mean === undefined || variance === undefined) return undefined;
     const weights: { name: string; tensor: Tensor }[] = [];
