@@ -51,6 +51,10 @@ export interface SaveOnnxOptions {
    * with every tensor of 1 KiB or more external.
    */
   externalData?: false | { location?: string; threshold?: number; align?: number };
+  /** Called after each tensor written to external data (long saves of large models). */
+  onProgress?: (e: { externalTensors: number; externalBytes: number }) => void;
+  /** Aborts between tensors; temporary files are removed and `signal.reason` is thrown. */
+  signal?: AbortSignal;
 }
 
 /** What {@link saveOnnx} wrote. */
@@ -97,14 +101,15 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
   }
   const dataPath = resolve(dir, location);
   const align = ext === undefined || ext === false ? 4096 : (ext.align ?? 4096);
-  if (ext === false) return attempt(model, path, { location, dataPath, threshold: Infinity, preserve: false, align, externalize: false });
-  if (ext !== undefined) return attempt(model, path, { location, dataPath, threshold: ext.threshold ?? 1024, preserve: false, align, externalize: true });
+  const common = { location, dataPath, align, onProgress: opts.onProgress, signal: opts.signal };
+  if (ext === false) return attempt(model, path, { ...common, threshold: Infinity, preserve: false, externalize: false });
+  if (ext !== undefined) return attempt(model, path, { ...common, threshold: ext.threshold ?? 1024, preserve: false, externalize: true });
   try {
-    return attempt(model, path, { location, dataPath, threshold: Infinity, preserve: true, align, externalize: true });
+    return attempt(model, path, { ...common, threshold: Infinity, preserve: true, externalize: true });
   } catch (e) {
     // Over 2 GiB inline: protobuf cannot hold it, so by default large tensors move to external data.
     if (!(McError.is(e) && e.context.step === PROTOBUF_LIMIT_STEP)) throw e;
-    return attempt(model, path, { location, dataPath, threshold: 1024, preserve: true, align, externalize: true });
+    return attempt(model, path, { ...common, threshold: 1024, preserve: true, externalize: true });
   }
 }
 
@@ -116,6 +121,8 @@ interface Attempt {
   preserve: boolean;
   align: number;
   externalize: boolean;
+  onProgress: SaveOnnxOptions['onProgress'];
+  signal: AbortSignal | undefined;
 }
 
 function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
@@ -136,6 +143,7 @@ function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
         // follow external data there.
         const wanted = wasExternal || (role === 'initializer' && t.byteLength >= threshold);
         if (!wanted) return undefined;
+        a.signal?.throwIfAborted();
         const src = sourceOf(t);
         if (src !== undefined && t.isLazy && resolve(src.path) === dataPath) {
           throw new McError(
@@ -156,6 +164,7 @@ function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
         else writeAll(fd, tensorBytes(t));
         offset += len;
         count++;
+        a.onProgress?.({ externalTensors: count, externalBytes: offset });
         return [
           { key: 'location', value: location },
           { key: 'offset', value: String(start) },
@@ -164,6 +173,7 @@ function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
       };
 
   try {
+    a.signal?.throwIfAborted();
     const bytes = encodeModel(model, externalize, path);
     if (fd !== undefined) {
       fsyncSync(fd);
@@ -184,7 +194,7 @@ function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmpData, { force: true });
     rmSync(tmpModel, { force: true });
-    if (McError.is(e)) throw e;
+    if (McError.is(e) || (a.signal?.aborted === true && e === a.signal.reason)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new McError('E_IO', `cannot write ${path} (${code ?? (e as Error).message}); check that the folder exists and is writable and the disk has space`, {
       context: { file: path },

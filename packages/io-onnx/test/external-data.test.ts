@@ -94,6 +94,22 @@ describe('external data', () => {
     expect(() => m.graph.initializers.get('w0')!.constValue!.data).toThrow(/pass \{baseDir\}/);
   });
 
+  test('progress per external tensor; an abort removes the temporary files and throws the reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-ext-progress-'));
+    const seen: number[] = [];
+    await saveOnnx(mlp(64, 3), join(dir, 'a.onnx'), { externalData: { threshold: 1024 }, onProgress: (e) => seen.push(e.externalTensors) });
+    expect(seen).toEqual([1, 2, 3]);
+    const ac = new AbortController();
+    const p = saveOnnx(mlp(64, 3), join(dir, 'b.onnx'), {
+      externalData: { threshold: 1024 },
+      signal: ac.signal,
+      onProgress: (e) => e.externalTensors === 2 && ac.abort(new Error('stop')),
+    });
+    await expect(p).rejects.toThrow('stop');
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir).sort()).toEqual(['a.onnx', 'a.onnx.data']);
+  });
+
   test('an external-data location outside the model folder is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-ext-loc-'));
     await expect(saveOnnx(mlp(8, 1), join(dir, 'a.onnx'), { externalData: { location: '../a.data' } })).rejects.toMatchObject({ code: 'E_OPTION' });
