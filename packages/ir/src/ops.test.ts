@@ -41,6 +41,17 @@ describe('op facts and shapes', () => {
     expect(y.shape).toEqual([2, 12]);
   });
 
+  it('MACs are per sample when the batch is symbolic, and the model is left as it was', () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', 'float32', ['batch', 8]);
+    const w = b.initializer('w', float32Tensor([8, 4], new Float32Array(32)));
+    const y = b.node('MatMul', [x, w]);
+    b.output(y, 'y', { dtype: 'float32', shape: ['batch', 4] });
+    const m = b.build();
+    expect(modelStats(m).macs).toBe(32);
+    expect(m.graph.outputs[0]!.shape).toEqual(['batch', 4]);
+  });
+
   it('MatMul weight only when B is constant', () => {
     const b = new ModelBuilder();
     const x = b.input('x', 'float32', ['batch', 4]);

@@ -63,7 +63,13 @@ function inferGraph(g: Graph): void {
     }
     if (node.opType === 'Cast') dtypes = [undefined];
     for (const [i, o] of node.outputs.entries()) {
-      if (o.shape === undefined && shapes[i] !== undefined) o.shape = shapes[i];
+      const inferred = shapes[i];
+      if (o.shape === undefined && inferred !== undefined) o.shape = inferred;
+      else if (o.shape !== undefined && inferred !== undefined && o.shape.length === inferred.length && o.shape.some((d, k) => typeof d !== 'number' && typeof inferred[k] === 'number')) {
+        // A declared symbolic dim ('batch') is refined by an inferred size; known sizes are never overwritten.
+        const known = o.shape;
+        o.shape = known.map((d, k) => (typeof d === 'number' ? d : (inferred[k] ?? d)));
+      }
       if (o.dtype === undefined && dtypes[i] !== undefined) o.dtype = dtypes[i];
     }
   }

@@ -32,7 +32,8 @@ function paramOf(v: Value): { params: number; bytes: number } {
 }
 
 /**
- * Parameters, bytes and MACs per node and in total (runs shape inference on the model first).
+ * Parameters, bytes and MACs per node and in total. MACs are per sample: symbolic or unknown input dimensions
+ * (a dynamic batch) count as 1. Shapes are inferred on a clone, so the model itself is not changed.
  *
  * @example
  * ```ts
@@ -40,8 +41,12 @@ function paramOf(v: Value): { params: number; bytes: number } {
  * ```
  */
 export function modelStats(model: Model): ModelStats {
-  inferShapes(model);
-  const g = model.graph;
+  const m = model.clone();
+  for (const v of m.graph.inputs) {
+    if (v.constValue === undefined && v.shape !== undefined) v.shape = v.shape.map((d) => (typeof d === 'number' ? d : 1));
+  }
+  inferShapes(m);
+  const g = m.graph;
   const counted = new Set<Value>();
   const nodes: NodeStats[] = [];
   let params = 0;
