@@ -59,19 +59,23 @@ function bigMatMul() {
   b.output(b.node('MatMul', [x, b.initializer('w', new ir.Tensor('float32', [4096, 4096], gauss(4096 * 4096, 1 / 64)))]), 'y');
   return b.build();
 }
-async function latency(bytes, feed, budgetMs = 1500) {
-  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, interOpNumThreads: 1 });
-  const times = [];
-  let y;
-  for (let i = 0; i < 5; i++) y = await s.run(feed);
-  const t0 = performance.now();
-  while (performance.now() - t0 < budgetMs && times.length < 500) {
-    const t = performance.now();
-    y = await s.run(feed);
-    times.push(performance.now() - t);
+// The three variants run in interleaved rounds (fp32, dyn, static, fp32, ...) so a busy machine slows all alike.
+async function latencies(models, feed, rounds = 60) {
+  const sessions = [];
+  // No spinning: on a shared, oversubscribed machine ORT's spinning pool threads make fp32 GEMM several times slower.
+  for (const bytes of models) sessions.push(await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, interOpNumThreads: 1, extra: { session: { 'intra_op.allow_spinning': '0' } } }));
+  const times = models.map(() => []);
+  const ys = [];
+  for (const s of sessions) for (let i = 0; i < 5; i++) ys[sessions.indexOf(s)] = await s.run(feed);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, s] of sessions.entries()) {
+      const t = performance.now();
+      ys[i] = await s.run(feed);
+      times[i].push(performance.now() - t);
+    }
   }
-  await s.release();
-  return { ms: median(times), y: Object.values(y)[0].data };
+  for (const s of sessions) await s.release();
+  return times.map((t, i) => ({ ms: median(t), y: Object.values(ys[i])[0].data }));
 }
 const relErr = (a, b) => {
   let m = 0;
@@ -91,11 +95,12 @@ for (const [name, make, k] of [['MLP 784-1024-1024-10', mlp, 784], ['MatMul 4096
   const bytes = [io.writeOnnx(float), io.writeOnnx(dyn), io.writeOnnx(sta)];
   for (const batch of [1, 64]) {
     const x = new ort.Tensor('float32', gauss(batch * k, 1), [batch, k]);
-    const [f, d, s] = [await latency(bytes[0], { x }), await latency(bytes[1], { x }), await latency(bytes[2], { x })];
+    const [f, d, s] = await latencies(bytes, { x }, batch === 1 ? 300 : 40);
     latRows.push(`| ${name} | ${batch} | ${fmtMs(f.ms)} | ${fmtMs(d.ms)} | ${fmtMs(s.ms)} | **${(f.ms / d.ms).toFixed(2)}× / ${(f.ms / s.ms).toFixed(2)}×** | ${relErr(f.y, d.y).toExponential(1)} / ${relErr(f.y, s.y).toExponential(1)} |`);
   }
 }
-out.push('## @mc/quantize', '', '### onnxruntime-node latency, fp32 vs int8 (same run, 2 intra-op threads, median after warm-up)', '');
+out.push('## @mc/quantize', '', '### onnxruntime-node latency, fp32 vs int8 (same run, 2 intra-op threads without spinning, interleaved rounds, median after warm-up)', '');
+out.push(`Load average when measured: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} on ${os.cpus().length} cores (the machine is shared; absolute times vary, ratios are side by side).`, '');
 out.push('int8-dynamic = DynamicQuantizeLinear + MatMulInteger (int8 symmetric weights); int8-static = QDQ S8S8, per-channel weights, minmax calibration on 8 random batches of 64. Error = max |Δ| / max |y_fp32|.', '');
 out.push('| model | batch | fp32 | int8-dynamic | int8-static | speedup dyn / static | rel. error dyn / static |', '|---|---|---|---|---|---|---|', ...latRows, '');
 
@@ -264,6 +269,11 @@ const res = await io.saveOnnx(model, dst, { externalData: { threshold: 1024 } })
   out.push(`### Scale: a generated ${mb(srcBytes)} external-data model (48 MatMuls of 4096×4096), load → quantize → save in a child process`, '');
   out.push(`Plain copy of the .data file: ${fmtMs(copyMs)}. Peak RSS from /usr/bin/time -v. Generation took ${fmtMs(gen.ms)}.`, '');
   out.push('| mode | size | time | / file copy | peak RSS |', '|---|---|---|---|---|', ...rows, '');
+}
+else {
+  const prev = existsSync(path.join(here, 'out', 'quantize.md')) ? readFileSync(path.join(here, 'out', 'quantize.md'), 'utf8') : '';
+  const i = prev.indexOf('### Scale');
+  if (i >= 0) out.push(prev.slice(i).trim().replace(/\n*$/, ''), '', '(Scale section kept from the last full run; MC_BENCH_QUICK=1 skipped it.)', '');
 }
 rmSync(work, { recursive: true, force: true });
 mkdirSync(path.join(here, 'out'), { recursive: true });
