@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Model } from '@mc/ir';
+import { type Model, ModelBuilder, Tensor } from '@mc/ir';
 import { countOps } from '@mc/ir/testing';
 import { compareOutputs, runModel } from '@mc/verify';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
@@ -93,6 +93,23 @@ describe('every mode runs in onnxruntime-node and -web and close to the float mo
     expect(fp.report.passedThrough.find((p) => p.node === 'fc1')?.reason).toMatch(/excluded/);
     const out = await runModel(fp.model, feeds[0]!);
     expect(compareOutputs(refs[0]!, out).logits!.cosine).toBeGreaterThan(0.9999);
+  });
+
+  it('per-channel axis comes from the op facts: ConvTranspose axis 1, Gemm transB=1 axis 0, MatMul axis 1', async () => {
+    const b = new ModelBuilder({ opset: 17, irVersion: 8 });
+    const x = b.input('x', 'float32', [1, 4, 5, 5]);
+    const w = b.initializer('ct_w', new Tensor('float32', [4, 6, 3, 3], Float32Array.from({ length: 216 }, (_, i) => Math.sin(i) * (1 + ((i / 9) % 6)))));
+    b.output(b.node('ConvTranspose', [x, w], { kernel_shape: [3, 3] }, { name: 'ct' }), 'y');
+    const m = b.build();
+    const { model } = await quantize(m, { mode: 'int8-weights' });
+    const dq = model.graph.nodes.find((n) => n.opType === 'DequantizeLinear')!;
+    expect(dq.attrInt('axis')).toBe(1);
+    expect(dq.inputs[1]!.constValue!.dims).toEqual([6]);
+    const f = { x: new Tensor('float32', [1, 4, 5, 5], Float32Array.from({ length: 100 }, (_, i) => Math.cos(i))) };
+    expect(compareOutputs(await runModel(m, f), await runModel(model, f)).y!.cosine).toBeGreaterThan(0.9999);
+    const net = await quantize(float, { mode: 'int8-weights' });
+    const axes = Object.fromEntries(net.model.graph.nodes.filter((n) => n.opType === 'DequantizeLinear').map((n) => [n.name, n.attrInt('axis')]));
+    expect(axes).toEqual({ conv_w_DequantizeLinear: 0, fc1_w_DequantizeLinear: 1, fc2_w_DequantizeLinear: 0 });
   });
 
   it('fp16 keepIoTypes=false makes the graph interface float16', async () => {
