@@ -1,5 +1,4 @@
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, normalize, resolve, sep } from 'node:path';
 import { McError, type Model, type Tensor } from '@mc/ir';
 import type { ExternalSource } from './external-data.js';
@@ -105,7 +104,7 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
   if (ext === false) return attempt(model, path, { ...common, threshold: Infinity, preserve: false, externalize: false });
   if (ext !== undefined) return attempt(model, path, { ...common, threshold: ext.threshold ?? 1024, preserve: false, externalize: true });
   try {
-    return attempt(model, path, { ...common, threshold: Infinity, preserve: true, externalize: true });
+    return await attempt(model, path, { ...common, threshold: Infinity, preserve: true, externalize: true });
   } catch (e) {
     // Over 2 GiB inline: protobuf cannot hold it, so by default large tensors move to external data.
     if (!(McError.is(e) && e.context.step === PROTOBUF_LIMIT_STEP)) throw e;
@@ -125,16 +124,25 @@ interface Attempt {
   signal: AbortSignal | undefined;
 }
 
-function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
+/** One tensor planned for the external file: its bytes are written after the protobuf is encoded. */
+interface Planned {
+  t: Tensor;
+  src: ExternalSource | undefined;
+  start: number;
+  len: number;
+}
+
+async function attempt(model: Model, path: string, a: Attempt): Promise<SaveOnnxResult> {
   const target = resolve(path);
   const { location, dataPath, threshold, align } = a;
   const suffix = `.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const tmpModel = `${target}${suffix}`;
   const tmpData = `${dataPath}${suffix}`;
 
-  let fd: number | undefined;
+  // Offsets depend only on sizes, so the protobuf is encoded first (small) and the tensor bytes are copied after,
+  // asynchronously, one tensor (or 16 MiB chunk) at a time.
+  const plan: Planned[] = [];
   let offset = 0;
-  let count = 0;
   const externalize: Externalize | undefined = !a.externalize
     ? undefined
     : (t, _name, role) => {
@@ -143,57 +151,56 @@ function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
         // follow external data there.
         const wanted = wasExternal || (role === 'initializer' && t.byteLength >= threshold);
         if (!wanted) return undefined;
-        a.signal?.throwIfAborted();
-        const src = sourceOf(t);
-        if (src !== undefined && t.isLazy && resolve(src.path) === dataPath) {
+        const src = t.isLazy ? sourceOf(t) : undefined;
+        if (src !== undefined && resolve(src.path) === dataPath) {
           throw new McError(
             'E_OPTION',
             `saving to ${path} would overwrite ${dataPath}, which this model still reads its weights from; save to another file name or folder`,
             { context: { file: path } },
           );
         }
-        if (fd === undefined) fd = openSync(tmpData, 'w');
         const len = t.byteLength;
-        if (len >= align && offset % align !== 0) {
-          const pad = align - (offset % align);
-          writeAll(fd, new Uint8Array(pad));
-          offset += pad;
-        }
-        const start = offset;
-        if (src !== undefined && t.isLazy) copyRange(src, fd);
-        else writeAll(fd, tensorBytes(t));
+        if (len >= align && offset % align !== 0) offset += align - (offset % align); // the gap reads as zeros
+        plan.push({ t, src, start: offset, len });
         offset += len;
-        count++;
-        a.onProgress?.({ externalTensors: count, externalBytes: offset });
         return [
           { key: 'location', value: location },
-          { key: 'offset', value: String(start) },
+          { key: 'offset', value: String(plan[plan.length - 1]!.start) },
           { key: 'length', value: String(len) },
         ];
       };
 
+  let data: FileHandle | undefined;
   try {
     a.signal?.throwIfAborted();
     const bytes = encodeModel(model, externalize, path);
-    if (fd !== undefined) {
-      fsyncSync(fd);
-      closeSync(fd);
-      fd = undefined;
+    if (plan.length > 0) {
+      data = await open(tmpData, 'w');
+      for (const [i, p] of plan.entries()) {
+        a.signal?.throwIfAborted();
+        if (p.src !== undefined) await copyRange(p.src, data, p.start, a.signal);
+        else await writeAll(data, tensorBytes(p.t), p.start);
+        a.onProgress?.({ externalTensors: i + 1, externalBytes: p.start + p.len });
+      }
+      if (offset > 0) await data.truncate(offset);
+      await data.sync();
+      await data.close();
+      data = undefined;
     }
-    const mfd = openSync(tmpModel, 'w');
+    const m = await open(tmpModel, 'w');
     try {
-      writeAll(mfd, bytes);
-      fsyncSync(mfd);
+      await writeAll(m, bytes, 0);
+      await m.sync();
     } finally {
-      closeSync(mfd);
+      await m.close();
     }
-    if (count > 0) renameSync(tmpData, dataPath);
-    renameSync(tmpModel, target);
-    return { path: target, bytes: bytes.length, externalPath: count > 0 ? dataPath : undefined, externalBytes: offset, externalTensors: count };
+    if (plan.length > 0) await rename(tmpData, dataPath);
+    await rename(tmpModel, target);
+    return { path: target, bytes: bytes.length, externalPath: plan.length > 0 ? dataPath : undefined, externalBytes: offset, externalTensors: plan.length };
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmpData, { force: true });
-    rmSync(tmpModel, { force: true });
+    await data?.close().catch(() => undefined);
+    await rm(tmpData, { force: true });
+    await rm(tmpModel, { force: true });
     if (McError.is(e) || (a.signal?.aborted === true && e === a.signal.reason)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new McError('E_IO', `cannot write ${path} (${code ?? (e as Error).message}); check that the folder exists and is writable and the disk has space`, {
@@ -203,24 +210,27 @@ function attempt(model: Model, path: string, a: Attempt): SaveOnnxResult {
   }
 }
 
-function writeAll(fd: number, b: Uint8Array): void {
+async function writeAll(fh: FileHandle, b: Uint8Array, position: number): Promise<void> {
   let done = 0;
-  while (done < b.length) done += writeSync(fd, b, done, Math.min(b.length - done, 1 << 30));
+  while (done < b.length) {
+    const { bytesWritten } = await fh.write(b, done, Math.min(b.length - done, 1 << 30), position + done);
+    done += bytesWritten;
+  }
 }
 
-function copyRange(src: ExternalSource, out: number): void {
-  const inFd = openSync(src.path, 'r');
+async function copyRange(src: ExternalSource, out: FileHandle, position: number, signal: AbortSignal | undefined): Promise<void> {
+  const inFh = await open(src.path, 'r');
   try {
     const buf = new Uint8Array(Math.min(CHUNK, Math.max(src.length, 1)));
     let done = 0;
     while (done < src.length) {
-      const n = readSync(inFd, buf, 0, Math.min(buf.length, src.length - done), src.offset + done);
-      if (n === 0) throw new McError('E_TRUNCATED', `external data file ${src.path} ended early; copy it again`);
-      writeAll(out, buf.subarray(0, n));
-      done += n;
+      signal?.throwIfAborted();
+      const { bytesRead } = await inFh.read(buf, 0, Math.min(buf.length, src.length - done), src.offset + done);
+      if (bytesRead === 0) throw new McError('E_TRUNCATED', `external data file ${src.path} ended early; copy it again`);
+      await writeAll(out, buf.subarray(0, bytesRead), position + done);
+      done += bytesRead;
     }
   } finally {
-    closeSync(inFd);
+    await inFh.close();
   }
 }
-
