@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ModelBuilder, float32Tensor, int64Tensor, modelStats, weightOf, biasOf, opInfo, inferShapes, floatToHalf, halfToFloat, floatToBfloat16, bfloat16ToFloat } from './index.js';
+import { ModelBuilder, Tensor, float32Tensor, int64Tensor, modelStats, weightOf, biasOf, opInfo, inferShapes, floatToHalf, halfToFloat, floatToBfloat16, bfloat16ToFloat } from './index.js';
 import { randomTensor } from './testing/index.js';
 
 describe('op facts and shapes', () => {
@@ -74,5 +74,19 @@ describe('op facts and shapes', () => {
     expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00); // tie → even
     expect(bfloat16ToFloat(floatToBfloat16(3.140625))).toBe(3.140625);
     expect(Number.isNaN(halfToFloat(floatToHalf(NaN)))).toBe(true);
+  });
+});
+
+describe('quantized forms keep shapes and MACs', () => {
+  it('Conv fed by DequantizeLinear counts the same MACs as the float Conv', () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', 'float32', ['N', 3, 8, 8]);
+    const wq = b.initializer('wq', new Tensor('int8', [4, 3, 3, 3], new Int8Array(108)));
+    const s = b.initializer('s', float32Tensor([4], [1, 1, 1, 1]));
+    const w = b.node('DequantizeLinear', [wq, s], { axis: 0 });
+    const y = b.node('Conv', [x, w], { pads: [1, 1, 1, 1] });
+    b.output(y, 'y');
+    const m = b.build();
+    expect(modelStats(m).macs).toBe(4 * 8 * 8 * 27);
   });
 });

@@ -8,10 +8,11 @@ import { elementwiseOps } from './elementwise.js';
 import { gemmOps } from './gemm.js';
 import { normOps } from './norm.js';
 import { poolOps } from './pool.js';
+import { quantOps } from './quant.js';
 import { shapeOps } from './shape.js';
 
 const REGISTRY = new Map<string, OpInfo>();
-for (const info of [...convOps, ...gemmOps, ...normOps, ...elementwiseOps, ...activationOps, ...poolOps, ...shapeOps]) {
+for (const info of [...convOps, ...gemmOps, ...normOps, ...elementwiseOps, ...activationOps, ...poolOps, ...shapeOps, ...quantOps]) {
   REGISTRY.set(`${info.domain}::${info.opType}`, info);
 }
 

@@ -84,7 +84,19 @@ export const shapeOps: OpInfo[] = [
   defineOp({ opType: 'Shape', inputs: ['data'], inferShape: (c) => [c.shapes[0] === undefined ? undefined : [c.shapes[0].length]], inferDType: () => ['int64'] }),
   defineOp({ opType: 'Pad', inputs: ['data', 'pads?', 'constant_value?', 'axes?'] }),
   defineOp({ opType: 'Slice', inputs: ['data', 'starts', 'ends', 'axes?', 'steps?'] }),
-  defineOp({ opType: 'Gather', inputs: ['data', 'indices'], inferDType: (c) => [c.dtypes[0]] }),
+  defineOp({
+    opType: 'Gather',
+    inputs: ['data', 'indices'],
+    // out = data.shape[:axis] + indices.shape + data.shape[axis+1:] (https://onnx.ai/onnx/operators/onnx__Gather.html)
+    inferShape: (c) => {
+      const d = c.shapes[0];
+      const i = c.shapes[1];
+      if (d === undefined || i === undefined) return [undefined];
+      const axis = norm(c.node.attrInt('axis', 0), d.length);
+      return [[...d.slice(0, axis), ...i, ...d.slice(axis + 1)]];
+    },
+    inferDType: (c) => [c.dtypes[0]],
+  }),
   defineOp({ opType: 'Resize', inputs: ['X', 'roi?', 'scales?', 'sizes?'] }),
   defineOp({ opType: 'Constant', inputs: [] }),
 ];

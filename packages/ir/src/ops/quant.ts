@@ -1,0 +1,70 @@
+import type { Shape } from '../types.js';
+import { convOutDim, spatialAttrs } from './conv.js';
+import { defineOp, numel, type OpInfo, type ShapeContext } from './define.js';
+import { matmulShape } from './gemm.js';
+
+// Quantized forms (https://onnx.ai/onnx/operators/onnx__QuantizeLinear.html and friends). They carry no weight facts:
+// techniques treat them as already compressed. Shapes and MACs are registered so stats stay right after quantizing.
+
+function convLikeShape(x: Shape | undefined, w: Shape | undefined, ctx: ShapeContext): (Shape | undefined)[] {
+  if (x === undefined || w === undefined) return [undefined];
+  const kernel = ctx.node.attrInts('kernel_shape') ?? w.slice(2).map((d) => (typeof d === 'number' ? d : NaN));
+  if (kernel.some((k) => Number.isNaN(k))) return [undefined];
+  const { strides, dilations, pads, autoPad } = spatialAttrs(ctx.node, kernel);
+  return [[x[0] ?? null, w[0] ?? null, ...kernel.map((k, i) => convOutDim(x[i + 2] ?? null, k, strides[i]!, dilations[i]!, pads[i]!, pads[i + kernel.length]!, autoPad))]];
+}
+
+const convMacs = (w: Shape | undefined, out: Shape | undefined): number => numel(out) * (numel(w) / (typeof w?.[0] === 'number' ? w[0] : NaN));
+const matmulMacs = (a: Shape | undefined, out: Shape | undefined): number => numel(out) * Number(a?.[a.length - 1]);
+
+/** Quantize/dequantize and the integer kernels ORT runs. */
+export const quantOps: OpInfo[] = [
+  defineOp({
+    opType: 'QuantizeLinear',
+    inputs: ['x', 'y_scale', 'y_zero_point?'],
+    channels: 'passthrough',
+    inferShape: (c) => [c.shapes[0]],
+    inferDType: (c) => [c.dtypes[2] ?? 'uint8'],
+  }),
+  defineOp({
+    opType: 'DequantizeLinear',
+    inputs: ['x', 'x_scale', 'x_zero_point?'],
+    channels: 'passthrough',
+    inferShape: (c) => [c.shapes[0]],
+    inferDType: (c) => [c.dtypes[1] ?? 'float32'],
+  }),
+  defineOp({
+    opType: 'DynamicQuantizeLinear',
+    inputs: ['x'],
+    inferShape: (c) => [c.shapes[0], [], []],
+    inferDType: () => ['uint8', 'float32', 'uint8'],
+  }),
+  defineOp({
+    opType: 'MatMulInteger',
+    inputs: ['A', 'B', 'a_zero_point?', 'b_zero_point?'],
+    inferShape: (c) => [matmulShape(c.shapes[0], c.shapes[1])],
+    inferDType: () => ['int32'],
+    macs: (_n, ins, outs) => matmulMacs(ins[0], outs[0]),
+  }),
+  defineOp({
+    opType: 'ConvInteger',
+    inputs: ['x', 'w', 'x_zero_point?', 'w_zero_point?'],
+    inferShape: (c) => convLikeShape(c.shapes[0], c.shapes[1], c),
+    inferDType: () => ['int32'],
+    macs: (_n, ins, outs) => convMacs(ins[1], outs[0]),
+  }),
+  defineOp({
+    opType: 'QLinearConv',
+    inputs: ['x', 'x_scale', 'x_zero_point', 'w', 'w_scale', 'w_zero_point', 'y_scale', 'y_zero_point', 'B?'],
+    inferShape: (c) => convLikeShape(c.shapes[0], c.shapes[3], c),
+    inferDType: (c) => [c.dtypes[7] ?? c.dtypes[0]],
+    macs: (_n, ins, outs) => convMacs(ins[3], outs[0]),
+  }),
+  defineOp({
+    opType: 'QLinearMatMul',
+    inputs: ['a', 'a_scale', 'a_zero_point', 'b', 'b_scale', 'b_zero_point', 'y_scale', 'y_zero_point'],
+    inferShape: (c) => [matmulShape(c.shapes[0], c.shapes[3])],
+    inferDType: (c) => [c.dtypes[7] ?? c.dtypes[0]],
+    macs: (_n, ins, outs) => matmulMacs(ins[0], outs[0]),
+  }),
+];
