@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// mc optimize end to end on the Keras "simple MNIST convnet" (../shared/models/keras/moonflower/mnist_convnet.h5):
+// --objective size and --objective latency (ort-cpu) at --max-accuracy-drop 0.3, each output then scored
+// independently by `mc eval` on the full 10,000-image MNIST test set. Writes bench/out/optimize.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const shared = path.resolve(root, '../shared');
+const model = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');
+const data = path.join(shared, 'data/mnist');
+const outFile = path.join(here, 'out/optimize.md');
+mkdirSync(path.dirname(outFile), { recursive: true });
+if (!existsSync(model) || !existsSync(data)) {
+  writeFileSync(outFile, '## mc optimize\n\nSkipped: ../shared/models/keras/moonflower or ../shared/data/mnist is missing.\n');
+  process.exit(0);
+}
+const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) throw new Error('tsc -b failed');
+const mc = (...args) => {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [path.join(root, 'apps/cli/dist/main.js'), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`mc ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return { json: JSON.parse(r.stdout), seconds: (performance.now() - t0) / 1000 };
+};
+const work = mkdtempSync(path.join(os.tmpdir(), 'mc-bench-optimize-'));
+const dataFlags = ['--dataset', 'mnist', '--data-dir', data];
+const inBytes = statSync(model).size;
+const baseEval = mc('eval', model, ...dataFlags, '--json').json;
+const rows = [];
+for (const objective of ['size', 'latency']) {
+  const out = path.join(work, `${objective}.onnx`);
+  const r = mc('optimize', ...dataFlags, '--max-accuracy-drop', '0.3', '--objective', objective, '--target', 'ort-cpu', '--json', model, out);
+  const ev = mc('eval', out, ...dataFlags, '--json').json;
+  const j = r.json;
+  rows.push({ objective, chosen: j.best.label, seconds: r.seconds, bytes: statSync(out).size, candidates: j.seen.length, before: baseEval.top1, after: ev.top1, latBefore: j.baseline.measurement.latencyMs, latAfter: j.best.measurement.latencyMs });
+}
+const pct = (x) => `${(x * 100).toFixed(2)}%`;
+const lines = [
+  '## mc optimize (Keras simple MNIST convnet, `--max-accuracy-drop 0.3`)',
+  '',
+  `Input \`moonflower/mnist_convnet.h5\` (${(inBytes / 1024).toFixed(1)} KiB, 34,826 params). Search scored on 5,000 training images; "accuracy" below is measured afterwards by \`mc eval\` on all 10,000 test images. Latency: onnxruntime-node, 1 thread, batch 1, median of 30 runs.`,
+  '',
+  '| objective | chosen | output bytes | smaller than input | test top-1 before → after | drop (pt) | latency before → after | candidates | wall |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.objective} | ${r.chosen} | ${r.bytes} | **${(inBytes / r.bytes).toFixed(1)}×** | ${pct(r.before)} → ${pct(r.after)} | ${((r.before - r.after) * 100).toFixed(2)} | ${Number.isFinite(r.latAfter) ? `${r.latBefore.toFixed(3)} → ${r.latAfter.toFixed(3)} ms (**${(r.latBefore / r.latAfter).toFixed(2)}×**)` : 'not measured'} | ${r.candidates} | ${r.seconds.toFixed(0)} s |`),
+  '',
+];
+writeFileSync(outFile, lines.join('\n'));
