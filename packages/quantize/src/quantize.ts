@@ -1,4 +1,4 @@
-import { McError, type Model, modelStats } from '@mc/ir';
+import { McError, type Model, inferShapes, modelStats } from '@mc/ir';
 import { Emitter } from './emit.js';
 import { assertNotQuantized, foldConstantReshapes, raiseOpset } from './graph-utils.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
@@ -57,6 +57,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   assertNotQuantized(input, opts.mode);
   opts.signal?.throwIfAborted();
   const model = input.clone();
+  inferShapes(model); // known shapes are carried over to the values that replace rewritten nodes' outputs
   const before = modelStats(model);
   const emit = new Emitter(model.graph);
   const report = new ReportBuilder();
@@ -96,6 +97,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       break;
   }
   model.graph.topoSort();
+  inferShapes(model); // graph outputs and new values get their types (ONNX requires a type on every graph output)
   opts.onProgress?.({ phase: 'quantize', done: 1, total: 1 });
   const after = modelStats(model);
   return {
