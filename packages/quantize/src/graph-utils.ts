@@ -80,61 +80,6 @@ export function assertNotQuantized(model: Model, mode: string): void {
   }
 }
 
-/**
- * Ops whose signature changed in a way we rewrite when raising the opset (attribute → input), with the version of
- * the change. Others that changed incompatibly are refused (listed in {@link UNSAFE_UPGRADE}).
- */
-const AXES_TO_INPUT: Record<string, number> = {
-  Squeeze: 13, Unsqueeze: 13, ReduceSum: 13, ReduceMean: 18, ReduceMax: 18, ReduceMin: 18, ReduceProd: 18,
-  ReduceL1: 18, ReduceL2: 18, ReduceLogSum: 18, ReduceLogSumExp: 18, ReduceSumSquare: 18,
-};
-const UNSAFE_UPGRADE: Record<string, number> = { Upsample: 10, Slice: 10, Pad: 11, Resize: 11, TopK: 10, Split: 13, Scatter: 11, Clip: 11 };
-const SOFTMAX_LIKE = new Set(['Softmax', 'LogSoftmax', 'Hardmax']);
-
-/**
- * Raises the default-domain opset to at least `min` (QDQ per-axis needs 13, int4 `block_size` needs 21), rewriting
- * attribute-to-input changes (Squeeze/Unsqueeze/Reduce* axes) and refusing changes it cannot prove safe.
- * @internal
- */
-export function raiseOpset(model: Model, min: number, emit: Emitter): void {
-  const cur = model.opset('') ?? 1;
-  if (cur >= min) return;
-  const g = model.graph;
-  for (const n of [...g.nodes]) {
-    if (n.domain !== '') continue;
-    const unsafe = UNSAFE_UPGRADE[n.opType];
-    if (unsafe !== undefined && cur < unsafe && unsafe <= min) {
-      throw new McError(
-        'E_UNSUPPORTED',
-        `${n.opType} '${n.name}' changed meaning between opset ${cur} and ${min}, which this mode needs; convert the model to opset ${min} first (onnx.version_converter) or use mode fp16/int8-weights with per-tensor scales`,
-        { context: { node: n.name, opType: n.opType } },
-      );
-    }
-    if (SOFTMAX_LIKE.has(n.opType) && cur < 13) {
-      const rank = n.inputs[0]?.shape?.length;
-      const axis = n.attrInt('axis', 1)!;
-      if (rank === undefined || (axis !== -1 && axis !== rank - 1)) {
-        throw new McError('E_UNSUPPORTED', `${n.opType} '${n.name}' coerces to 2-D before opset 13 and its axis is not the last; convert the model to opset 13 first`, {
-          context: { node: n.name, opType: n.opType },
-        });
-      }
-    }
-    const at = AXES_TO_INPUT[n.opType];
-    if (at !== undefined && cur < at && at <= min) {
-      const axes = n.attrInts('axes');
-      n.attributes.delete('axes');
-      if (axes !== undefined) n.replaceInput(1, emit.init(`${n.name || n.opType}_axes`, new Tensor('int64', [axes.length], BigInt64Array.from(axes.map(BigInt)))));
-    }
-  }
-  if (cur < 9) {
-    for (const n of g.nodes) if (n.domain === '' && n.opType === 'BatchNormalization') n.attributes.delete('spatial');
-  }
-  model.opsetImports.set('', min);
-  if (model.opsetImports.has('ai.onnx')) model.opsetImports.delete('ai.onnx');
-  const ir = min >= 21 ? 10 : min >= 19 ? 9 : min >= 15 ? 8 : 7;
-  if (model.irVersion < ir) model.irVersion = ir;
-}
-
 /** Attribute helpers re-exported for modes. @internal */
 export { attr };
 

@@ -1,6 +1,7 @@
 import { McError, type Model, inferShapes, modelStats } from '@mc/ir';
 import { Emitter } from './emit.js';
-import { assertNotQuantized, foldConstantReshapes, raiseOpset } from './graph-utils.js';
+import { assertNotQuantized, foldConstantReshapes } from './graph-utils.js';
+import { raiseOpset } from './opset-upgrade.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
 import { quantizeInt4 } from './modes/int4.js';
