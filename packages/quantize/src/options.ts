@@ -37,7 +37,11 @@ export interface CommonOptions {
   readonly signal?: AbortSignal;
 }
 
-/** float16 weights and compute. */
+/**
+ * float16 weights and compute.
+ * @example
+ * await quantize(model, { mode: 'fp16', blockList: [...FP16_BLOCK_LIST, 'Softmax'] });
+ */
 export interface Fp16Options extends CommonOptions {
   readonly mode: 'fp16';
   /** Keep float32 graph inputs/outputs, with Casts inside (default true). */
@@ -52,7 +56,11 @@ export interface Bf16Options extends CommonOptions {
   readonly keepIoTypes?: boolean;
 }
 
-/** int8 weight-only: DequantizeLinear on initializers. */
+/**
+ * int8 weight-only: DequantizeLinear on initializers.
+ * @example
+ * await quantize(model, { mode: 'int8-weights', perChannel: true });
+ */
 export interface Int8WeightsOptions extends CommonOptions {
   readonly mode: 'int8-weights';
   /** Per output channel (axis from the op facts). Default true. */
@@ -61,7 +69,11 @@ export interface Int8WeightsOptions extends CommonOptions {
   readonly symmetric?: boolean;
 }
 
-/** int8 dynamic: DynamicQuantizeLinear + MatMulInteger / ConvInteger. */
+/**
+ * int8 dynamic: DynamicQuantizeLinear + MatMulInteger / ConvInteger.
+ * @example
+ * await quantize(model, { mode: 'int8-dynamic', target: 'ort-web' });
+ */
 export interface Int8DynamicOptions extends CommonOptions {
   readonly mode: 'int8-dynamic';
   /** Per-channel weights for MatMul (Conv stays per-tensor: ConvInteger has a scalar zero point). Default false. */
@@ -69,7 +81,11 @@ export interface Int8DynamicOptions extends CommonOptions {
   readonly reduceRange?: boolean;
 }
 
-/** int8 static QDQ with calibrated activation ranges. */
+/**
+ * int8 static QDQ with calibrated activation ranges.
+ * @example
+ * await quantize(model, { mode: 'int8-static', calibration: batches, method: 'percentile', percentile: 99.99 });
+ */
 export interface Int8StaticOptions extends CommonOptions {
   readonly mode: 'int8-static';
   /** Calibration batches; streamed once. */
@@ -88,7 +104,11 @@ export interface Int8StaticOptions extends CommonOptions {
   readonly runner?: CalibrationRunner;
 }
 
-/** int4 block-wise weight-only for MatMul/Gemm. */
+/**
+ * int4 block-wise weight-only for MatMul/Gemm.
+ * @example
+ * await quantize(model, { mode: 'int4', blockSize: 64, symmetric: false, format: 'dequantize' });
+ */
 export interface Int4Options extends CommonOptions {
   readonly mode: 'int4';
   /** 32, 64 or 128 (default 32). */
@@ -99,7 +119,11 @@ export interface Int4Options extends CommonOptions {
   readonly format?: 'matmulnbits' | 'dequantize';
 }
 
-/** k-means weight sharing. */
+/**
+ * k-means weight sharing.
+ * @example
+ * await quantize(model, { mode: 'kmeans', bits: 4, seed: 0 });
+ */
 export interface KMeansOptions extends CommonOptions {
   readonly mode: 'kmeans';
   /** Index bits 1..8 (2^bits centroids). Default 4. */
@@ -109,7 +133,11 @@ export interface KMeansOptions extends CommonOptions {
   readonly minElements?: number;
 }
 
-/** Binary or ternary weights with per-channel scales. */
+/**
+ * Binary or ternary weights with per-channel scales.
+ * @example
+ * await quantize(model, { mode: 'ternary', exclude: ['Gemm'] });
+ */
 export interface SignOptions extends CommonOptions {
   readonly mode: 'binary' | 'ternary';
 }
