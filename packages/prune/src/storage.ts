@@ -4,7 +4,15 @@ import type { SparseStorage } from './options.js';
 /** Index types onnxruntime-node and -web 1.30 accept in a sparse_initializer (int8 and unsigned types are refused). */
 export type SparseIndexType = 'int16' | 'int32' | 'int64';
 
-/** The smallest index type onnxruntime loads for linear indices into `size` elements. @internal */
+/**
+ * The smallest index type onnxruntime-node/-web 1.30 load for linear sparse indices into `size` elements.
+ *
+ * @example
+ * ```ts
+ * indexTypeFor(300 * 100); // 'int16'
+ * indexTypeFor(784 * 300); // 'int32'
+ * ```
+ */
 export function indexTypeFor(size: number): SparseIndexType {
   return size <= 32768 ? 'int16' : size <= 2 ** 31 ? 'int32' : 'int64';
 }

@@ -18,6 +18,7 @@ const FIELDS: CliFlags<PruneFlags> = {
   nm: { type: 'string', arg: 'N:M', description: 'unstructured N:M: keep the N largest of every M weights along the input channels (e.g. 2:4)' },
   storage: { type: 'string', choices: ['auto', 'sparse', 'packed', 'dense'], description: 'how pruned weights are stored: sparse_initializer, packed (dense at load), dense, or the smallest (auto)', default: 'auto' },
   minElements: null, // --min-elements
+  codebook: { type: 'number', arg: 'bits', description: 'unstructured, packed storage: share surviving values through a k-means codebook of 2^bits entries (lossy; e.g. 4)' },
   ratio: null, // --channels
   importance: { type: 'string', choices: ['l1', 'l2', 'bn'], description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)', default: 'l1' },
   foldBatchNorm: null, // --fold-bn
@@ -59,6 +60,7 @@ function optionsOf(f: FlagValues): PruneOptions {
     ...(nm !== undefined && { nm }),
     storage: f.storage as 'auto',
     ...(f['min-elements'] !== undefined && { minElements: f['min-elements'] as number }),
+    ...(f.codebook !== undefined && { codebook: f.codebook as number }),
     ...common,
   };
 }
@@ -66,7 +68,7 @@ function optionsOf(f: FlagValues): PruneOptions {
 function reportLines(r: PruneReport): string[] {
   const lines: string[] = [];
   if (r.mode === 'magnitude') {
-    const rows = r.weights.map((w) => [w.node, w.opType, `[${w.dims.join('x')}]`, `${(w.sparsity * 100).toFixed(1)}%`, w.storage + (w.indexType ? ` (${w.indexType})` : ''), formatNumber(w.bytesBefore), formatNumber(w.bytesAfter)]);
+    const rows = r.weights.map((w) => [w.node, w.opType, `[${w.dims.join('x')}]`, `${(w.sparsity * 100).toFixed(1)}%`, w.storage + (w.indexType ? ` (${w.indexType})` : '') + (w.codebook ? ` + ${w.codebook.bits}-bit codebook` : ''), formatNumber(w.bytesBefore), formatNumber(w.bytesAfter)]);
     lines.push(formatTable(['layer', 'op', 'weight', 'zeros', 'storage', 'bytes', 'after'], rows));
   } else {
     const rows = r.groups.map((g) => [g.id, g.roots.length > 2 ? `${g.roots.slice(0, 2).join(', ')} +${g.roots.length - 2}` : g.roots.join(', '), g.members.length, g.channels, g.removed, g.fixed === g.channels ? `left alone: ${g.reasons.join('; ')}` : g.reasons.join('; ')]);
@@ -87,6 +89,7 @@ export const pruneCommand: Command = {
   examples: [
     'mc prune --sparsity 0.92 --global lenet.onnx lenet-sparse.onnx',
     'mc prune --nm 2:4 --storage dense model.onnx model-24.onnx',
+    'mc prune --sparsity 0.92 --global --storage packed --codebook 4 lenet.onnx lenet-tiny.onnx',
     'mc prune --channels 0.5 --importance bn --fold-bn --verify resnet.onnx resnet-thin.onnx',
     'mc prune --sparsity 0.9 --finetune --dataset mnist --data-dir data/mnist --epochs 1 --eval lenet.onnx tuned.onnx',
   ],
