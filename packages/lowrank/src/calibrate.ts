@@ -10,7 +10,7 @@
  * @internal
  */
 import { McError, type Model, type Tensor } from '@mc/ir';
-import { createSession, type Feeds } from '@mc/verify';
+import type { Feeds } from '@mc/verify';
 import { eigh } from './kernels/eigh.js';
 import { gramRows, matmul, transpose } from './kernels/matmul.js';
 import type { DenseLayer } from './rules/types.js';
@@ -49,6 +49,8 @@ export async function outputSpectra(
   }
   const acc = new Map<DenseLayer, { m: Float64Array; samples: number }>();
   for (const l of wanted.keys()) acc.set(l, { m: new Float64Array(l.cols * l.cols), samples: 0 });
+  // onnxruntime-node loads only when calibration is asked for.
+  const { createSession } = await import('@mc/verify');
   const session = await createSession(probe);
   let batches = 0;
   try {
