@@ -79,3 +79,29 @@ export function mlp(sizes: readonly number[], opts: ArchitectureOptions & { drop
   b.output(h, 'logits');
   return b.build();
 }
+
+/**
+ * A small LeNet-style CNN for [N, 1, 28, 28] inputs: Conv 5×5 → ReLU → MaxPool 2 → Conv 5×5 → ReLU → MaxPool 2 →
+ * Dense → ReLU → Dense (logits). Cheap to train on wasm (about 20× fewer MACs than mnist_cnn), ~99% on MNIST.
+ *
+ * @example
+ * ```ts
+ * const teacher = lenet({ seed: 1, channels: [16, 32], dense: 128 });
+ * ```
+ */
+export function lenet(opts: ArchitectureOptions & { channels?: readonly [number, number]; dense?: number } = {}): Model {
+  const r = rng(opts.seed ?? 0);
+  const [c1, c2] = opts.channels ?? [8, 16];
+  const d = opts.dense ?? 64;
+  const b = new ModelBuilder({ opset: opts.opset ?? 17 });
+  const x = b.input('input', 'float32', ['N', 1, 28, 28]);
+  let h = b.node('Conv', [x, b.initializer('conv1.weight', glorot([c1, 1, 5, 5], 25, c1 * 25, r)), b.initializer('conv1.bias', zeros(c1))], { kernel_shape: [5, 5] }, { name: 'conv1' });
+  h = b.node('MaxPool', [b.node('Relu', [h])], { kernel_shape: [2, 2], strides: [2, 2] });
+  h = b.node('Conv', [h, b.initializer('conv2.weight', glorot([c2, c1, 5, 5], c1 * 25, c2 * 25, r)), b.initializer('conv2.bias', zeros(c2))], { kernel_shape: [5, 5] }, { name: 'conv2' });
+  h = b.node('Flatten', [b.node('MaxPool', [b.node('Relu', [h])], { kernel_shape: [2, 2], strides: [2, 2] })]);
+  h = b.node('Gemm', [h, b.initializer('dense1.weight', glorot([d, c2 * 16], c2 * 16, d, r)), b.initializer('dense1.bias', zeros(d))], { transB: 1 }, { name: 'dense1' });
+  h = b.node('Relu', [h]);
+  h = b.node('Gemm', [h, b.initializer('dense2.weight', glorot([10, d], d, 10, r)), b.initializer('dense2.bias', zeros(10))], { transB: 1 }, { name: 'dense2' });
+  b.output(h, 'logits');
+  return b.build();
+}

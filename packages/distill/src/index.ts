@@ -4,4 +4,4 @@ export type { CheckpointFn, DistillOptions, OptimizerOptions, ScheduleOptions, T
 export type { EpochReport, TrainReport } from './report.js';
 export { initTraining } from './backend.js';
 export { predict, type PredictOptions } from './predict.js';
-export { mnistCnn, mlp, type ArchitectureOptions } from './architectures.js';
+export { lenet, mnistCnn, mlp, type ArchitectureOptions } from './architectures.js';

@@ -6,6 +6,7 @@ it('public surface', async () => {
       "distill",
       "finetune",
       "initTraining",
+      "lenet",
       "mlp",
       "mnistCnn",
       "predict",
