@@ -98,6 +98,15 @@ describe('training behaviour', () => {
     expect(toFloat32(kept.model.graph.initializers.get('fc1.weight')!.constValue!)).toEqual(toFloat32(net.graph.initializers.get('fc1.weight')!.constValue!));
   });
 
+  it('no tensors leak across finetune/distill runs', async () => {
+    const data = randomData([3, 9, 9], 32, 5, 5);
+    await finetune(cnnModel(), data, { epochs: 1, batchSize: 16 });
+    const before = tf.memory().numTensors;
+    await finetune(cnnModel(), data, { epochs: 1, batchSize: 16, masks: 'zeros', validationSplit: 0.25 });
+    await distill(cnnModel(), cnnModel(), data, { epochs: 1, batchSize: 16 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('an aborted signal stops training with its reason', async () => {
     const ac = new AbortController();
     ac.abort(new Error('stop now'));

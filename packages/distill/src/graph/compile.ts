@@ -83,7 +83,9 @@ export class TrainableGraph {
       const c = v.constValue;
       if (c === undefined) continue;
       if (trainSlots.has(v) && filter(name)) {
-        this.params.set(name, tf.variable(tf.tensor(toFloat32(c), [...c.dims], 'float32'), true, `mc/${graphId}/${name}`));
+        const init = tf.tensor(toFloat32(c), [...c.dims], 'float32');
+        this.params.set(name, tf.variable(init, true, `mc/${graphId}/${name}`));
+        init.dispose(); // the variable holds its own reference to the data
       } else if (isFloat(c)) {
         this.constants.set(name, tf.tensor(toFloat32(c), [...c.dims], 'float32'));
       } else if (c.dtype !== 'string' && c.size < 1 << 20) {
