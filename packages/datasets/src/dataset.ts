@@ -2,8 +2,11 @@ import { McError } from '@mc/ir';
 import { augmentSample, type AugmentOptions } from './augment.js';
 import { permutation, seededRandom } from './random.js';
 
-/** Memory layout of a batch: `NCHW` (ONNX), `NHWC` (Keras/TF), or `flat` (`[N, C*H*W]` in C,H,W order, for MLPs). */
-export type BatchLayout = 'NCHW' | 'NHWC' | 'flat';
+/**
+ * Memory layout of a batch: `NCHW` (ONNX), `NHWC` (Keras/TF), `flat` (`[N, C*H*W]` in C,H,W order, for MLPs), or `NHW`
+ * (single-channel images without a channel axis, as Keras models with a Reshape after a [28, 28] input take them).
+ */
+export type BatchLayout = 'NCHW' | 'NHWC' | 'flat' | 'NHW';
 
 /**
  * How to cut a dataset into batches.
@@ -175,6 +178,7 @@ export class ArrayDataset implements Dataset {
     }
     const [C, H, W] = isImage ? (this.inputShape as [number, number, number]) : [1, 1, this.#sampleSize];
     if (layout === 'NHWC' && !isImage) throw new McError('E_OPTION', `layout NHWC needs image samples [C, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`);
+    if (layout === 'NHW' && !(isImage && C === 1)) throw new McError('E_OPTION', `layout NHW needs single-channel images [1, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`);
     const scale = opts.scale ?? (this.#samples instanceof Uint8Array ? 1 / 255 : 1);
     const mean = opts.mean;
     const std = opts.std;
@@ -210,7 +214,7 @@ export class ArrayDataset implements Dataset {
           x.set(sample, i * S);
         }
       }
-      const dims = layout === 'flat' ? [b, S] : layout === 'NHWC' ? [b, H, W, C] : [b, ...this.inputShape];
+      const dims = layout === 'flat' ? [b, S] : layout === 'NHWC' ? [b, H, W, C] : layout === 'NHW' ? [b, H, W] : [b, ...this.inputShape];
       yield { x, dims, labels: lab, indices };
     }
   }

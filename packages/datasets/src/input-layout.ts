@@ -6,7 +6,8 @@ export type InputDim = number | string | null | undefined;
 
 /**
  * Finds the batch layout that feeds a model input of shape `dims` (batch first) with `dataset`'s samples, or throws
- * `E_FORMAT` naming both shapes. `[N, C, H, W]` → NCHW, `[N, H, W, C]` → NHWC, `[N, C*H*W]` → flat.
+ * `E_FORMAT` naming both shapes. `[N, C, H, W]` → NCHW, `[N, H, W, C]` → NHWC, `[N, C*H*W]` → flat, `[N, H, W]` (one
+ * channel) → NHW.
  *
  * @example
  * ```ts
@@ -29,6 +30,7 @@ export function layoutForInput(dataset: Dataset, dims: readonly InputDim[] | und
     if (nchw && (!nhwc || typeof rest[0] === 'number')) return 'NCHW';
     if (nhwc) return 'NHWC';
     if (fits([size])) return 'flat';
+    if (c === 1 && fits([h, w])) return 'NHW';
   } else if (fits([...s])) {
     return s.length === 1 ? 'flat' : 'NCHW';
   } else if (fits([size])) {

@@ -144,6 +144,8 @@ describe('Dataset API', () => {
     expect(layoutForInput(img, [null, 3, 32, 32])).toBe('NCHW');
     expect(layoutForInput(img, ['N', 32, 32, 3])).toBe('NHWC');
     expect(layoutForInput(img, [1, 3072])).toBe('flat');
+    const grey = new ArrayDataset({ name: 'grey', inputShape: [1, 28, 28], numClasses: 10, samples: new Uint8Array(784) });
+    expect(layoutForInput(grey, [null, 28, 28])).toBe('NHW');
   });
 });
 

@@ -39,9 +39,9 @@ export async function distill(teacher: Model, student: Model, data: Dataset, opt
         fn: (x: tf.Tensor, layout: BatchLayout) => {
           // Bring the student's batch to NCHW samples, then to the teacher's own input layout.
           const n = x.shape[0]!;
-          const base = layout === 'NHWC' ? tf.transpose(x, [0, 3, 1, 2]) : layout === 'flat' ? tf.reshape(x, [n, ...data.inputShape]) : x;
+          const base = layout === 'NHWC' ? tf.transpose(x, [0, 3, 1, 2]) : layout === 'flat' || layout === 'NHW' ? tf.reshape(x, [n, ...data.inputShape]) : x;
           const tl = layoutForInput(data, tin.shape, tin.name);
-          const xin = tl === 'flat' ? tf.reshape(base, [n, -1]) : tl === 'NHWC' ? tf.transpose(base, [0, 2, 3, 1]) : base;
+          const xin = tl === 'flat' ? tf.reshape(base, [n, -1]) : tl === 'NHW' ? tf.reshape(base, [n, ...data.inputShape.slice(1)]) : tl === 'NHWC' ? tf.transpose(base, [0, 2, 3, 1]) : base;
           return g.forward([xin], { training: false, logits: true });
         },
         dispose: () => g.dispose(),
