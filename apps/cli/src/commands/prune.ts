@@ -65,6 +65,11 @@ function optionsOf(f: FlagValues): PruneOptions {
   };
 }
 
+function withoutCodebook(o: MagnitudeOptions): MagnitudeOptions {
+  const { codebook: _, ...rest } = o;
+  return rest;
+}
+
 function reportLines(r: PruneReport): string[] {
   const lines: string[] = [];
   if (r.mode === 'magnitude') {
@@ -99,7 +104,7 @@ export const pruneCommand: Command = {
     const loaded = await loadModel(input!);
     if (f.finetune === true) {
       // Prune dense, fine-tune with the zeros held, then store the result in the requested form.
-      const dense = await prune(loaded.model, opts.mode === 'magnitude' ? { ...opts, storage: 'dense' } : opts);
+      const dense = await prune(loaded.model, opts.mode === 'magnitude' ? { ...withoutCodebook(opts), storage: 'dense' } : opts);
       if (dense.report.nothingToPrune !== undefined) io.err(dense.report.nothingToPrune);
       await runTraining(f, io, { model: loaded.model, file: input! }, output!, async (data, o) => {
         const t = await finetuneModel(dense.model, data, { ...o, masks: opts.mode === 'magnitude' ? 'zeros' : (o.masks ?? 'none') });
