@@ -127,30 +127,31 @@ export function emitCodebook(graph: Graph, v: Value, dims: readonly number[], s:
   const users = v.uses();
   const first = graph.nodes.find((n) => users.some((u) => u.node === n))!;
   const base = v.name;
-  const init = (name: string, t: Tensor): Value => graph.addInitializer(graph.uniqueName(`${base}_${name}`), t);
+  let step = 0;
+  const init = (name: string, t: Tensor): Value => graph.addInitializer(graph.uniqueName(`${base}/${name}`), t);
   const i64 = (name: string, xs: readonly number[]): Value => init(name, new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
   const mk = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}): Value => {
-    const name = graph.uniqueName(`${base}_${opType.toLowerCase()}`);
-    const node = new Node({ opType, name, inputs, outputs: [graph.uniqueName(`${name}_out`)], attributes });
+    // Short names: in a pruned file the decoder's names are a noticeable share of the bytes.
+    const node = new Node({ opType, inputs, outputs: [graph.uniqueName(`${base}/${step++}`)], attributes });
     graph.insertBefore(first, node);
     return node.outputs[0]!;
   };
   const unpack = (name: string, bytes: Uint8Array, bits: 4 | 8): Value => {
     let x = init(name, new Tensor('uint8', [bytes.length], bytes));
     if (bits === 4) {
-      x = mk('Unsqueeze', [x, i64(`${name}_axes`, [1])]);
-      x = mk('BitShift', [x, init(`${name}_shift`, new Tensor('uint8', [2], Uint8Array.from([0, 4])))], { direction: attr.string('RIGHT') });
-      x = mk('Mod', [x, init(`${name}_mod`, new Tensor('uint8', [1], Uint8Array.from([16])))]);
-      x = mk('Reshape', [x, i64(`${name}_flat`, [-1])]);
-      if (bytes.length * 2 !== count) x = mk('Slice', [x, i64(`${name}_start`, [0]), i64(`${name}_end`, [count])]);
+      x = mk('Unsqueeze', [x, i64(`${name}a`, [1])]);
+      x = mk('BitShift', [x, init(`${name}s`, new Tensor('uint8', [2], Uint8Array.from([0, 4])))], { direction: attr.string('RIGHT') });
+      x = mk('Mod', [x, init(`${name}m`, new Tensor('uint8', [1], Uint8Array.from([16])))]);
+      x = mk('Reshape', [x, i64(`${name}f`, [-1])]);
+      if (bytes.length * 2 !== count) x = mk('Slice', [x, i64(`${name}0`, [0]), i64(`${name}1`, [count])]);
     }
     return mk('Cast', [x], { to: attr.int(6) });
   };
-  const pos = mk('CumSum', [unpack('gaps', s.gaps, s.gapBits), init('axis', new Tensor('int32', [], Int32Array.from([0])))]);
-  const values = mk('Gather', [init('codebook', new Tensor('float32', [s.codebook.length], s.codebook)), unpack('codes', s.codes, s.codeBits)], { axis: attr.int(0) });
+  const pos = mk('CumSum', [unpack('g', s.gaps, s.gapBits), init('a', new Tensor('int32', [], Int32Array.from([0])))]);
+  const values = mk('Gather', [init('cb', new Tensor('float32', [s.codebook.length], s.codebook)), unpack('c', s.codes, s.codeBits)], { axis: attr.int(0) });
   const size = dims.reduce((a, b) => a * b, 1);
-  const zeros = mk('ConstantOfShape', [i64('size', [size])], { value: attr.tensor(new Tensor('float32', [1], new Float32Array([0]))) });
-  const dense = mk('Reshape', [mk('ScatterElements', [zeros, pos, values], { axis: attr.int(0) }), i64('dims', dims)]);
+  const zeros = mk('ConstantOfShape', [i64('n', [size])], { value: attr.tensor(new Tensor('float32', [1], new Float32Array([0]))) });
+  const dense = mk('Reshape', [mk('ScatterElements', [zeros, pos, values], { axis: attr.int(0) }), i64('d', dims)]);
   dense.dtype = 'float32';
   dense.shape = [...dims];
   v.replaceAllUsesWith(dense);

@@ -92,26 +92,27 @@ export function emitPacked(graph: Graph, v: Value, dims: readonly number[], p: {
   const users = v.uses();
   const first = graph.nodes.find((n) => users.some((u) => u.node === n))!;
   const base = v.name;
+  let step = 0;
   const size = dims.reduce((a, b) => a * b, 1);
-  const i64 = (name: string, xs: readonly number[]) => graph.addInitializer(graph.uniqueName(`${base}_${name}`), new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
+  const i64 = (name: string, xs: readonly number[]) => graph.addInitializer(graph.uniqueName(`${base}/${name}`), new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
   const zero = attr.tensor(new Tensor('float32', [1], new Float32Array([0])));
   const mk = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}): Value => {
-    const name = graph.uniqueName(`${base}_${opType.toLowerCase()}`);
-    const node = new Node({ opType, name, inputs, outputs: [graph.uniqueName(`${name}_out`)], attributes });
+    // Short names: in a pruned file the decoder's names are a noticeable share of the bytes.
+    const node = new Node({ opType, inputs, outputs: [graph.uniqueName(`${base}/${step++}`)], attributes });
     graph.insertBefore(first, node);
     return node.outputs[0]!;
   };
   let dense: Value;
   if (p.values.length === 0) {
-    dense = mk('ConstantOfShape', [i64('dims', dims)], { value: zero });
+    dense = mk('ConstantOfShape', [i64('d', dims)], { value: zero });
   } else {
-    const gaps = graph.addInitializer(graph.uniqueName(`${base}_gaps`), new Tensor('uint8', [p.gaps.length], p.gaps));
-    const values = graph.addInitializer(graph.uniqueName(`${base}_values`), new Tensor('float32', [p.values.length], p.values));
+    const gaps = graph.addInitializer(graph.uniqueName(`${base}/g`), new Tensor('uint8', [p.gaps.length], p.gaps));
+    const values = graph.addInitializer(graph.uniqueName(`${base}/v`), new Tensor('float32', [p.values.length], p.values));
     const pos32 = mk('Cast', [gaps], { to: attr.int(6) });
-    const pos = mk('CumSum', [pos32, graph.addInitializer(graph.uniqueName(`${base}_axis`), new Tensor('int32', [], new Int32Array([0])))]);
-    const zeros = mk('ConstantOfShape', [i64('size', [size])], { value: zero });
+    const pos = mk('CumSum', [pos32, graph.addInitializer(graph.uniqueName(`${base}/a`), new Tensor('int32', [], new Int32Array([0])))]);
+    const zeros = mk('ConstantOfShape', [i64('n', [size])], { value: zero });
     const flat = mk('ScatterElements', [zeros, pos, values], { axis: attr.int(0) });
-    dense = mk('Reshape', [flat, i64('dims', dims)]);
+    dense = mk('Reshape', [flat, i64('d', dims)]);
   }
   dense.dtype = 'float32';
   dense.shape = [...dims];
