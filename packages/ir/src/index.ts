@@ -28,3 +28,4 @@ export { inferShapes } from './shape-inference.js';
 export { modelStats, type ModelStats, type NodeStats } from './stats.js';
 export { runPasses, type Pass, type PassContext, type PassResult, type RunPassesOptions } from './passes.js';
 export { printModel, typeText } from './print.js';
+export { seededRandom, seededNormal } from './random.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { packBits, quantizeBlocks, transpose2d, unpackBits } from './block.js';
-import { mulberry32 } from './rng.js';
+import { seededRandom as mulberry32 } from '@mc/ir';
 
 describe('int4 blocks', () => {
   it('packs low nibble first', () => {

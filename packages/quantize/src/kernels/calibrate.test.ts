@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { entropyRange } from './entropy.js';
 import { HistogramCollector, percentileRange } from './histogram.js';
 import { MinMaxCollector } from './minmax.js';
-import { mulberry32 } from './rng.js';
+import { seededRandom as mulberry32 } from '@mc/ir';
 
 function gaussian(rand: () => number, n: number, sigma: number): Float32Array {
   const out = new Float32Array(n);

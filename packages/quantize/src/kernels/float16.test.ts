@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { convertToBfloat16, convertToFloat16, fromBfloat16Bits, fromFloat16Bits, toFloat16Bits } from './float16.js';
-import { mulberry32 } from './rng.js';
+import { seededRandom as mulberry32 } from '@mc/ir';
 
 describe('float16 / bfloat16 conversion', () => {
   it('known bit patterns, round-to-nearest-even', () => {

@@ -1,3 +1,5 @@
+import { bfloat16ToFloat as fromBfloat16Bits, floatToBfloat16 as toBfloat16Bits, floatToHalf as toFloat16Bits, halfToFloat as fromFloat16Bits } from '@mc/ir';
+
 /**
  * float32 → float16 / bfloat16 conversion with round-to-nearest-even and saturation.
  *
@@ -19,70 +21,16 @@ export interface HalfConversion {
   readonly maxAbsError: number;
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
 /** Largest finite float16 value. */
 export const FLOAT16_MAX = 65504;
 
-/** One float32 → float16 bit pattern, round-to-nearest-even, no clamping (overflow gives ±Inf). */
-export function toFloat16Bits(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!;
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN (quiet)
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    // subnormal half: shift the implicit-one mantissa right, rounding to nearest even
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = mant & ((1 << shift) - 1);
-    let m = mant >>> shift;
-    if (rest > half || (rest === half && (m & 1))) m++;
-    return sign | m;
-  }
-  const rest = mant & 0x1fff;
-  let m = mant >>> 13;
-  if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) {
-    m++;
-    if (m === 0x400) {
-      m = 0;
-      e++;
-      if (e >= 0x1f) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | m;
-}
-
-/** float16 bits → number. */
-export function fromFloat16Bits(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 0x1f) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** One float32 → bfloat16 bit pattern, round-to-nearest-even (NaN stays NaN). */
-export function toBfloat16Bits(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!;
-  if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return ((b >>> 16) | 0x40) & 0xffff;
-  const rounded = b + 0x7fff + ((b >>> 16) & 1);
-  return (rounded >>> 16) & 0xffff;
-}
-
-/** bfloat16 bits → number. */
-export function fromBfloat16Bits(h: number): number {
-  u32[0] = (h & 0xffff) << 16;
-  return f32[0]!;
-}
+// The scalar converters are @mc/ir's (one implementation of IEEE half / bfloat16 rounding in the workspace).
+export {
+  floatToHalf as toFloat16Bits,
+  halfToFloat as fromFloat16Bits,
+  floatToBfloat16 as toBfloat16Bits,
+  bfloat16ToFloat as fromBfloat16Bits,
+} from '@mc/ir';
 
 /**
  * Converts a float32 array to float16 bits, clamping finite out-of-range values to ±65504.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { quantizeSigns } from './binary.js';
 import { kmeans1d } from './kmeans.js';
-import { mulberry32 } from './rng.js';
+import { seededRandom as mulberry32 } from '@mc/ir';
 
 describe('k-means weight sharing', () => {
   it('same seed gives the same codebook; more bits give lower error (seeded)', () => {

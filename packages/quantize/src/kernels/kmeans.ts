@@ -1,4 +1,4 @@
-import { mulberry32 } from './rng.js';
+import { seededRandom as mulberry32 } from '@mc/ir';
 
 /**
  * 1-D k-means weight sharing (Han et al., Deep Compression, 2016): the values of a tensor are clustered into k

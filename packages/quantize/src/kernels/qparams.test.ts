@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeQParams, quantizeAxis, qRange, roundHalfEven } from './qparams.js';
-import { mulberry32 } from './rng.js';
+import { seededRandom as mulberry32 } from '@mc/ir';
 
 describe('scale / zero point', () => {
   it('ranges and rounding match onnxruntime.quantization', () => {
