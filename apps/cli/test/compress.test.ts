@@ -40,6 +40,27 @@ describe.skipIf(!existsSync(mnist))('mc compress', () => {
     expect(r.err.length).toBeGreaterThan(0);
   });
 
+  it('--dataset: data-aware dense factors, the report gives the output error', async () => {
+    const data = path.join(shared, 'data/mnist');
+    if (!existsSync(data)) return;
+    const out = path.join(tempDir(), 'cal.onnx');
+    const r = await mc('compress', '--error', '0.2', '--dataset', 'mnist', '--data-dir', data, '--scale', '1', '--calibration-size', '64', '--json', mnist, out);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    const dense = j.nodes.find((n: { opType: string }) => n.opType === 'MatMul');
+    expect(dense.decomposition).toBe('calibrated');
+    expect(dense.outputError).toBeLessThanOrEqual(0.2);
+  });
+
+  it('Keras .h5 in and out (moonflower)', async () => {
+    const h5 = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');
+    if (!existsSync(h5)) return;
+    const out = path.join(tempDir(), 'small.h5');
+    const r = await mc('compress', '--error', '0.3', h5, out);
+    expect(r.code).toBe(0);
+    expect(JSON.parse((await mc('inspect', '--json', out)).out).params).toBeLessThan(34_826);
+  });
+
   it('two policies at once is a usage error', async () => {
     const r = await mc('compress', '--error', '0.1', '--rank', '3', mnist, path.join(tempDir(), 'x.onnx'));
     expect(r.code).toBe(2);
