@@ -61,6 +61,18 @@ describe.skipIf(!existsSync(mnist))('mc compress', () => {
     expect(JSON.parse((await mc('inspect', '--json', out)).out).params).toBeLessThan(34_826);
   });
 
+  it('--finetune 1 trains the factorised model on the dataset before writing', async () => {
+    const h5 = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');
+    const data = path.join(shared, 'data/mnist');
+    if (!existsSync(h5) || !existsSync(data)) return;
+    const out = path.join(tempDir(), 'ft.onnx');
+    const r = await mc('compress', '--error', '0.3', '--finetune', '1', '--dataset', 'mnist', '--data-dir', data, '--limit', '256', '--json', h5, out);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).finetune.epochs).toBe(1);
+    expect(existsSync(out)).toBe(true);
+    expect((await mc('compress', '--finetune', '1', h5, path.join(tempDir(), 'x.onnx'))).code).toBe(2);
+  });
+
   it('two policies at once is a usage error', async () => {
     const r = await mc('compress', '--error', '0.1', '--rank', '3', mnist, path.join(tempDir(), 'x.onnx'));
     expect(r.code).toBe(2);

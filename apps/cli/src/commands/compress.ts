@@ -12,7 +12,7 @@ import { formatNumber, formatTable } from '../table.js';
 /** The flag table mirrors FactorizeOptions: one field per policy and common option (null = not a flag). */
 type CompressFlags = Record<'error' | 'rank' | 'ratio' | 'energy', number> &
   Required<Omit<FactorizeCommonOptions, 'onProgress' | 'signal'>> &
-  Record<keyof typeof DATA_FLAGS, unknown> & { 'calibration-size': number; json: boolean; verify: boolean };
+  Record<keyof typeof DATA_FLAGS, unknown> & { 'calibration-size': number; finetune: number; json: boolean; verify: boolean };
 
 const flags: CliFlags<CompressFlags> = {
   error: { type: 'number', arg: 'E', description: 'per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default 0.1)' },
@@ -24,6 +24,7 @@ const flags: CliFlags<CompressFlags> = {
   calibration: null, // built from --dataset/--data-dir
   ...DATA_FLAGS,
   'calibration-size': { type: 'number', arg: 'N', description: 'with --dataset: data-aware mode for dense layers on N training samples (ranks bound the layer-output error)', default: 256 },
+  finetune: { type: 'number', arg: 'epochs', description: 'with --dataset: fine-tune the factorised model for this many epochs on the training split (tfjs-wasm, @mc/distill); --limit caps the samples' },
   json: { type: 'boolean', description: 'print the report as JSON' },
   verify: { type: 'boolean', description: 'run input and output in onnxruntime-node on random inputs and print their agreement' },
 };
@@ -77,6 +78,7 @@ export const compress: Command = {
     'mc compress --error 0.3 model.onnx small.onnx',
     'mc compress --ratio 0.25 --verify model.h5 small.onnx',
     'mc compress --error 0.1 --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx small.onnx',
+    'mc compress --error 0.7 --finetune 1 --dataset mnist --data-dir data/mnist --limit 10000 mnist_cnn.onnx small.onnx',
   ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(compress, positionals, ['in', 'out']);
@@ -89,12 +91,24 @@ export const compress: Command = {
       ...(calibration !== undefined && { calibration }),
       ...(showProgress && { onProgress: (e) => io.err(`${e.phase} ${e.index + 1}/${e.total} ${e.layer}`) }),
     });
-    await saveModel(model, output!, input);
+    let final = model;
+    let tuned: { epochs: number; seconds: number } | undefined;
+    if (f.finetune !== undefined) {
+      const epochs = f.finetune as number;
+      if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`mc compress: --finetune needs a whole number of epochs ≥ 1, got ${epochs}`);
+      const train = await loadDataFlags(f, 'train');
+      if (train === undefined) throw new UsageError('mc compress --finetune needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
+      const { finetune } = await import('@mc/distill'); // tfjs loads only when asked for
+      const t0 = Date.now();
+      final = (await finetune(model, train, { epochs, ...(f.scale !== undefined && { scale: f.scale as number }) })).model;
+      tuned = { epochs, seconds: (Date.now() - t0) / 1000 };
+    }
+    await saveModel(final, output!, input);
     let verify: Record<string, unknown> | undefined;
     if (f.verify === true) {
       // On calibration data when given (random inputs say little about a classifier), else random inputs.
       const feedSets = calibration?.slice(0, 8) ?? [randomFeeds(loaded.model, 0)];
-      const [a, b] = await Promise.all([createSession(loaded.model), createSession(model)]);
+      const [a, b] = await Promise.all([createSession(loaded.model), createSession(final)]);
       try {
         for (const feeds of feedSets) {
           for (const [name, c] of Object.entries(compareOutputs(await a.run(feeds), await b.run(feeds)))) {
@@ -108,13 +122,14 @@ export const compress: Command = {
     }
     if (f.json === true) {
       const { before, after, ...rest } = report;
-      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, ...(verify && { verify }) }, null, 2));
+      io.out(JSON.stringify({ input, output, ...rest, ...(tuned && { finetune: tuned }), before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, ...(verify && { verify }) }, null, 2));
       return;
     }
     const lines = [layerTable(report)];
     for (const p of report.passedThrough) lines.push(`passed through: ${p.opType} '${p.node}': ${p.reason}`);
     for (const w of report.warnings.filter((x) => x.code !== 'W_PASSTHROUGH' || x.node === undefined)) lines.push(`warning: ${w.message}`);
-    lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(model, output!)));
+    if (tuned) lines.push(`fine-tuned ${tuned.epochs} epoch(s) in ${tuned.seconds.toFixed(1)} s`);
+    lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(final, output!)));
     if (verify) {
       for (const [name, c] of Object.entries(verify as Record<string, { cosine: number; maxAbs: number; top1?: number }>)) {
         lines.push(`verify ${name}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
