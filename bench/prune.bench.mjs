@@ -85,7 +85,7 @@ if (!existsSync(path.join(mnistDir, 'train-images-idx3-ubyte.gz'))) {
     `| pruned + fine-tuned, \`sparse_initializer\` (int32/int16 linear indices) | ${pct(forms.sparse.report.achieved)} | ${pct(accSparse)} | ${kb(sizes.sparse.raw)} | ${kb(sizes.sparse.gz)} | ${(base.raw / sizes.sparse.raw).toFixed(2)}× |`,
     `| pruned + fine-tuned, packed (uint8 gaps + float32 values, expanded at load) | ${pct(forms.packed.report.achieved)} | ${pct(acc2)} | ${kb(sizes.packed.raw)} | ${kb(sizes.packed.gz)} | ${(base.raw / sizes.packed.raw).toFixed(2)}× |`,
     '',
-    `Acceptance: drop ≤ 0.2 pt → ${((acc0 - acc2) * 100).toFixed(2)} pt (**${acc0 - acc2 <= 0.002 ? 'met' : 'not met'}**); ONNX file ≤ 1/8 of the original → 1/${(base.raw / sizes.packed.raw).toFixed(2)} packed, 1/${(base.raw / sizes.sparse.raw).toFixed(2)} sparse_initializer (**${base.raw / sizes.packed.raw >= 8 ? 'met' : 'not met'}**).`,
+    `Acceptance: drop ≤ 0.2 pt → ${((acc0 - acc2) * 100).toFixed(2)} pt (negative: better than dense) (**${acc0 - acc2 <= 0.002 ? 'met' : 'not met'}**); ONNX file ≤ 1/8 of the original → 1/${(base.raw / sizes.packed.raw).toFixed(2)} packed, 1/${(base.raw / sizes.sparse.raw).toFixed(2)} sparse_initializer (**${base.raw / sizes.packed.raw >= 8 ? 'met' : 'not met'}**).`,
     '',
   );
   save();
@@ -104,14 +104,14 @@ if (!existsSync(path.join(mnistDir, 'train-images-idx3-ubyte.gz'))) {
     lines.push(
       '#### Combined with 4-bit k-means on the surviving values',
       '',
-      `\`prune(model, { mode: 'magnitude', sparsity: 0.92, scope: 'global', storage: 'packed', codebook: 4 })\`: 16 shared values per layer (1-D k-means, one centroid pinned at 0 for gap fillers), 4-bit codes and 4-bit gaps packed two to a byte, decoded at load by standard ops (onnxruntime folds them).`,
+      `\`prune(model, { mode: 'magnitude', sparsity: 0.92, scope: 'global', storage: 'packed', codebook: 4 })\`: 16 shared values per layer (1-D k-means, one centroid pinned at 0 for gap fillers), 4-bit codes packed two to a byte, gaps in 4 or 8 bits (whichever is smaller per layer), decoded at load by standard ops (onnxruntime folds them).`,
       '',
       '| model | top-1 | file bytes | gzipped | file ratio |',
       '|---|---|---|---|---|',
       `| 92 % + k-means 4-bit, packed | ${pct(accCb)} | ${kb(sz.raw)} | ${kb(sz.gz)} | ${(base.raw / sz.raw).toFixed(2)}× |`,
       `| 95 % (same recipe) + k-means 4-bit, packed | ${pct(acc95)} | ${kb(sz95.raw)} | ${kb(sz95.gz)} | ${(base.raw / sz95.raw).toFixed(2)}× |`,
       '',
-      `Target ≥ 40× smaller runnable file: ${(base.raw / sz.raw).toFixed(1)}× (**${base.raw / sz.raw >= 40 ? 'met' : 'not met'}**; Deep Compression's 40× counts Huffman-coded indices that no runtime reads). Accuracy vs the dense model: ${((acc0 - accCb) * 100).toFixed(2)} pt.`,
+      `Target ≥ 40× smaller runnable file: ${(base.raw / sz.raw).toFixed(1)}× (**${base.raw / sz.raw >= 40 ? 'met' : 'not met'}**; Deep Compression's 40× counts Huffman-coded indices that no runtime reads). Drop vs the dense model: ${((acc0 - accCb) * 100).toFixed(2)} pt at 92 %, ${((acc0 - acc95) * 100).toFixed(2)} pt at 95 % (${(base.raw / sz95.raw).toFixed(1)}×).`,
       '',
     );
   }
