@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readOnnx } from '@mc/io-onnx';
-import { inferShapes, type Model } from '@mc/ir';
+import { inferShapes, type Model, weightOf } from '@mc/ir';
 import { randomFeeds } from '@mc/ir/testing';
 import { createSession } from '@mc/verify';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ function checkConsistent(model: Model): void {
   inferShapes(model);
   for (const n of model.graph.nodes) {
     if (n.opType !== 'Conv') continue;
-    const w = n.inputs[1]!.constValue!;
+    const w = weightOf(n)!.tensor!;
     const c = n.inputs[0]!.shape?.[1];
     expect(typeof c === 'number' ? c : -1).toBe(w.dims[1]! * n.attrInt('group', 1)!);
   }
