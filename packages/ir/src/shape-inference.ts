@@ -36,6 +36,13 @@ function constantNodeValue(v: Value) {
 }
 
 function inferGraph(g: Graph): void {
+  // Readers may leave an initializer's type unset (ONNX does not require value_info for it); its tensor knows it.
+  for (const v of g.initializers.values()) {
+    const t = v.constValue;
+    if (t === undefined) continue;
+    if (v.shape === undefined) v.shape = t.dims;
+    if (v.dtype === undefined) v.dtype = t.dtype;
+  }
   for (const node of g.nodes) {
     if (node.opType === 'Constant' && node.domain === '') {
       const t = constantNodeValue(node.outputs[0]!);

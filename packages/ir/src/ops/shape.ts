@@ -51,6 +51,25 @@ function concatShape(ctx: ShapeContext): (Shape | undefined)[] {
   return [out];
 }
 
+/**
+ * Split sizes from the `split` input (opset 13+) or attribute, else equal parts (the last one smaller when
+ * `num_outputs` does not divide the axis, opset 18: https://onnx.ai/onnx/operators/onnx__Split.html).
+ */
+function splitShape(ctx: ShapeContext): (Shape | undefined)[] {
+  const x = ctx.shapes[0];
+  const k = ctx.node.outputs.length;
+  if (x === undefined) return Array(k).fill(undefined);
+  const axis = norm(ctx.node.attrInt('axis', 0), x.length);
+  const d = x[axis];
+  let sizes = ctx.consts[1] ?? ctx.node.attrInts('split');
+  if (sizes === undefined && typeof d === 'number') {
+    const each = Math.ceil(d / k);
+    sizes = Array.from({ length: k }, (_, i) => Math.max(0, Math.min(each, d - i * each)));
+  }
+  if (sizes === undefined || sizes.length !== k) return Array(k).fill(undefined);
+  return sizes.map((n) => x.map((dim, j) => (j === axis ? n : dim)));
+}
+
 function squeezeShape(ctx: ShapeContext): (Shape | undefined)[] {
   const x = ctx.shapes[0];
   if (x === undefined) return [undefined];
@@ -78,7 +97,7 @@ export const shapeOps: OpInfo[] = [
   defineOp({ opType: 'Flatten', inputs: ['input'], inferShape: flattenShape }),
   defineOp({ opType: 'Transpose', inputs: ['data'], inferShape: transposeShape }),
   defineOp({ opType: 'Concat', inputs: ['...inputs'], channels: 'concat', inferShape: concatShape }),
-  defineOp({ opType: 'Split', inputs: ['input', 'split?'] }),
+  defineOp({ opType: 'Split', inputs: ['input', 'split?'], inferShape: splitShape }),
   defineOp({ opType: 'Squeeze', inputs: ['data', 'axes?'], inferShape: squeezeShape }),
   defineOp({ opType: 'Unsqueeze', inputs: ['data', 'axes?'], inferShape: unsqueezeShape }),
   defineOp({ opType: 'Shape', inputs: ['data'], inferShape: (c) => [c.shapes[0] === undefined ? undefined : [c.shapes[0].length]], inferDType: () => ['int64'] }),
