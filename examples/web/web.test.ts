@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMnist } from '@mc/datasets';
 import { loadOnnx, saveOnnx } from '@mc/io-onnx';
+import { countOps } from '@mc/ir/testing';
+import { quantize } from '@mc/quantize';
 import * as ort from 'onnxruntime-node';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -34,10 +36,8 @@ describe.skipIf(missing.length > 0)('examples/web in headless Chromium', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mc-web-'));
     const modelPath = path.join(dir, 'model.onnx');
     const model = await loadOnnx(mnistModel);
-    const { quantize } = (await import('@mc/quantize')) as unknown as {
-      quantize?: (m: unknown, o: unknown) => Promise<{ model: typeof model }>;
-    };
-    const compressed = quantize === undefined ? model : (await quantize(model, { mode: 'int8-weights' })).model;
+    const compressed = (await quantize(model, { mode: 'int8-weights' })).model;
+    expect(countOps(compressed).DequantizeLinear).toBeGreaterThan(0);
     await saveOnnx(compressed, modelPath);
     const { images, labels } = await first100();
 
@@ -58,6 +58,7 @@ describe.skipIf(missing.length > 0)('examples/web in headless Chromium', () => {
     });
     try {
       const page = await browser.newPage();
+      page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
       await page.goto(server.url);
       await page.waitForFunction(() => (window as unknown as { mcResult?: unknown }).mcResult !== undefined, undefined, { timeout: 60_000 });
       const result = (await page.evaluate(() => (window as unknown as { mcResult: unknown }).mcResult)) as { top1?: number[]; correct?: number; error?: string };
