@@ -106,8 +106,12 @@ export function commandHelp(cmd: Command): string {
     const def = s.default !== undefined ? ` (default ${String(s.default)})` : '';
     rows.push([left, `${s.description}${def}${s.type === 'strings' ? ' (repeatable, comma-separated)' : ''}`]);
   }
-  const w = Math.max(...rows.map(([l]) => l.length)) + 2;
-  for (const [l, r] of rows) lines.push(`  ${l.padEnd(w)}${r}`);
+  // Long flag columns (e.g. a list of choices) put their description on the next line instead of widening all rows.
+  const w = Math.min(36, Math.max(...rows.map(([l]) => l.length))) + 2;
+  for (const [l, r] of rows) {
+    if (l.length + 2 > w) lines.push(`  ${l}`, `  ${''.padEnd(w)}${r}`);
+    else lines.push(`  ${l.padEnd(w)}${r}`);
+  }
   if (cmd.examples !== undefined && cmd.examples.length > 0) {
     lines.push('', 'Examples:');
     for (const e of cmd.examples) lines.push(`  ${e}`);

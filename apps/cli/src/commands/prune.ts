@@ -88,7 +88,7 @@ function reportLines(r: PruneReport): string[] {
 /** `mc prune`: unstructured magnitude pruning with storage that shrinks, or structured channel removal. */
 export const pruneCommand: Command = {
   name: 'prune',
-  summary: 'Prune a model. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason.',
+  summary: 'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason.',
   usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
   flags,
   examples: [
