@@ -1,21 +1,11 @@
-/**
- * Seeded pseudo-random numbers for reproducible sketches (mulberry32 + Box-Muller). Same seed, same numbers.
- * @internal
- */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@mc/ir';
+
+/** Seeded uniform numbers in [0, 1) (mulberry32, from `@mc/ir`). @internal */
+export const mulberry32 = seededRandom;
 
 /** `count` standard normal samples from `seed`. @internal */
 export function gaussian(count: number, seed: number): Float64Array {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const out = new Float64Array(count);
   for (let i = 0; i < count; i += 2) {
     const u1 = 1 - rnd();
