@@ -57,17 +57,16 @@ function convTransposeShape(ctx: ShapeContext): (Shape | undefined)[] {
   return [[x[0] ?? null, outC, ...spatial]];
 }
 
-/** MACs of a convolution: every output element costs (C/group)·prod(kernel) multiply-adds. */
-function convMacs(_node: Node, ins: (Shape | undefined)[], outs: (Shape | undefined)[]): number {
-  const w = ins[1];
-  return numel(outs[0]) * (numel(w) / (typeof w?.[0] === 'number' ? w[0] : NaN));
+/** Weights one element meets: numel(W) / W[0] (Conv: (C/group)·prod(k); ConvTranspose: (M/group)·prod(k)). */
+function weightsPerElement(w: Shape | undefined): number {
+  return numel(w) / (typeof w?.[0] === 'number' ? w[0] : NaN);
 }
 
-function convTransposeMacs(node: Node, ins: (Shape | undefined)[]): number {
-  // Each input element scatters into (M/group)·prod(kernel) outputs.
-  const w = ins[1];
-  return numel(ins[0]) * (numel(w) / (typeof w?.[0] === 'number' ? w[0] : NaN)) * (node.attrInt('group', 1) > 0 ? 1 : 1);
-}
+/** Conv: every output element costs (C/group)·prod(kernel) multiply-adds. */
+const convMacs = (_node: Node, ins: (Shape | undefined)[], outs: (Shape | undefined)[]): number => numel(outs[0]) * weightsPerElement(ins[1]);
+
+/** ConvTranspose: every input element scatters into (M/group)·prod(kernel) outputs. */
+const convTransposeMacs = (_node: Node, ins: (Shape | undefined)[]): number => numel(ins[0]) * weightsPerElement(ins[1]);
 
 /** Convolutions. */
 export const convOps: OpInfo[] = [
