@@ -8,7 +8,7 @@ import { formatTable } from '../table.js';
 import { accuracyOf } from './eval.js';
 
 /** Training flags typed against TrainOptions: every option is a flag or an explicit null. @internal */
-type TrainFlagFields = Record<keyof Omit<TrainOptions, 'onProgress' | 'onCheckpoint' | 'signal' | 'validation' | 'mean' | 'std' | 'freeze' | 'augment' | 'optimizer' | 'earlyStopping' | 'schedule' | 'scale' | 'limit'>, unknown>;
+type TrainFlagFields = Record<keyof Omit<TrainOptions, 'onProgress' | 'onCheckpoint' | 'signal' | 'validation' | 'mean' | 'std' | 'freeze' | 'augment' | 'optimizer' | 'earlyStopping' | 'schedule' | 'scale' | 'limit' | 'batchNorm' | 'bnMomentum'>, unknown>;
 
 const TRAIN_FIELDS: CliFlags<TrainFlagFields> = {
   epochs: { type: 'number', description: 'passes over the training data', default: 1 },
@@ -34,6 +34,8 @@ export const TRAIN_FLAGS = {
   'validation-split': { type: 'number', arg: 'f', description: 'hold out this fraction of the training data for validation' },
   patience: { type: 'number', arg: 'n', description: 'early stopping: stop after n epochs without validation improvement (needs --validation-split)' },
   'bn-l1': { type: 'number', arg: 'λ', description: 'L1 penalty on BatchNormalization scales (network slimming)' },
+  'batch-norm': { type: 'string', choices: ['batch', 'frozen'], description: 'BatchNormalization while training: batch statistics (and running-stat updates) or frozen running statistics' },
+  'bn-momentum': { type: 'number', arg: 'm', description: 'momentum of the BatchNormalization running statistics' },
   'augment-crop': { type: 'number', arg: 'p', description: 'augment: pad p pixels and take a random crop' },
   'augment-flip': { type: 'boolean', description: 'augment: random horizontal flips' },
   eval: { type: 'boolean', description: 'score input and output models on the test split through onnxruntime-node' },
@@ -58,6 +60,9 @@ export function trainOptionsOf(f: FlagValues, io: CliIO, checkpoint: (m: Model) 
   if (f['validation-split'] !== undefined) o.validationSplit = f['validation-split'] as number;
   if (f.patience !== undefined) o.earlyStopping = { patience: f.patience as number };
   if (f['bn-l1'] !== undefined) o.bnL1 = f['bn-l1'] as number;
+  // Passed through untyped so this table also builds against TrainOptions without the BatchNormalization fields.
+  if (f['batch-norm'] !== undefined) Object.assign(o, { batchNorm: f['batch-norm'] });
+  if (f['bn-momentum'] !== undefined) Object.assign(o, { bnMomentum: f['bn-momentum'] });
   if (f.scale !== undefined) o.scale = f.scale as number;
   if (f['augment-crop'] !== undefined || f['augment-flip'] === true) {
     o.augment = { ...(f['augment-crop'] !== undefined && { crop: f['augment-crop'] as number }), ...(f['augment-flip'] === true && { flip: true }) };
