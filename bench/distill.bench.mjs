@@ -170,6 +170,7 @@ if (existsSync(cnnFile)) {
       '',
     );
   }
+  else lines.push('Fine-tuning row skipped: `tsc -b apps/cli` failed.', '');
 } else {
   lines.push('Fine-tuning row skipped: bench/.cache/lowrank/mnist_cnn.onnx (made by bench/lowrank.bench.mjs) is absent; run `pnpm bench lowrank` first.', '');
 }
