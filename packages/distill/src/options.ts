@@ -59,6 +59,17 @@ export interface TrainOptions {
   /** Per-channel normalisation after `scale`. */
   mean?: readonly number[];
   std?: readonly number[];
+  /**
+   * BatchNormalization while training: 'batch' (default, as Keras `fit` and PyTorch `train()`) normalises with each
+   * batch's statistics and moves the running mean/variance towards them, so the trained model carries statistics of
+   * its new weights (essential after pruning); 'frozen' keeps the running statistics and trains γ, β only.
+   */
+  batchNorm?: 'batch' | 'frozen';
+  /**
+   * Momentum of the running statistics, m ← m·momentum + batch·(1 − momentum): the node's `momentum` attribute when
+   * set, else this. Default 0.99 (Keras). Smaller values adapt faster in short fine-tunes.
+   */
+  bnMomentum?: number;
   /** L1 penalty λ·Σ|γ| on BatchNormalization scales (network slimming, Liu et al. 2017). Default 0. */
   bnL1?: number;
   /**
@@ -104,6 +115,8 @@ export function validateOptions(o: DistillOptions): void {
   if (o.temperature !== undefined && !(o.temperature > 0)) bad('temperature', o.temperature, 'use a positive number, typically 2–20');
   if (o.alpha !== undefined && !(o.alpha >= 0 && o.alpha <= 1)) bad('alpha', o.alpha, 'use a weight in [0, 1]');
   if (o.bnL1 !== undefined && !(o.bnL1 >= 0)) bad('bnL1', o.bnL1, 'use a number >= 0, e.g. 1e-4');
+  if (o.batchNorm !== undefined && o.batchNorm !== 'batch' && o.batchNorm !== 'frozen') bad('batchNorm', o.batchNorm, "use 'batch' or 'frozen'");
+  if (o.bnMomentum !== undefined && !(o.bnMomentum >= 0 && o.bnMomentum < 1)) bad('bnMomentum', o.bnMomentum, 'use a number in [0, 1), e.g. 0.99');
   if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) bad('weightDecay', o.weightDecay, 'use a number >= 0');
   if (o.earlyStopping !== undefined && !(Number.isInteger(o.earlyStopping.patience) && o.earlyStopping.patience >= 1)) {
     bad('earlyStopping.patience', o.earlyStopping.patience, 'use an integer >= 1');

@@ -40,7 +40,7 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
   const backend = await initTraining('wasm');
   const freeze = o.freeze;
   const frozen = typeof freeze === 'function' ? freeze : (n: string) => (freeze ?? []).includes(n);
-  const g = new TrainableGraph(s.model, { trainable: (n) => !frozen(n) });
+  const g = new TrainableGraph(s.model, { trainable: (n) => !frozen(n), batchNorm: o.batchNorm ?? 'batch', ...(o.bnMomentum !== undefined && { bnMomentum: o.bnMomentum }) });
   const teacher = s.teacher?.();
   const masks = new Map<string, tf.Tensor>();
   let opt: Optimizer | undefined;

@@ -11,6 +11,13 @@ export type TrainableFilter = (initializerName: string) => boolean;
 export interface CompileOptions {
   /** false = inference only (a teacher): no variables. */
   trainable?: boolean | TrainableFilter;
+  /**
+   * 'batch' (default when trainable): BatchNormalization trains on batch statistics and updates its running
+   * mean/variance (kept in {@link TrainableGraph.state}); 'frozen': inference form, running statistics fixed.
+   */
+  batchNorm?: 'batch' | 'frozen';
+  /** Running-statistics momentum: the node's `momentum` attribute when set, else this (default 0.99, Keras). */
+  bnMomentum?: number;
 }
 
 /** Forward-run options. @internal */
@@ -33,6 +40,8 @@ const isFloat = (t: Tensor) => t.dtype === 'float32' || t.dtype === 'float16' ||
  */
 export class TrainableGraph {
   readonly params = new Map<string, tf.Variable>();
+  /** Running mean/variance of BatchNormalization nodes that train on batch statistics (not trained by gradient). */
+  readonly state = new Map<string, tf.Variable>();
   readonly constants = new Map<string, tf.Tensor>();
   /** Names of γ initializers of BatchNormalization nodes (for L1 slimming). */
   readonly bnScales: string[] = [];
@@ -44,6 +53,7 @@ export class TrainableGraph {
   readonly #nodes: readonly Node[];
   readonly #opset: number;
   readonly #constOut = new Map<Value, Tensor>();
+  readonly #bnMomentum: number;
 
   constructor(readonly model: Model, opts: CompileOptions = {}) {
     const g = model.graph;
@@ -62,6 +72,9 @@ export class TrainableGraph {
       this.outputKind = 'logits';
     }
     const trainSlots = new Set<Value>();
+    const stateSlots = new Set<Value>();
+    const batchStats = opts.trainable !== false && (opts.batchNorm ?? 'batch') === 'batch';
+    this.#bnMomentum = opts.bnMomentum ?? 0.99;
     for (const n of this.#nodes) {
       const rule = n.domain === '' || n.domain === 'ai.onnx' ? rules.get(n.opType) : undefined;
       if (rule === undefined) {
@@ -72,6 +85,10 @@ export class TrainableGraph {
         if (v?.isInitializer() && v.constValue?.dtype === 'float32') trainSlots.add(v);
       }
       if (n.opType === 'BatchNormalization' && n.inputs[1]?.isInitializer()) this.bnScales.push(n.inputs[1].name);
+      if (n.opType === 'BatchNormalization' && batchStats) {
+        const stats = [n.inputs[3], n.inputs[4]];
+        if (stats.every((v) => v?.isInitializer() && v.constValue?.dtype === 'float32')) for (const v of stats) stateSlots.add(v!);
+      }
       if (n.opType === 'Constant') {
         const a = n.attr('value');
         if (a?.type === 'TENSOR' && n.outputs[0]) this.#constOut.set(n.outputs[0], a.value);
@@ -86,6 +103,10 @@ export class TrainableGraph {
         const init = tf.tensor(toFloat32(c), [...c.dims], 'float32');
         this.params.set(name, tf.variable(init, true, `mc/${graphId}/${name}`));
         init.dispose(); // the variable holds its own reference to the data
+      } else if (stateSlots.has(v) && filter(name)) {
+        const init = tf.tensor(toFloat32(c), [...c.dims], 'float32');
+        this.state.set(name, tf.variable(init, false, `mc/${graphId}/${name}`));
+        init.dispose();
       } else if (isFloat(c)) {
         this.constants.set(name, tf.tensor(toFloat32(c), [...c.dims], 'float32'));
       } else if (c.dtype !== 'string' && c.size < 1 << 20) {
@@ -105,14 +126,14 @@ export class TrainableGraph {
     const lookup = (v: Value): Val | undefined => {
       const e = env.get(v);
       if (e !== undefined) return e;
-      const p = this.params.get(v.name) ?? this.constants.get(v.name);
+      const p = this.params.get(v.name) ?? this.state.get(v.name) ?? this.constants.get(v.name);
       return p === undefined || !v.isInitializer() ? undefined : plain(p);
     };
     const want = opts.logits ? this.logits : this.output;
     const baseSeed = (opts.seed ?? 0) * 7919;
     for (let k = 0; k < this.#nodes.length; k++) {
       const node = this.#nodes[k]!;
-      const ctx: RuleContext = {
+      const ctx: { -readonly [K in keyof RuleContext]: RuleContext[K] } = {
         node,
         training: opts.training,
         seed: baseSeed + k,
@@ -134,7 +155,11 @@ export class TrainableGraph {
           return v === undefined ? undefined : (v.constValue ?? this.#constOut.get(v));
         },
       };
-      const outs = rules.get(node.opType)!.run(ctx);
+      if (node.opType === 'BatchNormalization' && [3, 4].every((i) => this.state.has(node.inputs[i]?.name ?? ''))) {
+        const momentum = node.attributes.has('momentum') ? node.attrFloat('momentum', 0.9) : this.#bnMomentum;
+        ctx.batchStats = { momentum, update: (i, value) => this.state.get(node.inputs[i]!.name)!.assign(value) };
+      }
+      const outs = rules.get(node.opType)!.run(ctx as RuleContext);
       node.outputs.forEach((v, i) => {
         const o = outs[i];
         if (o !== undefined) env.set(v, o);
@@ -146,17 +171,17 @@ export class TrainableGraph {
     return nchw(r);
   }
 
-  /** Current weights as IR tensors, by initializer name. */
+  /** Current weights (and BatchNormalization running statistics) as IR tensors, by initializer name. */
   weights(): Map<string, Tensor<'float32'>> {
     const out = new Map<string, Tensor<'float32'>>();
-    for (const [name, v] of this.params) out.set(name, new Tensor('float32', v.shape, v.dataSync() as Float32Array));
+    for (const [name, v] of [...this.params, ...this.state]) out.set(name, new Tensor('float32', v.shape, v.dataSync() as Float32Array));
     return out;
   }
 
   /** Sets the variables from IR tensors (restoring a snapshot). */
   assign(weights: ReadonlyMap<string, Tensor<'float32'>>): void {
     for (const [name, t] of weights) {
-      const v = this.params.get(name);
+      const v = this.params.get(name) ?? this.state.get(name);
       if (v !== undefined) tf.tidy(() => v.assign(tf.tensor(t.data, [...t.dims], 'float32')));
     }
   }
@@ -174,8 +199,10 @@ export class TrainableGraph {
 
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
+    for (const v of this.state.values()) v.dispose();
     for (const t of this.constants.values()) t.dispose();
     this.params.clear();
+    this.state.clear();
     this.constants.clear();
   }
 }

@@ -48,21 +48,44 @@ const softmaxLike = (log: boolean): Rule => ({
   },
 });
 
-/** BatchNormalization in inference form: y = γ·(x − μ)/√(σ² + ε) + β; γ and β train, μ and σ² stay. */
+/**
+ * BatchNormalization: y = γ·(x − μ)/√(σ² + ε) + β. Inference form: μ, σ² are the running statistics. Training with
+ * `ctx.batchStats` (Keras `fit`, PyTorch `train()`): μ, σ² of the batch (biased σ², gradients flow through them), and
+ * the running statistics move towards them: m ← m·momentum + μ·(1 − momentum), v likewise with the unbiased σ².
+ */
 const batchNormRule: Rule = {
   trainable: [1, 2],
   run(ctx) {
     const x = ctx.input(0);
-    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => ctx.input(i).t) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const [scale, bias] = [1, 2].map((i) => ctx.input(i).t) as [tf.Tensor, tf.Tensor];
     const eps = ctx.node.attrFloat('epsilon', 1e-5);
     if (ctx.node.attrInt('training_mode', 0) === 1) {
       throw new McError('E_UNSUPPORTED', `BatchNormalization '${ctx.node.name}' has training_mode=1; export the model in inference form`, { context: { node: ctx.node.name } });
     }
+    const r = x.t.rank;
+    const shape = x.nhwc || r <= 2 ? [-1] : [-1, ...Array(r - 2).fill(1)];
+    let mean: tf.Tensor;
+    let variance: tf.Tensor;
+    const bs = ctx.training ? ctx.batchStats : undefined;
+    if (bs !== undefined) {
+      // Every axis but the channel axis (last in NHWC, 1 in NCHW).
+      const axes = Array.from({ length: r }, (_, i) => i).filter((i) => i !== (x.nhwc ? r - 1 : 1));
+      const m = tf.mean(x.t, axes);
+      const d = tf.sub(x.t, tf.reshape(m, shape));
+      mean = m;
+      variance = tf.mean(tf.square(d), axes);
+      const n = axes.reduce((a, i) => a * x.t.shape[i]!, 1);
+      const mom = bs.momentum;
+      const upd = (i: number, batch: tf.Tensor) => bs.update(i, tf.add(tf.mul(ctx.input(i).t, mom), tf.mul(batch, 1 - mom)));
+      upd(3, m);
+      upd(4, tf.mul(variance, n / Math.max(n - 1, 1)));
+    } else {
+      mean = ctx.input(3).t;
+      variance = ctx.input(4).t;
+    }
     // Per-channel factors: k = γ/√(σ²+ε), c = β − μ·k; broadcast on the channel axis (last in NHWC, 1 in NCHW).
     const k = tf.mul(scale, tf.rsqrt(tf.add(variance, eps)));
     const c = tf.sub(bias, tf.mul(mean, k));
-    const r = x.t.rank;
-    const shape = x.nhwc || r <= 2 ? [-1] : [-1, ...Array(r - 2).fill(1)];
     return [same(x, tf.add(tf.mul(x.t, tf.reshape(k, shape)), tf.reshape(c, shape)))];
   },
 };

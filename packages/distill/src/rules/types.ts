@@ -15,6 +15,11 @@ export interface RuleContext {
   optional(i: number): Val | undefined;
   /** The constant behind input `i` (an initializer or Constant output), when there is one. */
   constant(i: number): Tensor | undefined;
+  /**
+   * BatchNormalization in training: normalise with the batch's statistics and move the running mean/variance
+   * (inputs 3, 4) towards them. Absent: inference form (running statistics, frozen).
+   */
+  readonly batchStats?: { momentum: number; update(input: number, value: tf.Tensor): void };
 }
 
 /** One op's forward computation with tfjs ops (differentiable by tfjs's tape). @internal */
