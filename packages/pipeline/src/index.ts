@@ -4,4 +4,4 @@ export { STEPS, STEP_NAMES, type PipelineStep, type StepName, type StepContext, 
 export { checkStep, type CheckPolicy, type StepCheck } from './check.js';
 export { feedsFrom, collectFeeds, type Feeds, type FeedOptions } from './feeds.js';
 export { optimize, type OptimizeOptions, type OptimizeResult, type Candidate } from './optimize.js';
-export { measure, accuracyOf, latencyOf, type Measurement, type Target } from './measure.js';
+export { measure, accuracyOf, evaluateModel, latencyOf, type Measurement, type ModelEvaluation, type Target } from './measure.js';

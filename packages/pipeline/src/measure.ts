@@ -1,4 +1,4 @@
-import { type Dataset, evaluate, layoutForInput } from '@mc/datasets';
+import { type Dataset, type EvaluateResult, evaluate, layoutForInput } from '@mc/datasets';
 import { writeOnnx } from '@mc/io-onnx';
 import { McError, type Model, Tensor, modelStats } from '@mc/ir';
 import { createSession } from '@mc/verify';
@@ -20,17 +20,28 @@ export interface Measurement {
   latencyMs: number;
 }
 
+/** Accuracy of a model on a dataset, with how long the evaluation took. */
+export interface ModelEvaluation extends EvaluateResult {
+  dataset: string;
+  seconds: number;
+}
+
 /**
- * Top-1 accuracy of a model through onnxruntime-node.
+ * Top-1 accuracy of a single-input classifier through onnxruntime-node, batches laid out as its input expects.
  *
  * @example
  * ```ts
- * const acc = await accuracyOf(model, mnistTest, { scale: 1, limit: 2000 });
+ * const r = await evaluateModel(model, mnistTest, { scale: 1 });
+ * r.top1; // 0.9891
  * ```
  */
-export async function accuracyOf(model: Model, data: Dataset, feed: FeedOptions = {}): Promise<number> {
-  const input = model.graph.inputs.find((v) => v.constValue === undefined);
-  if (input === undefined) throw new McError('E_UNSUPPORTED', 'the model has no graph input to feed');
+export async function evaluateModel(model: Model, data: Dataset, feed: FeedOptions = {}): Promise<ModelEvaluation> {
+  const inputs = model.graph.inputs.filter((v) => v.constValue === undefined);
+  const input = inputs[0];
+  if (inputs.length !== 1 || input === undefined) {
+    throw new McError('E_UNSUPPORTED', `mc evaluates single-input classifiers; this model has ${inputs.length} inputs`);
+  }
+  const t0 = performance.now();
   const session = await createSession(model);
   try {
     // A model with a fixed batch dimension gets batches of exactly that size.
@@ -42,16 +53,28 @@ export async function accuracyOf(model: Model, data: Dataset, feed: FeedOptions 
       },
       data,
       {
-        batchSize: fixed ?? 256,
+        batchSize: fixed ?? feed.batchSize ?? 256,
         layout: layoutForInput(data, input.shape, input.name),
         ...(feed.scale !== undefined && { scale: feed.scale }),
         ...(feed.limit !== undefined && { limit: feed.limit }),
       },
     );
-    return r.top1;
+    return { ...r, dataset: data.name, seconds: (performance.now() - t0) / 1000 };
   } finally {
     await session.release();
   }
+}
+
+/**
+ * Top-1 accuracy in [0, 1] of a model through onnxruntime-node.
+ *
+ * @example
+ * ```ts
+ * const acc = await accuracyOf(model, mnistTest, { scale: 1, limit: 2000 });
+ * ```
+ */
+export async function accuracyOf(model: Model, data: Dataset, feed: FeedOptions = {}): Promise<number> {
+  return (await evaluateModel(model, data, feed)).top1;
 }
 
 /**

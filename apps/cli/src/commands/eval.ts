@@ -1,6 +1,5 @@
-import { evaluate, layoutForInput } from '@mc/datasets';
-import { McError, Tensor } from '@mc/ir';
-import { createSession } from '@mc/verify';
+import { McError } from '@mc/ir';
+import { evaluateModel, type ModelEvaluation } from '@mc/pipeline';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { type Command, type CliFlags, type FlagValues, needPositionals } from '../flags.js';
 import { loadModel } from '../formats.js';
@@ -27,28 +26,10 @@ const flags: CliFlags<EvalFlags> = {
  * Top-1 accuracy of `model` through onnxruntime-node on the dataset the flags name. Shared by eval, finetune and
  * distill (their --eval).
  */
-export async function accuracyOf(model: Model, f: FlagValues, split: 'train' | 'test' = 'test'): Promise<{ top1: number; correct: number; total: number; dataset: string; seconds: number }> {
+export async function accuracyOf(model: Model, f: FlagValues, split: 'train' | 'test' = 'test'): Promise<ModelEvaluation> {
   const ds = await loadDataFlags(f, split);
   if (ds === undefined) throw new McError('E_OPTION', 'accuracy needs --dataset mnist|cifar10|npy and --data-dir <folder>');
-  const inputs = model.graph.inputs.filter((v) => !v.isInitializer());
-  if (inputs.length !== 1) throw new McError('E_UNSUPPORTED', `mc evaluates single-input classifiers; this model has ${inputs.length} inputs`);
-  const input = inputs[0]!;
-  const layout = layoutForInput(ds, input.shape, input.name);
-  const t0 = performance.now();
-  const session = await createSession(model);
-  try {
-    const r = await evaluate(
-      async (b) => {
-        const out = await session.run({ [input.name]: new Tensor('float32', [...b.dims], b.x) });
-        return Object.values(out)[0]!.data as Float32Array;
-      },
-      ds,
-      { layout, batchSize: (f['batch-size'] as number | undefined) ?? 256, ...(f.scale !== undefined && { scale: f.scale as number }) },
-    );
-    return { top1: r.top1, correct: r.correct, total: r.total, dataset: ds.name, seconds: (performance.now() - t0) / 1000 };
-  } finally {
-    await session.release();
-  }
+  return evaluateModel(model, ds, { batchSize: (f['batch-size'] as number | undefined) ?? 256, ...(f.scale !== undefined && { scale: f.scale as number }) });
 }
 
 /** `mc eval <model> --dataset D --data-dir DIR`: top-1 accuracy through onnxruntime-node. */
