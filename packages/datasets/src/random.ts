@@ -1,5 +1,8 @@
+import { seededRandom as mulberry32 } from '@mc/ir';
+
 /**
- * A small seeded generator (mulberry32): the same seed gives the same shuffles and augmentations on every machine.
+ * A small seeded generator (mulberry32 from `@mc/ir`, with the seed mixed by the golden ratio so dataset streams differ
+ * from other users of the same seed): the same seed gives the same shuffles and augmentations on every machine.
  *
  * @example
  * ```ts
@@ -8,14 +11,7 @@
  * ```
  */
 export function seededRandom(seed: number): () => number {
-  let a = (seed >>> 0) ^ 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32((seed >>> 0) ^ 0x9e3779b9);
 }
 
 /**
