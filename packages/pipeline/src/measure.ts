@@ -78,14 +78,15 @@ export async function accuracyOf(model: Model, data: Dataset, feed: FeedOptions 
 }
 
 /**
- * Median latency (ms) of one inference on `feeds` in the target runtime, after warm-up.
+ * Median latency (ms) of one inference on `feeds` in the target runtime, after warm-up: `runs` timed runs, or as many
+ * as fit in about half a second when a run is slow.
  *
  * @example
  * ```ts
  * const ms = await latencyOf(model, [feeds], 'ort-cpu');
  * ```
  */
-export async function latencyOf(model: Model, feeds: readonly Feeds[], target: Target = 'ort-cpu', runs = 30): Promise<number> {
+export async function latencyOf(model: Model, feeds: readonly Feeds[], target: Target = 'ort-cpu', runs = 200): Promise<number> {
   const f = feeds[0];
   if (f === undefined) return NaN;
   const times: number[] = [];
@@ -94,8 +95,9 @@ export async function latencyOf(model: Model, feeds: readonly Feeds[], target: T
     ort.env.wasm.numThreads = 1;
     const s = await ort.InferenceSession.create(writeOnnx(model), { executionProviders: ['wasm'] });
     const feed = Object.fromEntries(Object.entries(f).map(([k, t]) => [k, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])]));
-    for (let i = 0; i < 3; i++) await s.run(feed);
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < 10; i++) await s.run(feed);
+    const until = performance.now() + 500;
+    for (let i = 0; i < runs && (i < 10 || performance.now() < until); i++) {
       const t0 = performance.now();
       await s.run(feed);
       times.push(performance.now() - t0);
@@ -104,8 +106,9 @@ export async function latencyOf(model: Model, feeds: readonly Feeds[], target: T
   } else {
     const s = await createSession(model, { sessionOptions: { intraOpNumThreads: 1 } });
     try {
-      for (let i = 0; i < 3; i++) await s.run(f);
-      for (let i = 0; i < runs; i++) {
+      for (let i = 0; i < 10; i++) await s.run(f);
+      const until = performance.now() + 500;
+      for (let i = 0; i < runs && (i < 10 || performance.now() < until); i++) {
         const t0 = performance.now();
         await s.run(f);
         times.push(performance.now() - t0);
