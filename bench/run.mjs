@@ -22,6 +22,11 @@ for (const f of files) {
   timings.push([f, (Date.now() - t0) / 1000, r.status]);
   if (r.status !== 0) process.stderr.write(`bench: ${f} exited ${r.status}\n`);
 }
+// Keep the log of earlier runs of the benches not run this time, so the table covers every section shown.
+const logFile = path.join(outDir, 'runlog.json');
+const log = existsSync(logFile) ? JSON.parse(readFileSync(logFile, 'utf8')) : {};
+for (const [f, s, c] of timings) log[f] = { seconds: s, exit: c, date: new Date().toISOString() };
+writeFileSync(logFile, JSON.stringify(log, null, 2));
 const sections = readdirSync(outDir).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(path.join(outDir, f), 'utf8').trim());
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const doc = [
@@ -33,9 +38,9 @@ const doc = [
   ...sections.flatMap((s) => [s, '']),
   '## Run log',
   '',
-  '| bench | wall s | exit |',
-  '|---|---|---|',
-  ...timings.map(([f, s, c]) => `| ${f} | ${s.toFixed(1)} | ${c} |`),
+  '| bench | wall s | exit | run at |',
+  '|---|---|---|---|',
+  ...Object.entries(log).sort().map(([f, r]) => `| ${f} | ${r.seconds.toFixed(1)} | ${r.exit} | ${r.date.slice(0, 16).replace('T', ' ')} UTC |`),
   '',
 ].join('\n');
 mkdirSync(path.join(root, 'docs'), { recursive: true });
