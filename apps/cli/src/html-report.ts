@@ -75,7 +75,7 @@ export function renderHtmlReport(d: HtmlReportData): string {
     parts.push('<h2>Every candidate</h2>', table(['candidate', 'bytes', 'gzipped', 'params', 'MACs', 'accuracy %', 'drop pt', 'within'], all.map((c) => [c.label, String(c.measurement.bytes), String(c.measurement.gzipBytes), String(c.measurement.params), String(c.measurement.macs), (c.measurement.accuracy * 100).toFixed(2), c.drop.toFixed(2), c.feasible ? 'yes' : 'no'])));
   }
   if (d.layers !== undefined && d.layers.length > 0) {
-    parts.push(`<h2>Per layer: ${esc(d.layerMetric ?? 'value')}</h2>`, barsSvg(d.layers, d.layerMetric ?? ''), table(['layer', d.layerMetric ?? 'value', 'detail'], d.layers.map((l) => [l.name, String(l.value), l.detail])));
+    parts.push(`<h2>Per layer: ${esc(d.layerMetric ?? 'value')}</h2>`, barsSvg(d.layers, d.layerMetric ?? ''), table(['layer', d.layerMetric ?? 'value', 'detail'], d.layers.map((l) => [l.name, Number(l.value.toPrecision(3)).toString(), l.detail])));
   }
   const css = 'body{font:14px/1.45 system-ui,sans-serif;margin:2rem;max-width:72rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}td:first-child,th:first-child{text-align:left}.when{color:#777}';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(d.title)}</title><style>${css}</style></head><body>${parts.join('\n')}</body></html>\n`;

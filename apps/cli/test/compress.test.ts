@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mc, shared, tempDir } from './helpers.js';
+import { mc, repoRoot, shared, tempDir } from './helpers.js';
 
 const mnist = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -76,5 +76,18 @@ describe.skipIf(!existsSync(mnist))('mc compress', () => {
   it('two policies at once is a usage error', async () => {
     const r = await mc('compress', '--error', '0.1', '--rank', '3', mnist, path.join(tempDir(), 'x.onnx'));
     expect(r.code).toBe(2);
+  });
+});
+
+describe('mc compress --report', () => {
+  it('writes a self-contained HTML page with the per-layer plot', async () => {
+    const dir = tempDir();
+    const report = path.join(dir, 'r.html');
+    const r = await mc('compress', '--error', '0.5', '--report', report, path.join(repoRoot, 'examples/models/mnist-mlp.onnx'), path.join(dir, 'o.onnx'));
+    expect(r.code).toBe(0);
+    const html = readFileSync(report, 'utf8');
+    expect(html).toMatch(/fraction of parameters kept/);
+    expect(html).toMatch(/<svg[^>]*>.*<rect/s);
+    expect(readdirSync(dir).sort()).toEqual(['o.onnx', 'r.html']);
   });
 });

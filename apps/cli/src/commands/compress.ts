@@ -6,13 +6,14 @@ import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
+import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
 
 /** The flag table mirrors FactorizeOptions: one field per policy and common option (null = not a flag). */
 type CompressFlags = Record<'error' | 'rank' | 'ratio' | 'energy', number> &
   Required<Omit<FactorizeCommonOptions, 'onProgress' | 'signal'>> &
-  Record<keyof typeof DATA_FLAGS, unknown> & { 'calibration-size': number; finetune: number; json: boolean; verify: boolean };
+  Record<keyof typeof DATA_FLAGS, unknown> & { 'calibration-size': number; finetune: number; json: boolean; verify: boolean; report: string };
 
 const flags: CliFlags<CompressFlags> = {
   error: { type: 'number', arg: 'E', description: 'per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default 0.1)' },
@@ -24,8 +25,9 @@ const flags: CliFlags<CompressFlags> = {
   calibration: null, // built from --dataset/--data-dir
   ...DATA_FLAGS,
   'calibration-size': { type: 'number', arg: 'N', description: 'with --dataset: data-aware mode for dense layers on N training samples (ranks bound the layer-output error)', default: 256 },
-  finetune: { type: 'number', arg: 'epochs', description: 'with --dataset: fine-tune the factorised model for this many epochs on the training split (tfjs-wasm, @mc/distill); --limit caps the samples' },
+  finetune: { type: 'number', arg: 'epochs', description: 'with --dataset: recover accuracy for this many epochs by distillation from the original model (no labels needed; tfjs-wasm, @mc/distill); --limit caps the samples' },
   json: { type: 'boolean', description: 'print the report as JSON' },
+  report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (per-layer table and plot of the parameters kept)' },
   verify: { type: 'boolean', description: 'run input and output in onnxruntime-node on random inputs and print their agreement' },
 };
 
@@ -98,9 +100,10 @@ export const compress: Command = {
       if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`mc compress: --finetune needs a whole number of epochs ≥ 1, got ${epochs}`);
       const train = await loadDataFlags(f, 'train');
       if (train === undefined) throw new UsageError('mc compress --finetune needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
-      const { finetune } = await import('@mc/distill'); // tfjs loads only when asked for
+      const { distill } = await import('@mc/distill'); // tfjs loads only when asked for
       const t0 = Date.now();
-      final = (await finetune(model, train, { epochs, ...(f.scale !== undefined && { scale: f.scale as number }) })).model;
+      // The original model is the teacher: its soft outputs are the targets, so no labels are read.
+      final = (await distill(loaded.model, model, train, { epochs, unlabeled: true, ...(f.scale !== undefined && { scale: f.scale as number }) })).model;
       tuned = { epochs, seconds: (Date.now() - t0) / 1000 };
     }
     await saveModel(final, output!, input);
@@ -129,7 +132,17 @@ export const compress: Command = {
     for (const p of report.passedThrough) lines.push(`passed through: ${p.opType} '${p.node}': ${p.reason}`);
     for (const w of report.warnings.filter((x) => x.code !== 'W_PASSTHROUGH' || x.node === undefined)) lines.push(`warning: ${w.message}`);
     if (tuned) lines.push(`fine-tuned ${tuned.epochs} epoch(s) in ${tuned.seconds.toFixed(1)} s`);
-    lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(final, output!)));
+    const [figBefore, figAfter] = [await figuresOf(loaded.model, input!), await figuresOf(final, output!)];
+    lines.push('', beforeAfterTable(figBefore, figAfter));
+    if (f.report !== undefined) {
+      await writeHtmlReport(f.report as string, {
+        title: `mc compress ${input}`,
+        summary: (['params', 'bytes', 'gzipBytes', 'macs'] as const).map((k) => [k, String(figBefore[k]), String(figAfter[k])]),
+        layerMetric: 'fraction of parameters kept',
+        layers: report.nodes.map((n) => ({ name: n.node, value: n.paramsAfter / Math.max(1, n.paramsBefore), detail: n.replaced ? `ranks ${n.ranks.join(',')}, error ${n.weightError.toFixed(4)}` : 'kept' })),
+      });
+      lines.push(`wrote ${String(f.report)}`);
+    }
     if (verify) {
       for (const [name, c] of Object.entries(verify as Record<string, { cosine: number; maxAbs: number; top1?: number }>)) {
         lines.push(`verify ${name}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
