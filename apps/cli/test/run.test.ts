@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mc, shared, tempDir } from './helpers.js';
@@ -13,12 +13,13 @@ describe.skipIf(!have)('mc run <recipe>', () => {
     const recipe = path.join(dir, 'r.yaml');
     writeFileSync(recipe, 'steps:\n  - lowrank: {error: 0.1}\n  - quantize: {mode: int8-static, calibrationSamples: 64}\n');
     const out = path.join(dir, 'out.onnx');
-    const r = await mc('run', recipe, mnist, out, '--dataset', 'mnist', '--data-dir', mnistDir, '--scale', '1', '--limit', '256');
+    const r = await mc('run', recipe, mnist, out, '--dataset', 'mnist', '--data-dir', mnistDir, '--scale', '1', '--limit', '256', '--report', path.join(dir, 'r.html'));
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/lowrank/);
     expect(r.out).toMatch(/compression rate/);
     expect(existsSync(out)).toBe(true);
+    expect(readFileSync(path.join(dir, 'r.html'), 'utf8')).toMatch(/parameters after the step.*<svg/s);
   });
 
   it('an unknown step is a usage error and writes nothing', async () => {

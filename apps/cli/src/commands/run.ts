@@ -4,6 +4,7 @@ import { parseRecipe, pipeline } from '@mc/pipeline';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
+import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
 
@@ -14,12 +15,14 @@ interface RunFlags {
   limit: number;
   'no-verify': boolean;
   json: boolean;
+  report: string;
 }
 
 const flags: CliFlags<RunFlags> = {
   ...DATA_FLAGS,
   'no-verify': { type: 'boolean', description: 'skip the onnxruntime-node check after every step' },
   json: { type: 'boolean', description: 'print every step report as JSON' },
+  report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (before/after figures, parameters after each step)' },
 };
 
 /** `mc run recipe.yaml <in> <out>`: a pipeline of steps, each verified, written once at the end. */
@@ -63,7 +66,17 @@ export const run: Command = {
     ]);
     const lines = [formatTable(['#', 'step', 'params', 'after', 'cosine', 'top-1 agree', 's'], rows)];
     for (const s of result.steps) for (const p of s.report.passedThrough ?? []) lines.push(`step ${s.index + 1} passed through ${p.opType} '${p.node}': ${p.reason}`);
-    lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(result.model, output!)));
+    const [figBefore, figAfter] = [await figuresOf(loaded.model, input!), await figuresOf(result.model, output!)];
+    lines.push('', beforeAfterTable(figBefore, figAfter));
+    if (f.report !== undefined) {
+      await writeHtmlReport(f.report as string, {
+        title: `mc run ${recipeFile} ${input}`,
+        summary: (['params', 'bytes', 'gzipBytes', 'macs'] as const).map((k) => [k, String(figBefore[k]), String(figAfter[k])]),
+        layerMetric: 'parameters after the step',
+        layers: result.steps.map((s) => ({ name: `${s.index + 1} ${s.step}`, value: s.report.after?.params ?? 0, detail: s.check === undefined ? 'not verified' : `cosine ${s.check.cosine.toFixed(4)}${s.check.top1 === undefined ? '' : `, top-1 agreement ${(s.check.top1 * 100).toFixed(1)}%`}` })),
+      });
+      lines.push(`wrote ${String(f.report)}`);
+    }
     io.out(lines.join('\n'));
   },
 };
