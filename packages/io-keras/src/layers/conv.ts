@@ -55,19 +55,21 @@ function outShape(x: KVal, layout: Layout, cfFirst: boolean, channels: number, s
   return cfFirst && layout === 'native' ? [x.shape[0] ?? null, channels, ...spatial] : [x.shape[0] ?? null, ...spatial, channels];
 }
 
+/** What every conv handler reads first: rank, layout, input, channels and the window config. */
+function convSetup(ctx: LowerContext): { r: number; layout: Layout; cfFirst: boolean; x: KVal; cin: number | null; filters: number; k: number[]; s: number[]; d: number[] } {
+  const r = spatialRank(ctx.layer.className);
+  const layout = convLayout(ctx);
+  const cfFirst = layout === 'native';
+  const x = ctx.input(0, layout);
+  const cin = (cfFirst ? x.shape[1] : x.shape[x.shape.length - 1]) ?? null;
+  return { r, layout, cfFirst, x, cin, filters: ctx.cfg<number>('filters', 0), k: tuple(ctx.config.kernel_size, r, 1), s: tuple(ctx.config.strides, r, 1), d: tuple(ctx.config.dilation_rate, r, 1) };
+}
+
 /** Conv1D / Conv2D / Conv3D: kernel [*k, in/groups, out] (Keras) → W [out, in/groups, *k] (ONNX OIHW), once. */
 export const conv: LayerHandler = {
   toIr(ctx) {
-    const r = spatialRank(ctx.layer.className);
-    const layout = convLayout(ctx);
-    const cfFirst = layout === 'native';
-    const x = ctx.input(0, layout);
-    const cin = cfFirst ? x.shape[1] ?? null : x.shape[x.shape.length - 1] ?? null;
-    const filters = ctx.cfg<number>('filters', 0);
+    const { r, layout, cfFirst, x, cin, filters, k, s, d } = convSetup(ctx);
     const groups = ctx.cfg<number>('groups', 1);
-    const k = tuple(ctx.config.kernel_size, r, 1);
-    const s = tuple(ctx.config.strides, r, 1);
-    const d = tuple(ctx.config.dilation_rate, r, 1);
     const kernel = ctx.stored(0, 'kernel', [...k, cin === null ? null : cin / groups, filters]);
     const w = permute(kernel, [r + 1, r, ...k.map((_, i) => i)]);
     const win = windowAttrs(ctx, spatialDims(x.shape, x.layout, cfFirst), k, s, d);
@@ -85,14 +87,7 @@ export const conv: LayerHandler = {
 /** DepthwiseConv2D: kernel [kh, kw, C, mult] → W [C·mult, 1, kh, kw], group C (output channel c·mult + m, as TF). */
 export const depthwiseConv: LayerHandler = {
   toIr(ctx) {
-    const r = spatialRank(ctx.layer.className);
-    const layout = convLayout(ctx);
-    const cfFirst = layout === 'native';
-    const x = ctx.input(0, layout);
-    const cin = (cfFirst ? x.shape[1] : x.shape[x.shape.length - 1]) ?? null;
-    const k = tuple(ctx.config.kernel_size, r, 1);
-    const s = tuple(ctx.config.strides, r, 1);
-    const d = tuple(ctx.config.dilation_rate, r, 1);
+    const { r, layout, cfFirst, x, cin, k, s, d } = convSetup(ctx);
     const kernel = ctx.stored(0, 'depthwise_kernel', [...k, cin, null]);
     const c = kernel.dims[r]!;
     const mult = kernel.dims[r + 1]!;
@@ -125,15 +120,7 @@ export const depthwiseConv: LayerHandler = {
 /** SeparableConv2D: depthwise Conv (group C, no bias) then pointwise 1x1 Conv with the bias and activation. */
 export const separableConv: LayerHandler = {
   toIr(ctx) {
-    const r = spatialRank(ctx.layer.className);
-    const layout = convLayout(ctx);
-    const cfFirst = layout === 'native';
-    const x = ctx.input(0, layout);
-    const cin = (cfFirst ? x.shape[1] : x.shape[x.shape.length - 1]) ?? null;
-    const filters = ctx.cfg<number>('filters', 0);
-    const k = tuple(ctx.config.kernel_size, r, 1);
-    const s = tuple(ctx.config.strides, r, 1);
-    const d = tuple(ctx.config.dilation_rate, r, 1);
+    const { r, layout, cfFirst, x, cin, filters, k, s, d } = convSetup(ctx);
     const dk = ctx.stored(0, 'depthwise_kernel', [...k, cin, null]);
     const c = dk.dims[r]!;
     const mult = dk.dims[r + 1]!;
@@ -175,15 +162,7 @@ export const separableConv: LayerHandler = {
  */
 export const convTranspose: LayerHandler = {
   toIr(ctx) {
-    const r = spatialRank(ctx.layer.className);
-    const layout = convLayout(ctx);
-    const cfFirst = layout === 'native';
-    const x = ctx.input(0, layout);
-    const cin = (cfFirst ? x.shape[1] : x.shape[x.shape.length - 1]) ?? null;
-    const filters = ctx.cfg<number>('filters', 0);
-    const k = tuple(ctx.config.kernel_size, r, 1);
-    const s = tuple(ctx.config.strides, r, 1);
-    const d = tuple(ctx.config.dilation_rate, r, 1);
+    const { r, layout, cfFirst, x, cin, filters, k, s, d } = convSetup(ctx);
     const op = ctx.config.output_padding === undefined || ctx.config.output_padding === null ? undefined : tuple(ctx.config.output_padding, r, 0);
     const kernel = ctx.stored(0, 'kernel', [...k, filters, cin]);
     const w = permute(kernel, [r + 1, r, ...k.map((_, i) => i)]);
