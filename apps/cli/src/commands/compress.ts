@@ -110,7 +110,7 @@ export const compress: Command = {
     let verify: Record<string, unknown> | undefined;
     if (f.verify === true) {
       // On calibration data when given (random inputs say little about a classifier), else random inputs.
-      const feedSets = calibration?.slice(0, 8) ?? [randomFeeds(loaded.model, 0)];
+      const feedSets = calibration?.slice(0, 8) ?? [randomFeeds(loaded.model, 0, { dynamicDim: 64 })];
       const [a, b] = await Promise.all([createSession(loaded.model), createSession(final)]);
       try {
         for (const feeds of feedSets) {
@@ -145,7 +145,7 @@ export const compress: Command = {
     }
     if (verify) {
       for (const [name, c] of Object.entries(verify as Record<string, { cosine: number; maxAbs: number; top1?: number }>)) {
-        lines.push(`verify ${name}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
+        lines.push(`verify ${name} (${calibration === undefined ? 'random inputs; --dataset verifies on real data' : 'calibration data'}): cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
       }
     }
     io.out(lines.join('\n'));
