@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { ArrayDataset, evaluate, loadMnist } from '@mc/datasets';
-import { McError, Tensor, toFloat32 } from '@mc/ir';
+import { Tensor, toFloat32 } from '@mc/ir';
 import { createSession } from '@mc/verify';
+import { errorOf } from '@mc/ir/testing';
 import { describe, expect, it } from 'vitest';
 import { initTraining } from '../src/backend.js';
 import { distillLoss, softTargetLoss } from '../src/losses.js';
@@ -13,15 +14,7 @@ import { cnnModel, randomData } from './fixtures.js';
 const mnistDir = fileURLToPath(new URL('../../../../shared/data/mnist/', import.meta.url));
 const haveMnist = existsSync(`${mnistDir}/train-images-idx3-ubyte.gz`);
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (McError.is(e)) return `${e.code}: ${e.message}`;
-    throw e;
-  }
-  return 'no error';
-}
+const codeOf = errorOf;
 
 describe('KD loss math (Hinton 2015)', () => {
   it('soft loss = T²·Σ p_T log(1/q_T) by hand; α mixes with CE; gradient = T·(q_T − p_T)/B', async () => {

@@ -1,17 +1,10 @@
+import { errorOf } from '@mc/ir/testing';
 import { describe, expect, it } from 'vitest';
-import { McError, Tensor } from '@mc/ir';
+import { Tensor } from '@mc/ir';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
 import { netFeeds, smallNet } from './helpers.js';
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (McError.is(e)) return `${e.code}: ${e.message}`;
-    throw e;
-  }
-  return 'no error';
-}
+const code = errorOf;
 
 describe('bad input gives coded errors before any work', () => {
   const m = smallNet();

@@ -1,5 +1,6 @@
 import type { DType } from '../dtype.js';
 import type { Model } from '../model.js';
+import { McError } from '../errors.js';
 import { seededNormal, seededRandom } from '../random.js';
 import { Tensor } from '../tensor.js';
 
@@ -71,4 +72,23 @@ export function countOps(model: Model): Record<string, number> {
     out[k] = (out[k] ?? 0) + 1;
   }
   return out;
+}
+
+/**
+ * How a promise settled, for error tests: `'E_CODE: message'` for an McError, `'no error'` when it resolved; any
+ * other exception is re-thrown (a bug, not a coded error).
+ *
+ * @example
+ * ```ts
+ * expect(await errorOf(quantize(m, { mode: 'int8-static' }))).toMatch(/^E_OPTION: .*calibration/);
+ * ```
+ */
+export async function errorOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (McError.is(e)) return `${e.code}: ${e.message}`;
+    throw e;
+  }
+  return 'no error';
 }
