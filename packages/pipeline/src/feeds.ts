@@ -25,15 +25,14 @@ export async function* feedsFrom(data: Dataset, model: Model, opts: FeedOptions 
   const inputs = model.graph.inputs.filter((v) => v.constValue === undefined);
   const input = inputs[0];
   if (inputs.length !== 1 || input === undefined) {
-    throw new McError('E_UNSUPPORTED', `the model has ${inputs.length} inputs; dataset feeds need a single-input model`);
+    throw new McError('E_UNSUPPORTED', `--dataset feeds models with one input; this model has ${inputs.length}`);
   }
   const layout = layoutForInput(data, input.shape, input.name);
   const batchSize = opts.batchSize ?? 64;
   const fixedBatch = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
-  for await (const b of data.batches({ batchSize: fixedBatch ?? batchSize, limit: opts.limit ?? 256, layout, ...(opts.scale !== undefined && { scale: opts.scale }) })) {
-    if (fixedBatch !== undefined && b.dims[0] !== fixedBatch) break; // a model with a fixed batch cannot take the short last batch
-    yield { [input.name]: new Tensor('float32', b.dims, b.x) };
-  }
+  // A model with a fixed batch dimension cannot take a short last batch.
+  const batches = data.batches({ batchSize: fixedBatch ?? batchSize, limit: opts.limit ?? 256, layout, dropLast: fixedBatch !== undefined, ...(opts.scale !== undefined && { scale: opts.scale }) });
+  for await (const b of batches) yield { [input.name]: new Tensor('float32', [...b.dims], b.x) };
 }
 
 /** Collects a few feeds in memory (for verification, which runs two models on the same inputs). */

@@ -1,5 +1,5 @@
-import { layoutForInput } from '@mc/datasets';
-import { McError, type Model, Tensor } from '@mc/ir';
+import type { Model } from '@mc/ir';
+import { collectFeeds, feedsFrom } from '@mc/pipeline';
 import { type FactorizeCommonOptions, type FactorizeOptions, type FactorizeReport, type Feeds, factorize } from '@mc/lowrank';
 import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
@@ -47,18 +47,10 @@ function policyOf(f: Record<string, unknown>): FactorizeOptions {
 
 /** Calibration feeds from the data flags, laid out for the model's single input. */
 async function calibrationFeeds(model: Model, f: Record<string, unknown>): Promise<Feeds[] | undefined> {
-  const ds = await loadDataFlags({ ...f, limit: f['calibration-size'] as number }, 'train');
+  const limit = f['calibration-size'] as number;
+  const ds = await loadDataFlags({ ...f, limit }, 'train');
   if (ds === undefined) return undefined;
-  const inputs = model.graph.inputs.filter((v) => !v.isInitializer());
-  if (inputs.length !== 1) throw new McError('E_UNSUPPORTED', `--dataset feeds models with one input; this model has ${inputs.length}`);
-  const input = inputs[0]!;
-  const layout = layoutForInput(ds, input.shape, input.name);
-  const fixed = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
-  const out: Feeds[] = [];
-  for await (const b of ds.batches({ batchSize: fixed ?? 64, layout, limit: f['calibration-size'] as number, dropLast: fixed !== undefined, ...(f.scale !== undefined && { scale: f.scale as number }) })) {
-    out.push({ [input.name]: new Tensor('float32', [...b.dims], b.x) });
-  }
-  return out;
+  return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 64, ...(f.scale !== undefined && { scale: f.scale as number }) }));
 }
 
 function layerTable(r: FactorizeReport): string {

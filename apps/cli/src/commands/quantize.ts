@@ -1,5 +1,6 @@
-import { loadDataset, layoutForInput } from '@mc/datasets';
-import { McError, type Model, Tensor } from '@mc/ir';
+import { loadDataset } from '@mc/datasets';
+import { collectFeeds, feedsFrom } from '@mc/pipeline';
+import type { Model } from '@mc/ir';
 import { type Feeds, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, type QuantizeReport, quantize } from '@mc/quantize';
 import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
@@ -91,17 +92,8 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
 async function datasetFeeds(model: Model, f: Record<string, unknown>, split: 'train' | 'test', limit: number): Promise<Feeds[] | undefined> {
   if (f.dataset === undefined) return undefined;
   if (f['data-dir'] === undefined) throw new UsageError('mc quantize: --dataset needs --data-dir D');
-  const inputs = model.graph.inputs.filter((v) => !v.isInitializer());
-  if (inputs.length !== 1) throw new McError('E_UNSUPPORTED', `--dataset feeds models with one input; this model has ${inputs.length}`);
-  const input = inputs[0]!;
   const ds = await loadDataset(f.dataset as string, f['data-dir'] as string, { split, limit });
-  const layout = layoutForInput(ds, input.shape, input.name);
-  const fixedBatch = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
-  const out: Feeds[] = [];
-  for await (const b of ds.batches({ batchSize: fixedBatch ?? 32, layout, limit, dropLast: fixedBatch !== undefined, ...(f.scale !== undefined && { scale: f.scale as number }) })) {
-    out.push({ [input.name]: new Tensor('float32', [...b.dims], b.x) });
-  }
-  return out;
+  return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 32, ...(f.scale !== undefined && { scale: f.scale as number }) }));
 }
 
 function nodeTable(r: QuantizeReport): string {
