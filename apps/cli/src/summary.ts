@@ -46,3 +46,11 @@ export function beforeAfterTable(before: ModelFigures, after: ModelFigures, extr
   const table = formatTable(['', 'before', 'after', 'change'], rows.map((r) => r.map(String)));
   return `${table}\ncompression rate a/a* = ${c.compressionRate.toFixed(2)}x, space saving (a-a*)/a* = ${(c.spaceSaving * 100).toFixed(1)}%, file ${c.bytesRatio.toFixed(2)}x smaller`;
 }
+
+/** One line per output of a `--verify` comparison; `inputs` says what the models were run on. */
+export function verifyLines(worst: Record<string, { cosine: number; maxAbs: number; top1?: number }>, inputs?: string): string[] {
+  return Object.entries(worst).map(
+    ([name, c]) =>
+      `verify ${name}${inputs === undefined ? '' : ` (${inputs})`}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`,
+  );
+}

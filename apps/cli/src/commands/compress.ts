@@ -1,13 +1,13 @@
 import type { Model } from '@mc/ir';
 import { collectFeeds, feedsFrom } from '@mc/pipeline';
 import { type FactorizeCommonOptions, type FactorizeOptions, type FactorizeReport, type Feeds, factorize } from '@mc/lowrank';
-import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
+import { compareModels, randomFeeds } from '@mc/verify';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
-import { beforeAfterTable, figuresOf } from '../summary.js';
+import { beforeAfterTable, figuresOf, verifyLines } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
 
 /** The flag table mirrors FactorizeOptions: one field per policy and common option (null = not a flag). */
@@ -99,22 +99,8 @@ export const compress: Command = {
       tuned = { epochs, seconds: (Date.now() - t0) / 1000 };
     }
     await saveModel(final, output!, input);
-    let verify: Record<string, unknown> | undefined;
-    if (f.verify === true) {
-      // On calibration data when given (random inputs say little about a classifier), else random inputs.
-      const feedSets = calibration?.slice(0, 8) ?? [randomFeeds(loaded.model, 0, { dynamicDim: 64 })];
-      const [a, b] = await Promise.all([createSession(loaded.model), createSession(final)]);
-      try {
-        for (const feeds of feedSets) {
-          for (const [name, c] of Object.entries(compareOutputs(await a.run(feeds), await b.run(feeds)))) {
-            const w = (verify ??= {})[name] as typeof c | undefined;
-            verify[name] = w === undefined ? c : { ...c, cosine: Math.min(w.cosine, c.cosine), maxAbs: Math.max(w.maxAbs, c.maxAbs), top1: Math.min(w.top1 ?? 1, c.top1 ?? 1) };
-          }
-        }
-      } finally {
-        await Promise.all([a.release(), b.release()]);
-      }
-    }
+    // On calibration data when given (random inputs say little about a classifier), else random inputs.
+    const verify = f.verify === true ? await compareModels(loaded.model, final, calibration?.slice(0, 8) ?? [randomFeeds(loaded.model, 0, { dynamicDim: 64 })]) : undefined;
     if (f.json === true) {
       const { before, after, ...rest } = report;
       io.out(JSON.stringify({ input, output, ...rest, ...(tuned && { finetune: tuned }), before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, ...(verify && { verify }) }, null, 2));
@@ -135,11 +121,7 @@ export const compress: Command = {
       });
       lines.push(`wrote ${String(f.report)}`);
     }
-    if (verify) {
-      for (const [name, c] of Object.entries(verify as Record<string, { cosine: number; maxAbs: number; top1?: number }>)) {
-        lines.push(`verify ${name} (${calibration === undefined ? 'random inputs; --dataset verifies on real data' : 'calibration data'}): cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
-      }
-    }
+    if (verify) lines.push(...verifyLines(verify, calibration === undefined ? 'random inputs; --dataset verifies on real data' : 'calibration data'));
     io.out(lines.join('\n'));
   },
 };

@@ -1,11 +1,11 @@
 import { finetune as finetuneModel } from '@mc/distill';
 import type { Model } from '@mc/ir';
 import { type ChannelOptions, type MagnitudeOptions, type PruneOptions, type PruneReport, prune } from '@mc/prune';
-import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
+import { compareModels, randomFeeds } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { type CliFlags, type Command, type FlagSpec, type FlagValues, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
-import { beforeAfterTable, figuresOf } from '../summary.js';
+import { beforeAfterTable, figuresOf, verifyLines } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
 import { runTraining, TRAIN_FLAGS } from './finetune.js';
 
@@ -116,16 +116,7 @@ export const pruneCommand: Command = {
     }
     const { model, report } = await prune(loaded.model, opts);
     await saveModel(model, output!, input);
-    let verify: ReturnType<typeof compareOutputs> | undefined;
-    if (f.verify === true) {
-      const feeds = randomFeeds(loaded.model, 0);
-      const [a, b] = await Promise.all([createSession(loaded.model), createSession(model)]);
-      try {
-        verify = compareOutputs(await a.run(feeds), await b.run(feeds));
-      } finally {
-        await Promise.all([a.release(), b.release()]);
-      }
-    }
+    const verify = f.verify === true ? await compareModels(loaded.model, model, [randomFeeds(loaded.model, 0)]) : undefined;
     if (f.json === true) {
       const { before, after, ...rest } = report;
       io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, ...(verify && { verify }) }, null, 2));
@@ -133,9 +124,7 @@ export const pruneCommand: Command = {
     }
     const lines = reportLines(report);
     lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(model, output!)));
-    for (const [name, c] of Object.entries(verify ?? {})) {
-      lines.push(`verify ${name}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
-    }
+    lines.push(...verifyLines(verify ?? {}));
     io.out(lines.join('\n'));
   },
 };

@@ -2,11 +2,11 @@ import { loadDataset } from '@mc/datasets';
 import { collectFeeds, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
 import { type Feeds, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, type QuantizeReport, quantize } from '@mc/quantize';
-import { compareOutputs, createSession, randomFeeds } from '@mc/verify';
+import { compareModels, randomFeeds } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
-import { beforeAfterTable, figuresOf } from '../summary.js';
+import { beforeAfterTable, figuresOf, verifyLines } from '../summary.js';
 import { formatBytes, formatTable } from '../table.js';
 
 /** The flag table mirrors QuantizeOptions (every mode's fields, kebab-cased) plus the calibration data flags. */
@@ -121,18 +121,7 @@ export const quantizeCommand: Command = {
     // Verify before writing: on calibration batches when given, else random inputs.
     const feeds = calib?.slice(0, 8) ?? [randomFeeds(loaded.model, 0)];
     const session = { sessionOptions: { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } } } as const;
-    const [a, b] = await Promise.all([createSession(loaded.model), createSession(model, session as never)]);
-    const verify: Record<string, { cosine: number; maxAbs: number; top1?: number | undefined }> = {};
-    try {
-      for (const fd of feeds) {
-        for (const [name, c] of Object.entries(compareOutputs(await a.run(fd), await b.run(fd)))) {
-          const w = verify[name];
-          verify[name] = w === undefined ? c : { cosine: Math.min(w.cosine, c.cosine), maxAbs: Math.max(w.maxAbs, c.maxAbs), ...(c.top1 !== undefined && { top1: Math.min(w.top1 ?? 1, c.top1) }) };
-        }
-      }
-    } finally {
-      await Promise.all([a.release(), b.release()]);
-    }
+    const verify = await compareModels(loaded.model, model, feeds, { candidate: session as never });
     await saveModel(model, output!, input);
     if (f.json === true) {
       const { before, after, ...rest } = report;
@@ -144,9 +133,7 @@ export const quantizeCommand: Command = {
     for (const w of report.warnings) lines.push(`warning: ${w.message}`);
     if (report.calibration) lines.push(`calibration: ${report.calibration.method}, ${report.calibration.batches} batches`);
     lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(model, output!)));
-    for (const [name, c] of Object.entries(verify)) {
-      lines.push(`verify ${name}: cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}`);
-    }
+    lines.push(...verifyLines(verify));
     io.out(lines.join('\n'));
   },
 };
