@@ -73,7 +73,8 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
   let stoppedBy = 'done' as 'done' | 'time';
   const score = (c: Candidate): number => (opts.objective === 'size' ? c.measurement.bytes : c.measurement.latencyMs);
 
-  const tryCandidate = async (label: string, steps: PipelineStep[], from: Model = model): Promise<Candidate | undefined> => {
+  // Runs `steps` on `on` (a candidate already built, else the input) and records the whole recipe that led there.
+  const tryCandidate = async (label: string, steps: PipelineStep[], on?: Candidate): Promise<Candidate | undefined> => {
     opts.signal?.throwIfAborted();
     if (performance.now() - t0 > budget) {
       stoppedBy = 'time';
@@ -82,7 +83,7 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
     let out: Model;
     let layers: string[] = [];
     try {
-      const r = await pipeline(from, steps, { data: opts.search, ...(opts.feed !== undefined && { feed: opts.feed }), verify: false });
+      const r = await pipeline(on === undefined ? model : models.get(on)!, steps, { data: opts.search, ...(opts.feed !== undefined && { feed: opts.feed }), verify: false });
       out = r.model;
       const last = r.steps.at(-1)?.report.nodes ?? [];
       layers = [...last].sort((a, b) => (b.bytesBefore ?? 0) - (a.bytesBefore ?? 0)).map((n) => n.node);
@@ -94,7 +95,7 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
     const drop = (base.accuracy - m.accuracy) * 100;
     // A candidate counts only when it improves the objective and stays within the accuracy budget.
     const better = opts.objective === 'size' ? m.bytes < base.bytes : m.latencyMs < base.latencyMs;
-    const c: Candidate = { label, steps, measurement: m, drop, feasible: better && drop <= opts.maxAccuracyDrop };
+    const c: Candidate = { label, steps: [...(on?.steps ?? []), ...steps], measurement: m, drop, feasible: better && drop <= opts.maxAccuracyDrop };
     seen.push(c);
     models.set(c, out);
     reports.set(c, layers);
@@ -118,11 +119,9 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
       hi = mid - 1;
     }
   }
-  const start = lowrank === undefined ? model : models.get(lowrank)!;
-  const prefix = lowrank === undefined ? [] : lowrank.steps;
-
-  // 2. Quantization on top, cheapest first; the first feasible setting of each family is kept.
-  const quantizers: [string, PipelineStep][] =
+  // 2. A finishing step (quantization; for latency also channel pruning), on top of the low-rank model and on the
+  //    input, cheapest first; for size the first feasible base of each step is kept.
+  const finishers: [string, PipelineStep][] =
     opts.objective === 'size'
       ? [
           ['kmeans 2-bit', { step: 'quantize', options: { mode: 'kmeans', bits: 2 } }],
@@ -136,9 +135,9 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
           ['int8 dynamic', { step: 'quantize', options: { mode: 'int8-dynamic', target } }],
           ['25% channels pruned', { step: 'prune', options: { mode: 'channels', ratio: 0.25 } }],
         ];
-  for (const [label, step] of quantizers) {
-    for (const [from, pre, tag] of lowrank === undefined ? [[model, [], '']] as const : [[start, prefix, `${lowrank.label} + `], [model, [], '']] as const) {
-      const c = await tryCandidate(`${tag}${label}`, [...pre, step], from);
+  for (const [label, step] of finishers) {
+    for (const on of lowrank === undefined ? [undefined] : [lowrank, undefined]) {
+      const c = await tryCandidate(on === undefined ? label : `${on.label} + ${label}`, [step], on);
       if (c !== undefined && c.feasible && opts.objective === 'size') break;
     }
     if (stoppedBy === 'time') break;
@@ -151,13 +150,12 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
       .filter((c) => !c.feasible && c.steps.at(-1)?.step === 'quantize' && c.measurement.bytes < bestBytes)
       .sort((a, b) => a.measurement.bytes - b.measurement.bytes)[0];
     if (over !== undefined) {
-      const pre = over.steps.slice(0, -1);
-      const from = pre.length === 0 ? model : start;
+      const on = over.steps.length > 1 ? lowrank : undefined;
       const q = over.steps.at(-1) as Extract<PipelineStep, { step: 'quantize' }>;
       const layers = (reports.get(over) ?? []).slice(0, 12);
       const gains: [string, number][] = [];
       for (const node of layers) {
-        const c = await tryCandidate(`${over.label} except ${node}`, [...pre, { step: 'quantize', options: { ...q.options, exclude: [node] } as typeof q.options }], from);
+        const c = await tryCandidate(`${over.label} except ${node}`, [{ step: 'quantize', options: { ...q.options, exclude: [node] } as typeof q.options }], on);
         if (c === undefined || c.feasible) break;
         gains.push([node, over.drop - c.drop]);
       }
@@ -167,7 +165,7 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
         for (const [node] of gains.slice(0, 4)) {
           keep.push(node);
           if (keep.length === 1) continue; // measured above
-          const c = await tryCandidate(`${over.label} except ${keep.join(', ')}`, [...pre, { step: 'quantize', options: { ...q.options, exclude: [...keep] } as typeof q.options }], from);
+          const c = await tryCandidate(`${over.label} except ${keep.join(', ')}`, [{ step: 'quantize', options: { ...q.options, exclude: [...keep] } as typeof q.options }], on);
           if (c === undefined || c.feasible) break;
         }
       }

@@ -6,7 +6,7 @@ import { loadOnnx } from '@mc/io-onnx';
 import { McError } from '@mc/ir';
 import { countOps } from '@mc/ir/testing';
 import { describe, expect, it } from 'vitest';
-import { parseRecipe, pipeline } from '../src/index.js';
+import { optimize, parseRecipe, pipeline } from '../src/index.js';
 
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared');
 const mnistModel = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
@@ -63,5 +63,20 @@ describe.skipIf(!have)('pipeline on the MNIST ONNX model', () => {
       { step: 'lowrank', options: { error: 0.1 } },
       { step: 'lowrank', options: { rank: 1 }, check: { minTop1: 0.99 } },
     ])).rejects.toThrow(/step 2 \(lowrank\) failed verification/);
+  });
+});
+
+describe.skipIf(!have)('optimize', () => {
+  it('a finishing step runs on the low-rank candidate once: MACs of "lowrank + kmeans" equal the low-rank model\'s', async () => {
+    const model = await loadOnnx(mnistModel);
+    const search = await loadMnist(mnistDir, { split: 'train', limit: 300 });
+    const r = await optimize(model, { search, maxAccuracyDrop: 2, objective: 'size', feed: { scale: 1 } });
+    const stacked = r.seen.filter((c) => c.label.includes(' + '));
+    expect(stacked.length).toBeGreaterThan(0);
+    for (const c of stacked) {
+      const base = r.seen.find((s) => s.label === c.label.split(' + ')[0]);
+      expect(c.steps.map((s) => s.step)).toEqual(['lowrank', 'quantize']);
+      expect(c.measurement.macs).toBe(base!.measurement.macs);
+    }
   });
 });
