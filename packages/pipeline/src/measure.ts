@@ -16,7 +16,7 @@ export interface Measurement {
   macs: number;
   /** top-1 accuracy in [0, 1] on the evaluation samples. */
   accuracy: number;
-  /** Median latency of one batch-1 inference, ms. */
+  /** Median latency of one inference (batch 1 unless a latency batch was asked for), ms. */
   latencyMs: number;
 }
 
@@ -121,10 +121,9 @@ export async function latencyOf(model: Model, feeds: readonly Feeds[], target: T
   return times[times.length >> 1]!;
 }
 
-/** One batch-1 feed from a dataset, for latency. */
-export async function singleFeed(data: Dataset, model: Model, feed: FeedOptions = {}): Promise<Feeds[]> {
-  const all = await collectFeeds(feedsFrom(data, model, { ...feed, limit: 1, batchSize: 1 }), 1);
-  return all;
+/** One feed of `batch` samples from a dataset (a model with a fixed batch dimension gets its own), for latency. */
+export async function singleFeed(data: Dataset, model: Model, feed: FeedOptions = {}, batch = 1): Promise<Feeds[]> {
+  return collectFeeds(feedsFrom(data, model, { ...feed, limit: batch, batchSize: batch }), 1);
 }
 
 /**
@@ -135,10 +134,10 @@ export async function singleFeed(data: Dataset, model: Model, feed: FeedOptions 
  * const m = await measure(model, mnistTest, { feed: { scale: 1, limit: 2000 } });
  * ```
  */
-export async function measure(model: Model, data: Dataset, opts: { feed?: FeedOptions; target?: Target; latency?: boolean } = {}): Promise<Measurement> {
+export async function measure(model: Model, data: Dataset, opts: { feed?: FeedOptions; target?: Target; latency?: boolean; latencyBatch?: number } = {}): Promise<Measurement> {
   const bytes = writeOnnx(model);
   const stats = modelStats(model.clone());
   const accuracy = await accuracyOf(model, data, opts.feed);
-  const latencyMs = opts.latency === false ? NaN : await latencyOf(model, await singleFeed(data, model, opts.feed), opts.target ?? 'ort-cpu');
+  const latencyMs = opts.latency === false ? NaN : await latencyOf(model, await singleFeed(data, model, opts.feed, opts.latencyBatch), opts.target ?? 'ort-cpu');
   return { params: stats.params, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length, macs: stats.macs, accuracy, latencyMs };
 }

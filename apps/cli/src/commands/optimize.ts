@@ -17,6 +17,7 @@ interface OptimizeFlags {
   target: string;
   'search-samples': number;
   'time-budget': number;
+  'latency-batch': number;
   report: string;
   json: boolean;
 }
@@ -28,6 +29,7 @@ const flags: CliFlags<OptimizeFlags> = {
   objective: { type: 'string', choices: ['size', 'latency'], description: 'what to minimise', default: 'size' },
   target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime latency is measured in and op forms are chosen for', default: 'ort-cpu' },
   'search-samples': { type: 'number', arg: 'n', description: 'training images the search scores candidates on', default: 5000 },
+  'latency-batch': { type: 'number', arg: 'n', description: 'samples per timed inference for --objective latency', default: 1 },
   'time-budget': { type: 'number', arg: 's', description: 'stop searching after s seconds and keep the best seen', default: 1200 },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report with plots' },
   json: { type: 'boolean', description: 'print the result as JSON' },
@@ -66,6 +68,7 @@ export const optimizeCommand: Command = {
       target: f.target as 'ort-cpu' | 'ort-web',
       feed,
       timeBudgetSeconds: f['time-budget'] as number,
+      latencyBatch: f['latency-batch'] as number,
       ...(progress && { onProgress: (e) => io.err(`[${e.elapsed.toFixed(0)} s] ${e.candidate}: ${formatBytes(e.measurement.bytes)}, accuracy ${(e.measurement.accuracy * 100).toFixed(2)}%${e.feasible ? '' : ' (over budget)'}`) }),
     });
     const testBefore = await accuracyOf(loaded.model, testData, feed);
@@ -91,8 +94,13 @@ export const optimizeCommand: Command = {
       io.out(lines.join('\n'));
     }
     if (r.best === undefined) {
+      const budget = f['max-accuracy-drop'] as number;
+      const within = r.seen.filter((c) => c.drop <= budget);
+      if (within.length > 0) {
+        throw new McError('E_VERIFY', `${within.length} candidate(s) lost at most ${budget} points but none was ${objective === 'size' ? 'smaller' : 'faster'} than the input; nothing was written — try --objective ${objective === 'size' ? 'latency' : 'size'} or another --target`);
+      }
       const closest = [...r.seen].sort((a, b) => a.drop - b.drop)[0];
-      throw new McError('E_VERIFY', `no candidate lost at most ${String(f['max-accuracy-drop'])} points (closest: ${closest?.label ?? 'none'} at ${closest?.drop.toFixed(2) ?? '?'} points); nothing was written — allow a larger --max-accuracy-drop`);
+      throw new McError('E_VERIFY', `no candidate lost at most ${budget} points (closest: ${closest?.label ?? 'none'} at ${closest?.drop.toFixed(2) ?? '?'} points); nothing was written — allow a larger --max-accuracy-drop`);
     }
   },
 };
