@@ -17,6 +17,13 @@ export interface OptimizeOptions {
   /** Samples per timed inference for the latency objective (default 1). */
   latencyBatch?: number;
   feed?: FeedOptions;
+  /**
+   * Training samples, disjoint from `search`, for label-free recovery: a structural candidate (channels pruned, low
+   * rank) that loses more than the budget is distilled from the input on them and measured again.
+   */
+  train?: Dataset;
+  /** Epochs of that recovery (default 1). */
+  recoverEpochs?: number;
   /** Stop searching after this many seconds (default 1200) and return the best seen. */
   timeBudgetSeconds?: number;
   onProgress?: (event: { candidate: string; measurement: Measurement; feasible: boolean; elapsed: number }) => void;
@@ -50,8 +57,10 @@ const LOWRANK_ERRORS = [0.1, 0.2, 0.3, 0.45, 0.6];
 /**
  * Accuracy-aware search over techniques and their knobs. For `size`: the largest low-rank error within half the
  * budget (bisection), then the fewest quantization bits within the whole budget, with per-layer sensitivity deciding
- * which layers stay at higher precision when a setting overshoots. For `latency`: int8 forms ORT fuses, low rank, and
- * their combination, each timed in the target runtime. Candidates are scored on `search` data.
+ * which layers stay at higher precision when a setting overshoots. For `latency`: int8 forms ORT fuses, low rank,
+ * channel pruning and their combinations, each timed in the target runtime; with `train` data a structural candidate
+ * that overshoots the budget is recovered by label-free distillation from the input. Candidates are scored on `search`
+ * data.
  *
  * @example
  * ```ts
@@ -76,7 +85,7 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
   const score = (c: Candidate): number => (opts.objective === 'size' ? c.measurement.bytes : c.measurement.latencyMs);
 
   // Runs `steps` on `on` (a candidate already built, else the input) and records the whole recipe that led there.
-  const tryCandidate = async (label: string, steps: PipelineStep[], on?: Candidate): Promise<Candidate | undefined> => {
+  const tryCandidate = async (label: string, steps: PipelineStep[], on?: Candidate, data: Dataset = opts.search): Promise<Candidate | undefined> => {
     opts.signal?.throwIfAborted();
     if (performance.now() - t0 > budget) {
       stoppedBy = 'time';
@@ -85,7 +94,7 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
     let out: Model;
     let layers: string[] = [];
     try {
-      const r = await pipeline(on === undefined ? model : models.get(on)!, steps, { data: opts.search, ...(opts.feed !== undefined && { feed: opts.feed }), verify: false });
+      const r = await pipeline(on === undefined ? model : models.get(on)!, steps, { data, ...(opts.feed !== undefined && { feed: opts.feed }), verify: false });
       out = r.model;
       const last = r.steps.at(-1)?.report.nodes ?? [];
       layers = [...last].sort((a, b) => (b.bytesBefore ?? 0) - (a.bytesBefore ?? 0)).map((n) => n.node);
@@ -103,6 +112,12 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
     reports.set(c, layers);
     opts.onProgress?.({ candidate: label, measurement: m, feasible: c.feasible, elapsed: (performance.now() - t0) / 1000 });
     return c;
+  };
+  // Label-free recovery of a structural candidate: the whole recipe again from the input (the input is the teacher).
+  const recover = async (c: Candidate | undefined): Promise<Candidate | undefined> => {
+    if (c === undefined || c.drop <= opts.maxAccuracyDrop || opts.train === undefined || stoppedBy === 'time') return c;
+    const distillStep: PipelineStep = { step: 'distill', options: { unlabeled: true, epochs: opts.recoverEpochs ?? 1, batchSize: 64, learningRate: 1e-3, seed: 1 } };
+    return (await tryCandidate(`${c.label} + distill`, [...c.steps, distillStep], undefined, opts.train)) ?? c;
   };
 
   // 1. Low rank: the largest error within half the accuracy budget (errors are tried in rising order, bisection-style).
@@ -135,14 +150,21 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
       : [
           ['int8 static', { step: 'quantize', options: { mode: 'int8-static', target, calibrationSamples: 256 } }],
           ['int8 dynamic', { step: 'quantize', options: { mode: 'int8-dynamic', target } }],
+          ['50% channels pruned', { step: 'prune', options: { mode: 'channels', ratio: 0.5 } }],
           ['25% channels pruned', { step: 'prune', options: { mode: 'channels', ratio: 0.25 } }],
         ];
   for (const [label, step] of finishers) {
     for (const on of lowrank === undefined ? [undefined] : [lowrank, undefined]) {
-      const c = await tryCandidate(on === undefined ? label : `${on.label} + ${label}`, [step], on);
+      let c = await tryCandidate(on === undefined ? label : `${on.label} + ${label}`, [step], on);
+      if (opts.objective === 'latency' && step.step === 'prune') c = await recover(c);
       if (c !== undefined && c.feasible && opts.objective === 'size') break;
     }
     if (stoppedBy === 'time') break;
+  }
+  // For latency without a low-rank model inside the budget: the mildest low rank that overshot, recovered.
+  if (opts.objective === 'latency' && lowrank === undefined && opts.train !== undefined) {
+    const over = seen.filter((c) => c.steps.length === 1 && c.steps[0]!.step === 'lowrank' && c.measurement.macs < base.macs).sort((a, b) => b.measurement.macs - a.measurement.macs)[0];
+    await recover(over);
   }
 
   // 3. Per-layer sensitivity for the smallest setting that overshot: keep its most sensitive layers in float.

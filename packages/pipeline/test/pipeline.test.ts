@@ -79,4 +79,24 @@ describe.skipIf(!have)('optimize', () => {
       expect(c.measurement.macs).toBe(base!.measurement.macs);
     }
   });
+
+  it('latency: channel-pruned candidates that overshoot are recovered by label-free distillation from the input, on the train samples', async () => {
+    const model = await loadOnnx(mnistModel);
+    const all = await loadMnist(mnistDir, { split: 'train', limit: 600 });
+    const search = all.subset(Array.from({ length: 300 }, (_, i) => i));
+    const train = all.subset(Array.from({ length: 300 }, (_, i) => 300 + i));
+    const r = await optimize(model, { search, train, maxAccuracyDrop: 0, objective: 'latency', feed: { scale: 1 } });
+    const pruned = r.seen.filter((c) => c.steps.at(-1)?.step === 'prune' && c.drop > 0);
+    expect(pruned.length).toBeGreaterThan(0);
+    for (const c of pruned) {
+      const again = r.seen.find((s) => s.label === `${c.label} + distill`);
+      expect(again, c.label).toBeDefined();
+      expect(again!.steps.map((s) => s.step)).toEqual([...c.steps.map((s) => s.step), 'distill']);
+      expect(again!.steps.at(-1)).toMatchObject({ options: { unlabeled: true } });
+      // The recovered model is the same architecture: same MACs as the pruned one.
+      expect(again!.measurement.macs).toBe(c.measurement.macs);
+    }
+    for (const c of r.seen.filter((s) => s.feasible)) expect(c.measurement.latencyMs).toBeLessThan(r.baseline.measurement.latencyMs);
+  });
 });
+

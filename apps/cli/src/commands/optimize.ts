@@ -16,6 +16,7 @@ interface OptimizeFlags {
   objective: string;
   target: string;
   'search-samples': number;
+  'recover-samples': number;
   'time-budget': number;
   'latency-batch': number;
   report: string;
@@ -29,6 +30,7 @@ const flags: CliFlags<OptimizeFlags> = {
   objective: { type: 'string', choices: ['size', 'latency'], description: 'what to minimise', default: 'size' },
   target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime latency is measured in and op forms are chosen for', default: 'ort-cpu' },
   'search-samples': { type: 'number', arg: 'n', description: 'training images the search scores candidates on', default: 5000 },
+  'recover-samples': { type: 'number', arg: 'n', description: 'training images after the search images for label-free recovery (distillation from the input) of channel-pruned or low-rank candidates that overshoot, for --objective latency; 0 turns recovery off', default: 10000 },
   'latency-batch': { type: 'number', arg: 'n', description: 'samples per timed inference for --objective latency', default: 1 },
   'time-budget': { type: 'number', arg: 's', description: 'stop searching after s seconds and keep the best seen', default: 1200 },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report with plots' },
@@ -43,7 +45,7 @@ function row(c: Candidate, objective: string): string[] {
 /** `mc optimize`: accuracy-aware search over techniques for the smallest or fastest model within a bound. */
 export const optimizeCommand: Command = {
   name: 'optimize',
-  summary: 'Search techniques and their knobs (low rank, k-means, int8, float16; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split. Prints the Pareto front it saw.',
+  summary: 'Search techniques and their knobs (low rank, k-means, int8, float16, channel pruning with label-free recovery; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split. Prints the Pareto front it saw.',
   usage: '--dataset mnist|cifar10 --data-dir D [--max-accuracy-drop 0.5] [--objective size|latency] [--target ort-cpu|ort-web] <in> <out>',
   flags,
   examples: ['mc optimize --dataset mnist --data-dir ../shared/data/mnist --max-accuracy-drop 0.3 model.h5 small.onnx'],
@@ -56,7 +58,15 @@ export const optimizeCommand: Command = {
     const loaded = await loadModel(input!);
     const dir = f['data-dir'] as string;
     const kind = f.dataset as string;
-    const searchData = await loadDataset(kind, dir, { split: 'train', limit: f['search-samples'] as number });
+    const nSearch = f['search-samples'] as number;
+    const nRecover = f.objective === 'latency' ? (f['recover-samples'] as number) : 0;
+    if (!(Number.isInteger(nSearch) && nSearch > 0) || !(Number.isInteger(nRecover) && nRecover >= 0)) {
+      throw new McError('E_OPTION', `--search-samples must be a positive integer and --recover-samples an integer >= 0, got ${nSearch} and ${nRecover}`);
+    }
+    const trainSplit = await loadDataset(kind, dir, { split: 'train', limit: nSearch + nRecover });
+    const nS = Math.min(nSearch, trainSplit.size);
+    const searchData = trainSplit.subset(Array.from({ length: nS }, (_, i) => i), `${trainSplit.name}[search]`);
+    const recoverData = trainSplit.size > nS && nRecover > 0 ? trainSplit.subset(Array.from({ length: trainSplit.size - nS }, (_, i) => nS + i), `${trainSplit.name}[recover]`) : undefined;
     const testData = await loadDataset(kind, dir, { split: 'test', ...(f.limit !== undefined && { limit: f.limit as number }) });
     const feed = f.scale === undefined ? {} : { scale: f.scale as number };
     const objective = f.objective as 'size' | 'latency';
@@ -69,6 +79,7 @@ export const optimizeCommand: Command = {
       feed,
       timeBudgetSeconds: f['time-budget'] as number,
       latencyBatch: f['latency-batch'] as number,
+      ...(recoverData !== undefined && { train: recoverData }),
       ...(progress && { onProgress: (e) => io.err(`[${e.elapsed.toFixed(0)} s] ${e.candidate}: ${formatBytes(e.measurement.bytes)}, accuracy ${(e.measurement.accuracy * 100).toFixed(2)}%${e.feasible ? '' : ' (over budget)'}`) }),
     });
     const testBefore = await accuracyOf(loaded.model, testData, feed);
