@@ -34,6 +34,14 @@ describe.skipIf(!have)('mc optimize', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('a negative or fractional --recover-samples is refused before any work', async () => {
+    const dir = tempDir();
+    const r = await mc('optimize', ...common, '--objective', 'latency', '--recover-samples', '-5', model, path.join(dir, 'o.onnx'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--recover-samples/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('needs a dataset', async () => {
     const r = await mc('optimize', model, path.join(tempDir(), 'o.onnx'));
     expect(r.code).toBe(2);
