@@ -119,10 +119,16 @@ export function foldConstantReshapes(model: Model, emit: Emitter): number {
     const dims = known.map((d) => (d === -1 ? t.size / rest : d));
     if (dims.some((d) => !Number.isInteger(d) || d < 0) || dims.reduce((a, b) => a * b, 1) !== t.size) continue;
     const folded = new Tensor(t.dtype, dims, t.isLazy ? () => t.data : t.data);
-    const v = emit.init(out.name || `${data!.name}_reshaped`, folded);
+    // A weight read only by this Reshape keeps its name (the reshaped tensor is the weight the layer uses).
+    const own = data!.uses().length === 1 && !data!.isGraphInput() && !g.outputs.includes(data!);
+    if (own) {
+      node.replaceInput(0, undefined);
+      g.removeInitializer(data!.name);
+    }
+    const v = own ? g.addInitializer(data!.name, folded, { exactName: true }) : emit.init(out.name || `${data!.name}_reshaped`, folded);
     out.replaceAllUsesWith(v);
     g.remove(node);
-    for (const x of [data!, shape!]) if (x.isInitializer() && x.uses().length === 0 && !g.outputs.includes(x)) g.removeInitializer(x.name);
+    for (const x of [data!, shape!]) if (x !== v && x.isInitializer() && x.uses().length === 0 && !g.outputs.includes(x)) g.removeInitializer(x.name);
     n++;
   }
   return n;

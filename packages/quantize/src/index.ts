@@ -20,4 +20,5 @@ export {
   FP16_BLOCK_LIST,
 } from './options.js';
 export type { QuantizeReport, NodeReport, PassedThrough, CalibrationReport } from './report.js';
+export type { SlimStats } from './slim.js';
 export { ortNodeRunner } from './runner.js';

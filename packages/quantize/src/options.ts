@@ -33,6 +33,12 @@ export interface CommonOptions {
   readonly exclude?: readonly string[];
   /** Runtime the op forms are chosen for. Default 'ort-cpu'. */
   readonly target?: QuantizeTarget;
+  /**
+   * Skip the finishing slim pass: keep per-layer source metadata (`keras.layer`, needed to write the model back to
+   * Keras), intermediate value_info, Identity nodes, default-valued attributes, duplicate constants and the long
+   * generated names. Default false: the output is written as small as it computes the same.
+   */
+  readonly keepMetadata?: boolean;
   readonly onProgress?: (e: QuantizeProgress) => void;
   readonly signal?: AbortSignal;
 }

@@ -2,6 +2,8 @@ import { McError, type Model, inferShapes, modelStats } from '@mc/ir';
 import { Emitter } from './emit.js';
 import { assertNotQuantized, foldConstantReshapes } from './graph-utils.js';
 import { raiseOpset } from './opset-upgrade.js';
+import { foldConvBiasAdds } from './prepare.js';
+import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
 import { quantizeInt4 } from './modes/int4.js';
@@ -72,7 +74,9 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
     const g = model.graph;
     for (let i = g.inputs.length - 1; i >= 0; i--) if (g.inputs[i]!.isInitializer()) g.inputs.splice(i, 1);
   }
-  if (opts.mode !== 'fp16') foldConstantReshapes(model, emit);
+  const names = namesOf(model);
+  foldConstantReshapes(model, emit);
+  foldConvBiasAdds(model);
   switch (opts.mode) {
     case 'fp16':
       convertFp16(model, opts, emit, report);
@@ -99,6 +103,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   }
   model.graph.topoSort();
   inferShapes(model); // graph outputs and new values get their types (ONNX requires a type on every graph output)
+  const slim = opts.keepMetadata === true ? undefined : slimModel(model, names);
   opts.onProgress?.({ phase: 'quantize', done: 1, total: 1 });
   const after = modelStats(model);
   return {
@@ -112,6 +117,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       passedThrough: report.passedThrough,
       warnings: report.warnings,
       ...(report.calibration !== undefined && { calibration: report.calibration }),
+      ...(slim !== undefined && { slim }),
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { McWarning, ModelStats } from '@mc/ir';
 import type { QuantizeMode } from './options.js';
+import type { SlimStats } from './slim.js';
 
 /** What was done to one node. */
 export interface NodeReport {
@@ -41,6 +42,8 @@ export interface QuantizeReport {
   readonly passedThrough: PassedThrough[];
   readonly warnings: McWarning[];
   readonly calibration?: CalibrationReport;
+  /** What the finishing slim pass removed (absent with `keepMetadata`). */
+  readonly slim?: SlimStats;
 }
 
 /** Collects report entries while a mode runs. @internal */

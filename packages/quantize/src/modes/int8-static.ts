@@ -4,7 +4,7 @@ import { isExcluded } from '../graph-utils.js';
 import { entropyRange } from '../kernels/entropy.js';
 import { HistogramCollector, percentileRange } from '../kernels/histogram.js';
 import { MinMaxCollector } from '../kernels/minmax.js';
-import { computeQParams, roundHalfEven } from '../kernels/qparams.js';
+import { computeQParams, qRange, roundHalfEven } from '../kernels/qparams.js';
 import type { Feeds, Int8StaticOptions } from '../options.js';
 import type { ReportBuilder } from '../report.js';
 import { ortNodeRunner } from '../runner.js';
@@ -12,10 +12,52 @@ import { dequantizedWeight } from './int8-weights.js';
 
 const QUANTIZABLE = new Set(['Conv', 'MatMul', 'Gemm']);
 
-/** Nodes that get QDQ, and the activation tensors that need a calibrated range. */
-function plan(model: Model, opts: Int8StaticOptions, report: ReportBuilder): { nodes: Node[]; tensors: Value[] } {
+/**
+ * Ops whose output holds values of their input, moved or selected (never computed): a tensor on the int8 grid stays
+ * on it, so no new Q/DQ is needed after them. onnxruntime moves a DequantizeLinear forward through the first group
+ * (QDQPropagationTransformer) and runs them on int8; after the others the consumer gets its own Q/DQ pair with the
+ * same scale and zero point (exact: the values are already on that grid).
+ */
+const ORT_PROPAGATES = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
+const MOVES_VALUES = new Set([...ORT_PROPAGATES, 'Flatten']);
+
+/** Where an activation gets its Q/DQ pair: tensor `at`, with the calibrated range of `range`. */
+interface Site {
+  readonly at: Value;
+  readonly range: Value;
+  /** A Relu after a quantized layer, dropped when the range starts at 0 (the zero point then clamps as Relu does). */
+  readonly relu?: Node;
+  /**
+   * Tensors read by layers through value-moving ops (a MaxPool output): their calibrated range widens the site's, so
+   * a percentile or entropy range does not clip the maxima a MaxPool picks.
+   */
+  readonly also: Set<Value>;
+}
+
+/** Follows `x` back through value-moving ops to the tensor that is quantized for it. */
+function siteOf(x: Value, planned: ReadonlySet<Node>): { site: Site; direct: boolean } {
+  let v = x;
+  let direct = true;
+  for (;;) {
+    const p = v.producer();
+    if (p === undefined || p.domain !== '' || !MOVES_VALUES.has(p.opType) || p.outputs[0] !== v || p.inputs[0] === undefined) break;
+    if (p.outputs.slice(1).some((o) => o.uses().length > 0 || o.isGraphOutput())) break;
+    if (!ORT_PROPAGATES.has(p.opType)) direct = false;
+    v = p.inputs[0];
+  }
+  const also = new Set(v === x ? [] : [x]);
+  const relu = v.producer();
+  const u = relu?.inputs[0];
+  const layer = u?.producer();
+  if (relu?.opType === 'Relu' && relu.domain === '' && u !== undefined && layer !== undefined && planned.has(layer) && u.uses().length === 1 && !u.isGraphOutput() && !v.isGraphOutput()) {
+    return { site: { at: u, range: v, relu, also }, direct };
+  }
+  return { site: { at: v, range: v, also }, direct };
+}
+
+/** Nodes that get QDQ, and where their activations are quantized. */
+function plan(model: Model, opts: Int8StaticOptions, report: ReportBuilder): { nodes: Node[]; sites: Map<Value, Site>; inputs: Map<Node, { site: Site; direct: boolean }> } {
   const nodes: Node[] = [];
-  const tensors = new Set<Value>();
   for (const node of model.graph.nodes) {
     const w = weightOf(node);
     if (w === undefined) {
@@ -34,11 +76,29 @@ function plan(model: Model, opts: Int8StaticOptions, report: ReportBuilder): { n
       continue;
     }
     nodes.push(node);
-    tensors.add(node.inputs[0]!);
-    const out = node.outputs[0]!;
-    if (!out.isGraphOutput()) tensors.add(out);
   }
-  return { nodes, tensors: [...tensors] };
+  const planned = new Set(nodes);
+  const sites = new Map<Value, Site>();
+  const inputs = new Map<Node, { site: Site; direct: boolean }>();
+  for (const node of nodes) {
+    const s = siteOf(node.inputs[0]!, planned);
+    const known = sites.get(s.site.at);
+    if (known === undefined) sites.set(s.site.at, s.site);
+    else for (const a of s.site.also) known.also.add(a);
+    inputs.set(node, { site: known ?? s.site, direct: s.direct });
+  }
+  // Layer outputs are quantized too: onnxruntime's QLinearConv / QLinearMatMul / QGemm need the output's scale
+  // (measured with onnxruntime 1.30: a DQ→MatMul or DQ→Gemm without an output Q stays a float Gemm). A Relu reading
+  // only the layer's output lends its range and goes. Graph outputs stay float.
+  for (const node of nodes) {
+    const out = node.outputs[0]!;
+    if (out.isGraphOutput() || sites.has(out)) continue;
+    const users = out.uses();
+    const relu = users.length === 1 && users[0]!.node.opType === 'Relu' && users[0]!.node.domain === '' ? users[0]!.node : undefined;
+    const r = relu?.outputs[0];
+    sites.set(out, relu !== undefined && r !== undefined && !r.isGraphOutput() ? { at: out, range: r, relu, also: new Set() } : { at: out, range: out, also: new Set() });
+  }
+  return { nodes, sites, inputs };
 }
 
 function checkFeeds(model: Model, feeds: Feeds, batch: number): void {
@@ -122,19 +182,37 @@ export async function calibrate(model: Model, tensors: readonly Value[], opts: I
  * @internal
  */
 export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, emit: Emitter, report: ReportBuilder): Promise<void> {
-  const { nodes, tensors } = plan(model, opts, report);
+  const { nodes, sites, inputs } = plan(model, opts, report);
   if (nodes.length === 0) return;
-  const ranges = await calibrate(model, tensors, opts, report);
+  const ranges = await calibrate(model, [...new Set([...sites.values()].flatMap((s) => [s.range, ...s.also]))], opts, report);
+  const rangeOf = (site: Site): [number, number] => {
+    let [lo, hi] = ranges.get(site.range.name) ?? [0, 0];
+    for (const a of site.also) {
+      const r = ranges.get(a.name);
+      if (r !== undefined) [lo, hi] = [Math.min(lo, r[0]), Math.max(hi, r[1])];
+    }
+    return [lo, hi];
+  };
   const act = opts.activationType ?? 'int8';
   const reduceRange = opts.reduceRange ?? false;
   const perChannel = opts.perChannel ?? true;
+  const [qmin] = qRange(act, { reduceRange });
   const g = model.graph;
-  const qdq = new Map<Value, { value: Value; scale: number }>();
-  const quantized = (v: Value): { value: Value; scale: number } => {
+  const qdq = new Map<Value, { value: Value; scale: number; s: Value; z: Value }>();
+  const quantized = (site: Site): { value: Value; scale: number; s: Value; z: Value } => {
+    const v = site.at;
     const known = qdq.get(v);
     if (known !== undefined) return known;
-    const [lo, hi] = ranges.get(v.name) ?? [0, 0];
-    const p = computeQParams(lo, hi, act);
+    const [lo, hi] = rangeOf(site);
+    // A Relu's output is never negative, whatever window the calibrator chose (entropy's is symmetric).
+    const p = computeQParams(site.relu !== undefined ? Math.max(lo, 0) : lo, hi, act, { reduceRange });
+    const relu = site.relu !== undefined && p.zeroPoint === qmin ? site.relu : undefined;
+    if (site.relu !== undefined && relu === undefined) {
+      const kept = { at: site.range, range: site.range, also: site.also };
+      const r = quantized(kept);
+      qdq.set(v, r);
+      return r;
+    }
     const s = emit.init(`${v.name}_scale`, new Tensor('float32', [], new Float32Array([p.scale])));
     const z = emit.init(`${v.name}_zero_point`, new Tensor(act, [], (act === 'int8' ? new Int8Array([p.zeroPoint]) : new Uint8Array([p.zeroPoint])) as never));
     const producer = v.producer();
@@ -144,19 +222,39 @@ export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, 
     const [dq] = emit.node(at, 'DequantizeLinear', [q!, s, z], { name: `${v.name}_DequantizeLinear`, dtypes: ['float32'] });
     dq!.shape = v.shape;
     for (const u of uses) u.node.replaceInput(u.index, dq!);
-    const r = { value: dq!, scale: p.scale };
-    qdq.set(v, r);
-    return r;
+    if (relu !== undefined) {
+      // Q with zero point = qmin clamps negatives to 0 exactly as Relu does: the Relu goes (onnxruntime's quantizer
+      // removes it the same way).
+      const r = relu.outputs[0]!;
+      r.replaceAllUsesWith(dq!);
+      g.remove(relu);
+      report.done(relu, `folded into the int8 range of '${v.name}' (zero point ${p.zeroPoint})`, 0, 0);
+    }
+    const res = { value: dq!, scale: p.scale, s, z };
+    qdq.set(v, res);
+    if (relu !== undefined) qdq.set(relu.outputs[0]!, res);
+    return res;
   };
-  const wdone = new Map<Value, { value: Value; scales: number[] }>();
+  for (const site of sites.values()) quantized(site);
+  const wdone = new Map<Value, { value: Value; scales: number[]; scale: Value }>();
   for (const node of nodes) {
-    const x = quantized(node.inputs[0]!);
+    const { site, direct } = inputs.get(node)!;
+    const x = quantized(site);
+    if (!direct) {
+      // A value-moving op onnxruntime does not propagate through sits between: the layer gets its own Q/DQ pair with
+      // the same scale and zero point.
+      const xv = node.inputs[0]!;
+      const [q] = emit.node(node, 'QuantizeLinear', [xv, x.s, x.z], { name: `${xv.name}_QuantizeLinear`, dtypes: [act] });
+      const [dq] = emit.node(node, 'DequantizeLinear', [q!, x.s, x.z], { name: `${xv.name}_DequantizeLinear`, dtypes: ['float32'] });
+      dq!.shape = xv.shape;
+      node.replaceInput(0, dq!);
+    }
     const w = weightOf(node)!;
     let wr = wdone.get(w.value);
     const t = w.tensor!;
     if (wr === undefined) {
       const r = dequantizedWeight(emit, node, w.value.name, t, perChannel ? w.outAxis : undefined, 'int8', { symmetric: true, reduceRange });
-      wr = { value: r.value, scales: r.params.map((p) => p.scale) };
+      wr = { value: r.value, scales: r.params.map((p) => p.scale), scale: r.scale };
       wdone.set(w.value, wr);
       report.done(node, `QDQ int8 activations, int8 weight ${perChannel ? `per-channel (axis ${w.outAxis})` : 'per-tensor'} symmetric`, t.byteLength, r.bytesAfter, r.maxAbsError);
     } else {
@@ -170,12 +268,13 @@ export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, 
       const q = Int32Array.from(bf, (v, c) => roundHalfEven(v / scales[c]!));
       const per = wr.scales.length > 1;
       const qi = emit.init(`${b.value.name}_int32`, new Tensor('int32', b.tensor.dims, q));
-      const si = emit.init(`${b.value.name}_scale`, per ? new Tensor('float32', [scales.length], scales) : new Tensor('float32', [], new Float32Array([scales[0]!])));
+      // The bias scale is x_scale·w_scale: per channel it is computed by a Mul of the two scale tensors (folded by
+      // onnxruntime at load, and exactly the float32 product written out) instead of stored, so it costs one node
+      // instead of 4 bytes a channel.
+      const si = per ? emit.node(node, 'Mul', [x.s, wr.scale], { name: `${b.value.name}_scale`, dtypes: ['float32'] })[0]! : emit.init(`${b.value.name}_scale`, new Tensor('float32', [], new Float32Array([scales[0]!])));
       const [bd] = emit.node(node, 'DequantizeLinear', [qi, si], { name: `${b.value.name}_DequantizeLinear`, ...(per && { attrs: { axis: attr.int(0) } }), dtypes: ['float32'] });
       node.replaceInput(b.index, bd!);
     }
-    const out = node.outputs[0]!;
-    if (!out.isGraphOutput() && ranges.has(out.name)) quantized(out);
   }
   for (const v of [...g.initializers.values()]) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
 }

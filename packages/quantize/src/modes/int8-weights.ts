@@ -56,7 +56,7 @@ export function dequantizedWeight(
   axis: number | undefined,
   qtype: 'int8' | 'uint8',
   opts: { symmetric: boolean; reduceRange?: boolean },
-): { value: ReturnType<Emitter['node']>[0]; bytesAfter: number; maxAbsError: number; params: QParams[] } {
+): { value: ReturnType<Emitter['node']>[0]; scale: ReturnType<Emitter['init']>; bytesAfter: number; maxAbsError: number; params: QParams[] } {
   const data = toFloat32(t);
   const { mins, maxs } = channelRanges(data, t.dims, axis);
   const params = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, opts));
@@ -89,7 +89,7 @@ export function dequantizedWeight(
     dtypes: ['float32'],
   });
   out!.shape = t.dims;
-  return { value: out!, bytesAfter: bytesOf(q, scale, zp), maxAbsError, params };
+  return { value: out!, scale: sv, bytesAfter: bytesOf(q, scale, zp), maxAbsError, params };
 }
 
 /** int8 weight-only: DequantizeLinear on every layer weight. @internal */
