@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOnnx } from '@mc/io-onnx';
@@ -24,6 +24,20 @@ describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize (mnist-cn
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.after.bytes).toBeLessThan(j.before.bytes * 0.3);
+  });
+
+  it('--mode fp16 writes the slim file by default; --keep-metadata keeps value_info and names (larger file)', async () => {
+    const dir = tempDir();
+    const slim = await mc('quantize', '--mode', 'fp16', '--json', model, path.join(dir, 'slim.onnx'));
+    const kept = await mc('quantize', '--mode', 'fp16', '--json', '--keep-metadata', model, path.join(dir, 'kept.onnx'));
+    expect(slim.code).toBe(0);
+    expect(kept.code).toBe(0);
+    expect(JSON.parse(slim.out).slim.valueInfo).toBeGreaterThan(0);
+    expect(JSON.parse(kept.out).slim).toBeUndefined();
+    const size = (f: string) => statSync(path.join(dir, f)).size;
+    expect(size('slim.onnx')).toBeLessThan(size('kept.onnx'));
+    expect(size('slim.onnx') / statSync(model).size).toBeLessThanOrEqual(0.51);
+    expect((await loadOnnx(path.join(dir, 'kept.onnx'))).graph.valueInfo.length).toBeGreaterThan(0);
   });
 
   it('int8-static without data is a usage error; bad bits are an option error; nothing written', async () => {

@@ -5,7 +5,7 @@ import { type Feeds, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, ty
 import { compareModels, randomFeeds } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
-import { loadModel, saveModel } from '../formats.js';
+import { loadModel, outputFormat, saveModel } from '../formats.js';
 import { beforeAfterTable, figuresOf, verifyLines } from '../summary.js';
 import { formatBytes, formatTable } from '../table.js';
 
@@ -29,6 +29,7 @@ interface QuantizeFlags {
   'data-dir': string;
   'calibration-size': number;
   scale: number;
+  'keep-metadata': boolean;
   json: boolean;
 }
 
@@ -51,13 +52,14 @@ const flags: CliFlags<QuantizeFlags> = {
   'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
   'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: 256 },
   scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models)' },
+  'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
   json: { type: 'boolean', description: 'print the report as JSON' },
 };
 
-function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds> | undefined): QuantizeOptions {
+function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds> | undefined, keepMetadata: boolean): QuantizeOptions {
   const mode = f.mode as QuantizeMode | undefined;
   if (mode === undefined) throw new UsageError(`mc quantize: --mode is required (one of ${QUANTIZE_MODES.join(', ')})`);
-  const common = { ...(f.exclude !== undefined && { exclude: f.exclude as string[] }), target: f.target as 'ort-cpu' | 'ort-web' };
+  const common = { ...(f.exclude !== undefined && { exclude: f.exclude as string[] }), target: f.target as 'ort-cpu' | 'ort-web', ...(keepMetadata && { keepMetadata }) };
   const sym = f.symmetric === undefined ? {} : { symmetric: f.symmetric === 'true' };
   switch (mode) {
     case 'fp16':
@@ -116,7 +118,9 @@ export const quantizeCommand: Command = {
     const [input, output] = needPositionals(quantizeCommand, positionals, ['in', 'out']);
     const loaded = await loadModel(input!);
     const calib = await datasetFeeds(loaded.model, f, 'train', f['calibration-size'] as number);
-    const opts = optionsOf(f, calib === undefined ? undefined : (async function* () { yield* calib; })());
+    // A Keras output is written back from the per-layer keras.layer metadata, so the slim pass keeps it there.
+    const keepMetadata = f['keep-metadata'] === true || outputFormat(output!) !== 'onnx';
+    const opts = optionsOf(f, calib === undefined ? undefined : (async function* () { yield* calib; })(), keepMetadata);
     const { model, report } = await quantize(loaded.model, opts);
     // Verify before writing: on calibration batches when given, else random inputs.
     const feeds = calib?.slice(0, 8) ?? [randomFeeds(loaded.model, 0)];
