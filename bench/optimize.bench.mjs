@@ -45,7 +45,36 @@ for (const objective of ['size', 'latency']) {
     continue;
   }
   const ev = mc('eval', out, ...dataFlags, '--json').json;
-  rows.push({ objective, chosen: j.best.label, seconds: r.seconds, bytes: statSync(out).size, candidates: j.seen.length, before: baseEval.top1, after: ev.top1, latBefore: j.baseline.measurement.latencyMs, latAfter: j.best.measurement.latencyMs });
+  rows.push({ objective, out, chosen: j.best.label, seconds: r.seconds, bytes: statSync(out).size, candidates: j.seen.length, before: baseEval.top1, after: ev.top1, latBefore: j.baseline.measurement.latencyMs, latAfter: j.best.measurement.latencyMs });
+}
+
+// Independent timing of the latency output against the input (its ONNX export), outside the search: 7 interleaved
+// rounds per batch size, each a median of up to 200 runs; the figure is the median of the rounds.
+const { readOnnx } = await import(path.join(root, 'packages/io-onnx/dist/index.js'));
+const { latencyOf } = await import(path.join(root, 'packages/pipeline/dist/index.js'));
+const { Tensor } = await import(path.join(root, 'packages/ir/dist/index.js'));
+const { readFileSync } = await import('node:fs');
+const inputOnnx = path.join(work, 'input.onnx');
+mc('convert', model, inputOnnx, '--json');
+const timing = [];
+const latRow = rows.find((r) => r.objective === 'latency' && r.out !== undefined);
+if (latRow !== undefined) {
+  const a = readOnnx(readFileSync(inputOnnx));
+  const b = readOnnx(readFileSync(latRow.out));
+  const name = a.graph.inputs[0].name;
+  let seed = 1;
+  const rnd = (n) => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647));
+  for (const batch of [1, 64]) {
+    const feeds = [{ [name]: new Tensor('float32', [batch, 28, 28, 1], rnd(batch * 784)) }];
+    const ta = [];
+    const tb = [];
+    for (let round = 0; round < 7; round++) {
+      ta.push(await latencyOf(a, feeds));
+      tb.push(await latencyOf(b, feeds));
+    }
+    const med = (x) => [...x].sort((p, q) => p - q)[3];
+    timing.push({ batch, before: med(ta), after: med(tb), ratios: ta.map((x, i) => x / tb[i]) });
+  }
 }
 const pct = (x) => `${(x * 100).toFixed(2)}%`;
 const lines = [
@@ -57,5 +86,15 @@ const lines = [
   '|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => r.none !== undefined ? `| ${r.objective} | none: ${r.none.replace(/\|/g, '/')} | | | | | | ${r.candidates} | ${r.seconds.toFixed(0)} s |` : `| ${r.objective} | ${r.chosen} | ${r.bytes} | **${(inBytes / r.bytes).toFixed(1)}×** | ${pct(r.before)} → ${pct(r.after)} | ${((r.before - r.after) * 100).toFixed(2)} | ${Number.isFinite(r.latAfter) ? `${r.latBefore.toFixed(3)} → ${r.latAfter.toFixed(3)} ms (**${(r.latBefore / r.latAfter).toFixed(2)}×**)` : 'not measured'} | ${r.candidates} | ${r.seconds.toFixed(0)} s |`),
   '',
+  ...(timing.length === 0
+    ? []
+    : [
+        `Independent timing of the latency result (\`${latRow.chosen}\`) against the input's ONNX export, after the search: onnxruntime-node, 1 thread, 7 interleaved rounds (each the median of up to 200 runs); figure = median round.`,
+        '',
+        '| batch | input | output | speed-up | speed-up per round |',
+        '|---|---|---|---|---|',
+        ...timing.map((t) => `| ${t.batch} | ${t.before.toFixed(3)} ms | ${t.after.toFixed(3)} ms | **${(t.before / t.after).toFixed(2)}×** | ${t.ratios.map((x) => x.toFixed(2)).join(' ')} |`),
+        '',
+      ]),
 ];
 writeFileSync(outFile, lines.join('\n'));
