@@ -271,7 +271,8 @@ export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, 
       // The bias scale is x_scale·w_scale: per channel it is computed by a Mul of the two scale tensors (folded by
       // onnxruntime at load, and exactly the float32 product written out) instead of stored, so it costs one node
       // instead of 4 bytes a channel.
-      const si = per ? emit.node(node, 'Mul', [x.s, wr.scale], { name: `${b.value.name}_scale`, dtypes: ['float32'] })[0]! : emit.init(`${b.value.name}_scale`, new Tensor('float32', [], new Float32Array([scales[0]!])));
+      // (x_scale = 1, a raw 0-255 input, shares the weight's scale tensor outright.)
+      const si = !per ? emit.init(`${b.value.name}_scale`, new Tensor('float32', [], new Float32Array([scales[0]!]))) : x.scale === 1 ? wr.scale : emit.node(node, 'Mul', [x.s, wr.scale], { name: `${b.value.name}_scale`, dtypes: ['float32'] })[0]!;
       const [bd] = emit.node(node, 'DequantizeLinear', [qi, si], { name: `${b.value.name}_DequantizeLinear`, ...(per && { attrs: { axis: attr.int(0) } }), dtypes: ['float32'] });
       node.replaceInput(b.index, bd!);
     }
