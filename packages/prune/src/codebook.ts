@@ -1,4 +1,5 @@
 import { attr, type Attribute, type Graph, Node, Tensor, type Value } from '@mc/ir';
+import { fromFloat16Bits, toFloat16Bits } from './kernels/float16.js';
 
 /**
  * 1-D k-means (Lloyd) with linear initialisation between min and max, the initialisation Deep Compression found best
@@ -46,116 +47,379 @@ export function kmeans1d(values: Float32Array, k: number, iterations = 40): { ce
     if (moved === 0) break;
   }
   let maxAbsError = 0;
-  for (let i = 0; i < n; i++) maxAbsError = Math.max(maxAbsError, Math.abs(values[i]! - c[codes[i]!]!));
+  for (let i = 0; i < n; i++) maxAbsError = Math.max(maxAbsError, Math.abs(values[i]! - Math.fround(c[codes[i]!]!)));
   return { centroids: Float32Array.from(c), codes, maxAbsError };
 }
 
-/** A codebook stream: gaps between entry positions and the codebook index of each entry (index 0 is exactly 0). */
-export interface CodebookStream {
-  gapBits: 4 | 8;
-  codeBits: 4 | 8;
-  gaps: Uint8Array;
-  codes: Uint8Array;
-  codebook: Float32Array;
-  maxAbsError: number;
-  /** Entries (nonzeros plus gap fillers). */
-  count: number;
+/**
+ * Fixed-width code of the gaps between stored entries (a gap is the distance from the previous entry, ≥ 1). A code
+ * `c < entries` stores an entry `c + 1` positions after the previous position; a code `entries + j` advances
+ * `skips[j]` positions and stores nothing. With `skips` holding `entries`, every gap has a code sequence. @internal
+ */
+export interface GapCode {
+  bits: number;
+  entries: number;
+  /** Skip lengths, descending; the last is `entries`. */
+  skips: number[];
 }
 
-function stream(data: Float32Array, codeOf: (i: number) => number, maxGap: number): { gaps: number[]; codes: number[] } {
-  const gaps: number[] = [];
-  const codes: number[] = [];
-  let prev = 0;
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] === 0) continue;
-    let d = i - prev;
-    while (d > maxGap) {
-      gaps.push(maxGap);
-      codes.push(0); // a filler entry writes the exact zero of code 0 at a position that is zero anyway
-      d -= maxGap;
-    }
-    gaps.push(d);
-    codes.push(codeOf(i));
-    prev = i;
+/** Skip codes greedy, longest first, for one gap: how many codes it takes (the entry code included). */
+function codesForGap(gap: number, g: GapCode): number {
+  let r = gap;
+  let n = 1;
+  for (const s of g.skips) {
+    if (r <= g.entries) break;
+    // Subtract s while the remainder stays above the entry range and ≥ 1 after the subtraction.
+    const t = Math.max(0, Math.min(Math.ceil((r - g.entries) / s), Math.floor((r - 1) / s)));
+    r -= t * s;
+    n += t;
   }
-  return { gaps, codes };
+  return n;
 }
 
-/** Packs b-bit values (b = 4 or 8), low nibble first. */
-function pack(xs: readonly number[], bits: 4 | 8): Uint8Array {
-  if (bits === 8) return Uint8Array.from(xs);
-  const out = new Uint8Array(Math.ceil(xs.length / 2));
-  for (let i = 0; i < xs.length; i++) out[i >> 1]! |= (xs[i]! & 15) << ((i & 1) * 4);
-  return out;
+function totalCodes(hist: ReadonlyMap<number, number>, g: GapCode): number {
+  let n = 0;
+  for (const [gap, count] of hist) n += count * codesForGap(gap, g);
+  return n;
 }
 
 /**
- * Encodes the nonzeros of `data` with a (2^bits − 1)-entry k-means codebook plus an exact zero, choosing 4- or 8-bit
- * gaps per tensor, whichever is smaller. @internal
+ * The gap code of fewest bits for these gaps: widths 1–8 bits, with up to two long skips besides `entries` (long
+ * runs of zeros, e.g. the all-zero rows an input's dead pixels leave in a first layer, cost one code). @internal
  */
-export function toCodebook(data: Float32Array, bits: number): CodebookStream {
-  const nz: number[] = [];
-  for (let i = 0; i < data.length; i++) if (data[i] !== 0) nz.push(i);
-  const vals = Float32Array.from(nz, (i) => data[i]!);
-  const km = kmeans1d(vals, 2 ** bits - 1);
-  const codeAt = new Map<number, number>();
-  nz.forEach((pos, j) => codeAt.set(pos, km.codes[j]! + 1));
-  const codeBits: 4 | 8 = bits <= 4 ? 4 : 8;
-  let best: CodebookStream | undefined;
-  for (const gapBits of [4, 8] as const) {
-    const s = stream(data, (i) => codeAt.get(i)!, gapBits === 4 ? 15 : 255);
-    const cand: CodebookStream = { gapBits, codeBits, gaps: pack(s.gaps, gapBits), codes: pack(s.codes, codeBits), codebook: Float32Array.from([0, ...km.centroids]), maxAbsError: km.maxAbsError, count: s.gaps.length };
-    if (best === undefined || cand.gaps.length + cand.codes.length < best.gaps.length + best.codes.length) best = cand;
+export function chooseGapCode(gaps: readonly number[]): { code: GapCode; count: number } {
+  const hist = new Map<number, number>();
+  for (const g of gaps) hist.set(g, (hist.get(g) ?? 0) + 1);
+  let best: { code: GapCode; count: number } | undefined;
+  const cost = (x: { code: GapCode; count: number }): number => x.code.bits * x.count;
+  for (let bits = 1; bits <= 8; bits++) {
+    const all = 2 ** bits;
+    for (let extra = 0; extra <= Math.min(2, all - 2); extra++) {
+      const entries = all - 1 - extra;
+      let code: GapCode = { bits, entries, skips: [entries] };
+      // Candidate long skips: one short of a frequent long gap (the gap becomes one skip + the entry code), or a
+      // multiple of the entry range; weighted by the codes they would save.
+      const cands = new Set<number>();
+      for (let m = 2; m <= 16; m++) cands.add(m * entries);
+      [...hist]
+        .filter(([g]) => g > entries + 1)
+        .sort((a, b) => b[1] * b[0] - a[1] * a[0])
+        .slice(0, 48)
+        .forEach(([g]) => cands.add(g - 1));
+      for (let k = 0; k < extra; k++) {
+        let pick: GapCode | undefined;
+        let pickN = Infinity;
+        for (const s of cands) {
+          if (code.skips.includes(s)) continue;
+          const c: GapCode = { bits, entries, skips: [...code.skips, s].sort((a, b) => b - a) };
+          const n = totalCodes(hist, c);
+          if (n < pickN) {
+            pickN = n;
+            pick = c;
+          }
+        }
+        if (pick === undefined) break;
+        code = pick;
+      }
+      if (code.skips.length !== all - entries) continue; // not enough distinct skips to fill the code space
+      const cand = { code, count: totalCodes(hist, code) };
+      if (best === undefined || cost(cand) < cost(best)) best = cand;
+    }
   }
   return best!;
 }
 
-/** Stored bytes of a codebook stream (plus the decoder's small constants). @internal */
-export function codebookBytes(s: CodebookStream): number {
-  return s.gaps.length + s.codes.length + s.codebook.length * 4 + 64;
+/** The code sequence of `gaps` (each ≥ 1). @internal */
+export function encodeGaps(gaps: readonly number[], g: GapCode): number[] {
+  const out: number[] = [];
+  for (const gap of gaps) {
+    let r = gap;
+    for (const [j, s] of g.skips.entries()) {
+      if (r <= g.entries) break;
+      const t = Math.max(0, Math.min(Math.ceil((r - g.entries) / s), Math.floor((r - 1) / s)));
+      for (let i = 0; i < t; i++) out.push(g.entries + j);
+      r -= t * s;
+    }
+    out.push(r - 1);
+  }
+  return out;
+}
+
+/** Signed step of every code: +step for an entry, −skip for a skip. @internal */
+export function gapSteps(g: GapCode): number[] {
+  return [...Array.from({ length: g.entries }, (_, c) => c + 1), ...g.skips.map((s) => -s)];
+}
+
+function sameCode(a: GapCode, b: GapCode): boolean {
+  return a.bits === b.bits && a.entries === b.entries && a.skips.length === b.skips.length && a.skips.every((s, i) => s === b.skips[i]);
+}
+
+/** One tensor in a codebook stream. @internal */
+export interface CodedTensor {
+  value: Value;
+  dims: number[];
+  /** Stored with its first two axes swapped (a Transpose restores them at load). */
+  swapped: boolean;
+  gap: GapCode;
+  gapCodes: number[];
+  /** Codebook index of every nonzero, in storage order. */
+  codes: Uint8Array;
+  codebook: Float32Array;
+  /** The codebook is stored as float16 (its values are float16 values). */
+  half: boolean;
+  maxAbsError: number;
+  nonzeros: number;
+  /** The tensor as the stream decodes it (original layout). */
+  decoded: Float32Array;
+  /** Stored bits of this tensor (gap codes + value codes) plus its codebook bytes. */
+  bytes: number;
+}
+
+/** Swaps the first two axes of a row-major tensor. */
+function swap01(data: Float32Array, dims: readonly number[]): { data: Float32Array; dims: number[] } {
+  const [a, b] = [dims[0]!, dims[1]!];
+  const inner = data.length / (a * b);
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out.set(data.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner);
+  return { data: out, dims: [b, a, ...dims.slice(2)] };
 }
 
 /**
- * Replaces initializer `v` by the decoder of a codebook stream, inserted before its first user:
- * unpack(gaps) → Cast int32 → CumSum = positions; unpack(codes) → Cast int32 → Gather(codebook) = values;
- * Reshape(ScatterElements(ConstantOfShape([size], 0), positions, values), dims). Nibbles are unpacked with
- * Unsqueeze → BitShift(RIGHT, [0, 4]) → Mod 16 → Reshape → Slice. All inputs are constant: onnxruntime folds the chain at
- * session creation. @internal
+ * Codes tensors one after another in one position space (each gap counted from the previous tensor's last entry):
+ * per tensor a (2^bits)-entry k-means codebook of its nonzeros (its distinct values when there are that few, so small
+ * tensors stay exact), the layout (as is or first two axes swapped) and gap code of fewest bits. @internal
  */
-export function emitCodebook(graph: Graph, v: Value, dims: readonly number[], s: CodebookStream): Value {
-  const count = s.count;
-  const users = v.uses();
-  const first = graph.nodes.find((n) => users.some((u) => u.node === n))!;
-  const base = v.name;
-  let step = 0;
-  const init = (name: string, t: Tensor): Value => graph.addInitializer(graph.uniqueName(`${base}/${name}`), t);
-  const i64 = (name: string, xs: readonly number[]): Value => init(name, new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
-  const mk = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}): Value => {
-    // Short names: in a pruned file the decoder's names are a noticeable share of the bytes.
-    const node = new Node({ opType, inputs, outputs: [graph.uniqueName(`${base}/${step++}`)], attributes });
-    graph.insertBefore(first, node);
-    return node.outputs[0]!;
-  };
-  const unpack = (name: string, bytes: Uint8Array, bits: 4 | 8): Value => {
-    let x = init(name, new Tensor('uint8', [bytes.length], bytes));
-    if (bits === 4) {
-      x = mk('Unsqueeze', [x, i64(`${name}a`, [1])]);
-      x = mk('BitShift', [x, init(`${name}s`, new Tensor('uint8', [2], Uint8Array.from([0, 4])))], { direction: attr.string('RIGHT') });
-      x = mk('Mod', [x, init(`${name}m`, new Tensor('uint8', [1], Uint8Array.from([16])))]);
-      x = mk('Reshape', [x, i64(`${name}f`, [-1])]);
-      if (bytes.length * 2 !== count) x = mk('Slice', [x, i64(`${name}0`, [0]), i64(`${name}1`, [count])]);
+export function codeTensors(items: readonly { value: Value; dims: readonly number[]; data: Float32Array }[], bits: number): CodedTensor[] {
+  const books = items.map((it) => {
+    const nzAt: number[] = [];
+    for (let i = 0; i < it.data.length; i++) if (it.data[i] !== 0) nzAt.push(i);
+    const vals = Float32Array.from(nzAt, (i) => it.data[i]!);
+    const distinct = [...new Set(vals)].sort((a, b) => a - b);
+    if (distinct.length <= 2 ** bits) {
+      const at = new Map(distinct.map((v, j) => [v, j]));
+      return { nzAt, vals, codebook: Float32Array.from(distinct), codeOf: Uint8Array.from(vals, (v) => at.get(v)!) };
     }
-    return mk('Cast', [x], { to: attr.int(6) });
-  };
-  const pos = mk('CumSum', [unpack('g', s.gaps, s.gapBits), init('a', new Tensor('int32', [], Int32Array.from([0])))]);
-  const values = mk('Gather', [init('cb', new Tensor('float32', [s.codebook.length], s.codebook)), unpack('c', s.codes, s.codeBits)], { axis: attr.int(0) });
-  const size = dims.reduce((a, b) => a * b, 1);
-  const zeros = mk('ConstantOfShape', [i64('n', [size])], { value: attr.tensor(new Tensor('float32', [1], new Float32Array([0]))) });
-  const dense = mk('Reshape', [mk('ScatterElements', [zeros, pos, values], { axis: attr.int(0) }), i64('d', dims)]);
-  dense.dtype = 'float32';
-  dense.shape = [...dims];
-  v.replaceAllUsesWith(dense);
-  graph.removeInitializer(v.name);
-  return dense;
+    const km = kmeans1d(vals, 2 ** bits);
+    return { nzAt, vals, codebook: km.centroids, codeOf: km.codes };
+  });
+  // Shared values are stored as float16 when every one is 0 or a normal float16 (relative error ≤ 2^-11).
+  const half = books.every((b) => b.codebook.every((v) => v === 0 || (Math.abs(v) >= 2 ** -14 && Math.abs(v) <= 65504)));
+  if (half) for (const b of books) b.codebook = b.codebook.map((v) => fromFloat16Bits(toFloat16Bits(v)));
+  const out: CodedTensor[] = [];
+  let prev = -1; // position of the last entry, in the joint space
+  let base = 0;
+  for (const [n, it] of items.entries()) {
+    const { nzAt, vals, codebook, codeOf } = books[n]!;
+    let maxAbsError = 0;
+    for (const [j, v] of vals.entries()) maxAbsError = Math.max(maxAbsError, Math.abs(v - codebook[codeOf[j]!]!));
+    const decoded = new Float32Array(it.data.length);
+    nzAt.forEach((p, j) => (decoded[p] = codebook[codeOf[j]!]!));
+    // Codes in the original layout, as a dense array of code+1 (0 = zero) so the swapped layout can be read off it.
+    const codePlus = new Float32Array(it.data.length);
+    nzAt.forEach((p, j) => (codePlus[p] = codeOf[j]! + 1));
+    const layouts: { swapped: boolean; data: Float32Array }[] = [{ swapped: false, data: codePlus }];
+    if (it.dims.length >= 2 && it.dims[0]! > 1 && it.dims[1]! > 1) layouts.push({ swapped: true, data: swap01(codePlus, it.dims).data });
+    // The gap from the previous tensor's last entry is coded by the previous tensor's skips (its tail) down to
+    // what its entry codes could reach; this tensor codes the rest, so a long stretch of zeros at a boundary costs
+    // long skips, whatever this tensor's gap code is.
+    const before = [...out].reverse().find((c) => c.nonzeros > 0);
+    let best: { swapped: boolean; gaps: number[]; codes: Uint8Array; gap: GapCode; count: number; last: number; tail: number[] } | undefined;
+    const bitsOf = (x: NonNullable<typeof best>): number => x.gap.bits * x.count + x.tail.length * (before?.gap.bits ?? 0);
+    for (const l of layouts) {
+      const gaps: number[] = [];
+      const codes = new Uint8Array(nzAt.length);
+      let p = prev;
+      let k = 0;
+      for (let i = 0; i < l.data.length; i++) {
+        if (l.data[i] === 0) continue;
+        gaps.push(base + i - p);
+        p = base + i;
+        codes[k++] = l.data[i]! - 1;
+      }
+      let tail: number[] = [];
+      if (before !== undefined && gaps.length > 0) {
+        tail = encodeGaps([gaps[0]!], before.gap).slice(0, -1);
+        for (const t of tail) gaps[0] = gaps[0]! + gapSteps(before.gap)[t]!; // skips are negative steps
+      }
+      const { code, count } = gaps.length === 0 ? { code: { bits: 1, entries: 1, skips: [1] }, count: 0 } : chooseGapCode(gaps);
+      const cand = { swapped: l.swapped, gaps, codes, gap: code, count, last: p, tail };
+      if (best === undefined || bitsOf(cand) < bitsOf(best)) best = cand;
+    }
+    if (before !== undefined && best!.tail.length > 0) {
+      before.gapCodes.push(...best!.tail);
+      before.bytes = Math.ceil((before.gapCodes.length * before.gap.bits + before.nonzeros * bits) / 8) + before.codebook.length * (half ? 2 : 4);
+    }
+    const gapCodes = encodeGaps(best!.gaps, best!.gap);
+    out.push({
+      value: it.value,
+      dims: [...it.dims],
+      swapped: best!.swapped,
+      gap: best!.gap,
+      gapCodes,
+      codes: best!.codes,
+      codebook,
+      half,
+      maxAbsError,
+      nonzeros: nzAt.length,
+      decoded,
+      bytes: Math.ceil((gapCodes.length * best!.gap.bits + nzAt.length * bits) / 8) + codebook.length * (half ? 2 : 4),
+    });
+    prev = best!.last;
+    base += it.data.length;
+  }
+  return out;
 }
 
+/** Packs fixed-width fields LSB first into bytes. */
+class BitWriter {
+  bytes: number[] = [];
+  bit = 0;
+  write(v: number, width: number): void {
+    for (let j = 0; j < width; j++) {
+      if ((this.bit & 7) === 0) this.bytes.push(0);
+      if ((v >> j) & 1) this.bytes[this.bytes.length - 1]! |= 1 << (this.bit & 7);
+      this.bit++;
+    }
+  }
+}
+
+/** Short names: in a codebook-coded file the decoder's names are a noticeable share of the bytes. */
+function namer(graph: Graph): () => string {
+  const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  let i = 0;
+  return () => {
+    for (;;) {
+      let n = '';
+      for (let k = i++; ; k = Math.floor(k / letters.length) - 1) {
+        n = letters[k % letters.length]! + n;
+        if (k < letters.length) break;
+      }
+      if (graph.uniqueName(n) === n) return n;
+    }
+  };
+}
+
+/**
+ * Replaces the initializers of `coded` (all their uses) by one decoder of a joint stream, inserted at the top of the
+ * graph. Stored: one uint8 bit stream (the gap codes of each run of tensors that share a gap code, then every value
+ * code), the signed step tables and the concatenated codebooks. At load:
+ * bits = Reshape(Cast(Mod(BitShift(stream[n,1], 0..7), 2)), -1) split into runs; a run's codes = Gemm(Reshape(bits,
+ * [-1, b]), 2^j, table offset); steps = Gather(tables, codes); positions = Compress(CumSum(Abs(steps)), steps > 0);
+ * values = Gather(codebooks, value code + codebook offset of the tensor the position falls in);
+ * Split(ScatterElements(zeros, positions, values)) → Reshape → Transpose where a layout was swapped. Every input is
+ * constant, so onnxruntime folds the chain when the session is created; all arithmetic is on small integers (exact
+ * in float32), so the decoded tensors equal `decoded` bit for bit. Needs opset ≥ 11. @internal
+ */
+export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], codeBits: number, opset: number): void {
+  const first = graph.nodes[0]!;
+  const fresh = namer(graph);
+  const nodes: Node[] = [];
+  const consts = new Map<string, Value>();
+  const init = (t: Tensor): Value => {
+    // Repeated small constants are stored once.
+    const key = t.size <= 16 ? `${t.dtype}:${t.dims.join(',')}:${Array.from(t.data as ArrayLike<number | bigint>).join(',')}` : undefined;
+    const hit = key === undefined ? undefined : consts.get(key);
+    if (hit !== undefined) return hit;
+    const v = graph.addInitializer(fresh(), t, { exactName: true });
+    if (key !== undefined) consts.set(key, v);
+    return v;
+  };
+  const i64 = (xs: readonly number[], dims = [xs.length]): Value => init(new Tensor('int64', dims, BigInt64Array.from(xs.map(BigInt))));
+  const f32 = (xs: readonly number[], dims = [xs.length]): Value => init(new Tensor('float32', dims, Float32Array.from(xs)));
+  const mk = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}, outputs = 1): readonly Value[] => {
+    const node = new Node({ opType, inputs, outputs: Array.from({ length: outputs }, fresh), attributes });
+    nodes.push(node);
+    return node.outputs;
+  };
+  const mk1 = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}): Value => mk(opType, inputs, attributes)[0]!;
+  const split = (x: Value, sizes: readonly number[]): readonly Value[] =>
+    sizes.length === 1 ? [x] : opset >= 13 ? mk('Split', [x, i64(sizes)], { axis: attr.int(0) }, sizes.length) : mk('Split', [x], { axis: attr.int(0), split: attr.ints(sizes) }, sizes.length);
+
+  const total = coded.reduce((s, c) => s + c.decoded.length, 0);
+  const idx = total + 1 < 2 ** 31 ? ('int32' as const) : ('int64' as const);
+  const ints = (xs: readonly number[]): Value => (idx === 'int32' ? init(new Tensor('int32', [xs.length], Int32Array.from(xs))) : i64(xs));
+  const zero = attr.tensor(new Tensor('float32', [1], new Float32Array([0])));
+  const entries = coded.reduce((s, c) => s + c.nonzeros, 0);
+  let outputs: readonly Value[];
+  if (entries === 0) {
+    outputs = coded.map((c) => mk1('ConstantOfShape', [i64(c.dims)], { value: zero }));
+  } else {
+    // Runs: consecutive tensors with the same gap code share one run of codes and one step table.
+    const runs: { code: GapCode; codes: number[] }[] = [];
+    for (const c of coded) {
+      if (c.gapCodes.length === 0) continue;
+      const last = runs[runs.length - 1];
+      if (last !== undefined && sameCode(last.code, c.gap)) last.codes.push(...c.gapCodes);
+      else runs.push({ code: c.gap, codes: [...c.gapCodes] });
+    }
+    const w = new BitWriter();
+    for (const r of runs) for (const v of r.codes) w.write(v, r.code.bits);
+    for (const c of coded) for (const v of c.codes) w.write(v, codeBits);
+    const sizes = [...runs.map((r) => r.codes.length * r.code.bits), entries * codeBits];
+    const pad = w.bytes.length * 8 - w.bit;
+    if (pad > 0) sizes.push(pad);
+    const stream = init(new Tensor('uint8', [w.bytes.length, 1], Uint8Array.from(w.bytes)));
+    const bitsU8 = mk1('Mod', [mk1('BitShift', [stream, init(new Tensor('uint8', [8], Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7])))], { direction: attr.string('RIGHT') }), init(new Tensor('uint8', [], Uint8Array.from([2])))]);
+    const bits = mk1('Reshape', [mk1('Cast', [bitsU8], { to: attr.int(1) }), i64([-1])]);
+    const parts = split(bits, sizes);
+    const weights = (b: number): Value => f32(Array.from({ length: b }, (_, j) => 2 ** j), [b, 1]);
+    const steps: number[] = [];
+    const runCodes = runs.map((r, i) => {
+      const offset = steps.length;
+      steps.push(...gapSteps(r.code));
+      const x = mk1('Reshape', [parts[i]!, i64([-1, r.code.bits])]);
+      return mk1('Gemm', offset === 0 ? [x, weights(r.code.bits)] : [x, weights(r.code.bits), f32([offset], [1])]);
+    });
+    const gapCodes = mk1('Reshape', [runCodes.length === 1 ? runCodes[0]! : mk1('Concat', runCodes, { axis: attr.int(0) }), i64([-1])]);
+    // Steps fit int16 unless a skip is ≥ 2^15: stored so, widened after the lookup.
+    const short = steps.every((x) => Math.abs(x) < 2 ** 15);
+    const table = short ? mk1('Cast', [init(new Tensor('int16', [steps.length], Int16Array.from(steps)))], { to: attr.int(idx === 'int32' ? 6 : 7) }) : ints(steps);
+    const step = mk1('Gather', [table, mk1('Cast', [gapCodes], { to: attr.int(idx === 'int32' ? 6 : 7) })], { axis: attr.int(0) });
+    // Every code writes: an entry at its position, a skip into slot 0, which is dropped (onnxruntime folds only
+    // nodes whose output size is known before running them, so no Compress/NonZero). A code reads the value of
+    // the entry it is or precedes (every skip precedes an entry): the exclusive cumulative count of entries.
+    const axis0 = init(new Tensor('int32', [], Int32Array.from([0])));
+    const at = mk1('CumSum', [mk1('Abs', [step]), axis0]);
+    const isEntry = mk1('Cast', [mk1('Greater', [step, ints([0])])], { to: attr.int(idx === 'int32' ? 6 : 7) });
+    const pos = mk1('Mul', [at, isEntry]);
+    const entry = mk1('CumSum', [isEntry, axis0], { exclusive: attr.int(1) });
+    const entryCode = mk1('MatMul', [mk1('Reshape', [parts[runs.length]!, i64([-1, codeBits])]), f32(Array.from({ length: codeBits }, (_, j) => 2 ** j))]);
+    let code = mk1('Gather', [entryCode, entry], { axis: attr.int(0) });
+    const starts: number[] = [];
+    const incr: number[] = [];
+    let off = 1;
+    for (const [t, c] of coded.entries()) {
+      // Position ≥ off ⇔ position > off − 1: from here on, codes index past the previous tensor's codebook.
+      if (t > 0 && coded[t - 1]!.codebook.length > 0) {
+        starts.push(off - 1);
+        incr.push(coded[t - 1]!.codebook.length);
+      }
+      off += c.decoded.length;
+    }
+    if (starts.length > 0) {
+      // [starts, 1] > [positions] → [starts, positions]; the 1-D increments times it sum each position's offset.
+      const inTensor = mk1('Greater', [at, idx === 'int32' ? init(new Tensor('int32', [starts.length, 1], Int32Array.from(starts))) : i64(starts, [starts.length, 1])]);
+      code = mk1('Add', [code, mk1('MatMul', [f32(incr), mk1('Cast', [inTensor], { to: attr.int(1) })])]);
+    }
+    const flat = coded.flatMap((c) => [...c.codebook]);
+    const books = coded[0]!.half ? mk1('Cast', [init(new Tensor('float16', [flat.length], Uint16Array.from(flat, toFloat16Bits)))], { to: attr.int(1) }) : f32(flat);
+    const values = mk1('Gather', [books, mk1('Cast', [code], { to: attr.int(6) })], { axis: attr.int(0) });
+    const buf = mk1('ScatterElements', [mk1('ConstantOfShape', [i64([total + 1])], { value: zero }), pos, values], { axis: attr.int(0) });
+    outputs = split(buf, [1, ...coded.map((c) => c.decoded.length)]).slice(1);
+    outputs = outputs.map((o, t) => {
+      const c = coded[t]!;
+      const stored = c.swapped ? [c.dims[1]!, c.dims[0]!, ...c.dims.slice(2)] : c.dims;
+      let x = stored.length === 1 ? o : mk1('Reshape', [o, i64(stored)]);
+      if (c.swapped) x = mk1('Transpose', [x], { perm: attr.ints([1, 0, ...c.dims.slice(2).map((_, k) => k + 2)]) });
+      return x;
+    });
+  }
+  graph.insertBefore(first, nodes);
+  for (const [t, c] of coded.entries()) {
+    const dense = outputs[t]!;
+    dense.dtype = 'float32';
+    dense.shape = [...c.dims];
+    c.value.replaceAllUsesWith(dense);
+    graph.removeInitializer(c.value.name);
+  }
+}

@@ -1,5 +1,5 @@
-import { McError, type McWarning, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
-import { codebookBytes, emitCodebook, toCodebook } from './codebook.js';
+import { biasOf, McError, type McWarning, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
+import { codeTensors, emitCodebookStream } from './codebook.js';
 import { countZeros, nmPrune, zeroSmallest } from './kernels/magnitude.js';
 import type { MagnitudePlan } from './options.js';
 import type { PassedThrough, WeightReport } from './report.js';
@@ -93,6 +93,7 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
   }
   const packedOk = (model.opset('') ?? 13) >= 11;
   const weights: WeightReport[] = [];
+  const coded: { value: Value; dims: number[]; data: Float32Array; report: number }[] = [];
   let zerosAll = 0;
   let sizeAll = 0;
   for (const [i, c] of cands.entries()) {
@@ -106,13 +107,9 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
     const storage = chooseStorage(plan.storage, data.length, data.length - zeros, pBytes, packedOk);
     let bytesAfter = data.length * 4;
     let indexType: WeightReport['indexType'];
-    let codebook: WeightReport['codebook'];
     if (plan.codebook !== undefined && packedOk) {
-      const s = toCodebook(data, plan.codebook);
-      emitCodebook(model.graph, c.value, dims, s);
-      bytesAfter = codebookBytes(s);
-      codebook = { bits: plan.codebook, entries: s.codebook.length, maxAbsError: s.maxAbsError };
-      weights.push({ node: c.node.name, opType: c.node.opType, weight: c.value.name, dims, elements: data.length, zeros, sparsity: zeros / data.length, threshold: thresholds[i]!, storage: 'packed', bytesBefore: c.tensor.byteLength, bytesAfter, codebook });
+      coded.push({ value: c.value, dims, data, report: weights.length });
+      weights.push({ node: c.node.name, opType: c.node.opType, weight: c.value.name, dims, elements: data.length, zeros, sparsity: zeros / data.length, threshold: thresholds[i]!, storage: 'packed', bytesBefore: c.tensor.byteLength, bytesAfter });
       continue;
     }
     if (storage === 'dense') {
@@ -144,6 +141,38 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
       bytesAfter,
     });
   }
+  if (plan.codebook !== undefined && coded.length > 0) codebookStream(model, cands, coded, weights, plan.codebook);
   model.graph.touch();
   return { weights, achieved: sizeAll === 0 ? 0 : zerosAll / sizeAll };
+}
+
+/**
+ * Writes the codebook-coded weights, and the float32 biases read only by their layers, as one joint stream (see
+ * `emitCodebookStream`): each bias gets a k-means codebook of its own (its distinct values when it has ≤ 2^bits).
+ */
+function codebookStream(model: Model, cands: readonly Candidate[], coded: { value: Value; dims: number[]; data: Float32Array; report: number }[], weights: WeightReport[], bits: number): void {
+  const layers = new Set(cands.map((c) => c.node));
+  const biases: { value: Value; dims: number[]; data: Float32Array; report: number }[] = [];
+  const taken = new Set(coded.map((c) => c.value));
+  for (const item of coded) {
+    const c = cands.find((x) => x.value === item.value)!;
+    const b = biasOf(c.node);
+    const t = b?.tensor;
+    if (b === undefined || t === undefined || t.dtype !== 'float32' || !b.value.isInitializer() || b.value.isGraphInput() || taken.has(b.value)) continue;
+    if (!b.value.uses().every((u) => layers.has(u.node)) || !Array.from(t.data as Float32Array).every(Number.isFinite)) continue;
+    taken.add(b.value);
+    biases.push({ value: b.value, dims: [...t.dims], data: t.data as Float32Array, report: item.report });
+  }
+  const all = [...coded, ...biases];
+  const out = codeTensors(all, bits);
+  emitCodebookStream(model.graph, out, bits, model.opset('') ?? 13);
+  for (const [k, c] of out.entries()) {
+    const w = weights[all[k]!.report]!;
+    if (k < coded.length) {
+      w.bytesAfter = c.bytes;
+      w.codebook = { bits, entries: c.codebook.length, maxAbsError: c.maxAbsError, gapBits: c.gap.bits, swapped: c.swapped };
+    } else {
+      w.codebook!.bias = { name: c.value.name, entries: c.codebook.length, maxAbsError: c.maxAbsError, bytesBefore: c.decoded.length * 4, bytesAfter: c.bytes };
+    }
+  }
 }

@@ -46,9 +46,11 @@ export interface MagnitudeOptions extends PruneCommonOptions {
   /** Weights with fewer elements stay dense and unpruned (default 0: prune all). */
   minElements?: number;
   /**
-   * With `storage: 'packed'` (or 'auto'): share the surviving values through a k-means codebook of 2^bits − 1 entries
-   * plus an exact zero (Deep Compression's weight sharing), stored as bits-wide codes next to 4- or 8-bit gaps. Lossy:
-   * the report gives each weight's max |error|. Default: none (values stay float32).
+   * With `storage: 'packed'` (or 'auto'): share the surviving values of each weight through a k-means codebook of
+   * 2^bits values (Deep Compression's weight sharing; zeros stay exact), and the biases read only by pruned layers
+   * through codebooks of their own; every such tensor goes into one stream of bits-wide value codes and 1–8-bit gap
+   * codes decoded by standard ops at load. Lossy: the report gives each tensor's max |error|. Default: none (values
+   * stay float32).
    */
   codebook?: number;
 }

@@ -18,8 +18,19 @@ export interface WeightReport {
   indexType?: 'int16' | 'int32' | 'int64';
   bytesBefore: number;
   bytesAfter: number;
-  /** With a codebook: its size (entries, the exact zero included) and the largest |w − shared value|. */
-  codebook?: { bits: number; entries: number; maxAbsError: number };
+  /**
+   * With a codebook: its size (shared values of the nonzeros; zeros stay exact), the largest |w − shared value|, the
+   * width of the gap codes, whether the weight is stored with its first two axes swapped, and the layer's bias when
+   * it is coded in the same stream (its own codebook).
+   */
+  codebook?: {
+    bits: number;
+    entries: number;
+    maxAbsError: number;
+    gapBits?: number;
+    swapped?: boolean;
+    bias?: { name: string; entries: number; maxAbsError: number; bytesBefore: number; bytesAfter: number };
+  };
 }
 
 /** One node of a channel dependency group and what pruning does to it. */
