@@ -302,13 +302,13 @@ function namer(graph: Graph): () => string {
 /**
  * Replaces the initializers of `coded` (all their uses) by one decoder of a joint stream, inserted at the top of the
  * graph. Stored: one uint8 bit stream (the gap codes of each run of tensors that share a gap code, then every value
- * code), the signed step tables and the concatenated codebooks. At load:
- * bits = Reshape(Cast(Mod(BitShift(stream[n,1], 0..7), 2)), -1) split into runs; a run's codes = Gemm(Reshape(bits,
- * [-1, b]), 2^j, table offset); steps = Gather(tables, codes); positions = Compress(CumSum(Abs(steps)), steps > 0);
- * values = Gather(codebooks, value code + codebook offset of the tensor the position falls in);
- * Split(ScatterElements(zeros, positions, values)) → Reshape → Transpose where a layout was swapped. Every input is
- * constant, so onnxruntime folds the chain when the session is created; all arithmetic is on small integers (exact
- * in float32), so the decoded tensors equal `decoded` bit for bit. Needs opset ≥ 11. @internal
+ * code), one signed step table per run and the codebooks, each shaped [2]*bits so a code's bits index it directly.
+ * At load: bits = Reshape(Cast(Mod(BitShift(stream[n,1], 0..7), 2)), -1), split into runs; steps =
+ * GatherND(table, Reshape(run, [-1, b])); positions = CumSum(Abs(steps)) where steps > 0, else slot 0; a code's
+ * value = GatherND(codebooks, [its tensor, bits of the next entry's code]); Split(ScatterElements(zeros, positions,
+ * values)) drops slot 0 → Reshape → Transpose where a layout was swapped. Every input is constant and every output
+ * size is known from shapes alone, so onnxruntime folds the whole chain when the session is created; nothing is
+ * arithmetic on values, so the decoded tensors equal `decoded` bit for bit. Needs opset ≥ 11. @internal
  */
 export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], codeBits: number, opset: number): void {
   const first = graph.nodes[0]!;
@@ -325,7 +325,6 @@ export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], 
     return v;
   };
   const i64 = (xs: readonly number[], dims = [xs.length]): Value => init(new Tensor('int64', dims, BigInt64Array.from(xs.map(BigInt))));
-  const f32 = (xs: readonly number[], dims = [xs.length]): Value => init(new Tensor('float32', dims, Float32Array.from(xs)));
   const mk = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}, outputs = 1): readonly Value[] => {
     const node = new Node({ opType, inputs, outputs: Array.from({ length: outputs }, fresh), attributes });
     nodes.push(node);
@@ -358,52 +357,62 @@ export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], 
     const sizes = [...runs.map((r) => r.codes.length * r.code.bits), entries * codeBits];
     const pad = w.bytes.length * 8 - w.bit;
     if (pad > 0) sizes.push(pad);
+    const toIdx = { to: attr.int(idx === 'int32' ? 6 : 7) };
     const stream = init(new Tensor('uint8', [w.bytes.length, 1], Uint8Array.from(w.bytes)));
     const bitsU8 = mk1('Mod', [mk1('BitShift', [stream, init(new Tensor('uint8', [8], Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7])))], { direction: attr.string('RIGHT') }), init(new Tensor('uint8', [], Uint8Array.from([2])))]);
-    const bits = mk1('Reshape', [mk1('Cast', [bitsU8], { to: attr.int(1) }), i64([-1])]);
+    const bits = mk1('Reshape', [mk1('Cast', [bitsU8], { to: attr.int(7) }), i64([-1])]);
     const parts = split(bits, sizes);
-    const weights = (b: number): Value => f32(Array.from({ length: b }, (_, j) => 2 ** j), [b, 1]);
-    const steps: number[] = [];
-    const runCodes = runs.map((r, i) => {
-      const offset = steps.length;
-      steps.push(...gapSteps(r.code));
-      const x = mk1('Reshape', [parts[i]!, i64([-1, r.code.bits])]);
-      return mk1('Gemm', offset === 0 ? [x, weights(r.code.bits)] : [x, weights(r.code.bits), f32([offset], [1])]);
-    });
-    const gapCodes = mk1('Reshape', [runCodes.length === 1 ? runCodes[0]! : mk1('Concat', runCodes, { axis: attr.int(0) }), i64([-1])]);
+    // A b-bit code is looked up by its bits as a GatherND index into a [2]*b table (bit j of the code is index j):
+    // no arithmetic, and no MatMul for the model's MAC count to mistake for work per sample.
+    const table = <T>(values: readonly T[], b: number): T[] => {
+      const out: T[] = [];
+      const per = values.length / 2 ** b;
+      for (let f = 0; f < 2 ** b; f++) {
+        let c = 0;
+        for (let j = 0; j < b; j++) if ((f >> (b - 1 - j)) & 1) c |= 1 << j;
+        out.push(...values.slice(c * per, (c + 1) * per));
+      }
+      return out;
+    };
+    const allSteps = runs.flatMap((r) => gapSteps(r.code));
     // Steps fit int16 unless a skip is ≥ 2^15: stored so, widened after the lookup.
-    const short = steps.every((x) => Math.abs(x) < 2 ** 15);
-    const table = short ? mk1('Cast', [init(new Tensor('int16', [steps.length], Int16Array.from(steps)))], { to: attr.int(idx === 'int32' ? 6 : 7) }) : ints(steps);
-    const step = mk1('Gather', [table, mk1('Cast', [gapCodes], { to: attr.int(idx === 'int32' ? 6 : 7) })], { axis: attr.int(0) });
+    const short = allSteps.every((x) => Math.abs(x) < 2 ** 15);
+    const runSteps = runs.map((r, i) => {
+      const t = table(gapSteps(r.code), r.code.bits);
+      const dims = Array.from({ length: r.code.bits }, () => 2);
+      const data = short ? init(new Tensor('int16', dims, Int16Array.from(t))) : idx === 'int32' ? init(new Tensor('int32', dims, Int32Array.from(t))) : init(new Tensor('int64', dims, BigInt64Array.from(t.map(BigInt))));
+      return mk1('GatherND', [data, mk1('Reshape', [parts[i]!, i64([-1, r.code.bits])])]);
+    });
+    let step = runSteps.length === 1 ? runSteps[0]! : mk1('Concat', runSteps, { axis: attr.int(0) });
+    if (short) step = mk1('Cast', [step], toIdx);
     // Every code writes: an entry at its position, a skip into slot 0, which is dropped (onnxruntime folds only
     // nodes whose output size is known before running them, so no Compress/NonZero). A code reads the value of
     // the entry it is or precedes (every skip precedes an entry): the exclusive cumulative count of entries.
     const axis0 = init(new Tensor('int32', [], Int32Array.from([0])));
     const at = mk1('CumSum', [mk1('Abs', [step]), axis0]);
-    const isEntry = mk1('Cast', [mk1('Greater', [step, ints([0])])], { to: attr.int(idx === 'int32' ? 6 : 7) });
+    const isEntry = mk1('Cast', [mk1('Greater', [step, ints([0])])], toIdx);
     const pos = mk1('Mul', [at, isEntry]);
     const entry = mk1('CumSum', [isEntry, axis0], { exclusive: attr.int(1) });
-    const entryCode = mk1('MatMul', [mk1('Reshape', [parts[runs.length]!, i64([-1, codeBits])]), f32(Array.from({ length: codeBits }, (_, j) => 2 ** j))]);
-    let code = mk1('Gather', [entryCode, entry], { axis: attr.int(0) });
+    let index = mk1('Gather', [mk1('Reshape', [parts[runs.length]!, i64([-1, codeBits])]), entry], { axis: attr.int(0) });
+    // Codebooks padded to 2^bits values, one per tensor: [tensors, 2, …, 2]; a code's tensor is the number of tensor
+    // starts at or before its position.
     const starts: number[] = [];
-    const incr: number[] = [];
     let off = 1;
     for (const [t, c] of coded.entries()) {
-      // Position ≥ off ⇔ position > off − 1: from here on, codes index past the previous tensor's codebook.
-      if (t > 0 && coded[t - 1]!.codebook.length > 0) {
-        starts.push(off - 1);
-        incr.push(coded[t - 1]!.codebook.length);
-      }
+      if (t > 0) starts.push(off - 1); // position ≥ off ⇔ position > off − 1
       off += c.decoded.length;
     }
-    if (starts.length > 0) {
-      // [starts, 1] > [positions] → [starts, positions]; the 1-D increments times it sum each position's offset.
-      const inTensor = mk1('Greater', [at, idx === 'int32' ? init(new Tensor('int32', [starts.length, 1], Int32Array.from(starts))) : i64(starts, [starts.length, 1])]);
-      code = mk1('Add', [code, mk1('MatMul', [f32(incr), mk1('Cast', [inTensor], { to: attr.int(1) })])]);
+    const size = 2 ** codeBits;
+    const flat = coded.flatMap((c) => table([...c.codebook, ...Array.from({ length: size - c.codebook.length }, () => 0)], codeBits));
+    const dims = [...(coded.length > 1 ? [coded.length] : []), ...Array.from({ length: codeBits }, () => 2)];
+    if (coded.length > 1) {
+      const after = mk1('Greater', [mk1('Reshape', [at, i64([-1, 1])]), idx === 'int32' ? init(new Tensor('int32', [starts.length], Int32Array.from(starts))) : i64(starts)]);
+      const casted = mk1('Cast', [after], { to: attr.int(7) });
+      const ones = opset >= 13 ? mk1('ReduceSum', [casted, i64([1])], { keepdims: attr.int(1) }) : mk1('ReduceSum', [casted], { axes: attr.ints([1]), keepdims: attr.int(1) });
+      index = mk1('Concat', [ones, index], { axis: attr.int(1) });
     }
-    const flat = coded.flatMap((c) => [...c.codebook]);
-    const books = coded[0]!.half ? mk1('Cast', [init(new Tensor('float16', [flat.length], Uint16Array.from(flat, toFloat16Bits)))], { to: attr.int(1) }) : f32(flat);
-    const values = mk1('Gather', [books, mk1('Cast', [code], { to: attr.int(6) })], { axis: attr.int(0) });
+    const books = coded[0]!.half ? mk1('Cast', [init(new Tensor('float16', dims, Uint16Array.from(flat, toFloat16Bits)))], { to: attr.int(1) }) : init(new Tensor('float32', dims, Float32Array.from(flat)));
+    const values = mk1('GatherND', [books, index]);
     const buf = mk1('ScatterElements', [mk1('ConstantOfShape', [i64([total + 1])], { value: zero }), pos, values], { axis: attr.int(0) });
     outputs = split(buf, [1, ...coded.map((c) => c.decoded.length)]).slice(1);
     outputs = outputs.map((o, t) => {
