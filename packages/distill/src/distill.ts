@@ -23,6 +23,7 @@ export async function distill(teacher: Model, student: Model, data: Dataset, opt
     model: student,
     data,
     opts,
+    teacherModel: teacher,
     teacher: () => {
       const g = new TrainableGraph(teacher, { trainable: false });
       const tin = g.inputs[0];

@@ -81,6 +81,15 @@ export interface TrainOptions {
   freeze?: readonly string[] | ((initializerName: string) => boolean);
   /** 'throw' (default): a NaN/Inf loss throws E_NUMERIC; 'stop': return the last good weights with `stoppedBy: 'nan-loss'`. */
   onNaN?: 'throw' | 'stop';
+  /**
+   * What computes the steps: 'ort' generates one ONNX graph (forward, loss and the gradient of every weight) and runs
+   * it in onnxruntime-node (native kernels; the optimizer stays in JS); 'wasm' interprets the model with tfjs ops on
+   * @tensorflow/tfjs-backend-wasm. 'auto' (default) takes 'ort' when every op on a path to a trained weight has a
+   * gradient rule there, else 'wasm'; the report says which ran and why.
+   */
+  engine?: 'auto' | 'ort' | 'wasm';
+  /** Intra-op threads of the 'ort' engine (onnxruntime's own default when unset). The 'wasm' engine uses one. */
+  threads?: number;
   onProgress?: (event: TrainProgress) => void;
   onCheckpoint?: CheckpointFn;
   signal?: AbortSignal;
@@ -124,6 +133,8 @@ export function validateOptions(o: DistillOptions): void {
   if (o.earlyStopping !== undefined && o.validation === undefined && !(o.validationSplit! > 0)) {
     bad('earlyStopping', o.earlyStopping, 'it needs validation data: set validationSplit (e.g. 0.1) or validation');
   }
+  if (o.engine !== undefined && o.engine !== 'auto' && o.engine !== 'ort' && o.engine !== 'wasm') bad('engine', o.engine, "use 'auto', 'ort' or 'wasm'");
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1)) bad('threads', o.threads, 'use an integer >= 1');
   const opt = typeof o.optimizer === 'string' ? o.optimizer : o.optimizer?.type;
   if (opt !== undefined && opt !== 'adam' && opt !== 'sgd') bad('optimizer', o.optimizer, "use 'adam' or 'sgd'");
 }

@@ -22,8 +22,12 @@ export interface EpochReport {
  */
 export interface TrainReport {
   technique: 'finetune' | 'distill';
-  /** The tfjs backend that trained ('wasm'). */
+  /** What computed the steps: 'onnxruntime-node' (engine 'ort') or the tfjs backend ('wasm'). */
   backend: string;
+  /** The training engine that ran. */
+  engine: 'ort' | 'wasm';
+  /** Why that engine: requested, or what 'auto' found (e.g. the op with no onnxruntime gradient rule). */
+  engineReason: string;
   epochs: EpochReport[];
   steps: number;
   seconds: number;

@@ -7,6 +7,8 @@ import { crossEntropy, distillLoss } from './losses.js';
 import { Optimizer, scheduledLr } from './optimizer.js';
 import type { DistillOptions, OptimizerOptions } from './options.js';
 import type { EpochReport, TrainReport } from './report.js';
+import { ortUnsupported } from './ort/graph.js';
+import { ortTrainables, trainLoopOrt } from './ort/train-ort.js';
 
 /** A teacher for the loss: given the batch input, its logits. @internal */
 export type TeacherFn = (x: tf.Tensor, layout: BatchLayout) => tf.Tensor;
@@ -19,6 +21,8 @@ export interface LoopSetup {
   opts: DistillOptions;
   /** Builds the teacher once the backend is up (distill only). */
   teacher?: () => { fn: TeacherFn; dispose(): void; numClasses: number };
+  /** The teacher model itself (distill only), for the onnxruntime engine. */
+  teacherModel?: Model;
 }
 
 const median = (a: number[]) => {
@@ -36,6 +40,17 @@ const onlyConvUses = (g: TrainableGraph): boolean => {
 /** @internal The training loop shared by finetune and distill. */
 export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: TrainReport }> {
   const o = s.opts;
+  const engine = o.engine ?? 'auto';
+  let engineReason = "requested (engine: 'wasm')";
+  if (engine !== 'wasm') {
+    const why = ortUnsupported(s.model, ortTrainables(s.model, o).trainable);
+    if (why === undefined) {
+      const reason = engine === 'ort' ? "requested (engine: 'ort')" : 'auto: every op on a path to a trained weight has an onnxruntime gradient rule';
+      return trainLoopOrt({ ...s, engineReason: reason });
+    }
+    if (engine === 'ort') throw new McError('E_UNSUPPORTED', `engine 'ort' cannot train this model: ${why}; use engine: 'wasm' (or 'auto')`);
+    engineReason = `auto: ${why}`;
+  }
   const started = performance.now();
   const backend = await initTraining('wasm');
   const freeze = o.freeze;
@@ -221,6 +236,8 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
     const report: TrainReport = {
       technique: s.technique,
       backend,
+      engine: 'wasm',
+      engineReason,
       epochs: history,
       steps,
       seconds: (performance.now() - started) / 1000,
