@@ -173,22 +173,31 @@ async function* calibFeeds(model, dataset, scale, limit) {
   const fixed = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
   for await (const bt of dataset.batches({ batchSize: fixed ?? 32, layout, scale, limit })) yield { [input.name]: new ir.Tensor('float32', [...bt.dims], bt.x) };
 }
-async function accuracyTable(title, model, test, train, scale, limit, modes) {
+async function accuracyTable(title, model, test, train, scale, limit, modes, withKept = false) {
   const base = await evaluate(model, test, scale, limit);
   const baseBytes = io.writeOnnx(model).byteLength;
-  const rows = [`| float32 | ${base.toFixed(2)} % | | ${mb(baseBytes)} | 100 % |`];
+  const pct = (b) => `${((100 * b) / baseBytes).toFixed(1)} %`;
+  const rows = [`| float32 | ${base.toFixed(2)} % | | ${mb(baseBytes)} | 100 % |${withKept ? ' |' : ''}`];
   for (const [label, opts] of modes) {
     const o = opts.mode === 'int8-static' ? { ...opts, calibration: calibFeeds(model, train, scale, 256) } : opts;
     try {
       const r = await q.quantize(model, o);
       const acc = await evaluate(r.model, test, scale, limit);
       const bytes = io.writeOnnx(r.model).byteLength;
-      rows.push(`| ${label} | ${acc.toFixed(2)} % | ${(acc - base).toFixed(2)} pt | ${mb(bytes)} | ${((100 * bytes) / baseBytes).toFixed(1)} % (weights ${((100 * r.report.after.paramBytes) / r.report.before.paramBytes).toFixed(1)} %) |`);
+      let kept = '';
+      if (withKept) {
+        const k = await q.quantize(model, { ...o, ...(opts.mode === 'int8-static' && { calibration: calibFeeds(model, train, scale, 256) }), keepMetadata: true });
+        kept = ` ${pct(io.writeOnnx(k.model).byteLength)} |`;
+      }
+      rows.push(`| ${label} | ${acc.toFixed(2)} % | ${(acc - base).toFixed(2)} pt | ${mb(bytes)} | ${pct(bytes)} (weights ${((100 * r.report.after.paramBytes) / r.report.before.paramBytes).toFixed(1)} %) |${kept}`);
     } catch (e) {
-      rows.push(`| ${label} | failed: ${String(e.message).slice(0, 120)} | | | |`);
+      rows.push(`| ${label} | failed: ${String(e.message).slice(0, 120)} | | | |${withKept ? ' |' : ''}`);
     }
   }
-  out.push(`### ${title}`, '', '| mode | top-1 | Δ vs float | file | file size (initializer bytes) |', '|---|---|---|---|---|', ...rows, '');
+  const head = withKept
+    ? ['| mode | top-1 | Δ vs float | file | file bytes / float file (initializer bytes) | keepMetadata: file / float file |', '|---|---|---|---|---|---|']
+    : ['| mode | top-1 | Δ vs float | file | file bytes / float file (initializer bytes) |', '|---|---|---|---|---|'];
+  out.push(`### ${title}`, '', ...head, ...rows, '');
 }
 const allModes = [
   ['fp16', { mode: 'fp16' }],
@@ -207,11 +216,11 @@ if (existsSync(mnistDir)) {
   const test = await ds.loadMnist(mnistDir, { split: 'test' });
   const train = await ds.loadMnist(mnistDir, { split: 'train', limit: 2000 });
   const cntk = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
-  if (existsSync(cntk)) await accuracyTable('MNIST, mnist-cntk ONNX model, full 10,000 test images (calibration: 256 training images)', await io.loadOnnx(cntk), test, train, 1, undefined, allModes);
+  if (existsSync(cntk)) await accuracyTable('MNIST, mnist-cntk ONNX model, full 10,000 test images (calibration: 256 training images)', await io.loadOnnx(cntk), test, train, 1, undefined, allModes, true);
   const moon = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');
   if (existsSync(moon)) {
     const ik = await dist('io-keras');
-    await accuracyTable('MNIST, Keras simple convnet (moonflower mnist_convnet.h5 via @mc/io-keras), full 10,000 test images', await ik.loadKeras(moon), test, train, 1 / 255, undefined, allModes);
+    await accuracyTable('MNIST, Keras simple convnet (moonflower mnist_convnet.h5 via @mc/io-keras, float file = its ONNX export), full 10,000 test images', await ik.loadKeras(moon), test, train, 1 / 255, undefined, allModes, true);
   }
 } else out.push('MNIST not found beside the repo: accuracy tables skipped.', '');
 const cifarDir = path.join(shared, 'data/cifar10');
