@@ -149,13 +149,14 @@ describe('onnxruntime training engine: generated gradients', () => {
       expect(Object.keys(r.errs).length).toBe(14);
       expect(r.state).toBe(2); // BN running mean and variance moved identically
     }
-    setConvWeightGrad('conv');
+    setConvWeightGrad('im2col');
   });
 
   it('equal the tfjs engine\'s on Transpose, GlobalAveragePool, Reshape, Dropout (same seeded mask), Gemm α/β/transA, and the KD loss', async () => {
     await compare(sideNet(), [4, 6, 6, 3], 4);
     await compare(sideNet(), [4, 6, 6, 3], 4, { alpha: 0.7, T: 3 });
     await compare(mlp([12, 9, 5], { seed: 3, dropout: 0.25 }), [6, 12], 5, { alpha: 1, T: 4 });
+    await compare(lenet({ seed: 2, channels: [3, 4], dense: 6 }), [5, 1, 28, 28], 10); // non-overlapping MaxPool windows
   });
 
   it('a model with an op that has no rule falls back to wasm with the reason; engine "ort" refuses it', async () => {

@@ -44,6 +44,11 @@ export class Emitter {
     return v;
   }
 
+  /** A float32 1-D constant. */
+  f32s(values: readonly number[]): Value {
+    return this.b.initializer(this.b.graph.uniqueName('mc_f32s'), new Tensor('float32', [values.length], Float32Array.from(values)));
+  }
+
   add(a: Value, b: Value): Value {
     return this.op('Add', [a, b]);
   }
