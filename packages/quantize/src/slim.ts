@@ -70,7 +70,8 @@ function* shortNames(taken: ReadonlySet<string>): Generator<string> {
  * - attributes equal to their ONNX default (Conv `group: 1`, `strides: [1, 1]`, …);
  * - long generated names: a quantized or converted initializer takes back the name of the float initializer it
  *   replaced when that name is free, other generated tensors get short names and generated nodes none.
- * Names from the input model (graph inputs and outputs, original nodes and tensors) are kept.
+ * Names from the input model (graph inputs and outputs, original nodes and tensors) are kept. With control flow
+ * (If/Loop/Scan bodies read outer tensors by name) names, Identity nodes and duplicate constants are left alone.
  * @internal
  */
 export function slimModel(model: Model, names: ModelNames): SlimStats {
@@ -90,9 +91,11 @@ export function slimModel(model: Model, names: ModelNames): SlimStats {
 
   const valueInfo = g.valueInfo.length;
   g.valueInfo.length = 0;
+  // Subgraphs (If/Loop/Scan bodies) read outer tensors by name: with control flow, names and identities stay.
+  const nested = g.nodes.some((n) => [...n.attributes.values()].some((a) => a.type === 'GRAPH' || a.type === 'GRAPHS'));
 
   let identities = 0;
-  for (const n of [...g.nodes]) {
+  for (const n of nested ? [] : [...g.nodes]) {
     if (n.opType !== 'Identity' || n.domain !== '') continue;
     const x = n.inputs[0];
     const y = n.outputs[0]!;
@@ -105,7 +108,7 @@ export function slimModel(model: Model, names: ModelNames): SlimStats {
   // Identical small constants are shared (the first one's name is kept).
   let sharedInitializers = 0;
   const seen = new Map<string, Value>();
-  for (const v of [...g.initializers.values()]) {
+  for (const v of nested ? [] : [...g.initializers.values()]) {
     if (v.isGraphInput() || v.isGraphOutput() || v.constValue === undefined) continue;
     const key = tensorKey(v.constValue);
     if (key === undefined) continue;
@@ -147,8 +150,16 @@ export function slimModel(model: Model, names: ModelNames): SlimStats {
   if (defaultAttributes > 0) g.touch();
   g.removeUnusedInitializers();
 
-  // Names: a quantized or converted initializer takes back the name of the float initializer it replaced; other
-  // generated values get short names, generated nodes none.
+  const renamed = nested ? 0 : shortenNames(model, names);
+  return { metadata, valueInfo, identities, sharedInitializers, zeroPoints, defaultAttributes, renamed };
+}
+
+/**
+ * Names: a quantized or converted initializer takes back the name of the float initializer it replaced; other
+ * generated values get short names, generated nodes none. Returns how many values were renamed.
+ */
+function shortenNames(model: Model, names: ModelNames): number {
+  const g = model.graph;
   const taken = new Set<string>();
   for (const v of g.values()) taken.add(v.name);
   for (const v of g.outputs) taken.add(v.name);
@@ -193,7 +204,7 @@ export function slimModel(model: Model, names: ModelNames): SlimStats {
     }
     if (n.name !== '' && !names.nodes.has(n.name)) n.name = '';
   }
-  return { metadata, valueInfo, identities, sharedInitializers, zeroPoints, defaultAttributes, renamed };
+  return renamed;
 }
 
 /** Names in a model before quantizing, to tell original names from generated ones. @internal */

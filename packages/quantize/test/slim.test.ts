@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Model, Node, Tensor } from '@mc/ir';
+import { Graph, type Model, ModelBuilder, Node, Tensor, Value, attr } from '@mc/ir';
 import { countOps } from '@mc/ir/testing';
 import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
@@ -94,6 +94,48 @@ describe('slim: the finishing pass changes bytes, not outputs', () => {
     await expectSameOutputs((await quantize(m, { mode: 'fp16', keepMetadata: true })).model, model, feeds);
     expect(countOps(model).Identity ?? 0).toBe(0);
     expect(report.slim!.identities).toBe(1);
+  });
+});
+
+describe('slim with control flow: If branches read outer tensors by name', () => {
+  /** x → MatMul(w) → Identity → y2; If(c) { y2 + b } else { y2 - b }; b equals b2, which Mul reads. */
+  function ifNet(): Model {
+    const b = new ModelBuilder({ opset: 17, irVersion: 8 });
+    const x = b.input('x', 'float32', [2, 8]);
+    const c = b.input('c', 'bool', []);
+    const w = b.initializer('w', new Tensor('float32', [8, 4], Float32Array.from({ length: 32 }, (_, i) => Math.sin(i))));
+    const bias = Float32Array.from({ length: 4 }, (_, i) => i / 4);
+    b.initializer('b', new Tensor('float32', [4], bias));
+    const b2 = b.initializer('b2', new Tensor('float32', [4], bias.slice()));
+    const y = b.node('Mul', [b.node('MatMul', [x, w], {}, { name: 'mm' }), b2], {}, { name: 'scale' });
+    const y2 = b.node('Identity', [y], {}, { name: 'copy' });
+    const branch = (op: string) => {
+      const g = new Graph(op);
+      const n = new Node({ opType: op, inputs: [new Value(y2.name), new Value('b')], outputs: [`${op}_out`] });
+      g.append(n);
+      const o = n.outputs[0]!;
+      o.dtype = 'float32';
+      o.shape = [2, 4];
+      g.addOutput(o);
+      return g;
+    };
+    b.output(b.node('If', [c], { then_branch: attr.graph(branch('Add')), else_branch: attr.graph(branch('Sub')) }, { name: 'if' }), 'z');
+    return b.build();
+  }
+
+  it('int8-weights and int8-dynamic: Identity, duplicate constants and names stay; outputs bit-identical', async () => {
+    for (const opts of [{ mode: 'int8-weights' }, { mode: 'int8-dynamic' }] as QuantizeOptions[]) {
+      const m = ifNet();
+      const kept = await quantize(m, { ...opts, keepMetadata: true });
+      const slim = await quantize(m, opts);
+      expect(slim.report.slim!.identities).toBe(0);
+      expect(slim.report.slim!.sharedInitializers).toBe(0);
+      expect(slim.report.slim!.renamed).toBe(0);
+      expect(kept.model.graph.initializers.has('b'), `${opts.mode} keeps b`).toBe(true);
+      expect(slim.model.graph.initializers.has('b')).toBe(true);
+      const x = new Tensor('float32', [2, 8], Float32Array.from({ length: 16 }, (_, i) => Math.cos(i)));
+      for (const c of [true, false]) await expectSameOutputs(kept.model, slim.model, [{ x, c: new Tensor('bool', [], new Uint8Array([c ? 1 : 0])) }]);
+    }
   });
 });
 

@@ -125,7 +125,5 @@ export function convertFp16(model: Model, opts: Fp16Options, emit: Emitter, repo
   if (!keepIo) {
     for (const out of g.outputs) if (half.has(out)) out.dtype = 'float16';
   }
-  for (const v of [...g.initializers.values()]) {
-    if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
-  }
+  g.removeUnusedInitializers(); // keeps what If/Loop bodies read by name
 }

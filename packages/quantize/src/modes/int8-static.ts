@@ -277,7 +277,7 @@ export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, 
       node.replaceInput(b.index, bd!);
     }
   }
-  for (const v of [...g.initializers.values()]) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
+  g.removeUnusedInitializers(); // keeps what If/Loop bodies read by name
 }
 
 function nextNode(g: Model['graph'], n: Node): Node | undefined {
