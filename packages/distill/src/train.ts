@@ -46,10 +46,17 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
     const why = ortUnsupported(s.model, ortTrainables(s.model, o).trainable);
     if (why === undefined) {
       const reason = engine === 'ort' ? "requested (engine: 'ort')" : 'auto: every op on a path to a trained weight has an onnxruntime gradient rule';
-      return trainLoopOrt({ ...s, engineReason: reason });
+      try {
+        return await trainLoopOrt({ ...s, engineReason: reason });
+      } catch (e) {
+        // onnxruntime refused the generated graph (sessions open before any step): 'auto' trains on wasm instead.
+        if (engine === 'ort' || !(McError.is(e) && e.code === 'E_UNSUPPORTED' && /generated training graph/.test(e.message))) throw e;
+        engineReason = `auto: ${e.message}`;
+      }
+    } else {
+      if (engine === 'ort') throw new McError('E_UNSUPPORTED', `engine 'ort' cannot train this model: ${why}; use engine: 'wasm' (or 'auto')`);
+      engineReason = `auto: ${why}`;
     }
-    if (engine === 'ort') throw new McError('E_UNSUPPORTED', `engine 'ort' cannot train this model: ${why}; use engine: 'wasm' (or 'auto')`);
-    engineReason = `auto: ${why}`;
   }
   const started = performance.now();
   const backend = await initTraining('wasm');

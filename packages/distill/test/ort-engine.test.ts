@@ -159,6 +159,15 @@ describe('onnxruntime training engine: generated gradients', () => {
     await compare(lenet({ seed: 2, channels: [3, 4], dense: 6 }), [5, 1, 28, 28], 10); // non-overlapping MaxPool windows
   });
 
+  it('a fixed batch in a Reshape constant ([1, 48] for a [1, …] input) follows the trained batch', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', 'float32', [1, 3, 4, 4]);
+    let h = b.node('Relu', [b.node('Conv', [x, b.initializer('c.w', w([3, 3, 3, 3], 31))], { pads: [1, 1, 1, 1] })]);
+    h = b.node('Reshape', [h, b.initializer('shape', new Tensor('int64', [2], BigInt64Array.from([1n, 48n])))]);
+    b.output(b.node('Gemm', [h, b.initializer('fc.w', w([5, 48], 32)), b.initializer('fc.b', w([1, 5], 33))], { transB: 1 }), 'logits');
+    await compare(b.build(), [4, 3, 4, 4], 5);
+  });
+
   it('a model with an op that has no rule falls back to wasm with the reason; engine "ort" refuses it', async () => {
     const model = cnnModel();
     const why = ortUnsupported(model, ortTrainables(model, {}).trainable);

@@ -20,6 +20,8 @@ const TRAIN_FIELDS: CliFlags<TrainFlagFields> = {
   bnL1: null, // --bn-l1
   masks: { type: 'string', choices: ['none', 'zeros'], description: "'zeros' keeps pruned (zero) weights at zero", default: 'none' },
   onNaN: null, // always 'throw': the checkpoint on disk is the last good epoch
+  engine: { type: 'string', choices: ['auto', 'ort', 'wasm'], description: "training engine: 'ort' (onnxruntime-node), 'wasm' (tfjs); 'auto' takes ort when every op has a gradient rule there", default: 'auto' },
+  threads: { type: 'number', arg: 'n', description: "intra-op threads of the 'ort' engine (default: onnxruntime's)" },
 };
 
 /** Flags shared by `mc finetune` and `mc distill`. @internal */
@@ -53,6 +55,8 @@ export function trainOptionsOf(f: FlagValues, io: CliIO, checkpoint: (m: Model) 
     optimizer: f.optimizer as 'adam' | 'sgd',
     schedule: f.schedule as 'constant' | 'cosine',
     masks: f.masks as 'none' | 'zeros',
+    engine: f.engine as 'auto' | 'ort' | 'wasm',
+    ...(f.threads !== undefined && { threads: f.threads as number }),
     onCheckpoint: async (m) => void (await checkpoint(m)),
   };
   if (f.lr !== undefined) o.learningRate = f.lr as number;

@@ -1,4 +1,4 @@
-import { inferShapes, McError, type Model, type Node, type Shape, type Value } from '@mc/ir';
+import { inferShapes, McError, Tensor, toNumbers, type Model, type Node, type Shape, type Value } from '@mc/ir';
 import { Emitter } from './emit.js';
 import { copyForward, ortRules, type OrtCtx } from './rules.js';
 
@@ -71,6 +71,29 @@ function shapesOf(model: Model): Map<string, Shape | undefined> {
 }
 
 /**
+ * A clone where a fixed batch in a Reshape's constant shape (CNTK's [1, 256] for a [1, …] input) becomes −1, so it
+ * follows the trained batch as in the wasm engine. The input model itself when there is none.
+ */
+function followBatch(model: Model): Model {
+  const b0 = model.graph.inputs.find((v) => !v.isInitializer())?.shape?.[0];
+  if (typeof b0 !== 'number') return model;
+  const fixed = (n: Node) => {
+    const c = n.opType === 'Reshape' ? n.inputs[1]?.constValue : undefined;
+    const s = c !== undefined && c.dtype === 'int64' ? toNumbers(c) : undefined;
+    return s !== undefined && s.length > 1 && s[0] === b0 && !s.includes(-1) ? s : undefined;
+  };
+  if (!model.graph.nodes.some((n) => fixed(n) !== undefined)) return model;
+  const m = model.clone();
+  for (const n of m.graph.nodes) {
+    const s = fixed(n);
+    if (s === undefined) continue;
+    const v = m.graph.addInitializer(m.graph.uniqueName(`${n.inputs[1]!.name}_batch`), new Tensor('int64', [s.length], BigInt64Array.from([-1, ...s.slice(1)].map(BigInt))));
+    n.replaceInput(1, v);
+  }
+  return m;
+}
+
+/**
  * Why the onnxruntime engine cannot train `model`: the first op with no reverse rule on a path that needs a
  * gradient, or whose rule does not cover its attributes/shapes. Undefined when it can.
  * @internal
@@ -91,7 +114,8 @@ export function ortUnsupported(model: Model, trainable: ReadonlySet<string>): st
  * differentiation over the IR with standard ONNX ops (rules in `rules.ts`). Without `loss`, the forward only.
  * @internal
  */
-export function buildOrtGraph(model: Model, opts: OrtGraphOptions): OrtGraph {
+export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph {
+  const model = followBatch(original);
   const src = model.graph;
   const opset = Math.max(17, model.opset('') ?? 17);
   const e = new Emitter(opset);
