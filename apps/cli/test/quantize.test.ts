@@ -40,6 +40,16 @@ describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize (mnist-cn
     expect((await loadOnnx(path.join(dir, 'kept.onnx'))).graph.valueInfo.length).toBeGreaterThan(0);
   });
 
+  it('--mode int8-static --format qoperator --short-names: QLinearConv graph at ≤ 27 % of the float file, verified', async () => {
+    const out = path.join(tempDir(), 'qop.onnx');
+    const r = await mc('quantize', '--mode', 'int8-static', '--format', 'qoperator', '--short-names', '--dataset', 'mnist', '--data-dir', mnist, '--scale', '1', '--calibration-size', '32', model, out);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/verify Plus214_Output_0: cosine 0\.99/);
+    expect(countOps(await loadOnnx(out)).QLinearConv).toBe(2);
+    expect(statSync(out).size / statSync(model).size).toBeLessThanOrEqual(0.27);
+  });
+
   it('int8-static without data is a usage error; bad bits are an option error; nothing written', async () => {
     const dir = tempDir();
     const r = await mc('quantize', '--mode', 'int8-static', model, path.join(dir, 'x.onnx'));

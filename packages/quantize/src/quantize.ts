@@ -3,6 +3,7 @@ import { Emitter } from './emit.js';
 import { assertNotQuantized, foldConstantReshapes } from './graph-utils.js';
 import { raiseOpset } from './opset-upgrade.js';
 import { foldConvBiasAdds } from './prepare.js';
+import { toQOperator } from './qoperator.js';
 import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
@@ -89,6 +90,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       break;
     case 'int8-static':
       await quantizeInt8Static(model, opts, emit, report);
+      if (opts.format === 'qoperator') toQOperator(model);
       break;
     case 'int4':
       quantizeInt4(model, opts, emit, report);
@@ -103,7 +105,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   }
   model.graph.topoSort();
   inferShapes(model); // graph outputs and new values get their types (ONNX requires a type on every graph output)
-  const slim = opts.keepMetadata === true ? undefined : slimModel(model, names);
+  const slim = opts.keepMetadata === true ? undefined : slimModel(model, names, { shortNames: opts.names === 'short' });
   opts.onProgress?.({ phase: 'quantize', done: 1, total: 1 });
   const after = modelStats(model);
   return {

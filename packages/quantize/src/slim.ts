@@ -23,6 +23,7 @@ const WINDOW = { dilations: ones, strides: ones, pads: zeros, auto_pad: notSet }
 const DEFAULT_ATTRS: Record<string, Record<string, (a: Attribute) => boolean>> = {
   Conv: { ...WINDOW, group: isInt(1n) },
   ConvTranspose: { ...WINDOW, group: isInt(1n) },
+  QLinearConv: { ...WINDOW, group: isInt(1n) },
   MaxPool: { ...WINDOW, ceil_mode: isInt(0n), storage_order: isInt(0n) },
   AveragePool: { ...WINDOW, ceil_mode: isInt(0n), count_include_pad: isInt(0n) },
   Gemm: { transA: isInt(0n), transB: isInt(0n), alpha: (a) => a.type === 'FLOAT' && a.value === 1, beta: (a) => a.type === 'FLOAT' && a.value === 1 },
@@ -70,11 +71,12 @@ function* shortNames(taken: ReadonlySet<string>): Generator<string> {
  * - attributes equal to their ONNX default (Conv `group: 1`, `strides: [1, 1]`, …);
  * - long generated names: a quantized or converted initializer takes back the name of the float initializer it
  *   replaced when that name is free, other generated tensors get short names and generated nodes none.
- * Names from the input model (graph inputs and outputs, original nodes and tensors) are kept. With control flow
+ * Names from the input model (graph inputs and outputs, original nodes and tensors) are kept, unless `shortNames`
+ * (option `names: 'short'`) treats every name but the graph inputs' and outputs' as generated. With control flow
  * (If/Loop/Scan bodies read outer tensors by name) names, Identity nodes and duplicate constants are left alone.
  * @internal
  */
-export function slimModel(model: Model, names: ModelNames): SlimStats {
+export function slimModel(model: Model, names: ModelNames, opts: { shortNames?: boolean } = {}): SlimStats {
   const g = model.graph;
   let metadata = 0;
   const dropMeta = (m: Map<string, string>) => {
@@ -150,7 +152,7 @@ export function slimModel(model: Model, names: ModelNames): SlimStats {
   if (defaultAttributes > 0) g.touch();
   g.removeUnusedInitializers();
 
-  const renamed = nested ? 0 : shortenNames(model, names);
+  const renamed = nested ? 0 : shortenNames(model, opts.shortNames === true ? { values: new Set(), initializers: new Set(), nodes: new Set() } : names);
   return { metadata, valueInfo, identities, sharedInitializers, zeroPoints, defaultAttributes, renamed };
 }
 

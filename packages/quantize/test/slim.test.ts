@@ -42,12 +42,13 @@ describe('slim: the finishing pass changes bytes, not outputs', () => {
     { mode: 'int8-dynamic' },
     { mode: 'int8-static', calibration },
     { mode: 'int8-static', calibration, activationType: 'uint8', method: 'percentile' },
+    { mode: 'int8-static', calibration, format: 'qoperator' },
     { mode: 'int4' },
     { mode: 'kmeans', bits: 4 },
     { mode: 'ternary' },
   ];
   for (const opts of modes) {
-    const label = `${opts.mode}${'activationType' in opts ? ` ${opts.activationType}` : ''}`;
+    const label = `${opts.mode}${'activationType' in opts ? ` ${opts.activationType}` : ''}${'format' in opts ? ` ${opts.format}` : ''}`;
     it(`${label}: outputs bit-identical with and without keepMetadata, smaller file, onnx.checker passes`, async () => {
       const float = taggedNet();
       const kept = await quantize(float, { ...opts, keepMetadata: true });

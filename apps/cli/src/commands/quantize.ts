@@ -30,6 +30,7 @@ interface QuantizeFlags {
   'calibration-size': number;
   scale: number;
   'keep-metadata': boolean;
+  'short-names': boolean;
   json: boolean;
 }
 
@@ -43,7 +44,7 @@ const flags: CliFlags<QuantizeFlags> = {
   percentile: { type: 'number', description: 'int8-static percentile kept', default: 99.999 },
   'reduce-range': { type: 'boolean', description: 'int8-static/int8-dynamic: 7-bit weights' },
   'activation-type': { type: 'string', choices: ['int8', 'uint8'], description: 'int8-static activations (S8S8 or U8S8)', default: 'int8' },
-  format: { type: 'string', choices: ['matmulnbits', 'dequantize'], description: 'int4: com.microsoft.MatMulNBits or DequantizeLinear int4 (opset 21)', default: 'matmulnbits' },
+  format: { type: 'string', choices: ['matmulnbits', 'dequantize', 'qdq', 'qoperator'], description: 'int4: com.microsoft.MatMulNBits (default) or DequantizeLinear int4 (opset 21); int8-static: qdq (default) or qoperator (QLinearConv/QLinearMatMul, onnxruntime only)' },
   target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime the op forms are chosen for', default: 'ort-cpu' },
   exclude: { type: 'strings', arg: 'NAME', description: 'node names or op types to leave in float' },
   seed: { type: 'number', description: 'kmeans: seed of the k-means++ init', default: 0 },
@@ -52,6 +53,7 @@ const flags: CliFlags<QuantizeFlags> = {
   'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
   'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: 256 },
   scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models)' },
+  'short-names': { type: 'boolean', description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)' },
   'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
   json: { type: 'boolean', description: 'print the report as JSON' },
 };
@@ -59,7 +61,7 @@ const flags: CliFlags<QuantizeFlags> = {
 function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds> | undefined, keepMetadata: boolean): QuantizeOptions {
   const mode = f.mode as QuantizeMode | undefined;
   if (mode === undefined) throw new UsageError(`mc quantize: --mode is required (one of ${QUANTIZE_MODES.join(', ')})`);
-  const common = { ...(f.exclude !== undefined && { exclude: f.exclude as string[] }), target: f.target as 'ort-cpu' | 'ort-web', ...(keepMetadata && { keepMetadata }) };
+  const common = { ...(f.exclude !== undefined && { exclude: f.exclude as string[] }), target: f.target as 'ort-cpu' | 'ort-web', ...(keepMetadata && { keepMetadata }), ...(f['short-names'] === true && { names: 'short' as const }) };
   const sym = f.symmetric === undefined ? {} : { symmetric: f.symmetric === 'true' };
   switch (mode) {
     case 'fp16':
@@ -80,9 +82,11 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
         percentile: f.percentile as number,
         reduceRange: f['reduce-range'] === true,
         activationType: f['activation-type'] as 'int8',
+        ...((f.format === 'qdq' || f.format === 'qoperator') && { format: f.format }),
       };
     case 'int4':
-      return { mode, ...common, ...sym, blockSize: Number(f['block-size']) as 32, format: f.format as 'matmulnbits' };
+      if (f.format === 'qdq' || f.format === 'qoperator') throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${String(f.format)}`);
+      return { mode, ...common, ...sym, blockSize: Number(f['block-size']) as 32, format: (f.format ?? 'matmulnbits') as 'matmulnbits' };
     case 'kmeans':
       return { mode, ...common, bits: f.bits as number, seed: f.seed as number };
     default:
