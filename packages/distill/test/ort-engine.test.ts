@@ -14,7 +14,7 @@ import { setConvWeightGrad } from '../src/ort/rules.js';
 import { OrtRunner } from '../src/ort/session.js';
 import { ortTrainables } from '../src/ort/train-ort.js';
 import { distill, finetune, lenet, mlp } from '../src/index.js';
-import { cnnModel, randomData } from './fixtures.js';
+import { branchyModel, cnnModel, randomData } from './fixtures.js';
 
 const mnistDir = fileURLToPath(new URL('../../../../shared/data/mnist/', import.meta.url));
 const haveMnist = existsSync(`${mnistDir}/train-images-idx3-ubyte.gz`);
@@ -157,6 +157,14 @@ describe('onnxruntime training engine: generated gradients', () => {
     await compare(sideNet(), [4, 6, 6, 3], 4, { alpha: 0.7, T: 3 });
     await compare(mlp([12, 9, 5], { seed: 3, dropout: 0.25 }), [6, 12], 5, { alpha: 1, T: 4 });
     await compare(lenet({ seed: 2, channels: [3, 4], dense: 6 }), [5, 1, 28, 28], 10); // non-overlapping MaxPool windows
+    await compare(branchyModel(), [3, 8, 8, 2], 4); // Concat of two conv branches, Sub, GlobalAveragePool, Reshape
+    const b = new ModelBuilder({ opset: 17 });
+    const i64 = (v: number[]) => new Tensor('int64', [v.length], BigInt64Array.from(v.map(BigInt)));
+    let h = b.node('MatMul', [b.input('x', 'float32', ['N', 6]), b.initializer('m.w', w([6, 8], 41, 1))]);
+    h = b.node('Clip', [h, b.initializer('lo', new Tensor('float32', [], new Float32Array([-0.3]))), b.initializer('hi', new Tensor('float32', [], new Float32Array([0.4])))]);
+    h = b.node('Squeeze', [b.node('Unsqueeze', [h, b.initializer('ax', i64([1]))]), b.initializer('ax2', i64([1]))]);
+    b.output(b.node('Gemm', [h, b.initializer('g.w', w([8, 3], 42))]), 'logits');
+    await compare(b.build(), [7, 6], 3); // Clip, Unsqueeze, Squeeze
   });
 
   it('a fixed batch in a Reshape constant ([1, 48] for a [1, …] input) follows the trained batch', async () => {
@@ -177,6 +185,10 @@ describe('onnxruntime training engine: generated gradients', () => {
     expect(report.engine).toBe('wasm');
     expect(report.engineReason).toBe(`auto: ${why}`);
     expect(await errorOf(finetune(model, data, { epochs: 1, engine: 'ort' }))).toMatch(/^E_UNSUPPORTED: engine 'ort' cannot train this model/);
+    // Such a model still teaches on the ort engine: a forward-only graph at its own opset (11: attribute Clip/Dropout).
+    const kd = await distill(cnnModel(11), mlp([243, 8, 5], { seed: 1 }), data, { epochs: 1, batchSize: 4, engine: 'ort', threads: 1 });
+    expect(kd.report.engine).toBe('ort');
+    expect(Number.isFinite(kd.report.epochs[0]!.loss)).toBe(true);
   });
 });
 

@@ -117,7 +117,9 @@ export function ortUnsupported(model: Model, trainable: ReadonlySet<string>): st
 export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph {
   const model = followBatch(original);
   const src = model.graph;
-  const opset = Math.max(17, model.opset('') ?? 17);
+  // A training graph needs opset ≥ 17 ops (ReduceSum axes as input, ScatterElements reduction); a forward-only graph
+  // (evaluation, a teacher) keeps the model's own opset so copied nodes keep their meaning.
+  const opset = opts.loss === undefined ? (model.opset('') ?? 17) : Math.max(17, model.opset('') ?? 17);
   const e = new Emitter(opset);
   const b = e.b;
   const shapes = shapesOf(model);

@@ -229,6 +229,9 @@ function tiled(node: Node, x: Shape | undefined): { c: number; h: number; w: num
  * ties share it as in the wasm engine, and after a ReLU ties are zeros whose gradient ReLU drops). Otherwise the
  * forward also returns the arg-max indices (flat over N·C·H·W) and ScatterElements(add) routes the gradient back.
  */
+/** Squeeze/Unsqueeze with axes as an input (opset ≥ 13): a reshape. */
+const axesInputRule: OrtRule = { ...reshapeRule, check: (node) => (node.attributes.has('axes') ? 'axes as an attribute (opset < 13); re-export at opset ≥ 13' : undefined) };
+
 const maxPoolRule: OrtRule = {
   trainable: [],
   check(node, inShape) {
@@ -275,7 +278,8 @@ const dropoutRule: OrtRule = {
   check: (node, inShape) => (node.outputs.length > 1 ? 'the mask output is used' : known(inShape(0)) ? undefined : 'input shape unknown (needed for the mask)'),
   forward(ctx) {
     const c = ctx.constant(1);
-    const ratio = ctx.opset >= 12 ? (c === undefined ? 0.5 : toNumbers(c)[0]!) : ctx.node.attrFloat('ratio', 0.5);
+    // The ratio is an attribute before opset 12, an input after.
+    const ratio = ctx.node.attributes.has('ratio') ? ctx.node.attrFloat('ratio', 0.5) : c === undefined ? 0.5 : toNumbers(c)[0]!;
     if (!ctx.training || ratio <= 0) return [ctx.x(0)!];
     const mask = ctx.dropoutMask(ratio);
     return [ctx.e.mul(ctx.x(0)!, mask), mask];
@@ -356,6 +360,44 @@ const batchNormRule: OrtRule = {
   },
 };
 
+/** Concat: each input's gradient is its slice of dY along the axis (sizes from the inferred shapes). */
+const concatRule: OrtRule = {
+  trainable: [],
+  check(node, inShape) {
+    const r = inShape(0)?.length;
+    if (r === undefined) return 'input rank unknown';
+    const axis = (node.attrInt('axis', 0) + r) % r;
+    return node.inputs.every((_, i) => typeof inShape(i)?.[axis] === 'number') ? undefined : 'input sizes along the axis unknown';
+  },
+  backward(ctx, [dy], need) {
+    const r = ctx.inShape(0)!.length;
+    const axis = (ctx.node.attrInt('axis', 0) + r) % r;
+    let at = 0;
+    return ctx.node.inputs.map((_, i) => {
+      const size = ctx.inShape(i)![axis] as number;
+      const g = need[i] ? ctx.e.op('Slice', [dy, ctx.e.i64([at]), ctx.e.i64([at + size]), ctx.e.i64([axis])]) : undefined;
+      at += size;
+      return g;
+    });
+  },
+};
+
+/** Clip (bounds as inputs, opset ≥ 11): the gradient passes where lo ≤ x ≤ hi, as tfjs's. */
+const clipRule: OrtRule = {
+  trainable: [],
+  check: (node) => (node.attributes.has('min') || node.attributes.has('max') ? 'bounds as attributes (opset < 11); re-export at opset ≥ 11' : undefined),
+  backward(ctx, [dy], need) {
+    if (!need[0]) return [];
+    const { e } = ctx;
+    const x = ctx.x(0)!;
+    const [lo, hi] = [ctx.x(1), ctx.x(2)];
+    let keep: Value | undefined;
+    if (lo !== undefined) keep = e.op('GreaterOrEqual', [x, lo]);
+    if (hi !== undefined) keep = keep === undefined ? e.op('LessOrEqual', [x, hi]) : e.op('And', [keep, e.op('LessOrEqual', [x, hi])]);
+    return [keep === undefined ? dy : e.op('Where', [keep, dy, e.f32(0)])];
+  },
+};
+
 /** The ops the onnxruntime engine differentiates, by ONNX op type (domain ''). @internal */
 export const ortRules: ReadonlyMap<string, OrtRule> = new Map<string, OrtRule>([
   ['Conv', convRule],
@@ -371,6 +413,10 @@ export const ortRules: ReadonlyMap<string, OrtRule> = new Map<string, OrtRule>([
   ['Tanh', unaryRule((c, dy) => c.e.mul(dy, c.e.op('Sub', [c.e.f32(1), c.e.mul(c.y(0), c.y(0))])))],
   ['Identity', unaryRule((_c, dy) => dy)],
   ['Flatten', reshapeRule],
+  ['Squeeze', axesInputRule],
+  ['Unsqueeze', axesInputRule],
+  ['Concat', concatRule],
+  ['Clip', clipRule],
   ['Reshape', reshapeRule],
   ['Transpose', transposeRule],
   ['MaxPool', maxPoolRule],
