@@ -42,6 +42,10 @@ async function accuracy(model, data, opts = {}) {
   return r.top1;
 }
 
+// Bytes of the codebook stream the report accounts for (weights and biases), and the nonzero weights it holds.
+const streamBytes = (r) => r.weights.reduce((n, w) => n + w.bytesAfter + (w.codebook?.bias?.bytesAfter ?? 0), 0);
+const nonzeros = (r) => r.weights.reduce((n, w) => n + w.elements - w.zeros, 0);
+
 function fileBytes(model) {
   const bytes = onnx.writeOnnx(model);
   return { raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
@@ -109,14 +113,14 @@ if (only === 'resnet8') {
     lines.push(
       '#### Combined with 4-bit k-means on the surviving values',
       '',
-      `\`prune(model, { mode: 'magnitude', sparsity: 0.92, scope: 'global', storage: 'packed', codebook: 4 })\`: 16 shared values per layer (1-D k-means, one centroid pinned at 0 for gap fillers), 4-bit codes packed two to a byte, gaps in 4 or 8 bits (whichever is smaller per layer), decoded at load by standard ops (onnxruntime folds them).`,
+      `\`prune(model, { mode: 'magnitude', sparsity: 0.92, scope: 'global', storage: 'packed', codebook: 4 })\`: one bit stream for the whole model: per weight 16 shared values (1-D k-means over its nonzeros; zeros stay exact) as 4-bit codes, positions as fixed-width gap codes (1–8 bits per weight, whichever is smallest, with up to two long skips that carry no value code), each weight in its layout or its transpose (whichever codes shorter); the biases of the pruned layers in the same stream with 16-value codebooks of their own; codebooks in float16. Decoded at load by standard ops that onnxruntime folds into constants at session creation. Stream: ${kb(streamBytes(cb.report))} of the file (${((streamBytes(cb.report) * 8) / nonzeros(cb.report)).toFixed(2)} bits per nonzero weight, biases included); the rest is the graph and the decoder.`,
       '',
       '| model | top-1 | file bytes | gzipped | file ratio |',
       '|---|---|---|---|---|',
       `| 92 % + k-means 4-bit, packed | ${pct(accCb)} | ${kb(sz.raw)} | ${kb(sz.gz)} | ${(base.raw / sz.raw).toFixed(2)}× |`,
       `| 95 % (same recipe) + k-means 4-bit, packed | ${pct(acc95)} | ${kb(sz95.raw)} | ${kb(sz95.gz)} | ${(base.raw / sz95.raw).toFixed(2)}× |`,
       '',
-      `Target ≥ 40× smaller runnable file: ${(base.raw / sz.raw).toFixed(1)}× (**${base.raw / sz.raw >= 40 ? 'met' : 'not met'}**; Deep Compression's 40× counts Huffman-coded indices that no runtime reads). Drop vs the dense model: ${((acc0 - accCb) * 100).toFixed(2)} pt at 92 %, ${((acc0 - acc95) * 100).toFixed(2)} pt at 95 % (${(base.raw / sz95.raw).toFixed(1)}×).`,
+      `Target ≥ 40× smaller runnable file with ≤ 0.2 pt drop: ${(base.raw / sz.raw).toFixed(1)}×, ${((acc0 - accCb) * 100).toFixed(2)} pt (**${base.raw / sz.raw >= 40 && acc0 - accCb <= 0.002 ? 'met' : 'not met'}**; Deep Compression's 40× counts Huffman-coded indices that no runtime reads; this file loads as is in onnxruntime-node and -web). Drop vs the dense model: ${((acc0 - accCb) * 100).toFixed(2)} pt at 92 %, ${((acc0 - acc95) * 100).toFixed(2)} pt at 95 % (${(base.raw / sz95.raw).toFixed(1)}×).`,
       '',
     );
   }
