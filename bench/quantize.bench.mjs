@@ -206,6 +206,7 @@ const allModes = [
   ['int8-static minmax', { mode: 'int8-static', method: 'minmax' }],
   ['int8-static percentile', { mode: 'int8-static', method: 'percentile' }],
   ['int8-static entropy', { mode: 'int8-static', method: 'entropy' }],
+  ['int8-static minmax, format qoperator, names short', { mode: 'int8-static', method: 'minmax', format: 'qoperator', names: 'short' }],
   ['int4 MatMulNBits block 32', { mode: 'int4' }],
   ['kmeans 4-bit', { mode: 'kmeans', bits: 4, minElements: 1 }],
   ['ternary', { mode: 'ternary' }],
