@@ -283,7 +283,8 @@ const res = await io.saveOnnx(model, dst, { externalData: { threshold: 1024 } })
 else {
   const prev = existsSync(path.join(here, 'out', 'quantize.md')) ? readFileSync(path.join(here, 'out', 'quantize.md'), 'utf8') : '';
   const i = prev.indexOf('### Scale');
-  if (i >= 0) out.push(prev.slice(i).trim().replace(/\n*$/, ''), '', '(Scale section kept from the last full run; MC_BENCH_QUICK=1 skipped it.)', '');
+  const note = '(Scale section kept from the last full run; MC_BENCH_QUICK=1 skipped it.)';
+  if (i >= 0) out.push(prev.slice(i).split(note).join('').trim(), '', note, '');
 }
 rmSync(work, { recursive: true, force: true });
 mkdirSync(path.join(here, 'out'), { recursive: true });
