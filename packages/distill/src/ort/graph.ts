@@ -34,6 +34,8 @@ export interface OrtGraph {
   /** Dropout masks to feed: input name, ratio, per-sample dims, and the node index (its seed offset). */
   dropouts: { name: string; ratio: number; dims: number[]; node: number }[];
   logits: string;
+  /** The class count (last dim of the logits) of a training graph. */
+  classes?: number;
   loss?: string;
   /** [N, K] float one-hot (or any distribution) targets of the hard term. */
   target?: string;
@@ -216,6 +218,7 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
   const zShape = shapes.get(logits.name);
   const kk = zShape?.[1];
   if (zShape?.length !== 2 || typeof kk !== 'number') throw new McError('E_UNSUPPORTED', `logits '${logits.name}' have shape [${zShape?.join(', ') ?? '?'}]; the onnxruntime engine needs [batch, classes] with a known class count`);
+  result.classes = kk;
   const invB = e.op('Reciprocal', [e.op('Cast', [e.op('Shape', [z], { start: 0, end: 1 })], { to: 1 })]);
   let loss: Value | undefined;
   let dz: Value | undefined;

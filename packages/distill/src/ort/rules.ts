@@ -1,4 +1,4 @@
-import { attr, convOutDim, spatialAttrs, toNumbers, type Node, type Shape, type Tensor, type Value } from '@mc/ir';
+import { attr, convOutDim, spatialAttrs, Tensor, toNumbers, type Node, type Shape, type Value } from '@mc/ir';
 import { attrsOf, type Emitter } from './emit.js';
 
 /** What a rule sees while the training graph is generated. @internal */
@@ -81,10 +81,9 @@ export function setConvWeightGrad(v: 'conv' | 'im2col'): void {
 const convRule: OrtRule = {
   trainable: [1, 2],
   check(node, inShape) {
-    if (node.attrInt('group', 1) !== 1) return `group ${node.attrInt('group', 1)} (only group 1 has an ONNX-op gradient here)`;
     const x = inShape(0);
     const w = inShape(1);
-    if (x?.length !== 4 || !known(x, 2) || !known(w, 0) || w.length !== 4) return 'needs a 2-D convolution with known input spatial size and weight shape';
+    if (x?.length !== 4 || !known(x, 1) || !known(w, 0) || w.length !== 4) return 'needs a 2-D convolution with known input channels, spatial size and weight shape';
     return undefined;
   },
   // SAME_* padding as explicit pads: onnxruntime's Conv refuses SAME with dilation, and the backward needs them anyway.
@@ -92,7 +91,7 @@ const convRule: OrtRule = {
     if (ctx.node.attrString('auto_pad', 'NOTSET') === 'NOTSET') return copyForward(ctx);
     const { k, strides, dilations, pads } = convGeometry(ctx.node, ctx.inShape(0)!, ctx.inShape(1)!);
     const ins = ctx.node.inputs.map((v, i) => (v === undefined || v.name === '' ? undefined : ctx.x(i)));
-    return [ctx.e.op('Conv', ins, { kernel_shape: k, strides, dilations, pads })];
+    return [ctx.e.op('Conv', ins, { kernel_shape: k, strides, dilations, pads, group: ctx.node.attrInt('group', 1) })];
   },
   backward(ctx, [dy], need) {
     const { e, node } = ctx;
@@ -100,15 +99,16 @@ const convRule: OrtRule = {
     const w = ctx.x(1)!;
     const { k, strides, dilations, pads, out, r } = convGeometry(node, ctx.inShape(0)!, ctx.inShape(1)!);
     const inSp = ctx.inShape(0)!.slice(2) as number[];
+    const group = node.attrInt('group', 1);
     const g: (Value | undefined)[] = [];
     if (need[0]) {
       // dX = ConvTranspose(dY, W): the adjoint of the strided, padded correlation; output_padding restores rows the
       // forward's floor() dropped.
       const outPad = inSp.map((d, i) => d - ((out[i]! - 1) * strides[i]! + (k[i]! - 1) * dilations[i]! + 1 - pads[i]! - pads[i + r]!));
-      g[0] = e.op('ConvTranspose', [dy, w], { kernel_shape: k, strides, dilations, pads, output_padding: outPad });
+      g[0] = e.op('ConvTranspose', [dy, w], { kernel_shape: k, strides, dilations, pads, output_padding: outPad, group });
     }
     if (need[1]) {
-      if (convWeightGrad === 'conv') {
+      if (convWeightGrad === 'conv' && group === 1) {
         // dW[m, c] = Σ_n X[n, c] ⋆ dY[n, m]: a Conv over X with batch↔channels swapped and dY as the kernel; stride and
         // dilation swap roles. Rows past the kernel (from floor()) are cut.
         const xt = e.op('Transpose', [x], { perm: [1, 0, 2, 3] });
@@ -132,9 +132,19 @@ const convRule: OrtRule = {
             slices.push(e.op('Unsqueeze', [e.op('Slice', [xt, e.i64(s0), e.i64(s1), e.i64([2, 3]), e.i64(strides)]), e.i64([1])]));
           }
         }
-        const cols = e.op('Reshape', [e.op('Concat', slices, { axis: 1 }), e.i64([c * k[0]! * k[1]!, -1])]);
-        const dyt = e.op('Reshape', [e.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), e.i64([m, -1])]);
-        g[1] = e.op('Reshape', [e.op('Gemm', [dyt, cols], { transB: 1 }), e.i64([m, c, k[0]!, k[1]!])]);
+        const kk = k[0]! * k[1]!;
+        if (group === 1) {
+          const cols = e.op('Reshape', [e.op('Concat', slices, { axis: 1 }), e.i64([c * kk, -1])]);
+          const dyt = e.op('Reshape', [e.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), e.i64([m, -1])]);
+          g[1] = e.op('Reshape', [e.op('Gemm', [dyt, cols], { transB: 1 }), e.i64([m, c, k[0]!, k[1]!])]);
+        } else {
+          // Per group: dWᵀ_g [Cg·K, Mg] = cols_g [Cg·K, N·P] · dY_g [N·P, Mg], one batched MatMul over the groups.
+          const [cg, mg] = [c / group, m / group];
+          const cols = e.op('Reshape', [e.op('Concat', slices, { axis: 1 }), e.i64([group, cg * kk, -1])]);
+          const dyg = e.op('Reshape', [e.op('Transpose', [e.op('Reshape', [dy, e.i64([0, group, mg, -1])])], { perm: [1, 0, 3, 2] }), e.i64([group, -1, mg])]);
+          const dwt = e.op('MatMul', [cols, dyg]);
+          g[1] = e.op('Reshape', [e.op('Transpose', [dwt], { perm: [0, 2, 1] }), e.i64([m, cg, k[0]!, k[1]!])]);
+        }
       }
     }
     if (need[2]) g[2] = e.sum(dy!, [0, 2, 3], false);
@@ -260,6 +270,38 @@ const maxPoolRule: OrtRule = {
     const zeros = e.op('Reshape', [e.op('Mul', [x, e.f32(0)]), flat]);
     const dx = e.op('ScatterElements', [zeros, e.op('Reshape', [ctx.saved(ctx.node.outputs.length)!, flat]), e.op('Reshape', [dy, flat])], { reduction: 'add' });
     return [e.reshapeLike(dx, x)];
+  },
+};
+
+/**
+ * AveragePool (2-D): dX = ConvTranspose(dY / count, ones) per channel (group = C); the count is kh·kw, or with
+ * count_include_pad = 0 the real elements of each window (an AveragePool of ones over the spatial plane, times kh·kw).
+ */
+const avgPoolRule: OrtRule = {
+  trainable: [],
+  check(node, inShape) {
+    const x = inShape(0);
+    if (x?.length !== 4 || !known(x, 1)) return 'needs a 2-D pool with known channels and spatial size';
+    if (node.attrInt('ceil_mode', 0) === 1) return 'ceil_mode 1';
+    if (node.attrInts('dilations', [1, 1]).some((d) => d !== 1)) return 'dilations';
+    return undefined;
+  },
+  backward(ctx, [dy], need) {
+    if (!need[0]) return [];
+    const { e, node } = ctx;
+    const [, c, h, w] = ctx.inShape(0) as number[];
+    const kernel = node.attrInts('kernel_shape')!;
+    const { k, strides, pads, out } = convGeometry(node, ctx.inShape(0)!, [c!, 1, ...kernel]);
+    const kk = k[0]! * k[1]!;
+    const ones = (dims: number[]) => ctx.e.b.initializer(ctx.e.b.graph.uniqueName('mc_ones'), new Tensor('float32', dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(1)));
+    let scaled: Value;
+    if (node.attrInt('count_include_pad', 0) === 1 || pads.every((p) => p === 0)) scaled = e.scale(dy!, 1 / kk);
+    else {
+      const share = e.op('AveragePool', [ones([1, 1, h!, w!])], { kernel_shape: k, strides, pads, count_include_pad: 1 });
+      scaled = e.op('Div', [dy!, e.scale(share, kk)]);
+    }
+    const outPad = [h!, w!].map((d, i) => d - ((out[i]! - 1) * strides[i]! + k[i]! - pads[i]! - pads[i + 2]!));
+    return [e.op('ConvTranspose', [scaled, ones([c!, 1, k[0]!, k[1]!])], { kernel_shape: k, strides, pads, output_padding: outPad, group: c! })];
   },
 };
 
@@ -421,6 +463,7 @@ export const ortRules: ReadonlyMap<string, OrtRule> = new Map<string, OrtRule>([
   ['Transpose', transposeRule],
   ['MaxPool', maxPoolRule],
   ['GlobalAveragePool', globalAvgPoolRule],
+  ['AveragePool', avgPoolRule],
   ['Dropout', dropoutRule],
   ['BatchNormalization', batchNormRule],
 ]);

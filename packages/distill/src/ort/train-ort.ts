@@ -116,6 +116,10 @@ export async function trainLoopOrt(s: {
   }
   const bnMomentum = o.bnMomentum ?? 0.99;
   const trainGraph = buildOrtGraph(s.model, { trainable, state, bnMomentum, loss: { alpha, temperature: T } });
+  if (trainGraph.classes !== k) {
+    const out = logitsOf(s.model).logits;
+    throw new McError('E_FORMAT', `model output '${out.name}' has shape [N, ${trainGraph.classes}]; expected [batch, ${k}] class scores for dataset '${s.data.name}'`);
+  }
   const evalGraph = buildOrtGraph(s.model, { trainable, state, bnMomentum });
   const runners: OrtRunner[] = [];
   const open = async (g: OrtGraph) => {
@@ -131,8 +135,6 @@ export async function trainLoopOrt(s: {
       const tin = s.teacherModel.graph.inputs.find((v) => !v.isInitializer());
       if (tin === undefined || s.teacherModel.graph.inputs.filter((v) => !v.isInitializer()).length !== 1) throw new McError('E_UNSUPPORTED', 'the teacher must have one input; mc distils single-input classifiers');
       const tl = layoutForInput(s.data, tin.shape, tin.name);
-      const last = logitsOf(s.teacherModel).logits.shape?.at(-1);
-      if (typeof last === 'number' && last !== k) throw new McError('E_FORMAT', `teacher scores ${last} classes, dataset '${s.data.name}' has ${k}; distil between models of the same task`);
       teacher = { runner: await open(buildOrtGraph(s.teacherModel, { trainable: new Set(), state: new Set(), bnMomentum })), layout: tl };
     }
     const weights: Weights = initialValues(s.model, trainGraph.weights);
@@ -182,7 +184,7 @@ export async function trainLoopOrt(s: {
       }
       const tg = teacher.runner.graph;
       const z = (await teacher.runner.run({ [tg.input]: relayout(b.x, b.dims, layout, teacher.layout, s.data.inputShape) }, [tg.logits])).get(tg.logits)!;
-      if (z.length !== n * k) throw new McError('E_FORMAT', `teacher scores ${z.length / n} classes, dataset '${s.data.name}' has ${k}; distil between models of the same task`);
+      if (z.length !== n * k) throw new McError('E_FORMAT', `teacher scores [${n}, ${z.length / n}], student and dataset '${s.data.name}' ${k} classes; distil between models of the same task`);
       if (cache !== undefined) {
         b.indices.forEach((i, r) => {
           cache.z.set(z.subarray(r * k, (r + 1) * k), i * k);
