@@ -246,7 +246,7 @@ export function codeTensors(items: readonly { value: Value; dims: readonly numbe
       if (best === undefined || bitsOf(cand) < bitsOf(best)) best = cand;
     }
     if (before !== undefined && best!.tail.length > 0) {
-      before.gapCodes.push(...best!.tail);
+      for (const t of best!.tail) before.gapCodes.push(t); // (no spread: a tail can be long)
       before.bytes = Math.ceil((before.gapCodes.length * before.gap.bits + before.nonzeros * bits) / 8) + before.codebook.length * (half ? 2 : 4);
     }
     const gapCodes = encodeGaps(best!.gaps, best!.gap);
@@ -348,8 +348,8 @@ export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], 
     for (const c of coded) {
       if (c.gapCodes.length === 0) continue;
       const last = runs[runs.length - 1];
-      if (last !== undefined && sameCode(last.code, c.gap)) last.codes.push(...c.gapCodes);
-      else runs.push({ code: c.gap, codes: [...c.gapCodes] });
+      if (last !== undefined && sameCode(last.code, c.gap)) for (const v of c.gapCodes) last.codes.push(v);
+      else runs.push({ code: c.gap, codes: c.gapCodes.slice() });
     }
     const w = new BitWriter();
     for (const r of runs) for (const v of r.codes) w.write(v, r.code.bits);

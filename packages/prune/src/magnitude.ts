@@ -92,6 +92,9 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
     });
   }
   const packedOk = (model.opset('') ?? 13) >= 11;
+  if (plan.codebook !== undefined && !packedOk) {
+    warnings.push({ code: 'W_COMPAT', message: `codebook storage needs opset ≥ 11 (CumSum, ScatterElements, BitShift); the model declares opset ${model.opset('')}, so weights are stored without a codebook (sparse_initializer); convert the model to opset ≥ 11 first` });
+  }
   const weights: WeightReport[] = [];
   const coded: { value: Value; dims: number[]; data: Float32Array; report: number }[] = [];
   let zerosAll = 0;

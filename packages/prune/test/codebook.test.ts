@@ -137,6 +137,27 @@ describe('codebook stream', () => {
     await checkExact(model, false);
   });
 
+  it('two 512×512 weights at 50 %: 262k entries in one run of gap codes, runs in onnxruntime', async () => {
+    const rand = seededRandom(9);
+    const b = new ModelBuilder({ opset: 17 });
+    let h = b.input('x', 'float32', [1, 512]);
+    for (const i of [0, 1]) h = b.node('MatMul', [h, b.initializer(`w${i}`, new Tensor('float32', [512, 512], Float32Array.from({ length: 512 * 512 }, () => rand() * 2 - 1)))], {}, { name: `mm${i}` });
+    b.output(h, 'y');
+    const model = b.build();
+    const dense = await prune(model, { mode: 'magnitude', sparsity: 0.5, storage: 'dense' });
+    const { model: out, report } = await prune(model, { mode: 'magnitude', sparsity: 0.5, storage: 'packed', codebook: 4 });
+    expect(report.weights.map((w) => w.codebook?.entries)).toEqual([16, 16]);
+    const r = await assertNumericallyClose(dense.model, out, { feeds: [randomFeeds(model, 1)], minCosine: 0.99, graphOptimizationLevel: 'basic' });
+    expect(r.y!.cosine).toBeGreaterThan(0.99);
+  });
+
+  it('opset < 11: no codebook, a W_COMPAT warning says why', async () => {
+    const model = deadInputs(9);
+    const { report } = await prune(model, { mode: 'magnitude', sparsity: 0.8, storage: 'packed', codebook: 4 });
+    expect(report.weights.every((w) => w.codebook === undefined)).toBe(true);
+    expect(report.warnings.find((w) => w.code === 'W_COMPAT')?.message).toMatch(/codebook storage needs opset ≥ 11.*declares opset 9/);
+  });
+
   it('a bias read by another layer stays float32; a MatMul + Add bias is not a layer bias', async () => {
     const { model: out, report } = await prune(mlp(), { mode: 'magnitude', sparsity: 0.9, storage: 'packed', codebook: 4 });
     expect(report.weights.map((w) => w.codebook?.bias?.name)).toEqual([undefined, 'b2', 'b3']);
