@@ -1,5 +1,4 @@
-import { attr, type Attribute, type Graph, Node, Tensor, type Value } from '@mc/ir';
-import { fromFloat16Bits, toFloat16Bits } from './kernels/float16.js';
+import { attr, type Attribute, floatToHalf, type Graph, halfToFloat, Node, Tensor, type Value } from '@mc/ir';
 
 /**
  * 1-D k-means (Lloyd) with linear initialisation between min and max, the initialisation Deep Compression found best
@@ -204,7 +203,7 @@ export function codeTensors(items: readonly { value: Value; dims: readonly numbe
   });
   // Shared values are stored as float16 when every one is 0 or a normal float16 (relative error ≤ 2^-11).
   const half = books.every((b) => b.codebook.every((v) => v === 0 || (Math.abs(v) >= 2 ** -14 && Math.abs(v) <= 65504)));
-  if (half) for (const b of books) b.codebook = b.codebook.map((v) => fromFloat16Bits(toFloat16Bits(v)));
+  if (half) for (const b of books) b.codebook = b.codebook.map((v) => halfToFloat(floatToHalf(v)));
   const out: CodedTensor[] = [];
   let prev = -1; // position of the last entry, in the joint space
   let base = 0;
@@ -411,7 +410,7 @@ export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], 
       const ones = opset >= 13 ? mk1('ReduceSum', [casted, i64([1])], { keepdims: attr.int(1) }) : mk1('ReduceSum', [casted], { axes: attr.ints([1]), keepdims: attr.int(1) });
       index = mk1('Concat', [ones, index], { axis: attr.int(1) });
     }
-    const books = coded[0]!.half ? mk1('Cast', [init(new Tensor('float16', dims, Uint16Array.from(flat, toFloat16Bits)))], { to: attr.int(1) }) : init(new Tensor('float32', dims, Float32Array.from(flat)));
+    const books = coded[0]!.half ? mk1('Cast', [init(new Tensor('float16', dims, Uint16Array.from(flat, floatToHalf)))], { to: attr.int(1) }) : init(new Tensor('float32', dims, Float32Array.from(flat)));
     const values = mk1('GatherND', [books, index]);
     const buf = mk1('ScatterElements', [mk1('ConstantOfShape', [i64([total + 1])], { value: zero }), pos, values], { axis: attr.int(0) });
     outputs = split(buf, [1, ...coded.map((c) => c.decoded.length)]).slice(1);

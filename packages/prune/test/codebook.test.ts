@@ -7,7 +7,6 @@ import { randomFeeds, seededRandom } from '@mc/ir/testing';
 import { assertNumericallyClose, runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { chooseGapCode, codeTensors, encodeGaps, gapSteps } from '../src/codebook.js';
-import { fromFloat16Bits, toFloat16Bits } from '../src/kernels/float16.js';
 import { prune } from '../src/index.js';
 import { mlp } from './models.js';
 
@@ -67,15 +66,6 @@ describe('codebook stream', () => {
     expect(got).toEqual(want);
     // Width 1 with one skip of 1 is a bitmap: a dense run costs one bit per element.
     expect(chooseGapCode(Array.from({ length: 50 }, () => 1))).toEqual({ code: { bits: 1, entries: 1, skips: [1] }, count: 50 });
-  });
-
-  it('float16 codebook values: round to nearest even, exact back', () => {
-    expect(toFloat16Bits(1)).toBe(0x3c00);
-    expect(toFloat16Bits(-2)).toBe(0xc000);
-    expect(toFloat16Bits(1 + 2 ** -11)).toBe(0x3c00);
-    expect(toFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02);
-    expect(toFloat16Bits(65520)).toBe(0x7c00);
-    for (const v of [0.1, -0.37, 2 ** -14, 1000.5]) expect(Math.abs(fromFloat16Bits(toFloat16Bits(v)) - v)).toBeLessThanOrEqual(Math.abs(v) * 2 ** -11);
   });
 
   /** Decoded tensors (read out of onnxruntime) equal codeTensors' own, bit for bit; the model equals the plain form. */
