@@ -129,7 +129,11 @@ export function irToKeras(model: Model, file: string): KerasGraph {
     const k = keyOf.get(n);
     if (k !== undefined) groups.set(k, [...(groups.get(k) ?? []), n]);
     else if (!isLayout(n) && !isConstNode(n)) {
-      throw new McError('E_UNSUPPORTED', `node '${n.name}' (${n.opType}) belongs to no Keras layer: the model was not imported from Keras or a transform added an op Keras cannot express; export it as ONNX instead (writing ${file})`, { context: { file, node: n.name, opType: n.opType } });
+      const untagged = keyOf.size === 0 && model.metadataProps.has(KERAS_MODEL_KEY);
+      const why = untagged
+        ? "the model came from Keras but its layer tags were removed (@mc/quantize drops them unless keepMetadata: true / mc quantize --keep-metadata); quantize with them kept, or export it as ONNX"
+        : 'the model was not imported from Keras or a transform added an op Keras cannot express; export it as ONNX instead';
+      throw new McError('E_UNSUPPORTED', `node '${n.name}' (${n.opType}) belongs to no Keras layer: ${why} (writing ${file})`, { context: { file, node: n.name, opType: n.opType } });
     }
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ describe.skipIf(SKIP_SHARED !== false)('@mc/quantize output written back to Kera
     test(label, async () => {
       const a = await readKeras(`${KERAS_DIR}tensorspace/lenet_mnist.h5`);
       const calib = [{ input_1: new Tensor('float32', [N, 28, 28], x) }];
-      const { model } = await quantize(a.model, opts(calib));
+      const { model } = await quantize(a.model, { ...opts(calib), keepMetadata: true });
       const out = join(dir, `${label.split(' ')[0]}.h5`);
       const res = await saveKeras(model, out);
       expect(res.layers.map((l) => l.className)).toEqual(a.keras.layers.map((l) => l.className));
@@ -40,10 +40,20 @@ describe.skipIf(SKIP_SHARED !== false)('@mc/quantize output written back to Kera
   }
 });
 
+describe.skipIf(SKIP_SHARED !== false)('@mc/quantize output without its Keras layer tags', () => {
+  test('writing it as Keras fails with a message that names keepMetadata, and writes nothing', async () => {
+    const a = await readKeras(`${KERAS_DIR}tensorspace/lenet_mnist.h5`);
+    const { model } = await quantize(a.model, { mode: 'int8-weights' });
+    const out = join(dir, 'slim.h5');
+    await expect(saveKeras(model, out)).rejects.toThrow(/keepMetadata: true/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
 describe.skipIf(SKIP_SHARED !== false)('@mc/quantize int8 weights written to TF.js keep their codes as uint8 weight specs', () => {
   test('int8-weights per-tensor → model.json with uint8 specs; tfjs-layers = ORT on the quantized IR (≤ 1e-5)', async () => {
     const a = await readKeras(`${KERAS_DIR}tensorspace/lenet_mnist.h5`);
-    const { model } = await quantize(a.model, { mode: 'int8-weights', perChannel: false });
+    const { model } = await quantize(a.model, { mode: 'int8-weights', perChannel: false, keepMetadata: true });
     const out = join(dir, 'int8.json');
     await saveKeras(model, out);
     const json = JSON.parse(readFileSync(out, 'utf8'));
