@@ -1,9 +1,9 @@
-import { layoutForInput, type Batch, type BatchLayout, type BatchOptions, type Dataset } from '@mc/datasets';
-import { McError, type McWarning, type Model } from '@mc/ir';
+import { layoutForInput, type Batch, type BatchLayout, type Dataset } from '@mc/datasets';
+import { McError, type Model } from '@mc/ir';
 import { dropoutMaskData } from '../kernels/dropout.js';
-import { scheduledLr } from '../optimizer.js';
-import type { DistillOptions, OptimizerOptions } from '../options.js';
-import type { EpochReport, TrainReport } from '../report.js';
+import { maskArrays, planRun, reportOf, runEpochs } from '../loop.js';
+import type { DistillOptions } from '../options.js';
+import type { TrainReport } from '../report.js';
 import { rules as wasmRules } from '../rules/index.js';
 import { buildOrtGraph, logitsOf, type OrtGraph } from './graph.js';
 import { ArrayOptimizer } from './optimizer.js';
@@ -37,11 +37,6 @@ export function ortTrainables(model: Model, opts: DistillOptions): { trainable: 
   }
   return { trainable, state, bnScales };
 }
-
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** Batch data in layout `from` as layout `to` (same samples; only NHWC moves elements). */
 function relayout(x: Float32Array, dims: readonly number[], from: BatchLayout, to: BatchLayout, sample: readonly number[]): [Float32Array, number[]] {
@@ -107,13 +102,8 @@ export async function trainLoopOrt(s: {
   if (trainable.size === 0) throw new McError('E_OPTION', 'the model has no trainable float32 initializers (all frozen?); nothing to train');
   const input = s.model.graph.inputs.find((v) => !v.isInitializer())!;
   const layout: BatchLayout = layoutForInput(s.data, input.shape, input.name);
-  const k = s.data.numClasses;
-  const T = o.temperature ?? 4;
-  const alpha = s.technique === 'distill' ? (o.alpha ?? 0.9) : 0;
-  const unlabeled = s.technique === 'distill' && o.unlabeled === true;
-  if (!unlabeled && !s.data.hasLabels) {
-    throw new McError('E_OPTION', `dataset '${s.data.name}' has no labels; ${s.technique === 'distill' ? 'pass unlabeled: true (--unlabeled) to let the teacher label it' : 'fine-tuning needs labels, or use distill with the original model as teacher'}`);
-  }
+  const plan = planRun(s.technique, s.data, o, layout);
+  const { k, alpha, unlabeled, temperature: T } = plan;
   const bnMomentum = o.bnMomentum ?? 0.99;
   const trainGraph = buildOrtGraph(s.model, { trainable, state, bnMomentum, loss: { alpha, temperature: T } });
   if (trainGraph.classes !== k) {
@@ -140,36 +130,15 @@ export async function trainLoopOrt(s: {
     const weights: Weights = initialValues(s.model, trainGraph.weights);
     const params = new Map([...trainable].map((n) => [n, weights.get(n)!.data]));
     // Masks: fixed zeros stay zero (pruned models).
-    const masks = new Map<string, Float32Array>();
-    if (o.masks === 'zeros') {
-      for (const n of trainable) if (weights.get(n)!.dims.length >= 2) masks.set(n, Float32Array.from(weights.get(n)!.data, (v) => (v !== 0 ? 1 : 0)));
-    } else if (o.masks !== undefined && o.masks !== 'none') {
-      for (const [name, m] of Object.entries(o.masks)) {
-        const w = params.get(name);
-        if (w === undefined) throw new McError('E_OPTION', `mask given for '${name}', which is not a trainable initializer of the model`);
-        if (m.length !== w.length) throw new McError('E_OPTION', `mask for '${name}' has ${m.length} entries, the weight has ${w.length}`);
-        const mm = Float32Array.from(m, (x) => (x ? 1 : 0));
-        masks.set(name, mm);
-        for (let i = 0; i < w.length; i++) w[i]! *= mm[i]!;
+    const masks = maskArrays(o.masks, new Map([...trainable].map((n) => [n, { data: weights.get(n)!.data, rank: weights.get(n)!.dims.length }])));
+    if (typeof o.masks === 'object') {
+      for (const [name, m] of masks) {
+        const w = params.get(name)!;
+        for (let i = 0; i < w.length; i++) w[i]! *= m[i]!;
       }
     }
-    const optSpec: OptimizerOptions = typeof o.optimizer === 'string' ? { type: o.optimizer } : (o.optimizer ?? { type: 'adam' });
-    const opt = new ArrayOptimizer(optSpec, o.weightDecay ?? 0, masks);
-    const baseLr = o.learningRate ?? (optSpec.type === 'adam' ? 1e-3 : 0.01);
-    const epochs = o.epochs ?? 1;
-    const seed = o.seed ?? 0;
-    let train = s.data;
-    if (o.limit !== undefined && o.limit < train.size) train = train.subset(Array.from({ length: o.limit }, (_, i) => i));
-    let val = o.validation;
-    if (val === undefined && (o.validationSplit ?? 0) > 0) [train, val] = train.split(o.validationSplit!, seed);
-    if (unlabeled) {
-      train = train.withoutLabels();
-      val = val?.withoutLabels();
-    }
-    const batchBase: BatchOptions = { batchSize: o.batchSize ?? 64, layout, seed };
-    for (const key of ['scale', 'mean', 'std'] as const) if (o[key] !== undefined) Object.assign(batchBase, { [key]: o[key] });
-    const lambda = o.bnL1 ?? 0;
-    const warnings: McWarning[] = [];
+    const opt = new ArrayOptimizer(plan.optimizer, o.weightDecay ?? 0, masks);
+    const { train, val, bnL1: lambda } = plan;
     const weightFeeds = (): Record<string, [Float32Array, readonly number[]]> => Object.fromEntries([...weights].map(([n, w]) => [n, [w.data, w.dims]]));
 
     // Without augmentation the teacher's logits for a sample never change: compute each once, reuse every epoch.
@@ -211,7 +180,7 @@ export async function trainLoopOrt(s: {
       let lossSum = 0;
       let correct = 0;
       let n = 0;
-      for await (const b of val.batches({ ...batchBase, batchSize: 256, shuffle: false })) {
+      for await (const b of val.batches({ ...plan.batch, batchSize: 256, shuffle: false })) {
         const z = (await evaluator.run({ ...weightFeeds(), [evalGraph.input]: [b.x, b.dims] }, [evalGraph.logits])).get(evalGraph.logits)!;
         const tz = await teacherLogits(b);
         const y = alpha < 1 ? oneHot(b, tz) : undefined;
@@ -224,112 +193,57 @@ export async function trainLoopOrt(s: {
       return { loss: lossSum / Math.max(n, 1), accuracy: correct / Math.max(n, 1) };
     };
 
-    const snapshot = (): Weights => new Map([...weights].map(([n, w]) => [n, { data: Float32Array.from(w.data), dims: w.dims }]));
-    const restore = (from: Weights) => {
-      for (const [n, w] of from) weights.get(n)!.data.set(w.data);
-    };
-    const history: EpochReport[] = [];
-    const stepMs: number[] = [];
-    let lastGood = snapshot();
-    let best: { loss: number; epoch: number; weights: Weights } | undefined;
-    let stoppedBy: TrainReport['stoppedBy'] = 'epochs';
-    let steps = 0;
-    const stepsPerEpoch = Math.ceil(train.size / (batchBase.batchSize ?? 64));
     const fetch = [trainGraph.loss!, ...trainGraph.grads.values(), ...trainGraph.stateOut.values()];
     const maskBufs = new Map<string, Float32Array>();
-    outer: for (let epoch = 0; epoch < epochs; epoch++) {
-      const t0 = performance.now();
-      let lossSum = 0;
-      let n = 0;
-      let i = 0;
-      let lr = baseLr;
-      const batchOpts: BatchOptions = { ...batchBase, shuffle: true, epoch };
-      if (o.augment !== undefined) batchOpts.augment = o.augment;
-      for await (const b of train.batches(batchOpts)) {
-        o.signal?.throwIfAborted();
-        lr = scheduledLr(baseLr, o.schedule ?? 'constant', epoch, i / stepsPerEpoch, epochs);
-        const ts = performance.now();
-        const rows = b.indices.length;
-        const stepSeed = seed * 1_000_003 + steps;
-        const feeds = weightFeeds();
-        feeds[trainGraph.input] = [b.x, b.dims];
-        const tz = await teacherLogits(b);
-        if (trainGraph.teacher !== undefined) feeds[trainGraph.teacher] = [tz!, [rows, k]];
-        if (trainGraph.target !== undefined) feeds[trainGraph.target] = [oneHot(b, tz), [rows, k]];
-        for (const d of trainGraph.dropouts) {
-          const size = rows * d.dims.reduce((a, c) => a * c, 1);
-          let buf = maskBufs.get(d.name);
-          if (buf?.length !== size) maskBufs.set(d.name, (buf = new Float32Array(size)));
-          // The wasm engine's seed for this node in this step (same stream; identical masks on [N, features] tensors).
-          feeds[d.name] = [dropoutMaskData(size, d.ratio, stepSeed * 7919 + d.node, buf), [rows, ...d.dims]];
-        }
-        const out = await trainer.run(feeds, fetch);
-        let lossVal = out.get(trainGraph.loss!)![0]!;
-        const grads = new Map([...trainGraph.grads].map(([w, name]) => [w, out.get(name)!]));
-        if (lambda > 0) {
-          for (const name of bnScales) {
-            const w = params.get(name)!;
-            const g = grads.get(name)!;
-            for (let j = 0; j < w.length; j++) {
-              lossVal += lambda * Math.abs(w[j]!);
-              g[j]! += lambda * Math.sign(w[j]!);
-            }
+    const step = async (b: Batch, lr: number, stepSeed: number): Promise<number> => {
+      const rows = b.indices.length;
+      const feeds = weightFeeds();
+      feeds[trainGraph.input] = [b.x, b.dims];
+      const tz = await teacherLogits(b);
+      if (trainGraph.teacher !== undefined) feeds[trainGraph.teacher] = [tz!, [rows, k]];
+      if (trainGraph.target !== undefined) feeds[trainGraph.target] = [oneHot(b, tz), [rows, k]];
+      for (const d of trainGraph.dropouts) {
+        const size = rows * d.dims.reduce((a, c) => a * c, 1);
+        let buf = maskBufs.get(d.name);
+        if (buf?.length !== size) maskBufs.set(d.name, (buf = new Float32Array(size)));
+        // The wasm engine's seed for this node in this step (same stream; identical masks on [N, features] tensors).
+        feeds[d.name] = [dropoutMaskData(size, d.ratio, stepSeed * 7919 + d.node, buf), [rows, ...d.dims]];
+      }
+      const out = await trainer.run(feeds, fetch);
+      let lossVal = out.get(trainGraph.loss!)![0]!;
+      const grads = new Map([...trainGraph.grads].map(([w, name]) => [w, out.get(name)!]));
+      if (lambda > 0) {
+        for (const name of bnScales) {
+          const w = params.get(name)!;
+          const g = grads.get(name)!;
+          for (let j = 0; j < w.length; j++) {
+            lossVal += lambda * Math.abs(w[j]!);
+            g[j]! += lambda * Math.sign(w[j]!);
           }
         }
-        if (Number.isFinite(lossVal)) {
-          opt.apply(params, grads, lr);
-          for (const [name, outName] of trainGraph.stateOut) weights.get(name)!.data.set(out.get(outName)!);
-        }
-        stepMs.push(performance.now() - ts);
-        if (!Number.isFinite(lossVal)) {
-          restore(lastGood);
-          const msg = `loss became ${lossVal} at epoch ${epoch + 1}, step ${i + 1}; weights were restored to the last good epoch (${history.length}). Lower the learning rate (now ${lr}) or check the data scaling`;
-          if ((o.onNaN ?? 'throw') === 'throw') throw new McError('E_NUMERIC', msg, { context: { step: `epoch ${epoch + 1} step ${i + 1}` } });
-          warnings.push({ code: 'W_NUMERIC', message: msg });
-          stoppedBy = 'nan-loss';
-          break outer;
-        }
-        lossSum += lossVal * rows;
-        n += rows;
-        i++;
-        steps++;
-        o.onProgress?.({ type: 'step', epoch: epoch + 1, step: i, stepsPerEpoch, loss: lossVal, lr });
       }
-      const v = await evaluateVal();
-      const rec: EpochReport = { epoch: epoch + 1, loss: lossSum / Math.max(n, 1), lr, seconds: (performance.now() - t0) / 1000 };
-      if (v !== undefined) {
-        rec.valLoss = v.loss;
-        rec.valAccuracy = v.accuracy;
+      if (Number.isFinite(lossVal)) {
+        opt.apply(params, grads, lr);
+        for (const [name, outName] of trainGraph.stateOut) weights.get(name)!.data.set(out.get(outName)!);
       }
-      history.push(rec);
-      lastGood = snapshot();
-      o.onProgress?.({ type: 'epoch', epoch: epoch + 1, epochs, loss: rec.loss, lr, seconds: rec.seconds, ...(v && { valLoss: v.loss, valAccuracy: v.accuracy }) });
-      if (o.onCheckpoint) await o.onCheckpoint(withWeights(s.model, weights), { epoch: epoch + 1, loss: rec.loss, ...(v && { valLoss: v.loss }) });
-      if (v !== undefined && o.earlyStopping !== undefined) {
-        if (best === undefined || v.loss < best.loss - (o.earlyStopping.minDelta ?? 0)) best = { loss: v.loss, epoch: epoch + 1, weights: lastGood };
-        else if (epoch + 1 - best.epoch >= o.earlyStopping.patience) {
-          stoppedBy = 'early-stopping';
-          break;
-        }
-      }
-    }
-    if (best !== undefined && stoppedBy === 'early-stopping') restore(best.weights);
+      return lossVal;
+    };
+    const r = await runEpochs(plan, o, {
+      step,
+      validate: evaluateVal,
+      snapshot: (): Weights => new Map([...weights].map(([n, w]) => [n, { data: Float32Array.from(w.data), dims: w.dims }])),
+      restore: (from: Weights) => {
+        for (const [n, w] of from) weights.get(n)!.data.set(w.data);
+      },
+      model: () => withWeights(s.model, weights),
+    });
     const report: TrainReport = {
-      technique: s.technique,
+      ...reportOf(s.technique, plan, r, started),
       backend: 'onnxruntime-node',
       engine: 'ort',
       engineReason: s.engineReason,
-      epochs: history,
-      steps,
-      seconds: (performance.now() - started) / 1000,
-      stepMs: { median: median(stepMs.slice(1)), first: stepMs[0] ?? 0 },
-      stoppedBy,
-      trainSamples: train.size,
-      ...(val !== undefined && { validationSamples: val.size }),
-      ...(best !== undefined && { bestEpoch: best.epoch }),
       trained: [...trainable],
       masked: [...masks.keys()],
-      warnings,
     };
     return { model: withWeights(s.model, weights), report };
   } finally {
