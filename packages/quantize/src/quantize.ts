@@ -90,7 +90,15 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       break;
     case 'int8-static':
       await quantizeInt8Static(model, opts, emit, report);
-      if (opts.format === 'qoperator') toQOperator(model);
+      if (opts.format === 'qoperator') {
+        toQOperator(model);
+        // The report speaks of the op each layer became.
+        const fused = new Map(model.graph.nodes.filter((n) => n.opType === 'QLinearConv' || n.opType === 'QLinearMatMul').map((n) => [n.name, n.opType]));
+        report.nodes.forEach((r, i) => {
+          const op = fused.get(r.node);
+          if (op !== undefined && r.action.startsWith('QDQ ')) report.nodes[i] = { ...r, action: `${op}: ${r.action.slice(4)}` };
+        });
+      }
       break;
     case 'int4':
       quantizeInt4(model, opts, emit, report);

@@ -18,6 +18,10 @@ describe("int8-static format 'qoperator': QLinearConv / QLinearMatMul written ou
     expect(ops.Conv ?? 0).toBe(0);
     expect(ops.MatMul ?? 0).toBe(0);
     expect(ops.Gemm).toBe(1); // Gemm keeps its QDQ form (QGemm is a com.microsoft op)
+    // The report names the op each layer became.
+    const actions = qop.report.nodes.map((n) => `${n.opType} ${n.action}`);
+    expect(actions.filter((a) => /^(Conv|MatMul) QLinear(Conv|MatMul): int8/.test(a))).toHaveLength(2);
+    expect(actions.filter((a) => /^Gemm QDQ /.test(a))).toHaveLength(1);
     expect(writeOnnx(qop.model).byteLength).toBeLessThan(writeOnnx(qdq.model).byteLength);
     for (const seed of [11, 12]) {
       const f = netFeeds(seed);
