@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { ArrayDataset, evaluate, loadMnist } from '@mc/datasets';
-import { Tensor, toFloat32 } from '@mc/ir';
+import { ModelBuilder, Tensor, toFloat32 } from '@mc/ir';
 import { createSession } from '@mc/verify';
-import { errorOf } from '@mc/ir/testing';
+import { errorOf, randomTensor } from '@mc/ir/testing';
 import { describe, expect, it } from 'vitest';
 import { initTraining } from '../src/backend.js';
 import { distillLoss, softTargetLoss } from '../src/losses.js';
@@ -138,4 +138,26 @@ describe.skipIf(!haveMnist)('MNIST (skipped when ../shared/data/mnist is absent)
     const student = await distill(model, mlp([784, 64, 10], { seed: 2 }), train.withoutLabels(), { epochs: 2, batchSize: 32, learningRate: 5e-3, unlabeled: true });
     expect(await ort(student.model)).toBeGreaterThan(acc - 0.05);
   });
+});
+
+describe('a model exported with a fixed batch', () => {
+  /** CNTK-style: input [1, 3, 9, 9], a Reshape to the constant [1, 36] before the classifier. */
+  function fixedBatchModel() {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', 'float32', [1, 3, 9, 9]);
+    let h = b.node('Conv', [x, b.initializer('c.w', randomTensor('float32', [4, 3, 3, 3], 1, 0.3))], { strides: [3, 3] });
+    h = b.node('Relu', [h]);
+    h = b.node('Reshape', [h, b.initializer('shape', new Tensor('int64', [2], BigInt64Array.from([1n, 36n])))]);
+    b.output(b.node('Gemm', [h, b.initializer('fc.w', randomTensor('float32', [36, 5], 2, 0.3))]), 'y');
+    return b.build();
+  }
+  for (const engine of ['wasm', 'ort'] as const) {
+    it(`${engine}: trains at batch 8 and writes back its own Reshape shape`, async () => {
+      const r = await finetune(fixedBatchModel(), randomData([3, 9, 9], 16, 5, 3), { epochs: 1, batchSize: 8, engine });
+      expect(r.report.engine).toBe(engine);
+      expect(r.report.steps).toBe(2);
+      expect(Array.from(toFloat32(r.model.graph.initializers.get('shape')!.constValue!))).toEqual([1, 36]);
+      expect(r.model.graph.initializers.size).toBe(3);
+    });
+  }
 });

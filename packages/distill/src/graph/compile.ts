@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { McError, Tensor, toFloat32, toNumbers, type Model, type Node, type Value } from '@mc/ir';
 import { rules } from '../rules/index.js';
 import type { RuleContext } from '../rules/types.js';
+import { followBatch } from './follow-batch.js';
 import { nchw, plain, type Val } from './layout.js';
 
 /** Which float initializers train. Default: the rule table's weight/bias/γ/β slots. @internal */
@@ -55,8 +56,12 @@ export class TrainableGraph {
   readonly #constOut = new Map<Value, Tensor>();
   readonly #bnMomentum: number;
 
-  constructor(readonly model: Model, opts: CompileOptions = {}) {
-    const g = model.graph;
+  /** The model trained values are written back into (its own Reshape shapes kept). */
+  readonly model: Model;
+
+  constructor(model: Model, opts: CompileOptions = {}) {
+    this.model = model;
+    const g = followBatch(model).graph;
     this.#opset = model.opset('') ?? 13;
     this.#nodes = [...g.nodes];
     this.inputs = g.inputs.filter((v) => !v.isInitializer());

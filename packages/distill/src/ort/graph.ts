@@ -1,4 +1,5 @@
 import { inferShapes, McError, Tensor, toNumbers, type Model, type Node, type Shape, type Value } from '@mc/ir';
+import { followBatch } from '../graph/follow-batch.js';
 import { Emitter } from './emit.js';
 import { copyForward, ortRules, type OrtCtx } from './rules.js';
 
@@ -70,29 +71,6 @@ function shapesOf(model: Model): Map<string, Shape | undefined> {
   for (const v of [...m.graph.inputs, ...m.graph.initializers.values()]) out.set(v.name, v.isInitializer() ? (v.shape ?? v.constValue?.dims) : sym(v.shape));
   for (const n of m.graph.nodes) for (const o of n.outputs) out.set(o.name, sym(o.shape));
   return out;
-}
-
-/**
- * A clone where a fixed batch in a Reshape's constant shape (CNTK's [1, 256] for a [1, …] input) becomes −1, so it
- * follows the trained batch as in the wasm engine. The input model itself when there is none.
- */
-function followBatch(model: Model): Model {
-  const b0 = model.graph.inputs.find((v) => !v.isInitializer())?.shape?.[0];
-  if (typeof b0 !== 'number') return model;
-  const fixed = (n: Node) => {
-    const c = n.opType === 'Reshape' ? n.inputs[1]?.constValue : undefined;
-    const s = c !== undefined && c.dtype === 'int64' ? toNumbers(c) : undefined;
-    return s !== undefined && s.length > 1 && s[0] === b0 && !s.includes(-1) ? s : undefined;
-  };
-  if (!model.graph.nodes.some((n) => fixed(n) !== undefined)) return model;
-  const m = model.clone();
-  for (const n of m.graph.nodes) {
-    const s = fixed(n);
-    if (s === undefined) continue;
-    const v = m.graph.addInitializer(m.graph.uniqueName(`${n.inputs[1]!.name}_batch`), new Tensor('int64', [s.length], BigInt64Array.from([-1, ...s.slice(1)].map(BigInt))));
-    n.replaceInput(1, v);
-  }
-  return m;
 }
 
 /**

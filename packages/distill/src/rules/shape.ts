@@ -26,9 +26,6 @@ const reshapeRule: Rule = {
     const raw = s !== undefined ? toNumbers(s) : Array.from(ctx.input(1).t.dataSync());
     const allowZero = ctx.node.attrInt('allowzero', 0) === 1;
     const shape = raw.map((d, i) => (d === 0 && !allowZero ? t.shape[i]! : d));
-    // A model exported with a fixed batch (CNTK's [1, 256]) carries that batch in the shape: it follows the batch trained.
-    const rest = shape.slice(1).reduce((a, b) => a * b, 1);
-    if (shape.length > 1 && shape[0]! > 0 && !shape.includes(-1) && shape[0]! * rest !== t.size && t.shape[0]! * rest === t.size) shape[0] = t.shape[0]!;
     return [plain(tf.reshape(t, shape))];
   },
 };
