@@ -1,10 +1,7 @@
-import { type Model, type Node, Tensor, opInfo, toFloat32, weightOf } from '@mc/ir';
+import { type Model, Tensor, toFloat32, weightOf } from '@mc/ir';
 
-/** Input slot of a named spec input (`B` of Conv), or -1. */
-function slotOf(node: Node, name: string): number {
-  const info = opInfo(node);
-  return info === undefined ? -1 : info.inputs.findIndex((n) => n.replace(/^\.\.\./, '').replace(/\?$/, '') === name);
-}
+/** Conv's inputs are X, W, B (ONNX spec, every opset). */
+const CONV_BIAS = 2;
 
 /**
  * The per-output-channel values of a constant that an output of rank `rank` with `channels` channels on axis 1 is
@@ -38,8 +35,7 @@ export function foldConvBiasAdds(model: Model): number {
       const c = add.inputs[1 - side];
       const conv = y?.producer();
       if (y === undefined || c === undefined || conv === undefined || conv.opType !== 'Conv' || conv.domain !== '') continue;
-      const bSlot = slotOf(conv, 'B');
-      if (bSlot < 0 || conv.inputs[bSlot] !== undefined || y.uses().length !== 1 || y.isGraphOutput()) continue;
+      if (conv.inputs[CONV_BIAS] !== undefined || y.uses().length !== 1 || y.isGraphOutput()) continue;
       const w = weightOf(conv)?.tensor;
       const t = c.constValue;
       if (w === undefined || t === undefined || !c.isInitializer() || t.dtype !== 'float32' || c.isGraphInput()) continue;
@@ -52,7 +48,7 @@ export function foldConvBiasAdds(model: Model): number {
         g.removeInitializer(c.name);
       }
       const bi = g.addInitializer(bv?.name ?? `${c.name}_bias`, new Tensor('float32', [bias.length], bias));
-      conv.replaceInput(bSlot, bi);
+      conv.replaceInput(CONV_BIAS, bi);
       out.replaceAllUsesWith(y, { graphOutputs: true });
       add.replaceInput(side, undefined);
       g.remove(add);
