@@ -28,6 +28,7 @@ const cases: Case[] = [
   { title: 'int8-static minmax: cos≥0.999', opts: { mode: 'int8-static', calibration }, minCos: 0.999, ops: { QuantizeLinear: 4, DequantizeLinear: 8, Relu: 1 }, maxBytes: 0.28 },
   { title: 'int8-static percentile: cos≥0.998', opts: { mode: 'int8-static', calibration, method: 'percentile' }, minCos: 0.998, ops: { QuantizeLinear: 4 }, maxBytes: 0.28 },
   { title: 'int8-static entropy uint8 reduceRange: cos≥0.995', opts: { mode: 'int8-static', calibration, method: 'entropy', activationType: 'uint8', reduceRange: true }, minCos: 0.995, ops: { QuantizeLinear: 4 }, maxBytes: 0.28 },
+  { title: 'int8-static qoperator short names: cos≥0.999', opts: { mode: 'int8-static', calibration, format: 'qoperator', names: 'short' }, minCos: 0.999, ops: { QLinearConv: 1, QLinearMatMul: 1 }, maxBytes: 0.28 },
   { title: 'int4 MatMulNBits block 32 sym: cos≥0.99', opts: { mode: 'int4' }, minCos: 0.99, ops: { 'com.microsoft::MatMulNBits': 2, Conv: 1 }, maxBytes: 0.3 },
   { title: 'int4 MatMulNBits block 64 asym: cos≥0.99', opts: { mode: 'int4', blockSize: 64, symmetric: false }, minCos: 0.99, ops: { 'com.microsoft::MatMulNBits': 2 }, maxBytes: 0.3 },
   { title: 'int4 DequantizeLinear block 128 asym: cos≥0.99', opts: { mode: 'int4', format: 'dequantize', blockSize: 128, symmetric: false }, minCos: 0.99, ops: { DequantizeLinear: 2, MatMul: 1, Gemm: 1 }, maxBytes: 0.3 },
