@@ -1,19 +1,30 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { McError, Tensor } from '@mc/ir';
-import { Dataset, File as H5File, Group, ready } from 'h5wasm/node';
+// The in-memory (MEMFS) build, not 'h5wasm/node': HDF5 files can hold external links, external raw storage and
+// virtual datasets that make the HDF5 library open other files by name (e.g. '/etc/passwd'). In MEMFS the library
+// sees only the one file mc puts there, so a Keras file can never make mc read anything else.
+import { Dataset, File as H5File, Group, ready } from 'h5wasm';
 
 /** The 8-byte HDF5 superblock signature. @internal */
 export const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
-let initialised: Promise<void> | undefined;
+interface MemFs {
+  writeFile(path: string, data: Uint8Array): void;
+  readFile(path: string): Uint8Array;
+  unlink(path: string): void;
+}
+
+let initialised: Promise<MemFs> | undefined;
+let counter = 0;
 
 /**
  * Loads the HDF5 wasm module once and makes HDF5 errors throw instead of printing to stderr (a library never prints).
  * @internal
  */
-export function h5Ready(): Promise<void> {
+export function h5Ready(): Promise<MemFs> {
   initialised ??= ready.then((m) => {
     (m as unknown as { activate_throwing_error_handler(): number }).activate_throwing_error_handler();
+    return (m as unknown as { FS: MemFs }).FS;
   });
   return initialised;
 }
@@ -35,26 +46,72 @@ export function isHdf5File(path: string): boolean {
 
 /**
  * Opens an HDF5 file for reading with clear errors: missing file (E_IO), not HDF5 or truncated (E_TRUNCATED/E_FORMAT).
- * h5wasm/node uses NODERAWFS, so `path` is a real host path. The caller must `close()` it.
+ * The bytes are copied into the wasm module's private in-memory file system. The caller must `close()` it.
  * @internal
  */
 export async function openH5(path: string): Promise<H5File> {
-  await h5Ready();
-  let size: number;
+  let bytes: Uint8Array;
   try {
-    size = statSync(path).size;
+    statSync(path);
+    bytes = readFileSync(path);
   } catch (e) {
     throw new McError('E_IO', `cannot read '${path}': ${(e as Error).message}; check the path`, { context: { file: path }, cause: e });
   }
-  if (!isHdf5File(path)) {
-    throw new McError('E_FORMAT', `'${path}' is not an HDF5 file (no HDF5 signature in its first bytes, ${size} bytes); pass a Keras .h5 file`, { context: { file: path } });
+  if (!(bytes.length >= 8 && HDF5_MAGIC.every((x, i) => bytes[i] === x))) {
+    throw new McError('E_FORMAT', `'${path}' is not an HDF5 file (no HDF5 signature in its first bytes, ${bytes.length} bytes); pass a Keras .h5 file`, { context: { file: path } });
   }
+  return openH5Bytes(bytes, path);
+}
+
+/**
+ * Opens HDF5 bytes (a file read by the caller, or an entry of a .keras zip) for reading; `label` names them in errors.
+ * Closing the returned file frees its in-memory copy.
+ * @internal
+ */
+export async function openH5Bytes(bytes: Uint8Array, label: string): Promise<H5File> {
+  const fs = await h5Ready();
+  const mem = `/mc-read-${++counter}.h5`;
+  fs.writeFile(mem, bytes);
+  let f: H5File;
   try {
-    return new H5File(path, 'r');
+    f = new H5File(mem, 'r');
   } catch (e) {
-    const msg = String((e as Error).message ?? e);
+    fs.unlink(mem);
+    const msg = String((e as Error).message ?? e).replaceAll(mem, label);
     const truncated = /truncat|eof/i.test(msg);
-    throw new McError(truncated ? 'E_TRUNCATED' : 'E_FORMAT', `cannot open HDF5 file '${path}'${truncated ? ': the file is truncated (shorter than its superblock says); download or copy it again' : `: ${firstLine(msg)}`}`, { context: { file: path }, cause: e });
+    throw new McError(truncated ? 'E_TRUNCATED' : 'E_FORMAT', `cannot open HDF5 file '${label}'${truncated ? ': the file is truncated (shorter than its superblock says); download or copy it again' : `: ${firstLine(msg)}`}`, { context: { file: label }, cause: e });
+  }
+  const close = f.close.bind(f);
+  f.close = () => {
+    const r = close();
+    fs.unlink(mem);
+    return r;
+  };
+  return f;
+}
+
+/**
+ * Builds an HDF5 file in memory with `body` and writes its bytes to `path` (the caller renames it into place). Nothing
+ * is written when `body` throws.
+ * @internal
+ */
+export async function writeH5File(path: string, body: (f: H5File) => void): Promise<void> {
+  const fs = await h5Ready();
+  const mem = `/mc-write-${++counter}.h5`;
+  try {
+    const f = new H5File(mem, 'w');
+    try {
+      body(f);
+    } finally {
+      f.close();
+    }
+    writeFileSync(path, fs.readFile(mem));
+  } finally {
+    try {
+      fs.unlink(mem);
+    } catch {
+      // never created
+    }
   }
 }
 
@@ -98,7 +155,7 @@ export function datasetTensor(d: Dataset, file: string, where: string): Tensor {
   try {
     v = d.value;
   } catch (e) {
-    throw new McError('E_TRUNCATED', `cannot read weight '${where}' from '${file}': ${firstLine(String((e as Error).message))}; the file is damaged or truncated`, { context: { file, layer: where }, cause: e });
+    throw new McError('E_TRUNCATED', `cannot read weight '${where}' from '${file}': ${firstLine(String((e as Error).message))}; the file is damaged or truncated, or the dataset keeps its data in another file (HDF5 external storage), which mc never opens`, { context: { file, layer: where }, cause: e });
   }
   const dims = d.shape ?? [];
   if (v instanceof Float32Array) return new Tensor('float32', dims, v);

@@ -1,9 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { McError, type Tensor } from '@mc/ir';
 import { unzipSync } from 'fflate';
-import { attrString, child, Dataset, datasetTensor, Group, openH5 } from './h5.js';
+import { attrString, child, Dataset, datasetTensor, Group, openH5Bytes } from './h5.js';
 import type { KerasMetadataJson, KerasModelJson } from './keras-format.js';
 import type { KerasGraph } from './keras-graph.js';
 import { normalizeModel, type LayerPathEntry, type WeightSource } from './normalize.js';
@@ -45,29 +43,20 @@ export async function readKerasZip(path: string, bytes: Uint8Array): Promise<Ker
   } catch (e) {
     throw new McError('E_FORMAT', `config.json or metadata.json in '${path}' is not valid JSON: ${(e as Error).message}`, { context: { file: path }, cause: e });
   }
-  // h5wasm/node reads host paths (NODERAWFS), so the weights go through a private temp file.
-  const dir = mkdtempSync(join(tmpdir(), 'mc-keras-'));
-  const tmp = join(dir, 'model.weights.h5');
+  let source: WeightSource = { layerWeights: () => ({ names: [], tensors: [] }) };
+  let close = (): void => {};
+  if (weightsBytes !== undefined) {
+    // Zip entries are read in memory only: no entry name ever becomes a path on disk.
+    const f = await openH5Bytes(weightsBytes, `${path}!model.weights.h5`);
+    close = () => f.close();
+    source = new KerasZipWeightSource(f, path);
+  }
   try {
-    let source: WeightSource = { layerWeights: () => ({ names: [], tensors: [] }) };
-    let close = (): void => {};
-    if (weightsBytes !== undefined) {
-      writeFileSync(tmp, weightsBytes);
-      const f = await openH5(tmp).catch((e: unknown) => {
-        throw McError.is(e) ? new McError(e.code, `${e.message.replaceAll(tmp, `${path}!model.weights.h5`)}`, { context: { file: path }, cause: e }) : e;
-      });
-      close = () => f.close();
-      source = new KerasZipWeightSource(f, path);
-    }
-    try {
-      const g = normalizeModel(json, source, path);
-      if (typeof meta.keras_version === 'string') g.kerasVersion = meta.keras_version;
-      return g;
-    } finally {
-      close();
-    }
+    const g = normalizeModel(json, source, path);
+    if (typeof meta.keras_version === 'string') g.kerasVersion = meta.keras_version;
+    return g;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    close();
   }
 }
 

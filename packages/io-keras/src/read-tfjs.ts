@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { float16ToFloat32, McError, Tensor } from '@mc/ir';
+import { dirname } from 'node:path';
+import { float16ToFloat32, McError, resolveNamedPath, Tensor } from '@mc/ir';
 import { isObject, type KerasModelJson, type TfjsModelJson, type TfjsWeightSpecJson } from './keras-format.js';
 import type { KerasGraph } from './keras-graph.js';
 import { normalizeModel, type LayerPathEntry, type WeightSource } from './normalize.js';
@@ -33,10 +33,11 @@ export function readTfjs(path: string, text: string): KerasGraph {
   const model = (isObject(topo.model_config) ? topo.model_config : topo) as unknown as KerasModelJson;
   const tensors = new Map<string, Tensor>();
   const dir = dirname(path);
-  for (const group of json.weightsManifest ?? []) {
-    const parts = group.paths.map((p) => {
-      const file = resolve(dir, p);
-      if (!existsSync(file)) throw new McError('E_IO', `weight shard '${p}' named by '${path}' is missing (looked for ${file}); keep the shards next to model.json`, { context: { file: path } });
+  (json.weightsManifest ?? []).forEach((group, gi) => {
+    // Every shard name is resolved inside model.json's folder (symlinks followed) before anything is opened.
+    const files = group.paths.map((p, pi) => resolveNamedPath(dir, p, { file: path, field: `weightsManifest[${gi}].paths[${pi}]` }));
+    const parts = files.map((file, pi) => {
+      if (!existsSync(file)) throw new McError('E_IO', `weight shard '${group.paths[pi]}' named by '${path}' is missing (looked for ${file}); keep the shards next to model.json`, { context: { file: path } });
       return readFileSync(file);
     });
     const buf = Buffer.concat(parts);
@@ -50,7 +51,7 @@ export function readTfjs(path: string, text: string): KerasGraph {
       tensors.set(spec.name, decodeWeight(spec, buf.subarray(offset, offset + n), size));
       offset += n;
     }
-  }
+  });
   const g = normalizeModel(model, new TfjsWeightSource(tensors), path);
   if (typeof topo.keras_version === 'string') g.kerasVersion = topo.keras_version;
   if (typeof topo.backend === 'string') g.backend = topo.backend;

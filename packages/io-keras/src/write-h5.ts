@@ -1,5 +1,5 @@
 import { McError, type Tensor, toFloat32 } from '@mc/ir';
-import { type Group, h5Ready, H5File } from './h5.js';
+import { type Group, writeH5File } from './h5.js';
 import type { KerasGraph, KerasLayer } from './keras-graph.js';
 import { toSnakeCase } from './read-keras-zip.js';
 import { graphToConfig } from './write-config.js';
@@ -42,9 +42,7 @@ function k2Names(l: KerasLayer): string[] {
  * @internal
  */
 export async function writeH5(g: KerasGraph, path: string, file: string): Promise<void> {
-  await h5Ready();
-  const f = new H5File(path, 'w');
-  try {
+  await writeH5File(path, (f) => {
     const version = g.kerasVersion !== undefined && !g.kerasVersion.startsWith('3') ? g.kerasVersion : '2.15.0';
     const backend = g.backend ?? 'tensorflow';
     f.create_attribute('keras_version', version);
@@ -61,9 +59,7 @@ export async function writeH5(g: KerasGraph, path: string, file: string): Promis
       if (names.length > 0) lg.create_group(l.name);
       names.forEach((n, i) => dataset(lg, n, l.weights[i]!, l.name, file));
     }
-  } finally {
-    f.close();
-  }
+  });
 }
 
 /**
@@ -72,9 +68,7 @@ export async function writeH5(g: KerasGraph, path: string, file: string): Promis
  * @internal
  */
 export async function writeKeras3Weights(g: KerasGraph, path: string, file: string): Promise<void> {
-  await h5Ready();
-  const f = new H5File(path, 'w');
-  try {
+  await writeH5File(path, (f) => {
     const layersGroup = f.create_group('layers');
     const used = new Map<string, number>();
     for (const l of g.layers) {
@@ -89,7 +83,5 @@ export async function writeKeras3Weights(g: KerasGraph, path: string, file: stri
       l.weights.forEach((t, i) => dataset(vars, String(i), t, l.name, file));
     }
     f.create_group('vars').create_attribute('name', g.name);
-  } finally {
-    f.close();
-  }
+  });
 }

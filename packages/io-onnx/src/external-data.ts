@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
-import { type DataTypeMap, type DType, McError, storageBytes } from '@mc/ir';
+import { isAbsolute, join, normalize, sep } from 'node:path';
+import { type DataTypeMap, type DType, McError, resolveNamedPath, storageBytes } from '@mc/ir';
 import { viewAs } from './tensor-decode.js';
 
 /** Where a model came from: used in messages and to find external data. @internal */
@@ -23,7 +23,7 @@ function ioError(msg: string, file: string | undefined, cause?: unknown): McErro
 /**
  * Resolves and checks an external-data reference (onnx.proto TensorProto.external_data: location relative to the
  * model's folder, offset and length as decimal strings). Locations that leave the model's folder are refused, as
- * onnx.checker and onnxruntime do.
+ * onnx.checker and onnxruntime do, and so are symlinks inside it that lead out and names of non-regular files.
  * @internal
  */
 export function resolveExternal(
@@ -56,7 +56,8 @@ export function resolveExternal(
   const length = parseInt64('length', need);
   if (length !== need) throw fmt(`external data length ${length} does not match ${dtype}, ${size} elements (${need} bytes)`);
   if (ctx.baseDir === undefined) return undefined;
-  return { path: resolve(join(ctx.baseDir, norm)), offset, length };
+  const path = resolveNamedPath(ctx.baseDir, location, { file: file ?? join(ctx.baseDir, '(model)'), field: `${where}: external data location` });
+  return { path, offset, length };
 }
 
 /** Checks that the external file exists and holds the range (called once at read time). @internal */
