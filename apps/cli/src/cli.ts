@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { McError } from '@mc/ir';
 import { exitCodeFor, UsageError } from './exit-codes.js';
-import { type CliIO, commandHelp, parseFlags } from './flags.js';
+import { type CliIO, commandHelp, nearest, parseFlags } from './flags.js';
 import { commands } from './commands/index.js';
 
 function mainHelp(): string {
@@ -13,28 +14,41 @@ function mainHelp(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(w)}${c.summary.split('. ')[0]}`),
     '',
-    "Run 'mc <command> --help' for the options of a command.",
+    "Run 'mc <command> --help' or 'mc help <command>' for the options of a command; 'mc --version' prints the version.",
     '',
     'Exit codes: 0 ok, 2 usage, 3 unreadable or corrupt input, 4 unsupported, 5 verification failed, 70 internal error.',
     '',
   ].join('\n');
 }
 
+/** The version of the installed `@mc/cli` package (set by `changeset version`). */
+function cliVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Runs the CLI with `argv` (without node and script), returning the exit code. Never throws. */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   const debug = argv.includes('--debug');
+  if (name === 'help' && rest[0] !== undefined && !rest[0].startsWith('-')) return runCli([rest[0], '--help'], io);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(mainHelp());
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version' || name === '-v') {
-    io.out('mc 0.0.0');
+  if (name === '--version' || name === '-v' || name === '-V' || name === 'version') {
+    io.out(`mc ${cliVersion()}`);
     return 0;
   }
   const cmd = commands.find((c) => c.name === name);
   try {
-    if (cmd === undefined) throw new UsageError(`unknown command '${name}'; commands: ${commands.map((c) => c.name).join(', ')}`);
+    if (cmd === undefined) {
+      const guess = nearest(name, commands.map((c) => c.name));
+      throw new UsageError(`unknown command '${name}'${guess === undefined ? '' : `; did you mean 'mc ${guess}'?`} Commands: ${commands.map((c) => c.name).join(', ')}`);
+    }
     const { flags, positionals } = parseFlags(cmd, rest);
     if (flags.help === true) {
       io.out(commandHelp(cmd));

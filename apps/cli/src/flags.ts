@@ -66,7 +66,14 @@ export function parseFlags(cmd: Command, argv: readonly string[]): { flags: Flag
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (e) {
-    const msg = e instanceof Error ? e.message.replace(/^.*?: /, '') : String(e);
+    const raw = e instanceof Error ? e.message : String(e);
+    const unknown = /Unknown option '(-{1,2})([^']+)'/.exec(raw);
+    if (unknown !== null) {
+      const names = Object.entries(specs).filter(([, s]) => s !== null).map(([n]) => n);
+      const guess = nearest(unknown[2]!, names);
+      throw new UsageError(`mc ${cmd.name}: unknown option '${unknown[1]}${unknown[2]}'${guess === undefined ? '' : `; did you mean --${guess}?`}. See 'mc ${cmd.name} --help'`);
+    }
+    const msg = raw.replace(/^.*?: /, '').replace(/\. To specify an option argument starting with a dash use --\S+=-XYZ\.?$/, '');
     throw new UsageError(`mc ${cmd.name}: ${msg}; see 'mc ${cmd.name} --help'`);
   }
   const flags: FlagValues = {};
@@ -88,7 +95,7 @@ export function parseFlags(cmd: Command, argv: readonly string[]): { flags: Flag
     } else {
       flags[name] = raw as string | boolean;
     }
-    if (s.choices !== undefined && typeof flags[name] === 'string' && !s.choices.includes(flags[name] as string)) {
+    if (s.choices !== undefined && (typeof flags[name] === 'string' || typeof flags[name] === 'number') && !s.choices.includes(String(flags[name]))) {
       throw new UsageError(`mc ${cmd.name}: --${name} must be one of ${s.choices.join(', ')}; got '${String(flags[name])}'`);
     }
   }
@@ -125,4 +132,29 @@ export function needPositionals(cmd: Command, positionals: string[], names: read
     throw new UsageError(`mc ${cmd.name}: expected ${names.map((n) => `<${n}>`).join(' ')}, got ${positionals.length} argument(s); usage: mc ${cmd.name} ${cmd.usage}`);
   }
   return positionals;
+}
+
+/** Edit distance of two short words (flag and command names), for did-you-mean suggestions. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The candidate closest to `word` (a unique prefix, or at most max(2, a third of its length) edits away), or undefined. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  const prefixed = candidates.filter((c) => c.startsWith(w) || w.startsWith(c));
+  if (prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestD = Math.max(2, Math.floor(w.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = distance(w, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best;
 }
