@@ -17,3 +17,7 @@ export type { InputDim } from './input-layout.js';
 export { evaluate, argmaxRows } from './evaluate.js';
 export type { BatchScores, EvaluateOptions, EvaluateResult } from './evaluate.js';
 export { seededRandom, permutation } from './random.js';
+export { loadNamedFeeds } from './named-feeds.js';
+export type { NamedFeeds, NamedFeedsOptions } from './named-feeds.js';
+export { perplexity } from './perplexity.js';
+export type { PerplexityResult } from './perplexity.js';

@@ -64,8 +64,9 @@ export function readNpy(bytes: Uint8Array, file?: string): NpyArray {
   if (bytes.length < start + size * info.bytes) {
     throw new McError('E_TRUNCATED', `.npy data${where} is cut short: ${bytes.length - start} bytes for shape (${shape.join(', ')}) of ${descr}`, { context: ctx });
   }
-  // Copy into a fresh aligned buffer: the data offset need not be a multiple of the element size.
-  const buf = bytes.slice(start, start + size * info.bytes).buffer;
+  // Copy into a fresh aligned buffer: the data offset need not be a multiple of the element size. (Uint8Array's slice,
+  // not Buffer's: a Node Buffer's slice is a view into its shared pool.)
+  const buf = Uint8Array.prototype.slice.call(bytes, start, start + size * info.bytes).buffer;
   const data = (() => {
     switch (info.dtype) {
       case 'float32': return new Float32Array(buf);

@@ -17,6 +17,8 @@ export {
   type SignOptions,
   type QuantizeProgress,
   QUANTIZE_MODES,
+  INT4_METHODS,
+  type Int4Method,
   FP16_BLOCK_LIST,
 } from './options.js';
 export type { QuantizeReport, NodeReport, PassedThrough, CalibrationReport } from './report.js';

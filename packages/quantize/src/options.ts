@@ -129,13 +129,33 @@ export interface Int8StaticOptions extends CommonOptions {
  */
 export interface Int4Options extends CommonOptions {
   readonly mode: 'int4';
-  /** 32, 64 or 128 (default 32). */
-  readonly blockSize?: 32 | 64 | 128;
+  /** 16, 32, 64, 128 or 256 (default 32). */
+  readonly blockSize?: 16 | 32 | 64 | 128 | 256;
   /** Default true. */
   readonly symmetric?: boolean;
   /** 'matmulnbits' (com.microsoft, default) or 'dequantize' (DequantizeLinear int4 block_size, opset 21). */
   readonly format?: 'matmulnbits' | 'dequantize';
+  /**
+   * How block parameters and codes are chosen (default 'rtn'):
+   * - 'rtn': round to nearest with min/max scales;
+   * - 'hqq': data-free, per block a clipping search and alternating least-squares refinement of scale and zero point;
+   * - 'gptq': data-aware, error compensation through the inverse Hessian of the layer's inputs (needs `calibration`);
+   * - 'awq': data-aware, per-channel weight scaling by activation magnitude, folded into a Mul on the input (needs
+   *   `calibration`; format 'matmulnbits' only).
+   */
+  readonly method?: Int4Method;
+  /** Calibration batches (feeds by input name) for 'gptq' and 'awq', streamed once. */
+  readonly calibration?: AsyncIterable<Feeds> | Iterable<Feeds>;
+  /** Runs the calibration; default onnxruntime-node. */
+  readonly runner?: CalibrationRunner;
+  /** 'gptq': dampening of the Hessian, as a fraction of its mean diagonal (default 0.01). */
+  readonly damp?: number;
 }
+
+/** int4 methods, for CLIs. */
+export const INT4_METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
+/** How int4 picks block parameters and codes. */
+export type Int4Method = (typeof INT4_METHODS)[number];
 
 /**
  * k-means weight sharing.
@@ -214,10 +234,18 @@ export function validateOptions(opts: QuantizeOptions): void {
     }
     case 'int4': {
       const bs = opts.blockSize ?? 32;
-      if (![32, 64, 128].includes(bs)) fail(`quantize int4: blockSize must be 32, 64 or 128, got ${bs}`);
+      if (![16, 32, 64, 128, 256].includes(bs)) fail(`quantize int4: blockSize must be 16, 32, 64, 128 or 256, got ${bs}`);
       if (opts.format !== undefined && opts.format !== 'matmulnbits' && opts.format !== 'dequantize') {
         fail(`quantize int4: format must be 'matmulnbits' or 'dequantize', got '${String(opts.format)}'`);
       }
+      const method = opts.method ?? 'rtn';
+      if (!(INT4_METHODS as readonly string[]).includes(method)) fail(`quantize int4: method must be one of ${INT4_METHODS.join(', ')}, got '${String(method)}'`);
+      if ((method === 'gptq' || method === 'awq') && opts.calibration === undefined) {
+        fail(`quantize int4: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`);
+      }
+      if (method === 'awq' && opts.format === 'dequantize') fail("quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'");
+      const damp = opts.damp ?? 0.01;
+      if (!(damp > 0 && damp < 1)) fail(`quantize int4: damp must be in (0, 1), got ${damp}; the usual value is 0.01`);
       break;
     }
     case 'int8-static': {

@@ -101,7 +101,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       }
       break;
     case 'int4':
-      quantizeInt4(model, opts, emit, report);
+      await quantizeInt4(model, opts, emit, report);
       break;
     case 'kmeans':
       quantizeKMeans(model, opts, emit, report);

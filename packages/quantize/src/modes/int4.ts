@@ -1,10 +1,66 @@
-import { type Model, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
-import { packBits, quantizeBlocks, transpose2d } from '../kernels/block.js';
+import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
+import { type BlockQuantized, packBits, quantizeBlocks, transpose2d } from '../kernels/block.js';
+import { gptqBlocks, type InputGram } from '../kernels/gptq.js';
 import type { Int4Options } from '../options.js';
 import type { ReportBuilder } from '../report.js';
+import { collectInputGrams } from './int4-calibrate.js';
 import { rewriteWeights } from './weights.js';
+
+/** Quantizes one weight laid out [N, K] (blocks along K); `inputScale` is set when the layer's input must be scaled. */
+type BlockKernel = (wt: Float32Array, n: number, k: number) => { r: BlockQuantized; inputScale?: Float32Array; note?: string };
+
+/** The kernel of a method for one layer (`gram`: statistics of that layer's input, for the data-aware methods). */
+function kernelFor(opts: Int4Options, bs: number, symmetric: boolean, gram: InputGram | undefined): BlockKernel {
+  const method = opts.method ?? 'rtn';
+  if (method === 'hqq') return (wt, n, k) => ({ r: refineBlocks(wt, n, k, bs, symmetric) });
+  if (method === 'gptq' && gram !== undefined) return (wt, n, k) => ({ r: gptqBlocks(wt, n, k, bs, symmetric, gram, opts.damp ?? 0.01) });
+  if (method === 'awq' && gram !== undefined) {
+    return (wt, n, k) => {
+      const a = awqBlocks(wt, n, k, bs, symmetric, gram);
+      return { r: a.quantized, ...(a.alpha > 0 && { inputScale: a.inputScale }), note: `alpha ${a.alpha.toFixed(2)}, output error ${(a.errorChosen / Math.max(a.errorRtn, 1e-30)).toFixed(3)}x RTN's` };
+    };
+  }
+  return (wt, n, k) => ({ r: quantizeBlocks(wt, n, k, bs, symmetric) });
+}
+
+/** Why int4 leaves this node alone, or undefined when it quantizes its weight. */
+function skipReason(node: Node, opts: Int4Options): string | undefined {
+  const w = weightOf(node);
+  const t = w?.tensor;
+  if (w === undefined) return 'no weight';
+  return isExcluded(node, opts.exclude)
+    ? 'excluded by option'
+    : node.opType !== 'MatMul' && node.opType !== 'Gemm'
+      ? 'int4 covers MatMul and Gemm weights only'
+      : t === undefined || !w.value.isInitializer() || t.dtype !== 'float32'
+        ? `weight '${w.value.name}' is not a float32 initializer`
+        : t.dims.length !== 2
+          ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
+          : node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1)
+            ? 'Gemm with transA=1 or alpha != 1'
+            : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && node.attrFloat('beta', 1) !== 1
+              ? 'Gemm with beta != 1'
+              : undefined;
+}
+
+/** Input statistics of every layer int4 will quantize, when the method is data-aware. @internal */
+async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, InputGram>> {
+  const method = opts.method ?? 'rtn';
+  if (method !== 'gptq' && method !== 'awq') return new Map();
+  const acts = new Map<string, number>();
+  for (const node of model.graph.nodes) {
+    if (skipReason(node, opts) !== undefined) continue;
+    const w = weightOf(node)!;
+    const [d0, d1] = w.tensor!.dims as [number, number];
+    const k = w.inAxis === 0 ? d0 : d1;
+    const a = node.inputs[0];
+    if (a !== undefined) acts.set(a.name, k);
+  }
+  return collectInputGrams(model, acts, opts);
+}
 
 /**
  * int4 block-wise weight-only quantization of MatMul/Gemm weights (RTN).
@@ -17,12 +73,14 @@ import { rewriteWeights } from './weights.js';
  *   opset 21 (https://onnx.ai/onnx/operators/onnx__DequantizeLinear.html) and the node is unchanged.
  * @internal
  */
-export function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder): void {
+export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder): Promise<void> {
   const bs = opts.blockSize ?? 32;
   const symmetric = opts.symmetric ?? true;
   const format = opts.format ?? 'matmulnbits';
+  const grams = await gramsFor(model, opts);
+  const method = opts.method ?? 'rtn';
   if (format === 'matmulnbits') {
-    matMulNBits(model, opts, emit, report, bs, symmetric);
+    matMulNBits(model, opts, emit, report, bs, symmetric, grams);
     return;
   }
   rewriteWeights(
@@ -42,7 +100,8 @@ export function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, rep
       const N = kAxis === 0 ? d1 : d0;
       const src = toFloat32(t);
       const wt = kAxis === 0 ? transpose2d(src, K, N) : src; // [N, K]
-      const r = quantizeBlocks(wt, N, K, bs, symmetric);
+      const input = node.inputs[0];
+      const { r } = kernelFor(opts, bs, symmetric, input === undefined ? undefined : grams.get(input.name))(wt, N, K);
       const nb = r.blocksPerRow;
       // back to the weight's own layout; blocks run along the K axis
       const qT = kAxis === 0 ? transposeU8(r.q, N, K) : r.q;
@@ -66,7 +125,7 @@ export function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, rep
         dtypes: ['float32'],
       });
       out!.shape = t.dims;
-      return { value: out!, action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'}`, bytesAfter: bytesOf(qt, st, zt), maxAbsError: r.maxAbsError };
+      return { value: out!, action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${method}`, bytesAfter: bytesOf(qt, st, zt), maxAbsError: r.maxAbsError };
     },
   );
 }
@@ -85,16 +144,19 @@ interface NBits {
   K: number;
   N: number;
   maxAbsError: number;
+  /** AWQ: the layer's input is multiplied by this [K] vector before the MatMulNBits. */
+  inputScale?: Tensor;
+  note?: string;
 }
 
-function packNBits(t: Tensor, kAxis: number, bs: number, symmetric: boolean): NBits {
+function packNBits(t: Tensor, kAxis: number, bs: number, kernel: BlockKernel): NBits {
   const [d0, d1] = t.dims as [number, number];
   const K = kAxis === 0 ? d0 : d1;
   const N = kAxis === 0 ? d1 : d0;
   const compute = () => {
     const src = toFloat32(t);
     const wt = kAxis === 0 ? transpose2d(src, K, N) : src;
-    const r = quantizeBlocks(wt, N, K, bs, symmetric);
+    const { r, inputScale, note } = kernel(wt, N, K);
     const nb = r.blocksPerRow;
     // B [N, nb, bs/2]; K is padded to nb·bs with the block's zero point, which dequantizes to exactly 0
     const blob = bs / 2;
@@ -106,11 +168,11 @@ function packNBits(t: Tensor, kAxis: number, bs: number, symmetric: boolean): NB
         B[base + (k >> 1)] = B[base + (k >> 1)]! | (v << ((k & 1) * 4));
       }
     }
-    return { B, r, nb, blob };
+    return { B, r, nb, blob, inputScale, note };
   };
-  const { B, r, nb, blob } = compute();
+  const { B, r, nb, blob, inputScale, note } = compute();
   let zeroPoints: Tensor | undefined;
-  if (!symmetric) {
+  if (!r.zeroPoints.every((z) => z === 8)) {
     const per = Math.ceil(nb / 2);
     const zp = new Uint8Array(N * per);
     for (let n = 0; n < N; n++) zp.set(packBits(r.zeroPoints.subarray(n * nb, (n + 1) * nb), 4), n * per);
@@ -119,12 +181,22 @@ function packNBits(t: Tensor, kAxis: number, bs: number, symmetric: boolean): NB
   // A weight read lazily from external data stays lazy: the packed bits are recomputed (deterministically) when the
   // writer asks for them, so quantizing a model larger than memory streams one tensor at a time.
   const packed = t.isLazy ? new Tensor('uint8', [N, nb, blob], () => compute().B) : new Tensor('uint8', [N, nb, blob], B);
-  return { B: packed, scales: new Tensor('float32', [N * nb], r.scales), zeroPoints, K, N, maxAbsError: r.maxAbsError };
+  return {
+    B: packed,
+    scales: new Tensor('float32', [N * nb], r.scales),
+    zeroPoints,
+    K,
+    N,
+    maxAbsError: r.maxAbsError,
+    ...(inputScale !== undefined && { inputScale: new Tensor('float32', [K], inputScale) }),
+    ...(note !== undefined && { note }),
+  };
 }
 
-function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, bs: number, symmetric: boolean): void {
+function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, bs: number, symmetric: boolean, grams: Map<string, InputGram>): void {
+  const method = opts.method ?? 'rtn';
   const g = model.graph;
-  const cache = new Map<Value, { ins: Value[]; nb: NBits }>();
+  const cache = new Map<Value, { ins: Value[]; nb: NBits; inputScale?: Value }>();
   let domainAdded = false;
   for (const node of [...g.nodes]) {
     const w = weightOf(node);
@@ -133,19 +205,7 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
       continue;
     }
     const t = w.tensor;
-    const why = isExcluded(node, opts.exclude)
-      ? 'excluded by option'
-      : node.opType !== 'MatMul' && node.opType !== 'Gemm'
-        ? 'int4 covers MatMul and Gemm weights only'
-        : t === undefined || !w.value.isInitializer() || t.dtype !== 'float32'
-          ? `weight '${w.value.name}' is not a float32 initializer`
-          : t.dims.length !== 2
-            ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
-            : node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1)
-              ? 'Gemm with transA=1 or alpha != 1'
-              : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && node.attrFloat('beta', 1) !== 1
-                ? 'Gemm with beta != 1'
-                : undefined;
+    const why = skipReason(node, opts);
     if (why !== undefined) {
       report.pass(node, why);
       continue;
@@ -153,17 +213,21 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
     let c = cache.get(w.value);
     const first = c === undefined;
     if (c === undefined) {
-      const nb = packNBits(t!, w.inAxis, bs, symmetric);
+      const a0 = node.inputs[0];
+      const nb = packNBits(t!, w.inAxis, bs, kernelFor(opts, bs, symmetric, a0 === undefined ? undefined : grams.get(a0.name)));
       const ins = [emit.init(`${w.value.name}_nbits`, nb.B), emit.init(`${w.value.name}_scales`, nb.scales)];
       if (nb.zeroPoints !== undefined) ins.push(emit.init(`${w.value.name}_zero_points`, nb.zeroPoints));
-      c = { ins, nb };
+      const inputScale = nb.inputScale === undefined ? undefined : emit.init(`${w.value.name}_input_scale`, nb.inputScale);
+      c = { ins, nb, ...(inputScale !== undefined && { inputScale }) };
       cache.set(w.value, c);
     }
     if (!domainAdded) {
       if (!model.opsetImports.has('com.microsoft')) model.opsetImports.set('com.microsoft', 1);
       domainAdded = true;
     }
-    const a = node.inputs[0]!;
+    let a = node.inputs[0]!;
+    // AWQ: W·diag(s) is quantized, so the input is divided by s (one Mul; every consumer of this weight does it).
+    if (c.inputScale !== undefined) [a] = emit.node(node, 'Mul', [a, c.inputScale], { name: `${node.name || 'MatMul'}_awq_scale`, dtypes: ['float32'] });
     const [y] = emit.node(node, 'MatMulNBits', [a, ...c.ins], {
       domain: 'com.microsoft',
       name: `${node.name || 'MatMul'}_MatMulNBits`,
@@ -176,7 +240,8 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
     out.shape = node.outputs[0]!.shape;
     node.outputs[0]!.replaceAllUsesWith(out, { graphOutputs: true });
     g.remove(node);
-    report.done(node, `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'}${first ? '' : ' (shared)'}`, first ? t!.byteLength : 0, first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints) : 0, c.nb.maxAbsError);
+    const how = `${method}${c.nb.note === undefined ? '' : ` (${c.nb.note})`}`;
+    report.done(node, `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${how}${first ? '' : ' (shared)'}`, first ? t!.byteLength : 0, first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints, c.nb.inputScale) : 0, c.nb.maxAbsError);
   }
   for (const v of cache.keys()) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
 }
