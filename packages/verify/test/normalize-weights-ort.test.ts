@@ -3,8 +3,9 @@
  * initializer) is exact: outputs bit-identical in onnxruntime-node (optimizations disabled on both sides), on a
  * built model and on third-party exports (torchvision via torch.onnx, PP-OCRv4 via Paddle2ONNX) when cached.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readOnnx, writeOnnx } from '@mc/io-onnx';
 import { attr, type Model, ModelBuilder, modelStats, Node, normalizeWeights, Tensor, untieInput } from '@mc/ir';
 import { countOps, randomTensor } from '@mc/ir/testing';
@@ -108,4 +109,25 @@ describe.skipIf(rec.why !== undefined)(`PP-OCRv4 (Paddle2ONNX, every weight a Co
       await assertNumericallyClose(orig, bytes(n), { feeds, bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
     },
   );
+});
+
+/** The real models in ../shared/models/onnx that onnxruntime-node loads (custom-op models left out). */
+const shared = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/models/onnx');
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? (e.name === 'custom-ops' ? [] : walk(join(dir, e.name))) : e.name.endsWith('.onnx') ? [join(dir, e.name)] : [],
+  );
+}
+const real = existsSync(shared) ? walk(shared).sort() : [];
+
+describe.skipIf(real.length === 0)(`real models in ../shared/models/onnx${real.length === 0 ? ' (skipped: not found)' : ''}`, () => {
+  it.each(real.map((f) => [relative(shared, f), f]))('%s: normalised, params unchanged, bit-identical in ORT', async (_rel, file) => {
+    const orig = new Uint8Array(readFileSync(file));
+    const m = readOnnx(orig, { file });
+    const n = m.clone();
+    normalizeWeights(n);
+    expect(n.graph.nodes.filter((x) => x.opType === 'Constant' && x.attributes.has('value'))).toEqual([]);
+    expect(modelStats(n).params).toBe(modelStats(m).params);
+    await assertNumericallyClose(orig, bytes(n), { feeds: randomFeeds(m, 7), bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
+  });
 });
