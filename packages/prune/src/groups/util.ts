@@ -77,6 +77,7 @@ export function retie(model: Model): number {
     if (o === undefined || v.constValue === undefined || v.isGraphInput() || v.isGraphOutput()) continue;
     byOrigin.set(o, [...(byOrigin.get(o) ?? []), v]);
   }
+  for (const v of g.initializers.values()) v.meta.delete(ORIGIN); // a cache of this run only
   let n = 0;
   for (const list of byOrigin.values()) {
     const kept: Value[] = [];
