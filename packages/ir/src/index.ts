@@ -26,6 +26,7 @@ export { convOutDim, spatialAttrs } from './ops/conv.js';
 export { matmulShape } from './ops/gemm.js';
 export { inferShapes } from './shape-inference.js';
 export { modelStats, type ModelStats, type NodeStats } from './stats.js';
+export { normalizeWeights, normalizeWeightsPass, untieInput, constantTensor, type NormalizeWeightsResult } from './normalize-weights.js';
 export { runPasses, type Pass, type PassContext, type PassResult, type RunPassesOptions } from './passes.js';
 export { printModel, typeText } from './print.js';
 export { seededRandom, seededNormal } from './random.js';
