@@ -93,7 +93,8 @@ function squeezeShape(ctx: ShapeContext): (Shape | undefined)[] {
   const x = ctx.shapes[0];
   if (x === undefined) return [undefined];
   const axes = squeezeAxes(ctx);
-  if (axes === undefined) return [x.some((d) => typeof d !== 'number') ? undefined : x.filter((d) => d !== 1)];
+  // Without axes every 1 goes; a symbolic dim is taken not to be 1 (a batch of 1 would drop at run time).
+  if (axes === undefined) return [x.filter((d) => d !== 1)];
   const drop = new Set(axes.map((a) => normAxis(a, x.length)));
   return [x.filter((_, i) => !drop.has(i))];
 }
