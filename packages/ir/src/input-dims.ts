@@ -4,7 +4,7 @@ import { dimSymbols } from './symbolic.js';
 import type { Dim } from './types.js';
 
 /** Sizes given to symbolic input dimensions when nothing says otherwise. */
-export const DEFAULT_DIM_SIZES = { batch: 1, sequence: 128, other: 1 } as const;
+export const DEFAULT_DIM_SIZES = { batch: 1, sequence: 128, spatial: 224, other: 1 } as const;
 
 /** A symbolic input dimension that took a default size, and why. */
 export interface AssumedDim {
@@ -14,7 +14,10 @@ export interface AssumedDim {
   /** The dim's symbol (`'batch'`), or `'<input>[<axis>]'` for a dim without a name. */
   symbol: string;
   size: number;
-  /** 'batch' (named like a batch, or axis 0), 'sequence' (named like a sequence, or axis 1 of integer ids), 'other'. */
+  /**
+   * 'batch' (named like a batch, or axis 0), 'sequence' (named like a sequence, or axis 1 of integer ids), 'spatial'
+   * (named height/width, or an axis after 0 of a 4-D float input: an image), 'other'.
+   */
   kind: keyof typeof DEFAULT_DIM_SIZES;
 }
 
@@ -28,11 +31,15 @@ export interface DimSizesOptions {
 
 const BATCH = /^(n|b|bs|batch.*|.*_batch|.*batch_size.*|num_images)$/i;
 const SEQUENCE = /(seq|sequence|token|length|len|time|^t$|^s$|position|past|step)/i;
+const SPATIAL = /^(h|w|height|width|.*_height|.*_width|height_.*|width_.*)$/i;
+/** Names exporters give dims the user did not name: onnxruntime's 'unk__12', torch's 'x_dynamic_axes_1', ours 'x[1]'. */
+const UNNAMED = /^unk__|_dynamic_axes_\d+$|\[\d+\]$/;
 
-function kindOf(symbol: string, axis: number, integer: boolean): AssumedDim['kind'] {
-  if (/^unk__|\[\d+\]$/.test(symbol)) return axis === 0 ? 'batch' : axis === 1 && integer ? 'sequence' : 'other';
+function kindOf(symbol: string, axis: number, integer: boolean, rank: number): AssumedDim['kind'] {
+  if (UNNAMED.test(symbol)) return axis === 0 ? 'batch' : axis === 1 && integer ? 'sequence' : !integer && rank === 4 ? 'spatial' : 'other';
   if (BATCH.test(symbol)) return 'batch';
   if (SEQUENCE.test(symbol)) return 'sequence';
+  if (SPATIAL.test(symbol)) return 'spatial';
   return 'other';
 }
 
@@ -42,7 +49,7 @@ const unnamed = (input: string, axis: number): string => `${input.replace(/[*/+(
 /**
  * Gives every unnamed dim (unknown or '') of the model's graph inputs a symbol of its own, in place, and returns the
  * sizes of all input symbols: given ones (`inputShapes`, `dims`) first, defaults (batch 1, sequence 128, other 1) for
- * the rest, listed in `assumed`. Throws `E_OPTION` for an input name, rank or fixed size the model does not have.
+ * the rest (spatial 224), listed in `assumed`. Throws `E_OPTION` for an input name, rank or fixed size the model does not have.
  * @internal
  */
 export function bindInputDims(model: Model, opts: DimSizesOptions): { sizes: Map<string, number>; assumed: AssumedDim[] } {
@@ -76,7 +83,7 @@ export function bindInputDims(model: Model, opts: DimSizesOptions): { sizes: Map
       if (typeof d !== 'string') return;
       for (const symbol of dimSymbols(d)) {
         if (sizes.has(symbol)) continue;
-        const kind = kindOf(symbol, axis, integer);
+        const kind = kindOf(symbol, axis, integer, v.shape?.length ?? 0);
         const size = DEFAULT_DIM_SIZES[kind];
         sizes.set(symbol, size);
         assumed.push({ input: v.name, axis, symbol, size, kind });

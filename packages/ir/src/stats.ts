@@ -36,7 +36,7 @@ export interface ModelStats {
   effectiveMacs: number;
   /** The size of every symbolic input dimension used for `macs` (given or assumed). */
   dims: Record<string, number>;
-  /** Symbolic input dimensions that took a default size (batch 1, sequence 128, other 1). */
+  /** Symbolic input dimensions that took a default size (batch 1, sequence 128, height/width 224, other 1). */
   assumed: AssumedDim[];
   /** Nodes with a MAC rule whose shapes stayed unknown; their MACs count as 0. */
   uncounted: string[];
@@ -102,7 +102,7 @@ function weightDensity(node: Node): number {
  *
  * Shapes are inferred symbolically on a clone (the model is not changed), then evaluated with the sizes from
  * `opts.inputShapes` and `opts.dims`; symbolic input dims given no size take defaults (batch-like 1, sequence-like 128,
- * other 1), listed in `assumed`. `macs` is the dense count, which onnxruntime executes; `effectiveMacs` counts only
+ * height/width 224, other 1), listed in `assumed`. `macs` is the dense count, which onnxruntime executes; `effectiveMacs` counts only
  * non-zero weights.
  *
  * @example

@@ -89,6 +89,19 @@ describe('modelStats with concrete sizes', () => {
     expect(s.macs).toBe(16);
   });
 
+  it('an image input with dynamic height and width assumes 224 (named or unnamed); MACs follow the given size', () => {
+    for (const shape of [['N', 3, 'height', 'width'], [null, 3, null, null], ['x_dynamic_axes_1', 3, 'x_dynamic_axes_2', 'x_dynamic_axes_3']]) {
+      const b = new ModelBuilder({ opset: 17 });
+      const x = b.input('x', 'float32', shape);
+      b.output(b.node('Conv', [x, b.initializer('w', float32Tensor([8, 3, 3, 3], new Float32Array(216)))], { pads: [1, 1, 1, 1] }), 'y');
+      const m = b.build();
+      const s = modelStats(m);
+      expect(s.assumed.map((a) => `${a.kind}=${a.size}`)).toEqual(['batch=1', 'spatial=224', 'spatial=224']);
+      expect(s.macs).toBe(224 * 224 * 8 * 27);
+      expect(modelStats(m, { inputShapes: { x: [2, 3, 32, 16] } }).macs).toBe(2 * 32 * 16 * 8 * 27);
+    }
+  });
+
   it('wrong input names, ranks and fixed sizes are E_OPTION errors that name the fix', () => {
     const m = attention();
     const err = (f: () => unknown) => {

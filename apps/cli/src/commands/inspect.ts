@@ -26,7 +26,7 @@ const flagTable = {
     type: 'strings',
     arg: 'name=AxBxC',
     description:
-      `concrete shape of a graph input for the MACs, e.g. input_ids=1x128; symbolic dims given no size take defaults: batch-like (or axis 0) ${D.batch}, sequence-like (or axis 1 of integer ids) ${D.sequence}, others ${D.other}`,
+      `concrete shape of a graph input for the MACs, e.g. input_ids=1x128; symbolic dims given no size take defaults: batch-like (or axis 0) ${D.batch}, sequence-like (or axis 1 of integer ids) ${D.sequence}, height/width (or unnamed image axes) ${D.spatial}, others ${D.other}`,
   },
 } satisfies Record<string, FlagSpec | null>;
 
