@@ -3,7 +3,14 @@ import type { Model } from './model.js';
 import { dimSymbols } from './symbolic.js';
 import type { Dim } from './types.js';
 
-/** Sizes given to symbolic input dimensions when nothing says otherwise. */
+/**
+ * Sizes given to symbolic input dimensions when nothing says otherwise, by kind of dim (see {@link AssumedDim}).
+ *
+ * @example
+ * ```ts
+ * DEFAULT_DIM_SIZES.sequence; // 128
+ * ```
+ */
 export const DEFAULT_DIM_SIZES = { batch: 1, sequence: 128, spatial: 224, other: 1 } as const;
 
 /** A symbolic input dimension that took a default size, and why. */

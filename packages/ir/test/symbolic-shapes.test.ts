@@ -62,6 +62,20 @@ describe('shape inference with symbolic dims', () => {
     expect(f.shape).toEqual(['batch*sequence', 8]);
     expect(m.graph.outputs.map((o) => o.shape)).toEqual([['batch*sequence', 2, 4], ['batch', '2*sequence', 8]]);
   });
+
+  it('Einsum: output letters with symbols, MACs = product of all letter sizes for two operands, none for one', () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const q = b.input('q', 'float32', ['batch', H, 'sequence', 16]);
+    const k = b.input('k', 'float32', ['batch', H, 'sequence', 16]);
+    const s = b.node('Einsum', [q, k], { equation: 'bhqd,bhkd->bhqk' });
+    const t = b.node('Einsum', [q], { equation: '...ij->...ji' });
+    const u = b.node('Einsum', [b.input('i', 'float32', ['sequence']), b.input('j', 'float32', [8])], { equation: 'i,j' });
+    for (const v of [s, t, u]) b.output(v);
+    const m = b.build();
+    inferShapes(m);
+    expect([s.shape, t.shape, u.shape]).toEqual([['batch', H, 'sequence', 'sequence'], ['batch', H, 16, 'sequence'], ['sequence', 8]]);
+    expect(modelStats(m, { dims: { batch: 2, sequence: 10 } }).nodes.map((n) => n.macs)).toEqual([2 * H * 10 * 10 * 16, 0, 10 * 8]);
+  });
 });
 
 describe('modelStats with concrete sizes', () => {

@@ -12,7 +12,7 @@ export const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis
 /** Ends at or past this are "to the end of the axis" (torch writes INT64_MAX, others INT32_MAX). */
 const HUGE = 2 ** 31 - 1;
 
-/** The input value unchanged, for ops that only move elements of a small shape tensor (Reshape, Squeeze, …). */
+/** The input value unchanged, for ops that only move elements of a small shape tensor (Reshape, Squeeze, …). @internal */
 export const sameValue = (ctx: ShapeContext): (Dim[] | undefined)[] => [ctx.values[0]];
 
 function reshapeShape(ctx: ShapeContext): (Shape | undefined)[] {
@@ -127,6 +127,7 @@ function sliceArgs(ctx: ShapeContext, rank: number): { starts: Dim[]; ends: Dim[
  * Length of one sliced axis (https://onnx.ai/onnx/operators/onnx__Slice.html): clamp start and end into the axis, then
  * ceil((end - start) / step). With symbols, the common forms are kept: `[0:end]` with a symbolic end is `end` (taken to
  * lie inside the axis), `[s:]` is `d - s`, `[0:-k]` is `d - k`; other symbolic forms are unknown.
+ * @internal
  */
 export function sliceDim(d: Dim, start: Dim, end: Dim, step: number): Dim {
   if (typeof d === 'number' && typeof start === 'number' && typeof end === 'number') {
