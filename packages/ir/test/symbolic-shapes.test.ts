@@ -63,6 +63,23 @@ describe('shape inference with symbolic dims', () => {
     expect(m.graph.outputs.map((o) => o.shape)).toEqual([['batch*sequence', 2, 4], ['batch', '2*sequence', 8]]);
   });
 
+  it("a KV cache concat gives 'past + sequence'; torch's expand pattern (ConstantOfShape, Equal -1, Where) folds to the shape", () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const past = b.input('past', 'float32', ['batch', H, 'past', 16]);
+    const cur = b.input('cur', 'float32', ['batch', H, 'sequence', 16]);
+    const kv = b.node('Concat', [past, cur], { axis: 2 });
+    const shape = b.node('Shape', [kv]);
+    const ones = b.node('ConstantOfShape', [b.initializer('four', int64Tensor([1], [4]))], { value: int64Tensor([1], [1]) });
+    const minus = b.node('Mul', [ones, b.initializer('m1', int64Tensor([], [-1]))]);
+    const target = b.node('Where', [b.node('Equal', [shape, minus]), ones, shape]);
+    const ex = b.node('Expand', [b.initializer('one', float32Tensor([1, 1, 1, 1], [1])), target]);
+    b.output(ex, 'y');
+    const m = b.build();
+    inferShapes(m);
+    expect(kv.shape).toEqual(['batch', H, 'past + sequence', 16]);
+    expect(ex.shape).toEqual(['batch', H, 'past + sequence', 16]);
+  });
+
   it('Einsum: output letters with symbols, MACs = product of all letter sizes for two operands, none for one', () => {
     const b = new ModelBuilder({ opset: 17 });
     const q = b.input('q', 'float32', ['batch', H, 'sequence', 16]);
