@@ -29,3 +29,4 @@ export { modelStats, type ModelStats, type NodeStats } from './stats.js';
 export { runPasses, type Pass, type PassContext, type PassResult, type RunPassesOptions } from './passes.js';
 export { printModel, typeText } from './print.js';
 export { seededRandom, seededNormal } from './random.js';
+export { kmeans1d, type KMeansOptions, type KMeansResult } from './kernels/kmeans.js';
