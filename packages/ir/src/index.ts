@@ -30,3 +30,4 @@ export { runPasses, type Pass, type PassContext, type PassResult, type RunPasses
 export { printModel, typeText } from './print.js';
 export { seededRandom, seededNormal } from './random.js';
 export { kmeans1d, type KMeansOptions, type KMeansResult } from './kernels/kmeans.js';
+export type { Feeds } from './feeds.js';
