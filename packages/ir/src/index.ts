@@ -33,3 +33,5 @@ export { runPasses, type Pass, type PassContext, type PassResult, type RunPasses
 export { printModel, typeText } from './print.js';
 export { seededRandom, seededNormal } from './random.js';
 export { resolveNamedPath, type NamedPathContext } from './confine.js';
+export { kmeans1d, type KMeansOptions, type KMeansResult } from './kernels/kmeans.js';
+export type { Feeds } from './feeds.js';
