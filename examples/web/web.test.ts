@@ -16,7 +16,7 @@ const shared = path.resolve(here, '../../../shared');
 const mnistModel = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const chromiumPath = '/usr/bin/chromium';
 const missing = [mnistModel, path.join(shared, 'data/mnist'), chromiumPath].filter((p) => !existsSync(p));
-if (missing.length > 0) console.warn(`web example test skipped: missing ${missing.join(', ')} (apt-get install chromium; ../shared data)`);
+const why = missing.length > 0 ? ` (skipped: missing ${missing.join(', ')}; apt-get install chromium, ../shared data)` : '';
 
 const N = 100;
 
@@ -31,7 +31,7 @@ async function first100() {
   return { images, labels };
 }
 
-describe.skipIf(missing.length > 0)('examples/web in headless Chromium', () => {
+describe.skipIf(missing.length > 0)(`examples/web in headless Chromium${why}`, () => {
   it('shows the same top-1 as onnxruntime-node on 100 MNIST images', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mc-web-'));
     const modelPath = path.join(dir, 'model.onnx');

@@ -5,9 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { mc, repoRoot, shared, tempDir } from './helpers.js';
 
 const mnist = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
+const data = path.join(shared, 'data/mnist');
+const h5 = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');
+/** ' (skipped: … is missing)' for a test title when any of the files is absent, else ''. */
+const missing = (...files: string[]) => {
+  const gone = files.filter((f) => !existsSync(f));
+  return gone.length === 0 ? '' : ` (skipped: ${gone.join(', ')} missing)`;
+};
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
-describe.skipIf(!existsSync(mnist))('mc compress', () => {
+describe.skipIf(!existsSync(mnist))(`mc compress${missing(mnist)}`, () => {
   it('--error 0.5 --verify: factorises, prints the layer table and totals, output runs in ORT', async () => {
     const out = path.join(tempDir(), 'small.onnx');
     const before = sha(mnist);
@@ -40,9 +47,7 @@ describe.skipIf(!existsSync(mnist))('mc compress', () => {
     expect(r.err.length).toBeGreaterThan(0);
   });
 
-  it('--dataset: data-aware dense factors, the report gives the output error', async () => {
-    const data = path.join(shared, 'data/mnist');
-    if (!existsSync(data)) return;
+  it.skipIf(!existsSync(data))(`--dataset: data-aware dense factors, the report gives the output error${missing(data)}`, async () => {
     const out = path.join(tempDir(), 'cal.onnx');
     const r = await mc('compress', '--error', '0.2', '--dataset', 'mnist', '--data-dir', data, '--scale', '1', '--calibration-size', '64', '--json', mnist, out);
     expect(r.code).toBe(0);
@@ -52,19 +57,14 @@ describe.skipIf(!existsSync(mnist))('mc compress', () => {
     expect(dense.outputError).toBeLessThanOrEqual(0.2);
   });
 
-  it('Keras .h5 in and out (moonflower)', async () => {
-    const h5 = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');
-    if (!existsSync(h5)) return;
+  it.skipIf(!existsSync(h5))(`Keras .h5 in and out (moonflower)${missing(h5)}`, async () => {
     const out = path.join(tempDir(), 'small.h5');
     const r = await mc('compress', '--error', '0.3', h5, out);
     expect(r.code).toBe(0);
     expect(JSON.parse((await mc('inspect', '--json', out)).out).params).toBeLessThan(34_826);
   });
 
-  it('--finetune 1 trains the factorised model on the dataset before writing', async () => {
-    const h5 = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');
-    const data = path.join(shared, 'data/mnist');
-    if (!existsSync(h5) || !existsSync(data)) return;
+  it.skipIf(!existsSync(h5) || !existsSync(data))(`--finetune 1 trains the factorised model on the dataset before writing${missing(h5, data)}`, async () => {
     const out = path.join(tempDir(), 'ft.onnx');
     const r = await mc('compress', '--error', '0.3', '--finetune', '1', '--dataset', 'mnist', '--data-dir', data, '--limit', '256', '--json', h5, out);
     expect(r.code).toBe(0);

@@ -3,29 +3,29 @@ import type { Graph } from './graph.js';
 import type { Model } from './model.js';
 import type { ShapeContext } from './ops/define.js';
 import { opInfo } from './ops/registry.js';
+import { normalizeDim } from './symbolic.js';
 import { toNumbers } from './tensor.js';
-import type { Shape } from './types.js';
+import type { Dim, Shape } from './types.js';
 import type { Value } from './value.js';
+
+/** Tensors up to this many elements have their contents followed as shape arithmetic. */
+const MAX_VALUE = 64;
 
 /**
  * Fills `value.shape`/`value.dtype` for outputs of registered ops where they are unknown; keeps what is known.
- * Constant inputs (initializers, Constant nodes) feed shape-like inputs such as Reshape's target.
+ * Dims may be symbolic: a graph input's `'batch'` flows through the graph, and ops derive expressions from it
+ * (`'batch*sequence'` after a Flatten, `'past + sequence'` after a Concat; see `dimMul`, `evalDim`). Shape arithmetic
+ * is folded: constants (initializers, Constant nodes) and the contents of small integer tensors computed from `Shape`
+ * outputs feed shape-like inputs such as Reshape's target, so `Shape → Gather → Concat → Reshape` keeps its symbols.
  *
  * @example
  * ```ts
  * inferShapes(model);
- * model.graph.outputs[0]!.shape; // [1, 10]
+ * model.graph.outputs[0]!.shape; // ['batch', 'sequence', 256]
  * ```
  */
 export function inferShapes(model: Model): void {
   inferGraph(model.graph);
-}
-
-function constNumbers(v: Value | undefined): number[] | undefined {
-  if (v === undefined) return undefined;
-  const t = v.constValue ?? constantNodeValue(v);
-  if (t === undefined || t.size > 64 || (t.dtype !== 'int64' && t.dtype !== 'int32')) return undefined;
-  return toNumbers(t);
 }
 
 function constantNodeValue(v: Value) {
@@ -33,6 +33,13 @@ function constantNodeValue(v: Value) {
   if (p?.opType !== 'Constant' || p.domain !== '') return undefined;
   const a = p.attr('value');
   return a?.type === 'TENSOR' ? a.value : undefined;
+}
+
+/** Contents of a small integer constant, or undefined. */
+function constContents(v: Value): Dim[] | undefined {
+  const t = v.constValue ?? constantNodeValue(v);
+  if (t === undefined || t.size > MAX_VALUE || (t.dtype !== 'int64' && t.dtype !== 'int32' && t.dtype !== 'bool')) return undefined;
+  return toNumbers(t);
 }
 
 function inferGraph(g: Graph): void {
@@ -43,6 +50,22 @@ function inferGraph(g: Graph): void {
     if (v.shape === undefined) v.shape = t.dims;
     if (v.dtype === undefined) v.dtype = t.dtype;
   }
+  // Sparse initializers likewise: their dense dims and the dtype of their values.
+  for (const v of g.sparseInitializers.values()) {
+    const s = v.sparseValue;
+    if (s === undefined) continue;
+    if (v.shape === undefined) v.shape = s.dims;
+    if (v.dtype === undefined) v.dtype = s.values.dtype;
+  }
+  const values = new Map<Value, Dim[]>();
+  const valueOf = (v: Value | undefined): Dim[] | undefined => {
+    if (v === undefined) return undefined;
+    const known = values.get(v);
+    if (known !== undefined) return known;
+    const c = constContents(v);
+    if (c !== undefined) values.set(v, c);
+    return c;
+  };
   for (const node of g.nodes) {
     if (node.opType === 'Constant' && node.domain === '') {
       const t = constantNodeValue(node.outputs[0]!);
@@ -54,30 +77,38 @@ function inferGraph(g: Graph): void {
     }
     const info = opInfo(node);
     if (info === undefined) continue;
+    const vals = node.inputs.map(valueOf);
     const ctx: ShapeContext = {
       node,
-      shapes: node.inputs.map((v) => v?.shape ?? v?.constValue?.dims), // initializers read without a type still know their dims
+      // initializers read without a type still know their dims
+      shapes: node.inputs.map((v) => v?.shape ?? v?.constValue?.dims ?? v?.sparseValue?.dims),
       dtypes: node.inputs.map((v) => v?.dtype),
-      consts: node.inputs.map((v) => constNumbers(v)),
+      consts: vals.map((d) => (d !== undefined && d.every((x) => typeof x === 'number') ? (d as number[]) : undefined)),
+      values: vals,
     };
     let shapes: (Shape | undefined)[] = [];
     let dtypes: (DType | undefined)[] = [];
+    let outValues: (Dim[] | undefined)[] = [];
     try {
       shapes = info.inferShape?.(ctx) ?? [];
       dtypes = info.inferDType?.(ctx) ?? node.outputs.map(() => ctx.dtypes[0]);
+      outValues = info.inferValue?.(ctx) ?? [];
     } catch {
       continue; // malformed attributes: leave shapes unknown; the checker of the technique reports them
     }
-    if (node.opType === 'Cast') dtypes = [undefined];
     for (const [i, o] of node.outputs.entries()) {
-      const inferred = shapes[i];
+      const inferred = shapes[i]?.map(normalizeDim);
       if (o.shape === undefined && inferred !== undefined) o.shape = inferred;
-      else if (o.shape !== undefined && inferred !== undefined && o.shape.length === inferred.length && o.shape.some((d, k) => typeof d !== 'number' && typeof inferred[k] === 'number')) {
-        // A declared symbolic dim ('batch') is refined by an inferred size; known sizes are never overwritten.
+      else if (o.shape !== undefined && inferred !== undefined && o.shape.length === inferred.length) {
+        // A declared symbolic or unknown dim is refined by an inferred size, and an unknown one by an inferred symbol;
+        // known sizes are never overwritten.
         const known = o.shape;
-        o.shape = known.map((d, k) => (typeof d === 'number' ? d : (inferred[k] ?? d)));
+        const refined = known.map((d, k) => (typeof d === 'number' ? d : typeof inferred[k] === 'number' || ((d === null || d === '') && inferred[k] !== null) ? inferred[k]! : d));
+        if (refined.some((d, k) => d !== known[k])) o.shape = refined;
       }
       if (o.dtype === undefined && dtypes[i] !== undefined) o.dtype = dtypes[i];
+      const v = outValues[i];
+      if (v !== undefined && v.length <= MAX_VALUE) values.set(o, v.map(normalizeDim));
     }
   }
 }

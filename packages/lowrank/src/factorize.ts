@@ -1,4 +1,4 @@
-import { McError, type McWarning, type Model, modelStats, type Node } from '@mc/ir';
+import { McError, type McWarning, type Model, modelStats, type Node, normalizeWeights } from '@mc/ir';
 import { calibratedFactors, outputErrorCurve, outputSpectra } from './calibrate.js';
 import { matmul } from './kernels/matmul.js';
 import { l1RelError, TuckerErrorOracle } from './kernels/rank-select.js';
@@ -36,6 +36,10 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
   const signal = opts.signal;
   signal?.throwIfAborted();
   const out = model.clone();
+  // Weights in Constant nodes (Paddle2ONNX) or behind Identity nodes (torch.onnx) become initializers, so the rules
+  // find them. A weight still read by several layers after this is shared and is left alone (factorising it for one
+  // reader would untie it and store it twice).
+  normalizeWeights(out);
   // Stats run shape inference; do it on throw-away clones so the output differs from the input only where factorised.
   const before = modelStats(model.clone());
   const warnings: McWarning[] = [];

@@ -1,8 +1,8 @@
 import { type Dataset, layoutForInput } from '@mc/datasets';
-import { McError, type Model, Tensor } from '@mc/ir';
+import { type Feeds, McError, type Model, Tensor } from '@mc/ir';
 
-/** Named input tensors of one model run. */
-export type Feeds = Record<string, Tensor>;
+/** Named input tensors of one model run (the `@mc/ir` type). */
+export type { Feeds };
 
 /** How dataset samples become model inputs. */
 export interface FeedOptions {

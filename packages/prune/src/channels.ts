@@ -1,6 +1,7 @@
 import { McError, type McWarning, type Model, toFloat32 } from '@mc/ir';
 import { inferAllShapes } from './shapes.js';
 import { analyse } from './groups/analyse.js';
+import { retie } from './groups/util.js';
 import type { ChannelState } from './groups/state.js';
 import { importanceOf } from './importance.js';
 import type { ChannelOptions } from './options.js';
@@ -133,6 +134,7 @@ export function pruneChannels(model: Model, opts: ChannelOptions, warnings: McWa
   const isRemoved = (e: number): boolean => removed.has(state.find(e));
   for (const edit of state.edits) edit(isRemoved);
   if (removed.size > 0) {
+    retie(model);
     model.graph.removeDeadNodes();
     model.graph.removeUnusedInitializers();
     refreshShapes(model);

@@ -29,9 +29,11 @@ function check(bn: Node): { layer: Node } | { skip: string } {
   if (bn.attrInt('training_mode', 0) === 1) return { skip: 'training_mode = 1' };
   if (bn.outputs.slice(1).some((o) => o.uses().length > 0 || o.isGraphOutput())) return { skip: 'running statistics outputs are used' };
   const w = weightOf(layer);
-  if (w?.tensor === undefined || !w.value.isInitializer() || w.value.uses().length !== 1) return { skip: `the ${layer.opType} weight is not a constant of its own` };
+  // A weight or bias shared with other layers is fine: the folded tensors are new initializers of this layer alone
+  // (copy on write), the others keep reading the original.
+  if (w?.tensor === undefined || !w.value.isInitializer() || w.value.isGraphInput()) return { skip: `the ${layer.opType} weight is not a constant initializer` };
   const b = biasOf(layer);
-  if (b !== undefined && (b.tensor === undefined || b.value.uses().length !== 1)) return { skip: `the ${layer.opType} bias is not a constant of its own` };
+  if (b !== undefined && (b.tensor === undefined || b.value.isGraphInput())) return { skip: `the ${layer.opType} bias is not a constant` };
   if (layer.opType === 'Gemm' && (layer.attrFloat('alpha', 1) !== 1 || layer.attrFloat('beta', 1) !== 1)) return { skip: 'the Gemm has alpha or beta ≠ 1' };
   if (layer.opType === 'Gemm' && (b?.tensor !== undefined && b.tensor.size !== w.tensor.dims[w.outAxis])) return { skip: 'the Gemm bias broadcasts' };
   const p = paramsOf(bn);

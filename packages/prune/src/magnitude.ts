@@ -1,5 +1,6 @@
 import { biasOf, McError, type McWarning, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
-import { codeTensors, emitCodebookStream } from './codebook.js';
+import { codeTensors } from './codebook.js';
+import { emitCodebookStream } from './codebook-decoder.js';
 import { countZeros, nmPrune, zeroSmallest } from './kernels/magnitude.js';
 import type { MagnitudePlan } from './options.js';
 import type { PassedThrough, WeightReport } from './report.js';

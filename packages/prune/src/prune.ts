@@ -1,4 +1,4 @@
-import { type McWarning, type Model, type ModelStats, modelStats, runPasses } from '@mc/ir';
+import { type McWarning, type Model, type ModelStats, modelStats, normalizeWeights, runPasses } from '@mc/ir';
 import { pruneChannels } from './channels.js';
 import { foldBatchNormPass } from './fold-bn.js';
 import { pruneMagnitude } from './magnitude.js';
@@ -41,6 +41,8 @@ export async function prune(model: Model, opts: PruneOptions): Promise<PruneResu
   const plan = validateOptions(opts);
   opts.signal?.throwIfAborted();
   let out = model.clone();
+  // Weights in Constant nodes or behind Identity nodes (third-party exporters) become plain, possibly shared, initializers.
+  normalizeWeights(out);
   const before = statsOf(model);
   const warnings: McWarning[] = [];
   const passedThrough: PassedThrough[] = [];

@@ -1,8 +1,8 @@
-import { McError, type Tensor } from '@mc/ir';
+import { type Feeds, McError } from '@mc/ir';
 import type { Model } from '@mc/ir';
 
-/** Input feeds of one calibration batch: graph input name → tensor. */
-export type Feeds = Record<string, Tensor>;
+/** Input feeds of one calibration batch: graph input name → tensor (the `@mc/ir` type). */
+export type { Feeds };
 
 /** Which runtime the output should run fast and correctly on. */
 export type QuantizeTarget = 'ort-cpu' | 'ort-web';

@@ -1,4 +1,4 @@
-import { McError, type Model, inferShapes, modelStats } from '@mc/ir';
+import { McError, type Model, inferShapes, modelStats, normalizeWeights } from '@mc/ir';
 import { Emitter } from './emit.js';
 import { assertNotQuantized, foldConstantReshapes } from './graph-utils.js';
 import { raiseOpset } from './opset-upgrade.js';
@@ -61,6 +61,9 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   assertNotQuantized(input, opts.mode);
   opts.signal?.throwIfAborted();
   const model = input.clone();
+  // Weights in Constant nodes (Paddle2ONNX) or behind Identity nodes (torch.onnx) become initializers, so the modes
+  // find them; a shared weight is quantized once for all its readers (the modes cache per weight).
+  normalizeWeights(model);
   inferShapes(model); // known shapes are carried over to the values that replace rewritten nodes' outputs
   const before = modelStats(model);
   const emit = new Emitter(model.graph);

@@ -4,7 +4,7 @@ import { type Model, ModelBuilder, Tensor } from '@mc/ir';
 import { seededNormal } from '@mc/ir/testing';
 import { writeOnnx } from '@mc/io-onnx';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +12,8 @@ export const shared = new URL('../../../../shared/', import.meta.url).pathname;
 export const mnistDir = join(shared, 'data/mnist');
 export const mnistModel = join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 export const haveMnist = existsSync(join(mnistDir, 't10k-images-idx3-ubyte.gz')) && existsSync(mnistModel);
+/** Appended to the name of a test or suite that needs {@link haveMnist}, so a skipped one says why. */
+export const MNIST = haveMnist ? '' : ` (skipped: ${mnistDir} or ${mnistModel} is missing)`;
 
 /** Session option that keeps onnxruntime-node from turning DQ→MatMul into MatMulNBits with int8 activations. */
 export const EXACT_DQ = { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } } as const;
@@ -62,19 +64,46 @@ export async function runWeb(model: Model, feeds: Record<string, Tensor>): Promi
   }
 }
 
-/** Debian python3-onnx checker; returns undefined when python3-onnx is missing, else the error text ('' = valid). */
-let pyOnnx: boolean | undefined;
-export function onnxChecker(model: Model): string | undefined {
-  if (pyOnnx === undefined) pyOnnx = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
-  if (!pyOnnx) return undefined;
+/** Whether /usr/bin/python3 imports Debian python3-onnx: the onnx.checker tests run only then. */
+export const havePyOnnx = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
+
+/** Appended to the name of an onnx.checker test, so a skipped one says why. */
+export const PY_ONNX = havePyOnnx ? '' : ' (skipped: Debian python3-onnx is not installed; apt-get install python3-onnx)';
+
+/** Debian python3-onnx (1.12) checker: the error text, '' when the model is valid. Call only when {@link havePyOnnx}. */
+export function onnxChecker(model: Model): string {
+  if (!havePyOnnx) throw new Error('onnxChecker needs Debian python3-onnx; guard the test with it.skipIf(!havePyOnnx)');
   const dir = mkdtempSync(join(tmpdir(), 'mc-q-'));
   const f = join(dir, 'm.onnx');
   // onnx 1.12 knows IR <= 8 (opset <= 17); IR 9/10 add only new types, so an opset <= 17 model is checked at IR 8
   const m = model.clone();
   if ((m.opset('') ?? 0) <= 17 && m.irVersion > 8) m.irVersion = 8;
-  writeFileSync(f, writeOnnx(m));
-  const r = spawnSync('/usr/bin/python3', ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', f], { encoding: 'utf8' });
-  return r.status === 0 ? '' : (r.stderr.trim().split('\n').pop() ?? 'failed');
+  try {
+    writeFileSync(f, writeOnnx(m));
+    const r = spawnSync('/usr/bin/python3', ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', f], { encoding: 'utf8' });
+    return r.status === 0 ? '' : (r.stderr.trim().split('\n').pop() ?? 'failed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * onnx.checker's complaints about each labelled model ([] when all pass), so one test checks the models several tests
+ * made. Call only when {@link havePyOnnx}.
+ */
+export async function checkerFailures(models: Iterable<readonly [string, () => Promise<Model>]>): Promise<string[]> {
+  const failures: string[] = [];
+  for (const [label, model] of models) {
+    const e = onnxChecker(await model());
+    if (e !== '') failures.push(`${label}: ${e}`);
+  }
+  return failures;
+}
+
+/** Runs `f` once, on first call, and hands every caller the same promise: two tests share one quantization. */
+export function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= f());
 }
 
 /** First n MNIST test images as float32 [n,1,28,28] raw 0-255 pixels (the CNTK model's input) and labels. */

@@ -1,10 +1,10 @@
-import { McError, type Model, type Tensor } from '@mc/ir';
+import { type Feeds, McError, type Model, type Tensor } from '@mc/ir';
 import { writeOnnx } from '@mc/io-onnx';
 import * as ort from 'onnxruntime-node';
 import { fromOrt, toOrt } from './ort-tensor.js';
 
-/** Named input tensors, as `randomFeeds` in `@mc/ir/testing` makes them. */
-export type Feeds = Record<string, Tensor>;
+/** Named input tensors, as `randomFeeds` in `@mc/ir/testing` makes them (the `@mc/ir` type). */
+export type { Feeds };
 
 /** Options for {@link runModel} and {@link createSession}. */
 export interface RunModelOptions {

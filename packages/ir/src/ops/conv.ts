@@ -1,4 +1,5 @@
 import type { Node } from '../node.js';
+import { dimAdd, dimDiv, dimSub } from '../symbolic.js';
 import type { Dim, Shape } from '../types.js';
 import { defineOp, numel, type OpInfo, type ShapeContext } from './define.js';
 
@@ -7,12 +8,23 @@ import { defineOp, numel, type OpInfo, type ShapeContext } from './define.js';
  * floor((in + padBegin + padEnd - dilation*(k-1) - 1) / stride) + 1, or ceil(in/stride) for SAME_* auto_pad.
  */
 export function convOutDim(inDim: Dim, k: number, stride: number, dilation: number, padBegin: number, padEnd: number, autoPad: string, ceilMode = false): Dim {
-  if (typeof inDim !== 'number') return null;
+  if (typeof inDim !== 'number') return symbolicOutDim(inDim, k, stride, dilation, padBegin, padEnd, autoPad, ceilMode);
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(inDim / stride);
   const span = dilation * (k - 1) + 1;
   if (autoPad === 'VALID') return Math.floor((inDim - span) / stride) + 1;
   const q = (inDim + padBegin + padEnd - span) / stride;
   return (ceilMode ? Math.ceil(q) : Math.floor(q)) + 1;
+}
+
+/** {@link convOutDim} for a symbolic size: the same formula as an expression ('height' stays 'height' for a padded 3×3). */
+function symbolicOutDim(inDim: Dim, k: number, stride: number, dilation: number, padBegin: number, padEnd: number, autoPad: string, ceilMode: boolean): Dim {
+  if (inDim === null) return null;
+  // ceil(a / s) = floor((a + s - 1) / s)
+  const ceilDiv = (a: Dim, s: number): Dim => dimDiv(dimAdd(a, s - 1), s);
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return ceilDiv(inDim, stride);
+  const span = dilation * (k - 1) + 1;
+  const room = autoPad === 'VALID' ? dimSub(inDim, span) : dimAdd(inDim, padBegin + padEnd - span);
+  return dimAdd(ceilMode ? ceilDiv(room, stride) : dimDiv(room, stride), 1);
 }
 
 /** Spatial attributes of a Conv/pool node with spec defaults filled in. */

@@ -1,5 +1,5 @@
 import type { Node } from '../node.js';
-import type { Shape } from '../types.js';
+import type { Dim, Shape } from '../types.js';
 import type { DType } from '../dtype.js';
 
 /** Which input holds a layer's weight, and where its channel axes are. */
@@ -38,6 +38,11 @@ export interface ShapeContext {
   dtypes: (DType | undefined)[];
   /** Constant input values as numbers (small int64/int32 tensors such as Reshape's shape), when known. */
   consts: (number[] | undefined)[];
+  /**
+   * Contents of small integer inputs (at most 64 elements, flattened) as dims: numbers, or symbolic dims where they
+   * were computed from shapes (`Shape → Gather → Concat → Reshape`). `consts[i]` is `values[i]` when all are numbers.
+   */
+  values: (Dim[] | undefined)[];
 }
 
 /** Registered knowledge about one op type. Spec names are ONNX's own (https://onnx.ai/onnx/operators/). */
@@ -57,6 +62,8 @@ export interface OpInfo {
   inferShape?: (ctx: ShapeContext) => (Shape | undefined)[];
   /** Output dtypes; default: the first input's dtype. */
   inferDType?: (ctx: ShapeContext) => (DType | undefined)[];
+  /** Contents of small integer outputs (shape arithmetic), flattened, as numbers or symbolic dims; see `ShapeContext.values`. */
+  inferValue?: (ctx: ShapeContext) => (Dim[] | undefined)[];
   /** Multiply-accumulate count for known shapes. */
   macs?: (node: Node, inShapes: (Shape | undefined)[], outShapes: (Shape | undefined)[]) => number;
 }

@@ -1,6 +1,7 @@
 import type { Dim, Shape } from '../types.js';
 import { broadcastShapes } from './elementwise.js';
 import { defineOp, numel, type OpInfo } from './define.js';
+import type { Node } from '../node.js';
 
 /** MatMul output shape with numpy semantics (https://onnx.ai/onnx/operators/onnx__MatMul.html). */
 export function matmulShape(a: Shape | undefined, b: Shape | undefined): Shape | undefined {
@@ -12,6 +13,41 @@ export function matmulShape(a: Shape | undefined, b: Shape | undefined): Shape |
   if (a.length > 1) out.push(a2[a2.length - 2]!);
   if (b.length > 1) out.push(b2[b2.length - 1]!);
   return out;
+}
+
+/**
+ * Einsum (https://onnx.ai/onnx/operators/onnx__Einsum.html): the size of every letter from the operands, '...' as the
+ * broadcast of the dims it covers; without '->' the output is the letters seen once, in alphabetical order.
+ */
+function einsum(equation: string, shapes: (Shape | undefined)[]): { out: Shape; letters: Map<string, Dim>; ellipsis: Shape } | undefined {
+  const [lhs, rhs] = equation.replace(/\s/g, '').split('->') as [string, string | undefined];
+  const terms = lhs.split(',');
+  if (terms.length !== shapes.length) return undefined;
+  const letters = new Map<string, Dim>();
+  const counts = new Map<string, number>();
+  let ellipsis: Shape = [];
+  for (const [i, term] of terms.entries()) {
+    const s = shapes[i];
+    if (s === undefined) return undefined;
+    const [pre, post] = term.includes('...') ? (term.split('...') as [string, string]) : [term, undefined];
+    const nEll = post === undefined ? 0 : s.length - pre.length - post.length;
+    if (nEll < 0 || (post === undefined && pre.length !== s.length)) return undefined;
+    if (post !== undefined) ellipsis = broadcastShapes([ellipsis, s.slice(pre.length, pre.length + nEll)]) ?? [];
+    const named = [...pre].map((c, k) => [c, s[k]!] as const).concat([...(post ?? '')].map((c, k) => [c, s[pre.length + nEll + k]!] as const));
+    for (const [c, d] of named) {
+      const known = letters.get(c);
+      letters.set(c, known === undefined || known === 1 ? d : typeof known === 'number' ? known : d);
+      counts.set(c, (counts.get(c) ?? 0) + 1);
+    }
+  }
+  const outLetters = rhs ?? [...counts].filter(([, n]) => n === 1).map(([c]) => c).sort().join('');
+  const out: Dim[] = [];
+  for (const part of outLetters.split(/(\.\.\.)/)) {
+    if (part === '...') out.push(...ellipsis);
+    else for (const c of part) out.push(letters.get(c) ?? null);
+  }
+  if (!outLetters.includes('...')) out.unshift(...ellipsis);
+  return { out, letters, ellipsis };
 }
 
 /** Dense layers. Gemm computes alpha·A'·B' + beta·C; MatMul's weight is B ([K, N]) when it is a constant. */
@@ -46,6 +82,19 @@ export const gemmOps: OpInfo[] = [
       const a = ins[0];
       const k = a === undefined ? NaN : Number(a[a.length - 1]);
       return numel(outs[0]) * k;
+    },
+  }),
+  defineOp({
+    opType: 'Einsum',
+    inputs: ['...Inputs'],
+    inferShape: (c) => [einsum(c.node.attrString('equation', ''), c.shapes)?.out],
+    // With two or more operands every combination of letters is one multiply-add: the product of all letter sizes
+    // (and of the broadcast '...' dims). One operand (a transpose, trace or sum) multiplies nothing.
+    macs: (node: Node, ins) => {
+      const e = einsum(node.attrString('equation', ''), ins);
+      if (e === undefined) return NaN;
+      if (ins.length < 2) return 0;
+      return numel([...e.letters.values()]) * numel(e.ellipsis);
     },
   }),
 ];

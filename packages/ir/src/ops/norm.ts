@@ -1,3 +1,4 @@
+import { dtypeFromOnnx } from '../dtype.js';
 import { defineOp, type OpInfo } from './define.js';
 
 /** Normalizations. BatchNormalization's per-channel params sit on axis 1 of X. */
@@ -16,6 +17,22 @@ export const normOps: OpInfo[] = [
     channels: 'channelwise',
     inferShape: (c) => [c.shapes[0]],
   }),
-  defineOp({ opType: 'LayerNormalization', inputs: ['X', 'Scale', 'B?'], inferShape: (c) => [c.shapes[0]] }),
+  defineOp({
+    opType: 'LayerNormalization',
+    inputs: ['X', 'Scale', 'B?'],
+    // Mean and InvStdDev keep the leading axes and have 1 on the normalised ones
+    // (https://onnx.ai/onnx/operators/onnx__LayerNormalization.html).
+    inferShape: (c) => {
+      const x = c.shapes[0];
+      if (x === undefined) return [undefined, undefined, undefined];
+      const axis = c.node.attrInt('axis', -1) < 0 ? c.node.attrInt('axis', -1) + x.length : c.node.attrInt('axis', -1);
+      const stat = x.map((d, i) => (i < axis ? d : 1));
+      return [x, stat, stat];
+    },
+    inferDType: (c) => {
+      const stash = dtypeFromOnnx(c.node.attrInt('stash_type', 1));
+      return [c.dtypes[0], stash, stash];
+    },
+  }),
   defineOp({ opType: 'LRN', inputs: ['X'], inferShape: (c) => [c.shapes[0]] }),
 ];

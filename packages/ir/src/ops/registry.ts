@@ -6,13 +6,15 @@ import { convOps } from './conv.js';
 import { type OpInfo, inputIndex } from './define.js';
 import { elementwiseOps } from './elementwise.js';
 import { gemmOps } from './gemm.js';
+import { generateOps } from './generate.js';
 import { normOps } from './norm.js';
 import { poolOps } from './pool.js';
 import { quantOps } from './quant.js';
+import { reduceOps } from './reduce.js';
 import { shapeOps } from './shape.js';
 
 const REGISTRY = new Map<string, OpInfo>();
-for (const info of [...convOps, ...gemmOps, ...normOps, ...elementwiseOps, ...activationOps, ...poolOps, ...shapeOps, ...quantOps]) {
+for (const info of [...convOps, ...gemmOps, ...normOps, ...elementwiseOps, ...activationOps, ...poolOps, ...shapeOps, ...generateOps, ...reduceOps, ...quantOps]) {
   REGISTRY.set(`${info.domain}::${info.opType}`, info);
 }
 

@@ -10,6 +10,9 @@ import { rsvd } from './rsvd.js';
 import { svd, truncate } from './svd.js';
 import { reconstruct, truncateTucker, tucker2 } from './tucker2.js';
 
+// Loaded once before the tests are collected, so the tfjs-wasm test can be skipped by name when it is missing.
+const wasmEngine = await tfjsWasmEngine();
+
 function product(u: Float64Array, s: Float64Array, vt: Float64Array, m: number, k: number, n: number) {
   const us = new Float64Array(m * k);
   for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) us[i * k + j] = u[i * k + j]! * s[j]!;
@@ -88,9 +91,8 @@ describe('rsvd', () => {
     expect(r.error / opt).toBeLessThan(1.02);
     expect(rsvd(a, m, n, k, { seed: 5 }).s).toEqual(r.s);
   });
-  it('tfjs-wasm engine (when installed): within 2% of optimal too', async () => {
-    const engine = await tfjsWasmEngine();
-    if (engine === undefined) return;
+  it.skipIf(wasmEngine === undefined)(`tfjs-wasm engine: within 2% of optimal too${wasmEngine === undefined ? ' (skipped: @tensorflow/tfjs-core + tfjs-backend-wasm not installed or not usable here)' : ''}`, async () => {
+    const engine = wasmEngine!;
     const [m, n, k] = [300, 160, 16];
     const a = decaying(m, n, 12);
     const opt = truncate(svd(a, m, n), k).error;

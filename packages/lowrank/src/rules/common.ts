@@ -16,7 +16,7 @@ export interface ConstWeight {
 export function constWeight(node: Node, name: string, ctx: RuleContext): ConstWeight | { skip: string } {
   const value = namedInput(node, name);
   if (value === undefined) return { skip: `no ${name} input` };
-  if (value.uses().length > 1) return { skip: `weight is shared by ${value.uses().length} nodes` };
+  if (value.uses().length > 1) return { skip: `weight is shared by ${value.uses().length} nodes (factorising it for one would store it twice)` };
   if (value.isGraphInput() && !ctx.legacyInputs) return { skip: 'weight is also a graph input (it can be overridden at run time)' };
   if (value.constValue !== undefined) return { value, tensor: value.constValue };
   const p = value.producer();

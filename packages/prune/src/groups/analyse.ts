@@ -62,7 +62,10 @@ function layerRule(ctx: RuleContext, node: Node, mapped: (ChanMap | undefined)[]
   const wt = w.tensor;
   const weight = { ...w, tensor: wt };
   const excluded = ctx.exclude.has(node.name);
-  const shared = w.value.uses().length > 1 || (w.value.isGraphInput() && ctx.model.irVersion >= 4) || w.value.isGraphOutput();
+  // A weight read by other layers too (tied weights, or identical tensors an exporter shares) is copy on write: the
+  // edits give this layer its own pruned initializer (replaceConst), and `retie` shares the copies again where they
+  // come out identical. Only an overridable graph input or a graph output is truly fixed.
+  const shared = (w.value.isGraphInput() && ctx.model.irVersion >= 4) || w.value.isGraphOutput();
   const outShape = node.outputs[0]!.shape;
   const isConv = node.opType === 'Conv' || node.opType === 'ConvTranspose';
   const g = w.group;
@@ -129,7 +132,10 @@ function layerRule(ctx: RuleContext, node: Node, mapped: (ChanMap | undefined)[]
   let biasAxis = -1;
   if (why === undefined && bias !== undefined) {
     const bt = bias.tensor;
-    if (bt === undefined || !bias.value.isInitializer() || bias.value.uses().length > 1) why = `the bias of ${label(node)} is not a constant of its own`;
+    // A bias shared with other layers (torch.onnx shares identical zero biases through Identity) is copy on write too.
+    if (bt === undefined || !bias.value.isInitializer() || (bias.value.isGraphInput() && ctx.model.irVersion >= 4) || bias.value.isGraphOutput()) {
+      why = `the bias of ${label(node)} is not a constant`;
+    }
     else if (bt.size !== 1) {
       biasAxis = bt.dims.length - 1;
       if (bt.dims[biasAxis] !== cout || bt.size !== cout) why = `the bias of ${label(node)} has shape [${bt.dims.join(', ')}]`;

@@ -10,11 +10,18 @@ export interface RuleContext {
   exclude: ReadonlySet<string>;
 }
 
-/** Replaces input `index` of `node` with a new initializer holding `t` (the old one is dropped when unused). @internal */
+/** `value.meta` key: the initializer a pruned copy came from (for {@link retie}). */
+const ORIGIN = 'prune.origin';
+
+/**
+ * Replaces input `index` of `node` with a new initializer holding `t` (the old one is dropped when unused). A shared
+ * old initializer stays with its other readers: this reader gets its own copy (copy on write). @internal
+ */
 export function replaceConst(model: Model, node: Node, index: number, t: Tensor): void {
   const old = node.inputs[index]!;
   const g = model.graph;
   const v = g.addInitializer(g.uniqueName(old.name), t);
+  v.meta.set(ORIGIN, old.meta.get(ORIGIN) ?? old);
   node.replaceInput(index, v);
   // IR < 4 lists every initializer among the graph inputs: the new one takes the old one's place there.
   const at = g.inputs.indexOf(old);
@@ -49,4 +56,40 @@ export function rankOf(v: Value | undefined): number | undefined {
 export function knownDims(s: Shape | undefined): number[] | undefined {
   if (s === undefined || s.some((d) => typeof d !== 'number')) return undefined;
   return s as number[];
+}
+
+function sameTensor(a: Tensor, b: Tensor): boolean {
+  if (a.dtype !== b.dtype || a.dtype === 'string' || a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i])) return false;
+  const x = a.data as ArrayBufferView;
+  const y = b.data as ArrayBufferView;
+  return Buffer.compare(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), new Uint8Array(y.buffer, y.byteOffset, y.byteLength)) === 0;
+}
+
+/**
+ * Shares again the pruned copies of one shared initializer that came out identical (a weight pruned the same way for
+ * all its readers stays one parameter). Returns how many copies went. @internal
+ */
+export function retie(model: Model): number {
+  const g = model.graph;
+  const byOrigin = new Map<unknown, Value[]>();
+  for (const v of g.initializers.values()) {
+    const o = v.meta.get(ORIGIN);
+    if (o === undefined || v.constValue === undefined || v.isGraphInput() || v.isGraphOutput()) continue;
+    byOrigin.set(o, [...(byOrigin.get(o) ?? []), v]);
+  }
+  for (const v of g.initializers.values()) v.meta.delete(ORIGIN); // a cache of this run only
+  let n = 0;
+  for (const list of byOrigin.values()) {
+    const kept: Value[] = [];
+    for (const v of list) {
+      const same = kept.find((k) => sameTensor(k.constValue!, v.constValue!));
+      if (same === undefined) kept.push(v);
+      else {
+        v.replaceAllUsesWith(same);
+        g.removeInitializer(v.name);
+        n++;
+      }
+    }
+  }
+  return n;
 }

@@ -1,9 +1,8 @@
-import { type Model, type Node, Tensor, type Value, attr, toFloat32 } from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, attr, kmeans1d, toFloat32 } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf } from '../graph-utils.js';
 import { quantizeSigns } from '../kernels/binary.js';
 import { packBits } from '../kernels/block.js';
-import { kmeans1d } from '../kernels/kmeans.js';
 import type { KMeansOptions, SignOptions } from '../options.js';
 import type { ReportBuilder } from '../report.js';
 import { rewriteWeights } from './weights.js';

@@ -1,13 +1,14 @@
-import { seededRandom as mulberry32 } from '@mc/ir';
+import { seededRandom as mulberry32 } from '../random.js';
 
-/**
- * 1-D k-means weight sharing (Han et al., Deep Compression, 2016): the values of a tensor are clustered into k
- * centroids and each value is replaced by its centroid index.
- *
- * Init is k-means++ (Arthur & Vassilvitskii 2007) on a seeded sample of at most `sampleSize` values. Lloyd iterations
- * then run exactly on all values: in 1-D the clusters of sorted centroids are contiguous runs of the sorted data, so
- * each iteration is k binary searches plus prefix sums (O(k log n)) after one O(n log n) sort.
- */
+// 1-D k-means weight sharing (Han et al., Deep Compression, 2016): the values of a tensor are clustered into k
+// centroids and each value is replaced by its centroid index. One implementation serves @mc/quantize (k-means mode)
+// and @mc/prune (codebooks of the stored nonzeros); it lives in @mc/ir,
+// the one package both depend on (a small pure kernel; @mc/prune should not pull in @mc/quantize and its ONNX codec).
+//
+// Lloyd iterations run exactly on all values: in 1-D the clusters of sorted centroids are contiguous runs of the
+// sorted data, so each iteration is k binary searches plus prefix sums (O(k log n)) after one O(n log n) sort.
+
+/** Result of {@link kmeans1d}. */
 export interface KMeansResult {
   /** Sorted centroids (length ≤ k; fewer when the tensor has fewer distinct values). */
   readonly centroids: Float32Array;
@@ -17,28 +18,42 @@ export interface KMeansResult {
   readonly mse: number;
   /** max |x - centroid(x)|. */
   readonly maxAbsError: number;
+  /** Lloyd iterations run. */
   readonly iterations: number;
 }
 
 /** Options of {@link kmeans1d}. */
 export interface KMeansOptions {
+  /**
+   * Initial centroids: `'kmeans++'` (Arthur & Vassilvitskii 2007) on a seeded sample of at most `sampleSize` values,
+   * or `'linear'`, k values evenly spaced between min and max, the initialisation Deep Compression found best for
+   * weight sharing (Han et al. 2016, §3.2). Default `'kmeans++'`.
+   */
+  readonly init?: 'kmeans++' | 'linear';
+  /** Seed of the k-means++ sample and draws. Default 0. */
   readonly seed?: number;
+  /** Lloyd iterations at most (they stop earlier once no centroid moves). Default 30. */
   readonly maxIterations?: number;
+  /** Values k-means++ draws from at most. Default 65,536. */
   readonly sampleSize?: number;
 }
 
 /**
+ * 1-D k-means: at most `k` (1..256) sorted centroids and the index of each value's nearest one.
+ *
  * @example
+ * ```ts
  * const { centroids, indices } = kmeans1d(weights, 16, { seed: 0 });
+ * ```
  */
 export function kmeans1d(data: Float32Array, k: number, opts: KMeansOptions = {}): KMeansResult {
-  const { seed = 0, maxIterations = 30, sampleSize = 1 << 16 } = opts;
+  const { init = 'kmeans++', seed = 0, maxIterations = 30, sampleSize = 1 << 16 } = opts;
   if (k < 1 || k > 256) throw new RangeError(`kmeans1d: k=${k} must be in 1..256`);
   const n = data.length;
   const sorted = Float32Array.from(data).sort();
   const prefix = new Float64Array(n + 1);
   for (let i = 0; i < n; i++) prefix[i + 1] = prefix[i]! + sorted[i]!;
-  let centroids = initPlusPlus(sorted, k, seed, sampleSize);
+  let centroids = init === 'linear' ? initLinear(sorted, k) : initPlusPlus(sorted, k, seed, sampleSize);
   let iterations = 0;
   for (; iterations < maxIterations; iterations++) {
     const next = new Float64Array(centroids.length);
@@ -85,6 +100,17 @@ function lowerBound(a: Float32Array, x: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** k evenly spaced values from min to max (one, the midpoint, when k = 1); duplicates removed. */
+function initLinear(sorted: Float32Array, k: number): Float64Array {
+  const n = sorted.length;
+  if (n === 0) return new Float64Array([0]);
+  const lo = sorted[0]!;
+  const hi = sorted[n - 1]!;
+  const kk = Math.min(k, n);
+  const cents = Float64Array.from({ length: kk }, (_, j) => (kk === 1 ? (lo + hi) / 2 : lo + ((hi - lo) * j) / (kk - 1)));
+  return Float64Array.from(new Set(cents)).sort();
 }
 
 /** k-means++ seeding: each next centroid is drawn with probability ∝ D(x)², on a seeded sample. */

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { quantizeSigns } from './binary.js';
 import { kmeans1d } from './kmeans.js';
-import { seededRandom as mulberry32 } from '@mc/ir';
+import { seededRandom as mulberry32 } from '../random.js';
 
 describe('k-means weight sharing', () => {
   it('same seed gives the same codebook; more bits give lower error (seeded)', () => {
@@ -38,19 +37,27 @@ describe('k-means weight sharing', () => {
     expect(r.mse).toBe(0);
     expect(r.centroids.length).toBe(3);
   });
-});
 
-describe('binary / ternary', () => {
-  it('binary: scale = mean |w| per channel; ternary error < binary error on gaussian-ish weights', () => {
-    const rand = mulberry32(8);
-    const dims = [4, 50];
-    const x = Float32Array.from({ length: 200 }, () => (rand() + rand() + rand() - 1.5) * 2);
-    const b = quantizeSigns(x, dims, 0, 'binary');
-    const t = quantizeSigns(x, dims, 0, 'ternary');
-    let s0 = 0;
-    for (let i = 0; i < 50; i++) s0 += Math.abs(x[i]!);
-    expect(b.scales[0]).toBeCloseTo(s0 / 50, 5);
-    expect(t.mse).toBeLessThan(b.mse);
-    expect(new Set(t.codes)).toEqual(new Set([0, 1, 2]));
+  it("linear init (Deep Compression's, as @mc/prune uses): seeded data, same result twice, every value at its nearest centroid, beats the uniform grid", () => {
+    const rand = mulberry32(3);
+    const x = Float32Array.from({ length: 5000 }, () => (rand() + rand() + rand() - 1.5) * (rand() < 0.05 ? 5 : 1));
+    const a = kmeans1d(x, 16, { init: 'linear', maxIterations: 40 });
+    const b = kmeans1d(x, 16, { init: 'linear', maxIterations: 40 });
+    expect(Array.from(a.indices)).toEqual(Array.from(b.indices));
+    expect(a.centroids.length).toBe(16);
+    expect(Array.from(a.centroids)).toEqual(Array.from(a.centroids).sort((p, q) => p - q));
+    let worst = 0;
+    for (const [i, v] of x.entries()) {
+      const best = a.centroids.reduce((m, c) => Math.min(m, Math.abs(c - v)), Infinity);
+      expect(Math.abs(a.centroids[a.indices[i]!]! - v)).toBeCloseTo(best, 6);
+      worst = Math.max(worst, Math.abs(a.centroids[a.indices[i]!]! - v));
+    }
+    expect(a.maxAbsError).toBeCloseTo(worst, 6);
+    const lo = Math.min(...x);
+    const step = (Math.max(...x) - lo) / 15;
+    let se = 0;
+    for (const v of x) se += (v - (lo + Math.round((v - lo) / step) * step)) ** 2;
+    expect(a.mse).toBeLessThan(se / x.length);
+    expect(kmeans1d(new Float32Array([5, 5, 5]), 4, { init: 'linear' }).centroids).toEqual(new Float32Array([5]));
   });
 });
