@@ -55,3 +55,23 @@ export function torchvisionDir(): { dir: string; why?: string } {
     return { dir, why: `torchvision export failed (apt-get install python3-torchvision): ${String((e as Error).message).split('\n')[0]}` };
   }
 }
+
+const gptScript = fileURLToPath(new URL('../../../bench/gpt/train_gpt.py', import.meta.url));
+
+/**
+ * The byte-level GPT of `bench/gpt/train_gpt.py` with random weights (`--random`: no training, seconds): `gpt.onnx`
+ * (input_ids int64 [batch, sequence] → logits), `calib/input_ids.npy`, `valid/input_ids.npy`. Cached by the script's
+ * hash, so an edited script makes a new one. The bench trains the same architecture for its perplexity figures.
+ */
+export function randomGpt(): { dir: string; why?: string } {
+  const hash = createHash('sha256').update(readFileSync(gptScript)).digest('hex').slice(0, 12);
+  const dir = join(cache, 'gpt-random', hash);
+  if (existsSync(join(dir, 'gpt.onnx'))) return { dir };
+  try {
+    mkdirSync(dir, { recursive: true });
+    execFileSync(python, [gptScript, dir, '--random'], { stdio: 'pipe', timeout: 300_000 });
+    return { dir };
+  } catch (e) {
+    return { dir, why: `GPT export failed (apt-get install python3-torch python3-numpy): ${String((e as Error).message).split('\n')[0]}` };
+  }
+}

@@ -147,7 +147,8 @@ export interface AwqResult {
  * Activation-aware weight scaling (AWQ, Lin et al. 2023, https://arxiv.org/abs/2306.00978): input channels that carry
  * large activations are scaled up in the weight before rounding (s_k = rms(x_k)^α) and the activation is divided by
  * the same factor, so their weights lose less precision. α ∈ {0, 0.05, …, 1} is chosen per layer by the output error on
- * the calibration rows, computed exactly from `H = Σ x xᵀ` (α = 0 is plain round-to-nearest). `data` is [N, K].
+ * the calibration rows, computed exactly from `H = Σ x xᵀ` on up to 64 output rows (α = 0 is plain round-to-nearest),
+ * then checked on all rows. `data` is [N, K].
  *
  * @example
  * const r = awqBlocks(wT, n, k, 32, true, gram);
@@ -157,9 +158,25 @@ export function awqBlocks(data: Float32Array, rows: number, cols: number, blockS
   const rms = new Float64Array(k);
   // Only ratios between channels matter (s is normalised below), so Σx² stands in for the mean square.
   for (let i = 0; i < k; i++) rms[i] = Math.sqrt(Math.max(gram.h[i * k + i]!, 1e-30));
-  const rtn = quantizeBlocks(data, rows, cols, blockSize, symmetric);
-  const errorRtn = outputError(data, dequantizeBlocks(rtn, rows, cols, blockSize), rows, gram);
-  let best: AwqResult = { quantized: rtn, inputScale: new Float32Array(k).fill(1), alpha: 0, errorRtn, errorChosen: errorRtn };
+  // The search scores α on at most 64 evenly spaced output rows (the error is a sum over rows, each O(K²)); the
+  // chosen scaling is then applied to every row and its full error reported.
+  const stride = Math.max(1, Math.floor(rows / 64));
+  const sampleRows = Math.ceil(rows / stride);
+  const sample = new Float32Array(sampleRows * k);
+  for (let r = 0; r < sampleRows; r++) sample.set(data.subarray(r * stride * k, r * stride * k + k), r * k);
+  const errorOfScaling = (w: Float32Array, n: number, s: Float64Array | undefined): { q: BlockQuantized; err: number; inv: Float32Array } => {
+    const inv = new Float32Array(k).fill(1);
+    const scaled = new Float32Array(n * k);
+    for (let r = 0; r < n; r++) for (let i = 0; i < k; i++) scaled[r * k + i] = w[r * k + i]! * (s === undefined ? 1 : s[i]!);
+    if (s !== undefined) for (let i = 0; i < k; i++) inv[i] = Math.fround(1 / s[i]!);
+    const q = quantizeBlocks(scaled, n, cols, blockSize, symmetric);
+    const deq = dequantizeBlocks(q, n, cols, blockSize);
+    for (let r = 0; r < n; r++) for (let i = 0; i < k; i++) deq[r * k + i] = deq[r * k + i]! * inv[i]!;
+    return { q, err: outputError(w, deq, n, gram), inv };
+  };
+  let bestAlpha = 0;
+  let bestScale: Float64Array | undefined;
+  let bestErr = errorOfScaling(sample, sampleRows, undefined).err;
   for (let step = 1; step <= 20; step++) {
     const alpha = step / 20;
     const s = new Float64Array(k);
@@ -169,19 +186,15 @@ export function awqBlocks(data: Float32Array, rows: number, cols: number, blockS
       logSum += Math.log(s[i]!);
     }
     const norm = Math.exp(logSum / k); // geometric mean 1: the weights keep their overall scale
-    const inv = new Float32Array(k);
-    for (let i = 0; i < k; i++) {
-      s[i] = Math.fround(s[i]! / norm);
-      inv[i] = Math.fround(1 / s[i]!);
-    }
-    const scaled = new Float32Array(rows * k);
-    for (let r = 0; r < rows; r++) for (let i = 0; i < k; i++) scaled[r * k + i] = data[r * k + i]! * s[i]!;
-    const qr = quantizeBlocks(scaled, rows, cols, blockSize, symmetric);
-    const deq = dequantizeBlocks(qr, rows, cols, blockSize);
-    // Effective weight seen by the original input: deq · diag(1/s).
-    for (let r = 0; r < rows; r++) for (let i = 0; i < k; i++) deq[r * k + i] = deq[r * k + i]! * inv[i]!;
-    const err = outputError(data, deq, rows, gram);
-    if (err < best.errorChosen) best = { quantized: qr, inputScale: inv, alpha, errorRtn, errorChosen: err };
+    for (let i = 0; i < k; i++) s[i] = Math.fround(s[i]! / norm);
+    // Effective weight seen by the original input: dequant(W·diag(s)) · diag(1/s).
+    const { err } = errorOfScaling(sample, sampleRows, s);
+    if (err < bestErr) [bestErr, bestAlpha, bestScale] = [err, alpha, s];
   }
-  return best;
+  const rtn = errorOfScaling(data, rows, undefined);
+  if (bestScale === undefined) return { quantized: rtn.q, inputScale: rtn.inv, alpha: 0, errorRtn: rtn.err, errorChosen: rtn.err };
+  const chosen = errorOfScaling(data, rows, bestScale);
+  // On all rows the sampled choice must still beat round-to-nearest; otherwise keep RTN.
+  if (chosen.err >= rtn.err) return { quantized: rtn.q, inputScale: rtn.inv, alpha: 0, errorRtn: rtn.err, errorChosen: rtn.err };
+  return { quantized: chosen.q, inputScale: chosen.inv, alpha: bestAlpha, errorRtn: rtn.err, errorChosen: chosen.err };
 }
