@@ -7,6 +7,8 @@ import { loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
+import { assertFiniteWeights } from '@mc/verify';
+import { warnNothingChanged } from '../verify-gate.js';
 
 interface RunFlags {
   dataset: string;
@@ -20,7 +22,7 @@ interface RunFlags {
 
 const flags: CliFlags<RunFlags> = {
   ...DATA_FLAGS,
-  'no-verify': { type: 'boolean', description: 'skip the onnxruntime-node check after every step' },
+  'no-verify': { type: 'boolean', description: 'skip the onnxruntime-node check after every step (the output says it was not verified)' },
   json: { type: 'boolean', description: 'print every step report as JSON' },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (before/after figures, parameters after each step)' },
 };
@@ -28,7 +30,7 @@ const flags: CliFlags<RunFlags> = {
 /** `mc run recipe.yaml <in> <out>`: a pipeline of steps, each verified, written once at the end. */
 export const run: Command = {
   name: 'run',
-  summary: 'Run a recipe (JSON or YAML): steps such as lowrank, quantize, finetune and distill, in order, each checked in onnxruntime-node against its input. Nothing is written unless every step passes.',
+  summary: "Run a recipe (JSON or YAML): steps such as lowrank, quantize, finetune and distill, in order, each checked in onnxruntime-node against its input (the step's own check bounds, else its technique's thresholds; on the data when given, else synthetic inputs). Nothing is written unless every step passes (exit 5 otherwise).",
   usage: '<recipe.json|yaml> <in> <out>',
   flags,
   examples: [
@@ -47,6 +49,7 @@ export const run: Command = {
     const dataFlags = f.dataset === undefined && recipe.data !== undefined ? { ...f, dataset: recipe.data.dataset, 'data-dir': recipe.data.dir } : f;
     const scale = (f.scale as number | undefined) ?? recipe.data?.scale;
     const loaded = await loadModel(input!);
+    assertFiniteWeights(loaded.model, input);
     const data = await loadDataFlags(dataFlags, 'train');
     const progress = io.isTTY && !io.quiet && f.json !== true;
     const result = await pipeline(loaded.model, recipe.steps, {
@@ -55,6 +58,8 @@ export const run: Command = {
       verify: f['no-verify'] !== true,
       ...(progress && { onProgress: (e) => io.err(`step ${e.index + 1}/${e.total} ${e.step} ${e.phase === 'done' ? `done in ${e.seconds?.toFixed(1)} s` : '...'}`) }),
     });
+    if (f['no-verify'] === true) io.err(`mc: warning: --no-verify: ${output} is written without verification`);
+    for (const s of result.steps) warnNothingChanged(io, s.report as never, `step ${s.index + 1} (${s.step}): `);
     await saveModel(result.model, output!, input);
     if (f.json === true) {
       io.out(JSON.stringify({ input, output, steps: result.steps }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
