@@ -67,8 +67,8 @@ export function gateLines(r: GateReport | undefined): string[] {
       `verify ${name} (${r.inputs}): cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined || r.accuracy === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}${r.thresholds.exact ? (c.bitwise ? ', bitwise equal' : '') : ''}`,
   );
   if (r.accuracy) lines.push(`verify accuracy on ${r.accuracy.dataset} (${r.accuracy.samples} samples): ${(r.accuracy.before * 100).toFixed(2)}% -> ${(r.accuracy.after * 100).toFixed(2)}% (drop ${r.accuracy.drop.toFixed(2)} pt, allowed ${r.accuracy.maxDrop})`);
-  const bound = r.thresholds.exact ? 'bitwise equal' : r.thresholds.minCosine === undefined ? 'finite outputs' : `cosine >= ${r.thresholds.minCosine}`;
-  lines.push(`verified (${r.technique}: ${bound}${r.accuracy ? `, accuracy drop <= ${r.accuracy.maxDrop} pt` : ''})`);
+  const bound = r.thresholds.exact ? 'bitwise equal' : r.accuracy ? `finite outputs, accuracy drop <= ${r.accuracy.maxDrop} pt` : r.thresholds.minCosine === undefined ? 'finite outputs' : `cosine >= ${r.thresholds.minCosine}`;
+  lines.push(`verified (${r.technique}: ${bound})`);
   return lines;
 }
 

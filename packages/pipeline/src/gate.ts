@@ -29,9 +29,10 @@ export interface GateReport extends AgreementReport {
 }
 
 /**
- * The verification gate every transforming command runs before it writes: the candidate must agree with the
- * reference within its technique's thresholds (see `GATE_THRESHOLDS`), and, given held-out data, lose at most
- * `maxAccuracyDrop` points of top-1 accuracy. Returns the report; `ok: false` lists every bound missed.
+ * The verification gate every transforming command runs before it writes. Without data the candidate must agree
+ * with the reference on synthetic inputs within its technique's thresholds (see `GATE_THRESHOLDS`); given held-out
+ * data it must lose at most `maxAccuracyDrop` points of top-1 accuracy there. Either way NaN/Inf outputs the reference
+ * does not give, changed output shapes and (lossless paths) any difference fail. Returns the report; `ok: false` lists every bound missed.
  *
  * @example
  * ```ts
@@ -44,7 +45,8 @@ export async function gate(reference: Model, candidate: Model, opts: GateOptions
   const common = { technique: opts.technique, ...(opts.candidate !== undefined && { candidate: opts.candidate }), ...(scale !== undefined && { scale }) };
   if (opts.heldOut === undefined) return checkAgreement(reference, candidate, common);
   const feeds = await collectFeeds(feedsFrom(opts.heldOut, reference, { ...opts.feed, limit: 128, batchSize: 32 }), 4);
-  const report: GateReport = await checkAgreement(reference, candidate, { ...common, feeds, inputs: `${opts.heldOut.name} data` });
+  // On data the accuracy bound is the measure: the agreement check keeps only NaN/Inf, shapes and exactness.
+  const report: GateReport = await checkAgreement(reference, candidate, { ...common, feeds, inputs: `${opts.heldOut.name} data`, cosine: false });
   if (!report.ok) return report;
   const maxDrop = opts.maxAccuracyDrop ?? GATE_THRESHOLDS[opts.technique].maxAccuracyDrop;
   const feed: FeedOptions = { ...opts.feed, limit: opts.feed?.limit ?? 1000 };

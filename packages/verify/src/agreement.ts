@@ -25,6 +25,11 @@ export interface AgreementOptions {
   scale?: number;
   /** Session options of the candidate (e.g. a MatMulNBits accuracy level); the reference runs with ORT defaults. */
   candidate?: RunModelOptions;
+  /**
+   * Check the cosine bound (default true). The gate turns it off on held-out data, where the accuracy bound is the
+   * measure; NaN/Inf, shapes and exactness are always checked.
+   */
+  cosine?: boolean;
 }
 
 /** The result of {@link checkAgreement}: data; `ok` false lists every bound missed in `failures`. */
@@ -136,7 +141,7 @@ export async function checkAgreement(reference: Model, candidate: Model, opts: A
   }
   for (const [name, o] of Object.entries(report.outputs)) {
     if (thresholds.exact && !o.bitwise) fail.add(`output '${name}' differs (max |Δ| ${o.maxAbs.toExponential(2)}) on a lossless path`);
-    else if (thresholds.minCosine !== undefined && Number.isFinite(o.maxAbs) && !(o.cosine >= thresholds.minCosine)) {
+    else if (opts.cosine !== false && thresholds.minCosine !== undefined && Number.isFinite(o.maxAbs) && !(o.cosine >= thresholds.minCosine)) {
       fail.add(`output '${name}' cosine ${o.cosine.toFixed(6)} < ${thresholds.minCosine}`);
     }
   }
