@@ -1,4 +1,4 @@
-export { pipeline, techniqueOf, type PipelineOptions, type PipelineResult, type StepResult } from './pipeline.js';
+export { pipeline, techniqueOf, recipeMaxAccuracyDrop, type PipelineOptions, type PipelineResult, type StepResult } from './pipeline.js';
 export { parseRecipe, type Recipe, type RecipeStep } from './recipe.js';
 export { STEPS, STEP_NAMES, type PipelineStep, type StepName, type StepContext, type TechniqueReport, type QuantizeStepOptions } from './steps.js';
 export { checkStep, type CheckPolicy, type StepCheck } from './check.js';

@@ -3,7 +3,7 @@ import { McError, type Model } from '@mc/ir';
 import { type CheckPolicy, checkStep, type StepCheck } from './check.js';
 import { collectFeeds, type FeedOptions, type Feeds, feedsFrom } from './feeds.js';
 import { type PipelineStep, STEPS, type TechniqueReport } from './steps.js';
-import { checkAgreement, type GateTechnique, syntheticFeeds } from '@mc/verify';
+import { checkAgreement, GATE_THRESHOLDS, type GateTechnique, syntheticFeeds } from '@mc/verify';
 
 /** Options of {@link pipeline}. */
 export interface PipelineOptions {
@@ -45,6 +45,18 @@ export function techniqueOf(s: PipelineStep): GateTechnique {
     default:
       return s.step;
   }
+}
+
+/**
+ * The default `--max-accuracy-drop` of a whole recipe: the largest of its steps' defaults in `GATE_THRESHOLDS`.
+ *
+ * @example
+ * ```ts
+ * recipeMaxAccuracyDrop([{ step: 'lowrank' }, { step: 'quantize', options: { mode: 'int8-weights' } }]); // 2
+ * ```
+ */
+export function recipeMaxAccuracyDrop(steps: readonly PipelineStep[]): number {
+  return Math.max(0, ...steps.map((s) => GATE_THRESHOLDS[techniqueOf(s)].maxAccuracyDrop));
 }
 
 /** A step's check against its technique's thresholds (the default when the step sets no bounds of its own). */
