@@ -9,8 +9,8 @@ export interface GateOptions {
   /** Whose row of `GATE_THRESHOLDS` (in `@mc/verify`) applies. */
   technique: GateTechnique;
   /**
-   * Labelled data the technique never saw (the test split): the candidate's top-1 accuracy on it may be at most
-   * `maxAccuracyDrop` points below the reference's, and the agreement bounds are checked on its first batches.
+   * Data the technique never saw (the test split): with labels, the candidate's top-1 accuracy on it may be at most
+   * `maxAccuracyDrop` points below the reference's; without, the cosine bound is checked on its first batches.
    * Without it, agreement is checked on synthetic inputs.
    */
   heldOut?: Dataset;
@@ -45,9 +45,11 @@ export async function gate(reference: Model, candidate: Model, opts: GateOptions
   const common = { technique: opts.technique, ...(opts.candidate !== undefined && { candidate: opts.candidate }), ...(scale !== undefined && { scale }) };
   if (opts.heldOut === undefined) return checkAgreement(reference, candidate, common);
   const feeds = await collectFeeds(feedsFrom(opts.heldOut, reference, { ...opts.feed, limit: 128, batchSize: 32 }), 4);
-  // On data the accuracy bound is the measure: the agreement check keeps only NaN/Inf, shapes and exactness.
-  const report: GateReport = await checkAgreement(reference, candidate, { ...common, feeds, inputs: `${opts.heldOut.name} data`, cosine: false });
-  if (!report.ok) return report;
+  // On labelled data the accuracy bound is the measure: the agreement check keeps only NaN/Inf, shapes and exactness.
+  // Unlabelled data keeps the cosine bound instead.
+  const labelled = opts.heldOut.hasLabels;
+  const report: GateReport = await checkAgreement(reference, candidate, { ...common, feeds, inputs: `${opts.heldOut.name} data`, cosine: !labelled });
+  if (!report.ok || !labelled) return report;
   const maxDrop = opts.maxAccuracyDrop ?? GATE_THRESHOLDS[opts.technique].maxAccuracyDrop;
   const feed: FeedOptions = { ...opts.feed, limit: opts.feed?.limit ?? 1000 };
   const [a, b] = [await evaluateModel(reference, opts.heldOut, feed), await evaluateModel(candidate, opts.heldOut, feed)];
