@@ -1,4 +1,7 @@
-import { McError } from '@mc/ir';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { McError, type Model } from '@mc/ir';
 import { gate, gateFailure, type GateReport } from '@mc/pipeline';
 import { nonFiniteWeights } from '@mc/verify';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
@@ -13,14 +16,34 @@ interface ConvertFlags {
 
 const flags: CliFlags<ConvertFlags> = {
   json: { type: 'boolean', description: 'print the result as JSON' },
-  'no-verify': { type: 'boolean', description: 'skip the bitwise onnxruntime-node check of an ONNX output (the output says it was not verified)' },
+  'no-verify': { type: 'boolean', description: 'skip the bitwise onnxruntime-node check of the output read back (the output says it was not verified)' },
 };
+
+/** The model as the output file will hold it: ONNX encoded and decoded in memory, Keras formats through a temp folder. */
+async function readBack(model: Model, output: string): Promise<Model> {
+  if (outputFormat(output) === 'onnx') {
+    const { readOnnx, writeOnnx } = await import('@mc/io-onnx');
+    return readOnnx(writeOnnx(model));
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mc-convert-'));
+  try {
+    const file = path.join(dir, path.basename(output));
+    await saveModel(model, file);
+    return (await loadModel(file)).model;
+  } catch (e) {
+    // Errors speak of the output the user named, not the temp folder.
+    if (!McError.is(e)) throw e;
+    throw new McError(e.code, e.message.replaceAll(path.join(dir, path.basename(output)), output).replaceAll(dir, path.dirname(output)), { cause: e, context: { ...e.context, file: output } });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** `mc convert <in> <out>`: translate between formats by extension; ONNX → ONNX is lossless. */
 export const convert: Command = {
   name: 'convert',
   summary:
-    'Convert a model between formats, chosen by the output extension (.onnx, .h5, .keras, model.json). ONNX to ONNX is a lossless round trip: an ONNX output is read back and must give bitwise-equal outputs in onnxruntime-node before it is written (exit 5 otherwise); a model onnxruntime cannot run is written with a warning. NaN/Inf weights are copied unchanged, with a warning.',
+    'Convert a model between formats, chosen by the output extension (.onnx, .h5, .keras, model.json). ONNX to ONNX is a lossless round trip: the output is read back (ONNX in memory, Keras formats from a temp folder) and must give bitwise-equal outputs in onnxruntime-node before it is written (exit 5 otherwise); a model onnxruntime cannot run is written with a warning. NaN/Inf weights are copied unchanged, with a warning.',
   usage: '<in> <out>',
   flags,
   examples: ['mc convert model.h5 model.onnx', 'mc convert model.onnx copy.onnx'],
@@ -32,10 +55,9 @@ export const convert: Command = {
     let verify: GateReport | undefined;
     if (f['no-verify'] === true) {
       io.err(`mc: warning: --no-verify: ${output} is written without verification`);
-    } else if (outputFormat(output!) === 'onnx') {
+    } else {
       // What will be written, read back: the check covers the writer, not just the IR.
-      const { readOnnx, writeOnnx } = await import('@mc/io-onnx');
-      const candidate = readOnnx(writeOnnx(loaded.model));
+      const candidate = await readBack(loaded.model, output!);
       try {
         verify = await gate(loaded.model, candidate, { technique: 'convert' });
       } catch (e) {

@@ -56,7 +56,7 @@ const flags: CliFlags<QuantizeFlags> = {
   dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'calibration data (training split; int8-static needs it); verification then scores the test split' },
   'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
   'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: 256 },
-  scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models)' },
+  scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models); without data, verification feeds synthetic inputs in [0, 255·scale]' },
   'short-names': { type: 'boolean', description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)' },
   'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
   json: { type: 'boolean', description: 'print the report as JSON' },
