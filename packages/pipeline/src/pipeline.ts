@@ -35,7 +35,14 @@ export interface PipelineResult {
   steps: StepResult[];
 }
 
-/** The row of `GATE_THRESHOLDS` (in `@mc/verify`) a step is checked against. */
+/**
+ * The row of `GATE_THRESHOLDS` (in `@mc/verify`) a step is checked against.
+ *
+ * @example
+ * ```ts
+ * techniqueOf({ step: 'prune', options: { mode: 'channels', ratio: 0.5 } }); // 'prune-channels'
+ * ```
+ */
 export function techniqueOf(s: PipelineStep): GateTechnique {
   switch (s.step) {
     case 'quantize':
