@@ -16,7 +16,10 @@ function mainHelp(): string {
     '',
     "Run 'mc <command> --help' or 'mc help <command>' for the options of a command; 'mc --version' prints the version.",
     '',
-    'Exit codes: 0 ok, 2 usage, 3 unreadable or corrupt input, 4 unsupported, 5 verification failed, 70 internal error.',
+    'Every output is checked in onnxruntime-node before it is written (--no-verify skips it; see docs/verify.md).',
+    'Exit codes: 0 ok (a "nothing changed" warning on stderr when the technique found nothing to do), 2 usage,',
+    '3 unreadable or corrupt input or NaN/Inf weights, 4 unsupported (e.g. an op onnxruntime cannot run for the check),',
+    '5 verification failed (nothing written), 70 internal error, 130/143 interrupted (temp files removed).',
     '',
   ].join('\n');
 }

@@ -6,7 +6,7 @@ import type { FlagSpec, FlagValues } from './flags.js';
 export const DATA_FLAGS = {
   dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'dataset for calibration, training or evaluation' },
   'data-dir': { type: 'string', arg: 'dir', description: 'folder holding the dataset files (MNIST IDX .gz, CIFAR-10 .bin, or .npy)' },
-  scale: { type: 'number', arg: 's', description: 'multiply pixels by s before feeding (default 1/255; use 1 for models trained on raw 0..255 pixels)' },
+  scale: { type: 'number', arg: 's', description: 'multiply pixels by s before feeding (default 1/255; use 1 for models trained on raw 0..255 pixels); without data, verification feeds synthetic inputs in [0, 255·s]' },
   limit: { type: 'number', arg: 'n', description: 'use at most n samples' },
 } as const satisfies Record<string, FlagSpec>;
 

@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { McError, type Model } from '@mc/ir';
+import { guardOutput } from './temp-files.js';
 
 /** Model file formats the CLI reads and writes. */
 export type ModelFormat = 'onnx' | 'keras-h5' | 'keras-zip' | 'tfjs' | 'keras-json';
@@ -107,12 +108,18 @@ export async function saveModel(model: Model, file: string, inputFile?: string):
   if (inputFile !== undefined && path.resolve(inputFile) === path.resolve(file)) {
     throw new McError('E_OPTION', `output ${file} is the input file; mc never writes over its input — choose another output path`, { context: { file } });
   }
-  if (format === 'onnx') {
-    const { saveOnnx } = await import('@mc/io-onnx');
-    await saveOnnx(model, file);
-  } else {
-    const io = await kerasIo();
-    await io.saveKeras(model, file, { format: format === 'keras-h5' ? 'h5' : format === 'keras-zip' ? 'keras' : 'tfjs' });
+  // Registered while written, so SIGINT/SIGTERM remove the writers' temp files (see temp-files.ts).
+  const release = guardOutput(file);
+  try {
+    if (format === 'onnx') {
+      const { saveOnnx } = await import('@mc/io-onnx');
+      await saveOnnx(model, file);
+    } else {
+      const io = await kerasIo();
+      await io.saveKeras(model, file, { format: format === 'keras-h5' ? 'h5' : format === 'keras-zip' ? 'keras' : 'tfjs' });
+    }
+  } finally {
+    release();
   }
   return (await stat(file)).size;
 }

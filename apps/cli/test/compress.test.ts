@@ -15,24 +15,26 @@ const missing = (...files: string[]) => {
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 describe.skipIf(!existsSync(mnist))(`mc compress${missing(mnist)}`, () => {
-  it('--error 0.5 --verify: factorises, prints the layer table and totals, output runs in ORT', async () => {
+  it('--error 0.3 --scale 1: factorises, prints the layer table and totals, verified on synthetic inputs in [0, 255] before writing', async () => {
     const out = path.join(tempDir(), 'small.onnx');
     const before = sha(mnist);
-    const r = await mc('compress', '--error', '0.5', '--verify', mnist, out);
+    const r = await mc('compress', '--error', '0.3', '--scale', '1', mnist, out);
     expect(r.code).toBe(0);
     expect(sha(mnist)).toBe(before);
     expect(r.out).toMatch(/tucker2|Conv/);
     expect(r.out).toMatch(/parameters/);
-    expect(r.out).toMatch(/verify \S+ \(random inputs[^)]*\): cosine/);
+    expect(r.out).toMatch(/verify \S+ \(synthetic inputs\): cosine 0\.\d+/);
+    expect(r.out).toMatch(/verified \(lowrank: cosine >= 0\.5\)/);
     const j = JSON.parse((await mc('inspect', '--json', out)).out);
     expect(j.params).toBeLessThan(5998);
   });
 
-  it('--json report has per-layer ranks and totals', async () => {
+  it('--json report has per-layer ranks and totals (--rank 4 fails the check, so --no-verify; the JSON says so)', async () => {
     const out = path.join(tempDir(), 'small.onnx');
-    const r = await mc('compress', '--rank', '4', '--json', mnist, out);
+    const r = await mc('compress', '--rank', '4', '--json', '--no-verify', mnist, out);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
+    expect(j.verify).toEqual({ skipped: true });
     expect(j.policy).toEqual({ rank: 4 });
     expect(j.nodes.some((n: { replaced: boolean; ranks: number[] }) => n.replaced && n.ranks.includes(4))).toBe(true);
     expect(j.after.params).toBeLessThan(j.before.params);
@@ -66,9 +68,10 @@ describe.skipIf(!existsSync(mnist))(`mc compress${missing(mnist)}`, () => {
 
   it.skipIf(!existsSync(h5) || !existsSync(data))(`--finetune 1 trains the factorised model on the dataset before writing${missing(h5, data)}`, async () => {
     const out = path.join(tempDir(), 'ft.onnx');
-    const r = await mc('compress', '--error', '0.3', '--finetune', '1', '--dataset', 'mnist', '--data-dir', data, '--limit', '256', '--json', h5, out);
+    const r = await mc('compress', '--error', '0.3', '--finetune', '1', '--dataset', 'mnist', '--data-dir', data, '--limit', '256', '--max-accuracy-drop', '50', '--json', h5, out);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).finetune.epochs).toBe(1);
+    expect(JSON.parse(r.out).verify.accuracy).toMatchObject({ maxDrop: 50, samples: 1000, dataset: 'mnist-test' });
     expect(existsSync(out)).toBe(true);
     expect((await mc('compress', '--finetune', '1', h5, path.join(tempDir(), 'x.onnx'))).code).toBe(2);
   });

@@ -9,15 +9,21 @@ const have = existsSync(model) && existsSync(data);
 const common = ['--dataset', 'mnist', '--data-dir', data, '--scale', '1', '--search-samples', '500', '--limit', '500'];
 
 describe.skipIf(!have)('mc optimize', () => {
-  it('finds a smaller model within the accuracy bound, writes it and an HTML report with plots', async () => {
+  it('finds a smaller model within the accuracy bound (search data and, before writing, the test split), writes it and an HTML report with plots', async () => {
     const dir = tempDir();
     const out = path.join(dir, 'small.onnx');
     const report = path.join(dir, 'report.html');
-    const r = await mc('optimize', ...common, '--max-accuracy-drop', '1', '--json', '--report', report, model, out);
+    // At 1 point the candidate chosen on 500 search images loses 1.8 on the test split and is refused (exit 5).
+    const refused = await mc('optimize', ...common, '--max-accuracy-drop', '1', model, out);
+    expect(refused.code).toBe(5);
+    expect(refused.err).toMatch(/verification failed \(optimize, mnist-test data\): top-1 accuracy on mnist-test fell \d\.\d\d points .* more than --max-accuracy-drop 1/);
+    expect(existsSync(out)).toBe(false);
+    const r = await mc('optimize', ...common, '--max-accuracy-drop', '2', '--json', '--report', report, model, out);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(j.best.drop).toBeLessThanOrEqual(1);
+    expect(j.best.drop).toBeLessThanOrEqual(2);
+    expect(j.test.drop).toBeLessThanOrEqual(2);
     expect(j.best.measurement.bytes).toBeLessThan(j.baseline.measurement.bytes / 2);
     expect(j.pareto.length).toBeGreaterThan(0);
     expect(readFileSync(out).length).toBe(j.best.measurement.bytes);

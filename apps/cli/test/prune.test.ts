@@ -6,24 +6,30 @@ import { mc, shared, tempDir } from './helpers.js';
 const mnist = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 
 describe.skipIf(!existsSync(mnist))('mc prune', () => {
-  it('--sparsity 0.9 --global --verify: table of weights, the file shrinks, output runs in ORT', async () => {
+  it('--sparsity 0.9 --global --scale 1: table of weights, the file shrinks, verified on synthetic inputs before writing', async () => {
     const out = path.join(tempDir(), 'sparse.onnx');
     const before = readFileSync(mnist);
-    const r = await mc('prune', '--sparsity', '0.9', '--global', '--verify', mnist, out);
+    const r = await mc('prune', '--sparsity', '0.9', '--global', '--scale', '1', mnist, out);
     expect(r.code).toBe(0);
     expect(readFileSync(mnist).equals(before)).toBe(true);
     expect(r.out).toMatch(/weights zeroed: 90\.0%/);
-    expect(r.out).toMatch(/verify \S+: cosine/);
+    expect(r.out).toMatch(/verify \S+ \(synthetic inputs\): cosine/);
     // The MatMul weight is computed (Reshape of a constant) and stays; both convs shrink to sparse_initializers.
     expect(r.out).toMatch(/sparse \(int16\)/);
     expect(statSync(out).size).toBeLessThan(before.length * 0.6);
   });
 
-  it('--channels 0.5 --json: every group with members, removals and reasons', async () => {
+  it('--channels 0.5 --json: every group with members, removals and reasons; a 7.5-point loss needs --max-accuracy-drop', async () => {
     const out = path.join(tempDir(), 'thin.onnx');
-    const r = await mc('prune', '--channels', '0.5', '--json', mnist, out);
+    const data = ['--dataset', 'mnist', '--data-dir', path.join(shared, 'data/mnist'), '--scale', '1'];
+    const refused = await mc('prune', '--channels', '0.5', ...data, mnist, out);
+    expect(refused.code).toBe(5);
+    expect(refused.err).toMatch(/top-1 accuracy on mnist-test fell \d+\.\d\d points .* more than --max-accuracy-drop 2/);
+    expect(existsSync(out)).toBe(false);
+    const r = await mc('prune', '--channels', '0.5', '--json', ...data, '--max-accuracy-drop', '10', mnist, out);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
+    expect(j.verify.accuracy.drop).toBeLessThanOrEqual(10);
     expect(j.mode).toBe('channels');
     expect(j.groups.length).toBe(2);
     // The second conv feeds a MatMul whose weight is computed: that group is left alone, with the reason.

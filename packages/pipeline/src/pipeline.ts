@@ -3,7 +3,7 @@ import { McError, type Model } from '@mc/ir';
 import { type CheckPolicy, checkStep, type StepCheck } from './check.js';
 import { collectFeeds, type FeedOptions, type Feeds, feedsFrom } from './feeds.js';
 import { type PipelineStep, STEPS, type TechniqueReport } from './steps.js';
-import { randomFeeds } from '@mc/verify';
+import { checkAgreement, GATE_THRESHOLDS, type GateTechnique, syntheticFeeds } from '@mc/verify';
 
 /** Options of {@link pipeline}. */
 export interface PipelineOptions {
@@ -14,7 +14,7 @@ export interface PipelineOptions {
   verify?: boolean;
   /** Bounds applied to every step that sets none of its own. */
   check?: CheckPolicy;
-  /** Feeds for verification; default: 64 dataset samples, or random inputs without data. */
+  /** Feeds for verification; default: 64 dataset samples, or synthetic inputs (`syntheticFeeds`) without data. */
   verifyFeeds?: readonly Feeds[];
   onProgress?: (event: { step: string; index: number; total: number; phase: 'start' | 'done'; seconds?: number }) => void;
   signal?: AbortSignal;
@@ -36,8 +36,55 @@ export interface PipelineResult {
 }
 
 /**
+ * The row of `GATE_THRESHOLDS` (in `@mc/verify`) a step is checked against.
+ *
+ * @example
+ * ```ts
+ * techniqueOf({ step: 'prune', options: { mode: 'channels', ratio: 0.5 } }); // 'prune-channels'
+ * ```
+ */
+export function techniqueOf(s: PipelineStep): GateTechnique {
+  switch (s.step) {
+    case 'quantize':
+      return s.options.mode;
+    case 'prune':
+      return s.options.mode === 'channels' ? 'prune-channels' : 'prune-magnitude';
+    default:
+      return s.step;
+  }
+}
+
+/**
+ * The default `--max-accuracy-drop` of a whole recipe: the largest of its steps' defaults in `GATE_THRESHOLDS`.
+ *
+ * @example
+ * ```ts
+ * recipeMaxAccuracyDrop([{ step: 'lowrank' }, { step: 'quantize', options: { mode: 'int8-weights' } }]); // 2
+ * ```
+ */
+export function recipeMaxAccuracyDrop(steps: readonly PipelineStep[]): number {
+  return Math.max(0, ...steps.map((s) => GATE_THRESHOLDS[techniqueOf(s)].maxAccuracyDrop));
+}
+
+/** A step's check against its technique's thresholds (the default when the step sets no bounds of its own). */
+async function techniqueCheck(before: Model, after: Model, technique: GateTechnique, feeds: readonly Feeds[] | undefined, scale: number | undefined): Promise<StepCheck> {
+  const r = await checkAgreement(before, after, { technique, ...(feeds !== undefined && { feeds }), ...(scale !== undefined && { scale }) });
+  const outs = Object.values(r.outputs);
+  const top1s = outs.flatMap((o) => (o.top1 === undefined ? [] : [o.top1]));
+  return {
+    ok: r.ok,
+    maxAbs: outs.length === 0 ? Infinity : Math.max(...outs.map((o) => o.maxAbs)),
+    cosine: outs.length === 0 ? 0 : Math.min(...outs.map((o) => o.cosine)),
+    top1: top1s.length === 0 ? undefined : Math.min(...top1s),
+    samples: (feeds ?? [undefined, undefined, undefined, undefined]).length,
+    ...(!r.ok && { reason: `${r.failures.join('; ')} (${technique} thresholds, ${feeds === undefined ? 'synthetic inputs' : 'data'})` }),
+  };
+}
+
+/**
  * Runs steps in order (e.g. prune → lowrank → finetune → quantize), each on the previous step's output, keeping every
- * step's report. With `verify` (default), every output is run in onnxruntime-node against its input; a step that
+ * step's report. With `verify` (default), every output is run in onnxruntime-node against its input: against the
+ * step's own `check` bounds when it has them, else its technique's row of `GATE_THRESHOLDS` (`@mc/verify`); a step that
  * fails stops the pipeline with `E_VERIFY` naming the step, and nothing is returned to write.
  *
  * @example
@@ -51,9 +98,7 @@ export interface PipelineResult {
 export async function pipeline(model: Model, steps: readonly (PipelineStep & { check?: CheckPolicy })[], opts: PipelineOptions = {}): Promise<PipelineResult> {
   const verify = opts.verify ?? true;
   let feeds = opts.verifyFeeds;
-  if (verify && feeds === undefined) {
-    feeds = opts.data !== undefined ? await collectFeeds(feedsFrom(opts.data, model, { ...opts.feed, limit: 64 })) : [randomFeeds(model, 0) as Feeds];
-  }
+  if (verify && feeds === undefined && opts.data !== undefined) feeds = await collectFeeds(feedsFrom(opts.data, model, { ...opts.feed, limit: 64 }));
   const results: StepResult[] = [];
   let current = model;
   for (const [index, s] of steps.entries()) {
@@ -73,8 +118,13 @@ export async function pipeline(model: Model, steps: readonly (PipelineStep & { c
       throw new McError(McError.is(e) ? e.code : 'E_INVARIANT', `step ${index + 1} (${s.step}) failed: ${msg}`, { cause: e, context: { ...(McError.is(e) ? e.context : {}), step: s.step } });
     }
     const result: StepResult = { step: s.step, index, report: out.report as TechniqueReport, seconds: 0 };
-    if (verify && feeds !== undefined) {
-      const check = await checkStep(current, out.model, feeds, s.check ?? opts.check ?? {});
+    if (verify) {
+      const policy = s.check ?? opts.check;
+      const scale = opts.feed?.scale;
+      const check =
+        policy !== undefined
+          ? await checkStep(current, out.model, feeds ?? [0, 1, 2, 3].map((k) => syntheticFeeds(model, k, { ...(scale !== undefined && { scale }) })), policy)
+          : await techniqueCheck(current, out.model, techniqueOf(s), feeds, scale);
       result.check = check;
       if (!check.ok) {
         throw new McError('E_VERIFY', `step ${index + 1} (${s.step}) failed verification in onnxruntime-node: ${check.reason}; nothing was written — relax the step's options or its check bounds`, {

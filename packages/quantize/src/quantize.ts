@@ -3,6 +3,7 @@ import { Emitter } from './emit.js';
 import { assertNotQuantized, foldConstantReshapes } from './graph-utils.js';
 import { raiseOpset } from './opset-upgrade.js';
 import { foldConvBiasAdds } from './prepare.js';
+import { noteZeroSize, zeroSizeWeightNodes } from './zero-size.js';
 import { toQOperator } from './qoperator.js';
 import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
@@ -81,6 +82,10 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   const names = namesOf(model);
   foldConstantReshapes(model, emit);
   foldConvBiasAdds(model);
+  // Zero-size weights pass through every mode untouched (excluded, with their own reason in the report).
+  const zero = zeroSizeWeightNodes(model);
+  const zeroOps = new Map(model.graph.nodes.filter((n) => zero.has(n.name)).map((n) => [n.name, n.opType]));
+  opts = zero.size === 0 ? opts : { ...opts, exclude: [...(opts.exclude ?? []), ...zero.keys()] };
   switch (opts.mode) {
     case 'fp16':
       convertFp16(model, opts, emit, report);
@@ -114,6 +119,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       quantizeSignsMode(model, opts, emit, report);
       break;
   }
+  noteZeroSize(report.passedThrough, zero, zeroOps);
   model.graph.topoSort();
   inferShapes(model); // graph outputs and new values get their types (ONNX requires a type on every graph output)
   const slim = opts.keepMetadata === true ? undefined : slimModel(model, names, { shortNames: opts.names === 'short' });

@@ -2,13 +2,19 @@ import { expect, test } from 'vitest';
 
 test('public surface of @mc/verify', async () => {
   expect(Object.keys(await import('./index.js')).sort()).toEqual([
+    'GATE_THRESHOLDS',
     'allclose',
+    'assertFiniteWeights',
     'assertNumericallyClose',
+    'checkAgreement',
     'compareModels',
     'compareOutputs',
     'compareTensor',
     'createSession',
+    'customDomainOps',
+    'nonFiniteWeights',
     'randomFeeds',
     'runModel',
+    'syntheticFeeds',
   ]);
 });

@@ -1,19 +1,20 @@
 import type { Model } from '@mc/ir';
 import { collectFeeds, feedsFrom } from '@mc/pipeline';
 import { type FactorizeCommonOptions, type FactorizeOptions, type FactorizeReport, type Feeds, factorize } from '@mc/lowrank';
-import { compareModels, randomFeeds } from '@mc/verify';
+import { assertFiniteWeights } from '@mc/verify';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
-import { beforeAfterTable, figuresOf, verifyLines } from '../summary.js';
+import { beforeAfterTable, figuresOf } from '../summary.js';
+import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
 
 /** The flag table mirrors FactorizeOptions: one field per policy and common option (null = not a flag). */
 type CompressFlags = Record<'error' | 'rank' | 'ratio' | 'energy', number> &
   Required<Omit<FactorizeCommonOptions, 'onProgress' | 'signal'>> &
-  Record<keyof typeof DATA_FLAGS, unknown> & { 'calibration-size': number; finetune: number; json: boolean; verify: boolean; report: string };
+  Record<keyof typeof DATA_FLAGS | keyof typeof VERIFY_FLAGS, unknown> & { 'calibration-size': number; finetune: number; json: boolean; report: string };
 
 const flags: CliFlags<CompressFlags> = {
   error: { type: 'number', arg: 'E', description: 'per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default 0.1)' },
@@ -28,7 +29,7 @@ const flags: CliFlags<CompressFlags> = {
   finetune: { type: 'number', arg: 'epochs', description: 'with --dataset: recover accuracy for this many epochs by distillation from the original model (no labels needed; tfjs-wasm, @mc/distill); --limit caps the samples' },
   json: { type: 'boolean', description: 'print the report as JSON' },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (per-layer table and plot of the parameters kept)' },
-  verify: { type: 'boolean', description: 'run input and output in onnxruntime-node on random inputs and print their agreement' },
+  ...VERIFY_FLAGS,
 };
 
 function policyOf(f: Record<string, unknown>): FactorizeOptions {
@@ -65,12 +66,12 @@ function layerTable(r: FactorizeReport): string {
 /** `mc compress`: low-rank factorisation (SVD for dense layers, Tucker-2 for convs) with automatic ranks. */
 export const compress: Command = {
   name: 'compress',
-  summary: 'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters.',
+  summary: 'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR] <in> <out>',
   flags,
   examples: [
     'mc compress --error 0.3 model.onnx small.onnx',
-    'mc compress --ratio 0.25 --verify model.h5 small.onnx',
+    'mc compress --ratio 0.25 model.h5 small.onnx',
     'mc compress --error 0.1 --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx small.onnx',
     'mc compress --error 0.7 --finetune 1 --dataset mnist --data-dir data/mnist --limit 10000 mnist_cnn.onnx small.onnx',
   ],
@@ -78,6 +79,7 @@ export const compress: Command = {
     const [input, output] = needPositionals(compress, positionals, ['in', 'out']);
     const opts = policyOf(f);
     const loaded = await loadModel(input!);
+    assertFiniteWeights(loaded.model, input);
     const calibration = await calibrationFeeds(loaded.model, f);
     const showProgress = io.isTTY && !io.quiet && f.json !== true;
     const { model, report } = await factorize(loaded.model, {
@@ -98,12 +100,13 @@ export const compress: Command = {
       final = (await distill(loaded.model, model, train, { epochs, unlabeled: true, ...(f.scale !== undefined && { scale: f.scale as number }) })).model;
       tuned = { epochs, seconds: (Date.now() - t0) / 1000 };
     }
+    // Checked before anything is written: on the test split with --dataset, else synthetic inputs.
+    const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: final, technique: 'lowrank', output: output! });
+    const unchanged = tuned === undefined ? warnNothingChanged(io, report) : undefined;
     await saveModel(final, output!, input);
-    // On calibration data when given (random inputs say little about a classifier), else random inputs.
-    const verify = f.verify === true ? await compareModels(loaded.model, final, calibration?.slice(0, 8) ?? [randomFeeds(loaded.model, 0, { dynamicDim: 64 })]) : undefined;
     if (f.json === true) {
       const { before, after, ...rest } = report;
-      io.out(JSON.stringify({ input, output, ...rest, ...(tuned && { finetune: tuned }), before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, ...(verify && { verify }) }, null, 2));
+      io.out(JSON.stringify({ input, output, ...rest, ...(tuned && { finetune: tuned }), before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, verify: gateJson(verify), ...(unchanged && { nothingChanged: unchanged }) }, null, 2));
       return;
     }
     const lines = [layerTable(report)];
@@ -121,7 +124,7 @@ export const compress: Command = {
       });
       lines.push(`wrote ${String(f.report)}`);
     }
-    if (verify) lines.push(...verifyLines(verify, calibration === undefined ? 'random inputs; --dataset verifies on real data' : 'calibration data'));
+    lines.push(...gateLines(verify));
     io.out(lines.join('\n'));
   },
 };

@@ -1,27 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { McError, type Model } from '@mc/ir';
+import { gate, gateFailure, type GateReport } from '@mc/pipeline';
+import { nonFiniteWeights } from '@mc/verify';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
-import { loadModel, saveModel } from '../formats.js';
+import { loadModel, outputFormat, saveModel } from '../formats.js';
 import { formatBytes } from '../table.js';
+import { gateJson, gateLines } from '../verify-gate.js';
 
 interface ConvertFlags {
   json: boolean;
+  'no-verify': boolean;
 }
 
 const flags: CliFlags<ConvertFlags> = {
   json: { type: 'boolean', description: 'print the result as JSON' },
+  'no-verify': { type: 'boolean', description: 'skip the bitwise onnxruntime-node check of the output read back (the output says it was not verified)' },
 };
+
+/** The model as the output file will hold it: ONNX encoded and decoded in memory, Keras formats through a temp folder. */
+async function readBack(model: Model, output: string): Promise<Model> {
+  if (outputFormat(output) === 'onnx') {
+    const { readOnnx, writeOnnx } = await import('@mc/io-onnx');
+    return readOnnx(writeOnnx(model));
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mc-convert-'));
+  try {
+    const file = path.join(dir, path.basename(output));
+    await saveModel(model, file);
+    return (await loadModel(file)).model;
+  } catch (e) {
+    // Errors speak of the output the user named, not the temp folder.
+    if (!McError.is(e)) throw e;
+    throw new McError(e.code, e.message.replaceAll(path.join(dir, path.basename(output)), output).replaceAll(dir, path.dirname(output)), { cause: e, context: { ...e.context, file: output } });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** `mc convert <in> <out>`: translate between formats by extension; ONNX → ONNX is lossless. */
 export const convert: Command = {
   name: 'convert',
-  summary: 'Convert a model between formats, chosen by the output extension (.onnx, .h5, .keras, model.json). ONNX to ONNX is a lossless round trip.',
+  summary:
+    'Convert a model between formats, chosen by the output extension (.onnx, .h5, .keras, model.json). ONNX to ONNX is a lossless round trip: the output is read back (ONNX in memory, Keras formats from a temp folder) and must give bitwise-equal outputs in onnxruntime-node before it is written (exit 5 otherwise); a model onnxruntime cannot run is written with a warning. NaN/Inf weights are copied unchanged, with a warning.',
   usage: '<in> <out>',
   flags,
   examples: ['mc convert model.h5 model.onnx', 'mc convert model.onnx copy.onnx'],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(convert, positionals, ['in', 'out']);
     const loaded = await loadModel(input!);
+    const bad = nonFiniteWeights(loaded.model);
+    if (bad.length > 0) io.err(`mc: warning: ${bad.length} weight(s) hold NaN/Inf (first: '${bad[0]!.tensor}' element ${bad[0]!.index} = ${bad[0]!.value}); convert copies them unchanged, every other command refuses them`);
+    let verify: GateReport | undefined;
+    if (f['no-verify'] === true) {
+      io.err(`mc: warning: --no-verify: ${output} is written without verification`);
+    } else {
+      // What will be written, read back: the check covers the writer, not just the IR.
+      const candidate = await readBack(loaded.model, output!);
+      try {
+        verify = await gate(loaded.model, candidate, { technique: 'convert' });
+      } catch (e) {
+        if (!(McError.is(e) && e.code === 'E_UNSUPPORTED')) throw e;
+        // Lossless by construction (the golden round trip tests it); an op onnxruntime cannot run is no reason to refuse.
+        io.err(`mc: warning: not verified: ${e.message.replace(/; pass --no-verify.*$/, '')}`);
+      }
+      if (verify !== undefined && !verify.ok) throw gateFailure(verify, output);
+    }
     const bytes = await saveModel(loaded.model, output!, input);
-    if (f.json === true) io.out(JSON.stringify({ input, output, from: loaded.format, bytesIn: loaded.bytes, bytesOut: bytes }));
-    else io.out(`${input} (${loaded.format}, ${formatBytes(loaded.bytes)}) -> ${output} (${formatBytes(bytes)})`);
+    if (f.json === true) io.out(JSON.stringify({ input, output, from: loaded.format, bytesIn: loaded.bytes, bytesOut: bytes, verify: gateJson(verify) }));
+    else io.out([`${input} (${loaded.format}, ${formatBytes(loaded.bytes)}) -> ${output} (${formatBytes(bytes)})`, ...(verify === undefined ? [] : gateLines(verify))].join('\n'));
   },
 };

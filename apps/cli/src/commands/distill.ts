@@ -2,6 +2,8 @@ import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, type FlagSpec } from '../flags.js';
 import { loadModel } from '../formats.js';
 import { distillModels, runTraining, TRAIN_FLAGS, type DistillOptions } from './finetune.js';
+import { assertFiniteWeights } from '@mc/verify';
+import { VERIFY_FLAGS } from '../verify-gate.js';
 
 const KD_FIELDS: CliFlags<Required<Pick<DistillOptions, 'temperature' | 'alpha' | 'unlabeled'>>> = {
   temperature: { type: 'number', arg: 'T', description: 'softmax temperature of the soft targets', default: 4 },
@@ -14,12 +16,13 @@ const flags = {
   student: { type: 'string', arg: 'S.onnx', description: 'the student model to train' },
   ...(KD_FIELDS as Record<string, FlagSpec>),
   ...TRAIN_FLAGS,
+  ...VERIFY_FLAGS,
 } satisfies Record<string, FlagSpec>;
 
 /** `mc distill --teacher T --student S <out>`: Hinton knowledge distillation, optionally label-free. */
 export const distill: Command = {
   name: 'distill',
-  summary: 'Train a student to match a teacher\'s softened outputs (Hinton knowledge distillation, temperature T, weight alpha), optionally without labels (the teacher labels the data).',
+  summary: 'Train a student to match a teacher\'s softened outputs (Hinton knowledge distillation, temperature T, weight alpha), optionally without labels (the teacher labels the data). The student is checked on the test split against its input form (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.',
   usage: '--teacher T.onnx --student S.onnx <out> --dataset mnist|cifar10|npy --data-dir DIR [--temperature T --alpha A] [--unlabeled]',
   flags,
   examples: ['mc distill --teacher big.onnx --student small.onnx out.onnx --dataset mnist --data-dir data/mnist --epochs 5 --eval', 'mc distill --teacher big.onnx --student small.onnx out.onnx --dataset mnist --data-dir data/mnist --unlabeled'],
@@ -28,8 +31,10 @@ export const distill: Command = {
     if (typeof f.teacher !== 'string' || typeof f.student !== 'string') throw new UsageError('mc distill: pass --teacher <model> and --student <model>');
     const teacher = (await loadModel(f.teacher)).model;
     const student = (await loadModel(f.student)).model;
+    assertFiniteWeights(teacher, f.teacher);
+    assertFiniteWeights(student, f.student);
     const kd: DistillOptions = { temperature: f.temperature as number, alpha: f.alpha as number, unlabeled: f.unlabeled === true };
-    await runTraining(f, io, { model: student, file: f.student }, output!, (data, opts) =>
+    await runTraining(f, io, { model: student, file: f.student, technique: 'distill' }, output!, (data, opts) =>
       distillModels(teacher, student, kd.unlabeled ? data.withoutLabels() : data, { ...opts, ...kd }),
     );
   },

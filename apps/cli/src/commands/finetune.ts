@@ -5,6 +5,8 @@ import { UsageError } from '../exit-codes.js';
 import { type CliIO, type Command, type CliFlags, type FlagSpec, type FlagValues, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { formatTable } from '../table.js';
+import { assertFiniteWeights, type GateTechnique } from '@mc/verify';
+import { gateLines, VERIFY_FLAGS, verifyWritten } from '../verify-gate.js';
 import { accuracyOf } from './eval.js';
 
 /** Training flags typed against TrainOptions: every option is a flag or an explicit null. @internal */
@@ -87,9 +89,9 @@ export function trainOptionsOf(f: FlagValues, io: CliIO, checkpoint: (m: Model) 
 }
 
 /** Report printing shared by finetune and distill. @internal */
-export function printTrainReport(io: CliIO, f: FlagValues, out: string, report: TrainReport, acc?: { before: number; after: number; dataset: string }): void {
+export function printTrainReport(io: CliIO, f: FlagValues, out: string, report: TrainReport, acc?: { before: number; after: number; dataset: string }, verify?: string[]): void {
   if (f.json === true) {
-    io.out(JSON.stringify({ output: out, ...report, ...(acc && { accuracy: acc }) }, null, 2));
+    io.out(JSON.stringify({ output: out, ...report, ...(acc && { accuracy: acc }), verified: f['no-verify'] !== true }, null, 2));
     return;
   }
   const rows = report.epochs.map((e) => [e.epoch, e.loss.toFixed(4), e.valLoss?.toFixed(4) ?? '', e.valAccuracy === undefined ? '' : `${(e.valAccuracy * 100).toFixed(2)}%`, e.lr.toExponential(2), e.seconds.toFixed(1)]);
@@ -98,15 +100,18 @@ export function printTrainReport(io: CliIO, f: FlagValues, out: string, report: 
   if (report.masked.length > 0) lines.push(`kept zeros fixed in ${report.masked.length} weights`);
   for (const w of report.warnings) lines.push(`warning: ${w.message}`);
   if (acc) lines.push(`top-1 on ${acc.dataset}: ${(acc.before * 100).toFixed(2)}% -> ${(acc.after * 100).toFixed(2)}%`);
-  lines.push(`wrote ${out}`);
+  lines.push(...(verify ?? []), `wrote ${out}`);
   io.out(lines.join('\n'));
 }
 
-/** @internal Runs training for finetune/distill: load data, train with checkpoints, save, optionally evaluate. */
+/**
+ * @internal Runs training for finetune/distill: load data, train with checkpoints, verify against `input.model` on the
+ * test split (a failure removes the checkpoint and exits 5), save, optionally evaluate.
+ */
 export async function runTraining(
   f: FlagValues,
   io: CliIO,
-  input: { model: Model; file: string },
+  input: { model: Model; file: string; technique: GateTechnique },
   out: string,
   train: (data: NonNullable<Awaited<ReturnType<typeof loadDataFlags>>>, opts: TrainOptions) => Promise<{ model: Model; report: TrainReport }>,
 ): Promise<void> {
@@ -114,6 +119,8 @@ export async function runTraining(
   if (data === undefined) throw new UsageError('training needs --dataset mnist|cifar10|npy and --data-dir <folder>');
   const opts = trainOptionsOf(f, io, (m) => saveModel(m, out, input.file));
   const { model, report } = await train(data, opts);
+  // The checkpoints are already at `out`: a failed check removes them, so nothing unverified is left.
+  const verify = await verifyWritten(f, io, { reference: input.model, candidate: model, technique: input.technique, output: out });
   await saveModel(model, out, input.file);
   let acc: { before: number; after: number; dataset: string } | undefined;
   if (f.eval === true) {
@@ -121,20 +128,21 @@ export async function runTraining(
     const [a, b] = [await accuracyOf(input.model, evalFlags), await accuracyOf(model, evalFlags)];
     acc = { before: a.top1, after: b.top1, dataset: b.dataset };
   }
-  printTrainReport(io, f, out, report, acc);
+  printTrainReport(io, f, out, report, acc, gateLines(verify));
 }
 
 /** `mc finetune <in> <out> --dataset D --data-dir DIR --epochs N`. */
 export const finetune: Command = {
   name: 'finetune',
-  summary: 'Fine-tune a model after compression on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; a checkpoint is written after every epoch, so a NaN loss leaves the last good one.',
+  summary: 'Fine-tune a model after compression on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; a checkpoint is written after every epoch, so a NaN loss leaves the last good one. The result is checked on the test split against the input (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.',
   usage: '<in> <out> --dataset mnist|cifar10|npy --data-dir DIR [--epochs N] [--lr x] [--masks zeros] [--eval]',
-  flags: TRAIN_FLAGS,
+  flags: { ...TRAIN_FLAGS, ...VERIFY_FLAGS },
   examples: ['mc finetune small.onnx tuned.onnx --dataset mnist --data-dir data/mnist --epochs 1 --eval', 'mc finetune pruned.onnx tuned.onnx --dataset cifar10 --data-dir data/cifar10 --masks zeros --augment-crop 4 --augment-flip'],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(finetune, positionals, ['in', 'out']);
     const { model } = await loadModel(input!);
-    await runTraining(f, io, { model, file: input! }, output!, (data, opts) => finetuneModel(model, data, opts));
+    assertFiniteWeights(model, input);
+    await runTraining(f, io, { model, file: input!, technique: 'finetune' }, output!, (data, opts) => finetuneModel(model, data, opts));
   },
 };
 

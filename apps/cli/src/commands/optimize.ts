@@ -1,5 +1,6 @@
 import { McError } from '@mc/ir';
-import { accuracyOf, type Candidate, optimize as search } from '@mc/pipeline';
+import { accuracyOf, type Candidate, gate, gateFailure, optimize as search } from '@mc/pipeline';
+import { assertFiniteWeights, GATE_THRESHOLDS } from '@mc/verify';
 import { DATA_FLAGS } from '../data-flags.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
@@ -21,12 +22,13 @@ interface OptimizeFlags {
   'latency-batch': number;
   report: string;
   json: boolean;
+  'no-verify': boolean;
 }
 
 const flags: CliFlags<OptimizeFlags> = {
   ...DATA_FLAGS,
   limit: { type: 'number', arg: 'n', description: 'test images for the final accuracy check (default: the whole test split)' },
-  'max-accuracy-drop': { type: 'number', arg: 'pt', description: 'largest accuracy loss allowed, in percentage points', default: 0.5 },
+  'max-accuracy-drop': { type: 'number', arg: 'pt', description: `largest accuracy loss allowed, in percentage points, on the search data and again on the test split before writing (default ${GATE_THRESHOLDS.optimize.maxAccuracyDrop})` },
   objective: { type: 'string', choices: ['size', 'latency'], description: 'what to minimise', default: 'size' },
   target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime latency is measured in and op forms are chosen for', default: 'ort-cpu' },
   'search-samples': { type: 'number', arg: 'n', description: 'training images the search scores candidates on', default: 5000 },
@@ -35,6 +37,7 @@ const flags: CliFlags<OptimizeFlags> = {
   'time-budget': { type: 'number', arg: 's', description: 'stop searching after s seconds and keep the best seen', default: 1200 },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report with plots' },
   json: { type: 'boolean', description: 'print the result as JSON' },
+  'no-verify': { type: 'boolean', description: 'write the chosen model without re-checking it on the test split (the output says so)' },
 };
 
 function row(c: Candidate, objective: string): string[] {
@@ -45,7 +48,7 @@ function row(c: Candidate, objective: string): string[] {
 /** `mc optimize`: accuracy-aware search over techniques for the smallest or fastest model within a bound. */
 export const optimizeCommand: Command = {
   name: 'optimize',
-  summary: 'Search techniques and their knobs (low rank, k-means, int8, float16, channel pruning with label-free recovery; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split. Prints the Pareto front it saw.',
+  summary: 'Search techniques and their knobs (low rank, k-means, int8, float16, channel pruning with label-free recovery; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split before it is written (finite outputs, drop within the bound; exit 5 and nothing written otherwise). Prints the Pareto front it saw.',
   usage: '--dataset mnist|cifar10 --data-dir D [--max-accuracy-drop 0.5] [--objective size|latency] [--target ort-cpu|ort-web] <in> <out>',
   flags,
   examples: ['mc optimize --dataset mnist --data-dir ../shared/data/mnist --max-accuracy-drop 0.3 model.h5 small.onnx'],
@@ -56,6 +59,8 @@ export const optimizeCommand: Command = {
     }
     const { loadDataset } = await import('@mc/datasets');
     const loaded = await loadModel(input!);
+    assertFiniteWeights(loaded.model, input);
+    const budget = (f['max-accuracy-drop'] as number | undefined) ?? GATE_THRESHOLDS.optimize.maxAccuracyDrop;
     const dir = f['data-dir'] as string;
     const kind = f.dataset as string;
     const nSearch = f['search-samples'] as number;
@@ -73,7 +78,7 @@ export const optimizeCommand: Command = {
     const progress = io.isTTY && !io.quiet && f.json !== true;
     const r = await search(loaded.model, {
       search: searchData,
-      maxAccuracyDrop: f['max-accuracy-drop'] as number,
+      maxAccuracyDrop: budget,
       objective,
       target: f.target as 'ort-cpu' | 'ort-web',
       feed,
@@ -82,10 +87,20 @@ export const optimizeCommand: Command = {
       ...(recoverData !== undefined && { train: recoverData }),
       ...(progress && { onProgress: (e) => io.err(`[${e.elapsed.toFixed(0)} s] ${e.candidate}: ${formatBytes(e.measurement.bytes)}, accuracy ${(e.measurement.accuracy * 100).toFixed(2)}%${e.feasible ? '' : ' (over budget)'}`) }),
     });
-    const testBefore = await accuracyOf(loaded.model, testData, feed);
-    const testAfter = r.best === undefined ? testBefore : await accuracyOf(r.model, testData, feed);
+    let testBefore: number;
+    let testAfter: number;
+    if (r.best !== undefined && f['no-verify'] !== true) {
+      // The gate: the chosen model on the test split (never searched on), before anything is written.
+      const g = await gate(loaded.model, r.model, { technique: 'optimize', heldOut: testData, maxAccuracyDrop: budget, feed: { ...feed, limit: testData.size } });
+      if (!g.ok || g.accuracy === undefined) throw gateFailure(g, output);
+      [testBefore, testAfter] = [g.accuracy.before, g.accuracy.after];
+    } else {
+      if (r.best !== undefined) io.err(`mc: warning: --no-verify: ${output} is written without the test-split check`);
+      testBefore = await accuracyOf(loaded.model, testData, feed);
+      testAfter = r.best === undefined ? testBefore : await accuracyOf(r.model, testData, feed);
+    }
     const summary = {
-      input, output, objective, target: f.target, maxAccuracyDrop: f['max-accuracy-drop'], stoppedBy: r.stoppedBy,
+      input, output, objective, target: f.target, maxAccuracyDrop: budget, stoppedBy: r.stoppedBy,
       best: r.best ?? null, baseline: r.baseline, pareto: r.pareto, seen: r.seen,
       test: { before: testBefore, after: testAfter, drop: (testBefore - testAfter) * 100, samples: testData.size },
     };
@@ -105,7 +120,6 @@ export const optimizeCommand: Command = {
       io.out(lines.join('\n'));
     }
     if (r.best === undefined) {
-      const budget = f['max-accuracy-drop'] as number;
       const within = r.seen.filter((c) => c.drop <= budget);
       if (within.length > 0) {
         throw new McError('E_VERIFY', `${within.length} candidate(s) lost at most ${budget} points but none was ${objective === 'size' ? 'smaller' : 'faster'} than the input; nothing was written — try --objective ${objective === 'size' ? 'latency' : 'size'} or another --target`);

@@ -1,11 +1,12 @@
 import { finetune as finetuneModel } from '@mc/distill';
 import type { Model } from '@mc/ir';
 import { type ChannelOptions, type MagnitudeOptions, type PruneOptions, type PruneReport, prune } from '@mc/prune';
-import { compareModels, randomFeeds } from '@mc/verify';
+import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { type CliFlags, type Command, type FlagSpec, type FlagValues, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
-import { beforeAfterTable, figuresOf, verifyLines } from '../summary.js';
+import { beforeAfterTable, figuresOf } from '../summary.js';
+import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
 import { runTraining, TRAIN_FLAGS } from './finetune.js';
 
@@ -33,9 +34,9 @@ const flags = {
   'min-elements': { type: 'number', arg: 'n', description: 'unstructured: leave weights with fewer elements dense' },
   'fold-bn': { type: 'boolean', description: 'structured: fold BatchNormalization into the Conv/Gemm before it afterwards' },
   'min-channels': { type: 'number', arg: 'n', description: 'structured: keep at least n channels per group', default: 1 },
-  verify: { type: 'boolean', description: 'run input and output in onnxruntime-node on random inputs and print their agreement' },
   finetune: { type: 'boolean', description: 'fine-tune after pruning (needs --dataset and --data-dir; pruned weights stay zero)' },
   ...TRAIN_FLAGS,
+  ...VERIFY_FLAGS,
 } satisfies Record<string, FlagSpec>;
 
 function optionsOf(f: FlagValues): PruneOptions {
@@ -88,25 +89,27 @@ function reportLines(r: PruneReport): string[] {
 /** `mc prune`: unstructured magnitude pruning with storage that shrinks, or structured channel removal. */
 export const pruneCommand: Command = {
   name: 'prune',
-  summary: 'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason.',
+  summary: 'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
   flags,
   examples: [
     'mc prune --sparsity 0.92 --global lenet.onnx lenet-sparse.onnx',
     'mc prune --nm 2:4 --storage dense model.onnx model-24.onnx',
     'mc prune --sparsity 0.92 --global --storage packed --codebook 4 lenet.onnx lenet-tiny.onnx',
-    'mc prune --channels 0.5 --importance bn --fold-bn --verify resnet.onnx resnet-thin.onnx',
+    'mc prune --channels 0.5 --importance bn --fold-bn resnet.onnx resnet-thin.onnx',
     'mc prune --sparsity 0.9 --finetune --dataset mnist --data-dir data/mnist --epochs 1 --eval lenet.onnx tuned.onnx',
   ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(pruneCommand, positionals, ['in', 'out']);
     const opts = optionsOf(f);
     const loaded = await loadModel(input!);
+    assertFiniteWeights(loaded.model, input);
+    const technique = opts.mode === 'channels' ? 'prune-channels' : 'prune-magnitude';
     if (f.finetune === true) {
       // Prune dense, fine-tune with the zeros held, then store the result in the requested form.
       const dense = await prune(loaded.model, opts.mode === 'magnitude' ? { ...withoutCodebook(opts), storage: 'dense' } : opts);
-      if (dense.report.nothingToPrune !== undefined) io.err(dense.report.nothingToPrune);
-      await runTraining(f, io, { model: loaded.model, file: input! }, output!, async (data, o) => {
+      warnNothingChanged(io, dense.report);
+      await runTraining(f, io, { model: loaded.model, file: input!, technique }, output!, async (data, o) => {
         const t = await finetuneModel(dense.model, data, { ...o, masks: opts.mode === 'magnitude' ? 'zeros' : (o.masks ?? 'none') });
         // The held zeros are the smallest magnitudes, so pruning again selects exactly them and applies the storage.
         const model: Model = opts.mode === 'magnitude' ? (await prune(t.model, opts)).model : t.model;
@@ -115,16 +118,17 @@ export const pruneCommand: Command = {
       return;
     }
     const { model, report } = await prune(loaded.model, opts);
+    const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: model, technique, output: output! });
+    const unchanged = warnNothingChanged(io, report);
     await saveModel(model, output!, input);
-    const verify = f.verify === true ? await compareModels(loaded.model, model, [randomFeeds(loaded.model, 0)]) : undefined;
     if (f.json === true) {
       const { before, after, ...rest } = report;
-      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, ...(verify && { verify }) }, null, 2));
+      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, verify: gateJson(verify), ...(unchanged && { nothingChanged: unchanged }) }, null, 2));
       return;
     }
     const lines = reportLines(report);
     lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(model, output!)));
-    lines.push(...verifyLines(verify ?? {}));
+    lines.push(...gateLines(verify));
     io.out(lines.join('\n'));
   },
 };

@@ -2,11 +2,12 @@ import { loadDataset } from '@mc/datasets';
 import { collectFeeds, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
 import { type Feeds, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, type QuantizeReport, quantize } from '@mc/quantize';
-import { compareModels, randomFeeds } from '@mc/verify';
+import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, outputFormat, saveModel } from '../formats.js';
-import { beforeAfterTable, figuresOf, verifyLines } from '../summary.js';
+import { beforeAfterTable, figuresOf } from '../summary.js';
+import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatBytes, formatTable } from '../table.js';
 
 /** The flag table mirrors QuantizeOptions (every mode's fields, kebab-cased) plus the calibration data flags. */
@@ -32,6 +33,9 @@ interface QuantizeFlags {
   'keep-metadata': boolean;
   'short-names': boolean;
   json: boolean;
+  'no-verify': boolean;
+  'max-accuracy-drop': number;
+  verify: boolean;
 }
 
 const flags: CliFlags<QuantizeFlags> = {
@@ -49,13 +53,14 @@ const flags: CliFlags<QuantizeFlags> = {
   exclude: { type: 'strings', arg: 'NAME', description: 'node names or op types to leave in float' },
   seed: { type: 'number', description: 'kmeans: seed of the k-means++ init', default: 0 },
   'keep-io-types': { type: 'string', choices: ['true', 'false'], description: 'fp16: keep float32 inputs/outputs', default: 'true' },
-  dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'calibration (and verification) data: int8-static needs it' },
+  dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'calibration data (training split; int8-static needs it); verification then scores the test split' },
   'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
   'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: 256 },
-  scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models)' },
+  scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models); without data, verification feeds synthetic inputs in [0, 255·scale]' },
   'short-names': { type: 'boolean', description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)' },
   'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
   json: { type: 'boolean', description: 'print the report as JSON' },
+  ...VERIFY_FLAGS,
 };
 
 function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds> | undefined, keepMetadata: boolean): QuantizeOptions {
@@ -110,7 +115,7 @@ function nodeTable(r: QuantizeReport): string {
 /** `mc quantize`: one call to @mc/quantize, verified in onnxruntime-node before the file is written. */
 export const quantizeCommand: Command = {
   name: 'quantize',
-  summary: 'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and compared to the float model before it is written.',
+  summary: 'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and checked against the float model before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '--mode MODE [options] <in> <out>',
   flags,
   examples: [
@@ -121,19 +126,20 @@ export const quantizeCommand: Command = {
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(quantizeCommand, positionals, ['in', 'out']);
     const loaded = await loadModel(input!);
+    assertFiniteWeights(loaded.model, input);
     const calib = await datasetFeeds(loaded.model, f, 'train', f['calibration-size'] as number);
     // A Keras output is written back from the per-layer keras.layer metadata, so the slim pass keeps it there.
     const keepMetadata = f['keep-metadata'] === true || outputFormat(output!) !== 'onnx';
     const opts = optionsOf(f, calib === undefined ? undefined : (async function* () { yield* calib; })(), keepMetadata);
     const { model, report } = await quantize(loaded.model, opts);
-    // Verify before writing: on calibration batches when given, else random inputs.
-    const feeds = calib?.slice(0, 8) ?? [randomFeeds(loaded.model, 0)];
+    // Verified before anything is written: on the test split with --dataset, else synthetic inputs.
     const session = { sessionOptions: { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } } } as const;
-    const verify = await compareModels(loaded.model, model, feeds, { candidate: session as never });
+    const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: model, technique: opts.mode, output: output!, candidateSession: session as never });
+    const unchanged = warnNothingChanged(io, report);
     await saveModel(model, output!, input);
     if (f.json === true) {
       const { before, after, ...rest } = report;
-      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes }, after: { params: after.params, bytes: after.paramBytes }, verify }, null, 2));
+      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes }, after: { params: after.params, bytes: after.paramBytes }, verify: gateJson(verify), ...(unchanged && { nothingChanged: unchanged }) }, null, 2));
       return;
     }
     const lines = [nodeTable(report)];
@@ -141,7 +147,7 @@ export const quantizeCommand: Command = {
     for (const w of report.warnings) lines.push(`warning: ${w.message}`);
     if (report.calibration) lines.push(`calibration: ${report.calibration.method}, ${report.calibration.batches} batches`);
     lines.push('', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(model, output!)));
-    lines.push(...verifyLines(verify));
+    lines.push(...gateLines(verify));
     io.out(lines.join('\n'));
   },
 };

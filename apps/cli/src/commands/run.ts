@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { McError } from '@mc/ir';
-import { parseRecipe, pipeline } from '@mc/pipeline';
+import { parseRecipe, pipeline, recipeMaxAccuracyDrop, techniqueOf } from '@mc/pipeline';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
+import { assertFiniteWeights } from '@mc/verify';
+import { gateJson, gateLines, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 
 interface RunFlags {
   dataset: string;
@@ -14,13 +16,15 @@ interface RunFlags {
   scale: number;
   limit: number;
   'no-verify': boolean;
+  'max-accuracy-drop': number;
   json: boolean;
   report: string;
 }
 
 const flags: CliFlags<RunFlags> = {
   ...DATA_FLAGS,
-  'no-verify': { type: 'boolean', description: 'skip the onnxruntime-node check after every step' },
+  'no-verify': { type: 'boolean', description: 'skip the onnxruntime-node check after every step (the output says it was not verified)' },
+  'max-accuracy-drop': { type: 'number', arg: 'pt', description: "with data: largest top-1 loss of the final model on the test split, in points (default: the largest of the steps' defaults, see docs/verify.md)" },
   json: { type: 'boolean', description: 'print every step report as JSON' },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (before/after figures, parameters after each step)' },
 };
@@ -28,7 +32,7 @@ const flags: CliFlags<RunFlags> = {
 /** `mc run recipe.yaml <in> <out>`: a pipeline of steps, each verified, written once at the end. */
 export const run: Command = {
   name: 'run',
-  summary: 'Run a recipe (JSON or YAML): steps such as lowrank, quantize, finetune and distill, in order, each checked in onnxruntime-node against its input. Nothing is written unless every step passes.',
+  summary: "Run a recipe (JSON or YAML): steps such as lowrank, quantize, finetune and distill, in order, each checked in onnxruntime-node against its input (the step's own check bounds, else its technique's thresholds; on the data when given, else synthetic inputs). With data the final model is also scored on the test split (--max-accuracy-drop). Nothing is written unless every check passes (exit 5 otherwise).",
   usage: '<recipe.json|yaml> <in> <out>',
   flags,
   examples: [
@@ -47,6 +51,7 @@ export const run: Command = {
     const dataFlags = f.dataset === undefined && recipe.data !== undefined ? { ...f, dataset: recipe.data.dataset, 'data-dir': recipe.data.dir } : f;
     const scale = (f.scale as number | undefined) ?? recipe.data?.scale;
     const loaded = await loadModel(input!);
+    assertFiniteWeights(loaded.model, input);
     const data = await loadDataFlags(dataFlags, 'train');
     const progress = io.isTTY && !io.quiet && f.json !== true;
     const result = await pipeline(loaded.model, recipe.steps, {
@@ -55,9 +60,14 @@ export const run: Command = {
       verify: f['no-verify'] !== true,
       ...(progress && { onProgress: (e) => io.err(`step ${e.index + 1}/${e.total} ${e.step} ${e.phase === 'done' ? `done in ${e.seconds?.toFixed(1)} s` : '...'}`) }),
     });
+    // With data, the whole recipe is also held to an accuracy bound on the test split, before anything is written.
+    const last = recipe.steps[recipe.steps.length - 1]!;
+    const drop = (f['max-accuracy-drop'] as number | undefined) ?? recipeMaxAccuracyDrop(recipe.steps);
+    const verify = data === undefined && f['no-verify'] !== true ? undefined : await verifyBeforeWrite({ ...dataFlags, scale, 'max-accuracy-drop': drop }, io, { reference: loaded.model, candidate: result.model, technique: techniqueOf(last), output: output! });
+    for (const s of result.steps) warnNothingChanged(io, s.report as never, `step ${s.index + 1} (${s.step}): `);
     await saveModel(result.model, output!, input);
     if (f.json === true) {
-      io.out(JSON.stringify({ input, output, steps: result.steps }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
+      io.out(JSON.stringify({ input, output, steps: result.steps, ...(data !== undefined && { verify: gateJson(verify) }) }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
       return;
     }
     const rows = result.steps.map((s) => [
@@ -68,6 +78,7 @@ export const run: Command = {
     for (const s of result.steps) for (const p of s.report.passedThrough ?? []) lines.push(`step ${s.index + 1} passed through ${p.opType} '${p.node}': ${p.reason}`);
     const [figBefore, figAfter] = [await figuresOf(loaded.model, input!), await figuresOf(result.model, output!)];
     lines.push('', beforeAfterTable(figBefore, figAfter));
+    if (data !== undefined || f['no-verify'] === true) lines.push(...gateLines(verify));
     if (f.report !== undefined) {
       await writeHtmlReport(f.report as string, {
         title: `mc run ${recipeFile} ${input}`,

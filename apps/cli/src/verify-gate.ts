@@ -1,0 +1,85 @@
+import { rm } from 'node:fs/promises';
+import { McError, type Model } from '@mc/ir';
+import { type ChangeReport, gate, gateFailure, type GateReport, nothingChanged, type NothingChanged } from '@mc/pipeline';
+import type { GateTechnique, RunModelOptions } from '@mc/verify';
+import { loadDataFlags } from './data-flags.js';
+import type { CliIO, FlagSpec, FlagValues } from './flags.js';
+
+/** `--no-verify` and `--max-accuracy-drop`, shared by every command that transforms a model. */
+export const VERIFY_FLAGS = {
+  'no-verify': { type: 'boolean', description: 'write the output without checking it in onnxruntime-node (the output says it was not verified)' },
+  'max-accuracy-drop': { type: 'number', arg: 'pt', description: "with --dataset: largest top-1 loss on the test split, in points (default: the technique's, see docs/verify.md)" },
+  verify: { type: 'boolean', description: 'no effect: every output is verified before it is written unless --no-verify' },
+} as const satisfies Record<string, FlagSpec>;
+
+/** What a command hands the gate. */
+export interface GateRequest {
+  reference: Model;
+  candidate: Model;
+  technique: GateTechnique;
+  output: string;
+  candidateSession?: RunModelOptions;
+}
+
+/**
+ * Verifies a candidate before it is written: on the test split when `--dataset` is given, else on synthetic inputs.
+ * Throws `E_VERIFY` (exit 5) when it fails; with `--no-verify` says so on stderr and returns undefined.
+ */
+export async function verifyBeforeWrite(f: FlagValues, io: CliIO, req: GateRequest): Promise<GateReport | undefined> {
+  if (f['no-verify'] === true) {
+    io.err(`mc: warning: --no-verify: ${req.output} is written without verification`);
+    return undefined;
+  }
+  let heldOut;
+  try {
+    heldOut = await loadDataFlags({ ...f, limit: 1000 }, 'test');
+  } catch (e) {
+    // A folder with training data only (e.g. x_train.npy) still verifies, on synthetic inputs, and says so.
+    if (!(McError.is(e) && e.code === 'E_IO')) throw e;
+    io.err(`mc: warning: no test split to verify on (${e.message}); verifying on synthetic inputs`);
+  }
+  const r = await gate(req.reference, req.candidate, {
+    technique: req.technique,
+    ...(heldOut !== undefined && { heldOut }),
+    ...(f['max-accuracy-drop'] !== undefined && { maxAccuracyDrop: f['max-accuracy-drop'] as number }),
+    feed: { ...(f.scale !== undefined && { scale: f.scale as number }) },
+    ...(req.candidateSession !== undefined && { candidate: req.candidateSession }),
+  });
+  if (!r.ok) throw gateFailure(r, req.output);
+  return r;
+}
+
+/** Like {@link verifyBeforeWrite} for a file already on disk (training checkpoints): a failure removes it. */
+export async function verifyWritten(f: FlagValues, io: CliIO, req: GateRequest): Promise<GateReport | undefined> {
+  try {
+    return await verifyBeforeWrite(f, io, req);
+  } catch (e) {
+    await rm(req.output, { force: true });
+    throw e;
+  }
+}
+
+/** The one-line stderr warning when a technique found nothing to act on (exit code stays 0); returns it for JSON. */
+export function warnNothingChanged(io: CliIO, report: ChangeReport, where = ''): NothingChanged | undefined {
+  const n = nothingChanged(report);
+  if (n !== undefined) io.err(`mc: warning: ${where}nothing changed: ${n.reason}; the output computes what the input does`);
+  return n;
+}
+
+/** Lines of a gate report for the terminal. */
+export function gateLines(r: GateReport | undefined): string[] {
+  if (r === undefined) return ['verify: skipped (--no-verify); the output was not checked'];
+  const lines = Object.entries(r.outputs).map(
+    ([name, c]) =>
+      `verify ${name} (${r.inputs}): cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined || r.accuracy === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}${r.thresholds.exact ? (c.bitwise ? ', bitwise equal' : '') : ''}`,
+  );
+  if (r.accuracy) lines.push(`verify accuracy on ${r.accuracy.dataset} (${r.accuracy.samples} samples): ${(r.accuracy.before * 100).toFixed(2)}% -> ${(r.accuracy.after * 100).toFixed(2)}% (drop ${r.accuracy.drop.toFixed(2)} pt, allowed ${r.accuracy.maxDrop})`);
+  const bound = r.thresholds.exact ? 'bitwise equal' : r.accuracy ? `finite outputs, accuracy drop <= ${r.accuracy.maxDrop} pt` : r.thresholds.minCosine === undefined ? 'finite outputs' : `cosine >= ${r.thresholds.minCosine}`;
+  lines.push(`verified (${r.technique}: ${bound})`);
+  return lines;
+}
+
+/** The gate report as JSON output carries it. */
+export function gateJson(r: GateReport | undefined): unknown {
+  return r === undefined ? { skipped: true } : { ok: r.ok, technique: r.technique, inputs: r.inputs, outputs: r.outputs, ...(r.accuracy && { accuracy: r.accuracy }) };
+}
