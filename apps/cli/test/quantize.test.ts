@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadOnnx } from '@mc/io-onnx';
 import { countOps } from '@mc/ir/testing';
 import { mc, shared, tempDir } from './helpers.js';
+import { randomGpt } from '../../../packages/verify/test/third-party.js';
 
 const model = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const mnist = path.join(shared, 'data/mnist');
@@ -57,5 +58,19 @@ describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize (mnist-cn
     const b = await mc('quantize', '--mode', 'kmeans', '--bits', '12', model, path.join(dir, 'y.onnx'));
     expect(b.code).not.toBe(0);
     expect(existsSync(path.join(dir, 'x.onnx')) || existsSync(path.join(dir, 'y.onnx'))).toBe(false);
+  });
+});
+
+describe.skipIf(randomGpt().why !== undefined)(`mc quantize --mode int4 --method gptq on token data${randomGpt().why === undefined ? '' : ` (skipped: ${randomGpt().why})`}`, () => {
+  it('calibrates on a folder holding input_ids.npy, verifies on synthetic token ids, writes MatMulNBits', async () => {
+    const { dir } = randomGpt();
+    const out = path.join(tempDir(), 'gpt.int4.onnx');
+    const r = await mc('quantize', '--mode', 'int4', '--method', 'gptq', '--dataset', 'npy', '--data-dir', path.join(dir, 'calib'), '--calibration-size', '32', path.join(dir, 'gpt.onnx'), out);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('MatMulNBits 4-bit block 32 symmetric gptq');
+    expect(r.out).toMatch(/verified \(int4: cosine >= 0\.9\)/);
+    const bad = await mc('quantize', '--mode', 'int4', '--method', 'entropy', path.join(dir, 'gpt.onnx'), out);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--method is rtn, hqq, gptq, awq');
   });
 });

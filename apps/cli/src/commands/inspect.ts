@@ -1,4 +1,4 @@
-import { DEFAULT_DIM_SIZES, modelStats, type StatsOptions, typeText } from '@mc/ir';
+import { DEFAULT_DIM_SIZES, modelStats, opInfo, type StatsOptions, typeText } from '@mc/ir';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, type FlagSpec, needPositionals } from '../flags.js';
 import { loadModel } from '../formats.js';
@@ -66,7 +66,7 @@ export const inspect: Command = {
     const [file] = needPositionals(inspect, positionals, ['model']);
     const { model, format, bytes } = await loadModel(file!);
     const stats = modelStats(model, sizeOptions(f['input-shape'] as string[] | undefined, f.dim as string[] | undefined));
-    const unknown = model.graph.nodes.filter((n) => n.domain !== '' && n.domain !== 'ai.onnx').map((n) => ({ name: n.name, opType: n.opType, domain: n.domain }));
+    const unknown = model.graph.nodes.filter((n) => n.domain !== '' && n.domain !== 'ai.onnx' && opInfo(n) === undefined).map((n) => ({ name: n.name, opType: n.opType, domain: n.domain }));
     const summary = {
       file,
       format,

@@ -1,7 +1,9 @@
-import { loadDataset } from '@mc/datasets';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDataset, loadNamedFeeds } from '@mc/datasets';
 import { collectFeeds, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
-import { type Feeds, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, type QuantizeReport, quantize } from '@mc/quantize';
+import { type Feeds, INT4_METHODS, type Int4Method, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, type QuantizeReport, quantize } from '@mc/quantize';
 import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
@@ -41,10 +43,10 @@ interface QuantizeFlags {
 const flags: CliFlags<QuantizeFlags> = {
   mode: { type: 'string', choices: QUANTIZE_MODES, description: 'what to quantize to' },
   bits: { type: 'number', arg: 'B', description: 'kmeans: index bits 1..8 (2^B centroids)', default: 4 },
-  'block-size': { type: 'number', arg: 'N', choices: ['32', '64', '128'], description: 'int4: block size along K', default: 32 },
+  'block-size': { type: 'number', arg: 'N', choices: ['16', '32', '64', '128', '256'], description: 'int4: block size along K (default 32)' },
   'per-channel': { type: 'boolean', description: 'int8-weights/int8-static: per output channel (default on for them); int8-dynamic: per column of MatMul weights' },
   symmetric: { type: 'string', choices: ['true', 'false'], description: 'int8-weights/int4: symmetric weights (default true)' },
-  method: { type: 'string', choices: ['minmax', 'percentile', 'entropy'], description: 'int8-static: activation range calibration', default: 'minmax' },
+  method: { type: 'string', choices: ['minmax', 'percentile', 'entropy', ...INT4_METHODS], description: 'int8-static: activation range calibration (minmax, the default; percentile; entropy). int4: rtn (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)' },
   percentile: { type: 'number', description: 'int8-static percentile kept', default: 99.999 },
   'reduce-range': { type: 'boolean', description: 'int8-static/int8-dynamic: 7-bit weights' },
   'activation-type': { type: 'string', choices: ['int8', 'uint8'], description: 'int8-static activations (S8S8 or U8S8)', default: 'int8' },
@@ -83,7 +85,7 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
       }
       return {
         mode, ...common, calibration,
-        method: f.method as 'minmax',
+        ...(f.method !== undefined && { method: calibrationMethod(f.method as string) }),
         percentile: f.percentile as number,
         reduceRange: f['reduce-range'] === true,
         activationType: f['activation-type'] as 'int8',
@@ -91,7 +93,13 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
       };
     case 'int4':
       if (f.format === 'qdq' || f.format === 'qoperator') throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${String(f.format)}`);
-      return { mode, ...common, ...sym, blockSize: Number(f['block-size']) as 32, format: (f.format ?? 'matmulnbits') as 'matmulnbits' };
+      return {
+        mode, ...common, ...sym,
+        ...(f['block-size'] !== undefined && { blockSize: f['block-size'] as 32 }),
+        ...(f.format !== undefined && { format: f.format as 'matmulnbits' }),
+        ...(f.method !== undefined && { method: int4Method(f.method as string) }),
+        ...(calibration !== undefined && { calibration }),
+      };
     case 'kmeans':
       return { mode, ...common, bits: f.bits as number, seed: f.seed as number };
     default:
@@ -99,10 +107,26 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
   }
 }
 
-/** Calibration feeds from a dataset, laid out for the model's single input. */
+function calibrationMethod(m: string): 'minmax' | 'percentile' | 'entropy' {
+  if (m === 'minmax' || m === 'percentile' || m === 'entropy') return m;
+  throw new UsageError(`mc quantize --mode int8-static: --method is minmax, percentile or entropy, not ${m}`);
+}
+
+function int4Method(m: string): Int4Method {
+  if ((INT4_METHODS as readonly string[]).includes(m)) return m as Int4Method;
+  throw new UsageError(`mc quantize --mode int4: --method is ${INT4_METHODS.join(', ')}, not ${m}`);
+}
+
+/**
+ * Calibration feeds from a dataset: a folder with one `.npy` per model input (`input_ids.npy`, …) gives them as they
+ * are (token models); otherwise the images are laid out for the model's single input.
+ */
 async function datasetFeeds(model: Model, f: Record<string, unknown>, split: 'train' | 'test', limit: number): Promise<Feeds[] | undefined> {
   if (f.dataset === undefined) return undefined;
   if (f['data-dir'] === undefined) throw new UsageError('mc quantize: --dataset needs --data-dir D');
+  const inputs = model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name);
+  const dir = f['data-dir'] as string;
+  if (f.dataset === 'npy' && inputs.every((n) => existsSync(join(dir, `${n}.npy`)))) return loadNamedFeeds(dir, inputs, { batchSize: 16, limit });
   const ds = await loadDataset(f.dataset as string, f['data-dir'] as string, { split, limit });
   return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 32, ...(f.scale !== undefined && { scale: f.scale as number }) }));
 }
@@ -122,6 +146,7 @@ export const quantizeCommand: Command = {
     'mc quantize --mode fp16 model.onnx model.fp16.onnx',
     'mc quantize --mode int8-static --method entropy --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx mnist.int8.onnx',
     'mc quantize --mode int4 --block-size 64 llm.onnx llm.int4.onnx',
+    'mc quantize --mode int4 --method gptq --dataset npy --data-dir calib gpt.onnx gpt.int4.onnx   (calib/input_ids.npy: int64 [N, T])',
   ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(quantizeCommand, positionals, ['in', 'out']);

@@ -19,6 +19,20 @@ const matmulMacs = (a: Shape | undefined, out: Shape | undefined): number => num
 
 /** Quantize/dequantize and the integer kernels ORT runs. */
 export const quantOps: OpInfo[] = [
+  // com.microsoft.MatMulNBits: A [..., K] × B (N×K in `bits`-bit blocks) → [..., N]; K and N are attributes
+  // (https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#com.microsoft.MatMulNBits).
+  defineOp({
+    opType: 'MatMulNBits',
+    domain: 'com.microsoft',
+    inputs: ['A', 'B', 'scales', 'zero_points?', 'g_idx?', 'bias?'],
+    inferShape: (c) => {
+      const a = c.shapes[0];
+      const n = c.node.attrInt('N', NaN);
+      return [a === undefined || Number.isNaN(n) ? undefined : [...a.slice(0, -1), n]];
+    },
+    inferDType: (c) => [c.dtypes[0]],
+    macs: (node, _ins, outs) => numel(outs[0]) * node.attrInt('K', NaN),
+  }),
   defineOp({
     opType: 'QuantizeLinear',
     inputs: ['x', 'y_scale', 'y_zero_point?'],
