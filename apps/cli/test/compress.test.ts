@@ -49,9 +49,9 @@ describe.skipIf(!existsSync(mnist))(`mc compress${missing(mnist)}`, () => {
     expect(r.err.length).toBeGreaterThan(0);
   });
 
-  it.skipIf(!existsSync(data))(`--dataset: data-aware dense factors, the report gives the output error${missing(data)}`, async () => {
+  it.skipIf(!existsSync(data))(`--data-aware --dataset: data-aware dense factors, the report gives the output error${missing(data)}`, async () => {
     const out = path.join(tempDir(), 'cal.onnx');
-    const r = await mc('compress', '--error', '0.2', '--dataset', 'mnist', '--data-dir', data, '--scale', '1', '--calibration-size', '64', '--json', mnist, out);
+    const r = await mc('compress', '--error', '0.2', '--data-aware', '--dataset', 'mnist', '--data-dir', data, '--scale', '1', '--calibration-size', '64', '--json', mnist, out);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     const dense = j.nodes.find((n: { opType: string }) => n.opType === 'MatMul');

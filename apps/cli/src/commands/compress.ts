@@ -14,7 +14,7 @@ import { formatNumber, formatTable } from '../table.js';
 /** The flag table mirrors FactorizeOptions: one field per policy and common option (null = not a flag). */
 type CompressFlags = Record<'error' | 'rank' | 'ratio' | 'energy', number> &
   Required<Omit<FactorizeCommonOptions, 'onProgress' | 'signal'>> &
-  Record<keyof typeof DATA_FLAGS | keyof typeof VERIFY_FLAGS, unknown> & { 'calibration-size': number; finetune: number; json: boolean; report: string };
+  Record<keyof typeof DATA_FLAGS | keyof typeof VERIFY_FLAGS, unknown> & { 'data-aware': boolean; 'calibration-size': number; finetune: number; json: boolean; report: string };
 
 const flags: CliFlags<CompressFlags> = {
   error: { type: 'number', arg: 'E', description: 'per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default 0.1)' },
@@ -25,7 +25,8 @@ const flags: CliFlags<CompressFlags> = {
   onlyIfSmaller: null,
   calibration: null, // built from --dataset/--data-dir
   ...DATA_FLAGS,
-  'calibration-size': { type: 'number', arg: 'N', description: 'with --dataset: data-aware mode for dense layers on N training samples (ranks bound the layer-output error)', default: 256 },
+  'data-aware': { type: 'boolean', description: 'with --dataset: choose dense layers\' ranks by the error of the layer output on training samples instead of the weight error (--error then bounds the output error); without it --dataset only feeds the check and --finetune' },
+  'calibration-size': { type: 'number', arg: 'N', description: 'with --data-aware: training samples the output error is measured on', default: 256 },
   finetune: { type: 'number', arg: 'epochs', description: 'with --dataset: recover accuracy for this many epochs by distillation from the original model (no labels needed; tfjs-wasm, @mc/distill); --limit caps the samples' },
   json: { type: 'boolean', description: 'print the report as JSON' },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (per-layer table and plot of the parameters kept)' },
@@ -48,6 +49,9 @@ function policyOf(f: Record<string, unknown>): FactorizeOptions {
 
 /** Calibration feeds from the data flags, laid out for the model's single input. */
 async function calibrationFeeds(model: Model, f: Record<string, unknown>): Promise<Feeds[] | undefined> {
+  // --dataset alone never changes what --error means: data-aware ranks are asked for by name.
+  if (f['data-aware'] !== true) return undefined;
+  if (f.dataset === undefined) throw new UsageError('mc compress --data-aware needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
   const limit = f['calibration-size'] as number;
   const ds = await loadDataFlags({ ...f, limit }, 'train');
   if (ds === undefined) return undefined;
@@ -67,12 +71,13 @@ function layerTable(r: FactorizeReport): string {
 export const compress: Command = {
   name: 'compress',
   summary: 'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
-  usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR] <in> <out>',
+  usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR [--data-aware]] <in> <out>',
   flags,
   examples: [
     'mc compress --error 0.3 model.onnx small.onnx',
     'mc compress --ratio 0.25 model.h5 small.onnx',
-    'mc compress --error 0.1 --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx small.onnx',
+    'mc compress --error 0.3 --dataset mnist --data-dir examples/data/mnist-1k examples/models/mnist-mlp.onnx small.onnx',
+    'mc compress --error 0.1 --data-aware --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx small.onnx',
     'mc compress --error 0.7 --finetune 1 --dataset mnist --data-dir data/mnist --limit 10000 mnist_cnn.onnx small.onnx',
   ],
   async run({ flags: f, positionals, io }) {
