@@ -1,9 +1,9 @@
-import { biasOf, McError, type McWarning, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
-import { codeTensors, emitCodebookStream } from './codebook.js';
+import { McError, type McWarning, type Model, type Node, Tensor, type Value, weightOf } from '@mc/ir';
 import { countZeros, nmPrune, zeroSmallest } from './kernels/magnitude.js';
+import { maskFromZeros, withMark } from './mask.js';
 import type { MagnitudePlan } from './options.js';
 import type { PassedThrough, WeightReport } from './report.js';
-import { chooseStorage, emitPacked, indexTypeFor, packedBytes, toPacked, toSparse } from './storage.js';
+import { chooseStorage, packedBytes, sparseBytes, sparseIndexType, toPacked } from './storage.js';
 
 interface Candidate {
   node: Node;
@@ -52,20 +52,7 @@ function collect(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>
 }
 
 /**
- * sparse_initializer exists from IR 6 on (https://github.com/onnx/onnx/blob/main/docs/Versioning.md); an older model
- * is written as IR 7, and an initializer listed among the graph inputs (IR < 4 style) leaves the inputs.
- */
-function legacy(model: Model, v: Value, warnings: McWarning[]): void {
-  const at = model.graph.inputs.indexOf(v);
-  if (at >= 0) model.graph.inputs.splice(at, 1);
-  if (model.irVersion < 6) {
-    warnings.push({ code: 'W_COMPAT', message: `the model is IR ${model.irVersion}; written as IR 7 because sparse_initializer needs IR ≥ 6` });
-    model.irVersion = 7;
-  }
-}
-
-/**
- * Unstructured magnitude pruning on `model` in place: zeroes weights and rewrites them in the chosen storage.
+ * Unstructured magnitude pruning on `model` in place: zeroes weights, which stay dense initializers with their masks.
  * @internal
  */
 export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>, passedThrough: PassedThrough[], warnings: McWarning[]): MagnitudeOutcome {
@@ -96,7 +83,6 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
     warnings.push({ code: 'W_COMPAT', message: `codebook storage needs opset ≥ 11 (CumSum, ScatterElements, BitShift); the model declares opset ${model.opset('')}, so weights are stored without a codebook (sparse_initializer); convert the model to opset ≥ 11 first` });
   }
   const weights: WeightReport[] = [];
-  const coded: { value: Value; dims: number[]; data: Float32Array; report: number }[] = [];
   let zerosAll = 0;
   let sizeAll = 0;
   for (const [i, c] of cands.entries()) {
@@ -105,30 +91,16 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
     const zeros = countZeros(data);
     zerosAll += zeros;
     sizeAll += data.length;
-    const packed = toPacked(data);
-    const pBytes = packedBytes(packed, dims.length);
-    const storage = chooseStorage(plan.storage, data.length, data.length - zeros, pBytes, packedOk);
-    let bytesAfter = data.length * 4;
-    let indexType: WeightReport['indexType'];
-    if (plan.codebook !== undefined && packedOk) {
-      coded.push({ value: c.value, dims, data, report: weights.length });
-      weights.push({ node: c.node.name, opType: c.node.opType, weight: c.value.name, dims, elements: data.length, zeros, sparsity: zeros / data.length, threshold: thresholds[i]!, storage: 'packed', bytesBefore: c.tensor.byteLength, bytesAfter });
-      continue;
-    }
-    if (storage === 'dense') {
-      c.value.constValue = new Tensor('float32', dims, data, c.tensor.info);
-    } else if (storage === 'sparse') {
-      const sparse = toSparse(data, dims);
-      legacy(model, c.value, warnings);
-      model.graph.initializers.delete(c.value.name);
-      c.value.constValue = undefined;
-      model.graph.setSparseInitializer(c.value, sparse);
-      indexType = indexTypeFor(data.length);
-      bytesAfter = sparse.values.byteLength + sparse.indices.byteLength;
-    } else {
-      emitPacked(model.graph, c.value, dims, packed);
-      bytesAfter = pBytes;
-    }
+    // The weight stays a dense float32 initializer (every later technique can read it) and carries its mask and the
+    // storage asked for; `storePruned` applies that storage when the model is written.
+    const mark = { mask: maskFromZeros(data), storage: plan.storage, sparseIndices: plan.sparseIndices, ...(plan.codebook !== undefined && { codebook: plan.codebook }) };
+    c.value.constValue = withMark(new Tensor('float32', dims, data, c.tensor.info), mark);
+    // What the write will choose (the codebook's size is known only once the stream is coded: `storePruned` reports it).
+    const nnz = data.length - zeros;
+    const pBytes = plan.codebook !== undefined || plan.storage === 'packed' || plan.storage === 'auto' ? packedBytes(toPacked(data), dims.length) : 0;
+    const storage = plan.codebook !== undefined && packedOk ? 'packed' : chooseStorage(plan.storage, data.length, nnz, pBytes, packedOk, plan.sparseIndices);
+    const indexType = storage === 'sparse' ? sparseIndexType(data.length, plan.sparseIndices) : undefined;
+    const bytesAfter = storage === 'dense' ? data.length * 4 : storage === 'sparse' ? sparseBytes(nnz, data.length, plan.sparseIndices) : pBytes;
     weights.push({
       node: c.node.name,
       opType: c.node.opType,
@@ -144,38 +116,6 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
       bytesAfter,
     });
   }
-  if (plan.codebook !== undefined && coded.length > 0) codebookStream(model, cands, coded, weights, plan.codebook);
   model.graph.touch();
   return { weights, achieved: sizeAll === 0 ? 0 : zerosAll / sizeAll };
-}
-
-/**
- * Writes the codebook-coded weights, and the float32 biases read only by their layers, as one joint stream (see
- * `emitCodebookStream`): each bias gets a k-means codebook of its own (its distinct values when it has ≤ 2^bits).
- */
-function codebookStream(model: Model, cands: readonly Candidate[], coded: { value: Value; dims: number[]; data: Float32Array; report: number }[], weights: WeightReport[], bits: number): void {
-  const layers = new Set(cands.map((c) => c.node));
-  const biases: { value: Value; dims: number[]; data: Float32Array; report: number }[] = [];
-  const taken = new Set(coded.map((c) => c.value));
-  for (const item of coded) {
-    const c = cands.find((x) => x.value === item.value)!;
-    const b = biasOf(c.node);
-    const t = b?.tensor;
-    if (b === undefined || t === undefined || t.dtype !== 'float32' || !b.value.isInitializer() || b.value.isGraphInput() || taken.has(b.value)) continue;
-    if (!b.value.uses().every((u) => layers.has(u.node)) || !Array.from(t.data as Float32Array).every(Number.isFinite)) continue;
-    taken.add(b.value);
-    biases.push({ value: b.value, dims: [...t.dims], data: t.data as Float32Array, report: item.report });
-  }
-  const all = [...coded, ...biases];
-  const out = codeTensors(all, bits);
-  emitCodebookStream(model.graph, out, bits, model.opset('') ?? 13);
-  for (const [k, c] of out.entries()) {
-    const w = weights[all[k]!.report]!;
-    if (k < coded.length) {
-      w.bytesAfter = c.bytes;
-      w.codebook = { bits, entries: c.codebook.length, maxAbsError: c.maxAbsError, gapBits: c.gap.bits, swapped: c.swapped };
-    } else {
-      w.codebook!.bias = { name: c.value.name, entries: c.codebook.length, maxAbsError: c.maxAbsError, bytesBefore: c.decoded.length * 4, bytesAfter: c.bytes };
-    }
-  }
 }

@@ -1,11 +1,12 @@
 import { type Attribute, attr, type Graph, Node, type SparseTensor, Tensor, type Value } from '@mc/ir';
-import type { SparseStorage } from './options.js';
+import type { SparseIndices, SparseStorage } from './options.js';
 
 /** Index types onnxruntime-node and -web 1.30 accept in a sparse_initializer (int8 and unsigned types are refused). */
 export type SparseIndexType = 'int16' | 'int32' | 'int64';
 
 /**
- * The smallest index type onnxruntime-node/-web 1.30 load for linear sparse indices into `size` elements.
+ * The smallest index type onnxruntime-node/-web 1.30 load for linear sparse indices into `size` elements (int16 and
+ * int32 are refused by onnx.checker, which wants int64: the `sparseIndices: 'smallest'` option).
  *
  * @example
  * ```ts
@@ -24,11 +25,11 @@ const INDEX_BYTES: Record<SparseIndexType, number> = { int16: 2, int32: 4, int64
  * https://github.com/onnx/onnx/blob/main/onnx/onnx.proto, `SparseTensorProto.indices`).
  * @internal
  */
-export function toSparse(data: Float32Array, dims: readonly number[]): SparseTensor {
+export function toSparse(data: Float32Array, dims: readonly number[], indices: SparseIndices = 'int64'): SparseTensor {
   let nnz = 0;
   for (let i = 0; i < data.length; i++) if (data[i] !== 0) nnz++;
   const values = new Float32Array(nnz);
-  const type = indexTypeFor(data.length);
+  const type = sparseIndexType(data.length, indices);
   const idx = type === 'int16' ? new Int16Array(nnz) : type === 'int32' ? new Int32Array(nnz) : new BigInt64Array(nnz);
   for (let i = 0, k = 0; i < data.length; i++) {
     if (data[i] === 0) continue;
@@ -44,9 +45,14 @@ export function toSparse(data: Float32Array, dims: readonly number[]): SparseTen
   };
 }
 
+/** Index type of the sparse form: int64 (valid ONNX by onnx.checker) unless the smallest ORT loads is asked for. @internal */
+export function sparseIndexType(size: number, indices: SparseIndices): SparseIndexType {
+  return indices === 'smallest' ? indexTypeFor(size) : 'int64';
+}
+
 /** Bytes of the sparse form with `nnz` nonzeros out of `size`. @internal */
-export function sparseBytes(nnz: number, size: number): number {
-  return nnz * (4 + INDEX_BYTES[indexTypeFor(size)]);
+export function sparseBytes(nnz: number, size: number, indices: SparseIndices = 'int64'): number {
+  return nnz * (4 + INDEX_BYTES[sparseIndexType(size, indices)]);
 }
 
 /**
@@ -122,12 +128,12 @@ export function emitPacked(graph: Graph, v: Value, dims: readonly number[], p: {
 }
 
 /** Chooses the storage of one pruned tensor by bytes. @internal */
-export function chooseStorage(want: SparseStorage, size: number, nnz: number, packed: number, packedOk: boolean): 'sparse' | 'packed' | 'dense' {
+export function chooseStorage(want: SparseStorage, size: number, nnz: number, packed: number, packedOk: boolean, indices: SparseIndices = 'int64'): 'sparse' | 'packed' | 'dense' {
   if (want === 'sparse' || want === 'dense') return want;
   if (want === 'packed') return packedOk ? 'packed' : 'sparse';
   const options: ['sparse' | 'packed' | 'dense', number][] = [
     ['dense', size * 4],
-    ['sparse', sparseBytes(nnz, size)],
+    ['sparse', sparseBytes(nnz, size, indices)],
   ];
   if (packedOk) options.push(['packed', packed]);
   options.sort((a, b) => a[1] - b[1]);
