@@ -10,7 +10,28 @@ interface Candidate {
   value: Value;
   tensor: Tensor;
   data: Float32Array;
+  /** Dims as the layer reads them (a Reshape of the initializer may give other dims than the tensor's). */
+  dims: readonly number[];
   inAxis: number;
+}
+
+/**
+ * Exporters such as CNTK feed a weight through `Reshape(initializer, constant shape)`. Reshape keeps the row-major
+ * element order (https://onnx.ai/onnx/operators/onnx__Reshape.html), so zeroing the initializer zeroes the same
+ * weights; the returned dims are the ones the layer sees (for N:M along its input axis). Only a Reshape read by this
+ * layer alone, of an initializer read by that Reshape alone, qualifies.
+ */
+function throughReshape(v: Value): { value: Value; tensor: Tensor; dims: number[] } | undefined {
+  const p = v.producer();
+  if (p === undefined || p.opType !== 'Reshape' || p.domain !== '' || v.uses().length !== 1 || p.attrInt('allowzero', 0) !== 0) return undefined;
+  const [data, shape] = [p.inputs[0], p.inputs[1]];
+  const t = data?.constValue;
+  const sh = shape?.constValue;
+  if (data === undefined || t === undefined || !data.isInitializer() || data.uses().length !== 1 || sh === undefined || sh.dtype !== 'int64') return undefined;
+  const want = Array.from(sh.data as BigInt64Array, Number).map((d, i) => (d === 0 ? t.dims[i]! : d));
+  const known = want.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const dims = want.map((d) => (d === -1 ? t.size / known : d));
+  return dims.reduce((a, b) => a * b, 1) === t.size && dims.every(Number.isInteger) ? { value: data, tensor: t, dims } : undefined;
 }
 
 /** Result of the magnitude pass. @internal */
@@ -29,23 +50,25 @@ function collect(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>
     const skip = (reason: string): void => {
       passedThrough.push({ node: node.name, opType: node.opType, reason });
     };
-    if (seen.has(w.value)) continue;
+    const r = w.tensor === undefined ? throughReshape(w.value) : undefined;
+    const src = r ?? (w.tensor === undefined ? undefined : { value: w.value, tensor: w.tensor, dims: [...w.tensor.dims] });
+    if (seen.has(src?.value ?? w.value)) continue;
     if (exclude.has(node.name)) skip('excluded');
-    else if (w.tensor === undefined || !w.value.isInitializer()) skip(`weight '${w.value.name}' is not a constant initializer`);
-    else if (w.tensor.dtype !== 'float32') skip(`weight '${w.value.name}' is ${w.tensor.dtype}; only float32 weights are pruned (prune before quantizing)`);
-    else if (w.value.isGraphInput() && model.irVersion >= 4) skip(`weight '${w.value.name}' is also a graph input and may be overridden at run time`);
-    else if (w.tensor.size < plan.minElements) skip(`weight has ${w.tensor.size} < ${plan.minElements} elements`);
+    else if (src === undefined || !src.value.isInitializer()) skip(`weight '${w.value.name}' is not a constant initializer`);
+    else if (src.tensor.dtype !== 'float32') skip(`weight '${src.value.name}' is ${src.tensor.dtype}; only float32 weights are pruned (prune before quantizing)`);
+    else if (src.value.isGraphInput() && model.irVersion >= 4) skip(`weight '${src.value.name}' is also a graph input and may be overridden at run time`);
+    else if (src.tensor.size < plan.minElements) skip(`weight has ${src.tensor.size} < ${plan.minElements} elements`);
     else {
-      seen.add(w.value);
-      const data = w.tensor.data as Float32Array;
+      seen.add(src.value);
+      const data = src.tensor.data as Float32Array;
       for (let i = 0; i < data.length; i++) {
         if (!Number.isFinite(data[i]!)) {
-          throw new McError('E_NUMERIC', `weight '${w.value.name}' of ${node.opType} '${node.name}' holds ${data[i]} at element ${i}; magnitudes of non-finite weights are meaningless, fix the model`, {
+          throw new McError('E_NUMERIC', `weight '${src.value.name}' of ${node.opType} '${node.name}' holds ${data[i]} at element ${i}; magnitudes of non-finite weights are meaningless, fix the model`, {
             context: { node: node.name, opType: node.opType },
           });
         }
       }
-      out.push({ node, value: w.value, tensor: w.tensor, data, inAxis: w.inAxis });
+      out.push({ node, value: src.value, tensor: src.tensor, data, dims: src.dims, inAxis: w.inAxis });
     }
   }
   return out;
@@ -64,7 +87,7 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
   const thresholds: number[] = [];
   if (plan.nm !== undefined) {
     const [n, m] = plan.nm;
-    pruned = cands.map((c) => nmPrune(c.data, c.tensor.dims, c.inAxis, n, m));
+    pruned = cands.map((c) => nmPrune(c.data, c.dims, c.inAxis, n, m));
     for (const p of pruned) thresholds.push(NaN);
   } else if (plan.scope === 'global') {
     const total = cands.reduce((s, c) => s + c.data.length, 0);
