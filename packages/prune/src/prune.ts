@@ -22,8 +22,10 @@ export interface PruneResult {
 /**
  * Prunes a model; the input is never changed.
  *
- * - `mode: 'magnitude'`: the smallest weights become exactly zero (per layer, global, or N:M) and are stored so the
- *   file really shrinks (`sparse_initializer` with int16/int32 indices, or the packed dense-at-load form).
+ * - `mode: 'magnitude'`: the smallest weights become exactly zero (per layer, global, or N:M). They stay plain dense
+ *   float32 initializers carrying their masks, so every later technique (low rank, quantize, fine-tuning) sees them;
+ *   `storePruned` writes them in the storage asked for (`sparse_initializer` with int64 indices, the packed
+ *   dense-at-load form, a codebook) just before the model is saved.
  * - `mode: 'channels'`: whole channels are removed along dependency groups (Conv → BN → activation → Conv, residual
  *   Add, Concat, Split, depthwise Conv, Flatten/Reshape → Gemm/MatMul); tensors shrink and shapes update. A group that
  *   cannot be proven safe is left alone and the report says why.
