@@ -10,28 +10,8 @@ interface Candidate {
   value: Value;
   tensor: Tensor;
   data: Float32Array;
-  /** Dims as the layer reads them (a Reshape of the initializer may give other dims than the tensor's). */
   dims: readonly number[];
   inAxis: number;
-}
-
-/**
- * Exporters such as CNTK feed a weight through `Reshape(initializer, constant shape)`. Reshape keeps the row-major
- * element order (https://onnx.ai/onnx/operators/onnx__Reshape.html), so zeroing the initializer zeroes the same
- * weights; the returned dims are the ones the layer sees (for N:M along its input axis). Only a Reshape read by this
- * layer alone, of an initializer read by that Reshape alone, qualifies.
- */
-function throughReshape(v: Value): { value: Value; tensor: Tensor; dims: number[] } | undefined {
-  const p = v.producer();
-  if (p === undefined || p.opType !== 'Reshape' || p.domain !== '' || v.uses().length !== 1 || p.attrInt('allowzero', 0) !== 0) return undefined;
-  const [data, shape] = [p.inputs[0], p.inputs[1]];
-  const t = data?.constValue;
-  const sh = shape?.constValue;
-  if (data === undefined || t === undefined || !data.isInitializer() || data.uses().length !== 1 || sh === undefined || sh.dtype !== 'int64') return undefined;
-  const want = Array.from(sh.data as BigInt64Array, Number).map((d, i) => (d === 0 ? t.dims[i]! : d));
-  const known = want.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-  const dims = want.map((d) => (d === -1 ? t.size / known : d));
-  return dims.reduce((a, b) => a * b, 1) === t.size && dims.every(Number.isInteger) ? { value: data, tensor: t, dims } : undefined;
 }
 
 /** Result of the magnitude pass. @internal */
@@ -50,8 +30,7 @@ function collect(model: Model, plan: MagnitudePlan, exclude: ReadonlySet<string>
     const skip = (reason: string): void => {
       passedThrough.push({ node: node.name, opType: node.opType, reason });
     };
-    const r = w.tensor === undefined ? throughReshape(w.value) : undefined;
-    const src = r ?? (w.tensor === undefined ? undefined : { value: w.value, tensor: w.tensor, dims: [...w.tensor.dims] });
+    const src = w.tensor === undefined ? undefined : { value: w.value, tensor: w.tensor, dims: [...w.tensor.dims] };
     if (seen.has(src?.value ?? w.value)) continue;
     if (exclude.has(node.name)) skip('excluded');
     else if (src === undefined || !src.value.isInitializer()) skip(`weight '${w.value.name}' is not a constant initializer`);
