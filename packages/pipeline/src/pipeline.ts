@@ -1,6 +1,6 @@
 import type { Dataset } from '@mc/datasets';
 import { inferShapes, McError, type Model, type ModelStats, modelStats } from '@mc/ir';
-import { type MaskReport, restoreMasks } from '@mc/prune';
+import { type MaskReport, restoreMasks, unstorePruned } from '@mc/prune';
 import { type CheckPolicy, checkStep, type StepCheck } from './check.js';
 import { collectFeeds, type FeedOptions, type Feeds, feedsFrom } from './feeds.js';
 import { type PipelineStep, STEPS, type TechniqueReport } from './steps.js';
@@ -65,7 +65,8 @@ export async function pipeline(model: Model, steps: readonly (PipelineStep & { c
     feeds = opts.data !== undefined ? await collectFeeds(feedsFrom(opts.data, model, { ...opts.feed, limit: 64 })) : [randomFeeds(model, 0) as Feeds];
   }
   const results: StepResult[] = [];
-  let current = model;
+  // A pruned input file's stored forms become dense weights with masks again, so every step sees every weight.
+  let current = unstorePruned(model).model;
   for (const [index, s] of steps.entries()) {
     opts.signal?.throwIfAborted();
     opts.onProgress?.({ step: s.step, index, total: steps.length, phase: 'start' });

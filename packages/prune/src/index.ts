@@ -16,3 +16,4 @@ export { foldBatchNormPass } from './fold-bn.js';
 export { indexTypeFor, type SparseIndexType } from './storage.js';
 export { storePruned, type StoreOptions, type StoreReport, type StoredWeight } from './store.js';
 export { pruneMasks, restoreMasks, type MaskReport } from './restore.js';
+export { unstorePruned } from './unstore.js';

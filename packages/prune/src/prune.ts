@@ -5,6 +5,7 @@ import { pruneMagnitude } from './magnitude.js';
 import { type PruneOptions, validateOptions } from './options.js';
 import type { PassedThrough, PruneReport } from './report.js';
 import { inferAllShapes } from './shapes.js';
+import { unstorePruned } from './unstore.js';
 
 /** Stats on a throw-away copy, so the output differs from the input only where pruned. */
 function statsOf(model: Model): ModelStats {
@@ -42,7 +43,8 @@ export interface PruneResult {
 export async function prune(model: Model, opts: PruneOptions): Promise<PruneResult> {
   const plan = validateOptions(opts);
   opts.signal?.throwIfAborted();
-  let out = model.clone();
+  // A pruned file's stored forms (sparse_initializer, packed) become dense initializers again, so they can be re-pruned.
+  let out = unstorePruned(model.clone()).model;
   // Weights in Constant nodes or behind Identity nodes (third-party exporters) become plain, possibly shared, initializers.
   normalizeWeights(out);
   const before = statsOf(model);

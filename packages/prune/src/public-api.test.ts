@@ -11,5 +11,6 @@ test('public surface of @mc/prune', async () => {
     'pruneMasks',
     'restoreMasks',
     'storePruned',
+    'unstorePruned',
   ]);
 });
