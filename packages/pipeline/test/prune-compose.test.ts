@@ -5,6 +5,8 @@ import { loadMnist } from '@mc/datasets';
 import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import type { Model } from '@mc/ir';
 import { pruneMasks, storePruned } from '@mc/prune';
+import { randomFeeds } from '@mc/ir/testing';
+import { assertNumericallyClose, runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { pipeline, type RecipeStep, type StepResult } from '../src/index.js';
 
@@ -80,6 +82,29 @@ describe.skipIf(!have)('pruned weights compose with every later technique (MNIST
     expect(pruneMasks(models[2]!).size).toBeGreaterThan(0);
     expect(models[2]!.graph.sparseInitializers.size).toBe(0);
     for (const r of results) for (const p of r.report.passedThrough ?? []) expect(p.reason).not.toMatch(/not a constant initializer/);
-    expect(results[2]!.masks!.lost.length).toBeGreaterThan(0);
+    // Quantize (int8, zero point 0) keeps the pruned entries at 0: the masks carry on to the int8 weights.
+    expect(results[2]!.masks!.lost).toEqual([]);
+    expect(pruneMasks(models[3]!).size).toBe(pruneMasks(models[2]!).size);
+  }, 300_000);
+
+  it('prune 0.8 → quantize int8-weights: the int8 weights are written packed (int8 values + uint8 gaps), identical outputs in onnxruntime-node and -web, smaller than quantize alone', async () => {
+    const model = await loadOnnx(mnistModel);
+    const q = { step: 'quantize', options: { mode: 'int8-weights' } } as const;
+    const r = await pipeline(model, [{ step: 'prune', options: { mode: 'magnitude', sparsity: 0.8 } }, q], { verify: false });
+    const stored = storePruned(r.model);
+    expect(stored.report.weights.length).toBeGreaterThan(0);
+    for (const w of stored.report.weights) expect([w.storage, w.sparsity > 0.7]).toEqual(['packed', true]);
+    const feeds = [randomFeeds(model, 1)];
+    await assertNumericallyClose(r.model, stored.model, { feeds, bitwise: true, graphOptimizationLevel: 'basic' });
+    const ort = await import('onnxruntime-web');
+    ort.env.wasm.numThreads = 1;
+    const s = await ort.InferenceSession.create(writeOnnx(stored.model));
+    const [name, t] = Object.entries(feeds[0]!)[0]!;
+    const web = Object.values(await s.run({ [name]: new ort.Tensor('float32', t.data as Float32Array, [...t.dims]) }))[0]!.data as Float32Array;
+    await s.release();
+    const node = Object.values(await runModel(r.model, feeds[0]!))[0]!.data as Float32Array;
+    for (let i = 0; i < node.length; i++) expect(Math.abs(node[i]! - web[i]!)).toBeLessThan(1e-4);
+    const alone = (await pipeline(model, [q], { verify: false })).model;
+    expect(writeOnnx(stored.model).length).toBeLessThan(writeOnnx(alone).length);
   }, 300_000);
 });

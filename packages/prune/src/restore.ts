@@ -1,4 +1,4 @@
-import { type Model, Tensor } from '@mc/ir';
+import { type Model, namedInput, Tensor, type Value } from '@mc/ir';
 import { markedWeights, markOf, withMark } from './mask.js';
 
 export { pruneMasks } from './mask.js';
@@ -41,6 +41,12 @@ export function restoreMasks(before: Model, after: Model, step = 'the step'): { 
       report.lost.push({ weight: name, reason: sparse ? `${step} stored it as a sparse_initializer` : `${step} replaced it (${replacement(step)}): its sparsity is gone` });
       continue;
     }
+    if (t.dtype === 'int8' && t.size === w.tensor.size && quantizedKeepsZeros(v, t, w.mark.mask)) {
+      // Quantized with zero point 0: the pruned entries are exact int8 zeros; the mask carries on to the int8 tensor.
+      v.constValue = markOf(t) === undefined ? withMark(t, w.mark) : t;
+      report.kept.push(name);
+      continue;
+    }
     if (t.dtype !== 'float32' || t.size !== w.tensor.size) {
       report.lost.push({ weight: name, reason: `${step} turned it into ${t.dtype}[${t.dims.join('x')}]` });
       continue;
@@ -64,6 +70,20 @@ export function restoreMasks(before: Model, after: Model, step = 'the step'): { 
   }
   out.graph.touch();
   return { model: out, report };
+}
+
+/** Every reader is a DequantizeLinear with zero point 0 (or none), and every pruned entry is 0. */
+function quantizedKeepsZeros(v: Value, t: Tensor, mask: Uint8Array): boolean {
+  const uses = v.uses();
+  if (uses.length === 0) return false;
+  for (const u of uses) {
+    if (u.node.opType !== 'DequantizeLinear' || u.node.domain !== '' || u.index !== 0) return false;
+    const zp = namedInput(u.node, 'x_zero_point');
+    if (zp !== undefined && (zp.constValue === undefined || Array.from(zp.constValue.data as Int8Array).some((x) => x !== 0))) return false;
+  }
+  const d = t.data as Int8Array;
+  for (let i = 0; i < d.length; i++) if (mask[i] === 0 && d[i] !== 0) return false;
+  return true;
 }
 
 function replacement(step: string): string {

@@ -83,8 +83,8 @@ export function toPacked(data: Float32Array): { gaps: Uint8Array; values: Float3
 }
 
 /** Bytes of the packed form (values + gaps, plus the few small constants of the decoder). @internal */
-export function packedBytes(p: { gaps: Uint8Array; values: Float32Array }, rank: number): number {
-  return p.values.length * 5 + 8 * (rank + 2) + 8;
+export function packedBytes(p: { gaps: Uint8Array; values: Float32Array }, rank: number, valueBytes = 4): number {
+  return p.values.length * (valueBytes + 1) + 8 * (rank + 2) + 8;
 }
 
 /**
@@ -94,14 +94,16 @@ export function packedBytes(p: { gaps: Uint8Array; values: Float32Array }, rank:
  * (ops: https://onnx.ai/onnx/operators/onnx__ScatterElements.html, CumSum (opset 11), ConstantOfShape (opset 9)).
  * @internal
  */
-export function emitPacked(graph: Graph, v: Value, dims: readonly number[], p: { gaps: Uint8Array; values: Float32Array }): Value {
+export function emitPacked(graph: Graph, v: Value, dims: readonly number[], p: { gaps: Uint8Array; values: Float32Array }, dtype: 'float32' | 'int8' = 'float32'): Value {
   const users = v.uses();
   const first = graph.nodes.find((n) => users.some((u) => u.node === n))!;
   const base = v.name;
   let step = 0;
   const size = dims.reduce((a, b) => a * b, 1);
   const i64 = (name: string, xs: readonly number[]) => graph.addInitializer(graph.uniqueName(`${base}/${name}`), new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
-  const zero = attr.tensor(new Tensor('float32', [1], new Float32Array([0])));
+  // int8: a quantized pruned weight (symmetric, zero point 0), decoded before its DequantizeLinear.
+  const zero = attr.tensor(dtype === 'int8' ? new Tensor('int8', [1], new Int8Array(1)) : new Tensor('float32', [1], new Float32Array([0])));
+  const valuesT = dtype === 'int8' ? new Tensor('int8', [p.values.length], Int8Array.from(p.values)) : new Tensor('float32', [p.values.length], p.values);
   const mk = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}): Value => {
     // Short names: in a pruned file the decoder's names are a noticeable share of the bytes.
     const node = new Node({ opType, inputs, outputs: [graph.uniqueName(`${base}/${step++}`)], attributes });
@@ -113,14 +115,14 @@ export function emitPacked(graph: Graph, v: Value, dims: readonly number[], p: {
     dense = mk('ConstantOfShape', [i64('d', dims)], { value: zero });
   } else {
     const gaps = graph.addInitializer(graph.uniqueName(`${base}/g`), new Tensor('uint8', [p.gaps.length], p.gaps));
-    const values = graph.addInitializer(graph.uniqueName(`${base}/v`), new Tensor('float32', [p.values.length], p.values));
+    const values = graph.addInitializer(graph.uniqueName(`${base}/v`), valuesT);
     const pos32 = mk('Cast', [gaps], { to: attr.int(6) });
     const pos = mk('CumSum', [pos32, graph.addInitializer(graph.uniqueName(`${base}/a`), new Tensor('int32', [], new Int32Array([0])))]);
     const zeros = mk('ConstantOfShape', [i64('n', [size])], { value: zero });
     const flat = mk('ScatterElements', [zeros, pos, values], { axis: attr.int(0) });
     dense = mk('Reshape', [flat, i64('d', dims)]);
   }
-  dense.dtype = 'float32';
+  dense.dtype = dtype;
   dense.shape = [...dims];
   v.replaceAllUsesWith(dense);
   graph.removeInitializer(v.name);

@@ -73,7 +73,14 @@ export function storePruned(model: Model, opts: StoreOptions = {}): { model: Mod
   let warned = false;
   for (const [name, w] of markedWeights(out)) {
     const node = w.value.uses()[0]?.node;
-    if (node === undefined || w.tensor.dtype !== 'float32' || w.value.isGraphInput() && out.irVersion >= 4) continue;
+    if (node === undefined || (w.value.isGraphInput() && out.irVersion >= 4)) continue;
+    if (w.tensor.dtype === 'int8') {
+      const r = storeInt8(out, name, w.value, w.tensor, w.mark, node, packedOk, opts.storage ?? w.mark.storage);
+      report.bytesBefore += r.bytesBefore;
+      weights.push(r);
+      continue;
+    }
+    if (w.tensor.dtype !== 'float32') continue;
     const src = w.tensor.data as Float32Array;
     // Held zeros are zero by construction; a masked entry that is not (a step that ignored the mask) is zeroed here.
     const data = Float32Array.from(src, (x, i) => (w.mark.mask[i] === 0 ? 0 : x));
@@ -119,6 +126,27 @@ export function storePruned(model: Model, opts: StoreOptions = {}): { model: Mod
   for (const w of weights) report.bytesAfter += w.bytesAfter;
   out.graph.touch();
   return { model: out, report };
+}
+
+/**
+ * A pruned weight that was quantized since (int8, zero point 0: its pruned entries are 0): packed as int8 values and
+ * uint8 gaps (2 bytes per nonzero) before its DequantizeLinear when that is smaller than 1 byte per weight (sparsity
+ * above about 1/2), else dense. sparse_initializer is never smaller here (int8 value + int64 index: 9 bytes).
+ */
+function storeInt8(model: Model, name: string, v: Value, t: Tensor, mark: PruneMark, node: Node, packedOk: boolean, storage: SparseStorage): StoredWeight {
+  const src = t.data as Int8Array;
+  const data = Float32Array.from(src, (x, i) => (mark.mask[i] === 0 ? 0 : x));
+  const dims = [...t.dims];
+  const zeros = countZeros(data);
+  const packed = toPacked(data);
+  const pBytes = packedBytes(packed, dims.length, 1);
+  const base = { node: node.name, opType: node.opType, weight: name, dims, elements: data.length, zeros, sparsity: zeros / data.length, bytesBefore: t.byteLength };
+  if (storage !== 'dense' && packedOk && pBytes < t.byteLength) {
+    emitPacked(model.graph, v, dims, packed, 'int8');
+    return { ...base, storage: 'packed', bytesAfter: pBytes };
+  }
+  v.constValue = new Tensor('int8', dims, Int8Array.from(data));
+  return { ...base, storage: 'dense', bytesAfter: t.byteLength };
 }
 
 /**
