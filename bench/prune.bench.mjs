@@ -42,6 +42,14 @@ async function accuracy(model, data, opts = {}) {
   return r.top1;
 }
 
+// prune keeps weights dense with masks; storePruned applies the storage at write time (as mc prune does). The report
+// takes the stored forms. int16/int32 sparse indices as before ('smallest'); the default int64 is what onnx.checker wants.
+async function pruneStored(model, opts) {
+  const p = await prune.prune(model, { sparseIndices: 'smallest', ...opts });
+  const s = prune.storePruned(p.model);
+  return { model: s.model, report: { ...p.report, weights: p.report.weights.map((w) => ({ ...w, ...s.report.weights.find((x) => x.weight === w.weight) })) } };
+}
+
 // Bytes of the codebook stream the report accounts for (weights and biases), and the nonzero weights it holds.
 const streamBytes = (r) => r.weights.reduce((n, w) => n + w.bytesAfter + (w.codebook?.bias?.bytesAfter ?? 0), 0);
 const nonzeros = (r) => r.weights.reduce((n, w) => n + w.elements - w.zeros, 0);
@@ -75,7 +83,7 @@ if (only === 'resnet8') {
   const tuned = (await distill.finetune(dense.model, train, { epochs: FT_EPOCHS, batchSize: 128, seed: 2, learningRate: 2e-4, masks: 'zeros' })).model;
   const ftS = (Date.now() - t) / 1000;
   const forms = {};
-  for (const storage of ['dense', 'sparse', 'packed']) forms[storage] = await prune.prune(tuned, { ...opts, storage });
+  for (const storage of ['dense', 'sparse', 'packed']) forms[storage] = await pruneStored(tuned, { ...opts, storage });
   const acc2 = await accuracy(forms.packed.model, test);
   const accSparse = await accuracy(forms.sparse.model, test);
   log(`pruned ${pct(dense.report.achieved)}: ${pct(acc1)} before fine-tuning, ${pct(acc2)} after (${ftS.toFixed(0)} s)`);
@@ -98,7 +106,7 @@ if (only === 'resnet8') {
     '',
   );
   save();
-  const cb = await prune.prune(tuned, { ...opts, storage: 'packed', codebook: 4 }).catch((e) => e);
+  const cb = await pruneStored(tuned, { ...opts, storage: 'packed', codebook: 4 }).catch((e) => e);
   if (cb instanceof Error || cb.report.weights.every((w) => w.codebook === undefined)) {
     lines.push(`Combined with 4-bit k-means values: not run (${cb instanceof Error ? cb.message.split(';')[0] : 'this @mc/prune has no codebook storage'}).`, '');
   } else {
@@ -107,7 +115,7 @@ if (only === 'resnet8') {
     // Same recipe at 95 %: where the 40× of a runnable file starts.
     const opts95 = { ...opts, sparsity: 0.95 };
     const tuned95 = (await distill.finetune((await prune.prune(trained, { ...opts95, storage: 'dense' })).model, train, { epochs: FT_EPOCHS, batchSize: 128, seed: 2, learningRate: 2e-4, masks: 'zeros' })).model;
-    const cb95 = await prune.prune(tuned95, { ...opts95, storage: 'packed', codebook: 4 });
+    const cb95 = await pruneStored(tuned95, { ...opts95, storage: 'packed', codebook: 4 });
     const acc95 = await accuracy(cb95.model, test);
     const sz95 = fileBytes(cb95.model);
     lines.push(

@@ -14,9 +14,12 @@ describe.skipIf(!existsSync(mnist))('mc prune', () => {
     expect(readFileSync(mnist).equals(before)).toBe(true);
     expect(r.out).toMatch(/weights zeroed: 90\.0%/);
     expect(r.out).toMatch(/verify \S+ \(synthetic inputs\): cosine/);
-    // The MatMul weight is computed (Reshape of a constant) and stays; both convs shrink to sparse_initializers.
-    expect(r.out).toMatch(/sparse \(int16\)/);
-    expect(statSync(out).size).toBeLessThan(before.length * 0.6);
+    // The MatMul weight is computed (Reshape of a constant) and stays; the big conv's sparse indices are int64 (the
+    // only type onnx.checker accepts).
+    expect(r.out).toMatch(/Convolution110 .* sparse \(int64\)/);
+    expect(r.out).not.toMatch(/int16|int32/);
+    // Opset 8 has no packed form (CumSum needs 11): int64 indices cost 8 bytes per nonzero, the price of valid ONNX.
+    expect(statSync(out).size).toBeLessThan(before.length * 0.65);
   });
 
   it('--channels 0.5 --json: every group with members, removals and reasons; a 7.5-point loss needs --max-accuracy-drop', async () => {

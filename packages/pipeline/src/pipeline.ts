@@ -1,5 +1,6 @@
 import type { Dataset } from '@mc/datasets';
-import { McError, type Model } from '@mc/ir';
+import { inferShapes, McError, type Model, type ModelStats, modelStats } from '@mc/ir';
+import { type MaskReport, restoreMasks, unstorePruned } from '@mc/prune';
 import { type CheckPolicy, checkStep, type StepCheck } from './check.js';
 import { collectFeeds, type FeedOptions, type Feeds, feedsFrom } from './feeds.js';
 import { type PipelineStep, STEPS, type TechniqueReport } from './steps.js';
@@ -26,7 +27,16 @@ export interface StepResult {
   index: number;
   report: TechniqueReport;
   check?: StepCheck;
+  /** What became of the pruning masks of the step's input (absent when it had none). */
+  masks?: MaskReport;
   seconds: number;
+}
+
+/** Parameter and MAC counts on a throw-away copy with shapes inferred. */
+function statsOf(model: Model): ModelStats {
+  const c = model.clone();
+  inferShapes(c);
+  return modelStats(c);
 }
 
 /** Result of {@link pipeline}. */
@@ -100,7 +110,8 @@ export async function pipeline(model: Model, steps: readonly (PipelineStep & { c
   let feeds = opts.verifyFeeds;
   if (verify && feeds === undefined && opts.data !== undefined) feeds = await collectFeeds(feedsFrom(opts.data, model, { ...opts.feed, limit: 64 }));
   const results: StepResult[] = [];
-  let current = model;
+  // A pruned input file's stored forms become dense weights with masks again, so every step sees every weight.
+  let current = unstorePruned(model).model;
   for (const [index, s] of steps.entries()) {
     opts.signal?.throwIfAborted();
     opts.onProgress?.({ step: s.step, index, total: steps.length, phase: 'start' });
@@ -117,7 +128,16 @@ export async function pipeline(model: Model, steps: readonly (PipelineStep & { c
       const msg = e instanceof Error ? e.message : String(e);
       throw new McError(McError.is(e) ? e.code : 'E_INVARIANT', `step ${index + 1} (${s.step}) failed: ${msg}`, { cause: e, context: { ...(McError.is(e) ? e.context : {}), step: s.step } });
     }
-    const result: StepResult = { step: s.step, index, report: out.report as TechniqueReport, seconds: 0 };
+    // Pruned weights keep their masks across every step (fine-tuning honours them; a step that replaced a weight, such
+    // as low rank, is reported: its sparsity is gone).
+    const restored = restoreMasks(current, out.model, s.step);
+    out = { ...out, model: restored.model };
+    // Every step's report has before/after figures (training reports have none of their own).
+    const report = { ...(out.report as TechniqueReport) };
+    report.before ??= statsOf(current);
+    report.after ??= statsOf(out.model);
+    const result: StepResult = { step: s.step, index, report, seconds: 0 };
+    if (restored.report.kept.length + restored.report.reapplied.length + restored.report.lost.length > 0) result.masks = restored.report;
     if (verify) {
       const policy = s.check ?? opts.check;
       const scale = opts.feed?.scale;

@@ -2,7 +2,7 @@ import type { Dataset } from '@mc/datasets';
 import { distill, finetune, type DistillOptions, type TrainOptions } from '@mc/distill';
 import { McError, type McWarning, type Model, type ModelStats } from '@mc/ir';
 import { factorize, type FactorizeOptions } from '@mc/lowrank';
-import { prune, type PruneOptions } from '@mc/prune';
+import { prune, type PruneOptions, pruneMasks } from '@mc/prune';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
 import { type FeedOptions, feedsFrom } from './feeds.js';
 
@@ -60,6 +60,12 @@ function needData(step: string, ctx: StepContext): Dataset {
 
 const TRAIN_KEYS = ['epochs', 'batchSize', 'optimizer', 'learningRate', 'schedule', 'weightDecay', 'seed', 'limit', 'validationSplit', 'earlyStopping', 'augment', 'scale', 'mean', 'std', 'bnL1', 'masks', 'freeze', 'onNaN'];
 
+/** Training keeps the zeros of pruned weights: their masks go to the optimizer (a recipe's own `masks` wins). */
+function masksOf(model: Model): { masks?: Record<string, Uint8Array> } {
+  const m = pruneMasks(model);
+  return m.size === 0 ? {} : { masks: Object.fromEntries(m) };
+}
+
 /** The step table: one line per technique. */
 export const STEPS: Readonly<Record<StepName, StepDef>> = {
   lowrank: {
@@ -84,12 +90,12 @@ export const STEPS: Readonly<Record<StepName, StepDef>> = {
   },
   finetune: {
     keys: TRAIN_KEYS,
-    run: async (model, options, ctx) => finetune(model, needData('finetune', ctx), { ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }), ...options } as TrainOptions),
+    run: async (model, options, ctx) => finetune(model, needData('finetune', ctx), { ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }), ...masksOf(model), ...options } as TrainOptions),
   },
   distill: {
     keys: [...TRAIN_KEYS, 'temperature', 'alpha', 'unlabeled'],
     run: async (model, options, ctx) =>
-      distill(ctx.original, model, needData('distill', ctx), { ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }), ...options } as DistillOptions),
+      distill(ctx.original, model, needData('distill', ctx), { ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }), ...masksOf(model), ...options } as DistillOptions),
   },
 };
 

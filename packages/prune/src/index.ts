@@ -6,6 +6,7 @@ export type {
   PruneCommonOptions,
   PruneProgress,
   SparseStorage,
+  SparseIndices,
   Importance,
   ImportanceLayer,
 } from './options.js';
@@ -13,3 +14,6 @@ export type { PruneReport, WeightReport, GroupReport, GroupMember, PassedThrough
 export { l1Importance, l2Importance, bnImportance } from './importance.js';
 export { foldBatchNormPass } from './fold-bn.js';
 export { indexTypeFor, type SparseIndexType } from './storage.js';
+export { storePruned, type StoreOptions, type StoreReport, type StoredWeight } from './store.js';
+export { pruneMasks, restoreMasks, type MaskReport } from './restore.js';
+export { unstorePruned } from './unstore.js';

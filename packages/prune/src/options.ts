@@ -9,9 +9,11 @@ export interface PruneProgress {
 }
 
 /**
- * How a pruned weight is written:
- * - `'sparse'`: an ONNX `sparse_initializer` (values + linear indices in the smallest integer type onnxruntime-node
- *   and -web load: int16 when the tensor has ≤ 32768 elements, else int32; int8/uint* are refused by ORT 1.30);
+ * How a pruned weight is written. `prune` itself keeps every pruned weight a plain dense float32 initializer with its
+ * mask (so later techniques see it); the form is applied when the model is written (`storePruned`, which `mc prune`
+ * and `mc run` apply just before saving):
+ * - `'sparse'`: an ONNX `sparse_initializer` (values + int64 linear indices, the only index type onnx.checker accepts;
+ *   see {@link SparseIndices});
  * - `'packed'`: a dense-at-load form in standard ops: nonzero values (float32) plus uint8 gaps between their
  *   positions, expanded at session creation by Cast → CumSum → ScatterElements (onnxruntime folds the chain, so
  *   inference runs at dense speed); the smallest runnable file;
@@ -19,6 +21,14 @@ export interface PruneProgress {
  * - `'auto'` (default): per tensor, the smallest of the three.
  */
 export type SparseStorage = 'sparse' | 'packed' | 'dense' | 'auto';
+
+/**
+ * Index type of `'sparse'` storage:
+ * - `'int64'` (default): what the ONNX spec's checker requires (`onnx.checker`: "indices must have INT64 type");
+ * - `'smallest'`: int16 for tensors of ≤ 32768 elements, else int32. onnxruntime-node and -web 1.30 load these and the
+ *   file is smaller, but the file is not valid ONNX by the checker; ask for it explicitly when only onnxruntime reads it.
+ */
+export type SparseIndices = 'int64' | 'smallest';
 
 /** Settings shared by every mode. */
 export interface PruneCommonOptions {
@@ -41,8 +51,10 @@ export interface MagnitudeOptions extends PruneCommonOptions {
   /** Default 'layer'. */
   scope?: 'layer' | 'global';
   nm?: readonly [number, number];
-  /** Default 'auto'. */
+  /** Form the pruned weights are written in (applied at write time by `storePruned`). Default 'auto'. */
   storage?: SparseStorage;
+  /** Index type of 'sparse' storage. Default 'int64' (valid by onnx.checker). */
+  sparseIndices?: SparseIndices;
   /** Weights with fewer elements stay dense and unpruned (default 0: prune all). */
   minElements?: number;
   /**
@@ -130,6 +142,7 @@ export interface MagnitudePlan {
   storage: SparseStorage;
   minElements: number;
   codebook: number | undefined;
+  sparseIndices: SparseIndices;
 }
 
 /** Checks options before any work; throws `E_OPTION` with the fix. @internal */
@@ -157,7 +170,9 @@ export function validateOptions(opts: PruneOptions): MagnitudePlan | ChannelOpti
     const codebook = opts.codebook;
     if (codebook !== undefined && (!Number.isInteger(codebook) || codebook < 1 || codebook > 8)) fail(`prune: codebook must be an integer number of bits in 1..8, got ${String(codebook)}; pass e.g. codebook: 4`);
     if (codebook !== undefined && storage !== 'packed' && storage !== 'auto') fail(`prune: codebook needs storage 'packed' (or 'auto'), got '${storage}'`);
-    return { sparsity, scope, nm, storage, minElements, codebook };
+    const sparseIndices = opts.sparseIndices ?? 'int64';
+    if (sparseIndices !== 'int64' && sparseIndices !== 'smallest') fail(`prune: sparseIndices must be 'int64' or 'smallest', got ${String(sparseIndices)}`);
+    return { sparsity, scope, nm, storage, minElements, codebook, sparseIndices };
   }
   if (opts.mode === 'channels') {
     fraction('ratio', opts.ratio, 'ratio: 0.5');

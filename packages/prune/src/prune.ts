@@ -5,6 +5,7 @@ import { pruneMagnitude } from './magnitude.js';
 import { type PruneOptions, validateOptions } from './options.js';
 import type { PassedThrough, PruneReport } from './report.js';
 import { inferAllShapes } from './shapes.js';
+import { unstorePruned } from './unstore.js';
 
 /** Stats on a throw-away copy, so the output differs from the input only where pruned. */
 function statsOf(model: Model): ModelStats {
@@ -22,8 +23,10 @@ export interface PruneResult {
 /**
  * Prunes a model; the input is never changed.
  *
- * - `mode: 'magnitude'`: the smallest weights become exactly zero (per layer, global, or N:M) and are stored so the
- *   file really shrinks (`sparse_initializer` with int16/int32 indices, or the packed dense-at-load form).
+ * - `mode: 'magnitude'`: the smallest weights become exactly zero (per layer, global, or N:M). They stay plain dense
+ *   float32 initializers carrying their masks, so every later technique (low rank, quantize, fine-tuning) sees them;
+ *   `storePruned` writes them in the storage asked for (`sparse_initializer` with int64 indices, the packed
+ *   dense-at-load form, a codebook) just before the model is saved.
  * - `mode: 'channels'`: whole channels are removed along dependency groups (Conv → BN → activation → Conv, residual
  *   Add, Concat, Split, depthwise Conv, Flatten/Reshape → Gemm/MatMul); tensors shrink and shapes update. A group that
  *   cannot be proven safe is left alone and the report says why.
@@ -40,7 +43,8 @@ export interface PruneResult {
 export async function prune(model: Model, opts: PruneOptions): Promise<PruneResult> {
   const plan = validateOptions(opts);
   opts.signal?.throwIfAborted();
-  let out = model.clone();
+  // A pruned file's stored forms (sparse_initializer, packed) become dense initializers again, so they can be re-pruned.
+  let out = unstorePruned(model.clone()).model;
   // Weights in Constant nodes or behind Identity nodes (third-party exporters) become plain, possibly shared, initializers.
   normalizeWeights(out);
   const before = statsOf(model);

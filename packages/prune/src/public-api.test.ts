@@ -8,5 +8,9 @@ test('public surface of @mc/prune', async () => {
     'l1Importance',
     'l2Importance',
     'prune',
+    'pruneMasks',
+    'restoreMasks',
+    'storePruned',
+    'unstorePruned',
   ]);
 });

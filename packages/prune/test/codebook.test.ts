@@ -7,7 +7,7 @@ import { randomFeeds, seededRandom } from '@mc/ir/testing';
 import { assertNumericallyClose, runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { chooseGapCode, codeTensors, encodeGaps, gapSteps } from '../src/codebook.js';
-import { prune } from '../src/index.js';
+import { pruneStored } from './stored.js';
 import { mlp } from './models.js';
 
 /** x[2,64] → Gemm 48x64 (transB, bias) → Relu → Gemm 64→10 (bias) → y; inputs 0–15 are dead (whole weight columns zero). */
@@ -70,8 +70,8 @@ describe('codebook stream', () => {
 
   /** Decoded tensors (read out of onnxruntime) equal codeTensors' own, bit for bit; the model equals the plain form. */
   async function checkExact(model: Model, half: boolean): Promise<Model> {
-    const dense = await prune(model, { mode: 'magnitude', sparsity: 0.8, storage: 'dense' });
-    const cb = await prune(model, { mode: 'magnitude', sparsity: 0.8, storage: 'packed', codebook: 4 });
+    const dense = await pruneStored(model, { mode: 'magnitude', sparsity: 0.8, storage: 'dense' });
+    const cb = await pruneStored(model, { mode: 'magnitude', sparsity: 0.8, storage: 'packed', codebook: 4 });
     expect(cb.report.weights.map((w) => [w.weight, w.codebook?.bias?.name])).toEqual([
       ['w1', 'b1'],
       ['w2', 'b2'],
@@ -134,8 +134,8 @@ describe('codebook stream', () => {
     for (const i of [0, 1]) h = b.node('MatMul', [h, b.initializer(`w${i}`, new Tensor('float32', [512, 512], Float32Array.from({ length: 512 * 512 }, () => rand() * 2 - 1)))], {}, { name: `mm${i}` });
     b.output(h, 'y');
     const model = b.build();
-    const dense = await prune(model, { mode: 'magnitude', sparsity: 0.5, storage: 'dense' });
-    const { model: out, report } = await prune(model, { mode: 'magnitude', sparsity: 0.5, storage: 'packed', codebook: 4 });
+    const dense = await pruneStored(model, { mode: 'magnitude', sparsity: 0.5, storage: 'dense' });
+    const { model: out, report } = await pruneStored(model, { mode: 'magnitude', sparsity: 0.5, storage: 'packed', codebook: 4 });
     expect(report.weights.map((w) => w.codebook?.entries)).toEqual([16, 16]);
     const r = await assertNumericallyClose(dense.model, out, { feeds: [randomFeeds(model, 1)], minCosine: 0.99, graphOptimizationLevel: 'basic' });
     expect(r.y!.cosine).toBeGreaterThan(0.99);
@@ -143,13 +143,13 @@ describe('codebook stream', () => {
 
   it('opset < 11: no codebook, a W_COMPAT warning says why', async () => {
     const model = deadInputs(9);
-    const { report } = await prune(model, { mode: 'magnitude', sparsity: 0.8, storage: 'packed', codebook: 4 });
+    const { report } = await pruneStored(model, { mode: 'magnitude', sparsity: 0.8, storage: 'packed', codebook: 4 });
     expect(report.weights.every((w) => w.codebook === undefined)).toBe(true);
     expect(report.warnings.find((w) => w.code === 'W_COMPAT')?.message).toMatch(/codebook storage needs opset ≥ 11.*declares opset 9/);
   });
 
   it('a bias read by another layer stays float32; a MatMul + Add bias is not a layer bias', async () => {
-    const { model: out, report } = await prune(mlp(), { mode: 'magnitude', sparsity: 0.9, storage: 'packed', codebook: 4 });
+    const { model: out, report } = await pruneStored(mlp(), { mode: 'magnitude', sparsity: 0.9, storage: 'packed', codebook: 4 });
     expect(report.weights.map((w) => w.codebook?.bias?.name)).toEqual([undefined, 'b2', 'b3']);
     expect(out.graph.initializers.get('b1')?.constValue?.dtype).toBe('float32');
     expect(out.graph.initializers.has('b2')).toBe(false);

@@ -1,6 +1,7 @@
 import type { Model } from '@mc/ir';
 import { collectFeeds, feedsFrom } from '@mc/pipeline';
 import { type FactorizeCommonOptions, type FactorizeOptions, type FactorizeReport, type Feeds, factorize } from '@mc/lowrank';
+import { storePruned, unstorePruned } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
@@ -85,9 +86,11 @@ export const compress: Command = {
     const opts = policyOf(f);
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
+    // A pruned file's sparse/packed weights come back as dense weights with masks, so every layer is seen.
+    const source = unstorePruned(loaded.model).model;
     const calibration = await calibrationFeeds(loaded.model, f);
     const showProgress = io.isTTY && !io.quiet && f.json !== true;
-    const { model, report } = await factorize(loaded.model, {
+    const { model, report } = await factorize(source, {
       ...opts,
       ...(calibration !== undefined && { calibration }),
       ...(showProgress && { onProgress: (e) => io.err(`${e.phase} ${e.index + 1}/${e.total} ${e.layer}`) }),
@@ -108,7 +111,7 @@ export const compress: Command = {
     // Checked before anything is written: on the test split with --dataset, else synthetic inputs.
     const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: final, technique: 'lowrank', output: output! });
     const unchanged = tuned === undefined ? warnNothingChanged(io, report) : undefined;
-    await saveModel(final, output!, input);
+    await saveModel(storePruned(final).model, output!, input);
     if (f.json === true) {
       const { before, after, ...rest } = report;
       io.out(JSON.stringify({ input, output, ...rest, ...(tuned && { finetune: tuned }), before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, verify: gateJson(verify), ...(unchanged && { nothingChanged: unchanged }) }, null, 2));

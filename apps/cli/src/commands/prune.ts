@@ -1,6 +1,6 @@
 import { finetune as finetuneModel } from '@mc/distill';
 import type { Model } from '@mc/ir';
-import { type ChannelOptions, type MagnitudeOptions, type PruneOptions, type PruneReport, prune } from '@mc/prune';
+import { type ChannelOptions, type MagnitudeOptions, type PruneOptions, type PruneReport, prune, pruneMasks, restoreMasks, type StoreReport, storePruned } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { type CliFlags, type Command, type FlagSpec, type FlagValues, needPositionals } from '../flags.js';
@@ -19,6 +19,7 @@ const FIELDS: CliFlags<PruneFlags> = {
   nm: { type: 'string', arg: 'N:M', description: 'unstructured N:M: keep the N largest of every M weights along the input channels (e.g. 2:4)' },
   storage: { type: 'string', choices: ['auto', 'sparse', 'packed', 'dense'], description: 'how pruned weights are stored: sparse_initializer, packed (dense at load), dense, or the smallest (auto)', default: 'auto' },
   minElements: null, // --min-elements
+  sparseIndices: null, // --sparse-indices
   codebook: { type: 'number', arg: 'bits', description: 'unstructured, packed storage: share surviving values through a k-means codebook of 2^bits entries (lossy; e.g. 4)' },
   ratio: null, // --channels
   importance: { type: 'string', choices: ['l1', 'l2', 'bn'], description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)', default: 'l1' },
@@ -31,6 +32,7 @@ const flags = {
   ...(Object.fromEntries(Object.entries(FIELDS).filter(([, v]) => v !== null)) as Record<string, FlagSpec>),
   channels: { type: 'number', arg: 'R', description: 'structured: fraction of channels removed from every dependency group, in [0, 1)' },
   global: { type: 'boolean', description: 'rank weights (or channels) over the whole model instead of per layer (per group)' },
+  'sparse-indices': { type: 'string', choices: ['int64', 'smallest'], description: 'sparse storage indices: int64 (valid ONNX, the default) or smallest (int16/int32: smaller, loads in onnxruntime, but onnx.checker rejects it)', default: 'int64' },
   'min-elements': { type: 'number', arg: 'n', description: 'unstructured: leave weights with fewer elements dense' },
   'fold-bn': { type: 'boolean', description: 'structured: fold BatchNormalization into the Conv/Gemm before it afterwards' },
   'min-channels': { type: 'number', arg: 'n', description: 'structured: keep at least n channels per group', default: 1 },
@@ -60,15 +62,17 @@ function optionsOf(f: FlagValues): PruneOptions {
     ...(f.sparsity !== undefined && { sparsity: f.sparsity as number }),
     ...(nm !== undefined && { nm }),
     storage: f.storage as 'auto',
+    sparseIndices: f['sparse-indices'] as 'int64',
     ...(f['min-elements'] !== undefined && { minElements: f['min-elements'] as number }),
     ...(f.codebook !== undefined && { codebook: f.codebook as number }),
     ...common,
   };
 }
 
-function withoutCodebook(o: MagnitudeOptions): MagnitudeOptions {
-  const { codebook: _, ...rest } = o;
-  return rest;
+/** The prune report with the storage the write actually used. */
+function withStorage(r: PruneReport, s: StoreReport): PruneReport {
+  const by = new Map(s.weights.map((w) => [w.weight, w]));
+  return { ...r, weights: r.weights.map((w) => ({ ...w, ...by.get(w.weight) })), warnings: [...r.warnings, ...s.warnings] };
 }
 
 function reportLines(r: PruneReport): string[] {
@@ -106,18 +110,20 @@ export const pruneCommand: Command = {
     assertFiniteWeights(loaded.model, input);
     const technique = opts.mode === 'channels' ? 'prune-channels' : 'prune-magnitude';
     if (f.finetune === true) {
-      // Prune dense, fine-tune with the zeros held, then store the result in the requested form.
-      const dense = await prune(loaded.model, opts.mode === 'magnitude' ? { ...withoutCodebook(opts), storage: 'dense' } : opts);
+      // Prune (weights stay dense with their masks), fine-tune with the masks held, then store in the requested form.
+      const dense = await prune(loaded.model, opts);
       warnNothingChanged(io, dense.report);
+      const masks = Object.fromEntries(pruneMasks(dense.model));
       await runTraining(f, io, { model: loaded.model, file: input!, technique }, output!, async (data, o) => {
-        const t = await finetuneModel(dense.model, data, { ...o, masks: opts.mode === 'magnitude' ? 'zeros' : (o.masks ?? 'none') });
-        // The held zeros are the smallest magnitudes, so pruning again selects exactly them and applies the storage.
-        const model: Model = opts.mode === 'magnitude' ? (await prune(t.model, opts)).model : t.model;
+        const t = await finetuneModel(dense.model, data, { ...o, masks: opts.mode === 'magnitude' ? masks : (o.masks ?? 'none') });
+        const model: Model = opts.mode === 'magnitude' ? storePruned(restoreMasks(dense.model, t.model, 'finetune').model).model : t.model;
         return { model, report: t.report };
       });
       return;
     }
-    const { model, report } = await prune(loaded.model, opts);
+    const pruned = await prune(loaded.model, opts);
+    const stored = storePruned(pruned.model);
+    const [model, report] = [stored.model, withStorage(pruned.report, stored.report)];
     const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: model, technique, output: output! });
     const unchanged = warnNothingChanged(io, report);
     await saveModel(model, output!, input);

@@ -4,6 +4,7 @@ import { loadDataset, loadNamedFeeds } from '@mc/datasets';
 import { collectFeeds, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
 import { type Feeds, INT4_METHODS, type Int4Method, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, type QuantizeReport, quantize } from '@mc/quantize';
+import { storePruned, unstorePruned } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
@@ -156,7 +157,11 @@ export const quantizeCommand: Command = {
     // A Keras output is written back from the per-layer keras.layer metadata, so the slim pass keeps it there.
     const keepMetadata = f['keep-metadata'] === true || outputFormat(output!) !== 'onnx';
     const opts = optionsOf(f, calib === undefined ? undefined : (async function* () { yield* calib; })(), keepMetadata);
-    const { model, report } = await quantize(loaded.model, opts);
+    // A pruned file's sparse/packed weights come back as dense weights with masks, so every layer is seen; the masks
+    // that survive quantization are stored again at write.
+    const quantized = await quantize(unstorePruned(loaded.model).model, opts);
+    const report = quantized.report;
+    const model = storePruned(quantized.model).model;
     // Verified before anything is written: on the test split with --dataset, else synthetic inputs.
     const session = { sessionOptions: { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } } } as const;
     const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: model, technique: opts.mode, output: output!, candidateSession: session as never });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { McError } from '@mc/ir';
 import { parseRecipe, pipeline, recipeMaxAccuracyDrop, techniqueOf } from '@mc/pipeline';
+import { storePruned } from '@mc/prune';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { type Command, type CliFlags, needPositionals } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
@@ -60,14 +61,16 @@ export const run: Command = {
       verify: f['no-verify'] !== true,
       ...(progress && { onProgress: (e) => io.err(`step ${e.index + 1}/${e.total} ${e.step} ${e.phase === 'done' ? `done in ${e.seconds?.toFixed(1)} s` : '...'}`) }),
     });
+    // Pruned weights stay dense (with their masks) through every step; their storage is applied only now, at write.
+    const stored = storePruned(result.model);
     // With data, the whole recipe is also held to an accuracy bound on the test split, before anything is written.
     const last = recipe.steps[recipe.steps.length - 1]!;
     const drop = (f['max-accuracy-drop'] as number | undefined) ?? recipeMaxAccuracyDrop(recipe.steps);
-    const verify = data === undefined && f['no-verify'] !== true ? undefined : await verifyBeforeWrite({ ...dataFlags, scale, 'max-accuracy-drop': drop }, io, { reference: loaded.model, candidate: result.model, technique: techniqueOf(last), output: output! });
+    const verify = data === undefined && f['no-verify'] !== true ? undefined : await verifyBeforeWrite({ ...dataFlags, scale, 'max-accuracy-drop': drop }, io, { reference: loaded.model, candidate: stored.model, technique: techniqueOf(last), output: output! });
     for (const s of result.steps) warnNothingChanged(io, s.report as never, `step ${s.index + 1} (${s.step}): `);
-    await saveModel(result.model, output!, input);
+    await saveModel(stored.model, output!, input);
     if (f.json === true) {
-      io.out(JSON.stringify({ input, output, steps: result.steps, ...(data !== undefined && { verify: gateJson(verify) }) }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
+      io.out(JSON.stringify({ input, output, steps: result.steps, storage: stored.report, ...(data !== undefined && { verify: gateJson(verify) }) }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
       return;
     }
     const rows = result.steps.map((s) => [
@@ -76,7 +79,13 @@ export const run: Command = {
     ]);
     const lines = [formatTable(['#', 'step', 'params', 'after', 'cosine', 'top-1 agree', 's'], rows)];
     for (const s of result.steps) for (const p of s.report.passedThrough ?? []) lines.push(`step ${s.index + 1} passed through ${p.opType} '${p.node}': ${p.reason}`);
-    const [figBefore, figAfter] = [await figuresOf(loaded.model, input!), await figuresOf(result.model, output!)];
+    for (const s of result.steps) {
+      for (const r of s.masks?.reapplied ?? []) lines.push(`step ${s.index + 1} (${s.step}) moved ${r.entries} pruned weights of '${r.weight}'; set back to zero`);
+      for (const l of s.masks?.lost ?? []) lines.push(`step ${s.index + 1} (${s.step}) lost the pruning of '${l.weight}': ${l.reason}`);
+    }
+    const sw = stored.report.weights;
+    if (sw.length > 0) lines.push(`pruned weights written as ${[...new Set(sw.map((w) => w.storage))].join(', ')}: ${formatNumber(stored.report.bytesBefore)} → ${formatNumber(stored.report.bytesAfter)} bytes`);
+    const [figBefore, figAfter] = [await figuresOf(loaded.model, input!), await figuresOf(stored.model, output!)];
     lines.push('', beforeAfterTable(figBefore, figAfter));
     if (data !== undefined || f['no-verify'] === true) lines.push(...gateLines(verify));
     if (f.report !== undefined) {
