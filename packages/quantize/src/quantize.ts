@@ -7,6 +7,7 @@ import { toQOperator } from './qoperator.js';
 import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
+import { planFp16 } from './modes/fp16-plan.js';
 import { quantizeInt4 } from './modes/int4.js';
 import { quantizeInt8Dynamic } from './modes/int8-dynamic.js';
 import { quantizeInt8Static } from './modes/int8-static.js';
@@ -80,7 +81,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   foldConvBiasAdds(model);
   switch (opts.mode) {
     case 'fp16':
-      convertFp16(model, opts, emit, report);
+      convertFp16(model, opts, emit, report, await planFp16(model, opts, report));
       break;
     case 'int8-weights':
       quantizeInt8Weights(model, opts, emit, report);
