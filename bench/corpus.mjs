@@ -48,6 +48,12 @@ export const ENTRIES = {
     files: {
       test: 'package/test_batch.png',
       testLabels: 'package/test_lables.json',
+      train1: 'package/data_batch_1.png',
+      train2: 'package/data_batch_2.png',
+      train3: 'package/data_batch_3.png',
+      train4: 'package/data_batch_4.png',
+      train5: 'package/data_batch_5.png',
+      trainLabels: 'package/train_lables.json',
     },
   },
 };
