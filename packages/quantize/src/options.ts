@@ -60,6 +60,19 @@ export interface Fp16Options extends CommonOptions {
   readonly keepIoTypes?: boolean;
   /** Op types kept in float32 (Casts around them); default {@link FP16_BLOCK_LIST}. */
   readonly blockList?: readonly string[];
+  /**
+   * Optional input batches: the float32 model runs on them once, and every node that computes or reads an activation
+   * beyond float16's ±65504 stays in float32. Without it only constants (weights, statistics, bounds) are checked.
+   */
+  readonly calibration?: AsyncIterable<Feeds> | Iterable<Feeds>;
+  /**
+   * Largest |Δ| fp16 may add to any float32 graph output on the calibration batches (needs `calibration`). When
+   * plain conversion exceeds it, nodes stay float32 from the graph input on (rounding early is amplified by every
+   * later layer), as few as a binary search over that prefix finds; the batches are held in memory for it.
+   */
+  readonly maxOutputError?: number;
+  /** Runs the calibration batches (default {@link ortNodeRunner}). */
+  readonly runner?: CalibrationRunner;
 }
 
 /** bfloat16 (refused where the runtime has no kernels). */
@@ -227,6 +240,12 @@ export function validateOptions(opts: QuantizeOptions): void {
     fail(`quantize: target must be 'ort-cpu' or 'ort-web', got '${String(opts.target)}'`);
   }
   switch (opts.mode) {
+    case 'fp16': {
+      const e = opts.maxOutputError;
+      if (e !== undefined && !(typeof e === 'number' && e > 0)) fail(`quantize fp16: maxOutputError must be a number > 0, got ${String(e)}`);
+      if (e !== undefined && opts.calibration === undefined) fail('quantize fp16: maxOutputError needs calibration batches to measure the outputs on; pass calibration or drop maxOutputError');
+      break;
+    }
     case 'kmeans': {
       const b = opts.bits ?? 4;
       if (!Number.isInteger(b) || b < 1 || b > 8) fail(`quantize kmeans: bits must be an integer in 1..8, got ${b}; pass e.g. bits: 4`);

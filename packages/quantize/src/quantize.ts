@@ -8,6 +8,7 @@ import { toQOperator } from './qoperator.js';
 import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
+import { planFp16 } from './modes/fp16-plan.js';
 import { quantizeInt4 } from './modes/int4.js';
 import { quantizeInt8Dynamic } from './modes/int8-dynamic.js';
 import { quantizeInt8Static } from './modes/int8-static.js';
@@ -88,7 +89,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   opts = zero.size === 0 ? opts : { ...opts, exclude: [...(opts.exclude ?? []), ...zero.keys()] };
   switch (opts.mode) {
     case 'fp16':
-      convertFp16(model, opts, emit, report);
+      convertFp16(model, opts, emit, report, await planFp16(model, opts, report));
       break;
     case 'int8-weights':
       quantizeInt8Weights(model, opts, emit, report);

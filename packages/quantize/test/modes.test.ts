@@ -127,14 +127,16 @@ describe('every mode runs in onnxruntime-node and -web and close to the float mo
     expect(countOps(model).Cast ?? 0).toBe(0);
   });
 
-  it('fp16 clamps out-of-range weights with a warning', async () => {
+  it('fp16 keeps a node whose weights exceed the float16 range in float32 (not clamped)', async () => {
     const m = smallNet();
     const w = m.graph.initializers.get('fc1_b')!;
     const data = Float32Array.from(w.constValue!.data as Float32Array);
     data[0] = 1e6;
     m.graph.initializers.get('fc1_b')!.constValue = new (w.constValue!.constructor as typeof import('@mc/ir').Tensor)('float32', [64], data);
-    const { report } = await quantize(m, { mode: 'fp16' });
-    expect(report.warnings.some((x) => x.code === 'W_CLAMP' && x.node === 'fc1_b')).toBe(true);
+    const { model, report } = await quantize(m, { mode: 'fp16' });
+    expect(report.warnings.some((x) => x.code === 'W_CLAMP')).toBe(false);
+    expect(report.passedThrough.find((p) => p.node === 'fc1_bias')?.reason).toMatch(/float16 cannot hold its numbers: weight 'fc1_b': 1 of its 64 values exceed/);
+    expect(compareOutputs(await runModel(m, feeds[0]!), await runModel(model, feeds[0]!)).logits!.cosine).toBeGreaterThan(0.99999);
   });
 
   it('fp16 keeps block-listed ops in float32 with Casts around them', async () => {
