@@ -74,3 +74,15 @@ describe.skipIf(randomGpt().why !== undefined)(`mc quantize --mode int4 --method
     expect(bad.err).toContain('--method is rtn, hqq, gptq, awq');
   });
 });
+
+describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize --mode fp16 with calibration', () => {
+  it('--dataset feeds the float16 range guard and --max-output-error; without data the bound is a usage error', async () => {
+    const out = path.join(tempDir(), 'h.onnx');
+    const r = await mc('quantize', '--mode', 'fp16', '--dataset', 'mnist', '--data-dir', mnist, '--scale', '1', '--calibration-size', '32', '--max-output-error', '0.05', '--json', model, out);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).mode).toBe('fp16');
+    const bad = await mc('quantize', '--mode', 'fp16', '--max-output-error', '0.05', model, path.join(path.dirname(out), 'h2.onnx'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--max-output-error needs sample inputs');
+  });
+});

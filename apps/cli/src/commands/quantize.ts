@@ -29,6 +29,7 @@ interface QuantizeFlags {
   exclude: string[];
   seed: number;
   'keep-io-types': string;
+  'max-output-error': number;
   dataset: string;
   'data-dir': string;
   'calibration-size': number;
@@ -56,6 +57,7 @@ const flags: CliFlags<QuantizeFlags> = {
   exclude: { type: 'strings', arg: 'NAME', description: 'node names or op types to leave in float' },
   seed: { type: 'number', description: 'kmeans: seed of the k-means++ init', default: 0 },
   'keep-io-types': { type: 'string', choices: ['true', 'false'], description: 'fp16: keep float32 inputs/outputs', default: 'true' },
+  'max-output-error': { type: 'number', arg: 'E', description: 'fp16 with --dataset: largest |Δ| fp16 may add to any output on the calibration samples; leading nodes stay float32 until it holds (with --dataset alone, nodes whose activations exceed float16 range stay float32)' },
   dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'calibration data (training split; int8-static needs it); verification then scores the test split' },
   'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
   'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: 256 },
@@ -73,7 +75,14 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
   const sym = f.symmetric === undefined ? {} : { symmetric: f.symmetric === 'true' };
   switch (mode) {
     case 'fp16':
-      return { mode, ...common, keepIoTypes: f['keep-io-types'] === 'true' };
+      if (f['max-output-error'] !== undefined && calibration === undefined) {
+        throw new UsageError('mc quantize --mode fp16 --max-output-error needs sample inputs to measure on: pass --dataset mnist|cifar10|npy --data-dir D');
+      }
+      return {
+        mode, ...common, keepIoTypes: f['keep-io-types'] === 'true',
+        ...(calibration !== undefined && { calibration }),
+        ...(f['max-output-error'] !== undefined && { maxOutputError: f['max-output-error'] as number }),
+      };
     case 'bf16':
       return { mode, ...common };
     case 'int8-weights':

@@ -48,6 +48,9 @@ export async function planFp16(model: Model, opts: Fp16Options, report: ReportBu
     const m = model.clone();
     const plan = { guard, keepBefore: k >= candidates.length ? Infinity : candidates[k]! };
     convertFp16(m, { ...opts, keepIoTypes: true }, new Emitter(m.graph), new ReportBuilder(), plan);
+    // Stale intermediate value_info (float32 where a node now computes float16) would make onnxruntime refuse the
+    // candidate; onnxruntime infers it again, as after the finishing slim pass.
+    m.graph.valueInfo.length = 0;
     m.graph.topoSort();
     inferShapes(m);
     const got = await outputsOf(m, batches, opts);
