@@ -83,8 +83,6 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
         ...(calibration !== undefined && { calibration }),
         ...(f['max-output-error'] !== undefined && { maxOutputError: f['max-output-error'] as number }),
       };
-    case 'bf16':
-      return { mode, ...common };
     case 'int8-weights':
       return { mode, ...common, ...sym, ...(f['per-channel'] !== undefined && { perChannel: f['per-channel'] as boolean }) };
     case 'int8-dynamic':
