@@ -71,7 +71,7 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
     warnings.push(warn('W_COMPAT', 'calibration applies to dense layers (MatMul/Gemm); Conv layers were factorised with the weight criterion'));
   }
   const total = layers.length;
-  const wantEngine = layers.some((l) => (l.kind === 'dense' ? randomizedFor(l, policy) : bigConv(l)));
+  const wantEngine = layers.some((l) => (l.kind === 'dense' ? randomizedFor(l, policy) || bigDense(l) : bigConv(l)));
   const engine = wantEngine ? ((await tfjsWasmEngine()) ?? jsEngine) : jsEngine;
   const decomposed: Decomposed[] = [];
   for (const [index, layer] of layers.entries()) {
@@ -155,6 +155,12 @@ function bigConv(l: ConvLayer): boolean {
   return Math.max(l.cout, l.cin) * l.w.length >= ENGINE_MIN_MACS;
 }
 
+/** A dense layer whose exact SVD is worth the wasm engine: min² · max ≥ 2²⁸ multiply-adds (1280x1000: yes, 9216x128: no). */
+function bigDense(l: DenseLayer): boolean {
+  const small = Math.min(l.rows, l.cols);
+  return small * small * Math.max(l.rows, l.cols) >= 2 ** 28;
+}
+
 /** Randomized only where nothing needs the whole spectrum: a fixed rank well below a large matrix's size. */
 function randomizedFor(layer: DenseLayer, policy: Policy): boolean {
   const small = Math.min(layer.rows, layer.cols);
@@ -165,7 +171,9 @@ function decompose(layer: DenseLayer | ConvLayer, policy: Policy, seed: number, 
   if (layer.kind === 'dense') {
     return {
       layer,
-      svd: randomizedFor(layer, policy) ? rsvd(layer.w, layer.rows, layer.cols, policy.value, { seed, engine }) : svd(layer.w, layer.rows, layer.cols),
+      svd: randomizedFor(layer, policy)
+        ? rsvd(layer.w, layer.rows, layer.cols, policy.value, { seed, engine })
+        : svd(layer.w, layer.rows, layer.cols, bigDense(layer) ? engine : undefined),
     };
   }
   const t = tucker2(layer.w, layer.cout, layer.cin, layer.spatial, engine);
