@@ -2,6 +2,7 @@
  * Chooses ranks per layer from one decomposition per layer (and per mode). @internal
  */
 import { denseBreakEven, denseErrorCurve, selectDenseRank, TuckerErrorOracle, tuckerParams } from './kernels/rank-select.js';
+import { TuckerResidual } from './kernels/tucker-residual.js';
 import { searchTuckerRanks } from './kernels/tucker-search.js';
 import type { MatmulEngine } from './kernels/engine.js';
 import type { SvdResult } from './kernels/svd.js';
@@ -124,6 +125,12 @@ function optionsOf(d: Decomposed): Option[] {
   const steps = Math.min(Math.max(cin, cout), 32);
   const opts: Option[] = [keep];
   const seen = new Set<string>();
+  // The diagonal points grow in both ranks, so one residual moved along them replaces a reconstruction per point.
+  const res = new TuckerResidual(d.layer.w, d.tucker, 'zero', d.engine);
+  const errorAt = (x: number, y: number) => {
+    res.moveTo(Math.min(x, d.tucker.rankIn), Math.min(y, d.tucker.rankOut));
+    return res.error();
+  };
   for (let j = 1; j <= steps; j++) {
     const x = Math.max(1, Math.round((j / steps) * cin));
     const y = Math.max(1, Math.round((j / steps) * cout));
@@ -132,7 +139,7 @@ function optionsOf(d: Decomposed): Option[] {
     seen.add(key);
     const params = paramsAt(d, [x, y]);
     if (params >= keep.params) continue;
-    opts.push({ ranks: [x, y], params, error: d.oracle.error(x, y) });
+    opts.push({ ranks: [x, y], params, error: errorAt(x, y) });
   }
   return opts;
 }
