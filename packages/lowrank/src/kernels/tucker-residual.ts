@@ -189,8 +189,8 @@ export class TuckerResidual {
 }
 
 /**
- * R −= a ⊗ b over the layout [A, B, S] (`aOuter`: a indexes the outer dimension A (length `na`), b is B·S long) or
- * [A, B, S] with a of length A·S over (A, S) and b over B (`aOuter` false: R[o, i, s] −= a[o, s]·b[i]). Returns Σ|R|.
+ * A rank-1 update of R [na, nb, s] with its L1 norm read in the same pass. `aOuter` true: R[o, j] −= a[o]·b[j] with j
+ * over nb·s (call with nb = 1, s = Cin·S); false: R[o, i, q] −= a[o, q]·b[i]. Returns Σ|R|.
  */
 function rank1Update(r: Float64Array, a: Float64Array, b: Float64Array, na: number, nb: number, s: number, aOuter: boolean): number {
   let e0 = 0;
