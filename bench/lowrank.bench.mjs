@@ -5,6 +5,7 @@
 // bench/lowrank/train_mnist_cnn.py and cached in bench/.cache/lowrank/). Rows whose prerequisites are missing say so.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMnist, evaluate } from '@mc/datasets';
@@ -23,6 +24,8 @@ mkdirSync(path.dirname(outFile), { recursive: true });
 const PY = '/usr/bin/python3';
 const ERRORS = [0.1, 0.3, 0.5, 0.7];
 const RUNS = Number(process.env.LOWRANK_BENCH_RUNS ?? 5);
+// LOWRANK_BENCH_ONLY=imagenet runs only the ImageNet-size section (the MNIST and speed sections take long).
+const ONLY = process.env.LOWRANK_BENCH_ONLY;
 const md = ['## Low-rank factorisation (`@mc/lowrank`, `mc compress`)', ''];
 const log = (s) => process.stderr.write(`lowrank: ${s}\n`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -86,7 +89,8 @@ const havePy = (mod) => spawnSync(PY, ['-c', `import ${mod}`]).status === 0;
 const cnnFile = path.join(cache, 'mnist_cnn.onnx');
 const cnnMeta = path.join(cache, 'mnist_cnn.json');
 let cnnModel;
-if (!haveMnist) md.push(`MNIST is absent from ${mnistDir}: quality rows skipped.`, '');
+if (ONLY === 'imagenet') md.push('MNIST quality rows not run (LOWRANK_BENCH_ONLY=imagenet).', '');
+else if (!haveMnist) md.push(`MNIST is absent from ${mnistDir}: quality rows skipped.`, '');
 else {
   const test = await loadMnist(mnistDir, { split: 'test' });
   if (!existsSync(cnnFile) && havePy('torch') && havePy('onnx')) {
@@ -187,7 +191,7 @@ if (cnnModel !== undefined && havePy('numpy') && havePy('onnx')) {
   }
 } else speed.push('| compress mnist_cnn at 0.7 | skipped: no fixture or no python3-numpy/onnx | | | ≤ 2x |');
 
-if (havePy('numpy')) {
+if (ONLY !== 'imagenet' && havePy('numpy')) {
   const shapes = [[9216, 128], [1024, 1024]];
   const npx = python([path.join(here, 'lowrank/numpy_baseline.py'), 'exact', '3', ...shapes.map(([m, n]) => `${m}x${n}`)]);
   for (const [m, n] of shapes) {
@@ -228,10 +232,73 @@ if (havePy('numpy')) {
     const r = (tw ?? js).r;
     speed.push('', `rSVD error ‖A−Â‖_F/‖A‖_F: mc ${r.error.toExponential(4)} (pure JS ${js.r.error.toExponential(4)}), numpy ${np.f64.error.toExponential(4)}, optimal rank-64 ${np.optimal_error.toExponential(4)} (mc/optimal ${(r.error / np.optimal_error).toFixed(4)}). Spectrum σᵢ = 1/(i+1), random orthonormal factors.`);
   }
-} else speed.push('| rSVD 4096×1024 rank 64 | skipped: no python3-numpy | | | ≤ 1.5x |');
+} else speed.push(`| rSVD 4096×1024 rank 64 | skipped: ${ONLY === 'imagenet' ? 'LOWRANK_BENCH_ONLY=imagenet' : 'no python3-numpy'} | | | ≤ 1.5x |`);
 md.push(...speed, '', `Times are medians of ${RUNS} runs in one process each (numpy: interpreter start and file reading excluded). mc's exact SVD is a Gram-matrix eigensolver (Householder tridiagonalisation + implicit QL) in plain JS f64 with a blocked JS matmul; the randomized SVD runs its products with A in tfjs-backend-wasm when it is installed (an optional dependency) and in JS otherwise. The machine is shared (2 cores), so absolute times vary between runs; the ratios come from the same run.`, '');
+await imagenetSection();
 writeFileSync(outFile, `${md.join('\n')}\n`);
 log(`wrote ${path.relative(root, outFile)}`);
+
+// ---------------------------------------------------------------- (c) ImageNet-size models
+/**
+ * `mc compress --error E --verify` on torchvision ResNet18 and MobileNetV2 (the whole command: read, decompose, rank
+ * search, rewrite, write, onnxruntime-node comparison, gzip of both models for the summary), as a user runs it.
+ */
+async function imagenetSection() {
+  md.push('### ImageNet-size models: `mc compress --error E --verify` wall time', '');
+  const tvCache = path.join(os.homedir(), '.cache/mc/torchvision');
+  const cli = path.join(root, 'apps/cli/dist/main.js');
+  if (!existsSync(cli)) {
+    md.push('Skipped: `apps/cli/dist/main.js` is not built (`pnpm build`).', '');
+    return;
+  }
+  const variants = [['', 'random init (weights=None): flat spectra'], ['-decay', 'same weights rescaled to σᵢ = σ₁/(i+1) per layer (decaying spectra, like trained weights)']];
+  for (const [suffix, flag] of [['', []], ['-decay', ['--decay']]]) {
+    if (existsSync(path.join(tvCache, `resnet18${suffix}.onnx`)) || !havePy('torchvision')) continue;
+    log(`exporting torchvision models${suffix} to ${tvCache} (once; cached) ...`);
+    const r = python([path.join(here, 'lowrank/export_torchvision.py'), tvCache, ...flag], 10 * 60_000);
+    if (r.error) log(`export failed: ${r.error}`);
+  }
+  if (!existsSync(path.join(tvCache, 'resnet18.onnx'))) {
+    md.push(`Skipped: no torchvision export in ${tvCache} and /usr/bin/python3 cannot import torchvision (apt-get install python3-torchvision).`, '');
+    return;
+  }
+  const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+  md.push(`torchvision ${pyVersion('torchvision')} models exported by \`bench/lowrank/export_torchvision.py\` (opset 13, BatchNorm folded, cached in`,
+    '`~/.cache/mc/torchvision/`). One run per cell, node process start to saved file; CPU = user + system seconds of the',
+    'process. The machine is shared by other jobs, so wall time depends on the load average shown (2 cores).', '',
+    '| model | weights | error E | wall s | CPU s | load avg | params before → after | layers replaced |', '|---|---|---|---|---|---|---|---|');
+  for (const name of ['resnet18', 'mobilenet_v2']) {
+    for (const [suffix, label] of variants) {
+      const file = path.join(tvCache, `${name}${suffix}.onnx`);
+      if (!existsSync(file)) continue;
+      for (const e of [0.1, 0.3, 0.7]) {
+        const out = path.join(cache, `${name}${suffix}-${e}.onnx`);
+        const args = [cli, 'compress', '--error', String(e), '--verify', '--json', file, out];
+        const load = os.loadavg()[0].toFixed(1);
+        const t0 = performance.now();
+        const r = timeBin
+          ? spawnSync(timeBin, ['-f', 'MC_CPU %U %S', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 })
+          : spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+        const wall = (performance.now() - t0) / 1000;
+        if (r.status !== 0) {
+          md.push(`| ${name} | ${label} | ${e} | failed (exit ${r.status}) | | ${load} | ${(r.stderr || '').trim().split('\n').pop()} | |`);
+          continue;
+        }
+        const cpu = /MC_CPU ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
+        const rep = JSON.parse(r.stdout);
+        const replaced = rep.nodes.filter((n) => n.replaced).length;
+        md.push(`| ${name} | ${label} | ${e} | ${wall.toFixed(1)} | ${cpu ? (Number(cpu[1]) + Number(cpu[2])).toFixed(1) : ''} | ${load} | ${rep.before.params.toLocaleString('en')} → ${rep.after.params.toLocaleString('en')} (${pct(1 - rep.after.params / rep.before.params)} removed) | ${replaced} of ${rep.nodes.length} |`);
+        log(`${name}${suffix} E=${e}: ${wall.toFixed(1)} s wall, ${rep.before.params} → ${rep.after.params}`);
+      }
+    }
+  }
+  md.push('');
+}
+
+function pyVersion(mod) {
+  const r = spawnSync(PY, ['-c', `import ${mod}; print(${mod}.__version__)`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '?';
+}
 
 function readNpy(file) {
   const buf = readFileSync(file);

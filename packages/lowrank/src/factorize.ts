@@ -3,6 +3,7 @@ import { calibratedFactors, outputErrorCurve, outputSpectra } from './calibrate.
 import { matmul } from './kernels/matmul.js';
 import { l1RelError, TuckerErrorOracle } from './kernels/rank-select.js';
 import { jsEngine, type MatmulEngine, tfjsWasmEngine } from './kernels/engine.js';
+import { ENGINE_MIN_MACS } from './kernels/products.js';
 import { rsvd } from './kernels/rsvd.js';
 import { svd, tailError, truncate } from './kernels/svd.js';
 import { emitFactors, type Tucker2, tucker2 } from './kernels/tucker2.js';
@@ -74,7 +75,8 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
     warnings.push(warn('W_COMPAT', 'calibration applies to dense layers (MatMul/Gemm); Conv layers were factorised with the weight criterion'));
   }
   const total = layers.length;
-  const engine = layers.some((l) => l.kind === 'dense' && randomizedFor(l, policy)) ? ((await tfjsWasmEngine()) ?? jsEngine) : jsEngine;
+  const wantEngine = layers.some((l) => (l.kind === 'dense' ? randomizedFor(l, policy) || bigDense(l) : bigConv(l)));
+  const engine = wantEngine ? ((await tfjsWasmEngine()) ?? jsEngine) : jsEngine;
   const decomposed: Decomposed[] = [];
   for (const [index, layer] of layers.entries()) {
     signal?.throwIfAborted();
@@ -152,6 +154,17 @@ function policyText(p: Policy): string {
   return `${p.kind} ${p.value}`;
 }
 
+/** A conv whose decomposition has products large enough for the wasm engine (products.ts). */
+function bigConv(l: ConvLayer): boolean {
+  return Math.max(l.cout, l.cin) * l.w.length >= ENGINE_MIN_MACS;
+}
+
+/** A dense layer whose exact SVD is worth the wasm engine: min² · max ≥ 2²⁸ multiply-adds (1280x1000: yes, 9216x128: no). */
+function bigDense(l: DenseLayer): boolean {
+  const small = Math.min(l.rows, l.cols);
+  return small * small * Math.max(l.rows, l.cols) >= 2 ** 28;
+}
+
 /** Randomized only where nothing needs the whole spectrum: a fixed rank well below a large matrix's size. */
 function randomizedFor(layer: DenseLayer, policy: Policy): boolean {
   const small = Math.min(layer.rows, layer.cols);
@@ -162,11 +175,13 @@ function decompose(layer: DenseLayer | ConvLayer, policy: Policy, seed: number, 
   if (layer.kind === 'dense') {
     return {
       layer,
-      svd: randomizedFor(layer, policy) ? rsvd(layer.w, layer.rows, layer.cols, policy.value, { seed, engine }) : svd(layer.w, layer.rows, layer.cols),
+      svd: randomizedFor(layer, policy)
+        ? rsvd(layer.w, layer.rows, layer.cols, policy.value, { seed, engine })
+        : svd(layer.w, layer.rows, layer.cols, bigDense(layer) ? engine : undefined),
     };
   }
-  const t = tucker2(layer.w, layer.cout, layer.cin, layer.spatial);
-  return { layer, tucker: t, oracle: new TuckerErrorOracle(layer.w, t) };
+  const t = tucker2(layer.w, layer.cout, layer.cin, layer.spatial, engine);
+  return { layer, tucker: t, oracle: new TuckerErrorOracle(layer.w, t), engine };
 }
 
 function baseReport(d: Decomposed): LayerReport {
@@ -218,7 +233,7 @@ function build(d: Decomposed, ranks: number[]): { factors: DenseFactors | ConvFa
   }
   const { cin, cout, kernel, w } = d.layer;
   const [kIn, kOut] = ranks as [number, number];
-  const f = emitFactors(w, d.tucker, kIn, kOut);
+  const f = emitFactors(w, d.tucker, kIn, kOut, d.engine);
   const ones = kernel.map(() => 1);
   const newShapes: number[][] = [];
   if (f.first) newShapes.push([kIn, cin, ...ones]);
@@ -227,10 +242,16 @@ function build(d: Decomposed, ranks: number[]): { factors: DenseFactors | ConvFa
   return {
     factors: { ...f, kIn, kOut },
     report: {
-      ranks: [kIn, kOut], newShapes, weightError: d.oracle.error(kIn, kOut), frobeniusError: coreTailError(d.tucker, kIn, kOut),
+      ranks: [kIn, kOut], newShapes, weightError: convError(d, kIn, kOut), frobeniusError: coreTailError(d.tucker, kIn, kOut),
       paramsAfter: paramsAt(d, ranks), replaced: true,
     },
   };
+}
+
+/** The L1 error the search measured on its residual at these ranks, else a reconstruction. */
+function convError(d: Extract<Decomposed, { tucker: Tucker2 }>, kIn: number, kOut: number): number {
+  const s = d.searched;
+  return s !== undefined && s.ranks[0] === kIn && s.ranks[1] === kOut ? s.error : d.oracle.error(kIn, kOut);
 }
 
 function frob(a: Float64Array, b: Float64Array): number {
@@ -247,11 +268,11 @@ function frob(a: Float64Array, b: Float64Array): number {
 function coreTailError(t: Tucker2, kIn: number, kOut: number): number {
   let all = 0;
   let kept = 0;
-  const { cin, spatial } = t;
-  for (let a = 0; a < t.cout; a++)
-    for (let b = 0; b < cin; b++)
+  const { rankIn, spatial } = t;
+  for (let a = 0; a < t.rankOut; a++)
+    for (let b = 0; b < rankIn; b++)
       for (let s = 0; s < spatial; s++) {
-        const v = t.core[(a * cin + b) * spatial + s]! ** 2;
+        const v = t.core[(a * rankIn + b) * spatial + s]! ** 2;
         all += v;
         if (a < kOut && b < kIn) kept += v;
       }

@@ -1,7 +1,10 @@
 /**
  * Chooses ranks per layer from one decomposition per layer (and per mode). @internal
  */
-import { denseBreakEven, denseErrorCurve, selectDenseRank, selectTuckerRanks, TuckerErrorOracle, tuckerParams } from './kernels/rank-select.js';
+import { denseBreakEven, denseErrorCurve, selectDenseRank, TuckerErrorOracle, tuckerParams } from './kernels/rank-select.js';
+import { TuckerResidual } from './kernels/tucker-residual.js';
+import { searchTuckerRanks } from './kernels/tucker-search.js';
+import type { MatmulEngine } from './kernels/engine.js';
 import type { SvdResult } from './kernels/svd.js';
 import type { Tucker2 } from './kernels/tucker2.js';
 import { outputErrorCurve, type OutputSpectrum } from './calibrate.js';
@@ -11,7 +14,11 @@ import type { ConvLayer, DenseLayer } from './rules/types.js';
 /** A decomposed layer. @internal */
 export type Decomposed =
   | { layer: DenseLayer; svd: SvdResult; spectrum?: OutputSpectrum; curve?: Float64Array }
-  | { layer: ConvLayer; tucker: Tucker2; oracle: TuckerErrorOracle };
+  | {
+    layer: ConvLayer; tucker: Tucker2; oracle: TuckerErrorOracle; engine?: MatmulEngine;
+    /** what the error search measured at the ranks it chose */
+    searched?: { ranks: [number, number]; error: number; method: 'walk' | 'guided' };
+  };
 
 /** Chosen ranks, or the reason to keep the layer. @internal */
 export type Choice = { ranks: number[] } | { keep: string };
@@ -83,8 +90,9 @@ export function chooseLocal(d: Decomposed, policy: Policy): Choice {
   const { cin, cout } = d.layer;
   switch (policy.kind) {
     case 'error': {
-      const c = selectTuckerRanks(d.oracle, policy.value);
+      const c = searchTuckerRanks(d.layer.w, d.tucker, policy.value, { ...(d.engine !== undefined && { engine: d.engine }) });
       if (c === undefined) return { keep: `no (kIn, kOut) pair cheaper than the kernel meets error ${policy.value}` };
+      d.searched = { ranks: [c.kIn, c.kOut], error: c.error, method: c.method };
       return { ranks: [c.kIn, c.kOut] };
     }
     case 'rank':
@@ -117,6 +125,12 @@ function optionsOf(d: Decomposed): Option[] {
   const steps = Math.min(Math.max(cin, cout), 32);
   const opts: Option[] = [keep];
   const seen = new Set<string>();
+  // The diagonal points grow in both ranks, so one residual moved along them replaces a reconstruction per point.
+  const res = new TuckerResidual(d.layer.w, d.tucker, 'zero', d.engine);
+  const errorAt = (x: number, y: number) => {
+    res.moveTo(Math.min(x, d.tucker.rankIn), Math.min(y, d.tucker.rankOut));
+    return res.error();
+  };
   for (let j = 1; j <= steps; j++) {
     const x = Math.max(1, Math.round((j / steps) * cin));
     const y = Math.max(1, Math.round((j / steps) * cout));
@@ -125,7 +139,7 @@ function optionsOf(d: Decomposed): Option[] {
     seen.add(key);
     const params = paramsAt(d, [x, y]);
     if (params >= keep.params) continue;
-    opts.push({ ranks: [x, y], params, error: d.oracle.error(x, y) });
+    opts.push({ ranks: [x, y], params, error: errorAt(x, y) });
   }
   return opts;
 }

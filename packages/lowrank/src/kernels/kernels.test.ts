@@ -8,7 +8,7 @@ import {
 } from './rank-select.js';
 import { rsvd } from './rsvd.js';
 import { svd, truncate } from './svd.js';
-import { reconstruct, truncateTucker, tucker2 } from './tucker2.js';
+import { emitFactors, reconstruct, truncateTucker, tucker2 } from './tucker2.js';
 
 // Loaded once before the tests are collected, so the tfjs-wasm test can be skipped by name when it is missing.
 const wasmEngine = await tfjsWasmEngine();
@@ -159,6 +159,18 @@ describe('tucker2', () => {
           x = Math.max(x, Math.abs(v - wHat[(o * ci + i) * s + q]!));
         }
     expect(x).toBeLessThan(1e-12);
+  });
+
+  it('a 1x1 conv widening 6 → 20 channels keeps 6 output directions; full ranks reproduce W, factors past the rank are zero-padded', () => {
+    const [co, ci] = [20, 6];
+    const w = gaussian(co * ci, 21);
+    const t = tucker2(w, co, ci, 1);
+    expect([t.rankOut, t.rankIn, t.uOut.length, t.core.length, t.energyOut.length]).toEqual([6, 6, co * 6, 36, co]);
+    expect(relFro(w, reconstruct(t, ci, co))).toBeLessThan(1e-12);
+    const f = emitFactors(w, t, 4, 9); // kOut = 9 > rankOut = 6
+    expect([f.first!.length, f.core.length, f.last!.length]).toEqual([4 * ci, 9 * 4, co * 9]);
+    const wHat = matmul(f.last!, matmul(f.core, f.first!, 9, 4, ci), co, 9, ci);
+    expect(relFro(reconstruct(t, 4, 9), wHat)).toBeLessThan(1e-12);
   });
 
   for (const [co, ci, s, seed] of [[12, 8, 9, 1], [16, 6, 9, 2], [9, 14, 3, 3], [20, 20, 1, 4]] as const) {

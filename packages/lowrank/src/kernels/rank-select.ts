@@ -11,6 +11,8 @@
  * Assuming error falls as either rank grows (true for the Frobenius error of nested HOSVD truncations), the smallest
  * feasible kOut for each kIn is non-increasing, so a staircase walk over kIn with a binary search in kOut, pruned by
  * the best cost so far, finds the cheapest feasible pair exactly with O(Cin·log Cout) probes, each one reconstruction.
+ * That search ({@link selectTuckerRanks}) is the reference the tests hold `searchTuckerRanks` (tucker-search.ts) to;
+ * `factorize` uses the latter, which reads each probe off a moved residual instead of a reconstruction.
  */
 import type { SvdResult } from './svd.js';
 import { reconstruct, type Tucker2 } from './tucker2.js';

@@ -9,7 +9,9 @@
  * reproduces A to ~1e-15 relative.
  */
 import { eigh } from './eigh.js';
-import { gramRows, matmul, transpose } from './matmul.js';
+import type { MatmulEngine } from './engine.js';
+import { transpose } from './matmul.js';
+import { gram, product } from './products.js';
 
 /** A thin SVD `A ≈ U·diag(s)·Vᵀ`, singular values in decreasing order. */
 export interface SvdResult {
@@ -31,28 +33,29 @@ export interface SvdResult {
 }
 
 /**
- * Exact thin SVD of the row-major m x n matrix `a`; keeps all min(m, n) triplets.
+ * Exact thin SVD of the row-major m x n matrix `a`; keeps all min(m, n) triplets. `engine`: where the Gram matrix and
+ * the long-side product run when they are large (see products.ts; the JS f64 matmul otherwise).
  * @example
  * const { u, s, vt } = svd(new Float64Array([3, 0, 0, 4]), 2, 2); // s = [4, 3]
  */
-export function svd(a: Float64Array, m: number, n: number): SvdResult {
+export function svd(a: Float64Array, m: number, n: number, engine?: MatmulEngine): SvdResult {
   const r = Math.min(m, n);
   if (m >= n) {
     // G = AᵀA (n x n): rows of Aᵀ are the columns of A.
     const at = transpose(a, m, n);
-    const { values, vectors } = eigh(gramRows(at, n, m), n); // vectors: row i = v_i
+    const { values, vectors } = eigh(gram(at, n, m, engine), n); // vectors: row i = v_i
     const s = new Float64Array(r);
     for (let i = 0; i < r; i++) s[i] = Math.sqrt(Math.max(values[i]!, 0));
     // U·S = A·V with V = vectorsᵀ (n x n)
-    const us = matmul(a, transpose(vectors, n, n), m, n, n);
+    const us = product(a, transpose(vectors, n, n), m, n, n, engine);
     const u = divideColumns(us, m, r, s);
     return { m, n, rank: r, u, s, vt: vectors, error: 0, method: 'exact' };
   }
-  const { values, vectors } = eigh(gramRows(a, m, n), m); // row i = u_i (length m)
+  const { values, vectors } = eigh(gram(a, m, n, engine), m); // row i = u_i (length m)
   const s = new Float64Array(r);
   for (let i = 0; i < r; i++) s[i] = Math.sqrt(Math.max(values[i]!, 0));
   // (V·S)ᵀ = Uᵀ·A : r x n
-  const vs = matmul(vectors, a, m, m, n);
+  const vs = product(vectors, a, m, m, n, engine);
   const vt = new Float64Array(r * n);
   for (let i = 0; i < r; i++) {
     const inv = s[i]! > 0 ? 1 / s[i]! : 0;

@@ -8,53 +8,94 @@
  * and no decomposition.
  */
 import { eigh } from './eigh.js';
-import { gramRows, matmul, transpose } from './matmul.js';
+import type { MatmulEngine } from './engine.js';
+import { matmul, transpose } from './matmul.js';
+import { gram, product } from './products.js';
 
-/** A full-rank Tucker-2 decomposition from which any (kIn, kOut) truncation is read off. */
+/**
+ * A full-rank Tucker-2 decomposition from which any (kIn, kOut) truncation is read off. A mode whose unfolding has
+ * fewer columns than rows (Cout > Cin·S, e.g. a 1x1 conv widening the channels, or Cin > Cout·S) has rank at most the
+ * column count; only that many basis vectors are kept (`rankOut`/`rankIn`), since larger truncations of that mode
+ * reconstruct the same kernel.
+ */
 export interface Tucker2 {
   cout: number;
   cin: number;
   /** spatial size (kh·kw for 2-D, k for 1-D) */
   spatial: number;
-  /** U_out, Cout x Cout, column a = a-th output-mode singular vector (row-major) */
+  /** columns kept in `uOut` (= Cout unless Cout > Cin·S) */
+  rankOut: number;
+  /** columns kept in `uIn` (= Cin unless Cin > Cout·S) */
+  rankIn: number;
+  /** U_out, Cout x rankOut, column a = a-th output-mode singular vector (row-major) */
   uOut: Float64Array;
-  /** U_in, Cin x Cin, column b = b-th input-mode singular vector (row-major) */
+  /** U_in, Cin x rankIn, column b = b-th input-mode singular vector (row-major) */
   uIn: Float64Array;
-  /** squared mode singular values (eigenvalues of the mode Gram matrices), decreasing */
+  /** squared mode singular values (eigenvalues of the mode Gram matrices), decreasing, length Cout / Cin (zero-padded) */
   energyOut: Float64Array;
   energyIn: Float64Array;
-  /** full core G [Cout, Cin, S] in the rotated bases */
+  /** full core G [rankOut, rankIn, S] in the rotated bases */
   core: Float64Array;
   method: 'exact';
 }
 
 /**
- * HOSVD of the two channel modes of `w` ([Cout, Cin, S] row-major).
+ * HOSVD of the two channel modes of `w` ([Cout, Cin, S] row-major). `engine`: where large products run (products.ts).
  * @example
  * const t = tucker2(w, 64, 32, 9); const wHat = reconstruct(t, 8, 16);
  */
-export function tucker2(w: Float64Array, cout: number, cin: number, spatial: number): Tucker2 {
-  // Mode-out unfolding is W itself as Cout x (Cin·S).
-  const eo = eigh(gramRows(w, cout, cin * spatial), cout);
-  // Mode-in unfolding: Cin x (Cout·S), row i = W[:, i, :].
-  const win = new Float64Array(cin * cout * spatial);
-  for (let o = 0; o < cout; o++)
-    for (let i = 0; i < cin; i++)
-      for (let s = 0; s < spatial; s++) win[(i * cout + o) * spatial + s] = w[(o * cin + i) * spatial + s]!;
-  const ei = eigh(gramRows(win, cin, cout * spatial), cin);
-  const uOut = transpose(eo.vectors, cout, cout); // eigenvectors were rows
-  const uIn = transpose(ei.vectors, cin, cin);
-  // G = U_outᵀ·W (Cout x Cin·S), then per output slice: U_inᵀ·G[a] (Cin x S).
-  const t1 = matmul(eo.vectors, w, cout, cout, cin * spatial);
-  const core = new Float64Array(cout * cin * spatial);
-  for (let a = 0; a < cout; a++) {
-    const slice = t1.subarray(a * cin * spatial, (a + 1) * cin * spatial);
-    core.set(matmul(ei.vectors, slice, cin, cin, spatial), a * cin * spatial);
-  }
-  const clamp = (v: Float64Array) => v.map((x) => Math.max(x, 0));
+export function tucker2(w: Float64Array, cout: number, cin: number, spatial: number, engine?: MatmulEngine): Tucker2 {
+  // Mode-out unfolding is W itself as Cout x (Cin·S); mode-in unfolding: Cin x (Cout·S), row i = W[:, i, :].
+  const bo = modeBasis(w, cout, cin * spatial, engine);
+  const win = permute01(w, cout, cin, spatial);
+  const bi = modeBasis(win, cin, cout * spatial, engine);
+  const rOut = bo.rank;
+  const rIn = bi.rank;
+  // G = U_outᵀ·W (rOut x Cin·S); then U_inᵀ on the mode-in unfolding of that, as one product (Cin x rOut·S).
+  const t1 = product(transpose(bo.u, cout, rOut), w, rOut, cout, cin * spatial, engine);
+  const gIn = product(transpose(bi.u, cin, rIn), permute01(t1, rOut, cin, spatial), rIn, cin, rOut * spatial, engine);
+  const core = permute01(gIn, rIn, rOut, spatial);
   return {
-    cout, cin, spatial, uOut, uIn, energyOut: clamp(eo.values), energyIn: clamp(ei.values), core, method: 'exact',
+    cout, cin, spatial, rankOut: rOut, rankIn: rIn, uOut: bo.u, uIn: bi.u, energyOut: bo.energy, energyIn: bi.energy, core, method: 'exact',
   };
+}
+
+/** [A, B, S] → [B, A, S]. @internal */
+export function permute01(x: Float64Array, a: number, b: number, s: number): Float64Array {
+  const out = new Float64Array(a * b * s);
+  if (s === 1) return transpose(x, a, b);
+  for (let i = 0; i < a; i++)
+    for (let j = 0; j < b; j++) {
+      const src = (i * b + j) * s;
+      const dst = (j * a + i) * s;
+      for (let k = 0; k < s; k++) out[dst + k] = x[src + k];
+    }
+  return out;
+}
+
+/**
+ * Left singular basis of the m x n unfolding `a`: eigenvectors of A·Aᵀ when m ≤ n, else A·v/σ from the eigenvectors of
+ * the smaller AᵀA (only the columns with σ above 1e-9·σ₁: the rest carry no energy and would not be orthonormal).
+ */
+function modeBasis(a: Float64Array, m: number, n: number, engine?: MatmulEngine): { u: Float64Array; rank: number; energy: Float64Array } {
+  const energy = new Float64Array(m);
+  if (m <= n) {
+    const e = eigh(gram(a, m, n, engine), m);
+    for (let i = 0; i < m; i++) energy[i] = Math.max(e.values[i], 0);
+    return { u: transpose(e.vectors, m, m), rank: m, energy };
+  }
+  const e = eigh(gram(transpose(a, m, n), n, m, engine), n); // row j = v_j (length n)
+  const top = Math.max(e.values[0], 0);
+  let r = 0;
+  while (r < n && e.values[r] > top * 1e-18 && e.values[r] > 0) r++;
+  r = Math.max(r, 1);
+  for (let i = 0; i < r; i++) energy[i] = Math.max(e.values[i], 0);
+  const av = product(a, transpose(e.vectors.subarray(0, r * n), r, n), m, n, r, engine); // m x r = A·V_r
+  for (let j = 0; j < r; j++) {
+    const inv = e.values[j] > 0 ? 1 / Math.sqrt(e.values[j]) : 0;
+    for (let i = 0; i < m; i++) av[i * r + j] *= inv;
+  }
+  return { u: av, rank: r, energy };
 }
 
 /** The truncated factors at (kIn, kOut): U_in [Cin, kIn], core [kOut, kIn, S], U_out [Cout, kOut]. */
@@ -66,65 +107,63 @@ export interface Tucker2Factors {
   uOut: Float64Array;
 }
 
-/** Leading-block truncation of a full Tucker-2. @example const f = truncateTucker(t, 8, 16); */
+/** Leading-block truncation of a full Tucker-2 (zero-padded past a mode's rank). @example const f = truncateTucker(t, 8, 16); */
 export function truncateTucker(t: Tucker2, kIn: number, kOut: number): Tucker2Factors {
-  const { cin, cout, spatial } = t;
-  const uIn = leadingColumns(t.uIn, cin, cin, kIn);
-  const uOut = leadingColumns(t.uOut, cout, cout, kOut);
+  const { cin, cout } = t;
+  const uIn = leadingColumns(t.uIn, cin, t.rankIn, kIn);
+  const uOut = leadingColumns(t.uOut, cout, t.rankOut, kOut);
+  return { kIn, kOut, uIn, core: coreBlock(t, kIn, kOut), uOut };
+}
+
+/** G[:kOut, :kIn, :] as [kOut, kIn, S], zero past the ranks. @internal */
+export function coreBlock(t: Tucker2, kIn: number, kOut: number): Float64Array {
+  const { spatial, rankIn } = t;
   const core = new Float64Array(kOut * kIn * spatial);
-  for (let a = 0; a < kOut; a++)
-    for (let b = 0; b < kIn; b++)
-      for (let s = 0; s < spatial; s++) core[(a * kIn + b) * spatial + s] = t.core[(a * cin + b) * spatial + s]!;
-  return { kIn, kOut, uIn, core, uOut };
+  const rows = Math.min(kOut, t.rankOut);
+  const cols = Math.min(kIn, rankIn) * spatial;
+  for (let a = 0; a < rows; a++) core.set(t.core.subarray(a * rankIn * spatial, a * rankIn * spatial + cols), a * kIn * spatial);
+  return core;
 }
 
 /** Ŵ at (kIn, kOut) as [Cout, Cin, S]. @example const wHat = reconstruct(t, 8, 16); */
 export function reconstruct(t: Tucker2, kIn: number, kOut: number): Float64Array {
   const { cin, cout, spatial } = t;
-  const uInK = leadingColumns(t.uIn, cin, cin, kIn); // Cin x kIn
-  // P[a] = U_in,k · G[a, :kIn, :] : Cin x S, for a < kOut
-  const p = new Float64Array(kOut * cin * spatial);
-  for (let a = 0; a < kOut; a++) {
-    const g = t.core.subarray(a * cin * spatial, a * cin * spatial + kIn * spatial);
-    p.set(matmul(uInK, g, cin, kIn, spatial), a * cin * spatial);
-  }
-  return matmul(leadingColumns(t.uOut, cout, cout, kOut), p, cout, kOut, cin * spatial);
+  const kI = Math.min(kIn, t.rankIn);
+  const kO = Math.min(kOut, t.rankOut);
+  // P = G[:kO, :kI] ×₂ U_in,k as one product on the mode-in unfolding (Cin x kO·S), then Ŵ = U_out,k · P.
+  const g = permute01(coreBlock(t, kI, kO), kO, kI, spatial); // [kI, kO, S]
+  const p = permute01(matmul(leadingColumns(t.uIn, cin, t.rankIn, kI), g, cin, kI, kO * spatial), cin, kO, spatial);
+  return matmul(leadingColumns(t.uOut, cout, t.rankOut, kO), p, cout, kO, cin * spatial);
 }
 
-function leadingColumns(a: Float64Array, rows: number, cols: number, k: number): Float64Array {
+/** The first k columns of a rows x cols matrix, zero columns past `cols`. @internal */
+export function leadingColumns(a: Float64Array, rows: number, cols: number, k: number): Float64Array {
   if (k === cols) return a;
   const out = new Float64Array(rows * k);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < k; j++) out[i * k + j] = a[i * cols + j]!;
+  const c = Math.min(k, cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < c; j++) out[i * k + j] = a[i * cols + j];
   return out;
 }
 
 /**
  * The factors to emit at (kIn, kOut): `first` = U_in,kᵀ [kIn, Cin] and `last` = U_out,k [Cout, kOut], each omitted when
  * that mode keeps full rank (the core then stays in the original basis of that mode), and the core
- * W ×₁ U_out,kᵀ ×₂ U_in,kᵀ computed from W.
+ * W ×₁ U_out,kᵀ ×₂ U_in,kᵀ: the leading block of the full core when both modes are truncated (U_kᵀ·W is the first k
+ * rows of Uᵀ·W), else computed from W.
  * @example const f = emitFactors(w, tucker2(w, 64, 32, 9), 8, 16);
  */
 export function emitFactors(
-  w: Float64Array, t: Tucker2, kIn: number, kOut: number,
+  w: Float64Array, t: Tucker2, kIn: number, kOut: number, engine?: MatmulEngine,
 ): { first?: Float64Array; core: Float64Array; last?: Float64Array } {
   const { cin, cout, spatial } = t;
-  let core = w;
-  let rowsOut = cout;
-  let last: Float64Array | undefined;
-  let first: Float64Array | undefined;
-  if (kOut < cout) {
-    last = leadingColumns(t.uOut, cout, cout, kOut);
-    core = matmul(transpose(last, cout, kOut), w, kOut, cout, cin * spatial);
-    rowsOut = kOut;
-  }
-  if (kIn < cin) {
-    const uInK = leadingColumns(t.uIn, cin, cin, kIn);
-    first = transpose(uInK, cin, kIn); // kIn x Cin
-    const c2 = new Float64Array(rowsOut * kIn * spatial);
-    for (let a = 0; a < rowsOut; a++) {
-      c2.set(matmul(first, core.subarray(a * cin * spatial, (a + 1) * cin * spatial), kIn, cin, spatial), a * kIn * spatial);
-    }
-    core = c2;
-  }
-  return { ...(first !== undefined && { first }), core: core === w ? Float64Array.from(w) : core, ...(last !== undefined && { last }) };
+  const last = kOut < cout ? leadingColumns(t.uOut, cout, t.rankOut, kOut) : undefined;
+  const first = kIn < cin ? transpose(leadingColumns(t.uIn, cin, t.rankIn, kIn), cin, kIn) : undefined; // kIn x Cin
+  let core: Float64Array;
+  if (first !== undefined && last !== undefined) core = coreBlock(t, kIn, kOut);
+  else if (last !== undefined) core = product(transpose(last, cout, kOut), w, kOut, cout, cin * spatial, engine);
+  else if (first !== undefined) {
+    // U_in,kᵀ on the mode-in unfolding (Cin x Cout·S), back to [Cout, kIn, S].
+    core = permute01(product(first, permute01(w, cout, cin, spatial), kIn, cin, cout * spatial, engine), kIn, cout, spatial);
+  } else core = Float64Array.from(w);
+  return { ...(first !== undefined && { first }), core, ...(last !== undefined && { last }) };
 }
