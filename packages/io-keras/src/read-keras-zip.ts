@@ -6,6 +6,7 @@ import { unzipSync } from 'fflate';
 import { attrString, child, Dataset, datasetTensor, Group, openH5 } from './h5.js';
 import type { KerasMetadataJson, KerasModelJson } from './keras-format.js';
 import type { KerasGraph } from './keras-graph.js';
+import { validateKerasModel } from './validate.js';
 import { normalizeModel, type LayerPathEntry, type WeightSource } from './normalize.js';
 
 /** Keras' `naming.to_snake_case`: the name a `.keras` weights file gives a layer's group (`QDense` → `q_dense`). @internal */
@@ -45,6 +46,7 @@ export async function readKerasZip(path: string, bytes: Uint8Array): Promise<Ker
   } catch (e) {
     throw new McError('E_FORMAT', `config.json or metadata.json in '${path}' is not valid JSON: ${(e as Error).message}`, { context: { file: path }, cause: e });
   }
+  validateKerasModel(json, path);
   // h5wasm/node reads host paths (NODERAWFS), so the weights go through a private temp file.
   const dir = mkdtempSync(join(tmpdir(), 'mc-keras-'));
   const tmp = join(dir, 'model.weights.h5');
