@@ -141,6 +141,8 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
           ? `weight '${w.value.name}' is not a float32 initializer`
           : t.dims.length !== 2
             ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
+            : t.size === 0
+              ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched`
             : node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1)
               ? 'Gemm with transA=1 or alpha != 1'
               : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && node.attrFloat('beta', 1) !== 1
