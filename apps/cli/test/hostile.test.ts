@@ -130,6 +130,21 @@ describe('crafted ONNX', () => {
   });
 });
 
+describe('crafted ONNX input shapes', () => {
+  it('a graph input declaring 10^15 elements: quantize and prune --verify refuse to make verification feeds (exit 4), not a RangeError', async () => {
+    const Model = onnxModelType();
+    const m = Model.decode(seeds.find((s) => s.name === 'tiny-mlp.onnx')!.files['model.onnx']!);
+    m.graph.input[0].type.tensor_type.shape.dim[1] = { dim_value: 1e15 };
+    const file = path.join(dir, 'huge-input.onnx');
+    writeFileSync(file, Model.encode(m).finish());
+    for (const argv of [['quantize', '--mode', 'fp16', file, path.join(dir, 'hq.onnx')], ['prune', '--sparsity', '0.5', '--verify', file, path.join(dir, 'hp.onnx')]]) {
+      const r = await mc(...argv);
+      expect(r.code, r.err).toBe(4);
+      expect(r.err).toMatch(/graph input 'x' declares shape \[1, 1000000000000000\]/);
+    }
+  });
+});
+
 /** Fuzz cases that once ended in exit 70 (found by `node bench/fuzz/run.mjs`), replayed on every run. */
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/fuzz-regressions.json', import.meta.url), 'utf8')) as { always: number[]; withShared: number[] };
 const REGRESSIONS: number[] = [...fixture.always, ...(existsSync(shared) ? fixture.withShared : [])];
