@@ -105,10 +105,20 @@ export class LowerContext {
     return this.layer.config;
   }
 
-  /** A config field, or `dflt`. */
+  /**
+   * A config field, or `dflt`. A present field must have the default's JSON type (a number where the default is a
+   * number, ...): a hostile config must fail here as E_FORMAT, not later inside the lowering or the protobuf encoder.
+   */
   cfg<T>(key: string, dflt: T): T {
     const v = this.layer.config[key];
-    return (v === undefined || v === null ? dflt : v) as T;
+    if (v === undefined || v === null) return dflt;
+    const want = dflt === null ? 'number' : typeof dflt;
+    // Some Keras versions store booleans as 0/1 (str_ww_ref_model.h5: BatchNormalization `scale: 1`).
+    const ok = want === 'boolean' ? typeof v === 'boolean' || v === 0 || v === 1 : typeof v === want && (want !== 'number' || Number.isFinite(v));
+    if (!ok) {
+      throw this.error('E_FORMAT', `has config field '${key}' = ${JSON.stringify(v)?.slice(0, 40)}, expected a ${want}; the config is damaged: re-export the model`);
+    }
+    return (want === 'boolean' ? v !== false && v !== 0 : v) as T;
   }
 
   /** Input `i` in the wanted layout (a Transpose is added once per value when needed). */

@@ -2,6 +2,7 @@ import { McError, type Tensor } from '@mc/ir';
 import { attrString, attrStrings, child, Dataset, datasetTensor, Group, openH5 } from './h5.js';
 import type { KerasModelJson } from './keras-format.js';
 import type { KerasGraph } from './keras-graph.js';
+import { validateKerasModel } from './validate.js';
 import { normalizeModel, type LayerPathEntry, type WeightSource } from './normalize.js';
 
 /**
@@ -25,6 +26,7 @@ export async function readH5Model(path: string, architecture?: KerasModelJson, a
     } else {
       throw new McError('E_FORMAT', `'${path}' holds weights only (no model_config attribute): it was written by save_weights(); pass the architecture JSON too, e.g. readKeras({weights: '${path}', json: 'model.json'})`, { context: { file: path } });
     }
+    validateKerasModel(json, archFile ?? path, architecture !== undefined ? '' : 'model_config');
     const root = child(f, 'model_weights');
     const weightsRoot = root instanceof Group ? root : f;
     if (attrStrings(weightsRoot, 'layer_names') === undefined) {

@@ -4,6 +4,7 @@ import { unzipSync } from 'fflate';
 import { attrString, child, Dataset, datasetTensor, Group, openH5Bytes } from './h5.js';
 import type { KerasMetadataJson, KerasModelJson } from './keras-format.js';
 import type { KerasGraph } from './keras-graph.js';
+import { validateKerasModel } from './validate.js';
 import { normalizeModel, type LayerPathEntry, type WeightSource } from './normalize.js';
 
 /** Keras' `naming.to_snake_case`: the name a `.keras` weights file gives a layer's group (`QDense` → `q_dense`). @internal */
@@ -43,6 +44,7 @@ export async function readKerasZip(path: string, bytes: Uint8Array): Promise<Ker
   } catch (e) {
     throw new McError('E_FORMAT', `config.json or metadata.json in '${path}' is not valid JSON: ${(e as Error).message}`, { context: { file: path }, cause: e });
   }
+  validateKerasModel(json, path);
   let source: WeightSource = { layerWeights: () => ({ names: [], tensors: [] }) };
   let close = (): void => {};
   if (weightsBytes !== undefined) {

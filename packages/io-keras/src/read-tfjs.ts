@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { float16ToFloat32, McError, resolveNamedPath, Tensor } from '@mc/ir';
 import { isObject, type KerasModelJson, type TfjsModelJson, type TfjsWeightSpecJson } from './keras-format.js';
 import type { KerasGraph } from './keras-graph.js';
+import { validateKerasModel, validateTfjsManifest } from './validate.js';
 import { normalizeModel, type LayerPathEntry, type WeightSource } from './normalize.js';
 
 /** Bytes per stored element of a TF.js weight spec. @internal */
@@ -28,9 +29,12 @@ export function readTfjs(path: string, text: string): KerasGraph {
   } catch (e) {
     throw new McError('E_FORMAT', `'${path}' is not valid JSON: ${(e as Error).message}`, { context: { file: path }, cause: e });
   }
+  if (!isObject(json)) throw new McError('E_FORMAT', `'${path}' holds JSON ${Array.isArray(json) ? 'an array' : String(json)}, not a TF.js model.json object; pick the model.json file`, { context: { file: path } });
   const topo = json.modelTopology as Record<string, unknown> | undefined;
   if (!isObject(topo)) throw new McError('E_FORMAT', `'${path}' has no modelTopology; it is not a TF.js layers model (graph models are not Keras)`, { context: { file: path } });
   const model = (isObject(topo.model_config) ? topo.model_config : topo) as unknown as KerasModelJson;
+  validateKerasModel(model, path, isObject(topo.model_config) ? 'modelTopology.model_config' : 'modelTopology');
+  validateTfjsManifest(json.weightsManifest, path);
   const tensors = new Map<string, Tensor>();
   const dir = dirname(path);
   (json.weightsManifest ?? []).forEach((group, gi) => {

@@ -1,5 +1,5 @@
 import { type Attribute, Graph, type IrFunction, McError, Model, Node, type SparseTensor, Value } from '@mc/ir';
-import { decodeModelProto, encodeDeviceConfiguration, encodeNodeDeviceConfiguration, encodeTrainingInfo, has, toBigInt, toNumber } from './proto/codec.js';
+import { decodeModelProto, encodeDeviceConfiguration, MAX_MESSAGE_DEPTH, encodeNodeDeviceConfiguration, encodeTrainingInfo, has, toBigInt, toNumber } from './proto/codec.js';
 import type { PAttribute, PFunction, PGraph, PModel, PNode, PSparseTensor, PValueInfo } from './proto/types.js';
 import { copyBytes, entriesToMap, formatError, readDims, readTensor } from './tensor-decode.js';
 import { readType } from './type-codec.js';
@@ -29,6 +29,13 @@ export function decodeBytes(bytes: Uint8Array, ctx: ReadContext): PModel {
       throw new McError(
         'E_TRUNCATED',
         `${where} ends before the ONNX protobuf message does (${bytes.length} bytes; ${msg}); the file is truncated or is not an ONNX model: copy or download it again`,
+        { ...ctxOpt, cause: e },
+      );
+    }
+    if (/max depth exceeded/.test(msg)) {
+      throw new McError(
+        'E_FORMAT',
+        `${where} nests protobuf messages more than ${MAX_MESSAGE_DEPTH} levels deep (subgraphs inside If/Loop/Scan about ${Math.floor(MAX_MESSAGE_DEPTH / 3)} levels deep, or a damaged file); flatten the control flow or re-export the model`,
         { ...ctxOpt, cause: e },
       );
     }

@@ -68,10 +68,12 @@ function inferGraph(g: Graph): void {
   };
   for (const node of g.nodes) {
     if (node.opType === 'Constant' && node.domain === '') {
-      const t = constantNodeValue(node.outputs[0]!);
-      if (t !== undefined && node.outputs[0]!.shape === undefined) {
-        node.outputs[0]!.dtype = t.dtype;
-        node.outputs[0]!.shape = t.dims;
+      // A damaged file may hold a Constant without outputs: nothing to infer.
+      const out = node.outputs[0];
+      const t = out === undefined ? undefined : constantNodeValue(out);
+      if (out !== undefined && t !== undefined && out.shape === undefined) {
+        out.dtype = t.dtype;
+        out.shape = t.dims;
       }
       continue;
     }

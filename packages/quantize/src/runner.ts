@@ -23,6 +23,8 @@ export function ortNodeRunner(sessionOptions: Record<string, unknown> = {}): Cal
         throw new McError('E_UNSUPPORTED', 'int8-static calibration needs onnxruntime-node and @mc/io-onnx; install them (npm i onnxruntime-node @mc/io-onnx) or pass options.runner', { cause: e });
       }
       const bytes = io.writeOnnx(model);
+      // No /tmp/mat-debug-<pid>.log from onnxruntime-node's telemetry client (see @mc/verify run-model.ts).
+      process.env.ORT_DISABLE_TELEMETRY ??= '1';
       const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', ...sessionOptions });
       return {
         async run(feeds: Feeds, outputs: readonly string[]) {

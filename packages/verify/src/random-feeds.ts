@@ -1,4 +1,4 @@
-import type { Model } from '@mc/ir';
+import { McError, type Model } from '@mc/ir';
 import { randomFeeds as irRandomFeeds } from '@mc/ir/testing';
 import type { Feeds } from './run-model.js';
 
@@ -12,5 +12,20 @@ import type { Feeds } from './run-model.js';
  * ```
  */
 export function randomFeeds(model: Model, seed: number, opts: { dynamicDim?: number; scale?: number } = {}): Feeds {
+  // A damaged or hostile file may declare an input of 10^15 elements; refuse before allocating (a RangeError otherwise).
+  for (const v of model.graph.inputs) {
+    if (v.constValue !== undefined) continue;
+    const dims = (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : (opts.dynamicDim ?? 1)));
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (size > MAX_FEED_ELEMENTS) {
+      throw new McError(
+        'E_UNSUPPORTED',
+        `graph input '${v.name}' declares shape [${dims.join(', ')}] (${size} elements), too large to make random verification feeds (at most ${MAX_FEED_ELEMENTS}); fix the input shape in the model`,
+      );
+    }
+  }
   return irRandomFeeds(model, seed, opts);
 }
+
+/** Largest input (elements) random verification feeds are made for: 2^28 float32 values are 1 GiB. */
+const MAX_FEED_ELEMENTS = 2 ** 28;

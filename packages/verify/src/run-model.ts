@@ -3,6 +3,11 @@ import { writeOnnx } from '@mc/io-onnx';
 import * as ort from 'onnxruntime-node';
 import { fromOrt, toOrt } from './ort-tensor.js';
 
+// onnxruntime-node 1.30's Linux build carries Microsoft's 1DS telemetry client, which opens an (empty) trace file
+// /tmp/mat-debug-<pid>.log when the first session starts and never removes it. ORT reads ORT_DISABLE_TELEMETRY then;
+// set it unless the user chose a value.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /** Named input tensors, as `randomFeeds` in `@mc/ir/testing` makes them (the `@mc/ir` type). */
 export type { Feeds };
 

@@ -3,6 +3,9 @@ import { McError, Tensor, toFloat32, type Model } from '@mc/ir';
 import * as ort from 'onnxruntime-node';
 import type { OrtGraph } from './graph.js';
 
+// No /tmp/mat-debug-<pid>.log from onnxruntime-node's telemetry client (see @mc/verify run-model.ts).
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /**
  * One onnxruntime-node session over a generated graph, created once per training run; weights are fed every step from
  * Float32Arrays the optimizer owns.

@@ -16,12 +16,39 @@ const TrainingInfoProto = root.lookupType('onnx.TrainingInfoProto');
 const NodeDeviceConfigurationProto = root.lookupType('onnx.NodeDeviceConfigurationProto');
 const DeviceConfigurationProto = root.lookupType('onnx.DeviceConfigurationProto');
 
+/**
+ * How deep messages may nest when mc decodes or encodes a model. protobufjs' default (100, protoc's
+ * `CodedInputStream::default_recursion_limit_`) stops at about 32 nested If/Loop levels, since each subgraph level
+ * costs three messages (GraphProto → NodeProto → AttributeProto); 1000 reads about 330 levels, far past real models,
+ * while a pathological file still fails as a decode error before the JS stack can overflow.
+ * @internal
+ */
+export const MAX_MESSAGE_DEPTH = 1000;
+
+/**
+ * Runs `fn` with protobufjs' recursion limits (decode: `Reader.recursionLimit`, encode: `util.recursionLimit`) raised to
+ * {@link MAX_MESSAGE_DEPTH}, restoring them afterwards so other users of the same protobufjs copy see no change.
+ */
+function deep<T>(fn: () => T): T {
+  const reader = protobufjs.Reader as unknown as { recursionLimit: number };
+  const util = protobufjs.util as unknown as { recursionLimit: number };
+  const before = [reader.recursionLimit, util.recursionLimit] as const;
+  reader.recursionLimit = Math.max(before[0], MAX_MESSAGE_DEPTH);
+  util.recursionLimit = Math.max(before[1], MAX_MESSAGE_DEPTH);
+  try {
+    return fn();
+  } finally {
+    reader.recursionLimit = before[0];
+    util.recursionLimit = before[1];
+  }
+}
+
 /** Decodes a ModelProto; throws whatever protobufjs throws (callers map it to McError). @internal */
 export function decodeModelProto(bytes: Uint8Array): PModel {
   // Keep fields this schema does not know (protobufjs' `$unknowns`), per reader, leaving the global default alone.
   const r = protobufjs.Reader.create(bytes);
   r.discardUnknown = false;
-  return ModelProto.decode(r) as unknown as PModel;
+  return deep(() => ModelProto.decode(r) as unknown as PModel);
 }
 
 /**
@@ -32,7 +59,7 @@ export function decodeModelProto(bytes: Uint8Array): PModel {
 export function encodeModelProto(model: PModel, sizeHint = 0): Uint8Array {
   const w = protobufjs.Writer.create();
   if (sizeHint > 1 << 20) (w as unknown as { buf: Uint8Array }).buf = Buffer.allocUnsafe(sizeHint);
-  return ModelProto.encode(model as unknown as protobufjs.Message, w).finish(true);
+  return deep(() => ModelProto.encode(model as unknown as protobufjs.Message, w).finish(true));
 }
 
 /** @internal */
@@ -47,12 +74,12 @@ export function encodeTensorProto(t: PTensor): Uint8Array {
 
 /** @internal */
 export function encodeTrainingInfo(t: PTrainingInfo): Uint8Array {
-  return TrainingInfoProto.encode(t as unknown as protobufjs.Message).finish();
+  return deep(() => TrainingInfoProto.encode(t as unknown as protobufjs.Message).finish());
 }
 
 /** @internal */
 export function decodeTrainingInfo(b: Uint8Array): PTrainingInfo {
-  return TrainingInfoProto.decode(b) as unknown as PTrainingInfo;
+  return deep(() => TrainingInfoProto.decode(b) as unknown as PTrainingInfo);
 }
 
 /** @internal */

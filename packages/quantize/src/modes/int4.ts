@@ -39,6 +39,8 @@ function skipReason(node: Node, opts: Int4Options): string | undefined {
         ? `weight '${w.value.name}' is not a float32 initializer`
         : t.dims.length !== 2
           ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
+          : t.size === 0
+            ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched`
           : node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1)
             ? 'Gemm with transA=1 or alpha != 1'
             : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && node.attrFloat('beta', 1) !== 1

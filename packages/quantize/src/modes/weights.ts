@@ -44,6 +44,11 @@ export function rewriteWeights(
       report.pass(node, `weight '${w.value.name}' is ${t.dtype}, not float32`);
       continue;
     }
+    if (t.size === 0) {
+      // Nothing to store smaller, and onnxruntime rejects QuantizeLinear/DequantizeLinear on empty tensors.
+      report.pass(node, `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched`);
+      continue;
+    }
     const ww = w as WeightRef & { tensor: Tensor };
     const why = accept(node, ww);
     if (why !== undefined) {

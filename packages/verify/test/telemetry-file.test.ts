@@ -1,0 +1,45 @@
+/**
+ * onnxruntime-node 1.30 (Linux) creates an empty /tmp/mat-debug-<pid>.log from its telemetry client when the first
+ * session starts; mc sets ORT_DISABLE_TELEMETRY before creating sessions so none is left behind.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelBuilder, Tensor } from '@mc/ir';
+import { describe, expect, it } from 'vitest';
+import { runModel } from '../src/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const ortEntry = createRequire(path.join(here, '../package.json')).resolve('onnxruntime-node');
+const debugLog = (pid: number) => `/tmp/mat-debug-${pid}.log`;
+
+function tiny() {
+  const b = new ModelBuilder({ opset: 17 });
+  b.output(b.node('Relu', [b.input('x', 'float32', [2])]), 'y');
+  return b.build();
+}
+
+describe.skipIf(process.platform !== 'linux')('no /tmp/mat-debug-<pid>.log from onnxruntime-node', () => {
+  it('a plain onnxruntime-node session without ORT_DISABLE_TELEMETRY creates the file (the behaviour mc avoids)', () => {
+    const script = `const ort = require(${JSON.stringify(ortEntry)});
+      const b = Buffer.from(${JSON.stringify(Buffer.from(new Uint8Array([8, 8, 58, 5, 10, 3, 10, 1, 120])).toString('base64'))}, 'base64');
+      ort.InferenceSession.create(b).catch(() => {}).finally(() => { console.log(process.pid); });`;
+    const env = { ...process.env };
+    delete env.ORT_DISABLE_TELEMETRY;
+    const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+    const pid = Number(r.stdout.trim().split('\n').pop());
+    expect(Number.isInteger(pid)).toBe(true);
+    const made = existsSync(debugLog(pid));
+    rmSync(debugLog(pid), { force: true }); // made by our own child process
+    expect(made).toBe(true);
+  });
+
+  it('runModel sets ORT_DISABLE_TELEMETRY and leaves no file for this process', async () => {
+    const out = await runModel(tiny(), { x: new Tensor('float32', [2], new Float32Array([-1, 2])) });
+    expect(Array.from(out.y!.data as Float32Array)).toEqual([0, 2]);
+    expect(process.env.ORT_DISABLE_TELEMETRY).toBeDefined();
+    expect(existsSync(debugLog(process.pid))).toBe(false);
+  });
+});
