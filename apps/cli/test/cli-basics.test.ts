@@ -35,6 +35,6 @@ describe('the CLI behaves like one', () => {
   it('choices of number flags are enforced before any work', async () => {
     const r = await mc('quantize', '--mode', 'int4', '--block-size', '48', 'missing.onnx', 'out.onnx');
     expect(r.code).toBe(2);
-    expect(r.err).toContain('--block-size must be one of 32, 64, 128');
+    expect(r.err).toContain('--block-size must be one of 16, 32, 64, 128, 256');
   });
 });

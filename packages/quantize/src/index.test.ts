@@ -4,6 +4,7 @@ it('public surface', async () => {
   expect(Object.keys(await import('@mc/quantize')).sort()).toMatchInlineSnapshot(`
     [
       "FP16_BLOCK_LIST",
+      "INT4_METHODS",
       "QUANTIZE_MODES",
       "ortNodeRunner",
       "quantize",

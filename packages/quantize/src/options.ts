@@ -235,7 +235,7 @@ function fail(message: string): never {
  * @internal
  */
 export function validateOptions(opts: QuantizeOptions): void {
-  if (typeof opts !== 'object' || opts === null || !QUANTIZE_MODES.includes((opts as { mode: QuantizeMode }).mode)) {
+  if (typeof opts !== 'object' || opts === null || ![...QUANTIZE_MODES, 'bf16'].includes((opts as { mode: QuantizeMode }).mode)) {
     fail(`quantize: mode must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify((opts as { mode?: unknown } | null)?.mode)}`);
   }
   if (opts.names !== undefined && opts.names !== 'keep' && opts.names !== 'short') fail(`quantize: names must be 'keep' or 'short', got '${String(opts.names)}'`);

@@ -1,4 +1,4 @@
-import { McError, type Model, inferShapes, modelStats, normalizeWeights } from '@mc/ir';
+import { McError, type Model, type Value, inferShapes, modelStats, normalizeWeights } from '@mc/ir';
 import { Emitter } from './emit.js';
 import { assertNotQuantized, foldConstantReshapes } from './graph-utils.js';
 import { raiseOpset } from './opset-upgrade.js';
@@ -15,6 +15,25 @@ import { quantizeInt8Static } from './modes/int8-static.js';
 import { quantizeInt8Weights } from './modes/int8-weights.js';
 import { type QuantizeOptions, validateOptions } from './options.js';
 import { type QuantizeReport, ReportBuilder } from './report.js';
+
+/**
+ * value_info entries that describe a value a mode replaced (same name, another Value now, often of another type such
+ * as float16) would make onnxruntime refuse the model: each entry is pointed at the graph's current value of that
+ * name, or dropped when no value has it any more.
+ */
+function refreshValueInfo(model: Model): void {
+  const g = model.graph;
+  if (g.valueInfo.length === 0) return;
+  const current = new Map<string, Value>();
+  for (const v of g.inputs) current.set(v.name, v);
+  for (const n of g.nodes) for (const o of n.outputs) current.set(o.name, o);
+  const kept = g.valueInfo.flatMap((v) => {
+    const c = current.get(v.name);
+    return c === undefined ? [] : [c];
+  });
+  g.valueInfo.length = 0;
+  g.valueInfo.push(...kept);
+}
 
 /** What {@link quantize} returns. */
 export interface QuantizeResult {
@@ -123,6 +142,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   noteZeroSize(report.passedThrough, zero, zeroOps);
   model.graph.topoSort();
   inferShapes(model); // graph outputs and new values get their types (ONNX requires a type on every graph output)
+  refreshValueInfo(model);
   const slim = opts.keepMetadata === true ? undefined : slimModel(model, names, { shortNames: opts.names === 'short' });
   opts.onProgress?.({ phase: 'quantize', done: 1, total: 1 });
   const after = modelStats(model);

@@ -23,7 +23,7 @@ describe('bad input gives coded errors before any work', () => {
   it('bits / block size out of range → E_OPTION', async () => {
     expect(await code(quantize(m, { mode: 'kmeans', bits: 9 }))).toMatch(/^E_OPTION: .*bits must be an integer in 1..8, got 9/);
     expect(await code(quantize(m, { mode: 'kmeans', bits: 0 }))).toMatch(/^E_OPTION/);
-    expect(await code(quantize(m, { mode: 'int4', blockSize: 48 as 32 }))).toMatch(/^E_OPTION: .*blockSize must be 32, 64 or 128/);
+    expect(await code(quantize(m, { mode: 'int4', blockSize: 48 as 32 }))).toMatch(/^E_OPTION: .*blockSize must be 16, 32, 64, 128 or 256/);
     expect(await code(quantize(m, { mode: 'int9' } as unknown as QuantizeOptions))).toMatch(/^E_OPTION: .*mode must be one of/);
   });
 
