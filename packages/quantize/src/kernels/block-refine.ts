@@ -1,4 +1,4 @@
-import { type BlockQuantized, quantizeBlocks } from './block.js';
+import { type BlockQuantized, blockRange, quantizeBlocks } from './block.js';
 import { type InputGram, outputError } from './gptq.js';
 import { roundHalfEven } from './qparams.js';
 
@@ -36,13 +36,7 @@ export function refineBlocks(data: Float32Array, rows: number, cols: number, blo
     for (let b = 0; b < nb; b++) {
       const s = r * cols + b * blockSize;
       const e = r * cols + Math.min(cols, (b + 1) * blockSize);
-      let lo = 0;
-      let hi = 0;
-      for (let i = s; i < e; i++) {
-        const x = data[i]!;
-        if (x < lo) lo = x;
-        if (x > hi) hi = x;
-      }
+      const [lo, hi] = blockRange(data, s, e);
       // Clipped ranges: both ends shrunk alike (symmetric), or each end on its own (asymmetric).
       const params = (rLo: number, rHi: number): [number, number] => {
         if (symmetric) {

@@ -35,23 +35,8 @@ export function quantizeBlocks(data: Float32Array, rows: number, cols: number, b
     for (let b = 0; b < nb; b++) {
       const s = r * cols + b * blockSize;
       const e = r * cols + Math.min(cols, (b + 1) * blockSize);
-      let lo = 0;
-      let hi = 0;
-      for (let i = s; i < e; i++) {
-        const x = data[i]!;
-        if (x < lo) lo = x;
-        if (x > hi) hi = x;
-      }
-      let scale: number;
-      let zp: number;
-      if (symmetric) {
-        scale = Math.fround(Math.max(-lo, hi) / 7);
-        zp = 8;
-      } else {
-        scale = Math.fround((hi - lo) / 15);
-        zp = scale > 0 ? Math.max(0, Math.min(15, roundHalfEven(-lo / scale))) : 0;
-      }
-      if (!(scale > 0)) scale = 1;
+      const [lo, hi] = blockRange(data, s, e);
+      const [scale, zp] = blockParams(lo, hi, symmetric);
       scales[r * nb + b] = scale;
       zeroPoints[r * nb + b] = zp;
       for (let i = s; i < e; i++) {
@@ -64,6 +49,36 @@ export function quantizeBlocks(data: Float32Array, rows: number, cols: number, b
     }
   }
   return { q, scales, zeroPoints, blocksPerRow: nb, maxAbsError };
+}
+
+/** [min(0, x), max(0, x)] over x[s..e): the range a 4-bit block must cover (0 included, so it stays exact). @internal */
+export function blockRange(data: ArrayLike<number>, s: number, e: number): [number, number] {
+  let lo = 0;
+  let hi = 0;
+  for (let i = s; i < e; i++) {
+    const x = data[i]!;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return [lo, hi];
+}
+
+/**
+ * Scale and zero point of a 4-bit block covering [lo, hi]: symmetric scale = max|x|/7 with zero point 8, asymmetric
+ * scale = (hi - lo)/15 with zero point round(-lo/scale); a block of zeros gets scale 1.
+ * @internal
+ */
+export function blockParams(lo: number, hi: number, symmetric: boolean): [scale: number, zeroPoint: number] {
+  let scale: number;
+  let zp: number;
+  if (symmetric) {
+    scale = Math.fround(Math.max(-lo, hi) / 7);
+    zp = 8;
+  } else {
+    scale = Math.fround((hi - lo) / 15);
+    zp = scale > 0 ? Math.max(0, Math.min(15, roundHalfEven(-lo / scale))) : 0;
+  }
+  return [scale > 0 ? scale : 1, zp];
 }
 
 /**

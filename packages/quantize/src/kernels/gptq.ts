@@ -1,4 +1,4 @@
-import type { BlockQuantized } from './block.js';
+import { type BlockQuantized, blockParams, blockRange } from './block.js';
 import { roundHalfEven } from './qparams.js';
 
 /**
@@ -119,21 +119,8 @@ export function gptqBlocks(data: Float32Array, rows: number, cols: number, block
       if (i % blockSize === 0) {
         const b = i / blockSize;
         const end = Math.min(k, i + blockSize);
-        let lo = 0;
-        let hi = 0;
-        for (let j = i; j < end; j++) {
-          const x = w[base + j]!;
-          if (x < lo) lo = x;
-          if (x > hi) hi = x;
-        }
-        if (symmetric) {
-          scale = Math.fround(Math.max(-lo, hi) / 7);
-          zp = 8;
-        } else {
-          scale = Math.fround((hi - lo) / 15);
-          zp = scale > 0 ? Math.max(0, Math.min(15, roundHalfEven(-lo / scale))) : 0;
-        }
-        if (!(scale > 0)) scale = 1;
+        const [lo, hi] = blockRange(w, base + i, base + end);
+        [scale, zp] = blockParams(lo, hi, symmetric);
         scales[r * nb + b] = scale;
         zeroPoints[r * nb + b] = zp;
       }
