@@ -129,3 +129,19 @@ describe.skipIf(!hasDist || !hasMkfifo)(`paths a model names stay inside its fol
     expect(existsSync(`${out}.onnx`)).toBe(false);
   });
 });
+
+describe.skipIf(!hasDist)(`damaged HDF5 that makes libhdf5 loop${hasDist ? '' : ' (skipped: run pnpm build first)'}`, () => {
+  // Two fuzzer finds (a flipped byte in a Keras 2 .h5, a .keras whose weights file is damaged): libhdf5 loops inside
+  // one wasm call. The read runs in a worker with a time budget, so the command ends with exit 3, and SIGTERM still
+  // works meanwhile (the main thread is free).
+  it.each(['hdf5-loop.h5', 'hdf5-loop.keras'])('%s: exit 3 naming the damage, within the budget, nothing written', (name) => {
+    const out = path.join(tempDir(), 'out.onnx');
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [main, 'inspect', path.join(repoRoot, 'apps/cli/test/fixtures', name)], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/did not finish in \d+ s; the file is damaged/);
+    expect(Date.now() - t0).toBeLessThan(50_000);
+    expect(existsSync(out)).toBe(false);
+  });
+});

@@ -5,6 +5,7 @@ import { McError, type Model } from '@mc/ir';
 import { HDF5_MAGIC } from './h5.js';
 import type { KerasModelJson } from './keras-format.js';
 import type { KerasGraph } from './keras-graph.js';
+import { readIsolated } from './h5-isolate.js';
 import { readH5Model } from './read-h5.js';
 import { readKerasZip } from './read-keras-zip.js';
 import { readTfjs } from './read-tfjs.js';
@@ -62,12 +63,15 @@ export async function readKerasGraph(source: KerasSource): Promise<{ graph: Kera
   }
   if (typeof source === 'object') {
     const arch = readJson(source.architecture) as KerasModelJson;
-    return { graph: await readH5Model(source.weights, arch, source.architecture), format: 'json+h5', file: source.architecture };
+    const args = { path: source.weights, arch, archFile: source.architecture };
+    const graph = await readIsolated('json+h5', args, source.weights, () => readH5Model(source.weights, arch, source.architecture));
+    return { graph, format: 'json+h5', file: source.architecture };
   }
   const path = source;
   const kind = sniff(path);
-  if (kind === 'hdf5') return { graph: await readH5Model(path), format: 'h5', file: path };
-  if (kind === 'zip') return { graph: await readKerasZip(path, readFileSync(path)), format: 'keras', file: path };
+  // HDF5 reads run in a worker with a time budget: libhdf5 can loop forever on a damaged file.
+  if (kind === 'hdf5') return { graph: await readIsolated('h5', { path }, path, () => readH5Model(path)), format: 'h5', file: path };
+  if (kind === 'zip') return { graph: await readIsolated('keras', { path }, path, () => readKerasZip(path, readFileSync(path))), format: 'keras', file: path };
   if (kind === 'json') {
     const text = readFileSync(path, 'utf8');
     const json = parseJson(text, path) as Record<string, unknown>;
