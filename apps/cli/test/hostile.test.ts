@@ -123,8 +123,9 @@ describe('crafted ONNX', () => {
     writeFileSync(file, Model.encode(m).finish());
     for (const argv of [['inspect', file], ['prune', '--sparsity', '0.5', file, path.join(dir, 'p.onnx')], ['quantize', '--mode', 'fp16', file, path.join(dir, 'c.onnx')]]) {
       const r = await mc(...argv);
-      // inspect reads it; prune/quantize hand it to onnxruntime, which refuses a Constant without output (exit 5).
-      expect([0, 5], r.err).toContain(r.code);
+      // inspect reads it; prune/quantize hand it to onnxruntime, which refuses a Constant without output: the gate
+      // cannot run the input model (exit 4) or the candidate (exit 5).
+      expect([0, 4, 5], r.err).toContain(r.code);
       if (argv[0] === 'inspect') expect(r.code).toBe(0);
     }
   });
@@ -140,7 +141,7 @@ describe('crafted ONNX input shapes', () => {
     for (const argv of [['quantize', '--mode', 'fp16', file, path.join(dir, 'hq.onnx')], ['prune', '--sparsity', '0.5', '--verify', file, path.join(dir, 'hp.onnx')]]) {
       const r = await mc(...argv);
       expect(r.code, r.err).toBe(4);
-      expect(r.err).toMatch(/graph input 'x' declares shape \[1, 1000000000000000\]/);
+      expect(r.err).toMatch(/graph input 'x' declares shape \[\d+, 1000000000000000\]/);
     }
   });
 });

@@ -24,7 +24,7 @@ describe('zero-size weights are passed through', () => {
   it.each(modes.map((m) => [m.mode, m] as const))('%s: the empty weight is untouched, the model runs in onnxruntime-node', async (_name, opts) => {
     const { model, report } = await quantize(netWithEmptyWeight(), opts);
     const pass = report.passedThrough.find((p) => p.node === 'zero');
-    expect(pass?.reason).toMatch(/zero-size \[4, 0\]/);
+    expect(pass?.reason).toMatch(/zero-size weight \[4x0\]/);
     expect(model.graph.initializers.get('empty')?.constValue?.dims).toEqual([4, 0]);
     const x = new Tensor('float32', [1, 4], new Float32Array([1, 2, 3, 4]));
     const out = await runModel(model, { x });

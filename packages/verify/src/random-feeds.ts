@@ -12,20 +12,26 @@ import type { Feeds } from './run-model.js';
  * ```
  */
 export function randomFeeds(model: Model, seed: number, opts: { dynamicDim?: number; scale?: number } = {}): Feeds {
-  // A damaged or hostile file may declare an input of 10^15 elements; refuse before allocating (a RangeError otherwise).
   for (const v of model.graph.inputs) {
     if (v.constValue !== undefined) continue;
-    const dims = (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : (opts.dynamicDim ?? 1)));
-    const size = dims.reduce((a, b) => a * b, 1);
-    if (size > MAX_FEED_ELEMENTS) {
-      throw new McError(
-        'E_UNSUPPORTED',
-        `graph input '${v.name}' declares shape [${dims.join(', ')}] (${size} elements), too large to make random verification feeds (at most ${MAX_FEED_ELEMENTS}); fix the input shape in the model`,
-      );
-    }
+    assertFeedSize(v.name, (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : (opts.dynamicDim ?? 1))));
   }
   return irRandomFeeds(model, seed, opts);
 }
 
-/** Largest input (elements) random verification feeds are made for: 2^28 float32 values are 1 GiB. */
+/** Largest input (elements) verification feeds are made for: 2^28 float32 values are 1 GiB. */
 const MAX_FEED_ELEMENTS = 2 ** 28;
+
+/**
+ * A damaged or hostile file may declare an input of 10^15 elements: refuse before allocating (a RangeError otherwise).
+ * @internal
+ */
+export function assertFeedSize(name: string, dims: readonly number[]): void {
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (size > MAX_FEED_ELEMENTS) {
+    throw new McError(
+      'E_UNSUPPORTED',
+      `graph input '${name}' declares shape [${dims.join(', ')}] (${size} elements), too large to make verification feeds (at most ${MAX_FEED_ELEMENTS}); fix the input shape in the model`,
+    );
+  }
+}

@@ -1,5 +1,6 @@
 import { type DType, type Model, namedInput, seededRandom, Tensor, type Value } from '@mc/ir';
 import type { Feeds } from './run-model.js';
+import { assertFeedSize } from './random-feeds.js';
 
 /** Options of {@link syntheticFeeds}. */
 export interface SyntheticFeedOptions {
@@ -68,6 +69,7 @@ export function syntheticFeeds(model: Model, seed: number, opts: SyntheticFeedOp
   for (const v of model.graph.inputs) {
     if (v.constValue !== undefined || model.graph.initializers.has(v.name)) continue;
     const dims = (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : (opts.dynamicDim ?? 2)));
+    assertFeedSize(v.name, dims);
     const t = tensorOf(v.dtype ?? 'float32', dims, seededRandom(s++), hi, intBound(v));
     if (t !== undefined) feeds[v.name] = t;
   }
