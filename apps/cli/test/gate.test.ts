@@ -137,3 +137,19 @@ describe.skipIf(!have)('really destroyed models exit 5 and leave the folder as i
     expect(existsSync(out)).toBe(true);
   });
 });
+
+const resnet8 = path.join(shared, 'models/keras/mlperf-tiny/resnet8_cifar10.h5');
+const cifar = path.join(shared, 'data/cifar10');
+describe.skipIf(!existsSync(resnet8) || !existsSync(cifar))('a reference model at chance level on the data', () => {
+  it('ResNet8 fed 0-1 pixels (it was trained on 0-255) scores at chance: the check refuses instead of passing any candidate', async () => {
+    const out = path.join(tempDir(), 'c.onnx');
+    const r = await mc('quantize', '--mode', 'fp16', '--dataset', 'cifar10', '--data-dir', cifar, resnet8, out);
+    expect(r.code).toBe(5);
+    expect(r.err).toMatch(/the input model itself scores [\d.]+% on cifar10-test \(chance is 10\.0%\).*check --scale/);
+    expect(existsSync(out)).toBe(false);
+    // Fed as trained, the same check measures the drop.
+    const ok = await mc('quantize', '--mode', 'fp16', '--dataset', 'cifar10', '--data-dir', cifar, '--scale', '1', resnet8, out);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/verify accuracy on cifar10-test \(1000 samples\): 8\d\.\d\d% ->/);
+  });
+});

@@ -55,6 +55,16 @@ export async function gate(reference: Model, candidate: Model, opts: GateOptions
   const [a, b] = [await evaluateModel(reference, opts.heldOut, feed), await evaluateModel(candidate, opts.heldOut, feed)];
   const drop = (a.top1 - b.top1) * 100;
   report.accuracy = { before: a.top1, after: b.top1, drop, maxDrop, samples: b.total, dataset: b.dataset };
+  // Both models at chance level means the data is not fed as the models were trained (most often the pixel scale):
+  // a bound on the drop from there would pass a destroyed model. (An untrained input that training lifts is fine.)
+  const classes = opts.heldOut.numClasses;
+  if (classes >= 2 && a.top1 <= 2 / classes && b.top1 <= 2 / classes) {
+    report.failures.push(
+      `the input model itself scores ${(a.top1 * 100).toFixed(2)}% on ${b.dataset} (chance is ${(100 / classes).toFixed(1)}%), so the data does not reach it as it was trained and an accuracy check there means nothing: check --scale (1 for models trained on raw 0-255 pixels) and the dataset`,
+    );
+    report.ok = false;
+    return report;
+  }
   if (!(drop <= maxDrop + 1e-9)) {
     report.failures.push(`top-1 accuracy on ${b.dataset} fell ${drop.toFixed(2)} points (${(a.top1 * 100).toFixed(2)}% -> ${(b.top1 * 100).toFixed(2)}%, ${b.total} samples), more than --max-accuracy-drop ${maxDrop}`);
     report.ok = false;
