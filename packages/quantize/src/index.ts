@@ -18,6 +18,7 @@ export {
   type QuantizeProgress,
   QUANTIZE_MODES,
   INT4_METHODS,
+  INT4_CONV_BITS_DEFAULT,
   type Int4Method,
   FP16_BLOCK_LIST,
 } from './options.js';

@@ -109,6 +109,18 @@ function softmaxUpgrade(n: Node, emit: Emitter): void {
 /** Ops that changed incompatibly and that no rewrite above handles. */
 const REFUSED: Record<string, number> = { Upsample: 10, Resize: 11, Scatter: 11 };
 
+/** Why the model's opset cannot be raised to `min` (the first node that changed incompatibly), or undefined. @internal */
+export function opsetRefusal(model: Model, min: number): string | undefined {
+  const cur = model.opset('') ?? 1;
+  if (cur >= min) return undefined;
+  for (const n of model.graph.nodes) {
+    if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
+    const refused = REFUSED[n.opType];
+    if (refused !== undefined && cur < refused && refused <= min) return `${n.opType} '${n.name}' changed meaning between opset ${cur} and ${min}`;
+  }
+  return undefined;
+}
+
 /**
  * Raises the default-domain opset to at least `min`, rewriting attribute-to-input changes and refusing the rest.
  * @internal

@@ -163,7 +163,17 @@ export interface Int4Options extends CommonOptions {
   readonly runner?: CalibrationRunner;
   /** 'gptq': dampening of the Hessian, as a fraction of its mean diagonal (default 0.01). */
   readonly damp?: number;
+  /**
+   * Bits of Conv/ConvTranspose weights (default 8): 8 stores them int8 per output channel (DequantizeLinear, opset 13);
+   * 4 stores them as int4 DequantizeLinear blocks over the flattened kernel (opset 21). Without calibration int4 Conv
+   * weights lose too much on small CNNs (PP-OCRv4 rec reads 2/100 rendered lines at block 32, 76/100 at block 16,
+   * against 99/100 with int8 Conv weights), so int4 stays opt-in.
+   */
+  readonly convBits?: 4 | 8;
 }
+
+/** Default of {@link Int4Options.convBits}. */
+export const INT4_CONV_BITS_DEFAULT = 8;
 
 /** int4 methods, for CLIs. */
 export const INT4_METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
@@ -266,6 +276,8 @@ export function validateOptions(opts: QuantizeOptions): void {
         fail(`quantize int4: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`);
       }
       if (method === 'awq' && opts.format === 'dequantize') fail("quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'");
+      const cb = opts.convBits ?? INT4_CONV_BITS_DEFAULT;
+      if (cb !== 4 && cb !== 8) fail(`quantize int4: convBits must be 4 or 8, got ${String(cb)}`);
       const damp = opts.damp ?? 0.01;
       if (!(damp > 0 && damp < 1)) fail(`quantize int4: damp must be in (0, 1), got ${damp}; the usual value is 0.01`);
       break;

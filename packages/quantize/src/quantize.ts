@@ -9,7 +9,7 @@ import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
 import { planFp16 } from './modes/fp16-plan.js';
-import { quantizeInt4 } from './modes/int4.js';
+import { int4ConvPlan, quantizeInt4 } from './modes/int4.js';
 import { quantizeInt8Dynamic } from './modes/int8-dynamic.js';
 import { quantizeInt8Static } from './modes/int8-static.js';
 import { quantizeInt8Weights } from './modes/int8-weights.js';
@@ -90,7 +90,8 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   const emit = new Emitter(model.graph);
   const report = new ReportBuilder();
   const oldIr = model.irVersion;
-  const need = minOpset(opts);
+  const convInt4 = opts.mode === 'int4' ? int4ConvPlan(model, opts) : undefined;
+  const need = Math.max(minOpset(opts), convInt4?.opset ?? 0);
   if (need > 0) raiseOpset(model, need, emit);
   if (oldIr < 4) {
     // IR < 4 required every initializer to be a graph input too; from IR 4 such inputs are overridable and block
@@ -129,7 +130,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       }
       break;
     case 'int4':
-      await quantizeInt4(model, opts, emit, report);
+      await quantizeInt4(model, opts, emit, report, convInt4?.refusal);
       break;
     case 'kmeans':
       quantizeKMeans(model, opts, emit, report);

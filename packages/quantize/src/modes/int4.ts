@@ -1,13 +1,15 @@
-import { type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, type WeightRef, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
 import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
 import { type BlockQuantized, packBits, quantizeBlocks, transpose2d } from '../kernels/block.js';
 import { gptqBlocks, type InputGram } from '../kernels/gptq.js';
-import type { Int4Options } from '../options.js';
+import { INT4_CONV_BITS_DEFAULT, type Int4Options } from '../options.js';
 import type { ReportBuilder } from '../report.js';
+import { opsetRefusal } from '../opset-upgrade.js';
 import { collectInputGrams } from './int4-calibrate.js';
-import { rewriteWeights } from './weights.js';
+import { convInt4Weight, convInt8Weight, isConvWeight } from './int4-conv.js';
+import { type WeightRewrite, rewriteWeights } from './weights.js';
 
 /** Quantizes one weight laid out [N, K] (blocks along K); `inputScale` is set when the layer's input must be scaled. */
 type BlockKernel = (wt: Float32Array, n: number, k: number) => { r: BlockQuantized; inputScale?: Float32Array; note?: string };
@@ -26,17 +28,21 @@ function kernelFor(opts: Int4Options, bs: number, symmetric: boolean, gram: Inpu
   return (wt, n, k) => ({ r: quantizeBlocks(wt, n, k, bs, symmetric) });
 }
 
+const INT4_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose']);
+
 /** Why int4 leaves this node alone, or undefined when it quantizes its weight. */
-function skipReason(node: Node, opts: Int4Options): string | undefined {
+export function skipReason(node: Node, opts: Int4Options): string | undefined {
   const w = weightOf(node);
   const t = w?.tensor;
   if (w === undefined) return 'no weight';
   return isExcluded(node, opts.exclude)
     ? 'excluded by option'
-    : node.opType !== 'MatMul' && node.opType !== 'Gemm'
-      ? 'int4 covers MatMul and Gemm weights only'
+    : !INT4_OPS.has(node.opType)
+      ? 'int4 covers MatMul, Gemm, Conv and ConvTranspose weights only'
       : t === undefined || !w.value.isInitializer() || t.dtype !== 'float32'
         ? `weight '${w.value.name}' is not a float32 initializer`
+        : isConvWeight(node)
+          ? t.size === 0 ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched` : undefined
         : t.dims.length !== 2
           ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
           : t.size === 0
@@ -48,13 +54,29 @@ function skipReason(node: Node, opts: Int4Options): string | undefined {
               : undefined;
 }
 
+/**
+ * The opset int4 needs for Conv weights (DequantizeLinear `block_size` is opset 21) with format 'matmulnbits', whose
+ * MatMul weights need none; `refusal` (the reason Conv weights stay float32) when the model's opset cannot be raised.
+ * @internal
+ */
+export function int4ConvPlan(model: Model, opts: Int4Options): { opset: number; refusal?: string } {
+  if ((opts.format ?? 'matmulnbits') !== 'matmulnbits') return { opset: 0 };
+  if (!model.graph.nodes.some((n) => isConvWeight(n) && skipReason(n, opts) === undefined)) return { opset: 0 };
+  const conv4 = (opts.convBits ?? INT4_CONV_BITS_DEFAULT) === 4;
+  const opset = conv4 ? 21 : 13;
+  const why = opsetRefusal(model, opset);
+  if (why === undefined) return { opset };
+  const what = conv4 ? 'int4 Conv weights need DequantizeLinear blocks (opset 21)' : 'int8 per-channel Conv weights need DequantizeLinear with an axis (opset 13)';
+  return { opset: 0, refusal: `${what}, and ${why}; convert the model to opset ${opset} first (onnx.version_converter)` };
+}
+
 /** Input statistics of every layer int4 will quantize, when the method is data-aware. @internal */
 async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, InputGram>> {
   const method = opts.method ?? 'rtn';
   if (method !== 'gptq' && method !== 'awq') return new Map();
   const acts = new Map<string, number>();
   for (const node of model.graph.nodes) {
-    if (skipReason(node, opts) !== undefined) continue;
+    if (skipReason(node, opts) !== undefined || isConvWeight(node)) continue; // Conv weights are quantized without statistics
     const w = weightOf(node)!;
     const [d0, d1] = w.tensor!.dims as [number, number];
     const k = w.inAxis === 0 ? d0 : d1;
@@ -75,14 +97,21 @@ async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, In
  *   opset 21 (https://onnx.ai/onnx/operators/onnx__DequantizeLinear.html) and the node is unchanged.
  * @internal
  */
-export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder): Promise<void> {
+export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, convRefusal?: string): Promise<void> {
   const bs = opts.blockSize ?? 32;
   const symmetric = opts.symmetric ?? true;
   const format = opts.format ?? 'matmulnbits';
   const grams = await gramsFor(model, opts);
   const method = opts.method ?? 'rtn';
+  // Conv weights have no MatMul input to take statistics from: the data-aware methods quantize them by RTN.
+  const convKernel = kernelFor(opts, bs, symmetric, undefined);
+  const convRows = (rows: Float32Array, n: number, k: number) => convKernel(rows, n, k).r;
+  const convHow = method === 'gptq' || method === 'awq' ? `rtn (${method} covers MatMul/Gemm weights)` : method;
+  const conv4 = (opts.convBits ?? INT4_CONV_BITS_DEFAULT) === 4;
+  const convWeight = (node: Node, w: WeightRef & { tensor: Tensor }) =>
+    conv4 ? convInt4Weight(emit, node, w, convRows, bs, symmetric, convHow) : convInt8Weight(emit, node, w);
   if (format === 'matmulnbits') {
-    matMulNBits(model, opts, emit, report, bs, symmetric, grams);
+    matMulNBits(model, opts, emit, report, bs, symmetric, grams, convRefusal ?? convWeight);
     return;
   }
   rewriteWeights(
@@ -90,11 +119,13 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
     opts.exclude,
     report,
     (node, w) => {
-      if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return 'int4 covers MatMul and Gemm weights only';
+      if (isConvWeight(node)) return undefined;
+      if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return 'int4 covers MatMul, Gemm, Conv and ConvTranspose weights only';
       if (w.tensor.dims.length !== 2) return `weight rank ${w.tensor.dims.length}, int4 needs a 2-D weight`;
       return undefined;
     },
     (node, w) => {
+      if (isConvWeight(node)) return convWeight(node, w);
       const t = w.tensor;
       const kAxis = w.inAxis;
       const [d0, d1] = t.dims as [number, number];
@@ -195,10 +226,20 @@ function packNBits(t: Tensor, kAxis: number, bs: number, kernel: BlockKernel): N
   };
 }
 
-function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, bs: number, symmetric: boolean, grams: Map<string, InputGram>): void {
+function matMulNBits(
+  model: Model,
+  opts: Int4Options,
+  emit: Emitter,
+  report: ReportBuilder,
+  bs: number,
+  symmetric: boolean,
+  grams: Map<string, InputGram>,
+  conv: ((node: Node, w: WeightRef & { tensor: Tensor }) => WeightRewrite) | string,
+): void {
   const method = opts.method ?? 'rtn';
   const g = model.graph;
   const cache = new Map<Value, { ins: Value[]; nb: NBits; inputScale?: Value }>();
+  const convs = new Map<Value, WeightRewrite>();
   let domainAdded = false;
   for (const node of [...g.nodes]) {
     const w = weightOf(node);
@@ -210,6 +251,19 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
     const why = skipReason(node, opts);
     if (why !== undefined) {
       report.pass(node, why);
+      continue;
+    }
+    if (isConvWeight(node)) {
+      // MatMulNBits has no Conv form: the weight becomes int4 DequantizeLinear blocks, the node stays.
+      if (typeof conv === 'string') {
+        report.pass(node, conv);
+        continue;
+      }
+      let r = convs.get(w.value);
+      const first = r === undefined;
+      if (r === undefined) convs.set(w.value, (r = conv(node, w as WeightRef & { tensor: Tensor })));
+      node.replaceInput(w.index, r.value);
+      report.done(node, first ? r.action : `${r.action} (shared)`, first ? t!.byteLength : 0, first ? r.bytesAfter : 0, r.maxAbsError);
       continue;
     }
     let c = cache.get(w.value);
@@ -245,5 +299,5 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
     const how = `${method}${c.nb.note === undefined ? '' : ` (${c.nb.note})`}`;
     report.done(node, `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${how}${first ? '' : ' (shared)'}`, first ? t!.byteLength : 0, first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints, c.nb.inputScale) : 0, c.nb.maxAbsError);
   }
-  for (const v of cache.keys()) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
+  for (const v of [...cache.keys(), ...convs.keys()]) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
 }

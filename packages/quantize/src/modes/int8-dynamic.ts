@@ -15,8 +15,9 @@ import { channelRanges, quantizeWith } from './int8-weights.js';
  *
  * Weights are int8 symmetric (zero point 0) for onnxruntime's CPU provider and uint8 asymmetric for `target:
  * 'ort-web'`, whose ConvInteger has no int8-weight kernel. Gemm becomes MatMulInteger plus an Add of beta·C; MatMul
- * weights may be per column (`perChannel`), Conv weights are per tensor (ConvInteger's zero point is a scalar in
- * onnxruntime). Bias stays float32.
+ * weights may be per column (`perChannel`); Conv weights are always per output channel and symmetric, so that one
+ * zero point serves every channel (ConvInteger's zero point is a scalar in onnxruntime) and the channel scales multiply
+ * the integer result. Bias stays float32.
  * @internal
  */
 export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit: Emitter, report: ReportBuilder): void {
@@ -62,16 +63,21 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
       data = transpose2d(data, dims[0]!, dims[1]!);
       dims = [dims[1]!, dims[0]!];
     }
-    const axis = !isConv && opts.perChannel === true ? 1 : undefined;
+    // Conv: per output channel, symmetric, so every channel shares one zero point (ConvInteger's is a scalar) and the
+    // channel scales apply after the integer convolution. Per-tensor Conv weights lose the small channels of folded
+    // BatchNorm/depthwise layers (PP-OCRv4 rec: 0/100 lines read with per-tensor, 100/100 per channel).
+    const axis = isConv ? 0 : opts.perChannel === true ? 1 : undefined;
     const { mins, maxs } = channelRanges(data, dims, axis);
-    const params: QParams[] = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, wopts));
+    const params: QParams[] = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, isConv ? { ...wopts, symmetric: true } : wopts));
     const [qmin, qmax] = qRange(qtype, wopts);
     const qdata = qtype === 'int8' ? new Int8Array(data.length) : new Uint8Array(data.length);
     const maxErr = quantizeWith(data, dims, axis, params, qmin, qmax, qdata);
     const wq = new Tensor(qtype, dims, qdata as never);
     const per = axis !== undefined;
-    const zp = new Tensor(qtype, per ? [params.length] : [], (qtype === "int8" ? Int8Array.from(params, (p) => p.zeroPoint) : Uint8Array.from(params, (p) => p.zeroPoint)) as never);
-    const ws = new Tensor('float32', per ? [params.length] : [], Float32Array.from(params, (p) => p.scale));
+    const zps = isConv ? params.slice(0, 1) : params;
+    const zp = new Tensor(qtype, per && !isConv ? [params.length] : [], (qtype === 'int8' ? Int8Array.from(zps, (p) => p.zeroPoint) : Uint8Array.from(zps, (p) => p.zeroPoint)) as never);
+    const scaleDims = !per ? [] : isConv ? [1, params.length, ...Array(dims.length - 2).fill(1)] : [params.length];
+    const ws = new Tensor('float32', scaleDims, Float32Array.from(params, (p) => p.scale));
     const base = w.value.name;
     const ins = [xq[0]!, emit.init(`${base}_quantized`, wq), xq[2]!, emit.init(`${base}_zero_point`, zp)];
     const attrs = isConv ? Object.fromEntries([...node.attributes].filter(([k]) => k !== 'B')) : {};
