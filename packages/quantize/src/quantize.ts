@@ -9,7 +9,7 @@ import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
 import { planFp16 } from './modes/fp16-plan.js';
-import { quantizeInt4 } from './modes/int4.js';
+import { quantizeInt4, quantizeQ4f16 } from './modes/int4.js';
 import { quantizeInt8Dynamic } from './modes/int8-dynamic.js';
 import { quantizeInt8Static } from './modes/int8-static.js';
 import { quantizeInt8Weights } from './modes/int8-weights.js';
@@ -51,7 +51,9 @@ function minOpset(opts: QuantizeOptions): number {
     case 'bf16':
       return 0;
     case 'int4':
-      return opts.format === 'dequantize' ? 21 : 0;
+      return opts.format === 'dequantize' ? 21 : opts.embeddings === 'int8-dq' ? 13 : 0;
+    case 'q4f16':
+      return opts.embeddings === 'int8-dq' ? 13 : 0;
     default:
       return 13;
   }
@@ -130,6 +132,9 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       break;
     case 'int4':
       await quantizeInt4(model, opts, emit, report);
+      break;
+    case 'q4f16':
+      await quantizeQ4f16(model, opts, emit, report);
       break;
     case 'kmeans':
       quantizeKMeans(model, opts, emit, report);

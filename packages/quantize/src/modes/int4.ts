@@ -4,8 +4,11 @@ import { bytesOf, isExcluded } from '../graph-utils.js';
 import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
 import { type BlockQuantized, packBits, quantizeBlocks, transpose2d } from '../kernels/block.js';
 import { gptqBlocks, type InputGram } from '../kernels/gptq.js';
-import type { Int4Options } from '../options.js';
-import type { ReportBuilder } from '../report.js';
+import { FP16_BLOCK_LIST, type Fp16Options, type Int4Options, type Q4f16Options } from '../options.js';
+import { convertFp16 } from './fp16.js';
+import { planFp16 } from './fp16-plan.js';
+import { ReportBuilder } from '../report.js';
+import { type PackedWeight, quantizeEmbeddings } from './embeddings.js';
 import { collectInputGrams } from './int4-calibrate.js';
 import { rewriteWeights } from './weights.js';
 
@@ -81,10 +84,15 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
   const format = opts.format ?? 'matmulnbits';
   const grams = await gramsFor(model, opts);
   const method = opts.method ?? 'rtn';
+  const embeddings = opts.embeddings ?? 'float';
+  // Embedding tables have no calibrated input: the data-aware methods quantize them round-to-nearest.
+  const tableKernel = (t: Float32Array, rows: number, cols: number) => kernelFor(opts, bs, symmetric, undefined)(t, rows, cols).r;
   if (format === 'matmulnbits') {
-    matMulNBits(model, opts, emit, report, bs, symmetric, grams);
+    const packed = matMulNBits(model, opts, emit, report, bs, symmetric, grams);
+    if (embeddings !== 'float') quantizeEmbeddings(model, embeddings, bs, symmetric, tableKernel, opts.exclude, packed, emit, report);
     return;
   }
+  if (embeddings !== 'float') quantizeEmbeddings(model, embeddings, bs, symmetric, tableKernel, opts.exclude, new Map(), emit, report);
   rewriteWeights(
     model,
     opts.exclude,
@@ -130,6 +138,40 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
       return { value: out!, action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${method}`, bytesAfter: bytesOf(qt, st, zt), maxAbsError: r.maxAbsError };
     },
   );
+}
+
+/**
+ * q4f16: int4 MatMulNBits weights (embeddings GatherBlockQuantized by default), then float16 for every float32 part
+ * that is left. A DequantizeLinear (int8 embeddings) stays float32: float16 scales need opset 19.
+ * @internal
+ */
+export async function quantizeQ4f16(model: Model, opts: Q4f16Options, emit: Emitter, report: ReportBuilder): Promise<void> {
+  const { keepIoTypes, blockList, ...int4 } = opts;
+  await quantizeInt4(model, { ...int4, mode: 'int4', format: 'matmulnbits', embeddings: opts.embeddings ?? 'int8' }, emit, report);
+  const fp16: Fp16Options = {
+    mode: 'fp16',
+    ...(opts.exclude !== undefined && { exclude: opts.exclude }),
+    keepIoTypes: keepIoTypes ?? true,
+    blockList: [...(blockList ?? FP16_BLOCK_LIST), 'DequantizeLinear'],
+  };
+  const half = new ReportBuilder();
+  convertFp16(model, fp16, emit, half, await planFp16(model, fp16, half));
+  // One entry per node: an int4 node's entry gains the float16 step (its scales halve); a node int4 passed through
+  // and fp16 converted is done, not passed through.
+  const at = new Map(report.nodes.map((n, i) => [n.node, i]));
+  for (const h of half.nodes) {
+    // int4 named its nodes after the ones they replace
+    const i = at.get(h.node) ?? at.get(h.node.replace(/_(MatMulNBits|GatherBlockQuantized)(_\d+)?$/, ''));
+    if (i === undefined) {
+      report.nodes.push(h);
+      for (let j = report.passedThrough.length - 1; j >= 0; j--) if (report.passedThrough[j]!.node === h.node) report.passedThrough.splice(j, 1);
+      continue;
+    }
+    const n = report.nodes[i]!;
+    report.nodes[i] = { ...n, action: `${n.action}, float16 compute`, bytesAfter: n.bytesAfter - (h.bytesBefore - h.bytesAfter) };
+  }
+  report.passedThrough.push(...half.passedThrough);
+  report.warnings.push(...half.warnings);
 }
 
 function transposeU8(data: Uint8Array, rows: number, cols: number): Uint8Array {
@@ -195,10 +237,11 @@ function packNBits(t: Tensor, kAxis: number, bs: number, kernel: BlockKernel): N
   };
 }
 
-function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, bs: number, symmetric: boolean, grams: Map<string, InputGram>): void {
+/** Rewrites MatMul/Gemm to MatMulNBits; returns the packed weights stored [N, K] (a tied embedding table may share them). */
+function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, bs: number, symmetric: boolean, grams: Map<string, InputGram>): Map<Value, PackedWeight> {
   const method = opts.method ?? 'rtn';
   const g = model.graph;
-  const cache = new Map<Value, { ins: Value[]; nb: NBits; inputScale?: Value }>();
+  const cache = new Map<Value, { ins: Value[]; nb: NBits; kAxis: number; inputScale?: Value }>();
   let domainAdded = false;
   for (const node of [...g.nodes]) {
     const w = weightOf(node);
@@ -220,7 +263,7 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
       const ins = [emit.init(`${w.value.name}_nbits`, nb.B), emit.init(`${w.value.name}_scales`, nb.scales)];
       if (nb.zeroPoints !== undefined) ins.push(emit.init(`${w.value.name}_zero_points`, nb.zeroPoints));
       const inputScale = nb.inputScale === undefined ? undefined : emit.init(`${w.value.name}_input_scale`, nb.inputScale);
-      c = { ins, nb, ...(inputScale !== undefined && { inputScale }) };
+      c = { ins, nb, kAxis: w.inAxis, ...(inputScale !== undefined && { inputScale }) };
       cache.set(w.value, c);
     }
     if (!domainAdded) {
@@ -245,5 +288,11 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
     const how = `${method}${c.nb.note === undefined ? '' : ` (${c.nb.note})`}`;
     report.done(node, `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${how}${first ? '' : ' (shared)'}`, first ? t!.byteLength : 0, first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints, c.nb.inputScale) : 0, c.nb.maxAbsError);
   }
+  const packed = new Map<Value, PackedWeight>();
+  for (const [v, c] of cache) {
+    // Only a weight stored [N, K] (Gemm transB=1) unscaled is the table itself, row for row.
+    if (c.kAxis === 1 && c.inputScale === undefined && c.nb.K % bs === 0) packed.set(v, { B: c.ins[0]!, scales: c.ins[1]!, zeroPoints: c.ins[2], N: c.nb.N, K: c.nb.K, maxAbsError: c.nb.maxAbsError });
+  }
   for (const v of cache.keys()) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
+  return packed;
 }
