@@ -98,6 +98,45 @@ describe('quantized embeddings: GatherBlockQuantized 4/8-bit and int8 Dequantize
     expect(maxDiff((await runModel(h, IDS)).hidden!.data as Float32Array, got.hidden!.data as Float32Array)).toBeLessThan(0.01);
   });
 
+  it("torch.onnx's form of a tied head (MatMul on a transposed copy of the table) is found by value and stored once too", async () => {
+    const g = seededNormal(4);
+    const [v, d] = [64, 32];
+    const w = Float32Array.from({ length: v * d }, () => g());
+    const wT = new Float32Array(v * d);
+    for (let r = 0; r < v; r++) for (let c = 0; c < d; c++) wT[c * v + r] = w[r * d + c]!;
+    const make = (head: Float32Array) => {
+      const b = new ModelBuilder({ opset: 17, irVersion: 8 });
+      const x = b.node('Gather', [b.initializer('wte', new Tensor('float32', [v, d], w)), b.input('ids', 'int64', [5])], {}, { name: 'wte_lookup' });
+      b.output(b.node('MatMul', [x, b.initializer('head_copy', new Tensor('float32', [d, v], head))], {}, { name: 'lm_head' }), 'logits');
+      return b.build();
+    };
+    const { model, report } = await quantize(make(wT), { mode: 'q4f16', embeddings: 'int4' });
+    expect(report.nodes.find((n) => n.node === 'wte_lookup')!.action).toMatch(/tied to the head's MatMulNBits weight/);
+    expect([...model.graph.initializers.values()].filter((x) => x.constValue?.dtype === 'uint8').map((x) => x.constValue!.size)).toEqual([v * (d / 2)]);
+    const ref = (await runModel(make(wT), IDS)).logits!.data as Float32Array;
+    const got = (await runModel(model, IDS)).logits!.data as Float32Array;
+    expect(maxDiff(got, ref)).toBeLessThan(0.15 * Math.max(...Array.from(ref, Math.abs)));
+    // a head that differs from the table in one value is not tied: two packed tensors
+    const other = wT.slice();
+    other[5] = other[5]! + 1;
+    const { model: untied } = await quantize(make(other), { mode: 'q4f16', embeddings: 'int4' });
+    expect([...untied.graph.initializers.values()].filter((x) => x.constValue?.dtype === 'uint8').length).toBe(2);
+  });
+
+  it.skipIf(!havePyOnnx)(`the tied and per-form outputs pass onnx.checker (Debian python3-onnx 1.12)${PY_ONNX}`, async () => {
+    const failures: string[] = [];
+    for (const opts of [
+      { mode: 'int4', embeddings: 'int4' },
+      { mode: 'q4f16', embeddings: 'int4' },
+      { mode: 'q4f16', embeddings: 'int8', symmetric: false },
+      { mode: 'int4', embeddings: 'int8-dq', symmetric: false },
+    ] as const) {
+      const e = onnxChecker((await quantize(float, { ...opts, blockSize: 16 })).model);
+      if (e !== '') failures.push(`${JSON.stringify(opts)}: ${e}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
   it('GatherBlockQuantized has op facts: its output shape and type are inferred, and it adds no MACs', async () => {
     const { model } = await quantize(float, { mode: 'q4f16', embeddings: 'int4', blockSize: 32 });
     inferShapes(model);

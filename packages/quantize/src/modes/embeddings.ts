@@ -35,6 +35,29 @@ function skipReason(node: Node, form: EmbeddingsForm, bs: number, exclude: reado
   return undefined;
 }
 
+/** The float32 [rows, width] initializers that a Gather on axis 0 reads: the embedding tables. @internal */
+export function embeddingTables(model: Model): Value[] {
+  const out = new Set<Value>();
+  for (const n of model.graph.nodes) {
+    if (n.opType !== 'Gather' || n.domain !== '') continue;
+    const d = namedInput(n, 'data');
+    const t = d?.constValue;
+    const axis = n.attrInt('axis', 0);
+    if (d !== undefined && d.isInitializer() && t?.dtype === 'float32' && t.dims.length === 2 && (axis === 0 || axis === -2)) out.add(d);
+  }
+  return [...out];
+}
+
+/** True when `w` [K, N] is the transpose of `table` [N, K], value for value. @internal */
+export function isTransposeOf(w: Tensor, table: Tensor): boolean {
+  const [k, n] = w.dims as [number, number];
+  if (w.dims.length !== 2 || table.dims.length !== 2 || table.dims[0] !== n || table.dims[1] !== k || w.dtype !== 'float32' || table.dtype !== 'float32') return false;
+  const a = toFloat32(w);
+  const b = toFloat32(table);
+  for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) if (a[c * n + r] !== b[r * k + c]) return false;
+  return true;
+}
+
 /** Packs [rows, cols] 4-bit codes two per byte along cols, low nibble first (MatMulNBits' and GatherBlockQuantized's layout). */
 function packRows(q: Uint8Array, rows: number, cols: number): Uint8Array {
   const per = Math.ceil(cols / 2);

@@ -8,7 +8,7 @@ import { FP16_BLOCK_LIST, type Fp16Options, type Int4Options, type Q4f16Options 
 import { convertFp16 } from './fp16.js';
 import { planFp16 } from './fp16-plan.js';
 import { ReportBuilder } from '../report.js';
-import { type PackedWeight, quantizeEmbeddings } from './embeddings.js';
+import { type PackedWeight, embeddingTables, isTransposeOf, quantizeEmbeddings } from './embeddings.js';
 import { collectInputGrams } from './int4-calibrate.js';
 import { rewriteWeights } from './weights.js';
 
@@ -241,7 +241,7 @@ function packNBits(t: Tensor, kAxis: number, bs: number, kernel: BlockKernel): N
 function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, bs: number, symmetric: boolean, grams: Map<string, InputGram>): Map<Value, PackedWeight> {
   const method = opts.method ?? 'rtn';
   const g = model.graph;
-  const cache = new Map<Value, { ins: Value[]; nb: NBits; kAxis: number; inputScale?: Value }>();
+  const cache = new Map<Value, { ins: Value[]; nb: NBits; kAxis: number; tensor: Tensor; inputScale?: Value }>();
   let domainAdded = false;
   for (const node of [...g.nodes]) {
     const w = weightOf(node);
@@ -263,7 +263,7 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
       const ins = [emit.init(`${w.value.name}_nbits`, nb.B), emit.init(`${w.value.name}_scales`, nb.scales)];
       if (nb.zeroPoints !== undefined) ins.push(emit.init(`${w.value.name}_zero_points`, nb.zeroPoints));
       const inputScale = nb.inputScale === undefined ? undefined : emit.init(`${w.value.name}_input_scale`, nb.inputScale);
-      c = { ins, nb, kAxis: w.inAxis, ...(inputScale !== undefined && { inputScale }) };
+      c = { ins, nb, kAxis: w.inAxis, tensor: t!, ...(inputScale !== undefined && { inputScale }) };
       cache.set(w.value, c);
     }
     if (!domainAdded) {
@@ -289,9 +289,14 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
     report.done(node, `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${how}${first ? '' : ' (shared)'}`, first ? t!.byteLength : 0, first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints, c.nb.inputScale) : 0, c.nb.maxAbsError);
   }
   const packed = new Map<Value, PackedWeight>();
+  const tables = (opts.embeddings ?? 'float') === 'float' ? [] : embeddingTables(model);
   for (const [v, c] of cache) {
-    // Only a weight stored [N, K] (Gemm transB=1) unscaled is the table itself, row for row.
-    if (c.kAxis === 1 && c.inputScale === undefined && c.nb.K % bs === 0) packed.set(v, { B: c.ins[0]!, scales: c.ins[1]!, zeroPoints: c.ins[2], N: c.nb.N, K: c.nb.K, maxAbsError: c.nb.maxAbsError });
+    if (c.inputScale !== undefined || c.nb.K % bs !== 0) continue; // AWQ quantized W·diag(s), not W
+    const p = { B: c.ins[0]!, scales: c.ins[1]!, zeroPoints: c.ins[2], N: c.nb.N, K: c.nb.K, maxAbsError: c.nb.maxAbsError };
+    // A weight stored [N, K] (Gemm transB=1) read by a Gather is the table itself, row for row; a weight stored [K, N]
+    // equal to a table's transpose is the copy torch.onnx writes for a tied head (constant-folded Transpose).
+    if (c.kAxis === 1) packed.set(v, p);
+    else for (const t of tables) if (!packed.has(t) && isTransposeOf(c.tensor, t.constValue!)) packed.set(t, p);
   }
   for (const v of cache.keys()) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
   return packed;
