@@ -69,6 +69,7 @@ describe.skipIf(gpt.why !== undefined)(`mc eval --task lm${gpt.why === undefined
     const q = path.join(dir, 'gpt.q4f16.onnx');
     const quant = await mc('quantize', '--mode', 'q4f16', model, q);
     expect(quant.code).toBe(0);
+    expect((await mc('quantize', '--mode', 'q4f16', '--format', 'dequantize', model, path.join(dir, 'x.onnx'))).code).toBe(2);
     expect(statSync(q).size / statSync(model).size).toBeLessThanOrEqual(0.2);
     const g = JSON.parse((await mc('eval', q, '--task', 'lm', '--data-dir', dir, '--json')).out);
     expect(g.windows).toBe(n);
