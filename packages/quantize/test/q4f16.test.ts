@@ -146,6 +146,11 @@ describe('quantized embeddings: GatherBlockQuantized 4/8-bit and int8 Dequantize
     expect(modelStats(model).macs).toBe(modelStats(float).macs);
   });
 
+  it('fp16 after int4 is refused with the way there: mode q4f16 on the float model', async () => {
+    const { model } = await quantize(float, { mode: 'int4' });
+    expect(await errorOf(quantize(model, { mode: 'fp16' }))).toMatch(/^E_UNSUPPORTED.*MatMulNBits.*mode q4f16 for int4 weights and float16 everything else/);
+  });
+
   it('bad embeddings forms, q4f16 with a format, and gptq without calibration are E_OPTION before any work', async () => {
     for (const opts of [
       { mode: 'int4', embeddings: 'int2' },
