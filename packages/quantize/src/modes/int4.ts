@@ -68,7 +68,8 @@ async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, In
 }
 
 /**
- * int4 block-wise weight-only quantization of MatMul/Gemm weights (RTN).
+ * int4 block-wise weight-only quantization of MatMul/Gemm weights (RTN), and with `embeddings` of the embedding tables
+ * (`quantizeEmbeddings`, after the MatMuls so that a tied table reuses its head's packed bytes).
  *
  * - `matmulnbits`: MatMul(A, W) → com.microsoft.MatMulNBits(A, B, scales[, zero_points]) with B [N, K/bs, bs/2] uint8
  *   (each column's K values in blocks, two per byte, low nibble first), scales [N·K/bs], packed 4-bit zero points
@@ -141,8 +142,8 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
 }
 
 /**
- * q4f16: int4 MatMulNBits weights (embeddings GatherBlockQuantized by default), then float16 for every float32 part
- * that is left. A DequantizeLinear (int8 embeddings) stays float32: float16 scales need opset 19.
+ * q4f16: int4 MatMulNBits weights (embeddings 8-bit GatherBlockQuantized by default), then float16 for every float32
+ * part that is left. A DequantizeLinear (embeddings 'int8-dq') stays float32: float16 scales need opset 19.
  * @internal
  */
 export async function quantizeQ4f16(model: Model, opts: Q4f16Options, emit: Emitter, report: ReportBuilder): Promise<void> {
