@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { readNpy } from '@mc/datasets';
+import { perplexity, readNpy } from '@mc/datasets';
 import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import { type Model, ModelBuilder, Tensor, inferShapes, modelStats } from '@mc/ir';
 import { errorOf, seededNormal } from '@mc/ir/testing';
@@ -225,5 +227,34 @@ describe.skipIf(gpt.why !== undefined)(`int4 / q4f16 / quantized embeddings on a
       else if (e !== '') failures.push(`${label}: ${e}`);
     }
     expect(failures).toEqual([]);
+  }, 120_000);
+});
+
+// The bench's trained byte-level GPT (bench/transformer.bench.mjs trains it once into this cache, ~20 min on 2 cores).
+const script = new URL('../../../bench/gpt/train_gpt.py', import.meta.url).pathname;
+const trained = join(homedir(), '.cache', 'mc', 'gpt-bytes', createHash('sha256').update(readFileSync(script)).digest('hex').slice(0, 12));
+const TRAINED = existsSync(join(trained, 'gpt.onnx')) ? '' : ` (skipped: ${trained}/gpt.onnx is absent; node bench/transformer.bench.mjs trains it)`;
+
+describe.skipIf(TRAINED !== '')(`q4f16 on the bench's trained GPT${TRAINED}`, () => {
+  it('file ≤ 20 % of float32; perplexity within 0.005 of int4 alone (float16 and int8 embeddings add ~nothing); node = web', async () => {
+    const model = await loadOnnx(join(trained, 'gpt.onnx'));
+    const v = readNpy(readFileSync(join(trained, 'valid', 'input_ids.npy')));
+    const n = v.shape[0]!;
+    const width = v.shape[1]!;
+    const windows = v.data as BigInt64Array;
+    const pplNode = async (m: Model) => {
+      const bytes = writeOnnx(m);
+      const r = await perplexity(async (ids, b, t) => (await runModel(bytes, { input_ids: new Tensor('int64', [b, t], ids) })).logits!.data as Float32Array, windows, n, width, { batchSize: 64 });
+      return r.perplexity;
+    };
+    const { model: int4 } = await quantize(model, { mode: 'int4' });
+    const { model: q } = await quantize(model, { mode: 'q4f16' });
+    expect(writeOnnx(q).byteLength / writeOnnx(model).byteLength).toBeLessThanOrEqual(0.2);
+    const [f, a, h] = [await pplNode(model), await pplNode(int4), await pplNode(q)];
+    expect(a).toBeGreaterThan(f);
+    expect(Math.abs(h - a)).toBeLessThan(0.005);
+    const web = await perplexity(async (ids, b, t) => runWeb(q, { input_ids: new Tensor('int64', [b, t], ids) }), windows, 16, width, { batchSize: 16 });
+    const node16 = await perplexity(async (ids, b, t) => runNode(q, { input_ids: new Tensor('int64', [b, t], ids) }), windows, 16, width, { batchSize: 16 });
+    expect(Math.abs(web.perplexity - node16.perplexity)).toBeLessThan(1e-3);
   }, 120_000);
 });
