@@ -36,7 +36,7 @@ export const quantOps: OpInfo[] = [
   // com.microsoft.GatherBlockQuantized: Gather on a block-quantized table; `data` uint8 holds two 4-bit codes per byte
   // along `quantize_axis` (the last axis) when bits = 4, so the logical width is twice the stored one; the output has
   // the scales' type (https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#com.microsoft.GatherBlockQuantized).
-  // A lookup: no MACs.
+  // (An odd width stores ⌈width/2⌉ bytes and reads here as one wider; mc writes even widths.) A lookup: no MACs.
   defineOp({
     opType: 'GatherBlockQuantized',
     domain: 'com.microsoft',
