@@ -63,7 +63,9 @@ export function assertNotQuantized(model: Model, mode: string): void {
     if (QUANTIZED_OPS.has(n.opType)) {
       throw new McError(
         'E_UNSUPPORTED',
-        `the model is already quantized: node '${n.name}' is ${n.opType}; quantize the original float model instead (mode ${mode})`,
+        `the model is already quantized: node '${n.name}' is ${n.opType}; quantize the original float model instead (mode ${mode})${
+          mode === 'fp16' && (n.opType === 'MatMulNBits' || n.opType === 'GatherBlockQuantized') ? ", with mode q4f16 for int4 weights and float16 everything else" : ''
+        }`,
         { context: { node: n.name, opType: n.opType } },
       );
     }

@@ -170,6 +170,35 @@ export interface Int4Options extends CommonOptions {
    * against 99/100 with int8 Conv weights), so int4 stays opt-in.
    */
   readonly convBits?: 4 | 8;
+  /**
+   * Embedding tables (`Gather` on a float32 [rows, width] initializer): 'float' keeps them (default for int4);
+   * 'int4' and 'int8' make them com.microsoft.GatherBlockQuantized with 4- or 8-bit codes in the blocks of the MatMul
+   * weights (only the gathered rows are dequantized; an int4 table that is also the head's weight is stored once);
+   * 'int8-dq' makes them DequantizeLinear per row → Gather, standard ONNX for runtimes without the com.microsoft op.
+   */
+  readonly embeddings?: EmbeddingsForm;
+}
+
+/** How int4 and q4f16 store embedding tables, for CLIs. */
+export const EMBEDDINGS_FORMS = ['float', 'int4', 'int8', 'int8-dq'] as const;
+/** How int4 and q4f16 store embedding tables. */
+export type EmbeddingsForm = (typeof EMBEDDINGS_FORMS)[number];
+
+/**
+ * int4 weights, float16 everything else (the form transformers.js ships as `model_q4f16.onnx`): the int4 mode in its
+ * MatMulNBits form, embeddings 'int8' by default (GatherBlockQuantized; on the bench's byte-level GPT 18.1 % of the
+ * float32 file at int4's perplexity, 'int4' 16.7 % with a larger increase), then the fp16 conversion of every float32
+ * part that is left (MatMulNBits and GatherBlockQuantized take float16 inputs and scales; graph inputs and outputs
+ * stay float32 by default; values beyond float16's range stay float32).
+ * @example
+ * await quantize(model, { mode: 'q4f16', blockSize: 32, method: 'hqq' });
+ */
+export interface Q4f16Options extends Omit<Int4Options, 'mode' | 'format'> {
+  readonly mode: 'q4f16';
+  /** Keep float32 graph inputs/outputs, with Casts inside (default true). */
+  readonly keepIoTypes?: boolean;
+  /** Op types kept in float32 (default {@link FP16_BLOCK_LIST}). */
+  readonly blockList?: readonly string[];
 }
 
 /** Default of {@link Int4Options.convBits}. */
@@ -211,6 +240,7 @@ export type QuantizeOptions =
   | Int8DynamicOptions
   | Int8StaticOptions
   | Int4Options
+  | Q4f16Options
   | KMeansOptions
   | SignOptions;
 
@@ -221,7 +251,7 @@ export type QuantizeMode = QuantizeOptions['mode'];
  * Mode names that produce a model onnxruntime runs, for CLIs. `bf16` is not among them: onnxruntime 1.30 has no
  * bfloat16 CPU kernels for the common ops, so `quantize({mode: 'bf16'})` refuses with the measured reason.
  */
-export const QUANTIZE_MODES: readonly QuantizeMode[] = ['fp16', 'int8-weights', 'int8-dynamic', 'int8-static', 'int4', 'kmeans', 'binary', 'ternary'];
+export const QUANTIZE_MODES: readonly QuantizeMode[] = ['fp16', 'int8-weights', 'int8-dynamic', 'int8-static', 'int4', 'q4f16', 'kmeans', 'binary', 'ternary'];
 
 /**
  * Op types kept in float32 by `fp16`: onnxruntime's float16 converter block list (ops without float16 kernels or
@@ -264,22 +294,29 @@ export function validateOptions(opts: QuantizeOptions): void {
       if (!Number.isInteger(b) || b < 1 || b > 8) fail(`quantize kmeans: bits must be an integer in 1..8, got ${b}; pass e.g. bits: 4`);
       break;
     }
-    case 'int4': {
+    case 'int4':
+    case 'q4f16': {
+      const mode = opts.mode;
       const bs = opts.blockSize ?? 32;
-      if (![16, 32, 64, 128, 256].includes(bs)) fail(`quantize int4: blockSize must be 16, 32, 64, 128 or 256, got ${bs}`);
-      if (opts.format !== undefined && opts.format !== 'matmulnbits' && opts.format !== 'dequantize') {
-        fail(`quantize int4: format must be 'matmulnbits' or 'dequantize', got '${String(opts.format)}'`);
+      if (![16, 32, 64, 128, 256].includes(bs)) fail(`quantize ${mode}: blockSize must be 16, 32, 64, 128 or 256, got ${bs}`);
+      const format = (opts as { format?: unknown }).format;
+      if (mode === 'q4f16' && format !== undefined) fail(`quantize q4f16: the int4 weights are MatMulNBits (float16 inputs need it); drop format, or use mode int4 with format '${String(format)}'`);
+      if (format !== undefined && format !== 'matmulnbits' && format !== 'dequantize') {
+        fail(`quantize int4: format must be 'matmulnbits' or 'dequantize', got '${String(format)}'`);
+      }
+      if (opts.embeddings !== undefined && !(EMBEDDINGS_FORMS as readonly string[]).includes(opts.embeddings)) {
+        fail(`quantize ${mode}: embeddings must be one of ${EMBEDDINGS_FORMS.join(', ')}, got '${String(opts.embeddings)}'`);
       }
       const method = opts.method ?? 'rtn';
-      if (!(INT4_METHODS as readonly string[]).includes(method)) fail(`quantize int4: method must be one of ${INT4_METHODS.join(', ')}, got '${String(method)}'`);
+      if (!(INT4_METHODS as readonly string[]).includes(method)) fail(`quantize ${mode}: method must be one of ${INT4_METHODS.join(', ')}, got '${String(method)}'`);
       if ((method === 'gptq' || method === 'awq') && opts.calibration === undefined) {
-        fail(`quantize int4: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`);
+        fail(`quantize ${mode}: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`);
       }
-      if (method === 'awq' && opts.format === 'dequantize') fail("quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'");
       const cb = opts.convBits ?? INT4_CONV_BITS_DEFAULT;
-      if (cb !== 4 && cb !== 8) fail(`quantize int4: convBits must be 4 or 8, got ${String(cb)}`);
+      if (cb !== 4 && cb !== 8) fail(`quantize ${mode}: convBits must be 4 or 8, got ${String(cb)}`);
+      if (method === 'awq' && format === 'dequantize') fail("quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'");
       const damp = opts.damp ?? 0.01;
-      if (!(damp > 0 && damp < 1)) fail(`quantize int4: damp must be in (0, 1), got ${damp}; the usual value is 0.01`);
+      if (!(damp > 0 && damp < 1)) fail(`quantize ${mode}: damp must be in (0, 1), got ${damp}; the usual value is 0.01`);
       break;
     }
     case 'int8-static': {

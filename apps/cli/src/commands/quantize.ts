@@ -45,10 +45,10 @@ interface QuantizeFlags {
 const flags: CliFlags<QuantizeFlags> = {
   mode: { type: 'string', choices: QUANTIZE_MODES, description: 'what to quantize to' },
   bits: { type: 'number', arg: 'B', description: 'kmeans: index bits 1..8 (2^B centroids)', default: 4 },
-  'block-size': { type: 'number', arg: 'N', choices: ['16', '32', '64', '128', '256'], description: 'int4: block size along K (default 32)' },
+  'block-size': { type: 'number', arg: 'N', choices: ['16', '32', '64', '128', '256'], description: 'int4/q4f16: block size along K (default 32)' },
   'per-channel': { type: 'boolean', description: 'int8-weights/int8-static: per output channel (default on for them); int8-dynamic: per column of MatMul weights' },
-  symmetric: { type: 'string', choices: ['true', 'false'], description: 'int8-weights/int4: symmetric weights (default true)' },
-  method: { type: 'string', choices: ['minmax', 'percentile', 'entropy', ...INT4_METHODS], description: 'int8-static: activation range calibration (minmax, the default; percentile; entropy). int4: rtn (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)' },
+  symmetric: { type: 'string', choices: ['true', 'false'], description: 'int8-weights/int4/q4f16: symmetric weights (default true)' },
+  method: { type: 'string', choices: ['minmax', 'percentile', 'entropy', ...INT4_METHODS], description: 'int8-static: activation range calibration (minmax, the default; percentile; entropy). int4/q4f16: rtn (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)' },
   percentile: { type: 'number', description: 'int8-static percentile kept', default: 99.999 },
   'reduce-range': { type: 'boolean', description: 'int8-static/int8-dynamic: 7-bit weights' },
   'activation-type': { type: 'string', choices: ['int8', 'uint8'], description: 'int8-static activations (S8S8 or U8S8)', default: 'int8' },
@@ -100,6 +100,8 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
         ...((f.format === 'qdq' || f.format === 'qoperator') && { format: f.format }),
       };
     case 'int4':
+    case 'q4f16':
+      if (mode === 'q4f16' && f.format !== undefined) throw new UsageError(`mc quantize --mode q4f16: int4 weights are MatMulNBits; drop --format ${String(f.format)}`);
       if (f.format === 'qdq' || f.format === 'qoperator') throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${String(f.format)}`);
       return {
         mode, ...common, ...sym,
@@ -107,7 +109,7 @@ function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds>
         ...(f.format !== undefined && { format: f.format as 'matmulnbits' }),
         ...(f.method !== undefined && { method: int4Method(f.method as string) }),
         ...(calibration !== undefined && { calibration }),
-      };
+      } as QuantizeOptions;
     case 'kmeans':
       return { mode, ...common, bits: f.bits as number, seed: f.seed as number };
     default:
@@ -154,6 +156,7 @@ export const quantizeCommand: Command = {
     'mc quantize --mode fp16 model.onnx model.fp16.onnx',
     'mc quantize --mode int8-static --method entropy --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx mnist.int8.onnx',
     'mc quantize --mode int4 --block-size 64 llm.onnx llm.int4.onnx',
+    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits + int4 embeddings, float16 elsewhere)',
     'mc quantize --mode int4 --method gptq --dataset npy --data-dir calib gpt.onnx gpt.int4.onnx   (calib/input_ids.npy: int64 [N, T])',
   ],
   async run({ flags: f, positionals, io }) {

@@ -33,6 +33,32 @@ export const quantOps: OpInfo[] = [
     inferDType: (c) => [c.dtypes[0]],
     macs: (node, _ins, outs) => numel(outs[0]) * node.attrInt('K', NaN),
   }),
+  // com.microsoft.GatherBlockQuantized: Gather on a block-quantized table; `data` uint8 holds two 4-bit codes per byte
+  // along `quantize_axis` (the last axis) when bits = 4, so the logical width is twice the stored one; the output has
+  // the scales' type (https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#com.microsoft.GatherBlockQuantized).
+  // (An odd width stores ⌈width/2⌉ bytes and reads here as one wider; mc writes even widths.) A lookup: no MACs.
+  defineOp({
+    opType: 'GatherBlockQuantized',
+    domain: 'com.microsoft',
+    inputs: ['data', 'indices', 'scales', 'zero_points?'],
+    inferShape: (c) => {
+      const d = c.shapes[0];
+      const i = c.shapes[1];
+      if (d === undefined || i === undefined || d.length === 0) return [undefined];
+      const logical = [...d];
+      const q = c.node.attrInt('quantize_axis', 1);
+      const qa = q < 0 ? q + d.length : q;
+      if (c.dtypes[0] === 'uint8' && c.node.attrInt('bits', 4) === 4 && qa === d.length - 1) {
+        const w = d[qa];
+        logical[qa] = typeof w === 'number' ? w * 2 : null;
+      }
+      const g = c.node.attrInt('gather_axis', 0);
+      const ga = g < 0 ? g + d.length : g;
+      return [[...logical.slice(0, ga), ...i, ...logical.slice(ga + 1)]];
+    },
+    inferDType: (c) => [c.dtypes[2]],
+    macs: () => 0,
+  }),
   defineOp({
     opType: 'QuantizeLinear',
     inputs: ['x', 'y_scale', 'y_zero_point?'],

@@ -4,9 +4,12 @@ import { bytesOf, isExcluded } from '../graph-utils.js';
 import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
 import { type BlockQuantized, packBits, quantizeBlocks, transpose2d } from '../kernels/block.js';
 import { gptqBlocks, type InputGram } from '../kernels/gptq.js';
-import { INT4_CONV_BITS_DEFAULT, type Int4Options } from '../options.js';
-import type { ReportBuilder } from '../report.js';
+import { FP16_BLOCK_LIST, type Fp16Options, INT4_CONV_BITS_DEFAULT, type Int4Options, type Q4f16Options } from '../options.js';
 import { opsetRefusal } from '../opset-upgrade.js';
+import { convertFp16 } from './fp16.js';
+import { planFp16 } from './fp16-plan.js';
+import { ReportBuilder } from '../report.js';
+import { type PackedWeight, embeddingTables, isTransposeOf, quantizeEmbeddings } from './embeddings.js';
 import { collectInputGrams } from './int4-calibrate.js';
 import { convInt4Weight, convInt8Weight, isConvWeight } from './int4-conv.js';
 import { type WeightRewrite, rewriteWeights } from './weights.js';
@@ -87,7 +90,8 @@ async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, In
 }
 
 /**
- * int4 block-wise weight-only quantization of MatMul/Gemm weights (RTN).
+ * int4 block-wise weight-only quantization of MatMul/Gemm weights (RTN), and with `embeddings` of the embedding tables
+ * (`quantizeEmbeddings`, after the MatMuls so that a tied table reuses its head's packed bytes).
  *
  * - `matmulnbits`: MatMul(A, W) → com.microsoft.MatMulNBits(A, B, scales[, zero_points]) with B [N, K/bs, bs/2] uint8
  *   (each column's K values in blocks, two per byte, low nibble first), scales [N·K/bs], packed 4-bit zero points
@@ -110,10 +114,15 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
   const conv4 = (opts.convBits ?? INT4_CONV_BITS_DEFAULT) === 4;
   const convWeight = (node: Node, w: WeightRef & { tensor: Tensor }) =>
     conv4 ? convInt4Weight(emit, node, w, convRows, bs, symmetric, convHow) : convInt8Weight(emit, node, w);
+  const embeddings = opts.embeddings ?? 'float';
+  // Embedding tables have no calibrated input: the data-aware methods quantize them round-to-nearest.
+  const tableKernel = (t: Float32Array, rows: number, cols: number) => kernelFor(opts, bs, symmetric, undefined)(t, rows, cols).r;
   if (format === 'matmulnbits') {
-    matMulNBits(model, opts, emit, report, bs, symmetric, grams, convRefusal ?? convWeight);
+    const packed = matMulNBits(model, opts, emit, report, bs, symmetric, grams, convRefusal ?? convWeight);
+    if (embeddings !== 'float') quantizeEmbeddings(model, embeddings, bs, symmetric, tableKernel, opts.exclude, packed, emit, report);
     return;
   }
+  if (embeddings !== 'float') quantizeEmbeddings(model, embeddings, bs, symmetric, tableKernel, opts.exclude, new Map(), emit, report);
   rewriteWeights(
     model,
     opts.exclude,
@@ -161,6 +170,40 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
       return { value: out!, action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${method}`, bytesAfter: bytesOf(qt, st, zt), maxAbsError: r.maxAbsError };
     },
   );
+}
+
+/**
+ * q4f16: int4 MatMulNBits weights (embeddings 8-bit GatherBlockQuantized by default), then float16 for every float32
+ * part that is left. A DequantizeLinear (embeddings 'int8-dq') stays float32: float16 scales need opset 19.
+ * @internal
+ */
+export async function quantizeQ4f16(model: Model, opts: Q4f16Options, emit: Emitter, report: ReportBuilder, convRefusal?: string): Promise<void> {
+  const { keepIoTypes, blockList, ...int4 } = opts;
+  await quantizeInt4(model, { ...int4, mode: 'int4', format: 'matmulnbits', embeddings: opts.embeddings ?? 'int8' }, emit, report, convRefusal);
+  const fp16: Fp16Options = {
+    mode: 'fp16',
+    ...(opts.exclude !== undefined && { exclude: opts.exclude }),
+    keepIoTypes: keepIoTypes ?? true,
+    blockList: [...(blockList ?? FP16_BLOCK_LIST), 'DequantizeLinear'],
+  };
+  const half = new ReportBuilder();
+  convertFp16(model, fp16, emit, half, await planFp16(model, fp16, half));
+  // One entry per node: an int4 node's entry gains the float16 step (its scales halve); a node int4 passed through
+  // and fp16 converted is done, not passed through.
+  const at = new Map(report.nodes.map((n, i) => [n.node, i]));
+  for (const h of half.nodes) {
+    // int4 named its nodes after the ones they replace
+    const i = at.get(h.node) ?? at.get(h.node.replace(/_(MatMulNBits|GatherBlockQuantized)(_\d+)?$/, ''));
+    if (i === undefined) {
+      report.nodes.push(h);
+      for (let j = report.passedThrough.length - 1; j >= 0; j--) if (report.passedThrough[j]!.node === h.node) report.passedThrough.splice(j, 1);
+      continue;
+    }
+    const n = report.nodes[i]!;
+    report.nodes[i] = { ...n, action: `${n.action}, float16 compute`, bytesAfter: n.bytesAfter - (h.bytesBefore - h.bytesAfter) };
+  }
+  report.passedThrough.push(...half.passedThrough);
+  report.warnings.push(...half.warnings);
 }
 
 function transposeU8(data: Uint8Array, rows: number, cols: number): Uint8Array {
@@ -226,6 +269,7 @@ function packNBits(t: Tensor, kAxis: number, bs: number, kernel: BlockKernel): N
   };
 }
 
+/** Rewrites MatMul/Gemm to MatMulNBits; returns the packed weights stored [N, K] (a tied embedding table may share them). */
 function matMulNBits(
   model: Model,
   opts: Int4Options,
@@ -235,10 +279,10 @@ function matMulNBits(
   symmetric: boolean,
   grams: Map<string, InputGram>,
   conv: ((node: Node, w: WeightRef & { tensor: Tensor }) => WeightRewrite) | string,
-): void {
+): Map<Value, PackedWeight> {
   const method = opts.method ?? 'rtn';
   const g = model.graph;
-  const cache = new Map<Value, { ins: Value[]; nb: NBits; inputScale?: Value }>();
+  const cache = new Map<Value, { ins: Value[]; nb: NBits; kAxis: number; tensor: Tensor; inputScale?: Value }>();
   const convs = new Map<Value, WeightRewrite>();
   let domainAdded = false;
   for (const node of [...g.nodes]) {
@@ -274,7 +318,7 @@ function matMulNBits(
       const ins = [emit.init(`${w.value.name}_nbits`, nb.B), emit.init(`${w.value.name}_scales`, nb.scales)];
       if (nb.zeroPoints !== undefined) ins.push(emit.init(`${w.value.name}_zero_points`, nb.zeroPoints));
       const inputScale = nb.inputScale === undefined ? undefined : emit.init(`${w.value.name}_input_scale`, nb.inputScale);
-      c = { ins, nb, ...(inputScale !== undefined && { inputScale }) };
+      c = { ins, nb, kAxis: w.inAxis, tensor: t!, ...(inputScale !== undefined && { inputScale }) };
       cache.set(w.value, c);
     }
     if (!domainAdded) {
@@ -299,5 +343,16 @@ function matMulNBits(
     const how = `${method}${c.nb.note === undefined ? '' : ` (${c.nb.note})`}`;
     report.done(node, `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${how}${first ? '' : ' (shared)'}`, first ? t!.byteLength : 0, first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints, c.nb.inputScale) : 0, c.nb.maxAbsError);
   }
+  const packed = new Map<Value, PackedWeight>();
+  const tables = (opts.embeddings ?? 'float') === 'float' ? [] : embeddingTables(model);
+  for (const [v, c] of cache) {
+    if (c.inputScale !== undefined || c.nb.K % bs !== 0) continue; // AWQ quantized W·diag(s), not W
+    const p = { B: c.ins[0]!, scales: c.ins[1]!, zeroPoints: c.ins[2], N: c.nb.N, K: c.nb.K, maxAbsError: c.nb.maxAbsError };
+    // A weight stored [N, K] (Gemm transB=1) read by a Gather is the table itself, row for row; a weight stored [K, N]
+    // equal to a table's transpose is the copy torch.onnx writes for a tied head (constant-folded Transpose).
+    if (c.kAxis === 1) packed.set(v, p);
+    else for (const t of tables) if (!packed.has(t) && isTransposeOf(c.tensor, t.constValue!)) packed.set(t, p);
+  }
   for (const v of [...cache.keys(), ...convs.keys()]) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
+  return packed;
 }
