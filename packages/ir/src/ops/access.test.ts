@@ -27,6 +27,10 @@ describe('slotOf', () => {
     const gemm = node('Gemm', [x, w, c]);
     expect(slotOf(gemm, 'bias')).toBe(c);
     expect(slotIndex(gemm, 'C')).toBe(2);
+    // 'input' is the data operand: the spec name in Identity, a role elsewhere.
+    expect(slotOf(node('Identity', [x]), 'input')).toBe(x);
+    expect(slotOf(node('Transpose', [w]), 'input')).toBe(w);
+    expect(slotIndex(node('Split', [x, w]), 'input')).toBe(0);
     // MatMulNBits names its own slot 'bias' (index 5): the spec name wins.
     expect(slotIndex(node('MatMulNBits', [x, w, b], {}, 'com.microsoft'), 'bias')).toBe(5);
   });
@@ -42,6 +46,7 @@ describe('slotOf', () => {
     expect(code(() => slotOf(node('Relu', [x]), 'B'))).toBe('E_INVARIANT');
     expect(code(() => slotOf(node('Relu', [x]), 'bias'))).toBe('E_INVARIANT');
     expect(code(() => slotOf(node('LSTM', [x]), 'X'))).toBe('E_INVARIANT');
+    expect(code(() => slotOf(node('Constant', []), 'input'))).toBe('E_INVARIANT');
   });
 });
 

@@ -17,9 +17,10 @@ function undeclared(node: Node, what: string): McError {
 }
 
 /**
- * Input index of the slot `name` of `node`'s op: a spec input name ('W', 'x_scale'), or the role 'weight' / 'bias'
- * where the op declares one (Conv 'bias' is 'B', Gemm 'bias' is 'C'). Throws `E_INVARIANT` for a name the op does not
- * declare (a bug in the caller, not bad input).
+ * Input index of the slot `name` of `node`'s op: a spec input name ('W', 'x_scale'), or a role: 'weight' / 'bias'
+ * where the op declares one (Conv 'bias' is 'B', Gemm 'bias' is 'C'), and 'input' for the data operand, slot 0 (the
+ * spec's own name for it in Identity, Flatten, Cast, Softmax, …; for walking through ops that move values). Throws
+ * `E_INVARIANT` for a name the op does not declare (a bug in the caller, not bad input).
  *
  * @example
  * ```ts
@@ -32,6 +33,7 @@ export function slotIndex(node: Node, name: string): number {
   let i = inputIndex(info, name);
   if (i < 0 && name === 'weight' && info.params.weight !== undefined) i = inputIndex(info, info.params.weight.input);
   if (i < 0 && name === 'bias' && info.params.bias !== undefined) i = inputIndex(info, info.params.bias.input);
+  if (i < 0 && name === 'input' && info.inputs.length > 0) i = 0;
   if (i < 0) throw undeclared(node, `input slot '${name}' (it has ${info.inputs.join(', ') || 'no inputs'})`);
   return i;
 }
