@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError, toFloat32 } from '@mc/ir';
+import { McError, toFloat32, attrOf } from '@mc/ir';
 import { binary, NCHW_TO_NHWC_AXIS, nchw, plain, type Val } from '../graph/layout.js';
 import type { Rule, RuleContext } from './types.js';
 import { dropoutMaskData } from '../kernels/dropout.js';
@@ -59,8 +59,8 @@ const batchNormRule: Rule = {
   run(ctx) {
     const x = ctx.input(0);
     const [scale, bias] = [1, 2].map((i) => ctx.input(i).t) as [tf.Tensor, tf.Tensor];
-    const eps = ctx.node.attrFloat('epsilon', 1e-5);
-    if (ctx.node.attrInt('training_mode', 0) === 1) {
+    const eps = attrOf(ctx.node, 'epsilon');
+    if (attrOf(ctx.node, 'training_mode') === 1) {
       throw new McError('E_UNSUPPORTED', `BatchNormalization '${ctx.node.name}' has training_mode=1; export the model in inference form`, { context: { node: ctx.node.name } });
     }
     const r = x.t.rank;
@@ -127,14 +127,14 @@ export const elementwiseRules: [string, Rule][] = [
   ['Mul', bin(tf.mul)],
   ['Div', { ...bin(tf.div), trainable: [] }],
   ['Relu', unary((t) => tf.relu(t))],
-  ['LeakyRelu', unary((t, ctx) => tf.leakyRelu(t, ctx.node.attrFloat('alpha', 0.01)))],
+  ['LeakyRelu', unary((t, ctx) => tf.leakyRelu(t, attrOf(ctx.node, 'alpha')))],
   ['Sigmoid', unary((t) => tf.sigmoid(t))],
   ['Tanh', unary((t) => tf.tanh(t))],
   ['Identity', unary((t) => t)],
-  ['Elu', unary((t, ctx) => (ctx.node.attrFloat('alpha', 1) === 1 ? tf.elu(t) : tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), ctx.node.attrFloat('alpha', 1)))))],
+  ['Elu', unary((t, ctx) => (attrOf(ctx.node, 'alpha') === 1 ? tf.elu(t) : tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), attrOf(ctx.node, 'alpha')))))],
   ['Selu', unary((t, ctx) => {
-    const alpha = ctx.node.attrFloat('alpha', 1.67326319217681884765625);
-    const gamma = ctx.node.attrFloat('gamma', 1.05070102214813232421875);
+    const alpha = attrOf(ctx.node, 'alpha');
+    const gamma = attrOf(ctx.node, 'gamma');
     return tf.mul(tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), alpha)), gamma);
   })],
   ['Softplus', unary((t) => tf.softplus(t))],

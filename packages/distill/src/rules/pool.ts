@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError } from '@mc/ir';
+import { McError, attrOf } from '@mc/ir';
 import { nhwc, plain, type Val } from '../graph/layout.js';
 import { resolvePads } from './conv.js';
 import type { Rule, RuleContext } from './types.js';
@@ -21,7 +21,7 @@ function poolSetup(ctx: RuleContext) {
   const r = oneD ? resolvePads(ctx, [W], k0, [1]) : resolvePads(ctx, [H, W], kernel, [1, 1]);
   const pads: [number, number][] = oneD ? [[0, 0], r.pads[0]!] : r.pads;
   const strides = oneD ? [1, r.strides[0]!] : r.strides;
-  if (ctx.node.attrInt('ceil_mode', 0) === 1) {
+  if (attrOf(ctx.node, 'ceil_mode') === 1) {
     // ceil_mode: pad the end so the last partial window exists (spec: output = ceil((in + pads - k) / s) + 1).
     [H, W].forEach((inD, i) => {
       const p = pads[i]!;
@@ -64,7 +64,7 @@ export const avgPoolRule: Rule = {
     const { xs, kernel, pads, strides, finish } = poolSetup(ctx);
     const y = tf.avgPool(padded(xs, pads, 0), kernel, strides, 'valid');
     const anyPad = pads.some(([a, b]) => a > 0 || b > 0);
-    if (!anyPad || ctx.node.attrInt('count_include_pad', 0) === 1) return [finish(y)];
+    if (!anyPad || attrOf(ctx.node, 'count_include_pad') === 1) return [finish(y)];
     const [, H, W] = xs.shape;
     const share = tf.avgPool(padded(tf.ones([1, H, W, 1]), pads, 0), kernel, strides, 'valid');
     return [finish(tf.div(y, share) as tf.Tensor4D)];
