@@ -1,4 +1,4 @@
-import { McError, type Model, type Node, Tensor, attr } from '@mc/ir';
+import { McError, type Model, type Node, Tensor, attr, slotOf } from '@mc/ir';
 import type { Emitter } from './emit.js';
 
 /**
@@ -80,7 +80,7 @@ const UPGRADES: Record<string, [version: number, Upgrade][]> = {
  * it. When `axis` is not the last dimension that is rewritten as Shape → Flatten(axis) → op(axis=-1) → Reshape.
  */
 function softmaxUpgrade(n: Node, emit: Emitter): void {
-  const x = n.inputs[0]!;
+  const x = slotOf(n, 'input')!;
   const axis = n.attrInt('axis', 1)!;
   const rank = x.shape?.length;
   if (rank !== undefined && (axis === -1 || axis === rank - 1)) {
