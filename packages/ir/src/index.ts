@@ -22,7 +22,7 @@ export { ModelBuilder } from './builder.js';
 export { opInfo, registeredOps, weightOf, biasOf, paramsOf, namedInput, type WeightRef } from './ops/registry.js';
 export type { OpInfo, WeightSpec, ChannelRole, ShapeContext, AttrKind, AttrName, AttrSpec, AttrSpecs, AttrTypes } from './ops/define.js';
 export { slotOf, slotIndex, attrOf } from './ops/access.js';
-export { reshapeTarget, reshapeDims } from './ops/shape.js';
+export { reshapeTarget, reshapeDims, transposePerm } from './ops/shape.js';
 export { broadcastShapes } from './ops/elementwise.js';
 export { convOutDim, spatialAttrs, samePads, resolvePads } from './ops/conv.js';
 export { matmulShape } from './ops/gemm.js';

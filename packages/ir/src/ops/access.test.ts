@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attr, attrOf, McError, Node, reshapeDims, reshapeTarget, resolvePads, samePads, slotIndex, slotOf, Value } from '../index.js';
+import { attr, attrOf, McError, Node, reshapeDims, reshapeTarget, resolvePads, samePads, slotIndex, slotOf, transposePerm, Value } from '../index.js';
 
 const node = (opType: string, inputs: (Value | undefined)[], attributes: Record<string, ReturnType<typeof attr.int>> = {}, domain = ''): Node =>
   new Node({ opType, domain, inputs, outputs: 1, attributes });
@@ -74,6 +74,15 @@ describe('attrOf', () => {
     expect(attrOf(node('Resize', [x]), 'mode')).toBe('nearest');
     expect(attrOf(node('Pad', [x]), 'mode')).toBe('constant');
     expect(attrOf(node('MatMulNBits', [x], {}, 'com.microsoft'), 'bits')).toBe(4);
+    expect(attrOf(node('Clip', [x]), 'max')).toBe(3.4028234663852886e38);
+    expect(attrOf(node('Dropout', [x]), 'ratio')).toBe(0.5);
+  });
+
+  it('follows a default that changed with the opset (Softmax axis 1 before opset 13, -1 after)', () => {
+    expect(attrOf(node('Softmax', [x]), 'axis', 11)).toBe(1);
+    expect(attrOf(node('Softmax', [x]), 'axis', 13)).toBe(-1);
+    expect(attrOf(node('LogSoftmax', [x]), 'axis')).toBe(-1);
+    expect(attrOf(node('Softmax', [x], { axis: attr.int(2) }), 'axis', 11)).toBe(2);
   });
 
   it('is undefined where the spec has no default, and reads lists', () => {
@@ -88,6 +97,14 @@ describe('attrOf', () => {
     expect(code(() => attrOf(node('Conv', [x], { group: attr.float(2) }), 'group'))).toBe('E_FORMAT');
     expect(code(() => attrOf(node('Relu', [x]), 'alpha'))).toBe('E_INVARIANT');
     expect(code(() => attrOf(node('Conv', [x]), 'transB'))).toBe('E_INVARIANT');
+  });
+});
+
+describe('Transpose permutation', () => {
+  it('reverses the axes by default', () => {
+    const x = new Value('x');
+    expect(transposePerm(node('Transpose', [x]), 3)).toEqual([2, 1, 0]);
+    expect(transposePerm(node('Transpose', [x], { perm: attr.ints([0, 2, 1]) }), 3)).toEqual([0, 2, 1]);
   });
 });
 

@@ -55,16 +55,18 @@ export function slotOf(node: Node, name: string): Value | undefined {
 
 /**
  * Attribute `name` of `node`, typed by {@link AttrTypes}, or the spec default the op table declares when the node
- * omits it; undefined where the spec has no default (`strides`, `output_shape`). Throws `E_FORMAT` when a required
- * attribute is missing or has the wrong type, `E_INVARIANT` when the op table does not declare the attribute.
+ * omits it; undefined where the spec has no default (`strides`, `output_shape`). Where the default changed between
+ * opsets (Softmax's axis), pass the model's `opset`; without it the current default applies. Throws `E_FORMAT` when a
+ * required attribute is missing or has the wrong type, `E_INVARIANT` when the op table does not declare the attribute.
  *
  * @example
  * ```ts
- * attrOf(conv, 'group');  // 1 unless the node says otherwise
- * attrOf(gemm, 'alpha');  // 1.0 by default
+ * attrOf(conv, 'group');        // 1 unless the node says otherwise
+ * attrOf(gemm, 'alpha');        // 1.0 by default
+ * attrOf(softmax, 'axis', 11);  // 1 (opset < 13), -1 from opset 13
  * ```
  */
-export function attrOf<K extends AttrName>(node: Node, name: K): AttrTypes[K] {
+export function attrOf<K extends AttrName>(node: Node, name: K, opset?: number): AttrTypes[K] {
   const spec = opInfo(node)?.attrs[name];
   if (spec === undefined) throw undeclared(node, `attribute '${name}'`);
   if (node.attr(name) === undefined) {
@@ -73,7 +75,7 @@ export function attrOf<K extends AttrName>(node: Node, name: K): AttrTypes[K] {
         context: { node: node.name, opType: node.opType },
       });
     }
-    const d = spec.default;
+    const d = spec.before !== undefined && opset !== undefined && opset < spec.before.opset ? spec.before.default : spec.default;
     return (Array.isArray(d) ? [...(d as number[])] : d) as AttrTypes[K];
   }
   switch (spec.kind) {

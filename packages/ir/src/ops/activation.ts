@@ -14,8 +14,10 @@ const activationAttrs: Record<string, AttrSpecs> = {
   Celu: { alpha: float(1) },
   HardSigmoid: { alpha: float(0.2), beta: float(0.5) },
   ThresholdedRelu: { alpha: float(1) },
-  // Before opset 11 Clip's bounds are attributes (no default: unbounded).
-  Clip: { min: float(), max: float() },
+  // Before opset 11 Clip's bounds are attributes, unbounded by default (the float32 lowest and highest values).
+  Clip: { min: float(-3.4028234663852886e38), max: float(3.4028234663852886e38) },
+  // Before opset 12 Dropout's ratio is an attribute.
+  Dropout: { ratio: float(0.5) },
 };
 
 /** Activations: same shape in and out, no channel-coupling parameters. */
@@ -31,5 +33,8 @@ export const activationOps: OpInfo[] = [
     }),
   ),
   defineOp({ opType: 'PRelu', inputs: ['X', 'slope'], params: { channel: ['slope'] }, channels: 'channelwise', inferShape: (c) => [c.shapes[0]] }),
-  ...['Softmax', 'LogSoftmax', 'Hardmax'].map((opType) => defineOp({ opType, inputs: ['input'], inferShape: (c) => [c.shapes[0]] })),
+  // axis is -1 from opset 13; before, the input was flattened to 2-D at axis 1 (https://onnx.ai/onnx/operators/onnx__Softmax.html).
+  ...['Softmax', 'LogSoftmax', 'Hardmax'].map((opType) =>
+    defineOp({ opType, inputs: ['input'], attrs: { axis: { kind: 'INT', default: -1, before: { opset: 13, default: 1 } } }, inferShape: (c) => [c.shapes[0]] }),
+  ),
 ];

@@ -94,8 +94,11 @@ export interface AttrTypes {
   cubic_coeff_a: number;
   exclude_outside: number;
   extrapolation_value: number;
-  min: number | undefined;
-  max: number | undefined;
+  min: number;
+  max: number;
+  ratio: number;
+  fmod: number;
+  direction: string;
   to: number;
   block_size: number;
   saturate: number;
@@ -115,6 +118,8 @@ export interface AttrSpec {
   kind: AttrKind;
   default?: number | string | readonly number[];
   required?: boolean;
+  /** A default that changed: below opset `opset` it was `default` (Softmax's axis was 1 before opset 13). */
+  before?: { opset: number; default: number | string };
 }
 
 /** Declared attributes of an op, by spec name. */

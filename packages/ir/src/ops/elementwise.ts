@@ -64,6 +64,8 @@ const binary = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 
   defineOp({
     opType,
     inputs: opType === 'Max' || opType === 'Min' || opType === 'Sum' || opType === 'Mean' ? ['...data_0'] : ['A', 'B'],
+    ...(opType === 'Mod' && { attrs: { fmod: int(0) } }),
+    ...(opType === 'BitShift' && { attrs: { direction: required('STRING') } }),
     channels: 'elementwise',
     inferShape: broadcast,
     ...(arith[opType] !== undefined && { inferValue: valueOp(arith[opType]) }),

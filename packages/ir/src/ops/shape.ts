@@ -1,3 +1,4 @@
+import type { Node } from '../node.js';
 import { dimAdd, dimDiv, dimProduct, dimSub } from '../symbolic.js';
 import type { Dim, Shape } from '../types.js';
 import { defineOp, int, ints, type OpInfo, required, type ShapeContext } from './define.js';
@@ -70,10 +71,23 @@ function flattenShape(ctx: ShapeContext): (Shape | undefined)[] {
   return [[dimProduct(x.slice(0, axis)), dimProduct(x.slice(axis))]];
 }
 
+/**
+ * Transpose's permutation for an input of rank `rank`: the `perm` attribute, by default the axes reversed
+ * (https://onnx.ai/onnx/operators/onnx__Transpose.html).
+ *
+ * @example
+ * ```ts
+ * transposePerm(transpose, 3); // [2, 1, 0] without a perm attribute
+ * ```
+ */
+export function transposePerm(node: Node, rank: number): number[] {
+  return node.attrInts('perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+}
+
 function transposeShape(ctx: ShapeContext): (Shape | undefined)[] {
   const x = ctx.shapes[0];
   if (x === undefined) return [undefined];
-  const perm = ctx.node.attrInts('perm', x.map((_, i) => x.length - 1 - i));
+  const perm = transposePerm(ctx.node, x.length);
   return [perm.map((p) => x[p] ?? null)];
 }
 
