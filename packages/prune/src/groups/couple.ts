@@ -1,4 +1,4 @@
-import { attr, attrOf, type Model, type Node, slotIndex, slotOf, Tensor, toNumbers, type Value } from '@mc/ir';
+import { attr, attrOf, type Model, type Node, slotIndex, slotOf, Tensor, toNumbers, type Value, transposePerm } from '@mc/ir';
 import { expandBlocks, takeAlong } from '../kernels/slice.js';
 import { broadcastAxis, inconsistent, knownDims, replaceConst, type RuleContext } from './util.js';
 import { type ChanMap, keptPositions } from './state.js';
@@ -187,7 +187,7 @@ const flattenRule: Rule = (ctx, node, mapped) => {
 /** Transpose moves the channel axis to where the permutation puts it. */
 const transposeRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0]!;
-  const perm = node.attrInts('perm', Array.from({ length: x.rank }, (_, i) => x.rank - 1 - i))!;
+  const perm = transposePerm(node, x.rank);
   if (x.block !== 1 || perm.length !== x.rank) return fixAll(ctx, mapped, `${label(node)} moves flattened channels`);
   ctx.state.member(x, { node: node.name, opType: node.opType, role: 'couple' });
   ctx.state.maps.set(node.outputs[0]!, { ...x, axis: perm.indexOf(x.axis) });
