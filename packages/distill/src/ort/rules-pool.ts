@@ -1,4 +1,4 @@
-import { type Node, type Shape, Tensor, type Value, attrOf } from '@mc/ir';
+import { type Node, type Shape, Tensor, type Value, attrOf, spatialAttrs } from '@mc/ir';
 import { convGeometry, copyForward, known, type OrtRule } from './rule.js';
 
 // Reverse-mode rules of the pooling ops: MaxPool, AveragePool, GlobalAveragePool.
@@ -6,9 +6,7 @@ import { convGeometry, copyForward, known, type OrtRule } from './rule.js';
 /** Non-overlapping 2-D windows (kernel = strides, no pads/dilation, sizes divisible): the window is a reshape. */
 function tiled(node: Node, x: Shape | undefined): { c: number; h: number; w: number; kh: number; kw: number } | undefined {
   const k = node.attrInts('kernel_shape') ?? [];
-  const s = node.attrInts('strides', k.map(() => 1));
-  const pads = node.attrInts('pads', [0, 0, 0, 0]);
-  const dil = node.attrInts('dilations', [1, 1]);
+  const { strides: s, pads, dilations: dil } = spatialAttrs(node, k);
   if (x?.length !== 4 || !known(x, 1) || k.length !== 2 || s[0] !== k[0] || s[1] !== k[1] || pads.some((p) => p !== 0) || dil.some((d) => d !== 1)) return undefined;
   if (attrOf(node, 'auto_pad') !== 'NOTSET' && attrOf(node, 'auto_pad') !== 'VALID') return undefined;
   const [, c, h, w] = x as number[];
@@ -23,7 +21,7 @@ function tiled(node: Node, x: Shape | undefined): { c: number; h: number; w: num
 export const maxPoolRule: OrtRule = {
   trainable: [],
   check(node, inShape) {
-    if (node.attrInt('storage_order', 0) !== 0) return 'storage_order 1';
+    if (attrOf(node, 'storage_order') !== 0) return 'storage_order 1';
     if (node.outputs.length > 1) return 'its Indices output is used';
     if (inShape(0) === undefined) return 'input shape unknown';
     return undefined;
@@ -61,7 +59,7 @@ export const avgPoolRule: OrtRule = {
     const x = inShape(0);
     if (x?.length !== 4 || !known(x, 1)) return 'needs a 2-D pool with known channels and spatial size';
     if (attrOf(node, 'ceil_mode') === 1) return 'ceil_mode 1';
-    if (node.attrInts('dilations', [1, 1]).some((d) => d !== 1)) return 'dilations';
+    if ((attrOf(node, 'dilations') ?? []).some((d) => d !== 1)) return 'dilations';
     return undefined;
   },
   backward(ctx, [dy], need) {

@@ -1,4 +1,4 @@
-import { toNumbers, type Node, type Shape, type Value, attrOf } from '@mc/ir';
+import { toNumbers, type Node, type Shape, type Value, attrOf, transposePerm } from '@mc/ir';
 import { known, type OrtCtx, type OrtRule } from './rule.js';
 import { convRule, gemmRule, matMulRule } from './rules-linear.js';
 import { avgPoolRule, globalAvgPoolRule, maxPoolRule } from './rules-pool.js';
@@ -37,7 +37,7 @@ const dropoutRule: OrtRule = {
   forward(ctx) {
     const c = ctx.constant(1);
     // The ratio is an attribute before opset 12, an input after.
-    const ratio = ctx.node.attributes.has('ratio') ? ctx.node.attrFloat('ratio', 0.5) : c === undefined ? 0.5 : toNumbers(c)[0]!;
+    const ratio = ctx.node.attributes.has('ratio') ? attrOf(ctx.node, 'ratio') : c === undefined ? 0.5 : toNumbers(c)[0]!;
     if (!ctx.training || ratio <= 0) return [ctx.x(0)!];
     const mask = ctx.dropoutMask(ratio);
     return [ctx.e.mul(ctx.x(0)!, mask), mask];
@@ -55,7 +55,7 @@ const transposeRule: OrtRule = {
   backward(ctx, [dy], need) {
     if (!need[0]) return [];
     const r = ctx.inShape(0)?.length ?? ctx.node.attrInts('perm')!.length;
-    const perm = ctx.node.attrInts('perm', Array.from({ length: r }, (_, i) => r - 1 - i));
+    const perm = transposePerm(ctx.node, r);
     const inv = perm.map((_, i) => perm.indexOf(i));
     return [ctx.e.op('Transpose', [dy], { perm: inv })];
   },

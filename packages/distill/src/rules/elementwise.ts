@@ -34,12 +34,12 @@ const softmaxLike = (log: boolean): Rule => ({
     const f = (t: tf.Tensor) => (log ? tf.logSoftmax(t) : tf.softmax(t));
     const r = x.t.rank;
     if (ctx.opset < 13) {
-      const axis = ((ctx.node.attrInt('axis', 1) % r) + r) % r;
+      const axis = ((attrOf(ctx.node, 'axis', ctx.opset) % r) + r) % r;
       const t = nchw(x);
       const outer = t.shape.slice(0, axis).reduce((a, b) => a * b, 1);
       return [plain(tf.reshape(f(tf.reshape(t, [outer, -1])), t.shape))];
     }
-    const axis = ((ctx.node.attrInt('axis', -1) % r) + r) % r;
+    const axis = ((attrOf(ctx.node, 'axis', ctx.opset) % r) + r) % r;
     const ax = x.nhwc ? NCHW_TO_NHWC_AXIS[axis]! : axis;
     if (ax === r - 1) return [same(x, f(x.t))];
     const perm = Array.from({ length: r }, (_, i) => i);
@@ -101,7 +101,7 @@ const dropoutRule: Rule = {
   trainable: [],
   run(ctx) {
     const x = ctx.input(0);
-    const ratio = ctx.opset >= 12 ? scalarInput(ctx, 1, 'ratio', 0.5) : ctx.node.attrFloat('ratio', 0.5);
+    const ratio = ctx.opset >= 12 ? scalarInput(ctx, 1, 'ratio', 0.5) : attrOf(ctx.node, 'ratio');
     const y = ctx.training && ratio > 0 ? tf.mul(x.t, dropoutMask(x.t.shape, ratio, ctx.seed)) : x.t;
     const out: Val[] = [same(x, y)];
     if (ctx.node.outputs.length > 1) out.push(same(x, tf.cast(tf.notEqual(y, 0), 'bool')));
@@ -114,8 +114,8 @@ const clipRule: Rule = {
   trainable: [],
   run(ctx) {
     const x = ctx.input(0);
-    const lo = ctx.opset >= 11 ? scalarInput(ctx, 1, 'min', -3.4028234663852886e38) : ctx.node.attrFloat('min', -3.4028234663852886e38);
-    const hi = ctx.opset >= 11 ? scalarInput(ctx, 2, 'max', 3.4028234663852886e38) : ctx.node.attrFloat('max', 3.4028234663852886e38);
+    const lo = ctx.opset >= 11 ? scalarInput(ctx, 1, 'min', -3.4028234663852886e38) : attrOf(ctx.node, 'min');
+    const hi = ctx.opset >= 11 ? scalarInput(ctx, 2, 'max', 3.4028234663852886e38) : attrOf(ctx.node, 'max');
     return [same(x, tf.clipByValue(x.t, lo, hi))];
   },
 };

@@ -14,7 +14,7 @@ function poolSetup(ctx: RuleContext) {
   const xs = oneD ? (tf.expandDims(tf.transpose(x.t, [0, 2, 1]), 1) as tf.Tensor4D) : nhwc(x);
   const k0 = ctx.node.attrInts('kernel_shape') ?? [];
   if (k0.length !== x.t.rank - 2) throw new McError('E_FORMAT', `${ctx.node.opType} '${ctx.node.name}' needs a ${x.t.rank - 2}-D kernel_shape`, { context: { node: ctx.node.name } });
-  const dil = ctx.node.attrInts('dilations', [1, 1]);
+  const dil = attrOf(ctx.node, 'dilations') ?? [];
   if (dil.some((d) => d !== 1)) throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has dilations; not supported in training`, { context: { node: ctx.node.name } });
   const [, H, W] = xs.shape;
   const kernel = oneD ? [1, k0[0]!] : k0;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError, toNumbers, attrOf, reshapeTarget } from '@mc/ir';
+import { McError, toNumbers, attrOf, reshapeTarget, transposePerm } from '@mc/ir';
 import { NCHW_TO_NHWC_AXIS, nchw, nhwc, plain, type Val } from '../graph/layout.js';
 import type { Rule } from './types.js';
 
@@ -35,7 +35,7 @@ const transposeRule: Rule = {
   run(ctx) {
     const x = ctx.input(0);
     const r = x.t.rank;
-    const perm = ctx.node.attrInts('perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    const perm = transposePerm(ctx.node, r);
     if (x.nhwc) {
       // out[i] = nchw[perm[i]] = nhwc[NCHW_TO_NHWC_AXIS[perm[i]]]
       const composed = perm.map((p) => NCHW_TO_NHWC_AXIS[p]!);
@@ -96,8 +96,8 @@ const shapeRule: Rule = {
     const x = ctx.input(0);
     const dims = x.nhwc ? [x.t.shape[0]!, x.t.shape[3]!, x.t.shape[1]!, x.t.shape[2]!] : x.t.shape;
     const r = dims.length;
-    const start = norm(ctx.node.attrInt('start', 0), r + 1);
-    const endAttr = ctx.node.attrInt('end');
+    const start = norm(attrOf(ctx.node, 'start'), r + 1);
+    const endAttr = attrOf(ctx.node, 'end');
     const end = endAttr === undefined ? r : Math.min(r, endAttr < 0 ? endAttr + r : endAttr);
     return [plain(tf.tensor1d(dims.slice(start, end), 'int32'))];
   },
