@@ -1,4 +1,4 @@
-import { type DType, dtypeFromOnnx, type Node, Tensor, toFloat32, type Value, attrOf, reshapeDims, slotOf } from '@mc/ir';
+import { type DType, dtypeFromOnnx, type Node, Tensor, toFloat32, type Value, attrOf, reshapeDims, slotOf, transposePerm } from '@mc/ir';
 import { permute } from './tensor-ops.js';
 
 /**
@@ -160,7 +160,7 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
       return { ...x, dims: x.dims.filter((_, i) => !axes.includes(i)) };
     }
     case 'Transpose': {
-      const perm = n.attrInts('perm') ?? x.dims.map((_, i) => x.dims.length - 1 - i);
+      const perm = transposePerm(n, x.dims.length);
       const t = permute(new Tensor('float32', x.dims, Float32Array.from(x.data)), perm);
       return { dtype: x.dtype, dims: [...t.dims], data: Float64Array.from(t.data) };
     }
@@ -209,7 +209,7 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
       return broadcast(x, ins[1]!, (a, b) => (right ? Math.floor(a / 2 ** b) : a * 2 ** b));
     }
     case 'Mod':
-      return broadcast(x, ins[1]!, n.attrInt('fmod', 0) === 1 ? (a, b) => a % b : (a, b) => ((a % b) + b) % b);
+      return broadcast(x, ins[1]!, attrOf(n, 'fmod') === 1 ? (a, b) => a % b : (a, b) => ((a % b) + b) % b);
     case 'Add':
       return broadcast(x, ins[1]!, (a, b) => a + b);
     case 'Sub':
