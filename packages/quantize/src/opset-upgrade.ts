@@ -1,4 +1,4 @@
-import { McError, type Model, type Node, Tensor, attr } from '@mc/ir';
+import { McError, type Model, type Node, Tensor, attr, slotOf, attrOf } from '@mc/ir';
 import type { Emitter } from './emit.js';
 
 /**
@@ -57,7 +57,7 @@ const UPGRADES: Record<string, [version: number, Upgrade][]> = {
   }]],
   Pad: [[11, (n, emit) => {
     const pads = rawInts(n, 'pads') ?? [];
-    const value = n.attrFloat('value', 0)!;
+    const value = attrOf(n, 'value');
     n.attributes.delete('pads');
     n.attributes.delete('value');
     n.replaceInput(1, emit.init(`${n.name || 'Pad'}_pads`, i64(pads)));
@@ -80,8 +80,8 @@ const UPGRADES: Record<string, [version: number, Upgrade][]> = {
  * it. When `axis` is not the last dimension that is rewritten as Shape → Flatten(axis) → op(axis=-1) → Reshape.
  */
 function softmaxUpgrade(n: Node, emit: Emitter): void {
-  const x = n.inputs[0]!;
-  const axis = n.attrInt('axis', 1)!;
+  const x = slotOf(n, 'input')!;
+  const axis = attrOf(n, 'axis', 12); // the node is from before opset 13, which this rule upgrades across
   const rank = x.shape?.length;
   if (rank !== undefined && (axis === -1 || axis === rank - 1)) {
     n.setAttr('axis', attr.int(-1));

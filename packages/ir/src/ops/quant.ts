@@ -1,6 +1,6 @@
 import type { Shape } from '../types.js';
 import { convOutDim, spatialAttrs } from './conv.js';
-import { defineOp, numel, type OpInfo, type ShapeContext } from './define.js';
+import { defineOp, int, numel, type OpInfo, required, type ShapeContext, spatialAttrSpecs } from './define.js';
 import { matmulShape } from './gemm.js';
 
 // Quantized forms (https://onnx.ai/onnx/operators/onnx__QuantizeLinear.html and friends). They carry no weight facts:
@@ -25,6 +25,7 @@ export const quantOps: OpInfo[] = [
     opType: 'MatMulNBits',
     domain: 'com.microsoft',
     inputs: ['A', 'B', 'scales', 'zero_points?', 'g_idx?', 'bias?'],
+    attrs: { K: required('INT'), N: required('INT'), bits: int(4), block_size: required('INT'), accuracy_level: int(0) },
     inferShape: (c) => {
       const a = c.shapes[0];
       const n = c.node.attrInt('N', NaN);
@@ -62,6 +63,8 @@ export const quantOps: OpInfo[] = [
   defineOp({
     opType: 'QuantizeLinear',
     inputs: ['x', 'y_scale', 'y_zero_point?'],
+    // axis and block_size (opset 21) select per-axis and blocked quantization; output_dtype 0 means "from y_zero_point".
+    attrs: { axis: int(1), block_size: int(0), saturate: int(1), output_dtype: int(0) },
     channels: 'passthrough',
     inferShape: (c) => [c.shapes[0]],
     inferDType: (c) => [c.dtypes[2] ?? 'uint8'],
@@ -69,6 +72,7 @@ export const quantOps: OpInfo[] = [
   defineOp({
     opType: 'DequantizeLinear',
     inputs: ['x', 'x_scale', 'x_zero_point?'],
+    attrs: { axis: int(1), block_size: int(0) },
     channels: 'passthrough',
     inferShape: (c) => [c.shapes[0]],
     inferDType: (c) => [c.dtypes[1] ?? 'float32'],
@@ -89,6 +93,7 @@ export const quantOps: OpInfo[] = [
   defineOp({
     opType: 'ConvInteger',
     inputs: ['x', 'w', 'x_zero_point?', 'w_zero_point?'],
+    attrs: { ...spatialAttrSpecs, group: int(1) },
     inferShape: (c) => convLikeShape(c.shapes[0], c.shapes[1], c),
     inferDType: () => ['int32'],
     macs: (_n, ins, outs) => convMacs(ins[1], outs[0]),
@@ -96,6 +101,7 @@ export const quantOps: OpInfo[] = [
   defineOp({
     opType: 'QLinearConv',
     inputs: ['x', 'x_scale', 'x_zero_point', 'w', 'w_scale', 'w_zero_point', 'y_scale', 'y_zero_point', 'B?'],
+    attrs: { ...spatialAttrSpecs, group: int(1) },
     inferShape: (c) => convLikeShape(c.shapes[0], c.shapes[3], c),
     inferDType: (c) => [c.dtypes[7] ?? c.dtypes[0]],
     macs: (_n, ins, outs) => convMacs(ins[3], outs[0]),

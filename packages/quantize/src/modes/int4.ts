@@ -1,4 +1,4 @@
-import { type Model, type Node, Tensor, type Value, type WeightRef, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, type WeightRef, attr, attrOf, biasOf, opInfo, slotOf, toFloat32, weightOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
 import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
@@ -50,9 +50,9 @@ export function skipReason(node: Node, opts: Int4Options): string | undefined {
           ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
           : t.size === 0
             ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched`
-          : node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1)
+          : node.opType === 'Gemm' && (attrOf(node, 'transA') !== 0 || attrOf(node, 'alpha') !== 1)
             ? 'Gemm with transA=1 or alpha != 1'
-            : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && node.attrFloat('beta', 1) !== 1
+            : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && attrOf(node, 'beta') !== 1
               ? 'Gemm with beta != 1'
               : undefined;
 }
@@ -83,7 +83,7 @@ async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, In
     const w = weightOf(node)!;
     const [d0, d1] = w.tensor!.dims as [number, number];
     const k = w.inAxis === 0 ? d0 : d1;
-    const a = node.inputs[0];
+    const a = slotOf(node, 'input');
     if (a !== undefined) acts.set(a.name, k);
   }
   return collectInputGrams(model, acts, opts);
@@ -142,7 +142,7 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
       const N = kAxis === 0 ? d1 : d0;
       const src = toFloat32(t);
       const wt = kAxis === 0 ? transpose2d(src, K, N) : src; // [N, K]
-      const input = node.inputs[0];
+      const input = slotOf(node, 'input');
       const { r } = kernelFor(opts, bs, symmetric, input === undefined ? undefined : grams.get(input.name))(wt, N, K);
       const nb = r.blocksPerRow;
       // back to the weight's own layout; blocks run along the K axis
@@ -313,7 +313,7 @@ function matMulNBits(
     let c = cache.get(w.value);
     const first = c === undefined;
     if (c === undefined) {
-      const a0 = node.inputs[0];
+      const a0 = slotOf(node, 'input');
       const nb = packNBits(t!, w.inAxis, bs, kernelFor(opts, bs, symmetric, a0 === undefined ? undefined : grams.get(a0.name)));
       const ins = [emit.init(`${w.value.name}_nbits`, nb.B), emit.init(`${w.value.name}_scales`, nb.scales)];
       if (nb.zeroPoints !== undefined) ins.push(emit.init(`${w.value.name}_zero_points`, nb.zeroPoints));
@@ -325,7 +325,7 @@ function matMulNBits(
       if (!model.opsetImports.has('com.microsoft')) model.opsetImports.set('com.microsoft', 1);
       domainAdded = true;
     }
-    let a = node.inputs[0]!;
+    let a = slotOf(node, 'input')!;
     // AWQ: W·diag(s) is quantized, so the input is divided by s (one Mul; every consumer of this weight does it).
     if (c.inputScale !== undefined) [a] = emit.node(node, 'Mul', [a, c.inputScale], { name: `${node.name || 'MatMul'}_awq_scale`, dtypes: ['float32'] });
     const [y] = emit.node(node, 'MatMulNBits', [a, ...c.ins], {

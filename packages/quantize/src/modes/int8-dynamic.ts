@@ -1,4 +1,4 @@
-import { type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf, attrOf, slotOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
 import { transpose2d } from '../kernels/block.js';
@@ -41,14 +41,14 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
           ? `weight '${w.value.name}' is not a float32 initializer`
           : node.opType !== 'Conv' && t.dims.length !== 2
             ? 'weight is not 2-D'
-            : node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1)
+            : node.opType === 'Gemm' && (attrOf(node, 'transA') !== 0 || attrOf(node, 'alpha') !== 1)
               ? 'Gemm with transA=1 or alpha != 1'
               : undefined;
     if (why !== undefined) {
       report.pass(node, why);
       continue;
     }
-    const x = node.inputs[0]!;
+    const x = slotOf(node, 'input')!;
     let xq = dql.get(x);
     if (xq === undefined) {
       const at = x.producer() === undefined ? g.nodes[0]! : node;
@@ -59,7 +59,7 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
     // weight as [K, N] for MatMul/Gemm (transB=1 transposed), OIHW for Conv
     let data = toFloat32(t!);
     let dims = t!.dims;
-    if (node.opType === 'Gemm' && node.attrInt('transB', 0) === 1) {
+    if (node.opType === 'Gemm' && attrOf(node, 'transB') === 1) {
       data = transpose2d(data, dims[0]!, dims[1]!);
       dims = [dims[1]!, dims[0]!];
     }
@@ -96,7 +96,7 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
           [bias] = emit.node(node, 'Reshape', [b.value, emit.init(`${node.name}_bias_shape`, new Tensor('int64', [dims.length], BigInt64Array.from([1n, -1n, ...Array(dims.length - 2).fill(1n)])))], { name: `${node.name}_bias_reshape` });
         }
       } else {
-        const beta = node.attrFloat('beta', 1)!;
+        const beta = attrOf(node, 'beta');
         if (beta !== 1 && b.tensor !== undefined) bias = emit.init(`${b.value.name}_beta`, new Tensor('float32', b.tensor.dims, toFloat32(b.tensor).map((v) => v * beta)));
       }
       [y] = emit.node(node, 'Add', [y!, bias!], { name: `${node.name || node.opType}_bias`, dtypes: ['float32'] });
