@@ -1,4 +1,4 @@
-import { McError, type Model } from '@mc/ir';
+import { McError, type Model, type Tensor } from '@mc/ir';
 import { compareTensor } from './compare.js';
 import { createSession, type Feeds, type ModelSession, type RunModelOptions } from './run-model.js';
 import { syntheticFeeds } from './synthetic-feeds.js';
@@ -30,6 +30,8 @@ export interface AgreementOptions {
    * measure; NaN/Inf, shapes and exactness are always checked.
    */
   cosine?: boolean;
+  /** When both models run in segments (see {@link RunModelOptions.segments}); default: above 1 GiB of weights. */
+  segments?: RunModelOptions['segments'];
 }
 
 /** The result of {@link checkAgreement}: data; `ok` false lists every bound missed in `failures`. */
@@ -100,7 +102,7 @@ export async function checkAgreement(reference: Model, candidate: Model, opts: A
     throw new McError('E_UNSUPPORTED', `verification cannot make inputs of type ${missing[0]!.dtype} for input '${missing[0]!.name}'; pass --dataset to verify on data, or --no-verify to write the unverified model`);
   }
   const level = thresholds.exact ? 'disabled' : undefined;
-  const refOpts: RunModelOptions = level === undefined ? {} : { graphOptimizationLevel: level };
+  const refOpts: RunModelOptions = { ...(level !== undefined && { graphOptimizationLevel: level }), ...(opts.segments !== undefined && { segments: opts.segments }) };
   const a = await open(reference, 'input', refOpts);
   const report: AgreementReport = { ok: true, technique: opts.technique, thresholds, inputs: opts.inputs ?? 'synthetic inputs', outputs: {}, failures: [] };
   let b: ModelSession;
@@ -113,15 +115,16 @@ export async function checkAgreement(reference: Model, candidate: Model, opts: A
   }
   const fail = new Set<string>();
   try {
-    for (const f of feeds) {
-      const ra = await a.run(f);
-      let rb;
-      try {
-        rb = await b.run(f);
-      } catch (e) {
-        fail.add(McError.is(e) ? e.message : String(e));
-        break;
-      }
+    // runMany: a model too large for one session runs segment by segment, each segment loaded once for all batches
+    const ras = await a.runMany(feeds);
+    let rbs: Record<string, Tensor>[] = [];
+    try {
+      rbs = await b.runMany(feeds);
+    } catch (e) {
+      fail.add(McError.is(e) ? e.message : String(e));
+    }
+    for (const [i, rb] of rbs.entries()) {
+      const ra = ras[i]!;
       for (const [name, t] of Object.entries(ra)) {
         const u = rb[name];
         if (u === undefined) {

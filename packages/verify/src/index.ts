@@ -7,3 +7,4 @@ export { GATE_THRESHOLDS, type GateTechnique, type GateThresholds } from './thre
 export { syntheticFeeds, type SyntheticFeedOptions } from './synthetic-feeds.js';
 export { checkAgreement, customDomainOps, type AgreementOptions, type AgreementReport, type OutputAgreement } from './agreement.js';
 export { nonFiniteWeights, assertFiniteWeights, type NonFiniteWeight } from './weights-policy.js';
+export { SEGMENTED_ABOVE_BYTES, SEGMENT_BYTES, planSegments, segmentModel, type Segment } from './segments.js';

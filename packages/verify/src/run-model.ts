@@ -2,6 +2,7 @@ import { type Feeds, McError, type Model, type Tensor } from '@mc/ir';
 import { writeOnnx } from '@mc/io-onnx';
 import * as ort from 'onnxruntime-node';
 import { fromOrt, toOrt } from './ort-tensor.js';
+import { SEGMENT_BYTES, SEGMENTED_ABOVE_BYTES, runSegmented, weightBytes } from './segments.js';
 
 // onnxruntime-node 1.30's Linux build carries Microsoft's 1DS telemetry client, which opens an (empty) trace file
 // /tmp/mat-debug-<pid>.log when the first session starts and never removes it. ORT reads ORT_DISABLE_TELEMETRY then;
@@ -19,6 +20,11 @@ export interface RunModelOptions {
   sessionOptions?: ort.InferenceSession.SessionOptions;
   /** Where the model came from, for error messages. */
   file?: string;
+  /**
+   * An IR model whose weights exceed `above` bytes (default {@link SEGMENTED_ABOVE_BYTES}, 1 GiB) runs in segments of
+   * at most `bytes` weight bytes (default {@link SEGMENT_BYTES}, 256 MiB), one onnxruntime session at a time.
+   */
+  segments?: { above?: number; bytes?: number };
 }
 
 /** A reusable onnxruntime-node session over an mc model. */
@@ -26,6 +32,8 @@ export interface ModelSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Feeds): Promise<Record<string, Tensor>>;
+  /** Runs several batches; a segmented session loads each segment once for all of them. */
+  runMany(feeds: readonly Feeds[]): Promise<Record<string, Tensor>[]>;
   release(): Promise<void>;
 }
 
@@ -40,6 +48,43 @@ export interface ModelSession {
  * ```
  */
 export async function createSession(model: Model | Uint8Array | string, opts: RunModelOptions = {}): Promise<ModelSession> {
+  if (typeof model !== 'string' && !(model instanceof Uint8Array) && weightBytes(model) > (opts.segments?.above ?? SEGMENTED_ABOVE_BYTES)) {
+    return segmentedSession(model, opts);
+  }
+  return openSession(model, opts);
+}
+
+/**
+ * A session over a model too large for one onnxruntime session (see {@link RunModelOptions.segments}): every run
+ * opens the segments one after another. Memory stays near one segment's weights, time grows by the loads.
+ */
+function segmentedSession(model: Model, opts: RunModelOptions): ModelSession {
+  const runMany = (feeds: readonly Feeds[]) =>
+    runSegmented(
+      model,
+      feeds,
+      async (part, fs) => {
+        const s = await openSession(part, opts);
+        try {
+          const out: Record<string, Tensor>[] = [];
+          for (const f of fs) out.push(await s.run(f));
+          return out;
+        } finally {
+          await s.release();
+        }
+      },
+      opts.segments?.bytes ?? SEGMENT_BYTES,
+    );
+  return {
+    inputNames: model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name),
+    outputNames: model.graph.outputs.map((v) => v.name),
+    run: async (feeds) => (await runMany([feeds]))[0]!,
+    runMany,
+    release: async () => {},
+  };
+}
+
+async function openSession(model: Model | Uint8Array | string, opts: RunModelOptions): Promise<ModelSession> {
   // A path lets onnxruntime resolve external data itself; an IR model is encoded inline.
   const src = typeof model === 'string' || model instanceof Uint8Array ? model : writeOnnx(model);
   const where = opts.file ?? (typeof model === 'string' ? model : 'the model');
@@ -58,26 +103,32 @@ export async function createSession(model: Model | Uint8Array | string, opts: Ru
       cause: e,
     });
   }
+  const run = async (feeds: Feeds): Promise<Record<string, Tensor>> => {
+    const f: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(feeds)) f[k] = toOrt(t, k);
+    let res: ort.InferenceSession.OnnxValueMapType;
+    try {
+      res = await session.run(f);
+    } catch (e) {
+      throw new McError('E_VERIFY', `onnxruntime-node failed to run ${where}: ${(e as Error).message}; check the feeds' names, dtypes and shapes`, {
+        ...(opts.file !== undefined && { context: { file: opts.file } }),
+        cause: e,
+      });
+    }
+    const out: Record<string, Tensor> = {};
+    for (const name of session.outputNames) {
+      const v = res[name];
+      if (v !== undefined) out[name] = fromOrt(v as ort.Tensor);
+    }
+    return out;
+  };
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    async run(feeds: Feeds): Promise<Record<string, Tensor>> {
-      const f: Record<string, ort.Tensor> = {};
-      for (const [k, t] of Object.entries(feeds)) f[k] = toOrt(t, k);
-      let res: ort.InferenceSession.OnnxValueMapType;
-      try {
-        res = await session.run(f);
-      } catch (e) {
-        throw new McError('E_VERIFY', `onnxruntime-node failed to run ${where}: ${(e as Error).message}; check the feeds' names, dtypes and shapes`, {
-          ...(opts.file !== undefined && { context: { file: opts.file } }),
-          cause: e,
-        });
-      }
-      const out: Record<string, Tensor> = {};
-      for (const name of session.outputNames) {
-        const v = res[name];
-        if (v !== undefined) out[name] = fromOrt(v as ort.Tensor);
-      }
+    run,
+    async runMany(feeds: readonly Feeds[]) {
+      const out: Record<string, Tensor>[] = [];
+      for (const f of feeds) out.push(await run(f));
       return out;
     },
     release: () => session.release(),
