@@ -45,7 +45,7 @@ interface QuantizeFlags {
 const flags: CliFlags<QuantizeFlags> = {
   mode: { type: 'string', choices: QUANTIZE_MODES, description: 'what to quantize to' },
   bits: { type: 'number', arg: 'B', description: 'kmeans: index bits 1..8 (2^B centroids)', default: 4 },
-  'block-size': { type: 'number', arg: 'N', choices: ['16', '32', '64', '128', '256'], description: 'int4: block size along K (default 32)' },
+  'block-size': { type: 'number', arg: 'N', choices: [16, 32, 64, 128, 256], description: 'int4: block size along K (default 32)' },
   'per-channel': { type: 'boolean', description: 'int8-weights/int8-static: per output channel (default on for them); int8-dynamic: per column of MatMul weights' },
   symmetric: { type: 'string', choices: ['true', 'false'], description: 'int8-weights/int4: symmetric weights (default true)' },
   method: { type: 'string', choices: ['minmax', 'percentile', 'entropy', ...INT4_METHODS], description: 'int8-static: activation range calibration (minmax, the default; percentile; entropy). int4: rtn (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)' },
