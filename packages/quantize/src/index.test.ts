@@ -3,8 +3,11 @@ import { expect, it } from 'vitest';
 it('public surface', async () => {
   expect(Object.keys(await import('@mc/quantize')).sort()).toMatchInlineSnapshot(`
     [
+      "CALIBRATION_METHODS",
       "FP16_BLOCK_LIST",
+      "INT4_BLOCK_SIZES",
       "INT4_METHODS",
+      "QUANTIZE_DEFAULTS",
       "QUANTIZE_MODES",
       "ortNodeRunner",
       "quantize",

@@ -4,6 +4,7 @@ export {
   type QuantizeMode,
   type QuantizeTarget,
   type CalibrationMethod,
+  CALIBRATION_METHODS,
   type CalibrationRunner,
   type CommonOptions,
   type Feeds,
@@ -18,6 +19,8 @@ export {
   type QuantizeProgress,
   QUANTIZE_MODES,
   INT4_METHODS,
+  INT4_BLOCK_SIZES,
+  QUANTIZE_DEFAULTS,
   type Int4Method,
   FP16_BLOCK_LIST,
 } from './options.js';
