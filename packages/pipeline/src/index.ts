@@ -5,4 +5,4 @@ export { checkStep, type CheckPolicy, type StepCheck } from './check.js';
 export { feedsFrom, collectFeeds, FEED_DEFAULTS, type Feeds, type FeedOptions } from './feeds.js';
 export { optimize, type OptimizeOptions, type OptimizeResult, type Candidate } from './optimize.js';
 export { measure, accuracyOf, evaluateModel, latencyOf, type Measurement, type ModelEvaluation, type Target } from './measure.js';
-export { gate, gateFailure, nothingChanged, type GateOptions, type GateReport, type NothingChanged, type Untouched, type ChangeReport } from './gate.js';
+export { gate, GATE_DEFAULTS, gateFailure, nothingChanged, type GateOptions, type GateReport, type NothingChanged, type Untouched, type ChangeReport } from './gate.js';
