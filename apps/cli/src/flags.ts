@@ -48,7 +48,8 @@ export type MergeOptions<U> = { [K in U extends unknown ? keyof U : never]?: U e
 /**
  * The flag spec an options field of type `V` takes: booleans a boolean flag (or a 'true'/'false' choice), numbers a
  * number flag (with choices when the type is a union of numbers), string unions a string flag whose choices are
- * members of the union, string arrays a repeatable flag; anything else (callbacks, data) only `null`.
+ * members of the union, string arrays a repeatable flag, number tuples a string parsed by the command; anything else
+ * (callbacks, data) only `null`.
  */
 export type SpecFor<V> = [V] extends [boolean]
   ? BooleanFlag | (StringFlag & { choices: readonly ('true' | 'false')[] })
@@ -56,6 +57,8 @@ export type SpecFor<V> = [V] extends [boolean]
     ? number extends V ? NumberFlag : NumberFlag & { choices: readonly V[] }
     : [V] extends [readonly string[]]
       ? StringsFlag
+      : [V] extends [readonly number[]]
+        ? StringFlag // parsed from text, e.g. `--nm 2:4`
       : [Extract<V, string>] extends [never]
         ? never
         : string extends Extract<V, string> ? StringFlag : StringFlag & { choices: readonly Extract<V, string>[] };
