@@ -4,5 +4,5 @@ export { STEPS, STEP_NAMES, type PipelineStep, type StepName, type StepContext, 
 export { checkStep, type CheckPolicy, type StepCheck } from './check.js';
 export { feedsFrom, collectFeeds, FEED_DEFAULTS, type Feeds, type FeedOptions } from './feeds.js';
 export { optimize, OPTIMIZE_DEFAULTS, type OptimizeOptions, type OptimizeResult, type Candidate } from './optimize.js';
-export { measure, accuracyOf, evaluateModel, latencyOf, type Measurement, type ModelEvaluation, type Target } from './measure.js';
+export { measure, accuracyOf, evaluateModel, EVALUATE_DEFAULTS, latencyOf, type Measurement, type ModelEvaluation, type Target } from './measure.js';
 export { gate, GATE_DEFAULTS, gateFailure, nothingChanged, type GateOptions, type GateReport, type NothingChanged, type Untouched, type ChangeReport } from './gate.js';
