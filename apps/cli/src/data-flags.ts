@@ -1,12 +1,15 @@
-import type { Dataset } from '@mc/datasets';
+import { type Dataset, DATASET_KINDS, DEFAULT_BYTE_SCALE } from '@mc/datasets';
 import { McError } from '@mc/ir';
 import type { FlagTable } from './flags.js';
 
+/** The default pixel scale as help shows it: `1/255`. */
+export const BYTE_SCALE = `1/${Math.round(1 / DEFAULT_BYTE_SCALE)}`;
+
 /** Flags every command that reads data shares: `--dataset`, `--data-dir`, `--scale`, `--limit`. */
 export const DATA_FLAGS = {
-  dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'dataset for calibration, training or evaluation' },
+  dataset: { type: 'string', choices: DATASET_KINDS, description: 'dataset for calibration, training or evaluation' },
   'data-dir': { type: 'string', arg: 'dir', description: 'folder holding the dataset files (MNIST IDX .gz, CIFAR-10 .bin, or .npy)' },
-  scale: { type: 'number', arg: 's', description: 'multiply pixels by s before feeding (default 1/255; use 1 for models trained on raw 0..255 pixels); without data, verification feeds synthetic inputs in [0, 255·s]' },
+  scale: { type: 'number', arg: 's', description: `multiply pixels by s before feeding (default ${BYTE_SCALE}; use 1 for models trained on raw 0..255 pixels); without data, verification feeds synthetic inputs in [0, 255·s]` },
   limit: { type: 'number', arg: 'n', description: 'use at most n samples' },
 } as const satisfies FlagTable;
 

@@ -42,7 +42,7 @@ async function calibrationFeeds(model: Model, f: Flags): Promise<Feeds[] | undef
   const limit = f['calibration-size'];
   const ds = await loadDataFlags({ ...f, limit }, 'train');
   if (ds === undefined) return undefined;
-  return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 64, ...defined({ scale: f.scale }) }));
+  return collectFeeds(feedsFrom(ds, model, { limit, ...defined({ scale: f.scale }) }));
 }
 
 function layerTable(r: FactorizeReport): string {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset, loadNamedFeeds } from '@mc/datasets';
+import { DATASET_KINDS, loadDataset, loadNamedFeeds } from '@mc/datasets';
 import { collectFeeds, FEED_DEFAULTS, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
 import {
@@ -8,6 +8,7 @@ import {
 } from '@mc/quantize';
 import { storePruned, unstorePruned } from '@mc/prune';
 import { assertFiniteWeights, type RunModelOptions } from '@mc/verify';
+import { BYTE_SCALE } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
 import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, outputFormat, saveModel } from '../formats.js';
@@ -35,10 +36,10 @@ const flags = {
   'keep-io-types': { type: 'string', choices: ['true', 'false'], description: 'fp16: keep float32 inputs/outputs', default: `${D.fp16.keepIoTypes}` },
   'max-output-error': { type: 'number', arg: 'E', description: 'fp16 with --dataset: largest |Δ| fp16 may add to any output on the calibration samples; leading nodes stay float32 until it holds (with --dataset alone, nodes whose activations exceed float16 range stay float32)' },
   calibration: null, // --dataset, --data-dir, --calibration-size
-  dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'calibration data (training split; int8-static needs it); verification then scores the test split' },
+  dataset: { type: 'string', choices: DATASET_KINDS, description: 'calibration data (training split; int8-static needs it); verification then scores the test split' },
   'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
   'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: FEED_DEFAULTS.limit },
-  scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models); without data, verification feeds synthetic inputs in [0, 255·scale]' },
+  scale: { type: 'number', description: `multiply the stored pixel values (default ${BYTE_SCALE} for images; pass 1 for raw 0-255 models); without data, verification feeds synthetic inputs in [0, 255·scale]` },
   names: null, // --short-names
   'short-names': { type: 'boolean', description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)' },
   'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
