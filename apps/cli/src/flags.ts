@@ -71,8 +71,6 @@ export type SpecFor<V> = [V] extends [boolean]
  */
 export type OptionFlags<T> = { [K in keyof T & string as Kebab<K>]-?: SpecFor<NonNullable<T[K]>> | null } & FlagTable;
 
-/** @deprecated The untyped form: a table keyed by a hand-written CLI interface. Use {@link OptionFlags}. */
-export type CliFlags<T> = { [K in keyof T]-?: FlagSpec | null };
 
 /** The value a parsed flag has: from its type, narrowed to its choices. */
 export type FlagValue<S> = S extends { type: 'boolean' }
@@ -110,27 +108,43 @@ export interface CommandInfo<F extends FlagTable = FlagTable> {
   examples?: readonly string[];
 }
 
-/** A subcommand. `defineCommand` types its `run` from its flag table. */
-export interface Command<F extends FlagTable = FlagTable> extends CommandInfo<F> {
+/** A subcommand as written: its flag table and a `run` that reads the values typed from that table. */
+export interface CommandDefinition<F extends FlagTable> extends CommandInfo<F> {
   run(ctx: CommandContext<FlagValues<F>>): Promise<number | void>;
 }
 
-/**
- * Any command, for the list of subcommands: each command's `run` is typed from its own table, which the list cannot
- * name (`F` sits in both `flags` and `run`, so `Command<Specific>` is no `Command<FlagTable>`).
- */
-export type AnyCommand = Command<any>;
-
 /** What a command gets to run. */
-export interface CommandContext<V = LooseFlagValues> {
+export interface CommandContext<V> {
   flags: V;
   positionals: string[];
   io: CliIO;
 }
 
-/** A command whose `run` reads its flags typed from its table (`f.blockSize`-style reads need no casts). */
-export function defineCommand<const F extends FlagTable>(cmd: Command<F>): Command<F> {
-  return cmd;
+/** A subcommand as the CLI lists it: what help needs, and argv parsed against the command's own table. */
+export interface Command extends CommandInfo {
+  /** Parses argv (a UsageError names the fix): the global flags, and the command bound to its typed values. */
+  parse(argv: readonly string[]): ParsedCommand;
+}
+
+/** A command line parsed for one command. */
+export interface ParsedCommand {
+  /** `--help`, `--debug`, `--quiet`. */
+  global: Record<keyof typeof GLOBAL, boolean>;
+  run(io: CliIO): Promise<number | void>;
+}
+
+/**
+ * A command whose `run` reads its flags typed from its table (`f['block-size']` is `16 | 32 | ...`, no casts); the
+ * result is listed in `commands/index.ts`.
+ */
+export function defineCommand<const F extends FlagTable>(def: CommandDefinition<F>): Command {
+  return {
+    ...def,
+    parse(argv) {
+      const { flags, global, positionals } = parseFlags(def, argv);
+      return { global, run: (io) => def.run({ flags, positionals, io }) };
+    },
+  };
 }
 
 /**
@@ -165,7 +179,7 @@ const GLOBAL = {
  * Parses argv for one command against its flag table: numbers checked, repeatable flags split at commas, choices
  * enforced, defaults filled in. Throws UsageError with the fix in the message.
  */
-export function parseFlags(cmd: CommandInfo, argv: readonly string[]): { flags: LooseFlagValues; positionals: string[] } {
+export function parseFlags<const F extends FlagTable>(cmd: CommandInfo<F>, argv: readonly string[]): { flags: FlagValues<F>; global: Record<keyof typeof GLOBAL, boolean>; positionals: string[] } {
   const specs: FlagTable = { ...cmd.flags, ...GLOBAL };
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, s] of Object.entries(specs)) {
@@ -201,11 +215,13 @@ export function parseFlags(cmd: CommandInfo, argv: readonly string[]): { flags: 
     }
     flags[name] = value;
   }
-  return { flags, positionals: parsed.positionals };
+  const global = { help: flags.help === true, debug: flags.debug === true, quiet: flags.quiet === true };
+  // The one place values meet their types: each was checked above against the spec its type is inferred from.
+  return { flags: flags as FlagValues<F>, global, positionals: parsed.positionals };
 }
 
 /** One flag's value from what parseArgs returned for it. */
-function flagValue(cmd: CommandInfo, name: string, s: FlagSpec, raw: string | boolean | (string | boolean)[]): string | number | boolean | string[] {
+function flagValue(cmd: { name: string }, name: string, s: FlagSpec, raw: string | boolean | (string | boolean)[]): string | number | boolean | string[] {
   const list = Array.isArray(raw) ? raw : [raw];
   const text = list.filter((v): v is string => typeof v === 'string');
   switch (s.type) {

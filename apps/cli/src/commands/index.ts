@@ -1,4 +1,4 @@
-import type { AnyCommand } from '../flags.js';
+import type { Command } from '../flags.js';
 import { compress } from './compress.js';
 import { convert } from './convert.js';
 import { inspect } from './inspect.js';
@@ -11,4 +11,4 @@ import { distill } from './distill.js';
 import { pruneCommand } from './prune.js';
 
 /** Every subcommand, in the order `mc --help` lists them. Register a new one with one line here. */
-export const commands: readonly AnyCommand[] = [inspect, convert, compress, quantizeCommand, run, optimizeCommand, evalCommand, finetune, distill, pruneCommand];
+export const commands: readonly Command[] = [inspect, convert, compress, quantizeCommand, run, optimizeCommand, evalCommand, finetune, distill, pruneCommand];
