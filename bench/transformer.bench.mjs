@@ -33,7 +33,7 @@ if (!existsSync(path.join(dir, 'gpt.onnx'))) {
 
 // The child measures one quantization: `node transformer.bench.mjs --child METHOD N` prints JSON.
 if (process.argv[2] === '--child') {
-  const [method, count, outPath] = process.argv.slice(3);
+  const [method, count, outPath, mode = 'int4', embeddings] = process.argv.slice(3);
   const dist = (p) => import(path.join(root, 'packages', p, 'dist/index.js'));
   const io = await dist('io-onnx');
   const q = await dist('quantize');
@@ -41,7 +41,7 @@ if (process.argv[2] === '--child') {
   const model = await io.loadOnnx(path.join(dir, 'gpt.onnx'));
   const calibration = method === 'rtn' || method === 'hqq' ? undefined : await ds.loadNamedFeeds(path.join(dir, 'calib'), ['input_ids'], { batchSize: 32, limit: Number(count) });
   const t0 = performance.now();
-  const { model: out } = await q.quantize(model, { mode: 'int4', blockSize: 32, method, ...(calibration !== undefined && { calibration }) });
+  const { model: out } = await q.quantize(model, { mode, blockSize: 32, method, ...(embeddings !== undefined && { embeddings }), ...(calibration !== undefined && { calibration }) });
   const seconds = (performance.now() - t0) / 1000;
   await io.saveOnnx(out, outPath);
   process.stdout.write(JSON.stringify({ seconds, rss: process.resourceUsage().maxRSS * 1024 }));
@@ -64,9 +64,9 @@ async function ppl(file) {
   await s.release();
   return r;
 }
-function child(method, count) {
-  const file = path.join(work, `${method}-${count}.onnx`);
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', method, String(count), file], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 20 });
+function child(method, count, mode = 'int4', embeddings) {
+  const file = path.join(work, `${mode}-${embeddings ?? 'default'}-${method}-${count}.onnx`);
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', method, String(count), file, mode, ...(embeddings === undefined ? [] : [embeddings])], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`child ${method} ${count} failed: ${r.stderr}`);
   return { file, ...JSON.parse(r.stdout) };
 }
@@ -82,6 +82,12 @@ for (const method of ['rtn', 'hqq', 'gptq', 'awq']) {
 const rtnInc = rows[0].ppl - fp.perplexity;
 const best = rows.filter((r) => r.method === 'gptq' || r.method === 'awq').sort((a, b) => a.ppl - b.ppl)[0];
 const rss128 = child('gptq', 128);
+// q4f16: int4 weights, float16 everything else; embeddings int8 GatherBlockQuantized (default) or int4
+const half = [];
+for (const [method, embeddings] of [['rtn', undefined], [best.method, undefined], ['rtn', 'int4'], [best.method, 'int4']]) {
+  const c = child(method, 512, 'q4f16', embeddings);
+  half.push({ label: `q4f16 ${method}, ${embeddings ?? 'int8'} embeddings`, ...c, ppl: (await ppl(c.file)).perplexity, bytes: statSync(c.file).size });
+}
 const rss512 = rows.find((r) => r.method === 'gptq');
 
 const lines = [
@@ -90,14 +96,16 @@ const lines = [
   `Byte-level GPT (${meta.layers} layers, d ${meta.d}, ${meta.heads} heads, context ${meta.ctx}) trained by \`bench/gpt/train_gpt.py\` with`,
   `torch ${meta.torch} for ${meta.steps} steps on /usr/share/common-licenses (${meta.train_bytes.toLocaleString('en-US')} bytes; held-out`,
   `${meta.valid_bytes.toLocaleString('en-US')} bytes from other files). Perplexity per byte on the held-out windows (${valid.shape[0]} × ${valid.shape[1] - 1} predicted bytes) in onnxruntime-node;`,
-  'int4 MatMulNBits, block 32, symmetric; gptq/awq calibrated on 512 training windows (`calib/input_ids.npy`).',
+  'int4 MatMulNBits, block 32, symmetric (embeddings float32); gptq/awq calibrated on 512 training windows (`calib/input_ids.npy`).',
+  'q4f16: the same int4 weights, embeddings GatherBlockQuantized (int8 or int4 blocks of 32), float16 everything else (goal: file ≤ 20 % of float32).',
   '',
   '| model | perplexity | increase | % of RTN increase | file | % of float32 | quantize s | peak RSS |',
   '|---|---|---|---|---|---|---|---|',
   `| float32 | ${fp.perplexity.toFixed(4)} | – | – | ${(fpBytes / 1024).toFixed(0)} KiB | 100 % | – | – |`,
-  ...rows.map((r) => `| int4 ${r.method} | ${r.ppl.toFixed(4)} | ${(r.ppl - fp.perplexity >= 0 ? '+' : '') + (r.ppl - fp.perplexity).toFixed(4)} | ${(((r.ppl - fp.perplexity) / rtnInc) * 100).toFixed(0)} % | ${(r.bytes / 1024).toFixed(0)} KiB | ${((r.bytes / fpBytes) * 100).toFixed(1)} % | ${r.seconds.toFixed(1)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB |`),
+  ...[...rows.map((r) => ({ ...r, label: `int4 ${r.method}` })), ...half].map((r) => `| ${r.label} | ${r.ppl.toFixed(4)} | ${(r.ppl - fp.perplexity >= 0 ? '+' : '') + (r.ppl - fp.perplexity).toFixed(4)} | ${(((r.ppl - fp.perplexity) / rtnInc) * 100).toFixed(0)} % | ${(r.bytes / 1024).toFixed(0)} KiB | ${((r.bytes / fpBytes) * 100).toFixed(1)} % | ${r.seconds.toFixed(1)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB |`),
   '',
   `Best data-aware method: **${best.method}**, ${(((best.ppl - fp.perplexity) / rtnInc) * 100).toFixed(0)} % of round-to-nearest's perplexity increase (goal ≤ 40 %).`,
+  `q4f16 file: ${((half[1].bytes / fpBytes) * 100).toFixed(1)} % of float32 with int8 embeddings, ${((half[3].bytes / fpBytes) * 100).toFixed(1)} % with int4 (goal ≤ 20 %); ${half[1].label}: perplexity +${(half[1].ppl - fp.perplexity).toFixed(4)}.`,
   `Calibration memory: gptq with 128 sequences peaks at ${(rss128.rss / 2 ** 20).toFixed(0)} MiB, with 512 at ${(rss512.rss / 2 ** 20).toFixed(0)} MiB`,
   `(${(((rss512.rss - rss128.rss) / rss128.rss) * 100).toFixed(1)} %; the input statistics are K×K sums computed in onnxruntime, so memory does not grow with the sequences).`,
   '',

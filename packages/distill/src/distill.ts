@@ -26,7 +26,7 @@ export async function distill(teacher: Model, student: Model, data: Dataset, opt
     teacherModel: teacher,
     teacher: () => {
       const g = new TrainableGraph(teacher, { trainable: false });
-      const tin = g.inputs[0];
+      const [tin] = g.inputs;
       if (g.inputs.length !== 1 || tin === undefined) throw new McError('E_UNSUPPORTED', `teacher has ${g.inputs.length} inputs; mc distils single-input classifiers`);
       layoutForInput(data, tin.shape, tin.name); // the teacher must accept this data too (throws E_FORMAT)
       const last = g.logits.shape?.at(-1);

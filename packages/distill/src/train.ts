@@ -28,7 +28,7 @@ export interface LoopSetup {
 
 /** True when every use of `v` is the X input of a Conv: then the data can arrive NHWC and skip a transpose. */
 const onlyConvUses = (g: TrainableGraph): boolean => {
-  const v = g.inputs[0];
+  const [v] = g.inputs;
   const uses = v?.uses() ?? [];
   return uses.length > 0 && uses.every((u) => u.node.opType === 'Conv' && u.index === 0);
 };
@@ -63,7 +63,7 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
   const masks = new Map<string, tf.Tensor>();
   let opt: Optimizer | undefined;
   try {
-    const input = g.inputs[0];
+    const [input] = g.inputs;
     if (input === undefined || g.inputs.length !== 1) {
       throw new McError('E_UNSUPPORTED', `model has ${g.inputs.length} inputs; mc trains single-input classifiers`);
     }

@@ -1,4 +1,4 @@
-import { type DType, dtypeFromOnnx, type Node, Tensor, toFloat32, type Value } from '@mc/ir';
+import { type DType, dtypeFromOnnx, type Node, Tensor, toFloat32, type Value, attrOf, reshapeDims, slotOf, transposePerm } from '@mc/ir';
 import { permute } from './tensor-ops.js';
 
 /**
@@ -40,9 +40,9 @@ export function evalConstant(v: Value | undefined): Tensor | undefined {
 function withTfjsSpec(v: Value, t: Tensor): Tensor {
   const p = v.producer();
   if (p?.opType !== 'DequantizeLinear' || t.dtype !== 'float32') return t;
-  const q = p.inputs[0]?.constValue;
-  const s = p.inputs[1]?.constValue;
-  const z = p.inputs[2]?.constValue;
+  const q = slotOf(p, 'x')?.constValue;
+  const s = slotOf(p, 'x_scale')?.constValue;
+  const z = slotOf(p, 'x_zero_point')?.constValue;
   if (q === undefined || s === undefined || s.size !== 1 || (z !== undefined && z.size !== 1)) return t;
   if (q.dtype !== 'int8' && q.dtype !== 'uint8') return t;
   const scale = toFloat32(s)[0]!;
@@ -139,13 +139,11 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
     case 'Cast':
       return { ...x, dtype: dtypeFromOnnx(n.attrInt('to', 1)) ?? 'float32', data: castData(x.data, dtypeFromOnnx(n.attrInt('to', 1))) };
     case 'Reshape': {
-      const s = ints(ins[1])!;
-      const dims = s.map((d, i) => (d === 0 ? x.dims[i]! : d));
-      const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-      return { ...x, dims: dims.map((d) => (d === -1 ? size(x.dims) / known : d)) };
+      const dims = reshapeDims(x.dims, ints(ins[1])!, attrOf(n, 'allowzero') === 1);
+      return dims === undefined ? undefined : { ...x, dims };
     }
     case 'Flatten': {
-      const ax = n.attrInt('axis', 1);
+      const ax = attrOf(n, 'axis');
       return { ...x, dims: [size(x.dims.slice(0, ax)), size(x.dims.slice(ax))] };
     }
     case 'Unsqueeze': {
@@ -162,13 +160,13 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
       return { ...x, dims: x.dims.filter((_, i) => !axes.includes(i)) };
     }
     case 'Transpose': {
-      const perm = n.attrInts('perm') ?? x.dims.map((_, i) => x.dims.length - 1 - i);
+      const perm = transposePerm(n, x.dims.length);
       const t = permute(new Tensor('float32', x.dims, Float32Array.from(x.data)), perm);
       return { dtype: x.dtype, dims: [...t.dims], data: Float64Array.from(t.data) };
     }
     case 'Gather': {
       const idx = ins[1]!;
-      const ax0 = n.attrInt('axis', 0);
+      const ax0 = attrOf(n, 'axis');
       const ax = ax0 < 0 ? ax0 + x.dims.length : ax0;
       const outer = size(x.dims.slice(0, ax));
       const inner = size(x.dims.slice(ax + 1));
@@ -211,7 +209,7 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
       return broadcast(x, ins[1]!, (a, b) => (right ? Math.floor(a / 2 ** b) : a * 2 ** b));
     }
     case 'Mod':
-      return broadcast(x, ins[1]!, n.attrInt('fmod', 0) === 1 ? (a, b) => a % b : (a, b) => ((a % b) + b) % b);
+      return broadcast(x, ins[1]!, attrOf(n, 'fmod') === 1 ? (a, b) => a % b : (a, b) => ((a % b) + b) % b);
     case 'Add':
       return broadcast(x, ins[1]!, (a, b) => a + b);
     case 'Sub':
@@ -225,9 +223,9 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
     case 'DequantizeLinear': {
       const scale = ins[1]!;
       const zp = ins[2];
-      if (n.attrInt('block_size', 0) > 0) return undefined;
+      if (attrOf(n, 'block_size') > 0) return undefined;
       const rank = x.dims.length;
-      const axis0 = n.attrInt('axis', 1);
+      const axis0 = attrOf(n, 'axis');
       const axis = axis0 < 0 ? axis0 + rank : axis0;
       const inner = size(x.dims.slice(axis + 1));
       const out = new Float64Array(x.data.length);

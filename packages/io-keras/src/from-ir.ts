@@ -1,4 +1,4 @@
-import { McError, type Model, type Node, type Tensor, type Value } from '@mc/ir';
+import { McError, type Model, type Node, type Tensor, type Value, slotOf } from '@mc/ir';
 import { evalConstant } from './const-eval.js';
 import { isObject, type JsonValue, type KerasLayerConfigJson } from './keras-format.js';
 import type { KerasGraph, KerasLayer, KerasTensorRef } from './keras-graph.js';
@@ -143,7 +143,7 @@ export function irToKeras(model: Model, file: string): KerasGraph {
       if (r !== undefined) return r;
       const p = cur.producer();
       if (p === undefined || !isLayout(p)) return undefined;
-      cur = p.inputs[0];
+      cur = slotOf(p, 'input');
     }
     return undefined;
   };

@@ -1,4 +1,4 @@
-import { McError, Tensor, toFloat32 } from '@mc/ir';
+import { McError, Tensor, toFloat32, samePads as onnxSamePads } from '@mc/ir';
 
 /**
  * Transposes a float tensor: `out.dims[i] = t.dims[perm[i]]`. Used once per weight at import (Keras HWIO → ONNX OIHW)
@@ -55,11 +55,7 @@ export function tuple(v: unknown, n: number, dflt: number): number[] {
  * @internal
  */
 export function samePads(inDim: number | null, k: number, s: number, d: number): { begin: number; end: number; out: number | null } | undefined {
-  if (inDim === null) return undefined;
-  const out = Math.ceil(inDim / s);
-  const total = Math.max((out - 1) * s + (k - 1) * d + 1 - inDim, 0);
-  const begin = Math.floor(total / 2);
-  return { begin, end: total - begin, out };
+  return inDim === null ? undefined : onnxSamePads(inDim, k, s, d, 'SAME_UPPER');
 }
 
 /** Output size of a 'valid' window. @internal */

@@ -9,7 +9,7 @@
  * at rank k is √(Σ_{i≥k} λᵢ / Σ λᵢ) from the eigenvalues λ of YᵀY.
  * @internal
  */
-import { McError, type Model, type Tensor } from '@mc/ir';
+import { attrOf, McError, type Model, slotOf, type Tensor } from '@mc/ir';
 import type { Feeds } from '@mc/verify';
 import { eigh } from './kernels/eigh.js';
 import { gramRows, matmul, transpose } from './kernels/matmul.js';
@@ -37,8 +37,8 @@ export async function outputSpectra(
   const byName = new Map([...probe.graph.values()].map((v) => [v.name, v]));
   const wanted = new Map<DenseLayer, string>();
   for (const l of layers) {
-    if (l.node.opType === 'Gemm' && l.node.attrInt('transA', 0) === 1) continue;
-    const name = l.node.inputs[0]?.name;
+    if (l.node.opType === 'Gemm' && attrOf(l.node, 'transA') === 1) continue;
+    const name = slotOf(l.node, 'A')?.name;
     const v = name === undefined ? undefined : byName.get(name);
     if (v === undefined) continue;
     wanted.set(l, v.name);

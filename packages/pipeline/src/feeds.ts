@@ -31,7 +31,7 @@ export const FEED_DEFAULTS = { limit: 256, batchSize: 64 } as const satisfies Re
  */
 export async function* feedsFrom(data: Dataset, model: Model, opts: FeedOptions = {}): AsyncGenerator<Feeds> {
   const inputs = model.graph.inputs.filter((v) => v.constValue === undefined);
-  const input = inputs[0];
+  const [input] = inputs;
   if (inputs.length !== 1 || input === undefined) {
     throw new McError('E_UNSUPPORTED', `--dataset feeds models with one input; this model has ${inputs.length}`);
   }

@@ -44,7 +44,7 @@ export interface ModelEvaluation extends EvaluateResult {
  */
 export async function evaluateModel(model: Model, data: Dataset, feed: FeedOptions = {}): Promise<ModelEvaluation> {
   const inputs = model.graph.inputs.filter((v) => v.constValue === undefined);
-  const input = inputs[0];
+  const [input] = inputs;
   if (inputs.length !== 1 || input === undefined) {
     throw new McError('E_UNSUPPORTED', `mc evaluates single-input classifiers; this model has ${inputs.length} inputs`);
   }

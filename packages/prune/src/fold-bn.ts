@@ -1,4 +1,4 @@
-import { biasOf, type McWarning, type Model, type Node, paramsOf, type Pass, Tensor, toFloat32, weightOf } from '@mc/ir';
+import { attrOf, biasOf, type McWarning, type Model, type Node, paramsOf, type Pass, slotOf, Tensor, toFloat32, weightOf } from '@mc/ir';
 
 /** Per-output-channel scale of a weight with output channels on `outAxis`. */
 function scaleChannels(w: Float32Array, dims: readonly number[], outAxis: number, s: Float64Array, group: number): Float32Array {
@@ -21,12 +21,12 @@ function scaleChannels(w: Float32Array, dims: readonly number[], outAxis: number
 
 /** Why `bn` cannot fold into the layer before it, or the layer. */
 function check(bn: Node): { layer: Node } | { skip: string } {
-  const x = bn.inputs[0];
+  const x = slotOf(bn, 'X');
   const layer = x?.producer();
   if (x === undefined || layer === undefined) return { skip: 'its input is not produced by a layer' };
   if (layer.opType !== 'Conv' && layer.opType !== 'ConvTranspose' && layer.opType !== 'Gemm') return { skip: `its input comes from ${layer.opType}` };
   if (x.uses().length !== 1 || x.isGraphOutput()) return { skip: `the ${layer.opType} output has other readers` };
-  if (bn.attrInt('training_mode', 0) === 1) return { skip: 'training_mode = 1' };
+  if (attrOf(bn, 'training_mode') === 1) return { skip: 'training_mode = 1' };
   if (bn.outputs.slice(1).some((o) => o.uses().length > 0 || o.isGraphOutput())) return { skip: 'running statistics outputs are used' };
   const w = weightOf(layer);
   // A weight or bias shared with other layers is fine: the folded tensors are new initializers of this layer alone
@@ -34,7 +34,7 @@ function check(bn: Node): { layer: Node } | { skip: string } {
   if (w?.tensor === undefined || !w.value.isInitializer() || w.value.isGraphInput()) return { skip: `the ${layer.opType} weight is not a constant initializer` };
   const b = biasOf(layer);
   if (b !== undefined && (b.tensor === undefined || b.value.isGraphInput())) return { skip: `the ${layer.opType} bias is not a constant` };
-  if (layer.opType === 'Gemm' && (layer.attrFloat('alpha', 1) !== 1 || layer.attrFloat('beta', 1) !== 1)) return { skip: 'the Gemm has alpha or beta ≠ 1' };
+  if (layer.opType === 'Gemm' && (attrOf(layer, 'alpha') !== 1 || attrOf(layer, 'beta') !== 1)) return { skip: 'the Gemm has alpha or beta ≠ 1' };
   if (layer.opType === 'Gemm' && (b?.tensor !== undefined && b.tensor.size !== w.tensor.dims[w.outAxis])) return { skip: 'the Gemm bias broadcasts' };
   const p = paramsOf(bn);
   if (['scale', 'B', 'input_mean', 'input_var'].some((k) => p.get(k)?.constValue === undefined)) return { skip: 'its parameters are not constants' };
@@ -74,7 +74,7 @@ export const foldBatchNormPass: Pass = {
       const wt = w.tensor!;
       const p = paramsOf(bn);
       const [gamma, beta, mean, vr] = ['scale', 'B', 'input_mean', 'input_var'].map((k) => toFloat32(p.get(k)!.constValue!)) as [Float32Array, Float32Array, Float32Array, Float32Array];
-      const eps = bn.attrFloat('epsilon', 1e-5)!;
+      const eps = attrOf(bn, 'epsilon');
       const n = gamma.length;
       const s = new Float64Array(n);
       for (let i = 0; i < n; i++) s[i] = gamma[i]! / Math.sqrt(vr[i]! + eps);

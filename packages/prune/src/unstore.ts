@@ -1,4 +1,4 @@
-import { type Graph, type Model, type Node, Tensor, type Value } from '@mc/ir';
+import { attrOf, type Graph, type Model, type Node, slotOf, Tensor, type Value } from '@mc/ir';
 import { maskFromZeros, withMark } from './mask.js';
 
 /** Dense float32 data of a 1-D linear or [nnz, rank] COO float32 sparse tensor, or undefined for other forms. */
@@ -29,18 +29,20 @@ const constOf = (v: Value | undefined): Tensor | undefined => (v?.isInitializer(
  * every intermediate read once. Returns the dense weight and the nodes and initializers to drop.
  */
 function unpack(reshape: Node): { data: Float32Array; dims: number[]; nodes: Node[]; inits: Value[]; base: string } | undefined {
-  const scatter = reshape.inputs[0]?.producer();
-  const dimsT = constOf(reshape.inputs[1]);
+  const scatter = slotOf(reshape, 'data')?.producer();
+  const dimsT = constOf(slotOf(reshape, 'shape'));
   if (scatter?.opType !== 'ScatterElements' || dimsT?.dtype !== 'int64' || !only(scatter.outputs[0], reshape)) return undefined;
-  const [zerosV, posV, valuesV] = scatter.inputs;
+  const [zerosV, posV, valuesV] = [slotOf(scatter, 'data'), slotOf(scatter, 'indices'), slotOf(scatter, 'updates')];
   const fill = zerosV?.producer();
   const cumsum = posV?.producer();
-  const cast = cumsum?.inputs[0]?.producer();
+  if (fill?.opType !== 'ConstantOfShape' || cumsum?.opType !== 'CumSum') return undefined;
+  const cast = slotOf(cumsum, 'x')?.producer();
+  if (cast?.opType !== 'Cast') return undefined;
   const values = constOf(valuesV);
-  const gaps = constOf(cast?.inputs[0]);
-  const nT = constOf(fill?.inputs[0]);
-  if (fill?.opType !== 'ConstantOfShape' || cumsum?.opType !== 'CumSum' || cast?.opType !== 'Cast' || values?.dtype !== 'float32' || gaps?.dtype !== 'uint8' || nT?.dtype !== 'int64') return undefined;
-  if (!only(zerosV, scatter) || !only(posV, scatter) || !only(cumsum.inputs[0], cumsum) || scatter.attrInt('axis', 0) !== 0) return undefined;
+  const gaps = constOf(slotOf(cast, 'input'));
+  const nT = constOf(slotOf(fill, 'input'));
+  if (values?.dtype !== 'float32' || gaps?.dtype !== 'uint8' || nT?.dtype !== 'int64') return undefined;
+  if (!only(zerosV, scatter) || !only(posV, scatter) || !only(slotOf(cumsum, 'x'), cumsum) || attrOf(scatter, 'axis') !== 0) return undefined;
   const fv = fill.attr('value');
   if (fv !== undefined && (fv.type !== 'TENSOR' || fv.value.dtype !== 'float32' || (fv.value.data as Float32Array)[0] !== 0)) return undefined;
   const dims = Array.from(dimsT.data as BigInt64Array, Number);
@@ -54,9 +56,10 @@ function unpack(reshape: Node): { data: Float32Array; dims: number[]; nodes: Nod
     if (at >= size) return undefined;
     data[at] = vals[k]!;
   }
-  const inits = [valuesV!, cast!.inputs[0]!, cumsum.inputs[1], fill.inputs[0], reshape.inputs[1]].filter((v): v is Value => v !== undefined);
-  const gName = cast!.inputs[0]!.name;
-  return { data, dims, nodes: [reshape, scatter, fill, cumsum, cast!], inits, base: gName.endsWith('/g') ? gName.slice(0, -2) : gName };
+  const gapsV = slotOf(cast, 'input')!;
+  const inits = [valuesV!, gapsV, slotOf(cumsum, 'axis'), slotOf(fill, 'input'), slotOf(reshape, 'shape')].filter((v): v is Value => v !== undefined);
+  const gName = gapsV.name;
+  return { data, dims, nodes: [reshape, scatter, fill, cumsum, cast], inits, base: gName.endsWith('/g') ? gName.slice(0, -2) : gName };
 }
 
 function dropIfUnused(graph: Graph, v: Value): void {
@@ -76,7 +79,7 @@ function dropIfUnused(graph: Graph, v: Value): void {
  * ```
  */
 export function unstorePruned(model: Model): { model: Model; restored: string[] } {
-  const hasPacked = model.graph.nodes.some((n) => n.opType === 'Reshape' && n.inputs[0]?.producer()?.opType === 'ScatterElements');
+  const hasPacked = model.graph.nodes.some((n) => n.opType === 'Reshape' && n.domain === '' && slotOf(n, 'data')?.producer()?.opType === 'ScatterElements');
   if (model.graph.sparseInitializers.size === 0 && !hasPacked) return { model, restored: [] };
   const out = model.clone();
   const g = out.graph;

@@ -1,4 +1,4 @@
-import { type DType, type Graph, McError, type Model, type Node, Tensor, type Value, attr, inferShapes } from '@mc/ir';
+import { type DType, type Graph, McError, type Model, type Node, Tensor, type Value, attr, inferShapes, reshapeDims, slotOf, attrOf } from '@mc/ir';
 import type { Emitter } from './emit.js';
 
 const ONNX_TYPE: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, float16: 10, bfloat16: 16 };
@@ -63,7 +63,9 @@ export function assertNotQuantized(model: Model, mode: string): void {
     if (QUANTIZED_OPS.has(n.opType)) {
       throw new McError(
         'E_UNSUPPORTED',
-        `the model is already quantized: node '${n.name}' is ${n.opType}; quantize the original float model instead (mode ${mode})`,
+        `the model is already quantized: node '${n.name}' is ${n.opType}; quantize the original float model instead (mode ${mode})${
+          mode === 'fp16' && (n.opType === 'MatMulNBits' || n.opType === 'GatherBlockQuantized') ? ", with mode q4f16 for int4 weights and float16 everything else" : ''
+        }`,
         { context: { node: n.name, opType: n.opType } },
       );
     }
@@ -106,18 +108,17 @@ export function foldConstantReshapes(model: Model, emit: Emitter): number {
   let n = 0;
   for (const node of [...g.nodes]) {
     if (node.opType !== 'Reshape' || node.domain !== '') continue;
-    const [data, shape] = node.inputs;
+    const data = slotOf(node, 'data');
+    const shape = slotOf(node, 'shape');
     const t = data?.constValue;
     const s = shape?.constValue;
     if (t === undefined || s === undefined || !data!.isInitializer() || (s.dtype !== 'int64' && s.dtype !== 'int32')) continue;
     const out = node.outputs[0]!;
     if (out.isGraphOutput()) continue;
     const want = Array.from(s.data as BigInt64Array | Int32Array, Number);
-    if (want.includes(0) && node.attrInt('allowzero', 0) === 1) continue;
-    const known = want.map((d, i) => (d === 0 ? t.dims[i]! : d));
-    const rest = known.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-    const dims = known.map((d) => (d === -1 ? t.size / rest : d));
-    if (dims.some((d) => !Number.isInteger(d) || d < 0) || dims.reduce((a, b) => a * b, 1) !== t.size) continue;
+    if (want.includes(0) && attrOf(node, 'allowzero') === 1) continue;
+    const dims = reshapeDims(t.dims, want);
+    if (dims === undefined) continue;
     const folded = new Tensor(t.dtype, dims, t.isLazy ? () => t.data : t.data);
     // A weight read only by this Reshape keeps its name (the reshaped tensor is the weight the layer uses).
     const own = data!.uses().length === 1 && !data!.isGraphInput() && !g.outputs.includes(data!);

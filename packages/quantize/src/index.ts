@@ -14,6 +14,9 @@ export {
   type Int8DynamicOptions,
   type Int8StaticOptions,
   type Int4Options,
+  type Q4f16Options,
+  type EmbeddingsForm,
+  EMBEDDINGS_FORMS,
   type KMeansOptions,
   type SignOptions,
   type QuantizeProgress,
@@ -21,6 +24,7 @@ export {
   INT4_METHODS,
   INT4_BLOCK_SIZES,
   QUANTIZE_DEFAULTS,
+  INT4_CONV_BITS_DEFAULT,
   type Int4Method,
   FP16_BLOCK_LIST,
 } from './options.js';

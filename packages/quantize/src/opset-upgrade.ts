@@ -1,4 +1,4 @@
-import { McError, type Model, type Node, Tensor, attr } from '@mc/ir';
+import { McError, type Model, type Node, Tensor, attr, slotOf, attrOf } from '@mc/ir';
 import type { Emitter } from './emit.js';
 
 /**
@@ -57,7 +57,7 @@ const UPGRADES: Record<string, [version: number, Upgrade][]> = {
   }]],
   Pad: [[11, (n, emit) => {
     const pads = rawInts(n, 'pads') ?? [];
-    const value = n.attrFloat('value', 0)!;
+    const value = attrOf(n, 'value');
     n.attributes.delete('pads');
     n.attributes.delete('value');
     n.replaceInput(1, emit.init(`${n.name || 'Pad'}_pads`, i64(pads)));
@@ -80,8 +80,8 @@ const UPGRADES: Record<string, [version: number, Upgrade][]> = {
  * it. When `axis` is not the last dimension that is rewritten as Shape → Flatten(axis) → op(axis=-1) → Reshape.
  */
 function softmaxUpgrade(n: Node, emit: Emitter): void {
-  const x = n.inputs[0]!;
-  const axis = n.attrInt('axis', 1)!;
+  const x = slotOf(n, 'input')!;
+  const axis = attrOf(n, 'axis', 12); // the node is from before opset 13, which this rule upgrades across
   const rank = x.shape?.length;
   if (rank !== undefined && (axis === -1 || axis === rank - 1)) {
     n.setAttr('axis', attr.int(-1));
@@ -108,6 +108,18 @@ function softmaxUpgrade(n: Node, emit: Emitter): void {
 
 /** Ops that changed incompatibly and that no rewrite above handles. */
 const REFUSED: Record<string, number> = { Upsample: 10, Resize: 11, Scatter: 11 };
+
+/** Why the model's opset cannot be raised to `min` (the first node that changed incompatibly), or undefined. @internal */
+export function opsetRefusal(model: Model, min: number): string | undefined {
+  const cur = model.opset('') ?? 1;
+  if (cur >= min) return undefined;
+  for (const n of model.graph.nodes) {
+    if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
+    const refused = REFUSED[n.opType];
+    if (refused !== undefined && cur < refused && refused <= min) return `${n.opType} '${n.name}' changed meaning between opset ${cur} and ${min}`;
+  }
+  return undefined;
+}
 
 /**
  * Raises the default-domain opset to at least `min`, rewriting attribute-to-input changes and refusing the rest.

@@ -165,7 +165,46 @@ export interface Int4Options extends CommonOptions {
   readonly runner?: CalibrationRunner;
   /** 'gptq': dampening of the Hessian, as a fraction of its mean diagonal (default 0.01). */
   readonly damp?: number;
+  /**
+   * Bits of Conv/ConvTranspose weights (default 8): 8 stores them int8 per output channel (DequantizeLinear, opset 13);
+   * 4 stores them as int4 DequantizeLinear blocks over the flattened kernel (opset 21). Without calibration int4 Conv
+   * weights lose too much on small CNNs (PP-OCRv4 rec reads 2/100 rendered lines at block 32, 76/100 at block 16,
+   * against 99/100 with int8 Conv weights), so int4 stays opt-in.
+   */
+  readonly convBits?: 4 | 8;
+  /**
+   * Embedding tables (`Gather` on a float32 [rows, width] initializer): 'float' keeps them (default for int4);
+   * 'int4' and 'int8' make them com.microsoft.GatherBlockQuantized with 4- or 8-bit codes in the blocks of the MatMul
+   * weights (only the gathered rows are dequantized; an int4 table that is also the head's weight is stored once);
+   * 'int8-dq' makes them DequantizeLinear per row → Gather, standard ONNX for runtimes without the com.microsoft op.
+   */
+  readonly embeddings?: EmbeddingsForm;
 }
+
+/** How int4 and q4f16 store embedding tables, for CLIs. */
+export const EMBEDDINGS_FORMS = ['float', 'int4', 'int8', 'int8-dq'] as const;
+/** How int4 and q4f16 store embedding tables. */
+export type EmbeddingsForm = (typeof EMBEDDINGS_FORMS)[number];
+
+/**
+ * int4 weights, float16 everything else (the form transformers.js ships as `model_q4f16.onnx`): the int4 mode in its
+ * MatMulNBits form, embeddings 'int8' by default (GatherBlockQuantized; on the bench's byte-level GPT 18.1 % of the
+ * float32 file at int4's perplexity, 'int4' 16.7 % with a larger increase), then the fp16 conversion of every float32
+ * part that is left (MatMulNBits and GatherBlockQuantized take float16 inputs and scales; graph inputs and outputs
+ * stay float32 by default; values beyond float16's range stay float32).
+ * @example
+ * await quantize(model, { mode: 'q4f16', blockSize: 32, method: 'hqq' });
+ */
+export interface Q4f16Options extends Omit<Int4Options, 'mode' | 'format'> {
+  readonly mode: 'q4f16';
+  /** Keep float32 graph inputs/outputs, with Casts inside (default true). */
+  readonly keepIoTypes?: boolean;
+  /** Op types kept in float32 (default {@link FP16_BLOCK_LIST}). */
+  readonly blockList?: readonly string[];
+}
+
+/** Default of {@link Int4Options.convBits}. */
+export const INT4_CONV_BITS_DEFAULT = 8;
 
 /** int4 methods, for CLIs. */
 export const INT4_METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
@@ -206,6 +245,7 @@ export type QuantizeOptions =
   | Int8DynamicOptions
   | Int8StaticOptions
   | Int4Options
+  | Q4f16Options
   | KMeansOptions
   | SignOptions;
 
@@ -216,7 +256,7 @@ export type QuantizeMode = QuantizeOptions['mode'];
  * Mode names that produce a model onnxruntime runs, for CLIs. `bf16` is not among them: onnxruntime 1.30 has no
  * bfloat16 CPU kernels for the common ops, so `quantize({mode: 'bf16'})` refuses with the measured reason.
  */
-export const QUANTIZE_MODES: readonly QuantizeMode[] = ['fp16', 'int8-weights', 'int8-dynamic', 'int8-static', 'int4', 'kmeans', 'binary', 'ternary'];
+export const QUANTIZE_MODES: readonly QuantizeMode[] = ['fp16', 'int8-weights', 'int8-dynamic', 'int8-static', 'int4', 'q4f16', 'kmeans', 'binary', 'ternary'];
 
 /**
  * What {@link quantize} uses for an option left unset, per mode: for CLIs (`--help` shows these) and docs.
@@ -229,7 +269,8 @@ export const QUANTIZE_DEFAULTS = {
   'int8-weights': { perChannel: true, symmetric: true },
   'int8-dynamic': { perChannel: false, reduceRange: false },
   'int8-static': { method: 'minmax', percentile: 99.999, perChannel: true, reduceRange: false, activationType: 'int8', bins: 2048, format: 'qdq' },
-  int4: { blockSize: 32, symmetric: true, format: 'matmulnbits', method: 'rtn', damp: 0.01 },
+  int4: { blockSize: 32, symmetric: true, format: 'matmulnbits', method: 'rtn', damp: 0.01, convBits: INT4_CONV_BITS_DEFAULT, embeddings: 'float' },
+  q4f16: { embeddings: 'int8', keepIoTypes: true },
   kmeans: { bits: 4, seed: 0, minElements: 64 },
 } as const satisfies {
   target: QuantizeTarget;
@@ -237,7 +278,8 @@ export const QUANTIZE_DEFAULTS = {
   'int8-weights': Pick<Required<Int8WeightsOptions>, 'perChannel' | 'symmetric'>;
   'int8-dynamic': Pick<Required<Int8DynamicOptions>, 'perChannel' | 'reduceRange'>;
   'int8-static': Pick<Required<Int8StaticOptions>, 'method' | 'percentile' | 'perChannel' | 'reduceRange' | 'activationType' | 'bins' | 'format'>;
-  int4: Pick<Required<Int4Options>, 'blockSize' | 'symmetric' | 'format' | 'method' | 'damp'>;
+  int4: Pick<Required<Int4Options>, 'blockSize' | 'symmetric' | 'format' | 'method' | 'damp' | 'convBits' | 'embeddings'>;
+  q4f16: Pick<Required<Q4f16Options>, 'embeddings' | 'keepIoTypes'>;
   kmeans: Pick<Required<KMeansOptions>, 'bits' | 'seed' | 'minElements'>;
 };
 
@@ -282,20 +324,29 @@ export function validateOptions(opts: QuantizeOptions): void {
       if (!Number.isInteger(b) || b < 1 || b > 8) fail(`quantize kmeans: bits must be an integer in 1..8, got ${b}; pass e.g. bits: 4`);
       break;
     }
-    case 'int4': {
+    case 'int4':
+    case 'q4f16': {
+      const mode = opts.mode;
       const bs = opts.blockSize ?? QUANTIZE_DEFAULTS.int4.blockSize;
-      if (!INT4_BLOCK_SIZES.includes(bs)) fail(`quantize int4: blockSize must be 16, 32, 64, 128 or 256, got ${bs}`);
-      if (opts.format !== undefined && opts.format !== 'matmulnbits' && opts.format !== 'dequantize') {
-        fail(`quantize int4: format must be 'matmulnbits' or 'dequantize', got '${String(opts.format)}'`);
+      if (!INT4_BLOCK_SIZES.includes(bs)) fail(`quantize ${mode}: blockSize must be 16, 32, 64, 128 or 256, got ${bs}`);
+      const format = (opts as { format?: unknown }).format;
+      if (mode === 'q4f16' && format !== undefined) fail(`quantize q4f16: the int4 weights are MatMulNBits (float16 inputs need it); drop format, or use mode int4 with format '${String(format)}'`);
+      if (format !== undefined && format !== 'matmulnbits' && format !== 'dequantize') {
+        fail(`quantize int4: format must be 'matmulnbits' or 'dequantize', got '${String(format)}'`);
+      }
+      if (opts.embeddings !== undefined && !(EMBEDDINGS_FORMS as readonly string[]).includes(opts.embeddings)) {
+        fail(`quantize ${mode}: embeddings must be one of ${EMBEDDINGS_FORMS.join(', ')}, got '${String(opts.embeddings)}'`);
       }
       const method = opts.method ?? QUANTIZE_DEFAULTS.int4.method;
-      if (!(INT4_METHODS as readonly string[]).includes(method)) fail(`quantize int4: method must be one of ${INT4_METHODS.join(', ')}, got '${String(method)}'`);
+      if (!(INT4_METHODS as readonly string[]).includes(method)) fail(`quantize ${mode}: method must be one of ${INT4_METHODS.join(', ')}, got '${String(method)}'`);
       if ((method === 'gptq' || method === 'awq') && opts.calibration === undefined) {
-        fail(`quantize int4: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`);
+        fail(`quantize ${mode}: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`);
       }
-      if (method === 'awq' && opts.format === 'dequantize') fail("quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'");
+      const cb = opts.convBits ?? QUANTIZE_DEFAULTS.int4.convBits;
+      if (cb !== 4 && cb !== 8) fail(`quantize ${mode}: convBits must be 4 or 8, got ${String(cb)}`);
+      if (method === 'awq' && format === 'dequantize') fail("quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'");
       const damp = opts.damp ?? QUANTIZE_DEFAULTS.int4.damp;
-      if (!(damp > 0 && damp < 1)) fail(`quantize int4: damp must be in (0, 1), got ${damp}; the usual value is 0.01`);
+      if (!(damp > 0 && damp < 1)) fail(`quantize ${mode}: damp must be in (0, 1), got ${damp}; the usual value is 0.01`);
       break;
     }
     case 'int8-static': {

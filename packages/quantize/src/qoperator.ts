@@ -1,4 +1,4 @@
-import { type Model, Node, Tensor, Value } from '@mc/ir';
+import { type Model, Node, Tensor, Value, slotOf } from '@mc/ir';
 
 /** Ops that move or select values: an int8 tensor passes through them unchanged (onnxruntime has int8 kernels). */
 const MOVES_VALUES = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
@@ -7,7 +7,7 @@ const isOp = (n: Node | undefined, op: string): n is Node => n !== undefined && 
 const isConst = (v: Value | undefined): v is Value => v !== undefined && v.isInitializer() && !v.isGraphInput() && v.constValue !== undefined;
 /** A per-tensor activation DequantizeLinear: non-constant input, scalar scale. */
 const activationDQ = (n: Node | undefined): n is Node =>
-  isOp(n, 'DequantizeLinear') && !isConst(n.inputs[0]) && isConst(n.inputs[1]) && n.inputs[1]!.constValue!.size === 1 && (n.inputs[2] === undefined || isConst(n.inputs[2]));
+  isOp(n, 'DequantizeLinear') && !isConst(slotOf(n, 'x')) && isConst(slotOf(n, 'x_scale')) && slotOf(n, 'x_scale')!.constValue!.size === 1 && (slotOf(n, 'x_zero_point') === undefined || isConst(slotOf(n, 'x_zero_point')));
 
 /**
  * Moves the uses of `old` (the output of a QuantizeLinear about to go) to the fused node's output, which takes the
@@ -35,12 +35,12 @@ export function toQOperator(model: Model): number {
   // 1. DQ forward through value-moving ops.
   for (const m of [...g.nodes]) {
     if (m.domain !== '' || !MOVES_VALUES.has(m.opType)) continue;
-    const d = m.inputs[0]?.producer();
+    const d = slotOf(m, 'input')?.producer();
     const y = m.outputs[0]!;
     if (!activationDQ(d) || y.isGraphOutput() || m.outputs.slice(1).some((o) => o.uses().length > 0 || o.isGraphOutput())) continue;
-    const q = d.inputs[0]!;
+    const q = slotOf(d, 'x')!;
     m.replaceInput(0, q);
-    const dq = new Node({ opType: 'DequantizeLinear', inputs: [y, d.inputs[1], ...(d.inputs[2] === undefined ? [] : [d.inputs[2]])], outputs: [new Value('')] });
+    const dq = new Node({ opType: 'DequantizeLinear', inputs: [y, slotOf(d, 'x_scale'), ...(slotOf(d, 'x_zero_point') === undefined ? [] : [slotOf(d, 'x_zero_point')])], outputs: [new Value('')] });
     g.insertAfter(m, dq);
     const out = dq.outputs[0]!;
     for (const u of [...y.uses()]) if (u.node !== dq) u.node.replaceInput(u.index, out);
@@ -51,9 +51,9 @@ export function toQOperator(model: Model): number {
   // 2. Q(DQ(q, s, z), s, z) = q.
   for (const qn of [...g.nodes]) {
     if (!isOp(qn, 'QuantizeLinear')) continue;
-    const d = qn.inputs[0]?.producer();
-    if (!activationDQ(d) || d.inputs[1] !== qn.inputs[1] || d.inputs[2] !== qn.inputs[2] || qn.outputs[0]!.isGraphOutput()) continue;
-    qn.outputs[0]!.replaceAllUsesWith(d.inputs[0]!);
+    const d = slotOf(qn, 'x')?.producer();
+    if (!activationDQ(d) || slotOf(d, 'x_scale') !== slotOf(qn, 'y_scale') || slotOf(d, 'x_zero_point') !== slotOf(qn, 'y_zero_point') || qn.outputs[0]!.isGraphOutput()) continue;
+    qn.outputs[0]!.replaceAllUsesWith(slotOf(d, 'x')!);
     g.remove(qn);
   }
   // 3. DQ → Conv/MatMul → Q groups.
@@ -67,19 +67,19 @@ export function toQOperator(model: Model): number {
     const y = layer.outputs[0]!;
     const users = y.uses();
     const qy = users.length === 1 ? users[0]!.node : undefined;
-    if (!activationDQ(dx) || !isOp(dw, 'DequantizeLinear') || !isConst(dw.inputs[0]) || !isOp(qy, 'QuantizeLinear') || y.isGraphOutput()) continue;
-    if (b !== undefined && (!isOp(db, 'DequantizeLinear') || !isConst(db.inputs[0]) || db.inputs[0]!.constValue!.dtype !== 'int32')) continue;
-    if (qy.inputs[2] === undefined || dx.inputs[2] === undefined) continue;
-    const wt = dw.inputs[0]!.constValue!;
-    const z = dw.inputs[2]?.constValue;
+    if (!activationDQ(dx) || !isOp(dw, 'DequantizeLinear') || !isConst(slotOf(dw, 'x')) || !isOp(qy, 'QuantizeLinear') || y.isGraphOutput()) continue;
+    if (b !== undefined && (!isOp(db, 'DequantizeLinear') || !isConst(slotOf(db, 'x')) || slotOf(db, 'x')!.constValue!.dtype !== 'int32')) continue;
+    if (slotOf(qy, 'y_zero_point') === undefined || slotOf(dx, 'x_zero_point') === undefined) continue;
+    const wt = slotOf(dw, 'x')!.constValue!;
+    const z = slotOf(dw, 'x_zero_point')?.constValue;
     // Symmetric weights: one scalar zero instead of a zero per channel (both are valid QLinearConv/QLinearMatMul).
     const zero = z === undefined || (!z.isLazy && Array.prototype.every.call(z.data, (v: number) => v === 0));
-    const wz = zero ? g.addInitializer(`${dw.inputs[0]!.name}_zero_point`, new Tensor(wt.dtype, [], (wt.dtype === 'int8' ? new Int8Array(1) : new Uint8Array(1)) as never)) : dw.inputs[2]!;
-    const common = [dx.inputs[0], dx.inputs[1], dx.inputs[2], dw.inputs[0], dw.inputs[1], wz, qy.inputs[1], qy.inputs[2]];
+    const wz = zero ? g.addInitializer(`${slotOf(dw, 'x')!.name}_zero_point`, new Tensor(wt.dtype, [], (wt.dtype === 'int8' ? new Int8Array(1) : new Uint8Array(1)) as never)) : slotOf(dw, 'x_zero_point')!;
+    const common = [slotOf(dx, 'x'), slotOf(dx, 'x_scale'), slotOf(dx, 'x_zero_point'), slotOf(dw, 'x'), slotOf(dw, 'x_scale'), wz, slotOf(qy, 'y_scale'), slotOf(qy, 'y_zero_point')];
     const fusedNode = new Node({
       opType: layer.opType === 'Conv' ? 'QLinearConv' : 'QLinearMatMul',
       name: layer.name,
-      inputs: layer.opType === 'Conv' && db !== undefined ? [...common, db.inputs[0]] : common,
+      inputs: layer.opType === 'Conv' && db !== undefined ? [...common, slotOf(db, 'x')] : common,
       outputs: [new Value('')],
       attributes: layer.opType === 'Conv' ? [...layer.attributes] : [],
     });

@@ -9,7 +9,7 @@ import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
 import { planFp16 } from './modes/fp16-plan.js';
-import { quantizeInt4 } from './modes/int4.js';
+import { int4ConvPlan, quantizeInt4, quantizeQ4f16 } from './modes/int4.js';
 import { quantizeInt8Dynamic } from './modes/int8-dynamic.js';
 import { quantizeInt8Static } from './modes/int8-static.js';
 import { quantizeInt8Weights } from './modes/int8-weights.js';
@@ -51,7 +51,9 @@ function minOpset(opts: QuantizeOptions): number {
     case 'bf16':
       return 0;
     case 'int4':
-      return opts.format === 'dequantize' ? 21 : 0;
+      return opts.format === 'dequantize' ? 21 : opts.embeddings === 'int8-dq' ? 13 : 0;
+    case 'q4f16':
+      return opts.embeddings === 'int8-dq' ? 13 : 0;
     default:
       return 13;
   }
@@ -90,7 +92,8 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   const emit = new Emitter(model.graph);
   const report = new ReportBuilder();
   const oldIr = model.irVersion;
-  const need = minOpset(opts);
+  const convInt4 = opts.mode === 'int4' ? int4ConvPlan(model, opts) : opts.mode === 'q4f16' ? int4ConvPlan(model, { ...opts, mode: 'int4' }) : undefined;
+  const need = Math.max(minOpset(opts), convInt4?.opset ?? 0);
   if (need > 0) raiseOpset(model, need, emit);
   if (oldIr < 4) {
     // IR < 4 required every initializer to be a graph input too; from IR 4 such inputs are overridable and block
@@ -129,7 +132,10 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       }
       break;
     case 'int4':
-      await quantizeInt4(model, opts, emit, report);
+      await quantizeInt4(model, opts, emit, report, convInt4?.refusal);
+      break;
+    case 'q4f16':
+      await quantizeQ4f16(model, opts, emit, report, convInt4?.refusal);
       break;
     case 'kmeans':
       quantizeKMeans(model, opts, emit, report);

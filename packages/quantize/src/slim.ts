@@ -1,3 +1,4 @@
+import { slotOf } from '@mc/ir';
 import type { Attribute, Model, Tensor, Value } from '@mc/ir';
 
 /** What {@link slimModel} removed, for the report. */
@@ -99,7 +100,7 @@ export function slimModel(model: Model, names: ModelNames, opts: { shortNames?: 
   let identities = 0;
   for (const n of nested ? [] : [...g.nodes]) {
     if (n.opType !== 'Identity' || n.domain !== '') continue;
-    const x = n.inputs[0];
+    const x = slotOf(n, 'input');
     const y = n.outputs[0]!;
     if (x === undefined || y.isGraphOutput()) continue;
     y.replaceAllUsesWith(x);

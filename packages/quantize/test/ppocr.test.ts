@@ -43,4 +43,20 @@ describe.skipIf(skip !== undefined)(`PP-OCRv4 fp16 on rendered text${skip === un
     const got = await recExactMatch(half, lines, alphabet);
     expect(got.exact).toBe(ref.exact);
   });
+
+  // int8-dynamic: Conv weights per output channel (per tensor read 0/100); int4: MatMul int4 blocks, Conv int8 per
+  // channel (convBits 4 reads 2/100). Measured on these 100 lines: float32 100, int8-dynamic 96, int4 99.
+  it('rec: int8-dynamic and int4 files are ≤ 35 % of the float32 bytes and read the 100 rendered lines within 4 points of float32', async () => {
+    const alphabet = ctcAlphabet(files.keys);
+    const lines = renderLines(textLines(100, 7));
+    const ref = await recExactMatch(files.rec, lines, alphabet);
+    const m = await loadOnnx(files.rec);
+    const floatBytes = writeOnnx(m).length;
+    for (const mode of ['int8-dynamic', 'int4'] as const) {
+      const bytes = writeOnnx((await quantize(m, { mode })).model);
+      expect(bytes.length, mode).toBeLessThanOrEqual(0.35 * floatBytes);
+      const got = await recExactMatch(bytes, lines, alphabet);
+      expect(got.exact, mode).toBeGreaterThanOrEqual(ref.exact - 4);
+    }
+  });
 });

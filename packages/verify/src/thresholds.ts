@@ -12,6 +12,7 @@ export type GateTechnique =
   | 'int8-dynamic'
   | 'int8-static'
   | 'int4'
+  | 'q4f16'
   | 'kmeans'
   | 'binary'
   | 'ternary'
@@ -57,6 +58,7 @@ export const GATE_THRESHOLDS: Readonly<Record<GateTechnique, GateThresholds>> = 
   'int8-dynamic': { exact: false, minCosine: 0.98, maxAccuracyDrop: 1, why: 'near-exact: 8-bit weights and per-batch activation ranges' },
   'int8-static': { exact: false, minCosine: 0.95, maxAccuracyDrop: 1, why: 'calibrated activation ranges; synthetic inputs may leave them' },
   int4: { exact: false, minCosine: 0.9, maxAccuracyDrop: 2, why: '4-bit blocks lose more than int8' },
+  q4f16: { exact: false, minCosine: 0.9, maxAccuracyDrop: 2, why: "int4's 4-bit blocks; float16 compute adds far less" },
   kmeans: { exact: false, minCosine: LOSSY_FLOOR, maxAccuracyDrop: 2, why: 'lossy by design (1..8-bit codebooks): floor catches a broken graph' },
   binary: { exact: false, minCosine: 0, maxAccuracyDrop: 5, why: '1-bit weights are meant to be retrained afterwards: only NaN/Inf, shape changes and anti-correlated outputs fail' },
   ternary: { exact: false, minCosine: 0, maxAccuracyDrop: 5, why: '2-level weights are meant to be retrained afterwards: only NaN/Inf, shape changes and anti-correlated outputs fail' },

@@ -22,10 +22,10 @@ const D = QUANTIZE_DEFAULTS;
 const flags = {
   mode: { type: 'string', choices: QUANTIZE_MODES, description: 'what to quantize to' },
   bits: { type: 'number', arg: 'B', description: 'kmeans: index bits 1..8 (2^B centroids)', default: D.kmeans.bits },
-  'block-size': { type: 'number', arg: 'N', choices: INT4_BLOCK_SIZES, description: 'int4: block size along K', default: D.int4.blockSize },
+  'block-size': { type: 'number', arg: 'N', choices: INT4_BLOCK_SIZES, description: 'int4/q4f16: block size along K', default: D.int4.blockSize },
   'per-channel': { type: 'boolean', description: `int8-weights/int8-static: per output channel (default ${D['int8-weights'].perChannel ? 'on' : 'off'} for them); int8-dynamic: per column of MatMul weights` },
-  symmetric: { type: 'string', choices: ['true', 'false'], description: `int8-weights/int4: symmetric weights (default ${String(D.int4.symmetric)})` },
-  method: { type: 'string', choices: [...CALIBRATION_METHODS, ...INT4_METHODS], description: `int8-static: activation range calibration (${CALIBRATION_METHODS.join(', ')}; default ${D['int8-static'].method}). int4: ${D.int4.method} (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)` },
+  symmetric: { type: 'string', choices: ['true', 'false'], description: `int8-weights/int4/q4f16: symmetric weights (default ${String(D.int4.symmetric)})` },
+  method: { type: 'string', choices: [...CALIBRATION_METHODS, ...INT4_METHODS], description: `int8-static: activation range calibration (${CALIBRATION_METHODS.join(', ')}; default ${D['int8-static'].method}). int4/q4f16: ${D.int4.method} (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)` },
   percentile: { type: 'number', description: 'int8-static percentile kept', default: D['int8-static'].percentile },
   'reduce-range': { type: 'boolean', description: 'int8-static/int8-dynamic: 7-bit weights' },
   'activation-type': { type: 'string', choices: ['int8', 'uint8'], description: 'int8-static activations (S8S8 or U8S8)', default: D['int8-static'].activationType },
@@ -44,6 +44,8 @@ const flags = {
   'short-names': { type: 'boolean', description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)' },
   'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
   'block-list': null, // FP16_BLOCK_LIST
+  'conv-bits': null,
+  embeddings: null,
   bins: null,
   damp: null,
   'min-elements': null,
@@ -85,12 +87,12 @@ function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keep
         ...((format === 'qdq' || format === 'qoperator') && { format }),
       };
     case 'int4':
+    case 'q4f16': {
+      if (mode === 'q4f16' && format !== undefined) throw new UsageError(`mc quantize --mode q4f16: int4 weights are MatMulNBits; drop --format ${format}`);
       if (format === 'qdq' || format === 'qoperator') throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${format}`);
-      return {
-        mode, ...common, ...sym,
-        blockSize: f['block-size'],
-        ...defined({ format, method: f.method === undefined ? undefined : int4Method(f.method), calibration }),
-      };
+      const int4 = { ...common, ...sym, blockSize: f['block-size'], ...defined({ method: f.method === undefined ? undefined : int4Method(f.method), calibration }) };
+      return mode === 'q4f16' ? { mode, ...int4 } : { mode, ...int4, ...defined({ format }) };
+    }
     case 'kmeans':
       return { mode, ...common, bits: f.bits, seed: f.seed };
     default:
@@ -140,6 +142,8 @@ export const quantizeCommand = defineCommand({
     'mc quantize --mode fp16 model.onnx model.fp16.onnx',
     'mc quantize --mode int8-static --method entropy --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx mnist.int8.onnx',
     'mc quantize --mode int4 --block-size 64 llm.onnx llm.int4.onnx',
+    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits + int4 embeddings, float16 elsewhere)',
+    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits + int4 embeddings, float16 elsewhere)',
     'mc quantize --mode int4 --method gptq --dataset npy --data-dir calib gpt.onnx gpt.int4.onnx   (calib/input_ids.npy: int64 [N, T])',
   ],
   async run({ flags: f, positionals, io }) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError, Tensor, toFloat32, toNumbers, type Model, type Node, type Value } from '@mc/ir';
+import { McError, Tensor, toFloat32, toNumbers, type Model, type Node, type Value, attrOf, slotOf } from '@mc/ir';
 import { rules } from '../rules/index.js';
 import type { RuleContext } from '../rules/types.js';
 import { followBatch } from './follow-batch.js';
@@ -69,8 +69,8 @@ export class TrainableGraph {
     if (out === undefined) throw new McError('E_FORMAT', 'model has no outputs; nothing to train against');
     this.output = out;
     const last = out.producer();
-    if (last !== undefined && (last.opType === 'Softmax' || last.opType === 'LogSoftmax') && last.inputs[0] !== undefined) {
-      this.logits = last.inputs[0];
+    if (last !== undefined && (last.opType === 'Softmax' || last.opType === 'LogSoftmax') && slotOf(last, 'input') !== undefined) {
+      this.logits = slotOf(last, 'input')!;
       this.outputKind = last.opType === 'Softmax' ? 'softmax' : 'logsoftmax';
     } else {
       this.logits = out;
@@ -89,9 +89,9 @@ export class TrainableGraph {
         const v = n.inputs[i];
         if (v?.isInitializer() && v.constValue?.dtype === 'float32') trainSlots.add(v);
       }
-      if (n.opType === 'BatchNormalization' && n.inputs[1]?.isInitializer()) this.bnScales.push(n.inputs[1].name);
+      if (n.opType === 'BatchNormalization' && slotOf(n, 'scale')?.isInitializer()) this.bnScales.push(slotOf(n, 'scale')!.name);
       if (n.opType === 'BatchNormalization' && batchStats) {
-        const stats = [n.inputs[3], n.inputs[4]];
+        const stats = [slotOf(n, 'input_mean'), slotOf(n, 'input_var')];
         if (stats.every((v) => v?.isInitializer() && v.constValue?.dtype === 'float32')) for (const v of stats) stateSlots.add(v!);
       }
       if (n.opType === 'Constant') {
@@ -161,7 +161,7 @@ export class TrainableGraph {
         },
       };
       if (node.opType === 'BatchNormalization' && [3, 4].every((i) => this.state.has(node.inputs[i]?.name ?? ''))) {
-        const momentum = node.attributes.has('momentum') ? node.attrFloat('momentum', 0.9) : this.#bnMomentum;
+        const momentum = node.attributes.has('momentum') ? attrOf(node, 'momentum') : this.#bnMomentum;
         ctx.batchStats = { momentum, update: (i, value) => this.state.get(node.inputs[i]!.name)!.assign(value) };
       }
       const outs = rules.get(node.opType)!.run(ctx as RuleContext);

@@ -1,4 +1,4 @@
-import { inferShapes, McError, Tensor, toNumbers, type Model, type Node, type Shape, type Value } from '@mc/ir';
+import { inferShapes, McError, Tensor, toNumbers, type Model, type Node, type Shape, type Value, attrOf, slotOf } from '@mc/ir';
 import { followBatch } from '../graph/follow-batch.js';
 import { Emitter } from './emit.js';
 import { copyForward, ortRules, type OrtCtx } from './rules.js';
@@ -49,7 +49,7 @@ export function logitsOf(model: Model): { logits: Value; skip: Node | undefined 
   const out = model.graph.outputs[0];
   if (out === undefined) throw new McError('E_FORMAT', 'model has no outputs; nothing to train against');
   const last = out.producer();
-  if (last !== undefined && (last.opType === 'Softmax' || last.opType === 'LogSoftmax') && last.inputs[0] !== undefined) return { logits: last.inputs[0], skip: last };
+  if (last !== undefined && (last.opType === 'Softmax' || last.opType === 'LogSoftmax') && slotOf(last, 'input') !== undefined) return { logits: slotOf(last, 'input')!, skip: last };
   return { logits: out, skip: undefined };
 }
 
@@ -143,7 +143,7 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
     outShape: (i) => shapes.get(node.outputs[i]?.name ?? ''),
     constant: (i) => node.inputs[i]?.constValue,
     dropoutMask: (ratio) => {
-      const dims = shapes.get(node.inputs[0]!.name)!.slice(1) as number[];
+      const dims = shapes.get(slotOf(node, 'data')!.name)!.slice(1) as number[];
       const name = b.graph.uniqueName(`mc.mask.${k}`);
       dropouts.push({ name, ratio, dims, node: k });
       return b.input(name, 'float32', ['N', ...dims]);
@@ -155,7 +155,7 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
       stateOut.set(name, out.name);
     },
     bnMomentum: node.opType === 'BatchNormalization' && [3, 4].every((i) => opts.state.has(node.inputs[i]?.name ?? ''))
-      ? (node.attributes.has('momentum') ? node.attrFloat('momentum', 0.9) : opts.bnMomentum)
+      ? (node.attributes.has('momentum') ? attrOf(node, 'momentum') : opts.bnMomentum)
       : undefined,
   });
 

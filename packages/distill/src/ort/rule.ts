@@ -1,4 +1,4 @@
-import { convOutDim, spatialAttrs, type Node, type Shape, type Tensor, type Value } from '@mc/ir';
+import { convOutDim, type Node, type Shape, type Tensor, type Value, resolvePads } from '@mc/ir';
 import { attrsOf, type Emitter } from './emit.js';
 
 // The shape of a reverse-mode rule of the onnxruntime engine and what rules of several op families share. The rules
@@ -54,20 +54,8 @@ export const known = (s: Shape | undefined, from = 1): s is readonly number[] =>
 /** Conv geometry with SAME_* padding resolved to explicit pads (needs the spatial input size). @internal */
 export function convGeometry(node: Node, x: Shape, w: Shape) {
   const k = node.attrInts('kernel_shape') ?? (w.slice(2) as number[]);
-  const { strides, dilations, pads: p0, autoPad } = spatialAttrs(node, k);
+  const { strides, dilations, pads } = resolvePads(node, x.slice(2) as number[], k);
   const r = k.length;
-  const pads = [...p0];
-  if (autoPad === 'VALID') pads.fill(0);
-  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    for (let i = 0; i < r; i++) {
-      const inD = x[i + 2] as number;
-      const out = Math.ceil(inD / strides[i]!);
-      const total = Math.max((out - 1) * strides[i]! + (k[i]! - 1) * dilations[i]! + 1 - inD, 0);
-      const small = Math.floor(total / 2);
-      pads[i] = autoPad === 'SAME_UPPER' ? small : total - small;
-      pads[i + r] = total - pads[i]!;
-    }
-  }
   const out = k.map((kk, i) => convOutDim(x[i + 2] as number, kk, strides[i]!, dilations[i]!, pads[i]!, pads[i + r]!, 'NOTSET') as number);
   return { k, strides, dilations, pads, out, r };
 }

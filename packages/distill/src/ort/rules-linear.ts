@@ -1,4 +1,4 @@
-import { attr, type Value } from '@mc/ir';
+import { attr, type Value, attrOf, slotOf } from '@mc/ir';
 import { convGeometry, copyForward, known, type OrtRule } from './rule.js';
 
 // Reverse-mode rules of the weight ops: Conv, Gemm, MatMul.
@@ -24,10 +24,10 @@ export const convRule: OrtRule = {
   },
   // SAME_* padding as explicit pads: onnxruntime's Conv refuses SAME with dilation, and the backward needs them anyway.
   forward(ctx) {
-    if (ctx.node.attrString('auto_pad', 'NOTSET') === 'NOTSET') return copyForward(ctx);
+    if (attrOf(ctx.node, 'auto_pad') === 'NOTSET') return copyForward(ctx);
     const { k, strides, dilations, pads } = convGeometry(ctx.node, ctx.inShape(0)!, ctx.inShape(1)!);
     const ins = ctx.node.inputs.map((v, i) => (v === undefined || v.name === '' ? undefined : ctx.x(i)));
-    return [ctx.e.op('Conv', ins, { kernel_shape: k, strides, dilations, pads, group: ctx.node.attrInt('group', 1) })];
+    return [ctx.e.op('Conv', ins, { kernel_shape: k, strides, dilations, pads, group: attrOf(ctx.node, 'group') })];
   },
   backward(ctx, [dy], need) {
     const { e, node } = ctx;
@@ -35,7 +35,7 @@ export const convRule: OrtRule = {
     const w = ctx.x(1)!;
     const { k, strides, dilations, pads, out, r } = convGeometry(node, ctx.inShape(0)!, ctx.inShape(1)!);
     const inSp = ctx.inShape(0)!.slice(2) as number[];
-    const group = node.attrInt('group', 1);
+    const group = attrOf(node, 'group');
     const g: (Value | undefined)[] = [];
     if (need[0]) {
       // dX = ConvTranspose(dY, W): the adjoint of the strided, padded correlation; output_padding restores rows the
@@ -91,16 +91,16 @@ export const convRule: OrtRule = {
 export const gemmRule: OrtRule = {
   trainable: [1, 2],
   check(node, inShape, outShape) {
-    if (node.inputs[2] !== undefined && node.inputs[2].name !== '' && (inShape(2) === undefined || outShape(0) === undefined)) return 'bias shape unknown';
+    if (slotOf(node, 'C') !== undefined && (inShape(2) === undefined || outShape(0) === undefined)) return 'bias shape unknown';
     return undefined;
   },
   backward(ctx, [dy], need) {
     const { e, node } = ctx;
     const [a, b] = [ctx.x(0)!, ctx.x(1)!];
-    const ta = node.attrInt('transA', 0);
-    const tb = node.attrInt('transB', 0);
-    const alpha = node.attrFloat('alpha', 1);
-    const beta = node.attrFloat('beta', 1);
+    const ta = attrOf(node, 'transA');
+    const tb = attrOf(node, 'transB');
+    const alpha = attrOf(node, 'alpha');
+    const beta = attrOf(node, 'beta');
     const al = alpha === 1 ? {} : { alpha: attr.float(alpha) };
     const g: (Value | undefined)[] = [];
     // Y = α·A'·B' + β·C with A' = transA ? Aᵀ : A, B' likewise.

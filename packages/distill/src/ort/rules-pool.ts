@@ -1,4 +1,4 @@
-import { type Node, type Shape, Tensor, type Value } from '@mc/ir';
+import { type Node, type Shape, Tensor, type Value, attrOf, spatialAttrs } from '@mc/ir';
 import { convGeometry, copyForward, known, type OrtRule } from './rule.js';
 
 // Reverse-mode rules of the pooling ops: MaxPool, AveragePool, GlobalAveragePool.
@@ -6,11 +6,9 @@ import { convGeometry, copyForward, known, type OrtRule } from './rule.js';
 /** Non-overlapping 2-D windows (kernel = strides, no pads/dilation, sizes divisible): the window is a reshape. */
 function tiled(node: Node, x: Shape | undefined): { c: number; h: number; w: number; kh: number; kw: number } | undefined {
   const k = node.attrInts('kernel_shape') ?? [];
-  const s = node.attrInts('strides', k.map(() => 1));
-  const pads = node.attrInts('pads', [0, 0, 0, 0]);
-  const dil = node.attrInts('dilations', [1, 1]);
+  const { strides: s, pads, dilations: dil } = spatialAttrs(node, k);
   if (x?.length !== 4 || !known(x, 1) || k.length !== 2 || s[0] !== k[0] || s[1] !== k[1] || pads.some((p) => p !== 0) || dil.some((d) => d !== 1)) return undefined;
-  if (node.attrString('auto_pad', 'NOTSET') !== 'NOTSET' && node.attrString('auto_pad', 'NOTSET') !== 'VALID') return undefined;
+  if (attrOf(node, 'auto_pad') !== 'NOTSET' && attrOf(node, 'auto_pad') !== 'VALID') return undefined;
   const [, c, h, w] = x as number[];
   return h! % k[0]! === 0 && w! % k[1]! === 0 ? { c: c!, h: h!, w: w!, kh: k[0]!, kw: k[1]! } : undefined;
 }
@@ -23,7 +21,7 @@ function tiled(node: Node, x: Shape | undefined): { c: number; h: number; w: num
 export const maxPoolRule: OrtRule = {
   trainable: [],
   check(node, inShape) {
-    if (node.attrInt('storage_order', 0) !== 0) return 'storage_order 1';
+    if (attrOf(node, 'storage_order') !== 0) return 'storage_order 1';
     if (node.outputs.length > 1) return 'its Indices output is used';
     if (inShape(0) === undefined) return 'input shape unknown';
     return undefined;
@@ -60,8 +58,8 @@ export const avgPoolRule: OrtRule = {
   check(node, inShape) {
     const x = inShape(0);
     if (x?.length !== 4 || !known(x, 1)) return 'needs a 2-D pool with known channels and spatial size';
-    if (node.attrInt('ceil_mode', 0) === 1) return 'ceil_mode 1';
-    if (node.attrInts('dilations', [1, 1]).some((d) => d !== 1)) return 'dilations';
+    if (attrOf(node, 'ceil_mode') === 1) return 'ceil_mode 1';
+    if ((attrOf(node, 'dilations') ?? []).some((d) => d !== 1)) return 'dilations';
     return undefined;
   },
   backward(ctx, [dy], need) {
@@ -73,7 +71,7 @@ export const avgPoolRule: OrtRule = {
     const kk = k[0]! * k[1]!;
     const ones = (dims: number[]) => ctx.e.b.initializer(ctx.e.b.graph.uniqueName('mc_ones'), new Tensor('float32', dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(1)));
     let scaled: Value;
-    if (node.attrInt('count_include_pad', 0) === 1 || pads.every((p) => p === 0)) scaled = e.scale(dy!, 1 / kk);
+    if (attrOf(node, 'count_include_pad') === 1 || pads.every((p) => p === 0)) scaled = e.scale(dy!, 1 / kk);
     else {
       const share = e.op('AveragePool', [ones([1, 1, h!, w!])], { kernel_shape: k, strides, pads, count_include_pad: 1 });
       scaled = e.op('Div', [dy!, e.scale(share, kk)]);

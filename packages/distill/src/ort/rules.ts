@@ -1,4 +1,4 @@
-import { toNumbers, type Node, type Shape, type Value } from '@mc/ir';
+import { toNumbers, type Node, type Shape, type Value, attrOf, transposePerm } from '@mc/ir';
 import { known, type OrtCtx, type OrtRule } from './rule.js';
 import { convRule, gemmRule, matMulRule } from './rules-linear.js';
 import { avgPoolRule, globalAvgPoolRule, maxPoolRule } from './rules-pool.js';
@@ -37,7 +37,7 @@ const dropoutRule: OrtRule = {
   forward(ctx) {
     const c = ctx.constant(1);
     // The ratio is an attribute before opset 12, an input after.
-    const ratio = ctx.node.attributes.has('ratio') ? ctx.node.attrFloat('ratio', 0.5) : c === undefined ? 0.5 : toNumbers(c)[0]!;
+    const ratio = ctx.node.attributes.has('ratio') ? attrOf(ctx.node, 'ratio') : c === undefined ? 0.5 : toNumbers(c)[0]!;
     if (!ctx.training || ratio <= 0) return [ctx.x(0)!];
     const mask = ctx.dropoutMask(ratio);
     return [ctx.e.mul(ctx.x(0)!, mask), mask];
@@ -55,7 +55,7 @@ const transposeRule: OrtRule = {
   backward(ctx, [dy], need) {
     if (!need[0]) return [];
     const r = ctx.inShape(0)?.length ?? ctx.node.attrInts('perm')!.length;
-    const perm = ctx.node.attrInts('perm', Array.from({ length: r }, (_, i) => r - 1 - i));
+    const perm = transposePerm(ctx.node, r);
     const inv = perm.map((_, i) => perm.indexOf(i));
     return [ctx.e.op('Transpose', [dy], { perm: inv })];
   },
@@ -69,13 +69,13 @@ const transposeRule: OrtRule = {
 const batchNormRule: OrtRule = {
   trainable: [1, 2],
   check: (node, inShape) =>
-    node.attrInt('training_mode', 0) === 1 ? 'training_mode=1' : node.outputs.length > 1 ? 'extra outputs' : (inShape(0)?.length ?? 0) < 2 ? 'input rank unknown' : undefined,
+    attrOf(node, 'training_mode') === 1 ? 'training_mode=1' : node.outputs.length > 1 ? 'extra outputs' : (inShape(0)?.length ?? 0) < 2 ? 'input rank unknown' : undefined,
   forward(ctx) {
     const { e } = ctx;
     const r = ctx.inShape(0)!.length;
     const axes = [0, ...Array.from({ length: r - 2 }, (_, i) => i + 2)];
     const bshape = [1, -1, ...Array(r - 2).fill(1)];
-    const eps = ctx.node.attrFloat('epsilon', 1e-5);
+    const eps = attrOf(ctx.node, 'epsilon');
     const x = ctx.x(0)!;
     const [gamma, beta] = [e.op('Reshape', [ctx.x(1)!, e.i64(bshape)]), e.op('Reshape', [ctx.x(2)!, e.i64(bshape)])];
     if (ctx.bnMomentum === undefined || !ctx.training) {
@@ -124,12 +124,12 @@ const concatRule: OrtRule = {
   check(node, inShape) {
     const r = inShape(0)?.length;
     if (r === undefined) return 'input rank unknown';
-    const axis = (node.attrInt('axis', 0) + r) % r;
+    const axis = (attrOf(node, 'axis') + r) % r;
     return node.inputs.every((_, i) => typeof inShape(i)?.[axis] === 'number') ? undefined : 'input sizes along the axis unknown';
   },
   backward(ctx, [dy], need) {
     const r = ctx.inShape(0)!.length;
-    const axis = (ctx.node.attrInt('axis', 0) + r) % r;
+    const axis = (attrOf(ctx.node, 'axis') + r) % r;
     let at = 0;
     return ctx.node.inputs.map((_, i) => {
       const size = ctx.inShape(i)![axis] as number;
@@ -166,7 +166,7 @@ export const ortRules: ReadonlyMap<string, OrtRule> = new Map<string, OrtRule>([
   ['Mul', binaryRule((c, dy, i) => c.e.mul(dy, c.x(1 - i)!))],
   ['Div', { ...binaryRule((c, dy, i) => (i === 0 ? c.e.op('Div', [dy, c.x(1)!]) : c.e.op('Neg', [c.e.op('Div', [c.e.mul(dy, c.y(0)), c.x(1)!])]))), trainable: [] }],
   ['Relu', unaryRule((c, dy) => c.e.op('Where', [c.e.op('Greater', [c.x(0)!, c.e.f32(0)]), dy, c.e.f32(0)]))],
-  ['LeakyRelu', unaryRule((c, dy) => c.e.op('Where', [c.e.op('Greater', [c.x(0)!, c.e.f32(0)]), dy, c.e.scale(dy, c.node.attrFloat('alpha', 0.01))]))],
+  ['LeakyRelu', unaryRule((c, dy) => c.e.op('Where', [c.e.op('Greater', [c.x(0)!, c.e.f32(0)]), dy, c.e.scale(dy, attrOf(c.node, 'alpha'))]))],
   ['Sigmoid', unaryRule((c, dy) => c.e.mul(dy, c.e.mul(c.y(0), c.e.op('Sub', [c.e.f32(1), c.y(0)]))))],
   ['Tanh', unaryRule((c, dy) => c.e.mul(dy, c.e.op('Sub', [c.e.f32(1), c.e.mul(c.y(0), c.y(0))])))],
   ['Identity', unaryRule((_c, dy) => dy)],

@@ -1,5 +1,5 @@
 import { layoutForInput, type Batch, type BatchLayout, type Dataset } from '@mc/datasets';
-import { McError, type Model } from '@mc/ir';
+import { McError, type Model, slotOf } from '@mc/ir';
 import { dropoutMaskData } from '../kernels/dropout.js';
 import { maskArrays, planRun, reportOf, runEpochs } from '../loop.js';
 import type { DistillOptions } from '../options.js';
@@ -30,7 +30,8 @@ export function ortTrainables(model: Model, opts: DistillOptions): { trainable: 
       if (name !== undefined) trainable.add(name);
     }
     if (n.opType === 'BatchNormalization') {
-      if (n.inputs[1]?.isInitializer() && trainable.has(n.inputs[1].name)) bnScales.push(n.inputs[1].name);
+      const scale = slotOf(n, 'scale');
+      if (scale?.isInitializer() && trainable.has(scale.name)) bnScales.push(scale.name);
       const stats = [f32(3, n), f32(4, n)];
       if ((opts.batchNorm ?? 'batch') === 'batch' && stats.every((s) => s !== undefined)) for (const s of stats) state.add(s!);
     }

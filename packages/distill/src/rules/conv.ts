@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError, spatialAttrs } from '@mc/ir';
+import { McError, attrOf, resolvePads as resolveOnnxPads } from '@mc/ir';
 import { nhwc, plain, type Val } from '../graph/layout.js';
 import type { Rule, RuleContext } from './types.js';
 
@@ -9,20 +9,9 @@ import type { Rule, RuleContext } from './types.js';
  * @internal
  */
 export function resolvePads(ctx: RuleContext, inDims: readonly number[], kernel: readonly number[], dilations?: readonly number[]): { pads: [number, number][]; strides: number[]; dilations: number[] } {
-  const a = spatialAttrs(ctx.node, kernel);
-  const dil = dilations ?? a.dilations;
-  const pads: [number, number][] = kernel.map((k, i) => {
-    if (a.autoPad === 'VALID') return [0, 0];
-    if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') {
-      const s = a.strides[i]!;
-      const inD = inDims[i]!;
-      const total = Math.max(0, (Math.ceil(inD / s) - 1) * s + (k - 1) * dil[i]! + 1 - inD);
-      const small = Math.floor(total / 2);
-      return a.autoPad === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
-    }
-    return [a.pads[i]!, a.pads[i + kernel.length]!];
-  });
-  return { pads, strides: a.strides, dilations: [...dil] };
+  const a = resolveOnnxPads(ctx.node, inDims, kernel, dilations);
+  const pads = kernel.map((_, i): [number, number] => [a.pads[i]!, a.pads[i + kernel.length]!]);
+  return { pads, strides: a.strides, dilations: a.dilations };
 }
 
 /** ONNX Conv (2-D, any group) as tfjs NHWC conv2d; weights stay OIHW so training writes them back unchanged. */
@@ -40,7 +29,7 @@ export const convRule: Rule = {
     if (oneD) w = tf.expandDims(w, 2);
     const [, H, W] = xs.shape;
     const [, , kh, kw] = w.shape as [number, number, number, number];
-    const group = ctx.node.attrInt('group', 1);
+    const group = attrOf(ctx.node, 'group');
     const r = oneD ? resolvePads(ctx, [W], [kw]) : resolvePads(ctx, [H, W], [kh, kw]);
     const pads: [number, number][] = oneD ? [[0, 0], r.pads[0]!] : r.pads;
     const strides = oneD ? [1, r.strides[0]!] : r.strides;

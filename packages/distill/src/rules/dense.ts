@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError } from '@mc/ir';
+import { McError, attrOf } from '@mc/ir';
 import { nchw, plain } from '../graph/layout.js';
 import type { Rule } from './types.js';
 
@@ -12,11 +12,11 @@ export const gemmRule: Rule = {
     if (a.rank !== 2 || b.rank !== 2) {
       throw new McError('E_FORMAT', `Gemm '${ctx.node.name}' needs 2-D A and B, got ranks ${a.rank} and ${b.rank}; add a Flatten before it`, { context: { node: ctx.node.name, opType: 'Gemm' } });
     }
-    const alpha = ctx.node.attrFloat('alpha', 1);
-    const beta = ctx.node.attrFloat('beta', 1);
+    const alpha = attrOf(ctx.node, 'alpha');
+    const beta = attrOf(ctx.node, 'beta');
     // Explicit transposes: wasm's matMul with transpose flags is an order of magnitude slower.
-    const opA = ctx.node.attrInt('transA', 0) === 1 ? tf.transpose(a) : a;
-    const opB = ctx.node.attrInt('transB', 0) === 1 ? tf.transpose(b) : b;
+    const opA = attrOf(ctx.node, 'transA') === 1 ? tf.transpose(a) : a;
+    const opB = attrOf(ctx.node, 'transB') === 1 ? tf.transpose(b) : b;
     let y = tf.matMul(opA, opB);
     if (alpha !== 1) y = tf.mul(y, alpha);
     const c = ctx.optional(2);

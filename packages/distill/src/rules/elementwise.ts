@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError, toFloat32 } from '@mc/ir';
+import { McError, toFloat32, attrOf } from '@mc/ir';
 import { binary, NCHW_TO_NHWC_AXIS, nchw, plain, type Val } from '../graph/layout.js';
 import type { Rule, RuleContext } from './types.js';
 import { dropoutMaskData } from '../kernels/dropout.js';
@@ -34,12 +34,12 @@ const softmaxLike = (log: boolean): Rule => ({
     const f = (t: tf.Tensor) => (log ? tf.logSoftmax(t) : tf.softmax(t));
     const r = x.t.rank;
     if (ctx.opset < 13) {
-      const axis = ((ctx.node.attrInt('axis', 1) % r) + r) % r;
+      const axis = ((attrOf(ctx.node, 'axis', ctx.opset) % r) + r) % r;
       const t = nchw(x);
       const outer = t.shape.slice(0, axis).reduce((a, b) => a * b, 1);
       return [plain(tf.reshape(f(tf.reshape(t, [outer, -1])), t.shape))];
     }
-    const axis = ((ctx.node.attrInt('axis', -1) % r) + r) % r;
+    const axis = ((attrOf(ctx.node, 'axis', ctx.opset) % r) + r) % r;
     const ax = x.nhwc ? NCHW_TO_NHWC_AXIS[axis]! : axis;
     if (ax === r - 1) return [same(x, f(x.t))];
     const perm = Array.from({ length: r }, (_, i) => i);
@@ -59,8 +59,8 @@ const batchNormRule: Rule = {
   run(ctx) {
     const x = ctx.input(0);
     const [scale, bias] = [1, 2].map((i) => ctx.input(i).t) as [tf.Tensor, tf.Tensor];
-    const eps = ctx.node.attrFloat('epsilon', 1e-5);
-    if (ctx.node.attrInt('training_mode', 0) === 1) {
+    const eps = attrOf(ctx.node, 'epsilon');
+    if (attrOf(ctx.node, 'training_mode') === 1) {
       throw new McError('E_UNSUPPORTED', `BatchNormalization '${ctx.node.name}' has training_mode=1; export the model in inference form`, { context: { node: ctx.node.name } });
     }
     const r = x.t.rank;
@@ -101,7 +101,7 @@ const dropoutRule: Rule = {
   trainable: [],
   run(ctx) {
     const x = ctx.input(0);
-    const ratio = ctx.opset >= 12 ? scalarInput(ctx, 1, 'ratio', 0.5) : ctx.node.attrFloat('ratio', 0.5);
+    const ratio = ctx.opset >= 12 ? scalarInput(ctx, 1, 'ratio', 0.5) : attrOf(ctx.node, 'ratio');
     const y = ctx.training && ratio > 0 ? tf.mul(x.t, dropoutMask(x.t.shape, ratio, ctx.seed)) : x.t;
     const out: Val[] = [same(x, y)];
     if (ctx.node.outputs.length > 1) out.push(same(x, tf.cast(tf.notEqual(y, 0), 'bool')));
@@ -114,8 +114,8 @@ const clipRule: Rule = {
   trainable: [],
   run(ctx) {
     const x = ctx.input(0);
-    const lo = ctx.opset >= 11 ? scalarInput(ctx, 1, 'min', -3.4028234663852886e38) : ctx.node.attrFloat('min', -3.4028234663852886e38);
-    const hi = ctx.opset >= 11 ? scalarInput(ctx, 2, 'max', 3.4028234663852886e38) : ctx.node.attrFloat('max', 3.4028234663852886e38);
+    const lo = ctx.opset >= 11 ? scalarInput(ctx, 1, 'min', -3.4028234663852886e38) : attrOf(ctx.node, 'min');
+    const hi = ctx.opset >= 11 ? scalarInput(ctx, 2, 'max', 3.4028234663852886e38) : attrOf(ctx.node, 'max');
     return [same(x, tf.clipByValue(x.t, lo, hi))];
   },
 };
@@ -127,14 +127,14 @@ export const elementwiseRules: [string, Rule][] = [
   ['Mul', bin(tf.mul)],
   ['Div', { ...bin(tf.div), trainable: [] }],
   ['Relu', unary((t) => tf.relu(t))],
-  ['LeakyRelu', unary((t, ctx) => tf.leakyRelu(t, ctx.node.attrFloat('alpha', 0.01)))],
+  ['LeakyRelu', unary((t, ctx) => tf.leakyRelu(t, attrOf(ctx.node, 'alpha')))],
   ['Sigmoid', unary((t) => tf.sigmoid(t))],
   ['Tanh', unary((t) => tf.tanh(t))],
   ['Identity', unary((t) => t)],
-  ['Elu', unary((t, ctx) => (ctx.node.attrFloat('alpha', 1) === 1 ? tf.elu(t) : tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), ctx.node.attrFloat('alpha', 1)))))],
+  ['Elu', unary((t, ctx) => (attrOf(ctx.node, 'alpha') === 1 ? tf.elu(t) : tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), attrOf(ctx.node, 'alpha')))))],
   ['Selu', unary((t, ctx) => {
-    const alpha = ctx.node.attrFloat('alpha', 1.67326319217681884765625);
-    const gamma = ctx.node.attrFloat('gamma', 1.05070102214813232421875);
+    const alpha = attrOf(ctx.node, 'alpha');
+    const gamma = attrOf(ctx.node, 'gamma');
     return tf.mul(tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), alpha)), gamma);
   })],
   ['Softplus', unary((t) => tf.softplus(t))],

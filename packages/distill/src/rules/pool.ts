@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError } from '@mc/ir';
+import { McError, attrOf } from '@mc/ir';
 import { nhwc, plain, type Val } from '../graph/layout.js';
 import { resolvePads } from './conv.js';
 import type { Rule, RuleContext } from './types.js';
@@ -14,14 +14,14 @@ function poolSetup(ctx: RuleContext) {
   const xs = oneD ? (tf.expandDims(tf.transpose(x.t, [0, 2, 1]), 1) as tf.Tensor4D) : nhwc(x);
   const k0 = ctx.node.attrInts('kernel_shape') ?? [];
   if (k0.length !== x.t.rank - 2) throw new McError('E_FORMAT', `${ctx.node.opType} '${ctx.node.name}' needs a ${x.t.rank - 2}-D kernel_shape`, { context: { node: ctx.node.name } });
-  const dil = ctx.node.attrInts('dilations', [1, 1]);
+  const dil = attrOf(ctx.node, 'dilations') ?? [];
   if (dil.some((d) => d !== 1)) throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has dilations; not supported in training`, { context: { node: ctx.node.name } });
   const [, H, W] = xs.shape;
   const kernel = oneD ? [1, k0[0]!] : k0;
   const r = oneD ? resolvePads(ctx, [W], k0, [1]) : resolvePads(ctx, [H, W], kernel, [1, 1]);
   const pads: [number, number][] = oneD ? [[0, 0], r.pads[0]!] : r.pads;
   const strides = oneD ? [1, r.strides[0]!] : r.strides;
-  if (ctx.node.attrInt('ceil_mode', 0) === 1) {
+  if (attrOf(ctx.node, 'ceil_mode') === 1) {
     // ceil_mode: pad the end so the last partial window exists (spec: output = ceil((in + pads - k) / s) + 1).
     [H, W].forEach((inD, i) => {
       const p = pads[i]!;
@@ -64,7 +64,7 @@ export const avgPoolRule: Rule = {
     const { xs, kernel, pads, strides, finish } = poolSetup(ctx);
     const y = tf.avgPool(padded(xs, pads, 0), kernel, strides, 'valid');
     const anyPad = pads.some(([a, b]) => a > 0 || b > 0);
-    if (!anyPad || ctx.node.attrInt('count_include_pad', 0) === 1) return [finish(y)];
+    if (!anyPad || attrOf(ctx.node, 'count_include_pad') === 1) return [finish(y)];
     const [, H, W] = xs.shape;
     const share = tf.avgPool(padded(tf.ones([1, H, W, 1]), pads, 0), kernel, strides, 'valid');
     return [finish(tf.div(y, share) as tf.Tensor4D)];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { McError, toNumbers } from '@mc/ir';
+import { McError, toNumbers, attrOf, reshapeTarget, transposePerm } from '@mc/ir';
 import { NCHW_TO_NHWC_AXIS, nchw, nhwc, plain, type Val } from '../graph/layout.js';
 import type { Rule } from './types.js';
 
@@ -10,7 +10,7 @@ const flattenRule: Rule = {
   trainable: [],
   run(ctx) {
     const t = nchw(ctx.input(0));
-    const axis = norm(ctx.node.attrInt('axis', 1), t.rank + 1);
+    const axis = norm(attrOf(ctx.node, 'axis'), t.rank + 1);
     const outer = t.shape.slice(0, axis).reduce((a, b) => a * b, 1);
     return [plain(tf.reshape(t, [outer, t.size / Math.max(outer, 1)]))];
   },
@@ -24,8 +24,7 @@ const reshapeRule: Rule = {
     const s = ctx.constant(1);
     // A computed shape (Shape → Gather → Concat, as converters emit for Flatten) is small: read it back.
     const raw = s !== undefined ? toNumbers(s) : Array.from(ctx.input(1).t.dataSync());
-    const allowZero = ctx.node.attrInt('allowzero', 0) === 1;
-    const shape = raw.map((d, i) => (d === 0 && !allowZero ? t.shape[i]! : d));
+    const shape = reshapeTarget(t.shape, raw, attrOf(ctx.node, 'allowzero') === 1) as number[];
     return [plain(tf.reshape(t, shape))];
   },
 };
@@ -36,7 +35,7 @@ const transposeRule: Rule = {
   run(ctx) {
     const x = ctx.input(0);
     const r = x.t.rank;
-    const perm = ctx.node.attrInts('perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    const perm = transposePerm(ctx.node, r);
     if (x.nhwc) {
       // out[i] = nchw[perm[i]] = nhwc[NCHW_TO_NHWC_AXIS[perm[i]]]
       const composed = perm.map((p) => NCHW_TO_NHWC_AXIS[p]!);
@@ -52,7 +51,7 @@ const concatRule: Rule = {
   run(ctx) {
     const ins: Val[] = ctx.node.inputs.map((_, i) => ctx.input(i));
     const r = ins[0]!.t.rank;
-    const axis = norm(ctx.node.attrInt('axis', 0), r);
+    const axis = norm(attrOf(ctx.node, 'axis'), r);
     if (r === 4 && ins.some((v) => v.nhwc)) return [{ t: tf.concat(ins.map(nhwc), NCHW_TO_NHWC_AXIS[axis]!), nhwc: true }];
     return [plain(tf.concat(ins.map(nchw), axis))];
   },
@@ -97,8 +96,8 @@ const shapeRule: Rule = {
     const x = ctx.input(0);
     const dims = x.nhwc ? [x.t.shape[0]!, x.t.shape[3]!, x.t.shape[1]!, x.t.shape[2]!] : x.t.shape;
     const r = dims.length;
-    const start = norm(ctx.node.attrInt('start', 0), r + 1);
-    const endAttr = ctx.node.attrInt('end');
+    const start = norm(attrOf(ctx.node, 'start'), r + 1);
+    const endAttr = attrOf(ctx.node, 'end');
     const end = endAttr === undefined ? r : Math.min(r, endAttr < 0 ? endAttr + r : endAttr);
     return [plain(tf.tensor1d(dims.slice(start, end), 'int32'))];
   },
@@ -111,7 +110,7 @@ const gatherRule: Rule = {
     const x = nchw(ctx.input(0));
     const c = ctx.constant(1);
     const idx = c !== undefined ? tf.tensor(toNumbers(c), [...c.dims], 'int32') : tf.cast(ctx.input(1).t, 'int32');
-    const axis = norm(ctx.node.attrInt('axis', 0), x.rank);
+    const axis = norm(attrOf(ctx.node, 'axis'), x.rank);
     const fixed = tf.where(tf.less(idx, 0), tf.add(idx, x.shape[axis]!), idx);
     return [plain(tf.gather(x, fixed, axis))];
   },

@@ -1,4 +1,4 @@
-import { attr, type Tensor } from '@mc/ir';
+import { attr, type Tensor, slotOf } from '@mc/ir';
 import { applyActivation } from '../activations.js';
 import { axisIn } from '../lower-context.js';
 import { type LayerHandler, same } from './types.js';
@@ -83,7 +83,7 @@ export const prelu: LayerHandler = {
   },
   fromIr(group, ctx) {
     const n = group.nodes.find((m) => m.opType === 'PRelu');
-    const a = ctx.constant(n?.inputs[1]);
+    const a = ctx.constant(n && slotOf(n, 'slope'));
     return a === undefined ? undefined : same(group, [{ name: 'alpha', tensor: a as Tensor }]);
   },
 };

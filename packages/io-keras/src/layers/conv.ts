@@ -1,4 +1,4 @@
-import { type Node, Tensor, toFloat32 } from '@mc/ir';
+import { type Node, Tensor, toFloat32, attrOf, slotOf } from '@mc/ir';
 import { applyActivation } from '../activations.js';
 import type { KVal, Layout, LowerContext } from '../lower-context.js';
 import { axisIn } from '../lower-context.js';
@@ -103,15 +103,15 @@ export const depthwiseConv: LayerHandler = {
     const convs = group.nodes.filter((n) => n.opType === 'Conv');
     if (convs.length !== 1) return undefined;
     const n = convs[0]!;
-    const w = ctx.constant(n.inputs[1]);
+    const w = ctx.constant(slotOf(n, 'W'));
     if (w === undefined) return undefined;
-    const g = n.attrInt('group', 1);
+    const g = attrOf(n, 'group');
     const mult = w.dims[0]! / g;
     const k = w.dims.slice(2);
     // [C·mult, 1, *k] → [*k, C, mult]
     const kernel = permute(w.reshape([g, mult, ...k]), [...k.map((_, i) => i + 2), 0, 1]);
     const weights = [{ name: 'depthwise_kernel', tensor: kernel as Tensor }];
-    const b = ctx.constant(n.inputs[2]);
+    const b = ctx.constant(slotOf(n, 'B'));
     if (b !== undefined) weights.push({ name: 'bias', tensor: b });
     return [{ className: group.className, name: group.name, config: { ...group.config, depth_multiplier: mult, use_bias: b !== undefined }, weights }];
   },
@@ -139,10 +139,10 @@ export const separableConv: LayerHandler = {
     const convs = group.nodes.filter((n) => n.opType === 'Conv');
     if (convs.length !== 2) return undefined;
     const [dn, pn] = convs as [Node, Node];
-    const dw = ctx.constant(dn.inputs[1]);
-    const pw = ctx.constant(pn.inputs[1]);
+    const dw = ctx.constant(slotOf(dn, 'W'));
+    const pw = ctx.constant(slotOf(pn, 'W'));
     if (dw === undefined || pw === undefined) return undefined;
-    const g = dn.attrInt('group', 1);
+    const g = attrOf(dn, 'group');
     const mult = dw.dims[0]! / g;
     const k = dw.dims.slice(2);
     const r = k.length;
@@ -150,7 +150,7 @@ export const separableConv: LayerHandler = {
       { name: 'depthwise_kernel', tensor: permute(dw.reshape([g, mult, ...k]), [...k.map((_, i) => i + 2), 0, 1]) as Tensor },
       { name: 'pointwise_kernel', tensor: permute(pw, [...new Array<number>(r).fill(0).map((_, i) => i + 2), 1, 0]) as Tensor },
     ];
-    const b = ctx.constant(pn.inputs[2]);
+    const b = ctx.constant(slotOf(pn, 'B'));
     if (b !== undefined) weights.push({ name: 'bias', tensor: b });
     return [{ className: group.className, name: group.name, config: { ...group.config, filters: pw.dims[0]!, depth_multiplier: mult, use_bias: b !== undefined }, weights }];
   },
@@ -192,11 +192,11 @@ export const convTranspose: LayerHandler = {
     const convs = group.nodes.filter((n) => n.opType === 'ConvTranspose');
     if (convs.length !== 1) return undefined;
     const n = convs[0]!;
-    const w = ctx.constant(n.inputs[1]);
+    const w = ctx.constant(slotOf(n, 'W'));
     if (w === undefined) return undefined;
     const r = w.dims.length - 2;
     const weights = [{ name: 'kernel', tensor: permute(w, [...new Array<number>(r).fill(0).map((_, i) => i + 2), 1, 0]) as Tensor }];
-    const b = ctx.constant(n.inputs[2]);
+    const b = ctx.constant(slotOf(n, 'B'));
     if (b !== undefined) weights.push({ name: 'bias', tensor: b });
     return [{ className: group.className, name: group.name, config: { ...group.config, filters: w.dims[1]!, use_bias: b !== undefined }, weights }];
   },
@@ -211,18 +211,18 @@ function convChainFromIr(group: LayerGroup, ctx: FromIrContext): KerasLayerOut[]
   if (convs.length === 0) return undefined;
   const out: KerasLayerOut[] = [];
   for (const [i, n] of convs.entries()) {
-    const w = ctx.constant(n.inputs[1]);
+    const w = ctx.constant(slotOf(n, 'W'));
     if (w === undefined) return undefined;
     const r = w.dims.length - 2;
     const k = w.dims.slice(2);
     const last = i === convs.length - 1;
     const name = last ? group.name : `${group.name}_factor${i + 1}`;
     const kernel = permute(w, [...k.map((_, j) => j + 2), 1, 0]);
-    const b = ctx.constant(n.inputs[2]);
+    const b = ctx.constant(slotOf(n, 'B'));
     const strides = n.attrInts('strides') ?? new Array<number>(r).fill(1);
     const dil = n.attrInts('dilations') ?? new Array<number>(r).fill(1);
     const pads = n.attrInts('pads') ?? new Array<number>(2 * r).fill(0);
-    const autoPad = n.attrString('auto_pad', 'NOTSET');
+    const autoPad = attrOf(n, 'auto_pad');
     // TF 'same' pads (k_eff − s .. k_eff − 1) in total, the extra pixel at the end; anything else is not a Keras padding.
     const keff = k.map((x, j) => (x - 1) * dil[j]! + 1);
     const looksSame = k.every((_, j) => {
@@ -242,7 +242,7 @@ function convChainFromIr(group: LayerGroup, ctx: FromIrContext): KerasLayerOut[]
       strides,
       dilation_rate: dil,
       padding,
-      groups: n.attrInt('group', 1),
+      groups: attrOf(n, 'group'),
       use_bias: b !== undefined,
       activation: last ? group.config.activation ?? 'linear' : 'linear',
     };

@@ -1,4 +1,4 @@
-import { type Node, Tensor, toFloat32, type Value } from '@mc/ir';
+import { type Node, Tensor, toFloat32, type Value, attrOf, slotOf } from '@mc/ir';
 import { applyActivation } from '../activations.js';
 import type { KVal, LowerContext } from '../lower-context.js';
 import { permute } from '../tensor-ops.js';
@@ -51,22 +51,22 @@ export function linearChain(nodes: readonly Node[], ctx: FromIrContext): LinearS
   const steps: LinearStep[] = [];
   for (const n of nodes) {
     if (n.opType === 'MatMul') {
-      const w = ctx.constant(n.inputs[1]);
+      const w = ctx.constant(slotOf(n, 'B'));
       if (w === undefined || w.dims.length !== 2) return undefined;
       steps.push({ kernel: asFloat(w) });
     } else if (n.opType === 'Gemm') {
-      const w = ctx.constant(n.inputs[1]);
+      const w = ctx.constant(slotOf(n, 'B'));
       if (w === undefined || w.dims.length !== 2) return undefined;
-      const transB = n.attrInt('transB', 0) === 1;
-      const alpha = n.attrFloat('alpha', 1);
+      const transB = attrOf(n, 'transB') === 1;
+      const alpha = attrOf(n, 'alpha');
       let k = transB ? permute(w, [1, 0]) : asFloat(w);
       if (alpha !== 1) k = scale(k, alpha);
       const step: LinearStep = { kernel: k };
-      const c = ctx.constant(n.inputs[2]);
-      if (c !== undefined) step.bias = scale(asFloat(c).reshape([c.size]), n.attrFloat('beta', 1));
+      const c = ctx.constant(slotOf(n, 'C'));
+      if (c !== undefined) step.bias = scale(asFloat(c).reshape([c.size]), attrOf(n, 'beta'));
       steps.push(step);
     } else if (n.opType === 'Add' && steps.length > 0) {
-      const b = ctx.constant(n.inputs[1]) ?? ctx.constant(n.inputs[0]);
+      const b = ctx.constant(slotOf(n, 'B')) ?? ctx.constant(slotOf(n, 'A'));
       const last = steps[steps.length - 1]!;
       if (b === undefined || last.bias !== undefined) continue;
       last.bias = asFloat(b).reshape([b.size]);

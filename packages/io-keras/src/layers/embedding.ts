@@ -1,3 +1,4 @@
+import { slotOf } from '@mc/ir';
 import type { Tensor } from '@mc/ir';
 import { type LayerHandler, same } from './types.js';
 
@@ -12,7 +13,7 @@ export const embedding: LayerHandler = {
   },
   fromIr(group, ctx) {
     const g = group.nodes.find((n) => n.opType === 'Gather');
-    const e = ctx.constant(g?.inputs[0]);
+    const e = ctx.constant(g && slotOf(g, 'data'));
     return e === undefined ? undefined : same(group, [{ name: 'embeddings', tensor: e as Tensor }], { ...group.config, input_dim: e.dims[0]!, output_dim: e.dims[1]! });
   },
 };

@@ -1,4 +1,4 @@
-import { attr, Tensor, toFloat32 } from '@mc/ir';
+import { attr, Tensor, toFloat32, attrOf, slotOf } from '@mc/ir';
 import type { KVal } from '../lower-context.js';
 import { axisIn } from '../lower-context.js';
 import { filled } from '../tensor-ops.js';
@@ -55,7 +55,7 @@ export const batchNorm: LayerHandler = {
     if (useScale || !ones) weights.push({ name: 'gamma', tensor: scale });
     if (useCenter || !zeros) weights.push({ name: 'beta', tensor: bias });
     weights.push({ name: 'moving_mean', tensor: mean }, { name: 'moving_variance', tensor: variance });
-    const eps = bn.attrFloat('epsilon', 1e-5);
+    const eps = attrOf(bn, 'epsilon');
     const orig = group.config.epsilon;
     // ONNX stores epsilon as float32: keep the config's double when it is the same number.
     const epsilon = typeof orig === 'number' && Math.fround(orig) === eps ? orig : eps;
@@ -88,8 +88,8 @@ export const layerNorm: LayerHandler = {
   fromIr(group, ctx) {
     const n = group.nodes.find((m) => m.opType === 'LayerNormalization');
     if (n === undefined) return undefined;
-    const g = ctx.constant(n.inputs[1]);
-    const b = ctx.constant(n.inputs[2]);
+    const g = ctx.constant(slotOf(n, 'Scale'));
+    const b = ctx.constant(slotOf(n, 'B'));
     if (g === undefined) return undefined;
     const w: { name: string; tensor: Tensor }[] = [];
     if (group.config.scale !== false) w.push({ name: 'gamma', tensor: g });
@@ -141,8 +141,8 @@ export const normalization: LayerHandler = {
   fromIr(group, ctx) {
     const sub = group.nodes.find((n) => n.opType === 'Sub');
     const div = group.nodes.find((n) => n.opType === 'Div');
-    const mean = ctx.constant(sub?.inputs[1]);
-    const std = ctx.constant(div?.inputs[1]);
+    const mean = ctx.constant(sub && slotOf(sub, 'B'));
+    const std = ctx.constant(div && slotOf(div, 'B'));
     if (mean === undefined || std === undefined) return undefined;
     const variance = new Tensor('float32', std.dims, toFloat32(std).map((s) => s * s));
     return same(group, [

@@ -1,7 +1,7 @@
 import type { Node } from '../node.js';
 import { dimAdd, dimDiv, dimSub } from '../symbolic.js';
 import type { Dim, Shape } from '../types.js';
-import { defineOp, numel, type OpInfo, type ShapeContext } from './define.js';
+import { defineOp, int, ints, numel, type OpInfo, type ShapeContext, spatialAttrSpecs } from './define.js';
 
 /**
  * Output size of one spatial axis of Conv/pooling (https://onnx.ai/onnx/operators/onnx__Conv.html):
@@ -36,6 +36,49 @@ export function spatialAttrs(node: Node, kernel: readonly number[]): { strides: 
     pads: node.attrInts('pads', Array(2 * r).fill(0)),
     autoPad: node.attrString('auto_pad', 'NOTSET'),
   };
+}
+
+/**
+ * Begin and end pads of one spatial axis under `auto_pad` SAME_UPPER/SAME_LOWER (https://onnx.ai/onnx/operators/onnx__Conv.html):
+ * out = ceil(in / stride), total = max((out - 1)·stride + (k - 1)·dilation + 1 - in, 0); SAME_UPPER puts the odd pad
+ * at the end (TF/Keras 'same'), SAME_LOWER at the beginning.
+ *
+ * @example
+ * ```ts
+ * samePads(5, 2, 1, 1, 'SAME_UPPER'); // { begin: 0, end: 1, out: 5 }
+ * ```
+ */
+export function samePads(inDim: number, k: number, stride: number, dilation: number, autoPad: 'SAME_UPPER' | 'SAME_LOWER' = 'SAME_UPPER'): { begin: number; end: number; out: number } {
+  const out = Math.ceil(inDim / stride);
+  const total = Math.max((out - 1) * stride + (k - 1) * dilation + 1 - inDim, 0);
+  const small = Math.floor(total / 2);
+  return autoPad === 'SAME_UPPER' ? { begin: small, end: total - small, out } : { begin: total - small, end: small, out };
+}
+
+/**
+ * Explicit pads `[b1, …, bn, e1, …, en]` of a Conv/pool node with `auto_pad` resolved: VALID is zeros, SAME_* follows
+ * {@link samePads} (needs the spatial input sizes), NOTSET is the `pads` attribute. Strides and dilations come back
+ * with their defaults filled in (`dilations` overrides the node's where given).
+ *
+ * @example
+ * ```ts
+ * resolvePads(conv, [32, 32], [3, 3]).pads; // [1, 1, 1, 1] for a 3×3 SAME_UPPER stride-1 Conv
+ * ```
+ */
+export function resolvePads(node: Node, inSpatial: readonly number[], kernel: readonly number[], dilations?: readonly number[]): { pads: number[]; strides: number[]; dilations: number[]; autoPad: string } {
+  const a = spatialAttrs(node, kernel);
+  const dil = dilations === undefined ? a.dilations : [...dilations];
+  const r = kernel.length;
+  const pads = [...a.pads];
+  if (a.autoPad === 'VALID') pads.fill(0);
+  if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') {
+    for (let i = 0; i < r; i++) {
+      const p = samePads(inSpatial[i]!, kernel[i]!, a.strides[i]!, dil[i]!, a.autoPad);
+      pads[i] = p.begin;
+      pads[i + r] = p.end;
+    }
+  }
+  return { pads, strides: a.strides, dilations: dil, autoPad: a.autoPad };
 }
 
 function convShape(ctx: ShapeContext): (Shape | undefined)[] {
@@ -85,6 +128,7 @@ export const convOps: OpInfo[] = [
   defineOp({
     opType: 'Conv',
     inputs: ['X', 'W', 'B?'],
+    attrs: { ...spatialAttrSpecs, group: int(1) },
     params: { weight: { input: 'W', outAxis: 0, inAxis: 1, groupAttr: 'group' }, bias: { input: 'B' } },
     channels: 'producer',
     inferShape: convShape,
@@ -93,6 +137,7 @@ export const convOps: OpInfo[] = [
   defineOp({
     opType: 'ConvTranspose',
     inputs: ['X', 'W', 'B?'],
+    attrs: { ...spatialAttrSpecs, group: int(1), output_padding: ints(), output_shape: ints() },
     params: { weight: { input: 'W', outAxis: 1, inAxis: 0, groupAttr: 'group' }, bias: { input: 'B' } },
     channels: 'producer',
     inferShape: convTransposeShape,

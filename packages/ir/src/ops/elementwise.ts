@@ -1,7 +1,7 @@
 import { dtypeFromOnnx } from '../dtype.js';
 import { dimAdd, dimDiv, dimEquals, dimMul, dimSub } from '../symbolic.js';
 import type { Dim, Shape } from '../types.js';
-import { defineOp, type OpInfo, type ShapeContext } from './define.js';
+import { defineOp, int, type OpInfo, required, type ShapeContext } from './define.js';
 
 /**
  * Numpy-style broadcast of shapes (https://onnx.ai/onnx/repo-docs/Broadcasting.html). A size other than 1 wins over a
@@ -64,6 +64,8 @@ const binary = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 
   defineOp({
     opType,
     inputs: opType === 'Max' || opType === 'Min' || opType === 'Sum' || opType === 'Mean' ? ['...data_0'] : ['A', 'B'],
+    ...(opType === 'Mod' && { attrs: { fmod: int(0) } }),
+    ...(opType === 'BitShift' && { attrs: { direction: required('STRING') } }),
     channels: 'elementwise',
     inferShape: broadcast,
     ...(arith[opType] !== undefined && { inferValue: valueOp(arith[opType]) }),
@@ -106,6 +108,7 @@ export const elementwiseOps: OpInfo[] = [
   defineOp({
     opType: 'Cast',
     inputs: ['input'],
+    attrs: { to: required('INT'), saturate: int(1) },
     channels: 'passthrough',
     inferShape: same,
     // https://onnx.ai/onnx/operators/onnx__Cast.html: the output type is the `to` attribute.

@@ -1,6 +1,6 @@
 import type { Dim, Shape } from '../types.js';
 import { broadcastShapes } from './elementwise.js';
-import { defineOp, numel, type OpInfo } from './define.js';
+import { defineOp, float, int, numel, type OpInfo, required } from './define.js';
 import type { Node } from '../node.js';
 
 /** MatMul output shape with numpy semantics (https://onnx.ai/onnx/operators/onnx__MatMul.html). */
@@ -55,6 +55,8 @@ export const gemmOps: OpInfo[] = [
   defineOp({
     opType: 'Gemm',
     inputs: ['A', 'B', 'C?'],
+    // https://onnx.ai/onnx/operators/onnx__Gemm.html
+    attrs: { alpha: float(1), beta: float(1), transA: int(0), transB: int(0) },
     // B is [K, N] (outAxis 1) unless transB = 1 ([N, K]); weightOf() resolves the attribute.
     params: { weight: { input: 'B', outAxis: 1, inAxis: 0, transposeAttr: 'transB' }, bias: { input: 'C' } },
     channels: 'producer',
@@ -87,6 +89,7 @@ export const gemmOps: OpInfo[] = [
   defineOp({
     opType: 'Einsum',
     inputs: ['...Inputs'],
+    attrs: { equation: required('STRING') },
     inferShape: (c) => [einsum(c.node.attrString('equation', ''), c.shapes)?.out],
     // With two or more operands every combination of letters is one multiply-add: the product of all letter sizes
     // (and of the broadcast '...' dims). One operand (a transpose, trace or sum) multiplies nothing.

@@ -1,7 +1,7 @@
 import { dtypeFromOnnx } from '../dtype.js';
 import { dimAdd, dimDiv, dimMul, dimProduct, dimSub } from '../symbolic.js';
 import type { Dim, Shape } from '../types.js';
-import { defineOp, type OpInfo, type ShapeContext } from './define.js';
+import { defineOp, float, int, ints, type OpInfo, type ShapeContext, str } from './define.js';
 import { broadcastShapes } from './elementwise.js';
 import { normAxis } from './shape.js';
 
@@ -102,6 +102,7 @@ export const generateOps: OpInfo[] = [
   defineOp({
     opType: 'Shape',
     inputs: ['data'],
+    attrs: { start: int(0), end: int() },
     inferShape: (c) => [shapeSlice(c) === undefined ? undefined : [shapeSlice(c)!.length]],
     inferDType: () => ['int64'],
     inferValue: (c) => [shapeSlice(c)],
@@ -127,12 +128,32 @@ export const generateOps: OpInfo[] = [
   defineOp({ opType: 'Expand', inputs: ['input', 'shape'], inferShape: expandShape }),
   defineOp({ opType: 'Tile', inputs: ['input', 'repeats'], inferShape: tileShape }),
   defineOp({ opType: 'Trilu', inputs: ['input', 'k?'], inferShape: (c) => [c.shapes[0]] }),
-  defineOp({ opType: 'Pad', inputs: ['data', 'pads?', 'constant_value?', 'axes?'], inferShape: padShape }),
-  defineOp({ opType: 'Resize', inputs: ['X', 'roi?', 'scales?', 'sizes?'], inferShape: resizeShape }),
+  // Before opset 11, pads and value are attributes (https://onnx.ai/onnx/operators/onnx__Pad.html).
+  defineOp({ opType: 'Pad', inputs: ['data', 'pads?', 'constant_value?', 'axes?'], attrs: { mode: str('constant'), pads: ints(), value: float(0) }, inferShape: padShape }),
+  // https://onnx.ai/onnx/operators/onnx__Resize.html (opset 11+ defaults)
+  defineOp({
+    opType: 'Resize',
+    inputs: ['X', 'roi?', 'scales?', 'sizes?'],
+    attrs: {
+      mode: str('nearest'),
+      coordinate_transformation_mode: str('half_pixel'),
+      nearest_mode: str('round_prefer_floor'),
+      cubic_coeff_a: float(-0.75),
+      exclude_outside: int(0),
+      extrapolation_value: float(0),
+      axes: ints(),
+    },
+    inferShape: resizeShape,
+  }),
   ...['ScatterElements', 'ScatterND', 'CumSum'].map((opType) =>
-    defineOp({ opType, inputs: opType === 'CumSum' ? ['x', 'axis'] : ['data', 'indices', 'updates'], inferShape: (c) => [c.shapes[0]] }),
+    defineOp({
+      opType,
+      inputs: opType === 'CumSum' ? ['x', 'axis'] : ['data', 'indices', 'updates'],
+      ...(opType === 'ScatterElements' && { attrs: { axis: int(0) } }),
+      inferShape: (c) => [c.shapes[0]],
+    }),
   ),
-  defineOp({ opType: 'GatherElements', inputs: ['data', 'indices'], inferShape: (c) => [c.shapes[1]] }),
+  defineOp({ opType: 'GatherElements', inputs: ['data', 'indices'], attrs: { axis: int(0) }, inferShape: (c) => [c.shapes[1]] }),
   defineOp({
     opType: 'EyeLike',
     inputs: ['input'],

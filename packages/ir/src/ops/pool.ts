@@ -1,6 +1,6 @@
 import type { Shape } from '../types.js';
 import { convOutDim, spatialAttrs } from './conv.js';
-import { defineOp, numel, type OpInfo, type ShapeContext } from './define.js';
+import { defineOp, int, numel, type OpInfo, type ShapeContext, spatialAttrSpecs } from './define.js';
 
 function poolShape(ctx: ShapeContext): (Shape | undefined)[] {
   const x = ctx.shapes[0];
@@ -24,12 +24,20 @@ export const poolOps: OpInfo[] = [
     defineOp({
       opType,
       inputs: ['X'],
+      // https://onnx.ai/onnx/operators/onnx__AveragePool.html, onnx__MaxPool.html, onnx__LpPool.html
+      attrs: {
+        ...spatialAttrSpecs,
+        ceil_mode: int(0),
+        ...(opType === 'AveragePool' && { count_include_pad: int(0) }),
+        ...(opType === 'MaxPool' && { storage_order: int(0) }),
+        ...(opType === 'LpPool' && { p: int(2) }),
+      },
       channels: 'passthrough',
       inferShape: poolShape,
       macs: (node, _ins, outs) => numel(outs[0]) * (node.attrInts('kernel_shape', []).reduce((a, b) => a * b, 1)),
     }),
   ),
   ...['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool'].map((opType) =>
-    defineOp({ opType, inputs: ['X'], channels: 'passthrough', inferShape: globalShape, macs: (_n, ins) => numel(ins[0]) }),
+    defineOp({ opType, inputs: ['X'], ...(opType === 'GlobalLpPool' && { attrs: { p: int(2) } }), channels: 'passthrough', inferShape: globalShape, macs: (_n, ins) => numel(ins[0]) }),
   ),
 ];

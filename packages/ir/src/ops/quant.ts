@@ -1,6 +1,6 @@
 import type { Shape } from '../types.js';
 import { convOutDim, spatialAttrs } from './conv.js';
-import { defineOp, numel, type OpInfo, type ShapeContext } from './define.js';
+import { defineOp, int, numel, type OpInfo, required, type ShapeContext, spatialAttrSpecs } from './define.js';
 import { matmulShape } from './gemm.js';
 
 // Quantized forms (https://onnx.ai/onnx/operators/onnx__QuantizeLinear.html and friends). They carry no weight facts:
@@ -25,6 +25,7 @@ export const quantOps: OpInfo[] = [
     opType: 'MatMulNBits',
     domain: 'com.microsoft',
     inputs: ['A', 'B', 'scales', 'zero_points?', 'g_idx?', 'bias?'],
+    attrs: { K: required('INT'), N: required('INT'), bits: int(4), block_size: required('INT'), accuracy_level: int(0) },
     inferShape: (c) => {
       const a = c.shapes[0];
       const n = c.node.attrInt('N', NaN);
@@ -33,9 +34,37 @@ export const quantOps: OpInfo[] = [
     inferDType: (c) => [c.dtypes[0]],
     macs: (node, _ins, outs) => numel(outs[0]) * node.attrInt('K', NaN),
   }),
+  // com.microsoft.GatherBlockQuantized: Gather on a block-quantized table; `data` uint8 holds two 4-bit codes per byte
+  // along `quantize_axis` (the last axis) when bits = 4, so the logical width is twice the stored one; the output has
+  // the scales' type (https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#com.microsoft.GatherBlockQuantized).
+  // (An odd width stores ⌈width/2⌉ bytes and reads here as one wider; mc writes even widths.) A lookup: no MACs.
+  defineOp({
+    opType: 'GatherBlockQuantized',
+    domain: 'com.microsoft',
+    inputs: ['data', 'indices', 'scales', 'zero_points?'],
+    inferShape: (c) => {
+      const d = c.shapes[0];
+      const i = c.shapes[1];
+      if (d === undefined || i === undefined || d.length === 0) return [undefined];
+      const logical = [...d];
+      const q = c.node.attrInt('quantize_axis', 1);
+      const qa = q < 0 ? q + d.length : q;
+      if (c.dtypes[0] === 'uint8' && c.node.attrInt('bits', 4) === 4 && qa === d.length - 1) {
+        const w = d[qa];
+        logical[qa] = typeof w === 'number' ? w * 2 : null;
+      }
+      const g = c.node.attrInt('gather_axis', 0);
+      const ga = g < 0 ? g + d.length : g;
+      return [[...logical.slice(0, ga), ...i, ...logical.slice(ga + 1)]];
+    },
+    inferDType: (c) => [c.dtypes[2]],
+    macs: () => 0,
+  }),
   defineOp({
     opType: 'QuantizeLinear',
     inputs: ['x', 'y_scale', 'y_zero_point?'],
+    // axis and block_size (opset 21) select per-axis and blocked quantization; output_dtype 0 means "from y_zero_point".
+    attrs: { axis: int(1), block_size: int(0), saturate: int(1), output_dtype: int(0) },
     channels: 'passthrough',
     inferShape: (c) => [c.shapes[0]],
     inferDType: (c) => [c.dtypes[2] ?? 'uint8'],
@@ -43,6 +72,7 @@ export const quantOps: OpInfo[] = [
   defineOp({
     opType: 'DequantizeLinear',
     inputs: ['x', 'x_scale', 'x_zero_point?'],
+    attrs: { axis: int(1), block_size: int(0) },
     channels: 'passthrough',
     inferShape: (c) => [c.shapes[0]],
     inferDType: (c) => [c.dtypes[1] ?? 'float32'],
@@ -63,6 +93,7 @@ export const quantOps: OpInfo[] = [
   defineOp({
     opType: 'ConvInteger',
     inputs: ['x', 'w', 'x_zero_point?', 'w_zero_point?'],
+    attrs: { ...spatialAttrSpecs, group: int(1) },
     inferShape: (c) => convLikeShape(c.shapes[0], c.shapes[1], c),
     inferDType: () => ['int32'],
     macs: (_n, ins, outs) => convMacs(ins[1], outs[0]),
@@ -70,6 +101,7 @@ export const quantOps: OpInfo[] = [
   defineOp({
     opType: 'QLinearConv',
     inputs: ['x', 'x_scale', 'x_zero_point', 'w', 'w_scale', 'w_zero_point', 'y_scale', 'y_zero_point', 'B?'],
+    attrs: { ...spatialAttrSpecs, group: int(1) },
     inferShape: (c) => convLikeShape(c.shapes[0], c.shapes[3], c),
     inferDType: (c) => [c.dtypes[7] ?? c.dtypes[0]],
     macs: (_n, ins, outs) => convMacs(ins[3], outs[0]),

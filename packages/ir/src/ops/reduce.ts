@@ -1,5 +1,5 @@
 import type { Dim, Shape } from '../types.js';
-import { defineOp, type OpInfo, type ShapeContext } from './define.js';
+import { defineOp, int, ints, type OpInfo, type ShapeContext } from './define.js';
 import { normAxis } from './shape.js';
 
 /**
@@ -33,6 +33,6 @@ const reductions = ['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'Reduce
 
 /** Reductions over axes. */
 export const reduceOps: OpInfo[] = [
-  ...reductions.map((opType) => defineOp({ opType, inputs: ['data', 'axes?'], inferShape: reduceShape })),
-  ...['ArgMax', 'ArgMin'].map((opType) => defineOp({ opType, inputs: ['data'], inferShape: argShape, inferDType: () => ['int64'] })),
+  ...reductions.map((opType) => defineOp({ opType, inputs: ['data', 'axes?'], attrs: { axes: ints(), keepdims: int(1), noop_with_empty_axes: int(0) }, inferShape: reduceShape })),
+  ...['ArgMax', 'ArgMin'].map((opType) => defineOp({ opType, inputs: ['data'], attrs: { axis: int(0), keepdims: int(1) }, inferShape: argShape, inferDType: () => ['int64'] })),
 ];

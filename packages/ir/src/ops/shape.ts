@@ -1,6 +1,7 @@
+import type { Node } from '../node.js';
 import { dimAdd, dimDiv, dimProduct, dimSub } from '../symbolic.js';
 import type { Dim, Shape } from '../types.js';
-import { defineOp, type OpInfo, type ShapeContext } from './define.js';
+import { defineOp, int, ints, type OpInfo, required, type ShapeContext } from './define.js';
 
 // Layout ops. Dims may be symbolic ('batch', 'batch*sequence'); see ../symbolic.ts. Where a rule reads a shape-like
 // input (Reshape's `shape`, Slice's `starts`) it reads `ctx.values`, which carries shape arithmetic computed from
@@ -15,23 +16,52 @@ const HUGE = 2 ** 31 - 1;
 /** The input value unchanged, for ops that only move elements of a small shape tensor (Reshape, Squeeze, …). @internal */
 export const sameValue = (ctx: ShapeContext): (Dim[] | undefined)[] => [ctx.values[0]];
 
+/**
+ * Reshape's output dims from the input's and the target (https://onnx.ai/onnx/operators/onnx__Reshape.html): a 0 copies
+ * the input dim at the same index (unless `allowzero`, where it is a real 0), one -1 is inferred from the element
+ * count. Dims may be symbolic; an unknown input or a zero-sized rest leaves the inferred dim unknown (null).
+ *
+ * @example
+ * ```ts
+ * reshapeTarget([2, 3, 4], [0, -1], false); // [2, 12]
+ * ```
+ */
+export function reshapeTarget(input: Shape | undefined, target: readonly Dim[], allowZero: boolean): Dim[] {
+  const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (input?.[i] ?? null) : d));
+  const neg = out.indexOf(-1);
+  if (neg >= 0) {
+    const total = input === undefined ? null : dimProduct(input);
+    const rest = dimProduct(out.filter((_, i) => i !== neg));
+    out[neg] = total === null || rest === null || rest === 0 ? null : dimDiv(total, rest);
+  }
+  return out;
+}
+
+/**
+ * {@link reshapeTarget} for known sizes: the output dims, or undefined when they do not resolve to sizes holding
+ * exactly the input's elements (a -1 that does not divide, a count mismatch).
+ *
+ * @example
+ * ```ts
+ * reshapeDims([16, 4, 4, 10], [256, -1]); // [256, 10]
+ * reshapeDims([6], [4, -1]);              // undefined
+ * ```
+ */
+export function reshapeDims(input: readonly number[], target: readonly number[], allowZero = false): number[] | undefined {
+  const out = reshapeTarget(input, target, allowZero);
+  if (out.some((d) => typeof d !== 'number' || d < 0)) return undefined;
+  const dims = out as number[];
+  return dims.reduce((a, b) => a * b, 1) === input.reduce((a, b) => a * b, 1) ? dims : undefined;
+}
+
 function reshapeShape(ctx: ShapeContext): (Shape | undefined)[] {
-  const x = ctx.shapes[0];
   const target = ctx.values[1];
   if (target === undefined) {
     // The target's length still gives the rank (https://onnx.ai/onnx/operators/onnx__Reshape.html).
     const s = ctx.shapes[1];
     return [s?.length === 1 && typeof s[0] === 'number' ? Array<Dim>(s[0]).fill(null) : undefined];
   }
-  const allowZero = ctx.node.attrInt('allowzero', 0) === 1;
-  const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (x?.[i] ?? null) : d));
-  const neg = out.indexOf(-1);
-  if (neg >= 0) {
-    const total = x === undefined ? null : dimProduct(x);
-    const rest = dimProduct(out.filter((_, i) => i !== neg));
-    out[neg] = total === null || rest === null || rest === 0 ? null : dimDiv(total, rest);
-  }
-  return [out];
+  return [reshapeTarget(ctx.shapes[0], target, ctx.node.attrInt('allowzero', 0) === 1)];
 }
 
 function flattenShape(ctx: ShapeContext): (Shape | undefined)[] {
@@ -41,10 +71,23 @@ function flattenShape(ctx: ShapeContext): (Shape | undefined)[] {
   return [[dimProduct(x.slice(0, axis)), dimProduct(x.slice(axis))]];
 }
 
+/**
+ * Transpose's permutation for an input of rank `rank`: the `perm` attribute, by default the axes reversed
+ * (https://onnx.ai/onnx/operators/onnx__Transpose.html).
+ *
+ * @example
+ * ```ts
+ * transposePerm(transpose, 3); // [2, 1, 0] without a perm attribute
+ * ```
+ */
+export function transposePerm(node: Node, rank: number): number[] {
+  return node.attrInts('perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+}
+
 function transposeShape(ctx: ShapeContext): (Shape | undefined)[] {
   const x = ctx.shapes[0];
   if (x === undefined) return [undefined];
-  const perm = ctx.node.attrInts('perm', x.map((_, i) => x.length - 1 - i));
+  const perm = transposePerm(ctx.node, x.length);
   return [perm.map((p) => x[p] ?? null)];
 }
 
@@ -188,14 +231,22 @@ function gatherValue(ctx: ShapeContext): (Dim[] | undefined)[] {
 
 /** Shape-moving ops. Concat couples channel offsets when it concatenates along axis 1. */
 export const shapeOps: OpInfo[] = [
-  defineOp({ opType: 'Reshape', inputs: ['data', 'shape'], inferShape: reshapeShape, inferValue: sameValue }),
-  defineOp({ opType: 'Flatten', inputs: ['input'], inferShape: flattenShape }),
-  defineOp({ opType: 'Transpose', inputs: ['data'], inferShape: transposeShape }),
-  defineOp({ opType: 'Concat', inputs: ['...inputs'], channels: 'concat', inferShape: concatShape, inferValue: concatValue }),
-  defineOp({ opType: 'Split', inputs: ['input', 'split?'], inferShape: splitShape }),
-  defineOp({ opType: 'Squeeze', inputs: ['data', 'axes?'], inferShape: squeezeShape, inferValue: sameValue }),
-  defineOp({ opType: 'Unsqueeze', inputs: ['data', 'axes?'], inferShape: unsqueezeShape, inferValue: sameValue }),
-  defineOp({ opType: 'Slice', inputs: ['data', 'starts', 'ends', 'axes?', 'steps?'], inferShape: sliceShape, inferValue: sliceValue }),
-  defineOp({ opType: 'Gather', inputs: ['data', 'indices'], inferShape: gatherShape, inferDType: (c) => [c.dtypes[0]], inferValue: gatherValue }),
+  defineOp({ opType: 'Reshape', inputs: ['data', 'shape'], attrs: { allowzero: int(0) }, inferShape: reshapeShape, inferValue: sameValue }),
+  defineOp({ opType: 'Flatten', inputs: ['input'], attrs: { axis: int(1) }, inferShape: flattenShape }),
+  defineOp({ opType: 'Transpose', inputs: ['data'], attrs: { perm: ints() }, inferShape: transposeShape }),
+  defineOp({ opType: 'Concat', inputs: ['...inputs'], attrs: { axis: required('INT') }, channels: 'concat', inferShape: concatShape, inferValue: concatValue }),
+  // `split` is an attribute before opset 13 and an input after; `num_outputs` arrives in opset 18.
+  defineOp({ opType: 'Split', inputs: ['input', 'split?'], attrs: { axis: int(0), split: ints(), num_outputs: int() }, inferShape: splitShape }),
+  defineOp({ opType: 'Squeeze', inputs: ['data', 'axes?'], attrs: { axes: ints() }, inferShape: squeezeShape, inferValue: sameValue }),
+  defineOp({ opType: 'Unsqueeze', inputs: ['data', 'axes?'], attrs: { axes: ints() }, inferShape: unsqueezeShape, inferValue: sameValue }),
+  // Before opset 10, starts/ends/axes are attributes.
+  defineOp({
+    opType: 'Slice',
+    inputs: ['data', 'starts', 'ends', 'axes?', 'steps?'],
+    attrs: { starts: ints(), ends: ints(), axes: ints() },
+    inferShape: sliceShape,
+    inferValue: sliceValue,
+  }),
+  defineOp({ opType: 'Gather', inputs: ['data', 'indices'], attrs: { axis: int(0) }, inferShape: gatherShape, inferDType: (c) => [c.dtypes[0]], inferValue: gatherValue }),
   defineOp({ opType: 'Constant', inputs: [] }),
 ];

@@ -1,4 +1,4 @@
-import { type Graph, namedInput, type Node, Tensor, Value } from '@mc/ir';
+import { attrOf, type Graph, type Node, reshapeDims, slotOf, Tensor, Value } from '@mc/ir';
 import type { RuleContext } from './types.js';
 
 /** A constant weight: the value the node reads and its tensor (folded through a Reshape of an initializer). @internal */
@@ -14,22 +14,19 @@ export interface ConstWeight {
  * @internal
  */
 export function constWeight(node: Node, name: string, ctx: RuleContext): ConstWeight | { skip: string } {
-  const value = namedInput(node, name);
+  const value = slotOf(node, name);
   if (value === undefined) return { skip: `no ${name} input` };
   if (value.uses().length > 1) return { skip: `weight is shared by ${value.uses().length} nodes (factorising it for one would store it twice)` };
   if (value.isGraphInput() && !ctx.legacyInputs) return { skip: 'weight is also a graph input (it can be overridden at run time)' };
   if (value.constValue !== undefined) return { value, tensor: value.constValue };
   const p = value.producer();
   if (p !== undefined && p.opType === 'Reshape' && p.domain === '') {
-    const data = p.inputs[0];
-    const shape = p.inputs[1];
+    const data = slotOf(p, 'data');
     const t = data?.constValue;
-    const s = shape?.constValue;
-    if (t !== undefined && s !== undefined && s.dtype === 'int64' && (!data!.isGraphInput() || ctx.legacyInputs) && p.attrInt('allowzero', 0) === 0) {
-      const want = Array.from(s.data as BigInt64Array, Number).map((d, i) => (d === 0 ? t.dims[i]! : d));
-      const known = want.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-      const dims = want.map((d) => (d === -1 ? t.size / known : d));
-      if (dims.reduce((a, b) => a * b, 1) === t.size) return { value, tensor: new Tensor(t.dtype, dims, t.data) };
+    const s = slotOf(p, 'shape')?.constValue;
+    if (t !== undefined && s !== undefined && s.dtype === 'int64' && (!data!.isGraphInput() || ctx.legacyInputs) && attrOf(p, 'allowzero') === 0) {
+      const dims = reshapeDims(t.dims, Array.from(s.data as BigInt64Array, Number));
+      if (dims !== undefined) return { value, tensor: new Tensor(t.dtype, dims, t.data) };
     }
   }
   return { skip: node.opType === 'MatMul' ? 'MatMul B is not a constant (a product of two activations)' : 'weight is not a constant initializer' };

@@ -4,13 +4,13 @@
  * pads, dilations and auto_pad) → 1x1 (kOut→Cout, with the bias). The first 1x1 has no bias, so it maps the core's
  * zero padding to zero and commutes with striding; a mode kept at full rank gets no 1x1 at all.
  */
-import { attr, biasOf, type Graph, Node, weightOf } from '@mc/ir';
+import { attr, attrOf, biasOf, type Graph, Node, slotOf } from '@mc/ir';
 import { addFactor, constWeight, intermediate, replaceWithChain } from './common.js';
 import type { ConvFactors, ConvLayer, Inspection, Rule, RuleContext } from './types.js';
 import { makeTensor, readWeight } from './weights.js';
 
 function inspectConv(node: Node, ctx: RuleContext): Inspection {
-  const group = weightOf(node)?.group ?? node.attrInt('group', 1);
+  const group = attrOf(node, 'group');
   const ref = constWeight(node, 'W', ctx);
   if ('skip' in ref) return ref;
   const t = ref.tensor;
@@ -34,7 +34,7 @@ function rewriteConv(graph: Graph, layer: ConvLayer, f: ConvFactors, ctx: RuleCo
   const pointwise = { kernel_shape: attr.ints(ones) };
   const chain: Node[] = [];
   const outName = node.outputs[0]!.name;
-  let x = node.inputs[0]!;
+  let x = slotOf(node, 'X')!;
   const kIn = f.first === undefined ? cin : f.kIn;
   const kOut = f.last === undefined ? cout : f.kOut;
   if (f.first !== undefined) {

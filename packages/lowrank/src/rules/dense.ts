@@ -4,7 +4,7 @@
  * Gemm (https://onnx.ai/onnx/operators/onnx__Gemm.html) computes alpha·op(A)·op(B) + beta·C: the first factor
  * becomes a MatMul (or a Gemm when transA = 1), the second a Gemm that keeps alpha, beta, C and transB.
  */
-import { attr, type Graph, Node } from '@mc/ir';
+import { attr, attrOf, type Graph, Node, slotOf } from '@mc/ir';
 import { transpose } from '../kernels/matmul.js';
 import { addFactor, constWeight, intermediate, replaceWithChain } from './common.js';
 import type { DenseFactors, DenseLayer, Inspection, Rule, RuleContext } from './types.js';
@@ -18,7 +18,7 @@ function inspectDense(node: Node, ctx: RuleContext): Inspection {
   const read = readWeight(t);
   if (read === undefined) return { skip: `weight dtype ${t.dtype} is not float32/float64` };
   const [d0, d1] = t.dims as [number, number];
-  const transB = node.opType === 'Gemm' && node.attrInt('transB', 0) === 1;
+  const transB = node.opType === 'Gemm' && attrOf(node, 'transB') === 1;
   const w = transB ? transpose(read.w, d0, d1) : read.w;
   const [rows, cols] = transB ? [d1, d0] : [d0, d1];
   const layer: DenseLayer = { kind: 'dense', node, rows, cols, w, dtype: read.dtype, shape: [d0, d1], weight: ref.value };
@@ -29,13 +29,13 @@ function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, ctx: Rul
   const { node, rows, cols, dtype } = layer;
   const k = f.k;
   const base = layer.weight.name;
-  const x = node.inputs[0]!;
+  const x = slotOf(node, 'A')!;
   const h = intermediate(graph, `${node.outputs[0]!.name}_lowrank`, dtype);
   const out = intermediate(graph, `${node.outputs[0]!.name}_lowrank_out`, dtype);
   const chain: Node[] = [];
   const isGemm = node.opType === 'Gemm';
-  const transA = isGemm && node.attrInt('transA', 0) === 1;
-  const transB = isGemm && node.attrInt('transB', 0) === 1;
+  const transA = isGemm && attrOf(node, 'transA') === 1;
+  const transB = isGemm && attrOf(node, 'transB') === 1;
   const aVal = addFactor(graph, base, 'lowrank_a', transB ? makeTensor(dtype, [k, rows], transpose(f.a, rows, k)) : makeTensor(dtype, [rows, k], f.a), ctx);
   const bVal = addFactor(graph, base, 'lowrank_b', transB ? makeTensor(dtype, [cols, k], transpose(f.b, k, cols)) : makeTensor(dtype, [k, cols], f.b), ctx);
   if (!transA && !transB) {
@@ -49,7 +49,7 @@ function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, ctx: Rul
     }));
   }
   if (isGemm) {
-    const cIn = node.inputs[2];
+    const cIn = slotOf(node, 'C');
     const attributes = new Map(node.attributes);
     attributes.delete('transA');
     chain.push(new Node({

@@ -1,4 +1,4 @@
-import { attr, biasOf, type Model, type Node, opInfo, type Tensor, weightOf } from '@mc/ir';
+import { attr, attrOf, biasOf, type Model, type Node, opInfo, type Tensor, weightOf } from '@mc/ir';
 import { expandBlocks, takeAlong } from '../kernels/slice.js';
 import { coupleRules, elementwiseRule } from './couple.js';
 import { type ChanMap, ChannelState, keptPositions } from './state.js';
@@ -101,7 +101,7 @@ function layerRule(ctx: RuleContext, node: Node, mapped: (ChanMap | undefined)[]
     if (g > 1) why = `grouped ${label(node)} (group ${g}) couples its input channels in groups`;
     else if (excluded) why = `${label(node)} is excluded`;
     else if (shared) why = `${label(node)} shares its weight`;
-    else if (node.opType === 'Gemm' && node.attrInt('transA', 0) === 1) why = `${label(node)} has transA = 1`;
+    else if (node.opType === 'Gemm' && attrOf(node, 'transA') === 1) why = `${label(node)} has transA = 1`;
     else if (isConv ? x.axis !== 1 : x.axis !== x.rank - 1) why = `${label(node)} contracts axis ${isConv ? 1 : x.rank - 1}, the channels sit on axis ${x.axis}`;
     if (why === undefined && x.entries.length * x.block !== cin) {
       throw inconsistent(node, `input has ${x.entries.length * x.block} channels, the weight expects ${cin}`);

@@ -1,4 +1,4 @@
-import { attr, type Model, namedInput, type Node, Tensor, toNumbers, type Value } from '@mc/ir';
+import { attr, attrOf, type Model, type Node, slotIndex, slotOf, Tensor, toNumbers, type Value, transposePerm } from '@mc/ir';
 import { expandBlocks, takeAlong } from '../kernels/slice.js';
 import { broadcastAxis, inconsistent, knownDims, replaceConst, type RuleContext } from './util.js';
 import { type ChanMap, keptPositions } from './state.js';
@@ -73,7 +73,7 @@ const concatRule: Rule = (ctx, node, mapped) => {
   const ms = mapped.filter((m): m is ChanMap => m !== undefined);
   const first = ms[0]!;
   const rank = first.rank;
-  const axis = norm(node.attrInt('axis', 0)!, rank);
+  const axis = norm(attrOf(node, 'axis'), rank);
   if (ms.some((m) => m.axis !== first.axis || m.rank !== rank)) return fixAll(ctx, mapped, `${label(node)} joins channels on different axes`);
   if (axis !== first.axis) {
     if (node.inputs.some((v, i) => v !== undefined && mapped[i] === undefined)) return fixAll(ctx, mapped, `${label(node)} joins the channels with untraced ones`);
@@ -117,20 +117,20 @@ function elementwiseLike(ctx: RuleContext, node: Node, ms: ChanMap[]): void {
 const splitRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0];
   if (x === undefined || mapped.slice(1).some((m) => m !== undefined)) return fixAll(ctx, mapped, `${label(node)} reads the channels as split sizes`);
-  const axis = norm(node.attrInt('axis', 0)!, x.rank);
+  const axis = norm(attrOf(node, 'axis'), x.rank);
   if (axis !== x.axis) {
     for (const o of node.outputs) ctx.state.maps.set(o, x);
     return;
   }
   if (x.block !== 1) return fixAll(ctx, mapped, `${label(node)} splits flattened channels`);
   const total = x.entries.length;
-  const splitIn = namedInput(node, 'split');
+  const splitIn = slotOf(node, 'split');
   const opset = ctx.model.opset('') ?? 13;
   let sizes: number[];
   if (splitIn !== undefined) {
     if (splitIn.constValue === undefined) return fixAll(ctx, mapped, `${label(node)} has computed split sizes`);
     sizes = toNumbers(splitIn.constValue);
-  } else if (node.attr('split') !== undefined) sizes = node.attrInts('split')!;
+  } else if (attrOf(node, 'split') !== undefined) sizes = attrOf(node, 'split')!;
   else {
     const k = node.outputs.length;
     const each = Math.ceil(total / k);
@@ -147,7 +147,7 @@ const splitRule: Rule = (ctx, node, mapped) => {
     if (!m.entries.includes(-1)) ctx.state.constraints.push([...m.entries]);
   }
   ctx.state.member(x, { node: node.name, opType: node.opType, role: 'couple' });
-  const splitIndex = node.inputs.length > 1 || opset >= 13 ? 1 : -1;
+  const splitIndex = node.inputs.length > 1 || opset >= 13 ? slotIndex(node, 'split') : -1;
   ctx.state.edits.push((removed) => {
     const now = outs.map((m) => keptPositions(m, removed).length);
     if (now.every((n, i) => n === sizes[i])) return;
@@ -177,17 +177,17 @@ function flattenLike(ctx: RuleContext, node: Node, x: ChanMap, input: Value, fro
 
 const flattenRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0]!;
-  const k = norm(node.attrInt('axis', 1)!, x.rank);
+  const k = norm(attrOf(node, 'axis'), x.rank);
   // Axes between the flatten point and the channels must be 1 (e.g. NHWC [N, 1, 1, C] after a global pool).
-  const between = knownDims(node.inputs[0]!.shape?.slice(k, x.axis));
+  const between = knownDims(slotOf(node, 'input')!.shape?.slice(k, x.axis));
   const ones = between !== undefined && prod(between) === 1;
-  flattenLike(ctx, node, x, node.inputs[0]!, x.axis, k > x.axis || !ones || x.axis === 0 ? `${label(node)} (axis ${k}) mixes the channel axis ${x.axis} with others` : undefined);
+  flattenLike(ctx, node, x, slotOf(node, 'input')!, x.axis, k > x.axis || !ones || x.axis === 0 ? `${label(node)} (axis ${k}) mixes the channel axis ${x.axis} with others` : undefined);
 };
 
 /** Transpose moves the channel axis to where the permutation puts it. */
 const transposeRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0]!;
-  const perm = node.attrInts('perm', Array.from({ length: x.rank }, (_, i) => x.rank - 1 - i))!;
+  const perm = transposePerm(node, x.rank);
   if (x.block !== 1 || perm.length !== x.rank) return fixAll(ctx, mapped, `${label(node)} moves flattened channels`);
   ctx.state.member(x, { node: node.name, opType: node.opType, role: 'couple' });
   ctx.state.maps.set(node.outputs[0]!, { ...x, axis: perm.indexOf(x.axis) });
@@ -197,9 +197,9 @@ const transposeRule: Rule = (ctx, node, mapped) => {
 const reshapeRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0];
   if (x === undefined || mapped.slice(1).some((m) => m !== undefined)) return fixAll(ctx, mapped, `${label(node)} reads the channels as a shape`);
-  const shapeV = namedInput(node, 'shape');
+  const shapeV = slotOf(node, 'shape');
   const target = shapeV?.constValue === undefined ? undefined : toNumbers(shapeV.constValue);
-  const inShape = node.inputs[0]!.shape;
+  const inShape = slotOf(node, 'data')!.shape;
   const rest = knownDims(inShape?.slice(x.axis + 1));
   let why: string | undefined;
   if (target === undefined) why = `${label(node)} has a computed target shape`;
@@ -208,10 +208,10 @@ const reshapeRule: Rule = (ctx, node, mapped) => {
     const features = x.entries.length * x.block * prod(rest);
     const [t0, t1] = target as [number, number];
     const batch = inShape?.[0];
-    const keepsBatch = (t0 === 0 && node.attrInt('allowzero', 0) === 0) || (typeof batch === 'number' && t0 === batch) || (t0 === -1 && t1 === features);
+    const keepsBatch = (t0 === 0 && attrOf(node, 'allowzero') === 0) || (typeof batch === 'number' && t0 === batch) || (t0 === -1 && t1 === features);
     if (!keepsBatch || !(t1 === -1 || t1 === features)) why = `${label(node)} to [${target.join(', ')}] is not provably a flatten`;
   }
-  const out = flattenLike(ctx, node, x, node.inputs[0]!, x.axis, why);
+  const out = flattenLike(ctx, node, x, slotOf(node, 'data')!, x.axis, why);
   if (out === undefined || shapeV === undefined) return;
   const [t0] = target as [number, number];
   const index = node.inputs.indexOf(shapeV);

@@ -116,3 +116,36 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   }
   return out;
 }
+
+/**
+ * Block-wise 8-bit round-to-nearest of a [rows, cols] matrix along its rows (GatherBlockQuantized bits 8): symmetric
+ * scale = max|x|/127 with zero point 128, asymmetric scale = (hi - lo)/255 with zero point round(-lo/scale); values
+ * 0..255, x ≈ (q - zp) · scale.
+ * @example
+ * const r = quantizeBlocks8(table, rows, width, 32, true);
+ */
+export function quantizeBlocks8(data: Float32Array, rows: number, cols: number, blockSize: number, symmetric: boolean): BlockQuantized {
+  const nb = Math.ceil(cols / blockSize);
+  const q = new Uint8Array(rows * cols);
+  const scales = new Float32Array(rows * nb);
+  const zeroPoints = new Uint8Array(rows * nb);
+  let maxAbsError = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < nb; b++) {
+      const s = r * cols + b * blockSize;
+      const e = r * cols + Math.min(cols, (b + 1) * blockSize);
+      const [lo, hi] = blockRange(data, s, e);
+      let scale = Math.fround(symmetric ? Math.max(-lo, hi) / 127 : (hi - lo) / 255);
+      if (!(scale > 0)) scale = 1;
+      const zp = symmetric ? 128 : Math.max(0, Math.min(255, roundHalfEven(-lo / scale)));
+      scales[r * nb + b] = scale;
+      zeroPoints[r * nb + b] = zp;
+      for (let i = s; i < e; i++) {
+        const v = Math.max(0, Math.min(255, roundHalfEven(data[i]! / scale) + zp));
+        q[i] = v;
+        maxAbsError = Math.max(maxAbsError, Math.abs((v - zp) * scale - data[i]!));
+      }
+    }
+  }
+  return { q, scales, zeroPoints, blocksPerRow: nb, maxAbsError };
+}

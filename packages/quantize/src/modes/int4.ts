@@ -1,13 +1,18 @@
-import { type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, type WeightRef, attr, attrOf, biasOf, opInfo, slotOf, toFloat32, weightOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
 import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
 import { type BlockQuantized, packBits, quantizeBlocks, transpose2d } from '../kernels/block.js';
 import { gptqBlocks, type InputGram } from '../kernels/gptq.js';
-import type { Int4Options } from '../options.js';
-import type { ReportBuilder } from '../report.js';
+import { FP16_BLOCK_LIST, type Fp16Options, INT4_CONV_BITS_DEFAULT, type Int4Options, type Q4f16Options } from '../options.js';
+import { opsetRefusal } from '../opset-upgrade.js';
+import { convertFp16 } from './fp16.js';
+import { planFp16 } from './fp16-plan.js';
+import { ReportBuilder } from '../report.js';
+import { type PackedWeight, embeddingTables, isTransposeOf, quantizeEmbeddings } from './embeddings.js';
 import { collectInputGrams } from './int4-calibrate.js';
-import { rewriteWeights } from './weights.js';
+import { convInt4Weight, convInt8Weight, isConvWeight } from './int4-conv.js';
+import { type WeightRewrite, rewriteWeights } from './weights.js';
 
 /** Quantizes one weight laid out [N, K] (blocks along K); `inputScale` is set when the layer's input must be scaled. */
 type BlockKernel = (wt: Float32Array, n: number, k: number) => { r: BlockQuantized; inputScale?: Float32Array; note?: string };
@@ -26,26 +31,46 @@ function kernelFor(opts: Int4Options, bs: number, symmetric: boolean, gram: Inpu
   return (wt, n, k) => ({ r: quantizeBlocks(wt, n, k, bs, symmetric) });
 }
 
+const INT4_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose']);
+
 /** Why int4 leaves this node alone, or undefined when it quantizes its weight. */
-function skipReason(node: Node, opts: Int4Options): string | undefined {
+export function skipReason(node: Node, opts: Int4Options): string | undefined {
   const w = weightOf(node);
   const t = w?.tensor;
   if (w === undefined) return 'no weight';
   return isExcluded(node, opts.exclude)
     ? 'excluded by option'
-    : node.opType !== 'MatMul' && node.opType !== 'Gemm'
-      ? 'int4 covers MatMul and Gemm weights only'
+    : !INT4_OPS.has(node.opType)
+      ? 'int4 covers MatMul, Gemm, Conv and ConvTranspose weights only'
       : t === undefined || !w.value.isInitializer() || t.dtype !== 'float32'
         ? `weight '${w.value.name}' is not a float32 initializer`
+        : isConvWeight(node)
+          ? t.size === 0 ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched` : undefined
         : t.dims.length !== 2
           ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
           : t.size === 0
             ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched`
-          : node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1)
+          : node.opType === 'Gemm' && (attrOf(node, 'transA') !== 0 || attrOf(node, 'alpha') !== 1)
             ? 'Gemm with transA=1 or alpha != 1'
-            : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && node.attrFloat('beta', 1) !== 1
+            : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && attrOf(node, 'beta') !== 1
               ? 'Gemm with beta != 1'
               : undefined;
+}
+
+/**
+ * The opset int4 needs for Conv weights (DequantizeLinear `block_size` is opset 21) with format 'matmulnbits', whose
+ * MatMul weights need none; `refusal` (the reason Conv weights stay float32) when the model's opset cannot be raised.
+ * @internal
+ */
+export function int4ConvPlan(model: Model, opts: Int4Options): { opset: number; refusal?: string } {
+  if ((opts.format ?? 'matmulnbits') !== 'matmulnbits') return { opset: 0 };
+  if (!model.graph.nodes.some((n) => isConvWeight(n) && skipReason(n, opts) === undefined)) return { opset: 0 };
+  const conv4 = (opts.convBits ?? INT4_CONV_BITS_DEFAULT) === 4;
+  const opset = conv4 ? 21 : 13;
+  const why = opsetRefusal(model, opset);
+  if (why === undefined) return { opset };
+  const what = conv4 ? 'int4 Conv weights need DequantizeLinear blocks (opset 21)' : 'int8 per-channel Conv weights need DequantizeLinear with an axis (opset 13)';
+  return { opset: 0, refusal: `${what}, and ${why}; convert the model to opset ${opset} first (onnx.version_converter)` };
 }
 
 /** Input statistics of every layer int4 will quantize, when the method is data-aware. @internal */
@@ -54,18 +79,19 @@ async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, In
   if (method !== 'gptq' && method !== 'awq') return new Map();
   const acts = new Map<string, number>();
   for (const node of model.graph.nodes) {
-    if (skipReason(node, opts) !== undefined) continue;
+    if (skipReason(node, opts) !== undefined || isConvWeight(node)) continue; // Conv weights are quantized without statistics
     const w = weightOf(node)!;
     const [d0, d1] = w.tensor!.dims as [number, number];
     const k = w.inAxis === 0 ? d0 : d1;
-    const a = node.inputs[0];
+    const a = slotOf(node, 'input');
     if (a !== undefined) acts.set(a.name, k);
   }
   return collectInputGrams(model, acts, opts);
 }
 
 /**
- * int4 block-wise weight-only quantization of MatMul/Gemm weights (RTN).
+ * int4 block-wise weight-only quantization of MatMul/Gemm weights (RTN), and with `embeddings` of the embedding tables
+ * (`quantizeEmbeddings`, after the MatMuls so that a tied table reuses its head's packed bytes).
  *
  * - `matmulnbits`: MatMul(A, W) → com.microsoft.MatMulNBits(A, B, scales[, zero_points]) with B [N, K/bs, bs/2] uint8
  *   (each column's K values in blocks, two per byte, low nibble first), scales [N·K/bs], packed 4-bit zero points
@@ -75,26 +101,40 @@ async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, In
  *   opset 21 (https://onnx.ai/onnx/operators/onnx__DequantizeLinear.html) and the node is unchanged.
  * @internal
  */
-export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder): Promise<void> {
+export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, convRefusal?: string): Promise<void> {
   const bs = opts.blockSize ?? 32;
   const symmetric = opts.symmetric ?? true;
   const format = opts.format ?? 'matmulnbits';
   const grams = await gramsFor(model, opts);
   const method = opts.method ?? 'rtn';
+  // Conv weights have no MatMul input to take statistics from: the data-aware methods quantize them by RTN.
+  const convKernel = kernelFor(opts, bs, symmetric, undefined);
+  const convRows = (rows: Float32Array, n: number, k: number) => convKernel(rows, n, k).r;
+  const convHow = method === 'gptq' || method === 'awq' ? `rtn (${method} covers MatMul/Gemm weights)` : method;
+  const conv4 = (opts.convBits ?? INT4_CONV_BITS_DEFAULT) === 4;
+  const convWeight = (node: Node, w: WeightRef & { tensor: Tensor }) =>
+    conv4 ? convInt4Weight(emit, node, w, convRows, bs, symmetric, convHow) : convInt8Weight(emit, node, w);
+  const embeddings = opts.embeddings ?? 'float';
+  // Embedding tables have no calibrated input: the data-aware methods quantize them round-to-nearest.
+  const tableKernel = (t: Float32Array, rows: number, cols: number) => kernelFor(opts, bs, symmetric, undefined)(t, rows, cols).r;
   if (format === 'matmulnbits') {
-    matMulNBits(model, opts, emit, report, bs, symmetric, grams);
+    const packed = matMulNBits(model, opts, emit, report, bs, symmetric, grams, convRefusal ?? convWeight);
+    if (embeddings !== 'float') quantizeEmbeddings(model, embeddings, bs, symmetric, tableKernel, opts.exclude, packed, emit, report);
     return;
   }
+  if (embeddings !== 'float') quantizeEmbeddings(model, embeddings, bs, symmetric, tableKernel, opts.exclude, new Map(), emit, report);
   rewriteWeights(
     model,
     opts.exclude,
     report,
     (node, w) => {
-      if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return 'int4 covers MatMul and Gemm weights only';
+      if (isConvWeight(node)) return undefined;
+      if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return 'int4 covers MatMul, Gemm, Conv and ConvTranspose weights only';
       if (w.tensor.dims.length !== 2) return `weight rank ${w.tensor.dims.length}, int4 needs a 2-D weight`;
       return undefined;
     },
     (node, w) => {
+      if (isConvWeight(node)) return convWeight(node, w);
       const t = w.tensor;
       const kAxis = w.inAxis;
       const [d0, d1] = t.dims as [number, number];
@@ -102,7 +142,7 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
       const N = kAxis === 0 ? d1 : d0;
       const src = toFloat32(t);
       const wt = kAxis === 0 ? transpose2d(src, K, N) : src; // [N, K]
-      const input = node.inputs[0];
+      const input = slotOf(node, 'input');
       const { r } = kernelFor(opts, bs, symmetric, input === undefined ? undefined : grams.get(input.name))(wt, N, K);
       const nb = r.blocksPerRow;
       // back to the weight's own layout; blocks run along the K axis
@@ -130,6 +170,40 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
       return { value: out!, action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${method}`, bytesAfter: bytesOf(qt, st, zt), maxAbsError: r.maxAbsError };
     },
   );
+}
+
+/**
+ * q4f16: int4 MatMulNBits weights (embeddings 8-bit GatherBlockQuantized by default), then float16 for every float32
+ * part that is left. A DequantizeLinear (embeddings 'int8-dq') stays float32: float16 scales need opset 19.
+ * @internal
+ */
+export async function quantizeQ4f16(model: Model, opts: Q4f16Options, emit: Emitter, report: ReportBuilder, convRefusal?: string): Promise<void> {
+  const { keepIoTypes, blockList, ...int4 } = opts;
+  await quantizeInt4(model, { ...int4, mode: 'int4', format: 'matmulnbits', embeddings: opts.embeddings ?? 'int8' }, emit, report, convRefusal);
+  const fp16: Fp16Options = {
+    mode: 'fp16',
+    ...(opts.exclude !== undefined && { exclude: opts.exclude }),
+    keepIoTypes: keepIoTypes ?? true,
+    blockList: [...(blockList ?? FP16_BLOCK_LIST), 'DequantizeLinear'],
+  };
+  const half = new ReportBuilder();
+  convertFp16(model, fp16, emit, half, await planFp16(model, fp16, half));
+  // One entry per node: an int4 node's entry gains the float16 step (its scales halve); a node int4 passed through
+  // and fp16 converted is done, not passed through.
+  const at = new Map(report.nodes.map((n, i) => [n.node, i]));
+  for (const h of half.nodes) {
+    // int4 named its nodes after the ones they replace
+    const i = at.get(h.node) ?? at.get(h.node.replace(/_(MatMulNBits|GatherBlockQuantized)(_\d+)?$/, ''));
+    if (i === undefined) {
+      report.nodes.push(h);
+      for (let j = report.passedThrough.length - 1; j >= 0; j--) if (report.passedThrough[j]!.node === h.node) report.passedThrough.splice(j, 1);
+      continue;
+    }
+    const n = report.nodes[i]!;
+    report.nodes[i] = { ...n, action: `${n.action}, float16 compute`, bytesAfter: n.bytesAfter - (h.bytesBefore - h.bytesAfter) };
+  }
+  report.passedThrough.push(...half.passedThrough);
+  report.warnings.push(...half.warnings);
 }
 
 function transposeU8(data: Uint8Array, rows: number, cols: number): Uint8Array {
@@ -195,10 +269,21 @@ function packNBits(t: Tensor, kAxis: number, bs: number, kernel: BlockKernel): N
   };
 }
 
-function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, bs: number, symmetric: boolean, grams: Map<string, InputGram>): void {
+/** Rewrites MatMul/Gemm to MatMulNBits; returns the packed weights stored [N, K] (a tied embedding table may share them). */
+function matMulNBits(
+  model: Model,
+  opts: Int4Options,
+  emit: Emitter,
+  report: ReportBuilder,
+  bs: number,
+  symmetric: boolean,
+  grams: Map<string, InputGram>,
+  conv: ((node: Node, w: WeightRef & { tensor: Tensor }) => WeightRewrite) | string,
+): Map<Value, PackedWeight> {
   const method = opts.method ?? 'rtn';
   const g = model.graph;
-  const cache = new Map<Value, { ins: Value[]; nb: NBits; inputScale?: Value }>();
+  const cache = new Map<Value, { ins: Value[]; nb: NBits; kAxis: number; tensor: Tensor; inputScale?: Value }>();
+  const convs = new Map<Value, WeightRewrite>();
   let domainAdded = false;
   for (const node of [...g.nodes]) {
     const w = weightOf(node);
@@ -212,22 +297,35 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
       report.pass(node, why);
       continue;
     }
+    if (isConvWeight(node)) {
+      // MatMulNBits has no Conv form: the weight becomes int4 DequantizeLinear blocks, the node stays.
+      if (typeof conv === 'string') {
+        report.pass(node, conv);
+        continue;
+      }
+      let r = convs.get(w.value);
+      const first = r === undefined;
+      if (r === undefined) convs.set(w.value, (r = conv(node, w as WeightRef & { tensor: Tensor })));
+      node.replaceInput(w.index, r.value);
+      report.done(node, first ? r.action : `${r.action} (shared)`, first ? t!.byteLength : 0, first ? r.bytesAfter : 0, r.maxAbsError);
+      continue;
+    }
     let c = cache.get(w.value);
     const first = c === undefined;
     if (c === undefined) {
-      const a0 = node.inputs[0];
+      const a0 = slotOf(node, 'input');
       const nb = packNBits(t!, w.inAxis, bs, kernelFor(opts, bs, symmetric, a0 === undefined ? undefined : grams.get(a0.name)));
       const ins = [emit.init(`${w.value.name}_nbits`, nb.B), emit.init(`${w.value.name}_scales`, nb.scales)];
       if (nb.zeroPoints !== undefined) ins.push(emit.init(`${w.value.name}_zero_points`, nb.zeroPoints));
       const inputScale = nb.inputScale === undefined ? undefined : emit.init(`${w.value.name}_input_scale`, nb.inputScale);
-      c = { ins, nb, ...(inputScale !== undefined && { inputScale }) };
+      c = { ins, nb, kAxis: w.inAxis, tensor: t!, ...(inputScale !== undefined && { inputScale }) };
       cache.set(w.value, c);
     }
     if (!domainAdded) {
       if (!model.opsetImports.has('com.microsoft')) model.opsetImports.set('com.microsoft', 1);
       domainAdded = true;
     }
-    let a = node.inputs[0]!;
+    let a = slotOf(node, 'input')!;
     // AWQ: W·diag(s) is quantized, so the input is divided by s (one Mul; every consumer of this weight does it).
     if (c.inputScale !== undefined) [a] = emit.node(node, 'Mul', [a, c.inputScale], { name: `${node.name || 'MatMul'}_awq_scale`, dtypes: ['float32'] });
     const [y] = emit.node(node, 'MatMulNBits', [a, ...c.ins], {
@@ -245,5 +343,16 @@ function matMulNBits(model: Model, opts: Int4Options, emit: Emitter, report: Rep
     const how = `${method}${c.nb.note === undefined ? '' : ` (${c.nb.note})`}`;
     report.done(node, `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${how}${first ? '' : ' (shared)'}`, first ? t!.byteLength : 0, first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints, c.nb.inputScale) : 0, c.nb.maxAbsError);
   }
-  for (const v of cache.keys()) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
+  const packed = new Map<Value, PackedWeight>();
+  const tables = (opts.embeddings ?? 'float') === 'float' ? [] : embeddingTables(model);
+  for (const [v, c] of cache) {
+    if (c.inputScale !== undefined || c.nb.K % bs !== 0) continue; // AWQ quantized W·diag(s), not W
+    const p = { B: c.ins[0]!, scales: c.ins[1]!, zeroPoints: c.ins[2], N: c.nb.N, K: c.nb.K, maxAbsError: c.nb.maxAbsError };
+    // A weight stored [N, K] (Gemm transB=1) read by a Gather is the table itself, row for row; a weight stored [K, N]
+    // equal to a table's transpose is the copy torch.onnx writes for a tied head (constant-folded Transpose).
+    if (c.kAxis === 1) packed.set(v, p);
+    else for (const t of tables) if (!packed.has(t) && isTransposeOf(c.tensor, t.constValue!)) packed.set(t, p);
+  }
+  for (const v of [...cache.keys(), ...convs.keys()]) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
+  return packed;
 }

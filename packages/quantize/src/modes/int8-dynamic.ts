@@ -1,4 +1,4 @@
-import { type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf, attrOf, slotOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
 import { transpose2d } from '../kernels/block.js';
@@ -15,8 +15,9 @@ import { channelRanges, quantizeWith } from './int8-weights.js';
  *
  * Weights are int8 symmetric (zero point 0) for onnxruntime's CPU provider and uint8 asymmetric for `target:
  * 'ort-web'`, whose ConvInteger has no int8-weight kernel. Gemm becomes MatMulInteger plus an Add of beta·C; MatMul
- * weights may be per column (`perChannel`), Conv weights are per tensor (ConvInteger's zero point is a scalar in
- * onnxruntime). Bias stays float32.
+ * weights may be per column (`perChannel`); Conv weights are always per output channel and symmetric, so that one
+ * zero point serves every channel (ConvInteger's zero point is a scalar in onnxruntime) and the channel scales multiply
+ * the integer result. Bias stays float32.
  * @internal
  */
 export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit: Emitter, report: ReportBuilder): void {
@@ -40,14 +41,14 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
           ? `weight '${w.value.name}' is not a float32 initializer`
           : node.opType !== 'Conv' && t.dims.length !== 2
             ? 'weight is not 2-D'
-            : node.opType === 'Gemm' && (node.attrInt('transA', 0) !== 0 || node.attrFloat('alpha', 1) !== 1)
+            : node.opType === 'Gemm' && (attrOf(node, 'transA') !== 0 || attrOf(node, 'alpha') !== 1)
               ? 'Gemm with transA=1 or alpha != 1'
               : undefined;
     if (why !== undefined) {
       report.pass(node, why);
       continue;
     }
-    const x = node.inputs[0]!;
+    const x = slotOf(node, 'input')!;
     let xq = dql.get(x);
     if (xq === undefined) {
       const at = x.producer() === undefined ? g.nodes[0]! : node;
@@ -58,20 +59,25 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
     // weight as [K, N] for MatMul/Gemm (transB=1 transposed), OIHW for Conv
     let data = toFloat32(t!);
     let dims = t!.dims;
-    if (node.opType === 'Gemm' && node.attrInt('transB', 0) === 1) {
+    if (node.opType === 'Gemm' && attrOf(node, 'transB') === 1) {
       data = transpose2d(data, dims[0]!, dims[1]!);
       dims = [dims[1]!, dims[0]!];
     }
-    const axis = !isConv && opts.perChannel === true ? 1 : undefined;
+    // Conv: per output channel, symmetric, so every channel shares one zero point (ConvInteger's is a scalar) and the
+    // channel scales apply after the integer convolution. Per-tensor Conv weights lose the small channels of folded
+    // BatchNorm/depthwise layers (PP-OCRv4 rec: 0/100 lines read with per-tensor, 100/100 per channel).
+    const axis = isConv ? 0 : opts.perChannel === true ? 1 : undefined;
     const { mins, maxs } = channelRanges(data, dims, axis);
-    const params: QParams[] = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, wopts));
+    const params: QParams[] = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, isConv ? { ...wopts, symmetric: true } : wopts));
     const [qmin, qmax] = qRange(qtype, wopts);
     const qdata = qtype === 'int8' ? new Int8Array(data.length) : new Uint8Array(data.length);
     const maxErr = quantizeWith(data, dims, axis, params, qmin, qmax, qdata);
     const wq = new Tensor(qtype, dims, qdata as never);
     const per = axis !== undefined;
-    const zp = new Tensor(qtype, per ? [params.length] : [], (qtype === "int8" ? Int8Array.from(params, (p) => p.zeroPoint) : Uint8Array.from(params, (p) => p.zeroPoint)) as never);
-    const ws = new Tensor('float32', per ? [params.length] : [], Float32Array.from(params, (p) => p.scale));
+    const zps = isConv ? params.slice(0, 1) : params;
+    const zp = new Tensor(qtype, per && !isConv ? [params.length] : [], (qtype === 'int8' ? Int8Array.from(zps, (p) => p.zeroPoint) : Uint8Array.from(zps, (p) => p.zeroPoint)) as never);
+    const scaleDims = !per ? [] : isConv ? [1, params.length, ...Array(dims.length - 2).fill(1)] : [params.length];
+    const ws = new Tensor('float32', scaleDims, Float32Array.from(params, (p) => p.scale));
     const base = w.value.name;
     const ins = [xq[0]!, emit.init(`${base}_quantized`, wq), xq[2]!, emit.init(`${base}_zero_point`, zp)];
     const attrs = isConv ? Object.fromEntries([...node.attributes].filter(([k]) => k !== 'B')) : {};
@@ -90,7 +96,7 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
           [bias] = emit.node(node, 'Reshape', [b.value, emit.init(`${node.name}_bias_shape`, new Tensor('int64', [dims.length], BigInt64Array.from([1n, -1n, ...Array(dims.length - 2).fill(1n)])))], { name: `${node.name}_bias_reshape` });
         }
       } else {
-        const beta = node.attrFloat('beta', 1)!;
+        const beta = attrOf(node, 'beta');
         if (beta !== 1 && b.tensor !== undefined) bias = emit.init(`${b.value.name}_beta`, new Tensor('float32', b.tensor.dims, toFloat32(b.tensor).map((v) => v * beta)));
       }
       [y] = emit.node(node, 'Add', [y!, bias!], { name: `${node.name || node.opType}_bias`, dtypes: ['float32'] });

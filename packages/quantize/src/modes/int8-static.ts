@@ -1,4 +1,4 @@
-import { McError, type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf } from '@mc/ir';
+import { McError, type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf, slotOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { isExcluded } from '../graph-utils.js';
 import { entropyRange } from '../kernels/entropy.js';
@@ -40,14 +40,14 @@ function siteOf(x: Value, planned: ReadonlySet<Node>): { site: Site; direct: boo
   let direct = true;
   for (;;) {
     const p = v.producer();
-    if (p === undefined || p.domain !== '' || !MOVES_VALUES.has(p.opType) || p.outputs[0] !== v || p.inputs[0] === undefined) break;
+    if (p === undefined || p.domain !== '' || !MOVES_VALUES.has(p.opType) || p.outputs[0] !== v || slotOf(p, 'input') === undefined) break;
     if (p.outputs.slice(1).some((o) => o.uses().length > 0 || o.isGraphOutput())) break;
     if (!ORT_PROPAGATES.has(p.opType)) direct = false;
-    v = p.inputs[0];
+    v = slotOf(p, 'input')!;
   }
   const also = new Set(v === x ? [] : [x]);
   const relu = v.producer();
-  const u = relu?.inputs[0];
+  const u = relu?.opType === 'Relu' && relu.domain === '' ? slotOf(relu, 'X') : undefined;
   const layer = u?.producer();
   if (relu?.opType === 'Relu' && relu.domain === '' && u !== undefined && layer !== undefined && planned.has(layer) && u.uses().length === 1 && !u.isGraphOutput() && !v.isGraphOutput()) {
     return { site: { at: u, range: v, relu, also }, direct };
@@ -81,7 +81,7 @@ function plan(model: Model, opts: Int8StaticOptions, report: ReportBuilder): { n
   const sites = new Map<Value, Site>();
   const inputs = new Map<Node, { site: Site; direct: boolean }>();
   for (const node of nodes) {
-    const s = siteOf(node.inputs[0]!, planned);
+    const s = siteOf(slotOf(node, 'input')!, planned);
     const known = sites.get(s.site.at);
     if (known === undefined) sites.set(s.site.at, s.site);
     else for (const a of s.site.also) known.also.add(a);
@@ -243,7 +243,7 @@ export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, 
     if (!direct) {
       // A value-moving op onnxruntime does not propagate through sits between: the layer gets its own Q/DQ pair with
       // the same scale and zero point.
-      const xv = node.inputs[0]!;
+      const xv = slotOf(node, 'input')!;
       const [q] = emit.node(node, 'QuantizeLinear', [xv, x.s, x.z], { name: `${xv.name}_QuantizeLinear`, dtypes: [act] });
       const [dq] = emit.node(node, 'DequantizeLinear', [q!, x.s, x.z], { name: `${xv.name}_DequantizeLinear`, dtypes: ['float32'] });
       dq!.shape = xv.shape;
