@@ -58,10 +58,10 @@ export type SpecFor<V> = [V] extends [boolean]
     : [V] extends [readonly string[]]
       ? StringsFlag
       : [V] extends [readonly number[]]
-        ? StringFlag // parsed from text, e.g. `--nm 2:4`
-      : [Extract<V, string>] extends [never]
-        ? never
-        : string extends Extract<V, string> ? StringFlag : StringFlag & { choices: readonly Extract<V, string>[] };
+        ? StringFlag // parsed from text by the command, e.g. `--nm 2:4`
+        : [Extract<V, string>] extends [never]
+          ? never
+          : string extends Extract<V, string> ? StringFlag : StringFlag & { choices: readonly Extract<V, string>[] };
 
 /**
  * A flag table typed against a library's options type, in the style of vitest's `cli-config.ts`: every field of `T`
@@ -70,7 +70,6 @@ export type SpecFor<V> = [V] extends [boolean]
  * `const flags = { ... } as const satisfies OptionFlags<QuantizeOptions>`.
  */
 export type OptionFlags<T> = { [K in keyof T & string as Kebab<K>]-?: SpecFor<NonNullable<T[K]>> | null } & FlagTable;
-
 
 /** The value a parsed flag has: from its type, narrowed to its choices. */
 export type FlagValue<S> = S extends { type: 'boolean' }
