@@ -36,7 +36,7 @@ const flags = {
 } as const satisfies OptionFlags<MergeOptions<PruneOptions>>;
 
 function optionsOf(f: FlagValues<typeof flags>): PruneOptions {
-  const common = { scope: f.global === true ? 'global' : 'layer', ...defined({ exclude: f.exclude }) } as const;
+  const common = { ...(f.global === true && { scope: 'global' as const }), ...defined({ exclude: f.exclude }) };
   const unstructured = f.sparsity !== undefined || f.nm !== undefined;
   if (unstructured && f.channels !== undefined) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels (structured), not both');
   if (f.channels !== undefined) {
