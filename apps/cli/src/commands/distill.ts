@@ -1,5 +1,5 @@
 import { UsageError } from '../exit-codes.js';
-import { defineCommand, type OptionFlags } from '../flags.js';
+import { defined, defineCommand, type OptionFlags } from '../flags.js';
 import { loadModel } from '../formats.js';
 import { DISTILL_DEFAULTS } from '@mc/distill';
 import { distillModels, runTraining, TRAIN_FLAGS, type DistillOptions } from './finetune.js';
@@ -30,7 +30,7 @@ export const distill = defineCommand({
     const student = (await loadModel(f.student)).model;
     assertFiniteWeights(teacher, f.teacher);
     assertFiniteWeights(student, f.student);
-    const kd: DistillOptions = { temperature: f.temperature, alpha: f.alpha, unlabeled: f.unlabeled === true };
+    const kd: DistillOptions = { temperature: f.temperature, alpha: f.alpha, ...defined({ unlabeled: f.unlabeled }) };
     await runTraining(f, io, { model: student, file: f.student, technique: 'distill' }, output!, (data, opts) =>
       distillModels(teacher, student, kd.unlabeled ? data.withoutLabels() : data, { ...opts, ...kd }),
     );

@@ -40,7 +40,7 @@ function optionsOf(f: FlagValues<typeof flags>): PruneOptions {
   const unstructured = f.sparsity !== undefined || f.nm !== undefined;
   if (unstructured && f.channels !== undefined) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels (structured), not both');
   if (f.channels !== undefined) {
-    return { mode: 'channels', ratio: f.channels, importance: f.importance, foldBatchNorm: f['fold-bn'] === true, minChannels: f['min-channels'], ...common };
+    return { mode: 'channels', ratio: f.channels, importance: f.importance, ...defined({ foldBatchNorm: f['fold-bn'] }), minChannels: f['min-channels'], ...common };
   }
   if (!unstructured) throw new UsageError("mc prune: pass --sparsity S, --nm N:M or --channels R; see 'mc prune --help'");
   let nm: [number, number] | undefined;

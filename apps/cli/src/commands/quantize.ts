@@ -73,7 +73,7 @@ function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keep
     case 'int8-weights':
       return { mode, ...common, ...sym, ...defined({ perChannel: f['per-channel'] }) };
     case 'int8-dynamic':
-      return { mode, ...common, perChannel: f['per-channel'] === true, reduceRange: f['reduce-range'] === true };
+      return { mode, ...common, ...defined({ perChannel: f['per-channel'], reduceRange: f['reduce-range'] }) };
     case 'int8-static':
       if (calibration === undefined) {
         throw new UsageError('mc quantize --mode int8-static needs calibration data: pass --dataset mnist|cifar10|npy --data-dir D');
@@ -82,7 +82,7 @@ function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keep
         mode, ...common, calibration,
         ...defined({ method: f.method === undefined ? undefined : calibrationMethod(f.method) }),
         percentile: f.percentile,
-        reduceRange: f['reduce-range'] === true,
+        ...defined({ reduceRange: f['reduce-range'] }),
         activationType: f['activation-type'],
         ...((format === 'qdq' || format === 'qoperator') && { format }),
       };
