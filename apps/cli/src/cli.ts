@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { McError } from '@mc/ir';
 import { exitCodeFor, UsageError } from './exit-codes.js';
-import { type CliIO, commandHelp, nearest, parseFlags } from './flags.js';
+import { type CliIO, commandHelp, nearest } from './flags.js';
 import { commands } from './commands/index.js';
 
 function mainHelp(): string {
@@ -52,13 +52,13 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       const guess = nearest(name, commands.map((c) => c.name));
       throw new UsageError(`unknown command '${name}'${guess === undefined ? '' : `; did you mean 'mc ${guess}'?`} Commands: ${commands.map((c) => c.name).join(', ')}`);
     }
-    const { flags, positionals } = parseFlags(cmd, rest);
-    if (flags.help === true) {
+    const parsed = cmd.parse(rest);
+    if (parsed.global.help) {
       io.out(commandHelp(cmd));
       return 0;
     }
-    const sub: CliIO = { ...io, quiet: flags.quiet === true };
-    const code = await cmd.run({ flags, positionals, io: sub });
+    const sub: CliIO = { ...io, quiet: parsed.global.quiet };
+    const code = await parsed.run(sub);
     return code ?? 0;
   } catch (e) {
     const code = exitCodeFor(e);

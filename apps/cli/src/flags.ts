@@ -1,42 +1,162 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './exit-codes.js';
 
-/** One flag of a command. `--help` is generated from these, so it cannot drift from the parser. */
-export interface FlagSpec {
-  type: 'string' | 'number' | 'boolean' | 'strings';
+interface FlagBase {
   description: string;
   short?: string;
-  choices?: readonly string[];
-  default?: string | number | boolean;
   /** Placeholder in help, e.g. 'E'. */
   arg?: string;
 }
 
+/** A flag without a value (`--json`). */
+export interface BooleanFlag extends FlagBase {
+  type: 'boolean';
+  default?: boolean;
+}
+
+/** A number flag; `choices` restricts it to those values (`--block-size 48` is a usage error). */
+export interface NumberFlag extends FlagBase {
+  type: 'number';
+  choices?: readonly number[];
+  default?: number;
+}
+
+/** A string flag; `choices` restricts it to those values. */
+export interface StringFlag extends FlagBase {
+  type: 'string';
+  choices?: readonly string[];
+  default?: string;
+}
+
+/** A repeatable, comma-separated string flag. */
+export interface StringsFlag extends FlagBase {
+  type: 'strings';
+}
+
+/** One flag of a command. `--help` is generated from these, so it cannot drift from the parser. */
+export type FlagSpec = BooleanFlag | NumberFlag | StringFlag | StringsFlag;
+
+/** A command's flags by name; `null` marks an option field that is set by other means (a positional, another flag). */
+export type FlagTable = Readonly<Record<string, FlagSpec | null>>;
+
+/** `blockSize` → `block-size`, `bnL1` → `bn-l1`: the flag name of an options field. */
+export type Kebab<S extends string> = S extends `${infer H}${infer R}` ? `${H extends Lowercase<H> ? H : `-${Lowercase<H>}`}${Kebab<R>}` : '';
+
+/** All fields of every member of a union of option types (a mode-discriminated `*Options`), each optional. */
+export type MergeOptions<U> = { [K in U extends unknown ? keyof U : never]?: U extends unknown ? (K extends keyof U ? U[K] : never) : never };
+
 /**
- * A flag table typed against the shape a command builds: every field needs a FlagSpec or an explicit `null`
- * (a field set by other means, e.g. a positional), so a new option cannot be forgotten in `--help`.
+ * The flag spec an options field of type `V` takes: booleans a boolean flag (or a 'true'/'false' choice), numbers a
+ * number flag (with choices when the type is a union of numbers), string unions a string flag whose choices are
+ * members of the union, string arrays a repeatable flag, number tuples a string parsed by the command; anything else
+ * (callbacks, data) only `null`.
  */
-export type CliFlags<T> = { [K in keyof T]-?: FlagSpec | null };
+export type SpecFor<V> = [V] extends [boolean]
+  ? BooleanFlag | (StringFlag & { choices: readonly ('true' | 'false')[] })
+  : [V] extends [number]
+    ? number extends V ? NumberFlag : NumberFlag & { choices: readonly V[] }
+    : [V] extends [readonly string[]]
+      ? StringsFlag
+      : [V] extends [readonly number[]]
+        ? StringFlag // parsed from text by the command, e.g. `--nm 2:4`
+        : [Extract<V, string>] extends [never]
+          ? never
+          : string extends Extract<V, string> ? StringFlag : StringFlag & { choices: readonly Extract<V, string>[] };
 
-/** Parsed flag values. */
-export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
+/**
+ * A flag table typed against a library's options type, in the style of vitest's `cli-config.ts`: every field of `T`
+ * (kebab-cased) needs a FlagSpec that fits its type, or an explicit `null` (a field set by other means), so a new
+ * option cannot be forgotten in `--help`. Flags of the CLI's own (`--json`, data flags) are added beside them:
+ * `const flags = { ... } as const satisfies OptionFlags<QuantizeOptions>`.
+ */
+export type OptionFlags<T> = { [K in keyof T & string as Kebab<K>]-?: SpecFor<NonNullable<T[K]>> | null } & FlagTable;
 
-/** A subcommand. */
-export interface Command {
+/** The value a parsed flag has: from its type, narrowed to its choices. */
+export type FlagValue<S> = S extends { type: 'boolean' }
+  ? boolean
+  : S extends { type: 'strings' }
+    ? string[]
+    : S extends { choices: readonly (infer C)[] }
+      ? C
+      : S extends { type: 'number' } ? number : string;
+
+/** Values of a table not known at compile time. */
+export type LooseFlagValues = Record<string, string | number | boolean | string[] | undefined>;
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/**
+ * Parsed flag values typed from a flag table: a flag with a default is always set, any other may be undefined;
+ * `null` entries have no value.
+ */
+export type FlagValues<F = FlagTable> = string extends keyof F
+  ? LooseFlagValues
+  : Simplify<
+      { -readonly [K in keyof F as F[K] extends { default: unknown } ? K : never]: FlagValue<F[K]> } & {
+        -readonly [K in keyof F as F[K] extends FlagSpec ? (F[K] extends { default: unknown } ? never : K) : never]?: FlagValue<F[K]> | undefined;
+      }
+    >;
+
+/** What help, the parser and usage errors need of a command. */
+export interface CommandInfo<F extends FlagTable = FlagTable> {
   name: string;
   summary: string;
   usage: string;
-  flags: Record<string, FlagSpec | null>;
+  flags: F;
   /** Extra help text after the flag list (examples). */
   examples?: readonly string[];
-  run(ctx: CommandContext): Promise<number | void>;
+}
+
+/** A subcommand as written: its flag table and a `run` that reads the values typed from that table. */
+export interface CommandDefinition<F extends FlagTable> extends CommandInfo<F> {
+  run(ctx: CommandContext<FlagValues<F>>): Promise<number | void>;
 }
 
 /** What a command gets to run. */
-export interface CommandContext {
-  flags: FlagValues;
+export interface CommandContext<V> {
+  flags: V;
   positionals: string[];
   io: CliIO;
+}
+
+/** A subcommand as the CLI lists it: what help needs, and argv parsed against the command's own table. */
+export interface Command extends CommandInfo {
+  /** Parses argv (a UsageError names the fix): the global flags, and the command bound to its typed values. */
+  parse(argv: readonly string[]): ParsedCommand;
+}
+
+/** A command line parsed for one command. */
+export interface ParsedCommand {
+  /** `--help`, `--debug`, `--quiet`. */
+  global: Record<keyof typeof GLOBAL, boolean>;
+  run(io: CliIO): Promise<number | void>;
+}
+
+/**
+ * A command whose `run` reads its flags typed from its table (`f['block-size']` is `16 | 32 | ...`, no casts); the
+ * result is listed in `commands/index.ts`.
+ */
+export function defineCommand<const F extends FlagTable>(def: CommandDefinition<F>): Command {
+  return {
+    ...def,
+    parse(argv) {
+      const { flags, global, positionals } = parseFlags(def, argv);
+      return { global, run: (io) => def.run({ flags, positionals, io }) };
+    },
+  };
+}
+
+/**
+ * The fields of `o` that are not undefined, typed as optional: spreads into library options under
+ * `exactOptionalPropertyTypes` (`{ ...defined({ blockSize: f['block-size'] }) }`).
+ */
+export function defined<T extends object>(o: T): { [K in keyof T]?: T[K] & ({} | null) } {
+  const out: { [K in keyof T]?: T[K] & ({} | null) } = {};
+  for (const k in o) {
+    const v = o[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 /** Terminal output of the CLI (commands never write to process streams directly, so tests can capture). */
@@ -48,15 +168,18 @@ export interface CliIO {
   quiet: boolean;
 }
 
-const GLOBAL: Record<string, FlagSpec> = {
+const GLOBAL = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
   debug: { type: 'boolean', description: 'print stack traces of errors' },
   quiet: { type: 'boolean', short: 'q', description: 'print nothing but errors and the result' },
-};
+} as const satisfies FlagTable;
 
-/** Parses argv for one command against its flag table. Throws UsageError with the fix in the message. */
-export function parseFlags(cmd: Command, argv: readonly string[]): { flags: FlagValues; positionals: string[] } {
-  const specs = { ...cmd.flags, ...GLOBAL };
+/**
+ * Parses argv for one command against its flag table: numbers checked, repeatable flags split at commas, choices
+ * enforced, defaults filled in. Throws UsageError with the fix in the message.
+ */
+export function parseFlags<const F extends FlagTable>(cmd: CommandInfo<F>, argv: readonly string[]): { flags: FlagValues<F>; global: Record<keyof typeof GLOBAL, boolean>; positionals: string[] } {
+  const specs: FlagTable = { ...cmd.flags, ...GLOBAL };
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, s] of Object.entries(specs)) {
     if (s === null) continue;
@@ -76,41 +199,57 @@ export function parseFlags(cmd: Command, argv: readonly string[]): { flags: Flag
     const msg = raw.replace(/^.*?: /, '').replace(/\. To specify an option argument starting with a dash use --\S+=-XYZ\.?$/, '');
     throw new UsageError(`mc ${cmd.name}: ${msg}; see 'mc ${cmd.name} --help'`);
   }
-  const flags: FlagValues = {};
+  const values: Record<string, string | boolean | (string | boolean)[] | undefined> = parsed.values;
+  const flags: LooseFlagValues = {};
   for (const [name, s] of Object.entries(specs)) {
     if (s === null) continue;
-    const raw = (parsed.values as Record<string, unknown>)[name];
+    const raw = values[name];
     if (raw === undefined) {
-      if (s.default !== undefined) flags[name] = s.default;
+      if (s.type !== 'strings' && s.default !== undefined) flags[name] = s.default;
       continue;
     }
-    if (s.type === 'number') {
-      const n = Number(raw);
-      if (typeof raw !== 'string' || raw.trim() === '' || Number.isNaN(n)) {
-        throw new UsageError(`mc ${cmd.name}: --${name} needs a number, got '${String(raw)}'`);
-      }
-      flags[name] = n;
-    } else if (s.type === 'strings') {
-      flags[name] = (raw as string[]).flatMap((v) => v.split(',')).filter((v) => v !== '');
-    } else {
-      flags[name] = raw as string | boolean;
+    const value = flagValue(cmd, name, s, raw);
+    if (s.type !== 'boolean' && s.type !== 'strings' && s.choices !== undefined && !s.choices.some((c) => c === value)) {
+      throw new UsageError(`mc ${cmd.name}: --${name} must be one of ${s.choices.join(', ')}; got '${String(value)}'`);
     }
-    if (s.choices !== undefined && (typeof flags[name] === 'string' || typeof flags[name] === 'number') && !s.choices.includes(String(flags[name]))) {
-      throw new UsageError(`mc ${cmd.name}: --${name} must be one of ${s.choices.join(', ')}; got '${String(flags[name])}'`);
-    }
+    flags[name] = value;
   }
-  return { flags, positionals: parsed.positionals };
+  const global = { help: flags.help === true, debug: flags.debug === true, quiet: flags.quiet === true };
+  // The one place values meet their types: each was checked above against the spec its type is inferred from.
+  return { flags: flags as FlagValues<F>, global, positionals: parsed.positionals };
+}
+
+/** One flag's value from what parseArgs returned for it. */
+function flagValue(cmd: { name: string }, name: string, s: FlagSpec, raw: string | boolean | (string | boolean)[]): string | number | boolean | string[] {
+  const list = Array.isArray(raw) ? raw : [raw];
+  const text = list.filter((v): v is string => typeof v === 'string');
+  switch (s.type) {
+    case 'boolean':
+      return raw === true;
+    case 'strings':
+      return text.flatMap((v) => v.split(',')).filter((v) => v !== '');
+    case 'number': {
+      const t = text.at(-1) ?? '';
+      const n = Number(t);
+      if (t.trim() === '' || Number.isNaN(n)) throw new UsageError(`mc ${cmd.name}: --${name} needs a number, got '${t}'`);
+      return n;
+    }
+    case 'string':
+      return text.at(-1) ?? '';
+  }
 }
 
 /** `--help` text of a command, generated from its flag table. */
-export function commandHelp(cmd: Command): string {
+export function commandHelp(cmd: CommandInfo): string {
   const lines = [`Usage: mc ${cmd.name} ${cmd.usage}`, '', cmd.summary, '', 'Options:'];
   const rows: [string, string][] = [];
-  for (const [name, s] of Object.entries({ ...cmd.flags, ...GLOBAL })) {
+  const specs: FlagTable = { ...cmd.flags, ...GLOBAL };
+  for (const [name, s] of Object.entries(specs)) {
     if (s === null) continue;
-    const arg = s.type === 'boolean' ? '' : ` <${s.arg ?? (s.choices ? s.choices.join('|') : s.type === 'number' ? 'n' : 'value')}>`;
+    const choices = s.type === 'string' || s.type === 'number' ? s.choices : undefined;
+    const arg = s.type === 'boolean' ? '' : ` <${s.arg ?? (choices ? choices.join('|') : s.type === 'number' ? 'n' : 'value')}>`;
     const left = `${s.short !== undefined ? `-${s.short}, ` : '    '}--${name}${arg}`;
-    const def = s.default !== undefined ? ` (default ${String(s.default)})` : '';
+    const def = s.type !== 'strings' && s.default !== undefined ? ` (default ${String(s.default)})` : '';
     rows.push([left, `${s.description}${def}${s.type === 'strings' ? ' (repeatable, comma-separated)' : ''}`]);
   }
   // Long flag columns (e.g. a list of choices) put their description on the next line instead of widening all rows.
@@ -127,7 +266,7 @@ export function commandHelp(cmd: Command): string {
 }
 
 /** Requires exactly `n` positionals, naming them in the error. */
-export function needPositionals(cmd: Command, positionals: string[], names: readonly string[]): string[] {
+export function needPositionals(cmd: CommandInfo, positionals: string[], names: readonly string[]): string[] {
   if (positionals.length !== names.length) {
     throw new UsageError(`mc ${cmd.name}: expected ${names.map((n) => `<${n}>`).join(' ')}, got ${positionals.length} argument(s); usage: mc ${cmd.name} ${cmd.usage}`);
   }

@@ -28,7 +28,7 @@ export async function checkInputFile(file: string): Promise<number> {
   try {
     st = await stat(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     throw new McError('E_IO', code === 'ENOENT' ? `input file ${file} does not exist; check the path` : `cannot read ${file} (${code ?? String(e)})`, { context: { file }, cause: e });
   }
   if (st.isDirectory()) {
@@ -122,4 +122,9 @@ export async function saveModel(model: Model, file: string, inputFile?: string):
     release();
   }
   return (await stat(file)).size;
+}
+
+/** The `code` of a Node.js system error (`ENOENT`, `EACCES`, ...), or undefined for any other value. */
+export function errnoCode(e: unknown): string | undefined {
+  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }

@@ -1,16 +1,22 @@
 import { rm } from 'node:fs/promises';
 import { McError, type Model } from '@mc/ir';
-import { type ChangeReport, gate, gateFailure, type GateReport, nothingChanged, type NothingChanged } from '@mc/pipeline';
+import { type ChangeReport, gate, GATE_DEFAULTS, gateFailure, type GateReport, nothingChanged, type NothingChanged } from '@mc/pipeline';
 import type { GateTechnique, RunModelOptions } from '@mc/verify';
-import { loadDataFlags } from './data-flags.js';
-import type { CliIO, FlagSpec, FlagValues } from './flags.js';
+import { type DataFlagValues, loadDataFlags } from './data-flags.js';
+import { type CliIO, defined, type FlagTable } from './flags.js';
 
 /** `--no-verify` and `--max-accuracy-drop`, shared by every command that transforms a model. */
 export const VERIFY_FLAGS = {
   'no-verify': { type: 'boolean', description: 'write the output without checking it in onnxruntime-node (the output says it was not verified)' },
   'max-accuracy-drop': { type: 'number', arg: 'pt', description: "with --dataset: largest top-1 loss on the test split, in points (default: the technique's, see docs/verify.md)" },
   verify: { type: 'boolean', description: 'no effect: every output is verified before it is written unless --no-verify' },
-} as const satisfies Record<string, FlagSpec>;
+} as const satisfies FlagTable;
+
+/** The parsed flags the gate reads: the data flags and `--no-verify`, `--max-accuracy-drop`. */
+export interface VerifyFlagValues extends DataFlagValues {
+  'no-verify'?: boolean | undefined;
+  'max-accuracy-drop'?: number | undefined;
+}
 
 /** What a command hands the gate. */
 export interface GateRequest {
@@ -25,14 +31,14 @@ export interface GateRequest {
  * Verifies a candidate before it is written: on the test split when `--dataset` is given, else on synthetic inputs.
  * Throws `E_VERIFY` (exit 5) when it fails; with `--no-verify` says so on stderr and returns undefined.
  */
-export async function verifyBeforeWrite(f: FlagValues, io: CliIO, req: GateRequest): Promise<GateReport | undefined> {
+export async function verifyBeforeWrite(f: VerifyFlagValues, io: CliIO, req: GateRequest): Promise<GateReport | undefined> {
   if (f['no-verify'] === true) {
     io.err(`mc: warning: --no-verify: ${req.output} is written without verification`);
     return undefined;
   }
   let heldOut;
   try {
-    heldOut = await loadDataFlags({ ...f, limit: 1000 }, 'test');
+    heldOut = await loadDataFlags({ ...f, limit: GATE_DEFAULTS.heldOutSamples }, 'test');
   } catch (e) {
     // A folder with training data only (e.g. x_train.npy) still verifies, on synthetic inputs, and says so.
     if (!(McError.is(e) && e.code === 'E_IO')) throw e;
@@ -41,8 +47,8 @@ export async function verifyBeforeWrite(f: FlagValues, io: CliIO, req: GateReque
   const r = await gate(req.reference, req.candidate, {
     technique: req.technique,
     ...(heldOut !== undefined && { heldOut }),
-    ...(f['max-accuracy-drop'] !== undefined && { maxAccuracyDrop: f['max-accuracy-drop'] as number }),
-    feed: { ...(f.scale !== undefined && { scale: f.scale as number }) },
+    ...defined({ maxAccuracyDrop: f['max-accuracy-drop'] }),
+    feed: defined({ scale: f.scale }),
     ...(req.candidateSession !== undefined && { candidate: req.candidateSession }),
   });
   if (!r.ok) throw gateFailure(r, req.output);
@@ -50,7 +56,7 @@ export async function verifyBeforeWrite(f: FlagValues, io: CliIO, req: GateReque
 }
 
 /** Like {@link verifyBeforeWrite} for a file already on disk (training checkpoints): a failure removes it. */
-export async function verifyWritten(f: FlagValues, io: CliIO, req: GateRequest): Promise<GateReport | undefined> {
+export async function verifyWritten(f: VerifyFlagValues, io: CliIO, req: GateRequest): Promise<GateReport | undefined> {
   try {
     return await verifyBeforeWrite(f, io, req);
   } catch (e) {

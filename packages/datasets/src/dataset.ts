@@ -9,6 +9,14 @@ import { permutation, seededRandom } from './random.js';
 export type BatchLayout = 'NCHW' | 'NHWC' | 'flat' | 'NHW';
 
 /**
+ * The scale byte images get when `scale` is unset (pixels 0..255 become 0..1); float data keeps scale 1. For CLIs
+ * (`--help` shows it) and docs.
+ * @example
+ * ds.batches({ batchSize: 32, scale: DEFAULT_BYTE_SCALE });
+ */
+export const DEFAULT_BYTE_SCALE = 1 / 255;
+
+/**
  * How to cut a dataset into batches.
  *
  * @example
@@ -179,7 +187,7 @@ export class ArrayDataset implements Dataset {
     const [C, H, W] = isImage ? (this.inputShape as [number, number, number]) : [1, 1, this.#sampleSize];
     if (layout === 'NHWC' && !isImage) throw new McError('E_OPTION', `layout NHWC needs image samples [C, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`);
     if (layout === 'NHW' && !(isImage && C === 1)) throw new McError('E_OPTION', `layout NHW needs single-channel images [1, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`);
-    const scale = opts.scale ?? (this.#samples instanceof Uint8Array ? 1 / 255 : 1);
+    const scale = opts.scale ?? (this.#samples instanceof Uint8Array ? DEFAULT_BYTE_SCALE : 1);
     const mean = opts.mean;
     const std = opts.std;
     if (mean && mean.length !== C && mean.length !== 1) throw new McError('E_OPTION', `mean has ${mean.length} values, dataset '${this.name}' has ${C} channels`);

@@ -1,4 +1,4 @@
-export { ArrayDataset } from './dataset.js';
+export { ArrayDataset, DEFAULT_BYTE_SCALE } from './dataset.js';
 export type { ArrayDatasetInit, Batch, BatchLayout, BatchOptions, Dataset } from './dataset.js';
 export type { AugmentOptions } from './augment.js';
 export { loadMnist } from './mnist.js';

@@ -188,6 +188,7 @@ it('public surface', async () => {
     [
       "ArrayDataset",
       "DATASET_KINDS",
+      "DEFAULT_BYTE_SCALE",
       "argmaxRows",
       "evaluate",
       "layoutForInput",

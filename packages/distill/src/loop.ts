@@ -1,7 +1,7 @@
 import type { Batch, BatchLayout, BatchOptions, Dataset } from '@mc/datasets';
 import { McError, type McWarning, type Model } from '@mc/ir';
 import { scheduledLr } from './optimizer.js';
-import type { DistillOptions, OptimizerOptions } from './options.js';
+import { DISTILL_DEFAULTS, type DistillOptions, type OptimizerOptions, TRAIN_DEFAULTS } from './options.js';
 import type { EpochReport, TrainReport } from './report.js';
 
 /** What both engines derive from the options and the data, the same way. @internal */
@@ -29,8 +29,8 @@ export function planRun(technique: 'finetune' | 'distill', data: Dataset, o: Dis
   if (!unlabeled && !data.hasLabels) {
     throw new McError('E_OPTION', `dataset '${data.name}' has no labels; ${technique === 'distill' ? 'pass unlabeled: true (--unlabeled) to let the teacher label it' : 'fine-tuning needs labels, or use distill with the original model as teacher'}`);
   }
-  const optimizer: OptimizerOptions = typeof o.optimizer === 'string' ? { type: o.optimizer } : (o.optimizer ?? { type: 'adam' });
-  const seed = o.seed ?? 0;
+  const optimizer: OptimizerOptions = typeof o.optimizer === 'string' ? { type: o.optimizer } : (o.optimizer ?? { type: TRAIN_DEFAULTS.optimizer });
+  const seed = o.seed ?? TRAIN_DEFAULTS.seed;
   let train = data;
   if (o.limit !== undefined && o.limit < train.size) train = train.subset(Array.from({ length: o.limit }, (_, i) => i));
   let val = o.validation;
@@ -39,19 +39,19 @@ export function planRun(technique: 'finetune' | 'distill', data: Dataset, o: Dis
     train = train.withoutLabels();
     val = val?.withoutLabels();
   }
-  const batch: BatchOptions = { batchSize: o.batchSize ?? 64, layout, seed };
+  const batch: BatchOptions = { batchSize: o.batchSize ?? TRAIN_DEFAULTS.batchSize, layout, seed };
   for (const key of ['scale', 'mean', 'std'] as const) if (o[key] !== undefined) Object.assign(batch, { [key]: o[key] });
   return {
     k: data.numClasses,
-    temperature: o.temperature ?? 4,
-    alpha: technique === 'distill' ? (o.alpha ?? 0.9) : 0,
+    temperature: o.temperature ?? DISTILL_DEFAULTS.temperature,
+    alpha: technique === 'distill' ? (o.alpha ?? DISTILL_DEFAULTS.alpha) : 0,
     unlabeled,
     train,
     val,
     batch,
-    epochs: o.epochs ?? 1,
+    epochs: o.epochs ?? TRAIN_DEFAULTS.epochs,
     seed,
-    baseLr: o.learningRate ?? (optimizer.type === 'adam' ? 1e-3 : 0.01),
+    baseLr: o.learningRate ?? TRAIN_DEFAULTS.learningRate[optimizer.type],
     optimizer,
     bnL1: o.bnL1 ?? 0,
   };
@@ -110,7 +110,7 @@ export async function runEpochs<S>(plan: RunPlan, o: DistillOptions, hooks: Engi
   let best: { loss: number; epoch: number; weights: S } | undefined;
   let stoppedBy: TrainReport['stoppedBy'] = 'epochs';
   let steps = 0;
-  const stepsPerEpoch = Math.ceil(plan.train.size / (plan.batch.batchSize ?? 64));
+  const stepsPerEpoch = Math.ceil(plan.train.size / (plan.batch.batchSize ?? TRAIN_DEFAULTS.batchSize));
   outer: for (let epoch = 0; epoch < plan.epochs; epoch++) {
     const t0 = performance.now();
     let lossSum = 0;
@@ -121,7 +121,7 @@ export async function runEpochs<S>(plan: RunPlan, o: DistillOptions, hooks: Engi
     if (o.augment !== undefined) batchOpts.augment = o.augment;
     for await (const b of plan.train.batches(batchOpts)) {
       o.signal?.throwIfAborted();
-      lr = scheduledLr(plan.baseLr, o.schedule ?? 'constant', epoch, i / stepsPerEpoch, plan.epochs);
+      lr = scheduledLr(plan.baseLr, o.schedule ?? TRAIN_DEFAULTS.schedule, epoch, i / stepsPerEpoch, plan.epochs);
       const ts = performance.now();
       const loss = await hooks.step(b, lr, plan.seed * 1_000_003 + steps);
       stepMs.push(performance.now() - ts);

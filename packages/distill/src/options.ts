@@ -112,6 +112,33 @@ export interface DistillOptions extends TrainOptions {
   unlabeled?: boolean;
 }
 
+/**
+ * What {@link finetune} and {@link distill} use for an option left unset: for CLIs (`--help` shows these) and docs.
+ * `learningRate` depends on the optimizer.
+ * @example
+ * TRAIN_DEFAULTS.learningRate[TRAIN_DEFAULTS.optimizer]; // 1e-3
+ */
+export const TRAIN_DEFAULTS = {
+  epochs: 1,
+  batchSize: 64,
+  optimizer: 'adam',
+  learningRate: { adam: 1e-3, sgd: 0.01 },
+  schedule: 'constant',
+  seed: 0,
+  masks: 'none',
+  engine: 'auto',
+} as const satisfies Required<Pick<TrainOptions, 'epochs' | 'batchSize' | 'schedule' | 'seed' | 'masks' | 'engine'>> & {
+  optimizer: OptimizerOptions['type'];
+  learningRate: Record<OptimizerOptions['type'], number>;
+};
+
+/**
+ * What {@link distill} uses for its own options left unset.
+ * @example
+ * DISTILL_DEFAULTS.temperature; // 4
+ */
+export const DISTILL_DEFAULTS = { temperature: 4, alpha: 0.9 } as const satisfies Required<Pick<DistillOptions, 'temperature' | 'alpha'>>;
+
 /** @internal Throws E_OPTION for bad option values before any work starts. */
 export function validateOptions(o: DistillOptions): void {
   const bad = (what: string, v: unknown, fix: string) => {

@@ -6,7 +6,7 @@ import { TrainableGraph } from './graph/compile.js';
 import { crossEntropy, distillLoss } from './losses.js';
 import { maskArrays, planRun, reportOf, runEpochs } from './loop.js';
 import { Optimizer } from './optimizer.js';
-import type { DistillOptions } from './options.js';
+import { type DistillOptions, TRAIN_DEFAULTS } from './options.js';
 import type { TrainReport } from './report.js';
 import { ortUnsupported } from './ort/graph.js';
 import { ortTrainables, trainLoopOrt } from './ort/train-ort.js';
@@ -36,7 +36,7 @@ const onlyConvUses = (g: TrainableGraph): boolean => {
 /** @internal The training loop shared by finetune and distill. */
 export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: TrainReport }> {
   const o = s.opts;
-  const engine = o.engine ?? 'auto';
+  const engine = o.engine ?? TRAIN_DEFAULTS.engine;
   let engineReason = "requested (engine: 'wasm')";
   if (engine !== 'wasm') {
     const why = ortUnsupported(s.model, ortTrainables(s.model, o).trainable);

@@ -3,6 +3,8 @@ import { expect, it } from 'vitest';
 it('public surface', async () => {
   expect(Object.keys(await import('../src/index.js')).sort()).toMatchInlineSnapshot(`
     [
+      "DISTILL_DEFAULTS",
+      "TRAIN_DEFAULTS",
       "distill",
       "finetune",
       "initTraining",

@@ -7,7 +7,7 @@ import { ENGINE_MIN_MACS } from './kernels/products.js';
 import { rsvd } from './kernels/rsvd.js';
 import { svd, tailError, truncate } from './kernels/svd.js';
 import { emitFactors, type Tucker2, tucker2 } from './kernels/tucker2.js';
-import { type FactorizeOptions, type Policy, validateOptions, warn } from './options.js';
+import { FACTORIZE_DEFAULTS, type FactorizeOptions, type Policy, validateOptions, warn } from './options.js';
 import { chooseGlobal, chooseLocal, type Choice, type Decomposed, paramsAt, paramsOf } from './plan.js';
 import type { FactorizeReport, LayerReport, PassedThrough } from './report.js';
 import { RULES, UNSUPPORTED } from './rules/index.js';
@@ -33,7 +33,7 @@ export interface FactorizeResult {
  */
 export async function factorize(model: Model, opts: FactorizeOptions = { error: 0.1 }): Promise<FactorizeResult> {
   const policy = validateOptions(opts);
-  const onlyIfSmaller = opts.onlyIfSmaller ?? true;
+  const onlyIfSmaller = opts.onlyIfSmaller ?? FACTORIZE_DEFAULTS.onlyIfSmaller;
   const signal = opts.signal;
   signal?.throwIfAborted();
   const out = model.clone();
@@ -81,7 +81,7 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
   for (const [index, layer] of layers.entries()) {
     signal?.throwIfAborted();
     opts.onProgress?.({ phase: 'decompose', layer: layer.node.name, index, total });
-    const d = decompose(layer, policy, opts.seed ?? 0, engine);
+    const d = decompose(layer, policy, opts.seed ?? FACTORIZE_DEFAULTS.seed, engine);
     const spectrum = layer.kind === 'dense' ? spectra?.get(layer) : undefined;
     decomposed.push(spectrum !== undefined && 'svd' in d ? { ...d, spectrum } : d);
     await new Promise<void>((r) => setImmediate(r)); // let abort signals and progress reach the caller

@@ -1,5 +1,6 @@
 export { factorize, type FactorizeResult } from './factorize.js';
 export type { FactorizeOptions, FactorizePolicy, FactorizeCommonOptions, FactorizeProgress } from './options.js';
+export { FACTORIZE_DEFAULTS, FACTORIZE_POLICIES, factorizePolicy } from './options.js';
 export type { FactorizeReport, LayerReport, PassedThrough } from './report.js';
 export type { Feeds } from '@mc/verify';
 export { svd, truncate, type SvdResult } from './kernels/svd.js';

@@ -59,15 +59,46 @@ export type Policy =
   | { kind: 'ratio'; value: number }
   | { kind: 'energy'; value: number };
 
-/** Checks options before any work starts; throws `E_OPTION` with the fix. @internal */
-export function validateOptions(opts: Partial<FactorizeOptions> | undefined): Policy {
-  const o = (opts ?? {}) as Record<string, unknown>;
-  const keys = (['error', 'rank', 'ratio', 'energy'] as const).filter((k) => o[k] !== undefined);
+/** The rank policies, for CLIs. */
+export const FACTORIZE_POLICIES = ['error', 'rank', 'ratio', 'energy'] as const;
+
+/**
+ * What {@link factorize} uses when unset: the `error` policy's bound when no policy is given, the seed, onlyIfSmaller.
+ * @example
+ * FACTORIZE_DEFAULTS.error; // 0.1
+ */
+export const FACTORIZE_DEFAULTS = { error: 0.1, seed: 0, onlyIfSmaller: true } as const satisfies Required<Pick<FactorizeCommonOptions, 'seed' | 'onlyIfSmaller'>> & { error: number };
+
+/** The one policy given (undefined fields ignored; none: the default error bound); two is `E_OPTION`. */
+function chosen<V>(o: Partial<Record<Policy['kind'], V>>): { kind: Policy['kind']; value: NonNullable<V> | number } {
+  const keys = FACTORIZE_POLICIES.filter((k) => o[k] !== undefined);
   if (keys.length > 1) {
     throw new McError('E_OPTION', `factorize takes one rank policy, got ${keys.join(' and ')}; pass only one of error, rank, ratio, energy`);
   }
   const kind = keys[0] ?? 'error';
-  const value = o[kind] === undefined ? 0.1 : o[kind];
+  return { kind, value: o[kind] ?? FACTORIZE_DEFAULTS.error };
+}
+
+/**
+ * The rank policy from fields that may be unset (a CLI's flags): exactly one set, or none for the default error bound.
+ * Throws `E_OPTION` when more than one is set.
+ * @example
+ * factorize(model, { ...factorizePolicy({ error: undefined, rank: 16 }), seed: 1 });
+ */
+export function factorizePolicy(given: Partial<Record<Policy['kind'], number | undefined>>): FactorizePolicy {
+  const { kind, value } = chosen(given);
+  switch (kind) {
+    case 'rank': return { rank: value };
+    case 'ratio': return { ratio: value };
+    case 'energy': return { energy: value };
+    default: return { error: value };
+  }
+}
+
+/** Checks options before any work starts; throws `E_OPTION` with the fix. @internal */
+export function validateOptions(opts: Partial<FactorizeOptions> | undefined): Policy {
+  const o = (opts ?? {}) as Record<string, unknown>;
+  const { kind, value } = chosen(o);
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new McError('E_OPTION', `${kind} must be a finite number, got ${String(value)}; pass e.g. ${example(kind)}`);
   }

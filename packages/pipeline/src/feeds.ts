@@ -8,10 +8,18 @@ export type { Feeds };
 export interface FeedOptions {
   /** Samples to use (default 256). */
   limit?: number;
+  /** Samples per batch (default 64). */
   batchSize?: number;
   /** Multiplies stored values: default 1/255 for byte images (pass 1 for models trained on raw 0..255 pixels). */
   scale?: number;
 }
+
+/**
+ * What {@link feedsFrom} uses for an unset limit and batch size: for CLIs (`--calibration-size`) and docs.
+ * @example
+ * feedsFrom(mnist, model, { limit: FEED_DEFAULTS.limit });
+ */
+export const FEED_DEFAULTS = { limit: 256, batchSize: 64 } as const satisfies Required<Pick<FeedOptions, 'limit' | 'batchSize'>>;
 
 /**
  * Streams dataset batches as feeds for a single-input model, in the layout its input expects (NCHW, NHWC or flat).
@@ -28,10 +36,10 @@ export async function* feedsFrom(data: Dataset, model: Model, opts: FeedOptions 
     throw new McError('E_UNSUPPORTED', `--dataset feeds models with one input; this model has ${inputs.length}`);
   }
   const layout = layoutForInput(data, input.shape, input.name);
-  const batchSize = opts.batchSize ?? 64;
+  const batchSize = opts.batchSize ?? FEED_DEFAULTS.batchSize;
   const fixedBatch = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
   // A model with a fixed batch dimension cannot take a short last batch.
-  const batches = data.batches({ batchSize: fixedBatch ?? batchSize, limit: opts.limit ?? 256, layout, dropLast: fixedBatch !== undefined, ...(opts.scale !== undefined && { scale: opts.scale }) });
+  const batches = data.batches({ batchSize: fixedBatch ?? batchSize, limit: opts.limit ?? FEED_DEFAULTS.limit, layout, dropLast: fixedBatch !== undefined, ...(opts.scale !== undefined && { scale: opts.scale }) });
   for await (const b of batches) yield { [input.name]: new Tensor('float32', [...b.dims], b.x) };
 }
 

@@ -22,6 +22,14 @@ export interface GateOptions {
   candidate?: RunModelOptions;
 }
 
+/**
+ * What {@link gate} uses when unset: held-out samples scored for the accuracy bound (callers loading the test split
+ * need load no more).
+ * @example
+ * loadDataset('mnist', dir, { split: 'test', limit: GATE_DEFAULTS.heldOutSamples });
+ */
+export const GATE_DEFAULTS = { heldOutSamples: 1000 } as const;
+
 /** The verdict of {@link gate}: data. */
 export interface GateReport extends AgreementReport {
   /** With `heldOut`: top-1 accuracy of both models (fractions) and the drop in points. */
@@ -51,7 +59,7 @@ export async function gate(reference: Model, candidate: Model, opts: GateOptions
   const report: GateReport = await checkAgreement(reference, candidate, { ...common, feeds, inputs: `${opts.heldOut.name} data`, cosine: !labelled });
   if (!report.ok || !labelled) return report;
   const maxDrop = opts.maxAccuracyDrop ?? GATE_THRESHOLDS[opts.technique].maxAccuracyDrop;
-  const feed: FeedOptions = { ...opts.feed, limit: opts.feed?.limit ?? 1000 };
+  const feed: FeedOptions = { ...opts.feed, limit: opts.feed?.limit ?? GATE_DEFAULTS.heldOutSamples };
   const [a, b] = [await evaluateModel(reference, opts.heldOut, feed), await evaluateModel(candidate, opts.heldOut, feed)];
   const drop = (a.top1 - b.top1) * 100;
   report.accuracy = { before: a.top1, after: b.top1, drop, maxDrop, samples: b.total, dataset: b.dataset };

@@ -2,7 +2,7 @@ export { pipeline, techniqueOf, recipeMaxAccuracyDrop, type PipelineOptions, typ
 export { parseRecipe, type Recipe, type RecipeStep } from './recipe.js';
 export { STEPS, STEP_NAMES, type PipelineStep, type StepName, type StepContext, type TechniqueReport, type QuantizeStepOptions } from './steps.js';
 export { checkStep, type CheckPolicy, type StepCheck } from './check.js';
-export { feedsFrom, collectFeeds, type Feeds, type FeedOptions } from './feeds.js';
-export { optimize, type OptimizeOptions, type OptimizeResult, type Candidate } from './optimize.js';
-export { measure, accuracyOf, evaluateModel, latencyOf, type Measurement, type ModelEvaluation, type Target } from './measure.js';
-export { gate, gateFailure, nothingChanged, type GateOptions, type GateReport, type NothingChanged, type Untouched, type ChangeReport } from './gate.js';
+export { feedsFrom, collectFeeds, FEED_DEFAULTS, type Feeds, type FeedOptions } from './feeds.js';
+export { optimize, OPTIMIZE_DEFAULTS, type OptimizeOptions, type OptimizeResult, type Candidate } from './optimize.js';
+export { measure, accuracyOf, evaluateModel, EVALUATE_DEFAULTS, latencyOf, type Measurement, type ModelEvaluation, type Target } from './measure.js';
+export { gate, GATE_DEFAULTS, gateFailure, nothingChanged, type GateOptions, type GateReport, type NothingChanged, type Untouched, type ChangeReport } from './gate.js';

@@ -8,6 +8,13 @@ import { feedsFrom, type FeedOptions, type Feeds, collectFeeds } from './feeds.j
 /** Runtime a model is measured in. */
 export type Target = 'ort-cpu' | 'ort-web';
 
+/**
+ * What {@link evaluateModel} uses when unset: samples per onnxruntime run.
+ * @example
+ * evaluateModel(model, mnist, { batchSize: EVALUATE_DEFAULTS.batchSize });
+ */
+export const EVALUATE_DEFAULTS = { batchSize: 256 } as const;
+
 /** Size, cost, accuracy and speed of one model. */
 export interface Measurement {
   params: number;
@@ -53,7 +60,7 @@ export async function evaluateModel(model: Model, data: Dataset, feed: FeedOptio
       },
       data,
       {
-        batchSize: fixed ?? feed.batchSize ?? 256,
+        batchSize: fixed ?? feed.batchSize ?? EVALUATE_DEFAULTS.batchSize,
         layout: layoutForInput(data, input.shape, input.name),
         ...(feed.scale !== undefined && { scale: feed.scale }),
         ...(feed.limit !== undefined && { limit: feed.limit }),

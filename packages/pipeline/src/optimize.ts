@@ -30,6 +30,15 @@ export interface OptimizeOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What {@link optimize} uses for an option left unset, for CLIs (`--help` shows these) and docs.
+ * @example
+ * OPTIMIZE_DEFAULTS.timeBudgetSeconds; // 1200
+ */
+export const OPTIMIZE_DEFAULTS = { target: 'ort-cpu', latencyBatch: 1, recoverEpochs: 1, timeBudgetSeconds: 1200 } as const satisfies Required<
+  Pick<OptimizeOptions, 'target' | 'latencyBatch' | 'recoverEpochs' | 'timeBudgetSeconds'>
+>;
+
 /** One model the search built and measured. */
 export interface Candidate {
   label: string;
@@ -73,8 +82,8 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
     throw new McError('E_OPTION', `max accuracy drop must be a number of percentage points >= 0, got ${opts.maxAccuracyDrop}; e.g. --max-accuracy-drop 0.5`);
   }
   const t0 = performance.now();
-  const budget = (opts.timeBudgetSeconds ?? 1200) * 1000;
-  const target = opts.target ?? 'ort-cpu';
+  const budget = (opts.timeBudgetSeconds ?? OPTIMIZE_DEFAULTS.timeBudgetSeconds) * 1000;
+  const target = opts.target ?? OPTIMIZE_DEFAULTS.target;
   const seen: Candidate[] = [];
   const measureOpts = { ...(opts.feed !== undefined && { feed: opts.feed }), target, latency: opts.objective === 'latency', ...(opts.latencyBatch !== undefined && { latencyBatch: opts.latencyBatch }) };
   const base = await measure(model, opts.search, measureOpts);
@@ -116,7 +125,7 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
   // Label-free recovery of a structural candidate: the whole recipe again from the input (the input is the teacher).
   const recover = async (c: Candidate | undefined): Promise<Candidate | undefined> => {
     if (c === undefined || c.drop <= opts.maxAccuracyDrop || opts.train === undefined || stoppedBy === 'time') return c;
-    const distillStep: PipelineStep = { step: 'distill', options: { unlabeled: true, epochs: opts.recoverEpochs ?? 1, batchSize: 64, learningRate: 1e-3, seed: 1 } };
+    const distillStep: PipelineStep = { step: 'distill', options: { unlabeled: true, epochs: opts.recoverEpochs ?? OPTIMIZE_DEFAULTS.recoverEpochs, batchSize: 64, learningRate: 1e-3, seed: 1 } };
     return (await tryCandidate(`${c.label} + distill`, [...c.steps, distillStep], undefined, opts.train)) ?? c;
   };
 

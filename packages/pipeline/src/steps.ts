@@ -13,7 +13,7 @@ export interface TechniqueReport {
   after?: ModelStats;
   passedThrough?: readonly { node: string; opType: string; reason: string }[];
   /** Per-node records; `bytesBefore` where the technique reports weight bytes. */
-  nodes?: readonly { node: string; bytesBefore?: number }[];
+  nodes?: readonly { node: string; opType: string; bytesBefore?: number }[];
   warnings?: readonly McWarning[];
 }
 

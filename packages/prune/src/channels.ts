@@ -4,7 +4,7 @@ import { analyse } from './groups/analyse.js';
 import { retie } from './groups/util.js';
 import type { ChannelState } from './groups/state.js';
 import { importanceOf } from './importance.js';
-import type { ChannelOptions } from './options.js';
+import { type ChannelOptions, PRUNE_DEFAULTS } from './options.js';
 import type { GroupReport } from './report.js';
 
 interface ChannelClass {
@@ -24,7 +24,7 @@ export interface ChannelOutcome {
 
 /** Per-element importance, normalised per layer (divided by the layer's mean score) so layers are comparable. */
 function elementScores(state: ChannelState, opts: ChannelOptions, warnings: McWarning[]): Float64Array {
-  const imp = importanceOf(opts.importance ?? 'l1');
+  const imp = importanceOf(opts.importance ?? PRUNE_DEFAULTS.importance);
   const scores = new Float64Array(state.elementCount);
   for (const r of state.roots) {
     const bn = state.bnScore.slice(r.offset, r.offset + r.count);
@@ -75,7 +75,7 @@ function classesOf(state: ChannelState, scores: Float64Array): Map<number, Chann
 
 /** Picks the classes to remove (lowest scores first) under the ratio, the group minimum and the keep-one constraints. */
 function select(state: ChannelState, groups: Map<number, ChannelClass[]>, opts: ChannelOptions): Set<number> {
-  const minKeep = opts.minChannels ?? 1;
+  const minKeep = opts.minChannels ?? PRUNE_DEFAULTS.minChannels;
   const removed = new Set<number>();
   const count = new Map<number, number>();
   const room = (g: number, total: number): boolean => total - (count.get(g) ?? 0) > minKeep;
@@ -84,7 +84,7 @@ function select(state: ChannelState, groups: Map<number, ChannelClass[]>, opts: 
     count.set(c.group, (count.get(c.group) ?? 0) + 1);
   };
   const byScore = (a: ChannelClass, b: ChannelClass): number => a.score - b.score || a.rep - b.rep;
-  if ((opts.scope ?? 'layer') === 'layer') {
+  if ((opts.scope ?? PRUNE_DEFAULTS.scope) === 'layer') {
     for (const [g, list] of groups) {
       const want = Math.floor(opts.ratio * list.length);
       for (const c of list.filter((x) => !x.fixed).sort(byScore)) {

@@ -10,6 +10,7 @@ export type {
   Importance,
   ImportanceLayer,
 } from './options.js';
+export { PRUNE_DEFAULTS } from './options.js';
 export type { PruneReport, WeightReport, GroupReport, GroupMember, PassedThrough } from './report.js';
 export { l1Importance, l2Importance, bnImportance } from './importance.js';
 export { foldBatchNormPass } from './fold-bn.js';

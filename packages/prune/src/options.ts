@@ -123,6 +123,21 @@ export interface ChannelOptions extends PruneCommonOptions {
  */
 export type PruneOptions = MagnitudeOptions | ChannelOptions;
 
+/**
+ * What {@link prune} uses for an option left unset, for CLIs (`--help` shows these) and docs.
+ * @example
+ * PRUNE_DEFAULTS.storage; // 'auto'
+ */
+export const PRUNE_DEFAULTS = {
+  scope: 'layer',
+  storage: 'auto',
+  sparseIndices: 'int64',
+  minElements: 0,
+  importance: 'l1',
+  foldBatchNorm: false,
+  minChannels: 1,
+} as const satisfies Required<Pick<MagnitudeOptions, 'scope' | 'storage' | 'sparseIndices' | 'minElements'> & Pick<ChannelOptions, 'importance' | 'foldBatchNorm' | 'minChannels'>>;
+
 function fail(msg: string): never {
   throw new McError('E_OPTION', msg);
 }
@@ -150,7 +165,7 @@ export function validateOptions(opts: PruneOptions): MagnitudePlan | ChannelOpti
   if (opts === null || typeof opts !== 'object') fail(`prune: options must be an object such as { mode: 'magnitude', sparsity: 0.9 }`);
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) fail('prune: signal must be an AbortSignal');
   if (opts.exclude !== undefined && !Array.isArray(opts.exclude)) fail('prune: exclude must be an array of node names');
-  const scope = opts.scope ?? 'layer';
+  const scope = opts.scope ?? PRUNE_DEFAULTS.scope;
   if (scope !== 'layer' && scope !== 'global') fail(`prune: scope must be 'layer' or 'global', got ${String(scope)}`);
   if (opts.mode === 'magnitude') {
     let nm: [number, number] | undefined;
@@ -163,24 +178,24 @@ export function validateOptions(opts: PruneOptions): MagnitudePlan | ChannelOpti
     if (opts.sparsity === undefined && implied === undefined) fail(`prune: magnitude mode needs sparsity (in [0, 1)) or nm; pass e.g. sparsity: 0.9`);
     const sparsity = opts.sparsity === undefined ? implied! : fraction('sparsity', opts.sparsity, 'sparsity: 0.9');
     if (implied !== undefined && Math.abs(sparsity - implied) > 1e-9) fail(`prune: nm [${nm!.join(':')}] gives sparsity ${implied}, but sparsity ${sparsity} was asked; omit sparsity with nm`);
-    const storage = opts.storage ?? 'auto';
+    const storage = opts.storage ?? PRUNE_DEFAULTS.storage;
     if (!['sparse', 'packed', 'dense', 'auto'].includes(storage)) fail(`prune: storage must be 'sparse', 'packed', 'dense' or 'auto', got ${String(storage)}`);
-    const minElements = opts.minElements ?? 0;
+    const minElements = opts.minElements ?? PRUNE_DEFAULTS.minElements;
     if (!Number.isInteger(minElements) || minElements < 0) fail(`prune: minElements must be an integer ≥ 0, got ${minElements}`);
     const codebook = opts.codebook;
     if (codebook !== undefined && (!Number.isInteger(codebook) || codebook < 1 || codebook > 8)) fail(`prune: codebook must be an integer number of bits in 1..8, got ${String(codebook)}; pass e.g. codebook: 4`);
     if (codebook !== undefined && storage !== 'packed' && storage !== 'auto') fail(`prune: codebook needs storage 'packed' (or 'auto'), got '${storage}'`);
-    const sparseIndices = opts.sparseIndices ?? 'int64';
+    const sparseIndices = opts.sparseIndices ?? PRUNE_DEFAULTS.sparseIndices;
     if (sparseIndices !== 'int64' && sparseIndices !== 'smallest') fail(`prune: sparseIndices must be 'int64' or 'smallest', got ${String(sparseIndices)}`);
     return { sparsity, scope, nm, storage, minElements, codebook, sparseIndices };
   }
   if (opts.mode === 'channels') {
     fraction('ratio', opts.ratio, 'ratio: 0.5');
-    const imp = opts.importance ?? 'l1';
+    const imp = opts.importance ?? PRUNE_DEFAULTS.importance;
     if (typeof imp === 'string' ? !['l1', 'l2', 'bn'].includes(imp) : typeof imp?.scores !== 'function') {
       fail(`prune: importance must be 'l1', 'l2', 'bn' or an object with scores(layer), got ${String(imp)}`);
     }
-    const minChannels = opts.minChannels ?? 1;
+    const minChannels = opts.minChannels ?? PRUNE_DEFAULTS.minChannels;
     if (!Number.isInteger(minChannels) || minChannels < 1) fail(`prune: minChannels must be an integer ≥ 1, got ${minChannels}`);
     return { ...opts, scope, importance: imp, minChannels };
   }

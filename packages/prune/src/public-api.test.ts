@@ -2,6 +2,7 @@ import { expect, test } from 'vitest';
 
 test('public surface of @mc/prune', async () => {
   expect(Object.keys(await import('./index.js')).sort()).toEqual([
+    'PRUNE_DEFAULTS',
     'bnImportance',
     'foldBatchNormPass',
     'indexTypeFor',

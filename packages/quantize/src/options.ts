@@ -7,8 +7,10 @@ export type { Feeds };
 /** Which runtime the output should run fast and correctly on. */
 export type QuantizeTarget = 'ort-cpu' | 'ort-web';
 
+/** Calibration methods of int8-static, for CLIs. */
+export const CALIBRATION_METHODS = ['minmax', 'percentile', 'entropy'] as const;
 /** Calibration method for activation ranges. */
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
 /**
  * Runs a model on feeds and returns the named outputs as float32 arrays: the calibration strategy. The built-in runner
@@ -143,7 +145,7 @@ export interface Int8StaticOptions extends CommonOptions {
 export interface Int4Options extends CommonOptions {
   readonly mode: 'int4';
   /** 16, 32, 64, 128 or 256 (default 32). */
-  readonly blockSize?: 16 | 32 | 64 | 128 | 256;
+  readonly blockSize?: (typeof INT4_BLOCK_SIZES)[number];
   /** Default true. */
   readonly symmetric?: boolean;
   /** 'matmulnbits' (com.microsoft, default) or 'dequantize' (DequantizeLinear int4 block_size, opset 21). */
@@ -209,6 +211,9 @@ export const INT4_METHODS = ['rtn', 'hqq', 'gptq', 'awq'] as const;
 /** How int4 picks block parameters and codes. */
 export type Int4Method = (typeof INT4_METHODS)[number];
 
+/** int4 block sizes, for CLIs. */
+export const INT4_BLOCK_SIZES = [16, 32, 64, 128, 256] as const;
+
 /**
  * k-means weight sharing.
  * @example
@@ -254,6 +259,31 @@ export type QuantizeMode = QuantizeOptions['mode'];
 export const QUANTIZE_MODES: readonly QuantizeMode[] = ['fp16', 'int8-weights', 'int8-dynamic', 'int8-static', 'int4', 'q4f16', 'kmeans', 'binary', 'ternary'];
 
 /**
+ * What {@link quantize} uses for an option left unset, per mode: for CLIs (`--help` shows these) and docs.
+ * @example
+ * QUANTIZE_DEFAULTS.int4.blockSize; // 32
+ */
+export const QUANTIZE_DEFAULTS = {
+  target: 'ort-cpu',
+  fp16: { keepIoTypes: true },
+  'int8-weights': { perChannel: true, symmetric: true },
+  'int8-dynamic': { perChannel: false, reduceRange: false },
+  'int8-static': { method: 'minmax', percentile: 99.999, perChannel: true, reduceRange: false, activationType: 'int8', bins: 2048, format: 'qdq' },
+  int4: { blockSize: 32, symmetric: true, format: 'matmulnbits', method: 'rtn', damp: 0.01, convBits: INT4_CONV_BITS_DEFAULT, embeddings: 'float' },
+  q4f16: { embeddings: 'int8', keepIoTypes: true },
+  kmeans: { bits: 4, seed: 0, minElements: 64 },
+} as const satisfies {
+  target: QuantizeTarget;
+  fp16: Pick<Required<Fp16Options>, 'keepIoTypes'>;
+  'int8-weights': Pick<Required<Int8WeightsOptions>, 'perChannel' | 'symmetric'>;
+  'int8-dynamic': Pick<Required<Int8DynamicOptions>, 'perChannel' | 'reduceRange'>;
+  'int8-static': Pick<Required<Int8StaticOptions>, 'method' | 'percentile' | 'perChannel' | 'reduceRange' | 'activationType' | 'bins' | 'format'>;
+  int4: Pick<Required<Int4Options>, 'blockSize' | 'symmetric' | 'format' | 'method' | 'damp' | 'convBits' | 'embeddings'>;
+  q4f16: Pick<Required<Q4f16Options>, 'embeddings' | 'keepIoTypes'>;
+  kmeans: Pick<Required<KMeansOptions>, 'bits' | 'seed' | 'minElements'>;
+};
+
+/**
  * Op types kept in float32 by `fp16`: onnxruntime's float16 converter block list (ops without float16 kernels or
  * that need float32 range) plus recurrent ops and LRN/InstanceNormalization, which onnxruntime's CPU provider has no
  * float16 kernels for.
@@ -290,15 +320,15 @@ export function validateOptions(opts: QuantizeOptions): void {
       break;
     }
     case 'kmeans': {
-      const b = opts.bits ?? 4;
+      const b = opts.bits ?? QUANTIZE_DEFAULTS.kmeans.bits;
       if (!Number.isInteger(b) || b < 1 || b > 8) fail(`quantize kmeans: bits must be an integer in 1..8, got ${b}; pass e.g. bits: 4`);
       break;
     }
     case 'int4':
     case 'q4f16': {
       const mode = opts.mode;
-      const bs = opts.blockSize ?? 32;
-      if (![16, 32, 64, 128, 256].includes(bs)) fail(`quantize ${mode}: blockSize must be 16, 32, 64, 128 or 256, got ${bs}`);
+      const bs = opts.blockSize ?? QUANTIZE_DEFAULTS.int4.blockSize;
+      if (!INT4_BLOCK_SIZES.includes(bs)) fail(`quantize ${mode}: blockSize must be 16, 32, 64, 128 or 256, got ${bs}`);
       const format = (opts as { format?: unknown }).format;
       if (mode === 'q4f16' && format !== undefined) fail(`quantize q4f16: the int4 weights are MatMulNBits (float16 inputs need it); drop format, or use mode int4 with format '${String(format)}'`);
       if (format !== undefined && format !== 'matmulnbits' && format !== 'dequantize') {
@@ -307,15 +337,15 @@ export function validateOptions(opts: QuantizeOptions): void {
       if (opts.embeddings !== undefined && !(EMBEDDINGS_FORMS as readonly string[]).includes(opts.embeddings)) {
         fail(`quantize ${mode}: embeddings must be one of ${EMBEDDINGS_FORMS.join(', ')}, got '${String(opts.embeddings)}'`);
       }
-      const method = opts.method ?? 'rtn';
+      const method = opts.method ?? QUANTIZE_DEFAULTS.int4.method;
       if (!(INT4_METHODS as readonly string[]).includes(method)) fail(`quantize ${mode}: method must be one of ${INT4_METHODS.join(', ')}, got '${String(method)}'`);
       if ((method === 'gptq' || method === 'awq') && opts.calibration === undefined) {
         fail(`quantize ${mode}: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`);
       }
-      const cb = opts.convBits ?? INT4_CONV_BITS_DEFAULT;
+      const cb = opts.convBits ?? QUANTIZE_DEFAULTS.int4.convBits;
       if (cb !== 4 && cb !== 8) fail(`quantize ${mode}: convBits must be 4 or 8, got ${String(cb)}`);
       if (method === 'awq' && format === 'dequantize') fail("quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'");
-      const damp = opts.damp ?? 0.01;
+      const damp = opts.damp ?? QUANTIZE_DEFAULTS.int4.damp;
       if (!(damp > 0 && damp < 1)) fail(`quantize ${mode}: damp must be in (0, 1), got ${damp}; the usual value is 0.01`);
       break;
     }
@@ -324,9 +354,9 @@ export function validateOptions(opts: QuantizeOptions): void {
       if (c === undefined || c === null || (typeof c !== 'object' && typeof c !== 'function') || !(Symbol.asyncIterator in (c as object) || Symbol.iterator in (c as object))) {
         fail('quantize int8-static: calibration data is required (an AsyncIterable or Iterable of input feeds); pass calibration: batches, or use mode int8-dynamic, which needs none');
       }
-      const m = opts.method ?? 'minmax';
-      if (!['minmax', 'percentile', 'entropy'].includes(m)) fail(`quantize int8-static: method must be minmax, percentile or entropy, got '${m}'`);
-      const p = opts.percentile ?? 99.999;
+      const m = opts.method ?? QUANTIZE_DEFAULTS['int8-static'].method;
+      if (!CALIBRATION_METHODS.includes(m)) fail(`quantize int8-static: method must be minmax, percentile or entropy, got '${m}'`);
+      const p = opts.percentile ?? QUANTIZE_DEFAULTS['int8-static'].percentile;
       if (!(p > 50 && p <= 100)) fail(`quantize int8-static: percentile must be in (50, 100], got ${p}`);
       if (opts.format !== undefined && opts.format !== 'qdq' && opts.format !== 'qoperator') {
         fail(`quantize int8-static: format must be 'qdq' or 'qoperator', got '${String(opts.format)}'`);

@@ -1,62 +1,48 @@
 import type { Model } from '@mc/ir';
-import { collectFeeds, feedsFrom } from '@mc/pipeline';
-import { type FactorizeCommonOptions, type FactorizeOptions, type FactorizeReport, type Feeds, factorize } from '@mc/lowrank';
+import { collectFeeds, FEED_DEFAULTS, feedsFrom } from '@mc/pipeline';
+import { FACTORIZE_DEFAULTS, type FactorizeOptions, type FactorizeReport, type Feeds, factorize, factorizePolicy } from '@mc/lowrank';
 import { storePruned, unstorePruned } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
-import { type Command, type CliFlags, needPositionals } from '../flags.js';
+import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
 
-/** The flag table mirrors FactorizeOptions: one field per policy and common option (null = not a flag). */
-type CompressFlags = Record<'error' | 'rank' | 'ratio' | 'energy', number> &
-  Required<Omit<FactorizeCommonOptions, 'onProgress' | 'signal'>> &
-  Record<keyof typeof DATA_FLAGS | keyof typeof VERIFY_FLAGS, unknown> & { 'data-aware': boolean; 'calibration-size': number; finetune: number; json: boolean; report: string };
-
-const flags: CliFlags<CompressFlags> = {
-  error: { type: 'number', arg: 'E', description: 'per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default 0.1)' },
+/** The flag table is typed against FactorizeOptions (one field per policy and common option; null = not a flag). */
+const flags = {
+  error: { type: 'number', arg: 'E', description: `per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default ${FACTORIZE_DEFAULTS.error})` },
   rank: { type: 'number', arg: 'K', description: 'fixed rank for dense layers, per channel mode for convs' },
   ratio: { type: 'number', arg: 'R', description: 'keep this fraction of all parameters, ranks allocated across layers to minimise the summed error' },
   energy: { type: 'number', arg: 'E', description: 'keep this fraction of each spectrum\'s energy (Σσ²)' },
-  seed: { type: 'number', description: 'seed of randomized SVD sketches', default: 0 },
-  onlyIfSmaller: null,
+  seed: { type: 'number', description: 'seed of randomized SVD sketches', default: FACTORIZE_DEFAULTS.seed },
+  'only-if-smaller': null,
   calibration: null, // built from --dataset/--data-dir
+  'on-progress': null,
+  signal: null,
   ...DATA_FLAGS,
   'data-aware': { type: 'boolean', description: 'with --dataset: choose dense layers\' ranks by the error of the layer output on training samples instead of the weight error (--error then bounds the output error); without it --dataset only feeds the check and --finetune' },
-  'calibration-size': { type: 'number', arg: 'N', description: 'with --data-aware: training samples the output error is measured on', default: 256 },
+  'calibration-size': { type: 'number', arg: 'N', description: 'with --data-aware: training samples the output error is measured on', default: FEED_DEFAULTS.limit },
   finetune: { type: 'number', arg: 'epochs', description: 'with --dataset: recover accuracy for this many epochs by distillation from the original model (no labels needed; tfjs-wasm, @mc/distill); --limit caps the samples' },
   json: { type: 'boolean', description: 'print the report as JSON' },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (per-layer table and plot of the parameters kept)' },
   ...VERIFY_FLAGS,
-};
+} as const satisfies OptionFlags<MergeOptions<FactorizeOptions>>;
 
-function policyOf(f: Record<string, unknown>): FactorizeOptions {
-  const given = (['error', 'rank', 'ratio', 'energy'] as const).filter((k) => f[k] !== undefined);
-  if (given.length > 1) throw new UsageError(`mc compress: pass one of --error, --rank, --ratio, --energy, got ${given.map((g) => `--${g}`).join(' and ')}`);
-  const seed = f.seed as number;
-  const k = given[0];
-  const v = k === undefined ? 0.1 : (f[k] as number);
-  switch (k) {
-    case 'rank': return { rank: v, seed };
-    case 'ratio': return { ratio: v, seed };
-    case 'energy': return { energy: v, seed };
-    default: return { error: v, seed };
-  }
-}
+type Flags = FlagValues<typeof flags>;
 
 /** Calibration feeds from the data flags, laid out for the model's single input. */
-async function calibrationFeeds(model: Model, f: Record<string, unknown>): Promise<Feeds[] | undefined> {
+async function calibrationFeeds(model: Model, f: Flags): Promise<Feeds[] | undefined> {
   // --dataset alone never changes what --error means: data-aware ranks are asked for by name.
   if (f['data-aware'] !== true) return undefined;
   if (f.dataset === undefined) throw new UsageError('mc compress --data-aware needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
-  const limit = f['calibration-size'] as number;
+  const limit = f['calibration-size'];
   const ds = await loadDataFlags({ ...f, limit }, 'train');
   if (ds === undefined) return undefined;
-  return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 64, ...(f.scale !== undefined && { scale: f.scale as number }) }));
+  return collectFeeds(feedsFrom(ds, model, { limit, ...defined({ scale: f.scale }) }));
 }
 
 function layerTable(r: FactorizeReport): string {
@@ -69,7 +55,7 @@ function layerTable(r: FactorizeReport): string {
 }
 
 /** `mc compress`: low-rank factorisation (SVD for dense layers, Tucker-2 for convs) with automatic ranks. */
-export const compress: Command = {
+export const compress = defineCommand({
   name: 'compress',
   summary: 'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR [--data-aware]] <in> <out>',
@@ -83,7 +69,7 @@ export const compress: Command = {
   ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(compress, positionals, ['in', 'out']);
-    const opts = policyOf(f);
+    const opts = { ...factorizePolicy({ error: f.error, rank: f.rank, ratio: f.ratio, energy: f.energy }), seed: f.seed };
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
     // A pruned file's sparse/packed weights come back as dense weights with masks, so every layer is seen.
@@ -98,14 +84,14 @@ export const compress: Command = {
     let final = model;
     let tuned: { epochs: number; seconds: number } | undefined;
     if (f.finetune !== undefined) {
-      const epochs = f.finetune as number;
+      const epochs = f.finetune;
       if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`mc compress: --finetune needs a whole number of epochs ≥ 1, got ${epochs}`);
       const train = await loadDataFlags(f, 'train');
       if (train === undefined) throw new UsageError('mc compress --finetune needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
       const { distill } = await import('@mc/distill'); // tfjs loads only when asked for
       const t0 = Date.now();
       // The original model is the teacher: its soft outputs are the targets, so no labels are read.
-      final = (await distill(loaded.model, model, train, { epochs, unlabeled: true, ...(f.scale !== undefined && { scale: f.scale as number }) })).model;
+      final = (await distill(loaded.model, model, train, { epochs, unlabeled: true, ...defined({ scale: f.scale }) })).model;
       tuned = { epochs, seconds: (Date.now() - t0) / 1000 };
     }
     // Checked before anything is written: on the test split with --dataset, else synthetic inputs.
@@ -124,7 +110,7 @@ export const compress: Command = {
     const [figBefore, figAfter] = [await figuresOf(loaded.model, input!), await figuresOf(final, output!)];
     lines.push('', beforeAfterTable(figBefore, figAfter));
     if (f.report !== undefined) {
-      await writeHtmlReport(f.report as string, {
+      await writeHtmlReport(f.report, {
         title: `mc compress ${input}`,
         summary: (['params', 'bytes', 'gzipBytes', 'macs'] as const).map((k) => [k, String(figBefore[k]), String(figAfter[k])]),
         layerMetric: 'fraction of parameters kept',
@@ -135,4 +121,4 @@ export const compress: Command = {
     lines.push(...gateLines(verify));
     io.out(lines.join('\n'));
   },
-};
+});

@@ -4,20 +4,16 @@ import path from 'node:path';
 import { McError, type Model } from '@mc/ir';
 import { gate, gateFailure, type GateReport } from '@mc/pipeline';
 import { nonFiniteWeights } from '@mc/verify';
-import { type Command, type CliFlags, needPositionals } from '../flags.js';
+import { defineCommand, type FlagTable, needPositionals } from '../flags.js';
 import { loadModel, outputFormat, saveModel } from '../formats.js';
 import { formatBytes } from '../table.js';
 import { gateJson, gateLines } from '../verify-gate.js';
 
-interface ConvertFlags {
-  json: boolean;
-  'no-verify': boolean;
-}
-
-const flags: CliFlags<ConvertFlags> = {
+/** Convert has no options of a library: the format follows from the output name. */
+const flags = {
   json: { type: 'boolean', description: 'print the result as JSON' },
   'no-verify': { type: 'boolean', description: 'skip the bitwise onnxruntime-node check of the output read back (the output says it was not verified)' },
-};
+} as const satisfies FlagTable;
 
 /** The model as the output file will hold it: ONNX encoded and decoded in memory, Keras formats through a temp folder. */
 async function readBack(model: Model, output: string): Promise<Model> {
@@ -40,7 +36,7 @@ async function readBack(model: Model, output: string): Promise<Model> {
 }
 
 /** `mc convert <in> <out>`: translate between formats by extension; ONNX → ONNX is lossless. */
-export const convert: Command = {
+export const convert = defineCommand({
   name: 'convert',
   summary:
     'Convert a model between formats, chosen by the output extension (.onnx, .h5, .keras, model.json). ONNX to ONNX is a lossless round trip: the output is read back (ONNX in memory, Keras formats from a temp folder) and must give bitwise-equal outputs in onnxruntime-node before it is written (exit 5 otherwise); a model onnxruntime cannot run is written with a warning. NaN/Inf weights are copied unchanged, with a warning.',
@@ -71,4 +67,4 @@ export const convert: Command = {
     if (f.json === true) io.out(JSON.stringify({ input, output, from: loaded.format, bytesIn: loaded.bytes, bytesOut: bytes, verify: gateJson(verify) }));
     else io.out([`${input} (${loaded.format}, ${formatBytes(loaded.bytes)}) -> ${output} (${formatBytes(bytes)})`, ...(verify === undefined ? [] : gateLines(verify))].join('\n'));
   },
-};
+});

@@ -1,26 +1,23 @@
 import { UsageError } from '../exit-codes.js';
-import { type Command, type CliFlags, type FlagSpec } from '../flags.js';
+import { defined, defineCommand, type OptionFlags } from '../flags.js';
 import { loadModel } from '../formats.js';
+import { DISTILL_DEFAULTS } from '@mc/distill';
 import { distillModels, runTraining, TRAIN_FLAGS, type DistillOptions } from './finetune.js';
 import { assertFiniteWeights } from '@mc/verify';
 import { VERIFY_FLAGS } from '../verify-gate.js';
 
-const KD_FIELDS: CliFlags<Required<Pick<DistillOptions, 'temperature' | 'alpha' | 'unlabeled'>>> = {
-  temperature: { type: 'number', arg: 'T', description: 'softmax temperature of the soft targets', default: 4 },
-  alpha: { type: 'number', arg: 'a', description: 'weight of the soft (teacher) loss; 1 - a goes to the hard labels', default: 0.9 },
-  unlabeled: { type: 'boolean', description: "never read labels: the teacher labels the data (its arg-max is the hard label)" },
-};
-
 const flags = {
   teacher: { type: 'string', arg: 'T.onnx', description: 'the teacher model (any format mc reads)' },
   student: { type: 'string', arg: 'S.onnx', description: 'the student model to train' },
-  ...(KD_FIELDS as Record<string, FlagSpec>),
+  temperature: { type: 'number', arg: 'T', description: 'softmax temperature of the soft targets', default: DISTILL_DEFAULTS.temperature },
+  alpha: { type: 'number', arg: 'a', description: 'weight of the soft (teacher) loss; 1 - a goes to the hard labels', default: DISTILL_DEFAULTS.alpha },
+  unlabeled: { type: 'boolean', description: 'never read labels: the teacher labels the data (its arg-max is the hard label)' },
   ...TRAIN_FLAGS,
   ...VERIFY_FLAGS,
-} satisfies Record<string, FlagSpec>;
+} as const satisfies OptionFlags<DistillOptions>;
 
 /** `mc distill --teacher T --student S <out>`: Hinton knowledge distillation, optionally label-free. */
-export const distill: Command = {
+export const distill = defineCommand({
   name: 'distill',
   summary: 'Train a student to match a teacher\'s softened outputs (Hinton knowledge distillation, temperature T, weight alpha), optionally without labels (the teacher labels the data). The student is checked on the test split against its input form (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.',
   usage: '--teacher T.onnx --student S.onnx <out> --dataset mnist|cifar10|npy --data-dir DIR [--temperature T --alpha A] [--unlabeled]',
@@ -33,12 +30,12 @@ export const distill: Command = {
     const student = (await loadModel(f.student)).model;
     assertFiniteWeights(teacher, f.teacher);
     assertFiniteWeights(student, f.student);
-    const kd: DistillOptions = { temperature: f.temperature as number, alpha: f.alpha as number, unlabeled: f.unlabeled === true };
+    const kd: DistillOptions = { temperature: f.temperature, alpha: f.alpha, ...defined({ unlabeled: f.unlabeled }) };
     await runTraining(f, io, { model: student, file: f.student, technique: 'distill' }, output!, (data, opts) =>
       distillModels(teacher, student, kd.unlabeled ? data.withoutLabels() : data, { ...opts, ...kd }),
     );
   },
-};
+});
 
 function needOut(positionals: string[]): string[] {
   if (positionals.length !== 1) throw new UsageError(`mc distill: expected <out>, got ${positionals.length} argument(s); usage: mc distill ${distill.usage}`);

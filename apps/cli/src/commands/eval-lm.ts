@@ -5,7 +5,7 @@ import { perplexity, readNpy } from '@mc/datasets';
 import { McError, type Model, Tensor, toFloat32 } from '@mc/ir';
 import { createSession } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
-import type { FlagValues } from '../flags.js';
+import type { DataFlagValues } from '../data-flags.js';
 
 /** What `mc eval --task lm` reports. */
 export interface LmEvaluation {
@@ -27,8 +27,8 @@ const FILLED = new Set(['attention_mask', 'position_ids']);
  * Perplexity of a causal language model (token ids [B, T] in, logits [B, T, V] out) on the token windows of
  * `--data-dir D/input_ids.npy` (int64 or int32 [N, T+1]), through onnxruntime-node.
  */
-export async function languageModelPerplexity(model: Model, f: FlagValues): Promise<LmEvaluation> {
-  const dir = f['data-dir'] as string | undefined;
+export async function languageModelPerplexity(model: Model, f: DataFlagValues & { 'batch-size'?: number | undefined }): Promise<LmEvaluation> {
+  const dir = f['data-dir'];
   if (dir === undefined) throw new UsageError('mc eval --task lm needs --data-dir D holding input_ids.npy (int64 [N, T+1] token windows)');
   if (f.dataset !== undefined && f.dataset !== 'npy') throw new UsageError(`mc eval --task lm reads token windows from --data-dir D/input_ids.npy; drop --dataset ${String(f.dataset)}`);
   const file = join(dir, 'input_ids.npy');
@@ -38,9 +38,8 @@ export async function languageModelPerplexity(model: Model, f: FlagValues): Prom
     throw new McError('E_FORMAT', `${file} is ${a.dtype} [${a.shape.join(', ')}]; --task lm needs int64 (or int32) [N, T+1] token windows with T >= 1`, { context: { file } });
   }
   const width = a.shape[1]!;
-  const limit = f.limit as number | undefined;
-  const count = Math.min(a.shape[0]!, limit ?? Infinity);
-  const ids = a.dtype === 'int64' ? (a.data as BigInt64Array) : BigInt64Array.from(a.data as Int32Array, BigInt);
+  const count = Math.min(a.shape[0]!, f.limit ?? Infinity);
+  const ids = a.data instanceof BigInt64Array ? a.data : BigInt64Array.from(a.data, (v) => BigInt(v));
   const inputs = model.graph.inputs.filter((v) => !v.isInitializer());
   const tokens = inputs.find((v) => v.name === 'input_ids') ?? inputs.find((v) => !FILLED.has(v.name));
   const unknown = inputs.filter((v) => v !== tokens && !FILLED.has(v.name)).map((v) => v.name);
@@ -65,7 +64,7 @@ export async function languageModelPerplexity(model: Model, f: FlagValues): Prom
       ids,
       count,
       width,
-      { batchSize: (f['batch-size'] as number | undefined) ?? 32 },
+      { batchSize: f['batch-size'] ?? 32 },
     );
     return { ...r, windows: count, data: file, seconds: (performance.now() - t0) / 1000 };
   } finally {

@@ -1,23 +1,12 @@
 import { McError } from '@mc/ir';
-import { evaluateModel, type ModelEvaluation } from '@mc/pipeline';
-import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
-import { type Command, type CliFlags, type FlagValues, needPositionals } from '../flags.js';
+import { EVALUATE_DEFAULTS, evaluateModel, type ModelEvaluation } from '@mc/pipeline';
+import { DATA_FLAGS, type DataFlagValues, loadDataFlags } from '../data-flags.js';
+import { defined, defineCommand, type FlagTable, needPositionals } from '../flags.js';
 import { loadModel } from '../formats.js';
 import type { Model } from '@mc/ir';
 import { languageModelPerplexity } from './eval-lm.js';
 
-interface EvalFlags {
-  task: string;
-  dataset: unknown;
-  'data-dir': unknown;
-  scale: unknown;
-  limit: unknown;
-  split: string;
-  'batch-size': number;
-  json: boolean;
-}
-
-const flags: CliFlags<EvalFlags> = {
+const flags = {
   task: {
     type: 'string',
     choices: ['classify', 'lm'],
@@ -26,22 +15,22 @@ const flags: CliFlags<EvalFlags> = {
   },
   ...DATA_FLAGS,
   split: { type: 'string', choices: ['test', 'train'], description: 'which split to score', default: 'test' },
-  'batch-size': { type: 'number', arg: 'n', description: 'samples per onnxruntime run', default: 256 },
+  'batch-size': { type: 'number', arg: 'n', description: 'samples per onnxruntime run', default: EVALUATE_DEFAULTS.batchSize },
   json: { type: 'boolean', description: 'print the result as JSON' },
-};
+} as const satisfies FlagTable;
 
 /**
  * Top-1 accuracy of `model` through onnxruntime-node on the dataset the flags name. Shared by eval, finetune and
  * distill (their --eval).
  */
-export async function accuracyOf(model: Model, f: FlagValues, split: 'train' | 'test' = 'test'): Promise<ModelEvaluation> {
+export async function accuracyOf(model: Model, f: DataFlagValues & { 'batch-size'?: number | undefined }, split: 'train' | 'test' = 'test'): Promise<ModelEvaluation> {
   const ds = await loadDataFlags(f, split);
   if (ds === undefined) throw new McError('E_OPTION', 'accuracy needs --dataset mnist|cifar10|npy and --data-dir <folder>');
-  return evaluateModel(model, ds, { batchSize: (f['batch-size'] as number | undefined) ?? 256, ...(f.scale !== undefined && { scale: f.scale as number }) });
+  return evaluateModel(model, ds, defined({ batchSize: f['batch-size'], scale: f.scale }));
 }
 
-/** `mc eval <model> --dataset D --data-dir DIR`: top-1 accuracy, or `--task lm`: perplexity, through onnxruntime-node. */
-export const evalCommand: Command = {
+/** `mc eval <model> --dataset D --data-dir DIR`: top-1 accuracy through onnxruntime-node. */
+export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'Measure a model in onnxruntime-node: top-1 accuracy of a classifier on MNIST, CIFAR-10 or .npy data, or (--task lm) perplexity of a language model on int64 token windows.',
   usage: '<model> --dataset mnist|cifar10|npy --data-dir DIR [--limit N] [--json]  |  <model> --task lm --data-dir DIR [--limit N] [--json]',
@@ -60,8 +49,8 @@ export const evalCommand: Command = {
       else io.out(`${file}: perplexity ${r.perplexity.toFixed(4)} (${r.nll.toFixed(4)} nats per token) over ${r.tokens} tokens in ${r.windows} windows from ${r.data} in ${r.seconds.toFixed(1)} s`);
       return;
     }
-    const r = await accuracyOf(model, f, f.split as 'train' | 'test');
+    const r = await accuracyOf(model, f, f.split);
     if (f.json === true) io.out(JSON.stringify({ model: file, ...r }));
     else io.out(`${file}: top-1 ${(r.top1 * 100).toFixed(2)}% (${r.correct}/${r.total}) on ${r.dataset} in ${r.seconds.toFixed(1)} s`);
   },
-};
+});

@@ -1,78 +1,81 @@
-import { distill as distillModels, finetune as finetuneModel, type DistillOptions, type TrainOptions, type TrainProgress, type TrainReport } from '@mc/distill';
+import { distill as distillModels, finetune as finetuneModel, type DistillOptions, TRAIN_DEFAULTS, type TrainOptions, type TrainProgress, type TrainReport } from '@mc/distill';
 import type { Model } from '@mc/ir';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
-import { type CliIO, type Command, type CliFlags, type FlagSpec, type FlagValues, needPositionals } from '../flags.js';
+import { type CliIO, defined, defineCommand, type FlagValues, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { formatTable } from '../table.js';
 import { assertFiniteWeights, type GateTechnique } from '@mc/verify';
-import { gateLines, VERIFY_FLAGS, verifyWritten } from '../verify-gate.js';
+import { gateLines, VERIFY_FLAGS, type VerifyFlagValues, verifyWritten } from '../verify-gate.js';
 import { accuracyOf } from './eval.js';
 
-/** Training flags typed against TrainOptions: every option is a flag or an explicit null. @internal */
-type TrainFlagFields = Record<keyof Omit<TrainOptions, 'onProgress' | 'onCheckpoint' | 'signal' | 'validation' | 'mean' | 'std' | 'freeze' | 'augment' | 'optimizer' | 'earlyStopping' | 'schedule' | 'scale' | 'limit' | 'batchNorm' | 'bnMomentum'>, unknown>;
+const T = TRAIN_DEFAULTS;
 
-const TRAIN_FIELDS: CliFlags<TrainFlagFields> = {
-  epochs: { type: 'number', description: 'passes over the training data', default: 1 },
-  batchSize: null, // --batch-size
-  learningRate: null, // --lr
-  weightDecay: null, // --weight-decay
-  seed: { type: 'number', description: 'seed of shuffling, augmentation and dropout', default: 0 },
-  validationSplit: null, // --validation-split
-  bnL1: null, // --bn-l1
-  masks: { type: 'string', choices: ['none', 'zeros'], description: "'zeros' keeps pruned (zero) weights at zero", default: 'none' },
-  onNaN: null, // always 'throw': the checkpoint on disk is the last good epoch
-  engine: { type: 'string', choices: ['auto', 'ort', 'wasm'], description: "training engine: 'ort' (onnxruntime-node), 'wasm' (tfjs); 'auto' takes ort when every op has a gradient rule there", default: 'auto' },
-  threads: { type: 'number', arg: 'n', description: "intra-op threads of the 'ort' engine (default: onnxruntime's)" },
-};
-
-/** Flags shared by `mc finetune` and `mc distill`. @internal */
+/** Flags shared by `mc finetune`, `mc distill` and `mc prune --finetune`, typed against TrainOptions. @internal */
 export const TRAIN_FLAGS = {
   ...DATA_FLAGS,
-  ...(Object.fromEntries(Object.entries(TRAIN_FIELDS).filter(([, v]) => v !== null)) as Record<string, FlagSpec>),
-  'batch-size': { type: 'number', arg: 'n', description: 'samples per step', default: 64 },
-  lr: { type: 'number', arg: 'x', description: 'learning rate (default 1e-3 for adam, 0.01 for sgd)' },
-  optimizer: { type: 'string', choices: ['adam', 'sgd'], description: 'optimizer (sgd = momentum 0.9)', default: 'adam' },
-  schedule: { type: 'string', choices: ['constant', 'cosine'], description: 'learning-rate schedule', default: 'constant' },
+  epochs: { type: 'number', description: 'passes over the training data', default: T.epochs },
+  seed: { type: 'number', description: 'seed of shuffling, augmentation and dropout', default: T.seed },
+  masks: { type: 'string', choices: ['none', 'zeros'], description: "'zeros' keeps pruned (zero) weights at zero", default: T.masks },
+  engine: { type: 'string', choices: ['auto', 'ort', 'wasm'], description: "training engine: 'ort' (onnxruntime-node), 'wasm' (tfjs); 'auto' takes ort when every op has a gradient rule there", default: T.engine },
+  threads: { type: 'number', arg: 'n', description: "intra-op threads of the 'ort' engine (default: onnxruntime's)" },
+  'batch-size': { type: 'number', arg: 'n', description: 'samples per step', default: T.batchSize },
+  'learning-rate': null, // --lr
+  lr: { type: 'number', arg: 'x', description: `learning rate (default ${T.learningRate.adam} for adam, ${T.learningRate.sgd} for sgd)` },
+  optimizer: { type: 'string', choices: ['adam', 'sgd'], description: 'optimizer (sgd = momentum 0.9)', default: T.optimizer },
+  schedule: { type: 'string', choices: ['constant', 'cosine'], description: 'learning-rate schedule', default: T.schedule },
   'weight-decay': { type: 'number', arg: 'x', description: 'L2 weight decay' },
   'validation-split': { type: 'number', arg: 'f', description: 'hold out this fraction of the training data for validation' },
+  validation: null, // --validation-split
+  'early-stopping': null, // --patience
   patience: { type: 'number', arg: 'n', description: 'early stopping: stop after n epochs without validation improvement (needs --validation-split)' },
   'bn-l1': { type: 'number', arg: 'λ', description: 'L1 penalty on BatchNormalization scales (network slimming)' },
   'batch-norm': { type: 'string', choices: ['batch', 'frozen'], description: 'BatchNormalization while training: batch statistics (and running-stat updates) or frozen running statistics' },
   'bn-momentum': { type: 'number', arg: 'm', description: 'momentum of the BatchNormalization running statistics' },
+  augment: null, // --augment-crop, --augment-flip
   'augment-crop': { type: 'number', arg: 'p', description: 'augment: pad p pixels and take a random crop' },
   'augment-flip': { type: 'boolean', description: 'augment: random horizontal flips' },
+  mean: null,
+  std: null,
+  freeze: null,
+  'on-na-n': null, // always 'throw': the checkpoint on disk is the last good epoch
+  'on-progress': null,
+  'on-checkpoint': null,
+  signal: null,
   eval: { type: 'boolean', description: 'score input and output models on the test split through onnxruntime-node' },
   json: { type: 'boolean', description: 'print the report as JSON' },
-} satisfies Record<string, FlagSpec>;
+} as const satisfies OptionFlags<TrainOptions>;
+
+/** Parsed training flags (any command's values that include TRAIN_FLAGS and VERIFY_FLAGS). @internal */
+export type TrainFlagValues = FlagValues<typeof TRAIN_FLAGS> & VerifyFlagValues;
 
 /** TrainOptions from parsed flags, with progress on the terminal and a checkpoint saved after every epoch. @internal */
-export function trainOptionsOf(f: FlagValues, io: CliIO, checkpoint: (m: Model) => Promise<unknown>): TrainOptions {
+export function trainOptionsOf(f: TrainFlagValues, io: CliIO, checkpoint: (m: Model) => Promise<unknown>): TrainOptions {
   if (f.patience !== undefined && f['validation-split'] === undefined) throw new UsageError('--patience needs --validation-split (e.g. 0.1)');
   const show = !io.quiet && f.json !== true;
+  const crop = f['augment-crop'];
   const o: TrainOptions = {
-    epochs: f.epochs as number,
-    batchSize: f['batch-size'] as number,
-    seed: f.seed as number,
-    optimizer: f.optimizer as 'adam' | 'sgd',
-    schedule: f.schedule as 'constant' | 'cosine',
-    masks: f.masks as 'none' | 'zeros',
-    engine: f.engine as 'auto' | 'ort' | 'wasm',
-    ...(f.threads !== undefined && { threads: f.threads as number }),
+    epochs: f.epochs,
+    batchSize: f['batch-size'],
+    seed: f.seed,
+    optimizer: f.optimizer,
+    schedule: f.schedule,
+    masks: f.masks,
+    engine: f.engine,
+    ...defined({
+      threads: f.threads,
+      learningRate: f.lr,
+      weightDecay: f['weight-decay'],
+      validationSplit: f['validation-split'],
+      earlyStopping: f.patience === undefined ? undefined : { patience: f.patience },
+      bnL1: f['bn-l1'],
+      batchNorm: f['batch-norm'],
+      bnMomentum: f['bn-momentum'],
+      scale: f.scale,
+      augment: crop !== undefined || f['augment-flip'] === true ? { ...defined({ crop }), ...(f['augment-flip'] === true && { flip: true }) } : undefined,
+    }),
     onCheckpoint: async (m) => void (await checkpoint(m)),
   };
-  if (f.lr !== undefined) o.learningRate = f.lr as number;
-  if (f['weight-decay'] !== undefined) o.weightDecay = f['weight-decay'] as number;
-  if (f['validation-split'] !== undefined) o.validationSplit = f['validation-split'] as number;
-  if (f.patience !== undefined) o.earlyStopping = { patience: f.patience as number };
-  if (f['bn-l1'] !== undefined) o.bnL1 = f['bn-l1'] as number;
-  // Passed through untyped so this table also builds against TrainOptions without the BatchNormalization fields.
-  if (f['batch-norm'] !== undefined) Object.assign(o, { batchNorm: f['batch-norm'] });
-  if (f['bn-momentum'] !== undefined) Object.assign(o, { bnMomentum: f['bn-momentum'] });
-  if (f.scale !== undefined) o.scale = f.scale as number;
-  if (f['augment-crop'] !== undefined || f['augment-flip'] === true) {
-    o.augment = { ...(f['augment-crop'] !== undefined && { crop: f['augment-crop'] as number }), ...(f['augment-flip'] === true && { flip: true }) };
-  }
   if (show) {
     let last = 0;
     o.onProgress = (e: TrainProgress) => {
@@ -89,7 +92,7 @@ export function trainOptionsOf(f: FlagValues, io: CliIO, checkpoint: (m: Model) 
 }
 
 /** Report printing shared by finetune and distill. @internal */
-export function printTrainReport(io: CliIO, f: FlagValues, out: string, report: TrainReport, acc?: { before: number; after: number; dataset: string }, verify?: string[]): void {
+export function printTrainReport(io: CliIO, f: TrainFlagValues, out: string, report: TrainReport, acc?: { before: number; after: number; dataset: string }, verify?: string[]): void {
   if (f.json === true) {
     io.out(JSON.stringify({ output: out, ...report, ...(acc && { accuracy: acc }), verified: f['no-verify'] !== true }, null, 2));
     return;
@@ -109,7 +112,7 @@ export function printTrainReport(io: CliIO, f: FlagValues, out: string, report: 
  * test split (a failure removes the checkpoint and exits 5), save, optionally evaluate.
  */
 export async function runTraining(
-  f: FlagValues,
+  f: TrainFlagValues,
   io: CliIO,
   input: { model: Model; file: string; technique: GateTechnique },
   out: string,
@@ -132,7 +135,7 @@ export async function runTraining(
 }
 
 /** `mc finetune <in> <out> --dataset D --data-dir DIR --epochs N`. */
-export const finetune: Command = {
+export const finetune = defineCommand({
   name: 'finetune',
   summary: 'Fine-tune a model after compression on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; a checkpoint is written after every epoch, so a NaN loss leaves the last good one. The result is checked on the test split against the input (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.',
   usage: '<in> <out> --dataset mnist|cifar10|npy --data-dir DIR [--epochs N] [--lr x] [--masks zeros] [--eval]',
@@ -144,7 +147,7 @@ export const finetune: Command = {
     assertFiniteWeights(model, input);
     await runTraining(f, io, { model, file: input!, technique: 'finetune' }, output!, (data, opts) => finetuneModel(model, data, opts));
   },
-};
+});
 
 /** Re-exported for distill.ts. @internal */
 export { distillModels, type DistillOptions };

@@ -1,34 +1,25 @@
 import { DEFAULT_DIM_SIZES, modelStats, opInfo, type StatsOptions, typeText } from '@mc/ir';
 import { UsageError } from '../exit-codes.js';
-import { type Command, type CliFlags, type FlagSpec, needPositionals } from '../flags.js';
+import { defineCommand, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel } from '../formats.js';
 import { formatBytes, formatNumber, formatTable } from '../table.js';
 
-interface InspectFlags {
-  json: boolean;
-  nodes: boolean;
-  inputShape: string[];
-  dim: string[];
-}
-
 const D = DEFAULT_DIM_SIZES;
 
-const flags: CliFlags<InspectFlags> = {
+/** The flag table is typed against StatsOptions (filled from --input-shape and --dim), plus the output flags. */
+const flags = {
   json: { type: 'boolean', description: 'print one JSON object {format, opset, params, bytes, macs, effectiveMacs, dims, assumed, inputs, outputs, nodes}' },
   nodes: { type: 'boolean', description: 'list every node, also those without parameters or MACs' },
-  inputShape: null, // --input-shape
+  'input-shapes': null, // --input-shape
+  dims: null, // --dim
   dim: { type: 'strings', arg: 'name=size', description: 'size of a named symbolic dimension, e.g. batch=8' },
-};
-
-const flagTable = {
-  ...flags,
   'input-shape': {
     type: 'strings',
     arg: 'name=AxBxC',
     description:
       `concrete shape of a graph input for the MACs, e.g. input_ids=1x128; symbolic dims given no size take defaults: batch-like (or axis 0) ${D.batch}, sequence-like (or axis 1 of integer ids) ${D.sequence}, height/width (or unnamed image axes) ${D.spatial}, others ${D.other}`,
   },
-} satisfies Record<string, FlagSpec | null>;
+} as const satisfies OptionFlags<StatsOptions>;
 
 /** `--input-shape name=1x3x224x224` and `--dim batch=8` into stats options. */
 function sizeOptions(shapes: string[] | undefined, dims: string[] | undefined): StatsOptions {
@@ -56,16 +47,16 @@ function sizeOptions(shapes: string[] | undefined, dims: string[] | undefined): 
 }
 
 /** `mc inspect <model>`: format, opset, inputs/outputs, per-node table, totals. */
-export const inspect: Command = {
+export const inspect = defineCommand({
   name: 'inspect',
   summary: 'Show a model: format, opset, inputs and outputs, per-node parameters, bytes and MACs, and totals.',
   usage: '[--json] [--input-shape name=AxBxC ...] [--dim name=size ...] <model>',
-  flags: flagTable,
+  flags,
   examples: ['mc inspect model.onnx', 'mc inspect --input-shape input_ids=1x512 gpt.onnx', 'mc inspect --json model.h5 | jq .params'],
   async run({ flags: f, positionals, io }) {
     const [file] = needPositionals(inspect, positionals, ['model']);
     const { model, format, bytes } = await loadModel(file!);
-    const stats = modelStats(model, sizeOptions(f['input-shape'] as string[] | undefined, f.dim as string[] | undefined));
+    const stats = modelStats(model, sizeOptions(f['input-shape'], f.dim));
     const unknown = model.graph.nodes.filter((n) => n.domain !== '' && n.domain !== 'ai.onnx' && opInfo(n) === undefined).map((n) => ({ name: n.name, opType: n.opType, domain: n.domain }));
     const summary = {
       file,
@@ -115,4 +106,4 @@ export const inspect: Command = {
     if (unknown.length > 0) lines.push(`custom-domain ops (passed through by every technique): ${[...new Set(unknown.map((u) => `${u.domain}::${u.opType}`))].join(', ')}`);
     io.out(lines.join('\n'));
   },
-};
+});

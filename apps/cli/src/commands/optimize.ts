@@ -1,44 +1,37 @@
 import { McError } from '@mc/ir';
-import { accuracyOf, type Candidate, gate, gateFailure, optimize as search } from '@mc/pipeline';
+import { accuracyOf, type Candidate, gate, gateFailure, OPTIMIZE_DEFAULTS, optimize as search, type OptimizeOptions } from '@mc/pipeline';
 import { assertFiniteWeights, GATE_THRESHOLDS } from '@mc/verify';
 import { DATA_FLAGS } from '../data-flags.js';
-import { type Command, type CliFlags, needPositionals } from '../flags.js';
+import { defined, defineCommand, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
-import { beforeAfterTable, figuresOf } from '../summary.js';
+import { beforeAfterTable, type ExtraRow, figuresOf } from '../summary.js';
 import { formatBytes, formatTable } from '../table.js';
 
-interface OptimizeFlags {
-  dataset: string;
-  'data-dir': string;
-  scale: number;
-  limit: number;
-  'max-accuracy-drop': number;
-  objective: string;
-  target: string;
-  'search-samples': number;
-  'recover-samples': number;
-  'time-budget': number;
-  'latency-batch': number;
-  report: string;
-  json: boolean;
-  'no-verify': boolean;
-}
+const O = OPTIMIZE_DEFAULTS;
 
-const flags: CliFlags<OptimizeFlags> = {
+/** The flag table is typed against OptimizeOptions, plus the data flags and how the training split is divided. */
+const flags = {
   ...DATA_FLAGS,
   limit: { type: 'number', arg: 'n', description: 'test images for the final accuracy check (default: the whole test split)' },
   'max-accuracy-drop': { type: 'number', arg: 'pt', description: `largest accuracy loss allowed, in percentage points, on the search data and again on the test split before writing (default ${GATE_THRESHOLDS.optimize.maxAccuracyDrop})` },
   objective: { type: 'string', choices: ['size', 'latency'], description: 'what to minimise', default: 'size' },
-  target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime latency is measured in and op forms are chosen for', default: 'ort-cpu' },
+  target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime latency is measured in and op forms are chosen for', default: O.target },
+  search: null, // --search-samples of the training split
   'search-samples': { type: 'number', arg: 'n', description: 'training images the search scores candidates on', default: 5000 },
+  train: null, // --recover-samples after them
   'recover-samples': { type: 'number', arg: 'n', description: 'training images after the search images for label-free recovery (distillation from the input) of channel-pruned or low-rank candidates that overshoot, for --objective latency; 0 turns recovery off', default: 10000 },
-  'latency-batch': { type: 'number', arg: 'n', description: 'samples per timed inference for --objective latency', default: 1 },
-  'time-budget': { type: 'number', arg: 's', description: 'stop searching after s seconds and keep the best seen', default: 1200 },
+  'recover-epochs': null,
+  'latency-batch': { type: 'number', arg: 'n', description: 'samples per timed inference for --objective latency', default: O.latencyBatch },
+  'time-budget-seconds': null, // --time-budget
+  'time-budget': { type: 'number', arg: 's', description: 'stop searching after s seconds and keep the best seen', default: O.timeBudgetSeconds },
+  feed: null, // --scale
+  'on-progress': null,
+  signal: null,
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report with plots' },
   json: { type: 'boolean', description: 'print the result as JSON' },
   'no-verify': { type: 'boolean', description: 'write the chosen model without re-checking it on the test split (the output says so)' },
-};
+} as const satisfies OptionFlags<OptimizeOptions>;
 
 function row(c: Candidate, objective: string): string[] {
   const m = c.measurement;
@@ -46,7 +39,7 @@ function row(c: Candidate, objective: string): string[] {
 }
 
 /** `mc optimize`: accuracy-aware search over techniques for the smallest or fastest model within a bound. */
-export const optimizeCommand: Command = {
+export const optimizeCommand = defineCommand({
   name: 'optimize',
   summary: 'Search techniques and their knobs (low rank, k-means, int8, float16, channel pruning with label-free recovery; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split before it is written (finite outputs, drop within the bound; exit 5 and nothing written otherwise). Prints the Pareto front it saw.',
   usage: '--dataset mnist|cifar10 --data-dir D [--max-accuracy-drop 0.5] [--objective size|latency] [--target ort-cpu|ort-web] <in> <out>',
@@ -54,17 +47,16 @@ export const optimizeCommand: Command = {
   examples: ['mc optimize --dataset mnist --data-dir ../shared/data/mnist --max-accuracy-drop 0.3 model.h5 small.onnx'],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(optimizeCommand, positionals, ['in', 'out']);
-    if (f.dataset === undefined || f['data-dir'] === undefined) {
+    const { dataset: kind, 'data-dir': dir } = f;
+    if (kind === undefined || dir === undefined) {
       throw new McError('E_OPTION', 'mc optimize measures accuracy, so it needs --dataset and --data-dir');
     }
     const { loadDataset } = await import('@mc/datasets');
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
-    const budget = (f['max-accuracy-drop'] as number | undefined) ?? GATE_THRESHOLDS.optimize.maxAccuracyDrop;
-    const dir = f['data-dir'] as string;
-    const kind = f.dataset as string;
-    const nSearch = f['search-samples'] as number;
-    const nRecover = f.objective === 'latency' ? (f['recover-samples'] as number) : 0;
+    const budget = f['max-accuracy-drop'] ?? GATE_THRESHOLDS.optimize.maxAccuracyDrop;
+    const nSearch = f['search-samples'];
+    const nRecover = f.objective === 'latency' ? f['recover-samples'] : 0;
     if (!(Number.isInteger(nSearch) && nSearch > 0) || !(Number.isInteger(nRecover) && nRecover >= 0)) {
       throw new McError('E_OPTION', `--search-samples must be a positive integer and --recover-samples an integer >= 0, got ${nSearch} and ${nRecover}`);
     }
@@ -72,18 +64,18 @@ export const optimizeCommand: Command = {
     const nS = Math.min(nSearch, trainSplit.size);
     const searchData = trainSplit.subset(Array.from({ length: nS }, (_, i) => i), `${trainSplit.name}[search]`);
     const recoverData = trainSplit.size > nS && nRecover > 0 ? trainSplit.subset(Array.from({ length: trainSplit.size - nS }, (_, i) => nS + i), `${trainSplit.name}[recover]`) : undefined;
-    const testData = await loadDataset(kind, dir, { split: 'test', ...(f.limit !== undefined && { limit: f.limit as number }) });
-    const feed = f.scale === undefined ? {} : { scale: f.scale as number };
-    const objective = f.objective as 'size' | 'latency';
+    const testData = await loadDataset(kind, dir, { split: 'test', ...defined({ limit: f.limit }) });
+    const feed = defined({ scale: f.scale });
+    const objective = f.objective;
     const progress = io.isTTY && !io.quiet && f.json !== true;
     const r = await search(loaded.model, {
       search: searchData,
       maxAccuracyDrop: budget,
       objective,
-      target: f.target as 'ort-cpu' | 'ort-web',
+      target: f.target,
       feed,
-      timeBudgetSeconds: f['time-budget'] as number,
-      latencyBatch: f['latency-batch'] as number,
+      timeBudgetSeconds: f['time-budget'],
+      latencyBatch: f['latency-batch'],
       ...(recoverData !== undefined && { train: recoverData }),
       ...(progress && { onProgress: (e) => io.err(`[${e.elapsed.toFixed(0)} s] ${e.candidate}: ${formatBytes(e.measurement.bytes)}, accuracy ${(e.measurement.accuracy * 100).toFixed(2)}%${e.feasible ? '' : ' (over budget)'}`) }),
     });
@@ -105,17 +97,16 @@ export const optimizeCommand: Command = {
       test: { before: testBefore, after: testAfter, drop: (testBefore - testAfter) * 100, samples: testData.size },
     };
     if (r.best !== undefined) await saveModel(r.model, output!, input);
-    if (f.report !== undefined) await writeHtmlReport(f.report as string, { title: `mc optimize ${input}`, optimize: summary });
+    if (f.report !== undefined) await writeHtmlReport(f.report, { title: `mc optimize ${input}`, optimize: summary });
     if (f.json === true) {
       io.out(JSON.stringify(summary, null, 2));
     } else {
       const lines = ['Pareto front (search data):', formatTable(['candidate', 'bytes', 'gzipped', objective === 'latency' ? 'latency' : '', 'accuracy', 'drop pt', 'within'], r.pareto.map((c) => row(c, objective)))];
       lines.push('', `${r.seen.length} candidates measured${r.stoppedBy === 'time' ? ' (time budget reached)' : ''}.`);
       if (r.best !== undefined) {
-        lines.push(`chosen: ${r.best.label}`, '', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(r.model, output!), [
-          ['test accuracy', `${(testBefore * 100).toFixed(2)}%`, `${(testAfter * 100).toFixed(2)}%`],
-          ...(objective === 'latency' ? ([['latency (ms)', r.baseline.measurement.latencyMs.toFixed(3), r.best.measurement.latencyMs.toFixed(3)]] as [string, string, string][]) : []),
-        ]));
+        const extra: ExtraRow[] = [['test accuracy', `${(testBefore * 100).toFixed(2)}%`, `${(testAfter * 100).toFixed(2)}%`]];
+        if (objective === 'latency') extra.push(['latency (ms)', r.baseline.measurement.latencyMs.toFixed(3), r.best.measurement.latencyMs.toFixed(3)]);
+        lines.push(`chosen: ${r.best.label}`, '', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(r.model, output!), extra));
       }
       io.out(lines.join('\n'));
     }
@@ -128,4 +119,4 @@ export const optimizeCommand: Command = {
       throw new McError('E_VERIFY', `no candidate lost at most ${budget} points (closest: ${closest?.label ?? 'none'} at ${closest?.drop.toFixed(2) ?? '?'} points); nothing was written — allow a larger --max-accuracy-drop`);
     }
   },
-};
+});

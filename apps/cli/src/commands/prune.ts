@@ -1,70 +1,59 @@
 import { finetune as finetuneModel } from '@mc/distill';
 import type { Model } from '@mc/ir';
-import { type ChannelOptions, type MagnitudeOptions, type PruneOptions, type PruneReport, prune, pruneMasks, restoreMasks, type StoreReport, storePruned } from '@mc/prune';
+import { PRUNE_DEFAULTS, type PruneOptions, type PruneReport, prune, pruneMasks, restoreMasks, type StoreReport, storePruned } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
-import { type CliFlags, type Command, type FlagSpec, type FlagValues, needPositionals } from '../flags.js';
+import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
 import { runTraining, TRAIN_FLAGS } from './finetune.js';
 
-/** Flag table typed against both prune modes: every option is a flag or an explicit null. */
-type PruneFlags = Record<keyof Omit<MagnitudeOptions, 'mode' | 'onProgress' | 'signal'> | keyof Omit<ChannelOptions, 'mode' | 'onProgress' | 'signal'>, unknown>;
+const P = PRUNE_DEFAULTS;
 
-const FIELDS: CliFlags<PruneFlags> = {
+/** The flag table is typed against both prune modes (every option is a flag or an explicit null), plus training. */
+const flags = {
   sparsity: { type: 'number', arg: 'S', description: 'unstructured: fraction of weights set to zero, in [0, 1) (smallest magnitudes first)' },
   scope: null, // --global
+  mode: null, // --sparsity/--nm or --channels
   nm: { type: 'string', arg: 'N:M', description: 'unstructured N:M: keep the N largest of every M weights along the input channels (e.g. 2:4)' },
-  storage: { type: 'string', choices: ['auto', 'sparse', 'packed', 'dense'], description: 'how pruned weights are stored: sparse_initializer, packed (dense at load), dense, or the smallest (auto)', default: 'auto' },
-  minElements: null, // --min-elements
-  sparseIndices: null, // --sparse-indices
+  storage: { type: 'string', choices: ['auto', 'sparse', 'packed', 'dense'], description: 'how pruned weights are stored: sparse_initializer, packed (dense at load), dense, or the smallest (auto)', default: P.storage },
   codebook: { type: 'number', arg: 'bits', description: 'unstructured, packed storage: share surviving values through a k-means codebook of 2^bits entries (lossy; e.g. 4)' },
   ratio: null, // --channels
-  importance: { type: 'string', choices: ['l1', 'l2', 'bn'], description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)', default: 'l1' },
-  foldBatchNorm: null, // --fold-bn
-  minChannels: null, // --min-channels
+  importance: { type: 'string', choices: ['l1', 'l2', 'bn'], description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)', default: P.importance },
   exclude: { type: 'strings', arg: 'node', description: 'node names never pruned' },
-};
-
-const flags = {
-  ...(Object.fromEntries(Object.entries(FIELDS).filter(([, v]) => v !== null)) as Record<string, FlagSpec>),
   channels: { type: 'number', arg: 'R', description: 'structured: fraction of channels removed from every dependency group, in [0, 1)' },
   global: { type: 'boolean', description: 'rank weights (or channels) over the whole model instead of per layer (per group)' },
-  'sparse-indices': { type: 'string', choices: ['int64', 'smallest'], description: 'sparse storage indices: int64 (valid ONNX, the default) or smallest (int16/int32: smaller, loads in onnxruntime, but onnx.checker rejects it)', default: 'int64' },
+  'sparse-indices': { type: 'string', choices: ['int64', 'smallest'], description: `sparse storage indices: int64 (valid ONNX${P.sparseIndices === 'int64' ? ', the default' : ''}) or smallest (int16/int32: smaller, loads in onnxruntime, but onnx.checker rejects it)`, default: P.sparseIndices },
   'min-elements': { type: 'number', arg: 'n', description: 'unstructured: leave weights with fewer elements dense' },
+  'fold-batch-norm': null, // --fold-bn
   'fold-bn': { type: 'boolean', description: 'structured: fold BatchNormalization into the Conv/Gemm before it afterwards' },
-  'min-channels': { type: 'number', arg: 'n', description: 'structured: keep at least n channels per group', default: 1 },
+  'min-channels': { type: 'number', arg: 'n', description: 'structured: keep at least n channels per group', default: P.minChannels },
   finetune: { type: 'boolean', description: 'fine-tune after pruning (needs --dataset and --data-dir; pruned weights stay zero)' },
-  ...TRAIN_FLAGS,
+  ...TRAIN_FLAGS, // also the null 'on-progress' and 'signal'
   ...VERIFY_FLAGS,
-} satisfies Record<string, FlagSpec>;
+} as const satisfies OptionFlags<MergeOptions<PruneOptions>>;
 
-function optionsOf(f: FlagValues): PruneOptions {
-  const scope = f.global === true ? 'global' : 'layer';
-  const exclude = f.exclude as string[] | undefined;
-  const common = { scope, ...(exclude !== undefined && { exclude }) } as const;
+function optionsOf(f: FlagValues<typeof flags>): PruneOptions {
+  const common = { ...(f.global === true && { scope: 'global' as const }), ...defined({ exclude: f.exclude }) };
   const unstructured = f.sparsity !== undefined || f.nm !== undefined;
   if (unstructured && f.channels !== undefined) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels (structured), not both');
   if (f.channels !== undefined) {
-    return { mode: 'channels', ratio: f.channels as number, importance: f.importance as 'l1' | 'l2' | 'bn', foldBatchNorm: f['fold-bn'] === true, minChannels: f['min-channels'] as number, ...common };
+    return { mode: 'channels', ratio: f.channels, importance: f.importance, ...defined({ foldBatchNorm: f['fold-bn'] }), minChannels: f['min-channels'], ...common };
   }
   if (!unstructured) throw new UsageError("mc prune: pass --sparsity S, --nm N:M or --channels R; see 'mc prune --help'");
   let nm: [number, number] | undefined;
   if (f.nm !== undefined) {
-    const m = /^(\d+):(\d+)$/.exec(String(f.nm));
-    if (m === null) throw new UsageError(`mc prune: --nm must look like 2:4, got '${String(f.nm)}'`);
+    const m = /^(\d+):(\d+)$/.exec(f.nm);
+    if (m === null) throw new UsageError(`mc prune: --nm must look like 2:4, got '${f.nm}'`);
     nm = [Number(m[1]), Number(m[2])];
   }
   return {
     mode: 'magnitude',
-    ...(f.sparsity !== undefined && { sparsity: f.sparsity as number }),
-    ...(nm !== undefined && { nm }),
-    storage: f.storage as 'auto',
-    sparseIndices: f['sparse-indices'] as 'int64',
-    ...(f['min-elements'] !== undefined && { minElements: f['min-elements'] as number }),
-    ...(f.codebook !== undefined && { codebook: f.codebook as number }),
+    storage: f.storage,
+    sparseIndices: f['sparse-indices'],
+    ...defined({ sparsity: f.sparsity, nm, minElements: f['min-elements'], codebook: f.codebook }),
     ...common,
   };
 }
@@ -91,7 +80,7 @@ function reportLines(r: PruneReport): string[] {
 }
 
 /** `mc prune`: unstructured magnitude pruning with storage that shrinks, or structured channel removal. */
-export const pruneCommand: Command = {
+export const pruneCommand = defineCommand({
   name: 'prune',
   summary: 'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
@@ -115,7 +104,7 @@ export const pruneCommand: Command = {
       warnNothingChanged(io, dense.report);
       const masks = Object.fromEntries(pruneMasks(dense.model));
       await runTraining(f, io, { model: loaded.model, file: input!, technique }, output!, async (data, o) => {
-        const t = await finetuneModel(dense.model, data, { ...o, masks: opts.mode === 'magnitude' ? masks : (o.masks ?? 'none') });
+        const t = await finetuneModel(dense.model, data, { ...o, ...(opts.mode === 'magnitude' && { masks }) });
         const model: Model = opts.mode === 'magnitude' ? storePruned(restoreMasks(dense.model, t.model, 'finetune').model).model : t.model;
         return { model, report: t.report };
       });
@@ -137,4 +126,4 @@ export const pruneCommand: Command = {
     lines.push(...gateLines(verify));
     io.out(lines.join('\n'));
   },
-};
+});

@@ -1,129 +1,115 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset, loadNamedFeeds } from '@mc/datasets';
-import { collectFeeds, feedsFrom } from '@mc/pipeline';
+import { DATASET_KINDS, loadDataset, loadNamedFeeds } from '@mc/datasets';
+import { collectFeeds, FEED_DEFAULTS, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
-import { type Feeds, INT4_METHODS, type Int4Method, QUANTIZE_MODES, type QuantizeMode, type QuantizeOptions, type QuantizeReport, quantize } from '@mc/quantize';
+import {
+  CALIBRATION_METHODS, type CalibrationMethod, type Feeds, INT4_BLOCK_SIZES, INT4_METHODS, type Int4Method, QUANTIZE_DEFAULTS, QUANTIZE_MODES, type QuantizeOptions, type QuantizeReport, quantize,
+} from '@mc/quantize';
 import { storePruned, unstorePruned } from '@mc/prune';
-import { assertFiniteWeights } from '@mc/verify';
+import { assertFiniteWeights, type RunModelOptions } from '@mc/verify';
+import { BYTE_SCALE } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
-import { type Command, type CliFlags, needPositionals } from '../flags.js';
+import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, outputFormat, saveModel } from '../formats.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatBytes, formatTable } from '../table.js';
 
-/** The flag table mirrors QuantizeOptions (every mode's fields, kebab-cased) plus the calibration data flags. */
-interface QuantizeFlags {
-  mode: QuantizeMode;
-  bits: number;
-  'block-size': number;
-  'per-channel': boolean;
-  symmetric: string;
-  method: string;
-  percentile: number;
-  'reduce-range': boolean;
-  'activation-type': string;
-  format: string;
-  target: string;
-  exclude: string[];
-  seed: number;
-  'keep-io-types': string;
-  'max-output-error': number;
-  dataset: string;
-  'data-dir': string;
-  'calibration-size': number;
-  scale: number;
-  'keep-metadata': boolean;
-  'short-names': boolean;
-  json: boolean;
-  'no-verify': boolean;
-  'max-accuracy-drop': number;
-  verify: boolean;
-}
+const D = QUANTIZE_DEFAULTS;
 
-const flags: CliFlags<QuantizeFlags> = {
+/** The flag table is typed against QuantizeOptions (every mode's fields, kebab-cased), plus the calibration data flags. */
+const flags = {
   mode: { type: 'string', choices: QUANTIZE_MODES, description: 'what to quantize to' },
-  bits: { type: 'number', arg: 'B', description: 'kmeans: index bits 1..8 (2^B centroids)', default: 4 },
-  'block-size': { type: 'number', arg: 'N', choices: ['16', '32', '64', '128', '256'], description: 'int4/q4f16: block size along K (default 32)' },
-  'per-channel': { type: 'boolean', description: 'int8-weights/int8-static: per output channel (default on for them); int8-dynamic: per column of MatMul weights' },
-  symmetric: { type: 'string', choices: ['true', 'false'], description: 'int8-weights/int4/q4f16: symmetric weights (default true)' },
-  method: { type: 'string', choices: ['minmax', 'percentile', 'entropy', ...INT4_METHODS], description: 'int8-static: activation range calibration (minmax, the default; percentile; entropy). int4/q4f16: rtn (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)' },
-  percentile: { type: 'number', description: 'int8-static percentile kept', default: 99.999 },
+  bits: { type: 'number', arg: 'B', description: 'kmeans: index bits 1..8 (2^B centroids)', default: D.kmeans.bits },
+  'block-size': { type: 'number', arg: 'N', choices: INT4_BLOCK_SIZES, description: 'int4/q4f16: block size along K', default: D.int4.blockSize },
+  'per-channel': { type: 'boolean', description: `int8-weights/int8-static: per output channel (default ${D['int8-weights'].perChannel ? 'on' : 'off'} for them); int8-dynamic: per column of MatMul weights` },
+  symmetric: { type: 'string', choices: ['true', 'false'], description: `int8-weights/int4/q4f16: symmetric weights (default ${String(D.int4.symmetric)})` },
+  method: { type: 'string', choices: [...CALIBRATION_METHODS, ...INT4_METHODS], description: `int8-static: activation range calibration (${CALIBRATION_METHODS.join(', ')}; default ${D['int8-static'].method}). int4/q4f16: ${D.int4.method} (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)` },
+  percentile: { type: 'number', description: 'int8-static percentile kept', default: D['int8-static'].percentile },
   'reduce-range': { type: 'boolean', description: 'int8-static/int8-dynamic: 7-bit weights' },
-  'activation-type': { type: 'string', choices: ['int8', 'uint8'], description: 'int8-static activations (S8S8 or U8S8)', default: 'int8' },
-  format: { type: 'string', choices: ['matmulnbits', 'dequantize', 'qdq', 'qoperator'], description: 'int4: com.microsoft.MatMulNBits (default) or DequantizeLinear int4 (opset 21); int8-static: qdq (default) or qoperator (QLinearConv/QLinearMatMul, onnxruntime only)' },
-  target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime the op forms are chosen for', default: 'ort-cpu' },
+  'activation-type': { type: 'string', choices: ['int8', 'uint8'], description: 'int8-static activations (S8S8 or U8S8)', default: D['int8-static'].activationType },
+  format: { type: 'string', choices: ['matmulnbits', 'dequantize', 'qdq', 'qoperator'], description: `int4: com.microsoft.MatMulNBits (matmulnbits) or DequantizeLinear int4 (dequantize, opset 21), default ${D.int4.format}; int8-static: qdq or qoperator (QLinearConv/QLinearMatMul, onnxruntime only), default ${D['int8-static'].format}` },
+  target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime the op forms are chosen for', default: D.target },
   exclude: { type: 'strings', arg: 'NAME', description: 'node names or op types to leave in float' },
-  seed: { type: 'number', description: 'kmeans: seed of the k-means++ init', default: 0 },
-  'keep-io-types': { type: 'string', choices: ['true', 'false'], description: 'fp16: keep float32 inputs/outputs', default: 'true' },
+  seed: { type: 'number', description: 'kmeans: seed of the k-means++ init', default: D.kmeans.seed },
+  'keep-io-types': { type: 'string', choices: ['true', 'false'], description: 'fp16: keep float32 inputs/outputs', default: `${D.fp16.keepIoTypes}` },
   'max-output-error': { type: 'number', arg: 'E', description: 'fp16 with --dataset: largest |Δ| fp16 may add to any output on the calibration samples; leading nodes stay float32 until it holds (with --dataset alone, nodes whose activations exceed float16 range stay float32)' },
-  dataset: { type: 'string', choices: ['mnist', 'cifar10', 'npy'], description: 'calibration data (training split; int8-static needs it); verification then scores the test split' },
+  calibration: null, // --dataset, --data-dir, --calibration-size
+  dataset: { type: 'string', choices: DATASET_KINDS, description: 'calibration data (training split; int8-static needs it); verification then scores the test split' },
   'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
-  'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: 256 },
-  scale: { type: 'number', description: 'multiply the stored pixel values (default 1/255 for images; pass 1 for raw 0-255 models); without data, verification feeds synthetic inputs in [0, 255·scale]' },
+  'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: FEED_DEFAULTS.limit },
+  scale: { type: 'number', description: `multiply the stored pixel values (default ${BYTE_SCALE} for images; pass 1 for raw 0-255 models); without data, verification feeds synthetic inputs in [0, 255·scale]` },
+  names: null, // --short-names
   'short-names': { type: 'boolean', description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)' },
   'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
+  'block-list': null, // FP16_BLOCK_LIST
+  'conv-bits': null,
+  embeddings: null,
+  bins: null,
+  damp: null,
+  'min-elements': null,
+  runner: null,
+  'on-progress': null,
+  signal: null,
   json: { type: 'boolean', description: 'print the report as JSON' },
   ...VERIFY_FLAGS,
-};
+} as const satisfies OptionFlags<MergeOptions<QuantizeOptions>>;
 
-function optionsOf(f: Record<string, unknown>, calibration: AsyncIterable<Feeds> | undefined, keepMetadata: boolean): QuantizeOptions {
-  const mode = f.mode as QuantizeMode | undefined;
+type Flags = FlagValues<typeof flags>;
+
+function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keepMetadata: boolean): QuantizeOptions {
+  const mode = f.mode;
   if (mode === undefined) throw new UsageError(`mc quantize: --mode is required (one of ${QUANTIZE_MODES.join(', ')})`);
-  const common = { ...(f.exclude !== undefined && { exclude: f.exclude as string[] }), target: f.target as 'ort-cpu' | 'ort-web', ...(keepMetadata && { keepMetadata }), ...(f['short-names'] === true && { names: 'short' as const }) };
-  const sym = f.symmetric === undefined ? {} : { symmetric: f.symmetric === 'true' };
+  const common = { ...defined({ exclude: f.exclude }), target: f.target, ...(keepMetadata && { keepMetadata }), ...(f['short-names'] === true && { names: 'short' as const }) };
+  const sym = defined({ symmetric: f.symmetric === undefined ? undefined : f.symmetric === 'true' });
+  const format = f.format;
   switch (mode) {
     case 'fp16':
       if (f['max-output-error'] !== undefined && calibration === undefined) {
         throw new UsageError('mc quantize --mode fp16 --max-output-error needs sample inputs to measure on: pass --dataset mnist|cifar10|npy --data-dir D');
       }
-      return {
-        mode, ...common, keepIoTypes: f['keep-io-types'] === 'true',
-        ...(calibration !== undefined && { calibration }),
-        ...(f['max-output-error'] !== undefined && { maxOutputError: f['max-output-error'] as number }),
-      };
+      return { mode, ...common, keepIoTypes: f['keep-io-types'] === 'true', ...defined({ calibration, maxOutputError: f['max-output-error'] }) };
     case 'int8-weights':
-      return { mode, ...common, ...sym, ...(f['per-channel'] !== undefined && { perChannel: f['per-channel'] as boolean }) };
+      return { mode, ...common, ...sym, ...defined({ perChannel: f['per-channel'] }) };
     case 'int8-dynamic':
-      return { mode, ...common, perChannel: f['per-channel'] === true, reduceRange: f['reduce-range'] === true };
+      return { mode, ...common, ...defined({ perChannel: f['per-channel'], reduceRange: f['reduce-range'] }) };
     case 'int8-static':
       if (calibration === undefined) {
         throw new UsageError('mc quantize --mode int8-static needs calibration data: pass --dataset mnist|cifar10|npy --data-dir D');
       }
       return {
         mode, ...common, calibration,
-        ...(f.method !== undefined && { method: calibrationMethod(f.method as string) }),
-        percentile: f.percentile as number,
-        reduceRange: f['reduce-range'] === true,
-        activationType: f['activation-type'] as 'int8',
-        ...((f.format === 'qdq' || f.format === 'qoperator') && { format: f.format }),
+        ...defined({ method: f.method === undefined ? undefined : calibrationMethod(f.method) }),
+        percentile: f.percentile,
+        ...defined({ reduceRange: f['reduce-range'] }),
+        activationType: f['activation-type'],
+        ...((format === 'qdq' || format === 'qoperator') && { format }),
       };
     case 'int4':
-    case 'q4f16':
-      if (mode === 'q4f16' && f.format !== undefined) throw new UsageError(`mc quantize --mode q4f16: int4 weights are MatMulNBits; drop --format ${String(f.format)}`);
-      if (f.format === 'qdq' || f.format === 'qoperator') throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${String(f.format)}`);
-      return {
-        mode, ...common, ...sym,
-        ...(f['block-size'] !== undefined && { blockSize: f['block-size'] as 32 }),
-        ...(f.format !== undefined && { format: f.format as 'matmulnbits' }),
-        ...(f.method !== undefined && { method: int4Method(f.method as string) }),
-        ...(calibration !== undefined && { calibration }),
-      } as QuantizeOptions;
+    case 'q4f16': {
+      if (mode === 'q4f16' && format !== undefined) throw new UsageError(`mc quantize --mode q4f16: int4 weights are MatMulNBits; drop --format ${format}`);
+      if (format === 'qdq' || format === 'qoperator') throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${format}`);
+      const int4 = { ...common, ...sym, blockSize: f['block-size'], ...defined({ method: f.method === undefined ? undefined : int4Method(f.method), calibration }) };
+      return mode === 'q4f16' ? { mode, ...int4 } : { mode, ...int4, ...defined({ format }) };
+    }
     case 'kmeans':
-      return { mode, ...common, bits: f.bits as number, seed: f.seed as number };
+      return { mode, ...common, bits: f.bits, seed: f.seed };
     default:
       return { mode, ...common };
   }
 }
 
-function calibrationMethod(m: string): 'minmax' | 'percentile' | 'entropy' {
-  if (m === 'minmax' || m === 'percentile' || m === 'entropy') return m;
-  throw new UsageError(`mc quantize --mode int8-static: --method is minmax, percentile or entropy, not ${m}`);
+const isCalibrationMethod = (m: string): m is CalibrationMethod => CALIBRATION_METHODS.some((x) => x === m);
+const isInt4Method = (m: string): m is Int4Method => INT4_METHODS.some((x) => x === m);
+
+function calibrationMethod(m: string): CalibrationMethod {
+  if (isCalibrationMethod(m)) return m;
+  throw new UsageError(`mc quantize --mode int8-static: --method is ${CALIBRATION_METHODS.join(', ')}, not ${m}`);
 }
 
 function int4Method(m: string): Int4Method {
-  if ((INT4_METHODS as readonly string[]).includes(m)) return m as Int4Method;
+  if (isInt4Method(m)) return m;
   throw new UsageError(`mc quantize --mode int4: --method is ${INT4_METHODS.join(', ')}, not ${m}`);
 }
 
@@ -131,14 +117,14 @@ function int4Method(m: string): Int4Method {
  * Calibration feeds from a dataset: a folder with one `.npy` per model input (`input_ids.npy`, …) gives them as they
  * are (token models); otherwise the images are laid out for the model's single input.
  */
-async function datasetFeeds(model: Model, f: Record<string, unknown>, split: 'train' | 'test', limit: number): Promise<Feeds[] | undefined> {
-  if (f.dataset === undefined) return undefined;
-  if (f['data-dir'] === undefined) throw new UsageError('mc quantize: --dataset needs --data-dir D');
+async function datasetFeeds(model: Model, f: Flags, split: 'train' | 'test', limit: number): Promise<Feeds[] | undefined> {
+  const { dataset, 'data-dir': dir } = f;
+  if (dataset === undefined) return undefined;
+  if (dir === undefined) throw new UsageError('mc quantize: --dataset needs --data-dir D');
   const inputs = model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name);
-  const dir = f['data-dir'] as string;
-  if (f.dataset === 'npy' && inputs.every((n) => existsSync(join(dir, `${n}.npy`)))) return loadNamedFeeds(dir, inputs, { batchSize: 16, limit });
-  const ds = await loadDataset(f.dataset as string, f['data-dir'] as string, { split, limit });
-  return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 32, ...(f.scale !== undefined && { scale: f.scale as number }) }));
+  if (dataset === 'npy' && inputs.every((n) => existsSync(join(dir, `${n}.npy`)))) return loadNamedFeeds(dir, inputs, { batchSize: 16, limit });
+  const ds = await loadDataset(dataset, dir, { split, limit });
+  return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 32, ...defined({ scale: f.scale }) }));
 }
 
 function nodeTable(r: QuantizeReport): string {
@@ -147,7 +133,7 @@ function nodeTable(r: QuantizeReport): string {
 }
 
 /** `mc quantize`: one call to @mc/quantize, verified in onnxruntime-node before the file is written. */
-export const quantizeCommand: Command = {
+export const quantizeCommand = defineCommand({
   name: 'quantize',
   summary: 'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and checked against the float model before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '--mode MODE [options] <in> <out>',
@@ -157,13 +143,14 @@ export const quantizeCommand: Command = {
     'mc quantize --mode int8-static --method entropy --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx mnist.int8.onnx',
     'mc quantize --mode int4 --block-size 64 llm.onnx llm.int4.onnx',
     'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits + int4 embeddings, float16 elsewhere)',
+    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits + int4 embeddings, float16 elsewhere)',
     'mc quantize --mode int4 --method gptq --dataset npy --data-dir calib gpt.onnx gpt.int4.onnx   (calib/input_ids.npy: int64 [N, T])',
   ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(quantizeCommand, positionals, ['in', 'out']);
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
-    const calib = await datasetFeeds(loaded.model, f, 'train', f['calibration-size'] as number);
+    const calib = await datasetFeeds(loaded.model, f, 'train', f['calibration-size']);
     // A Keras output is written back from the per-layer keras.layer metadata, so the slim pass keeps it there.
     const keepMetadata = f['keep-metadata'] === true || outputFormat(output!) !== 'onnx';
     const opts = optionsOf(f, calib === undefined ? undefined : (async function* () { yield* calib; })(), keepMetadata);
@@ -173,8 +160,8 @@ export const quantizeCommand: Command = {
     const report = quantized.report;
     const model = storePruned(quantized.model).model;
     // Verified before anything is written: on the test split with --dataset, else synthetic inputs.
-    const session = { sessionOptions: { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } } } as const;
-    const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: model, technique: opts.mode, output: output!, candidateSession: session as never });
+    const session: RunModelOptions = { sessionOptions: { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } } };
+    const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: model, technique: opts.mode, output: output!, candidateSession: session });
     const unchanged = warnNothingChanged(io, report);
     await saveModel(model, output!, input);
     if (f.json === true) {
@@ -190,4 +177,4 @@ export const quantizeCommand: Command = {
     lines.push(...gateLines(verify));
     io.out(lines.join('\n'));
   },
-};
+});

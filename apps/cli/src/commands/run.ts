@@ -1,37 +1,34 @@
 import { readFile } from 'node:fs/promises';
 import { McError } from '@mc/ir';
-import { parseRecipe, pipeline, recipeMaxAccuracyDrop, techniqueOf } from '@mc/pipeline';
+import { parseRecipe, pipeline, type PipelineOptions, recipeMaxAccuracyDrop, techniqueOf } from '@mc/pipeline';
 import { storePruned } from '@mc/prune';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
-import { type Command, type CliFlags, needPositionals } from '../flags.js';
-import { loadModel, saveModel } from '../formats.js';
+import { defineCommand, needPositionals, type OptionFlags } from '../flags.js';
+import { errnoCode, loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
 import { assertFiniteWeights } from '@mc/verify';
 import { gateJson, gateLines, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 
-interface RunFlags {
-  dataset: string;
-  'data-dir': string;
-  scale: number;
-  limit: number;
-  'no-verify': boolean;
-  'max-accuracy-drop': number;
-  json: boolean;
-  report: string;
-}
-
-const flags: CliFlags<RunFlags> = {
+/** The flag table is typed against PipelineOptions (data and feed come from the data flags), plus output flags. */
+const flags = {
   ...DATA_FLAGS,
+  data: null, // --dataset, --data-dir, --limit
+  feed: null, // --scale
+  verify: null, // --no-verify
+  check: null, // per step, in the recipe
+  'verify-feeds': null,
+  'on-progress': null,
+  signal: null,
   'no-verify': { type: 'boolean', description: 'skip the onnxruntime-node check after every step (the output says it was not verified)' },
   'max-accuracy-drop': { type: 'number', arg: 'pt', description: "with data: largest top-1 loss of the final model on the test split, in points (default: the largest of the steps' defaults, see docs/verify.md)" },
   json: { type: 'boolean', description: 'print every step report as JSON' },
   report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (before/after figures, parameters after each step)' },
-};
+} as const satisfies OptionFlags<PipelineOptions>;
 
 /** `mc run recipe.yaml <in> <out>`: a pipeline of steps, each verified, written once at the end. */
-export const run: Command = {
+export const run = defineCommand({
   name: 'run',
   summary: "Run a recipe (JSON or YAML): steps such as lowrank, quantize, finetune and distill, in order, each checked in onnxruntime-node against its input (the step's own check bounds, else its technique's thresholds; on the data when given, else synthetic inputs). With data the final model is also scored on the test split (--max-accuracy-drop). Nothing is written unless every check passes (exit 5 otherwise).",
   usage: '<recipe.json|yaml> <in> <out>',
@@ -46,11 +43,11 @@ export const run: Command = {
     try {
       text = await readFile(recipeFile!, 'utf8');
     } catch (e) {
-      throw new McError('E_IO', `cannot read recipe ${recipeFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; check the path`, { context: { file: recipeFile! } });
+      throw new McError('E_IO', `cannot read recipe ${recipeFile}: ${errnoCode(e) ?? String(e)}; check the path`, { context: { file: recipeFile! } });
     }
     const recipe = parseRecipe(text, recipeFile);
     const dataFlags = f.dataset === undefined && recipe.data !== undefined ? { ...f, dataset: recipe.data.dataset, 'data-dir': recipe.data.dir } : f;
-    const scale = (f.scale as number | undefined) ?? recipe.data?.scale;
+    const scale = f.scale ?? recipe.data?.scale;
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
     const data = await loadDataFlags(dataFlags, 'train');
@@ -65,9 +62,9 @@ export const run: Command = {
     const stored = storePruned(result.model);
     // With data, the whole recipe is also held to an accuracy bound on the test split, before anything is written.
     const last = recipe.steps[recipe.steps.length - 1]!;
-    const drop = (f['max-accuracy-drop'] as number | undefined) ?? recipeMaxAccuracyDrop(recipe.steps);
+    const drop = f['max-accuracy-drop'] ?? recipeMaxAccuracyDrop(recipe.steps);
     const verify = data === undefined && f['no-verify'] !== true ? undefined : await verifyBeforeWrite({ ...dataFlags, scale, 'max-accuracy-drop': drop }, io, { reference: loaded.model, candidate: stored.model, technique: techniqueOf(last), output: output! });
-    for (const s of result.steps) warnNothingChanged(io, s.report as never, `step ${s.index + 1} (${s.step}): `);
+    for (const s of result.steps) warnNothingChanged(io, s.report, `step ${s.index + 1} (${s.step}): `);
     await saveModel(stored.model, output!, input);
     if (f.json === true) {
       io.out(JSON.stringify({ input, output, steps: result.steps, storage: stored.report, ...(data !== undefined && { verify: gateJson(verify) }) }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
@@ -89,14 +86,14 @@ export const run: Command = {
     lines.push('', beforeAfterTable(figBefore, figAfter));
     if (data !== undefined || f['no-verify'] === true) lines.push(...gateLines(verify));
     if (f.report !== undefined) {
-      await writeHtmlReport(f.report as string, {
+      await writeHtmlReport(f.report, {
         title: `mc run ${recipeFile} ${input}`,
         summary: (['params', 'bytes', 'gzipBytes', 'macs'] as const).map((k) => [k, String(figBefore[k]), String(figAfter[k])]),
         layerMetric: 'parameters after the step',
         layers: result.steps.map((s) => ({ name: `${s.index + 1} ${s.step}`, value: s.report.after?.params ?? 0, detail: s.check === undefined ? 'not verified' : `cosine ${s.check.cosine.toFixed(4)}${s.check.top1 === undefined ? '' : `, top-1 agreement ${(s.check.top1 * 100).toFixed(1)}%`}` })),
       });
-      lines.push(`wrote ${String(f.report)}`);
+      lines.push(`wrote ${f.report}`);
     }
     io.out(lines.join('\n'));
   },
-};
+});
