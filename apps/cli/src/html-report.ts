@@ -201,7 +201,7 @@ export function scatterSvg(points: ScatterPoint[], o: ScatterOptions): string {
     lx += w;
   }
   const H = ly + 12;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif" font-size="12">${parts.join('')}${marks.join('')}${tags.join('')}${legend.join('')}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(`${o.yLabel} against ${o.xLabel}`)}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif" font-size="12">${parts.join('')}${marks.join('')}${tags.join('')}${legend.join('')}</svg>`;
 }
 
 /** An SVG horizontal bar chart with a value axis (ticks, title with unit) and each bar's value at its end. */
@@ -232,13 +232,13 @@ export function barsSvg(items: { name: string; value: number }[], label: string)
   });
   parts.push(`<text x="${x0 + span / 2}" y="${plotBottom + 36}" text-anchor="middle">${esc(label)}</text>`);
   const H = plotBottom + 46;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif" font-size="12">${parts.join('')}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(label)}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif" font-size="12">${parts.join('')}</svg>`;
 }
 
 /** A table whose text columns (the first `textCols`, or those listed) are left-aligned and the rest, numbers, right-aligned. */
 function table(header: string[], rows: string[][], textCols: number | number[] = 1): string {
   const cls = (i: number): string => ((typeof textCols === 'number' ? i < textCols : textCols.includes(i)) ? ' class="t"' : '');
-  return `<table><thead><tr>${header.map((h, i) => `<th${cls(i)}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  return `<div class="wide"><table><thead><tr>${header.map((h, i) => `<th${cls(i)}>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
 const SUMMARY_LABELS: Record<string, string> = { params: 'parameters', bytes: 'file size (bytes)', gzipBytes: 'gzipped file (bytes)', macs: 'multiply-accumulates (MACs)' };
@@ -299,7 +299,7 @@ export function renderHtmlReport(d: HtmlReportData): string {
     const kind = d.layerKind ?? 'layer';
     parts.push(`<h2>${kind === 'step' ? 'Per step' : 'Per layer'}: ${esc(metric)}</h2>`, barsSvg(d.layers, metric), table([kind, metric, 'detail'], d.layers.map((l) => [l.name, formatValue(l.value), l.detail]), [0, 2]));
   }
-  const css = 'body{font:14px/1.45 "DejaVu Sans",system-ui,sans-serif;margin:2rem;max-width:72rem;color:#222}svg{max-width:100%;height:auto}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}.t{text-align:left}.t+.t{min-width:16rem}.when,.note{color:#777}.facts{padding-left:1.2rem}';
+  const css = 'body{font:14px/1.45 "DejaVu Sans",system-ui,sans-serif;margin:2rem;max-width:72rem;color:#222}svg{max-width:100%;height:auto}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}.t{text-align:left}.t+.t{min-width:11rem}.wide{overflow-x:auto}.when,.note{color:#777}.facts{padding-left:1.2rem}';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(d.title)}</title><style>${css}</style></head><body>${parts.join('\n')}</body></html>\n`;
 }
 
