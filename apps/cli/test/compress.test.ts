@@ -89,7 +89,7 @@ describe('mc compress --report', () => {
     const r = await mc('compress', '--error', '0.5', '--report', report, path.join(repoRoot, 'examples/models/mnist-mlp.onnx'), path.join(dir, 'o.onnx'));
     expect(r.code).toBe(0);
     const html = readFileSync(report, 'utf8');
-    expect(html).toMatch(/fraction of parameters kept/);
+    expect(html).toMatch(/Per layer: parameters kept \(%\)/);
     expect(html).toMatch(/<svg[^>]*>.*<rect/s);
     expect(readdirSync(dir).sort()).toEqual(['o.onnx', 'r.html']);
   });

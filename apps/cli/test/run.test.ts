@@ -20,7 +20,7 @@ describe.skipIf(!have)('mc run <recipe>', () => {
     expect(r.out).toMatch(/lowrank/);
     expect(r.out).toMatch(/compression rate/);
     expect(existsSync(out)).toBe(true);
-    expect(readFileSync(path.join(dir, 'r.html'), 'utf8')).toMatch(/parameters after the step.*<svg/s);
+    expect(readFileSync(path.join(dir, 'r.html'), 'utf8')).toMatch(/Per step: weight bytes after the step.*<svg/s);
   });
 
   it('an unknown step is a usage error and writes nothing', async () => {

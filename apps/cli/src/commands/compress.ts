@@ -113,8 +113,8 @@ export const compress = defineCommand({
       await writeHtmlReport(f.report, {
         title: `mc compress ${input}`,
         summary: (['params', 'bytes', 'gzipBytes', 'macs'] as const).map((k) => [k, String(figBefore[k]), String(figAfter[k])]),
-        layerMetric: 'fraction of parameters kept',
-        layers: report.nodes.map((n) => ({ name: n.node, value: n.paramsAfter / Math.max(1, n.paramsBefore), detail: n.replaced ? `ranks ${n.ranks.join(',')}, error ${n.weightError.toFixed(4)}` : 'kept' })),
+        layerMetric: 'parameters kept (%)',
+        layers: report.nodes.map((n) => ({ name: n.node, value: (100 * n.paramsAfter) / Math.max(1, n.paramsBefore), detail: n.replaced ? `ranks ${n.ranks.join(',')}, error ${n.weightError.toFixed(4)}` : 'kept' })),
       });
       lines.push(`wrote ${String(f.report)}`);
     }

@@ -5,7 +5,7 @@ import { storePruned } from '@mc/prune';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { defineCommand, needPositionals, type OptionFlags } from '../flags.js';
 import { errnoCode, loadModel, saveModel } from '../formats.js';
-import { writeHtmlReport } from '../html-report.js';
+import { formatValue, writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
 import { assertFiniteWeights } from '@mc/verify';
@@ -89,8 +89,12 @@ export const run = defineCommand({
       await writeHtmlReport(f.report, {
         title: `mc run ${recipeFile} ${input}`,
         summary: (['params', 'bytes', 'gzipBytes', 'macs'] as const).map((k) => [k, String(figBefore[k]), String(figAfter[k])]),
-        layerMetric: 'parameters after the step',
-        layers: result.steps.map((s) => ({ name: `${s.index + 1} ${s.step}`, value: s.report.after?.params ?? 0, detail: s.check === undefined ? 'not verified' : `cosine ${s.check.cosine.toFixed(4)}${s.check.top1 === undefined ? '' : `, top-1 agreement ${(s.check.top1 * 100).toFixed(1)}%`}` })),
+        layerMetric: 'weight bytes after the step',
+        layerKind: 'step',
+        layers: [
+          { name: '0 input', value: result.steps[0]?.report.before?.paramBytes ?? NaN, detail: `${formatNumber(figBefore.params)} parameters` },
+          ...result.steps.map((s) => ({ name: `${s.index + 1} ${s.step}`, value: s.report.after?.paramBytes ?? NaN, detail: `${formatValue(s.report.after?.params ?? NaN)} parameters; ${s.check === undefined ? 'not verified' : `cosine ${s.check.cosine.toFixed(4)}${s.check.top1 === undefined ? '' : `, top-1 agreement ${(s.check.top1 * 100).toFixed(1)}%`}`}` })),
+        ],
       });
       lines.push(`wrote ${f.report}`);
     }
