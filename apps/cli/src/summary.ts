@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type Model, modelStats } from '@mc/ir';
 import { formatBytes, formatNumber, formatTable } from './table.js';
@@ -12,11 +13,31 @@ export interface ModelFigures {
   nodes: number;
 }
 
-/** Figures of a model and the file it was read from or written to. */
+/** Files above this many bytes are not gzipped for the figures (gzip -9 of GiBs takes minutes); the row says '–'. */
+const GZIP_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Figures of a model and the file it was read from or written to. The bytes include the external-data files an ONNX
+ * file names (its .onnx is then small, so reading it again to find them is cheap).
+ */
 export async function figuresOf(model: Model, file: string): Promise<ModelFigures> {
   const bytes = await readFile(file);
+  let total = bytes.length;
+  let external = false;
+  if (file.toLowerCase().endsWith('.onnx') && bytes.length < 16 * 1024 * 1024) {
+    const { readOnnx, externalDataFiles } = await import('@mc/io-onnx');
+    try {
+      for (const p of externalDataFiles(readOnnx(bytes, { file, baseDir: path.dirname(path.resolve(file)) }))) {
+        total += (await stat(p)).size;
+        external = true;
+      }
+    } catch {
+      // figures only: an unreadable reference was reported when the model was read
+    }
+  }
   const s = modelStats(model);
-  return { params: s.params, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length, macs: s.macs, nodes: s.nodeCount };
+  const gzipBytes = external || total > GZIP_MAX_BYTES ? Number.NaN : gzipSync(bytes, { level: 9 }).length;
+  return { params: s.params, bytes: total, gzipBytes, macs: s.macs, nodes: s.nodeCount };
 }
 
 /** Compression rate a/a* and space saving (a − a*)/a* (a, a* = parameters before/after), as the survey defines them. */
@@ -34,7 +55,7 @@ export type ExtraRow = [label: string, before: string | number, after: string | 
 /** The terminal before/after table every compressing command prints. */
 export function beforeAfterTable(before: ModelFigures, after: ModelFigures, extra: readonly ExtraRow[] = []): string {
   const c = compressionFigures(before, after);
-  const pct = (a: number, b: number): string => (a === 0 ? '' : `${(((b - a) / a) * 100).toFixed(1)}%`);
+  const pct = (a: number, b: number): string => (a === 0 || !Number.isFinite(a) || !Number.isFinite(b) ? '' : `${(((b - a) / a) * 100).toFixed(1)}%`);
   const rows: (string | number)[][] = [
     ['parameters', formatNumber(before.params), formatNumber(after.params), pct(before.params, after.params)],
     ['file bytes', formatBytes(before.bytes), formatBytes(after.bytes), pct(before.bytes, after.bytes)],

@@ -17,6 +17,7 @@ export function formatNumber(n: number): string {
 
 /** Bytes in a human unit: '4.58 MB'. */
 export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return '–'; // not measured (e.g. gzip of a model with external data)
   if (n < 1024) return `${n} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];
   let v = n;

@@ -1,3 +1,3 @@
 export { readOnnx, readOnnxTensor, type ReadOnnxOptions } from './read-onnx.js';
 export { writeOnnx, writeOnnxTensor, PROTOBUF_LIMIT, type WriteOnnxOptions } from './write-onnx.js';
-export { loadOnnx, saveOnnx, type SaveOnnxOptions, type SaveOnnxResult } from './load-save.js';
+export { externalDataFiles, loadOnnx, saveOnnx, type SaveOnnxOptions, type SaveOnnxResult } from './load-save.js';

@@ -46,8 +46,8 @@ export interface SaveOnnxOptions {
    * Where tensor bytes go. `false`: all inside the .onnx file (fails above 2 GiB). An object: every initializer of at
    * least `threshold` bytes (default 1024) goes to `location` (default `<file>.data`, next to the model), at offsets aligned
    * to `align` bytes (default 4096) for tensors at least that large. Default: tensors that were external when read
-   * stay external (in `<file>.data`), the rest inline; a model that would exceed protobuf's 2 GiB that way is saved
-   * with every tensor of 1 KiB or more external.
+   * stay external (in `<file>.data`), the rest inline; a model that had external data, or that would exceed
+   * protobuf's 2 GiB that way, is saved with every tensor of 1 KiB or more external.
    */
   externalData?: false | { location?: string; threshold?: number; align?: number };
   /** Called after each tensor written to external data (long saves of large models). */
@@ -69,6 +69,23 @@ const CHUNK = 16 << 20;
 
 function sourceOf(t: Tensor): ExternalSource | undefined {
   return (t.info.extra as { externalSource?: ExternalSource } | undefined)?.externalSource;
+}
+
+/**
+ * The external-data files a model's initializers are read from (distinct absolute paths); empty for a model held inline.
+ *
+ * @example
+ * ```ts
+ * externalDataFiles(await loadOnnx('llm.onnx')); // ['/models/llm.onnx.data']
+ * ```
+ */
+export function externalDataFiles(model: Model): string[] {
+  const out = new Set<string>();
+  for (const v of model.graph.initializers.values()) {
+    const src = v.constValue === undefined ? undefined : sourceOf(v.constValue);
+    if (src !== undefined) out.add(src.path);
+  }
+  return [...out];
 }
 
 /**
@@ -103,6 +120,10 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
   const common = { location, dataPath, align, onProgress: opts.onProgress, signal: opts.signal };
   if (ext === false) return attempt(model, path, { ...common, threshold: Infinity, preserve: false, externalize: false });
   if (ext !== undefined) return attempt(model, path, { ...common, threshold: ext.threshold ?? 1024, preserve: false, externalize: true });
+  // A model read with external data keeps it: the tensors that were external stay so, and new tensors of 1 KiB or
+  // more (e.g. quantized weights replacing external ones) go there too, streamed one at a time, instead of into one
+  // protobuf buffer that would hold them all in memory.
+  if (externalDataFiles(model).length > 0) return attempt(model, path, { ...common, threshold: 1024, preserve: true, externalize: true });
   try {
     return await attempt(model, path, { ...common, threshold: Infinity, preserve: true, externalize: true });
   } catch (e) {

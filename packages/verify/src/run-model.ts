@@ -21,8 +21,8 @@ export interface RunModelOptions {
   /** Where the model came from, for error messages. */
   file?: string;
   /**
-   * An IR model whose weights exceed `above` bytes (default {@link SEGMENTED_ABOVE_BYTES}, 1 GiB) runs in segments of
-   * at most `bytes` weight bytes (default {@link SEGMENT_BYTES}, 256 MiB), one onnxruntime session at a time.
+   * An IR model whose weights exceed `above` bytes (default {@link SEGMENTED_ABOVE_BYTES}, 512 MiB) runs in segments of
+   * at most `bytes` weight bytes (default {@link SEGMENT_BYTES}, 128 MiB), one onnxruntime session at a time.
    */
   segments?: { above?: number; bytes?: number };
 }
@@ -64,7 +64,8 @@ function segmentedSession(model: Model, opts: RunModelOptions): ModelSession {
       model,
       feeds,
       async (part, fs) => {
-        const s = await openSession(part, opts);
+        // No arena: a released segment's memory goes back to the allocator before the next segment loads.
+        const s = await openSession(part, { ...opts, sessionOptions: { enableCpuMemArena: false, ...opts.sessionOptions } });
         try {
           const out: Record<string, Tensor>[] = [];
           for (const f of fs) out.push(await s.run(f));

@@ -4,7 +4,7 @@ import { DATASET_KINDS, loadDataset, loadNamedFeeds } from '@mc/datasets';
 import { collectFeeds, FEED_DEFAULTS, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
 import {
-  CALIBRATION_METHODS, type CalibrationMethod, type Feeds, INT4_BLOCK_SIZES, INT4_METHODS, type Int4Method, QUANTIZE_DEFAULTS, QUANTIZE_MODES, type QuantizeOptions, type QuantizeReport, quantize,
+  CALIBRATION_METHODS, type CalibrationMethod, EMBEDDINGS_FORMS, type Feeds, INT4_BLOCK_SIZES, INT4_METHODS, type Int4Method, QUANTIZE_DEFAULTS, QUANTIZE_MODES, type QuantizeOptions, type QuantizeReport, quantize,
 } from '@mc/quantize';
 import { storePruned, unstorePruned } from '@mc/prune';
 import { assertFiniteWeights, type RunModelOptions } from '@mc/verify';
@@ -44,8 +44,8 @@ const flags = {
   'short-names': { type: 'boolean', description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)' },
   'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
   'block-list': null, // FP16_BLOCK_LIST
-  'conv-bits': null,
-  embeddings: null,
+  'conv-bits': { type: 'number', arg: 'B', choices: [4, 8], description: `int4/q4f16: bits of Conv weights, default ${D.int4.convBits} (8: int8 per output channel; 4: int4 blocks over the kernel, opset 21, lossy on small CNNs)` },
+  embeddings: { type: 'string', choices: EMBEDDINGS_FORMS, description: `int4/q4f16: embedding tables (Gather): float, int4/int8 (GatherBlockQuantized) or int8-dq (DequantizeLinear); default ${D.int4.embeddings} for int4, ${D.q4f16.embeddings} for q4f16` },
   bins: null,
   damp: null,
   'min-elements': null,
@@ -90,7 +90,7 @@ function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keep
     case 'q4f16': {
       if (mode === 'q4f16' && format !== undefined) throw new UsageError(`mc quantize --mode q4f16: int4 weights are MatMulNBits; drop --format ${format}`);
       if (format === 'qdq' || format === 'qoperator') throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${format}`);
-      const int4 = { ...common, ...sym, blockSize: f['block-size'], ...defined({ method: f.method === undefined ? undefined : int4Method(f.method), calibration }) };
+      const int4 = { ...common, ...sym, blockSize: f['block-size'], ...defined({ method: f.method === undefined ? undefined : int4Method(f.method), calibration, convBits: f['conv-bits'], embeddings: f.embeddings }) };
       return mode === 'q4f16' ? { mode, ...int4 } : { mode, ...int4, ...defined({ format }) };
     }
     case 'kmeans':
@@ -142,8 +142,8 @@ export const quantizeCommand = defineCommand({
     'mc quantize --mode fp16 model.onnx model.fp16.onnx',
     'mc quantize --mode int8-static --method entropy --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx mnist.int8.onnx',
     'mc quantize --mode int4 --block-size 64 llm.onnx llm.int4.onnx',
-    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits + int4 embeddings, float16 elsewhere)',
-    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits + int4 embeddings, float16 elsewhere)',
+    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits, int8 embeddings, float16 elsewhere)',
+    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits, int8 embeddings, float16 elsewhere)',
     'mc quantize --mode int4 --method gptq --dataset npy --data-dir calib gpt.onnx gpt.int4.onnx   (calib/input_ids.npy: int64 [N, T])',
   ],
   async run({ flags: f, positionals, io }) {
