@@ -15,7 +15,7 @@ const mnistDir = path.join(shared, 'data/mnist');
 const missing = torchLenetMissing(mnistDir);
 const data = ['--dataset', 'mnist', '--data-dir', mnistDir];
 /** The documented default recipe, after `mc prune`. */
-const RECIPE = ['--sparsity', '0.92', '--global', '--codebook', '4', '--finetune', '--epochs', '3', '--schedule', 'cosine'];
+const RECIPE = ['--sparsity', '0.92', '--global', '--codebook', '4', '--finetune', '--epochs', '5', '--schedule', 'cosine'];
 
 async function top1(file: string): Promise<number> {
   const r = await mc('eval', ...data, file);
