@@ -10,7 +10,7 @@ import { mc, repoRoot, shared, tempDir } from './helpers.js';
 // a LeNet-300-100 that mc did not train: PyTorch's (bench/lenet/train_lenet_torch.py, Debian python3-torch, 4 epochs,
 // exported by torch.onnx as Flatten → Gemm(transB=1) + Relu). Cached in ~/.cache/mc/lenet-torch; the first run trains it
 // (about 3 minutes on a busy core). The command is the default recipe docs/prune.md gives; the full measurement on
-// this model and on mc's own LeNet is bench/lenet/deep-compression.bench.mjs (docs/benchmarks.md).
+// this model and on mc's own LeNet is bench/deep-compression.bench.mjs (docs/benchmarks.md), with a second, better-trained PyTorch model.
 const mnistDir = path.join(shared, 'data/mnist');
 const missing = torchLenetMissing(mnistDir);
 const data = ['--dataset', 'mnist', '--data-dir', mnistDir];
