@@ -89,6 +89,7 @@ export const pruneCommand = defineCommand({
     'mc prune --sparsity 0.92 --global lenet.onnx lenet-sparse.onnx',
     'mc prune --nm 2:4 --storage dense model.onnx model-24.onnx',
     'mc prune --sparsity 0.92 --global --storage packed --codebook 4 lenet.onnx lenet-tiny.onnx',
+    'mc prune --sparsity 0.92 --global --codebook 4 --finetune --epochs 5 --schedule cosine --dataset mnist --data-dir data/mnist lenet.onnx lenet-dc.onnx',
     'mc prune --channels 0.5 --importance bn --fold-bn resnet.onnx resnet-thin.onnx',
     'mc prune --sparsity 0.9 --finetune --dataset mnist --data-dir data/mnist --epochs 1 --eval lenet.onnx tuned.onnx',
   ],
