@@ -1,11 +1,13 @@
 import { roundHalfEven } from './qparams.js';
 
 /**
- * Block-wise 4-bit round-to-nearest (RTN) quantization of a [rows, cols] row-major matrix along its rows: each run of
+ * Block-wise 4-bit (or 8-bit: GatherBlockQuantized tables) round-to-nearest (RTN) quantization of a [rows, cols]
+ * row-major matrix along its rows: each run of
  * `blockSize` consecutive elements of a row gets its own scale (and zero point when asymmetric). This is the layout of
  * `com.microsoft.MatMulNBits` (rows = N output columns, cols = K) and of ONNX DequantizeLinear's `block_size`.
  *
- * Values are stored unsigned (0..15) with zero point zp, x ≈ (q - zp) · scale:
+ * Values are stored unsigned (0..15; 0..255 at 8 bits, with 127 and 255 for 7 and 15 below) with zero point zp,
+ * x ≈ (q - zp) · scale:
  * - symmetric: scale = max|x| / 7, zp = 8 (q - 8 ∈ [-7, 7]: -x quantizes to -q),
  * - asymmetric: range widened to include 0, scale = (max - min) / 15, zp = round(-min / scale).
  */
@@ -25,7 +27,8 @@ export interface BlockQuantized {
  * @example
  * const r = quantizeBlocks(wT, n, k, 32, true);
  */
-export function quantizeBlocks(data: Float32Array, rows: number, cols: number, blockSize: number, symmetric: boolean): BlockQuantized {
+export function quantizeBlocks(data: Float32Array, rows: number, cols: number, blockSize: number, symmetric: boolean, bits: 4 | 8 = 4): BlockQuantized {
+  const qmax = (1 << bits) - 1;
   const nb = Math.ceil(cols / blockSize);
   const q = new Uint8Array(rows * cols);
   const scales = new Float32Array(rows * nb);
@@ -36,12 +39,12 @@ export function quantizeBlocks(data: Float32Array, rows: number, cols: number, b
       const s = r * cols + b * blockSize;
       const e = r * cols + Math.min(cols, (b + 1) * blockSize);
       const [lo, hi] = blockRange(data, s, e);
-      const [scale, zp] = blockParams(lo, hi, symmetric);
+      const [scale, zp] = blockParams(lo, hi, symmetric, bits);
       scales[r * nb + b] = scale;
       zeroPoints[r * nb + b] = zp;
       for (let i = s; i < e; i++) {
         let v = roundHalfEven(data[i]! / scale) + zp;
-        v = v < 0 ? 0 : v > 15 ? 15 : v;
+        v = v < 0 ? 0 : v > qmax ? qmax : v;
         q[i] = v;
         const err = Math.abs((v - zp) * scale - data[i]!);
         if (err > maxAbsError) maxAbsError = err;
@@ -64,19 +67,21 @@ export function blockRange(data: ArrayLike<number>, s: number, e: number): [numb
 }
 
 /**
- * Scale and zero point of a 4-bit block covering [lo, hi]: symmetric scale = max|x|/7 with zero point 8, asymmetric
- * scale = (hi - lo)/15 with zero point round(-lo/scale); a block of zeros gets scale 1.
+ * Scale and zero point of a `bits`-bit block (4 or 8) covering [lo, hi]: symmetric scale = max|x|/7 (/127) with zero
+ * point 8 (128), asymmetric scale = (hi - lo)/15 (/255) with zero point round(-lo/scale); a block of zeros gets scale 1.
  * @internal
  */
-export function blockParams(lo: number, hi: number, symmetric: boolean): [scale: number, zeroPoint: number] {
+export function blockParams(lo: number, hi: number, symmetric: boolean, bits: 4 | 8 = 4): [scale: number, zeroPoint: number] {
+  const qmax = (1 << bits) - 1;
+  const half = 1 << (bits - 1);
   let scale: number;
   let zp: number;
   if (symmetric) {
-    scale = Math.fround(Math.max(-lo, hi) / 7);
-    zp = 8;
+    scale = Math.fround(Math.max(-lo, hi) / (half - 1));
+    zp = half;
   } else {
-    scale = Math.fround((hi - lo) / 15);
-    zp = scale > 0 ? Math.max(0, Math.min(15, roundHalfEven(-lo / scale))) : 0;
+    scale = Math.fround((hi - lo) / qmax);
+    zp = scale > 0 ? Math.max(0, Math.min(qmax, roundHalfEven(-lo / scale))) : 0;
   }
   return [scale > 0 ? scale : 1, zp];
 }
@@ -117,35 +122,3 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   return out;
 }
 
-/**
- * Block-wise 8-bit round-to-nearest of a [rows, cols] matrix along its rows (GatherBlockQuantized bits 8): symmetric
- * scale = max|x|/127 with zero point 128, asymmetric scale = (hi - lo)/255 with zero point round(-lo/scale); values
- * 0..255, x ≈ (q - zp) · scale.
- * @example
- * const r = quantizeBlocks8(table, rows, width, 32, true);
- */
-export function quantizeBlocks8(data: Float32Array, rows: number, cols: number, blockSize: number, symmetric: boolean): BlockQuantized {
-  const nb = Math.ceil(cols / blockSize);
-  const q = new Uint8Array(rows * cols);
-  const scales = new Float32Array(rows * nb);
-  const zeroPoints = new Uint8Array(rows * nb);
-  let maxAbsError = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let b = 0; b < nb; b++) {
-      const s = r * cols + b * blockSize;
-      const e = r * cols + Math.min(cols, (b + 1) * blockSize);
-      const [lo, hi] = blockRange(data, s, e);
-      let scale = Math.fround(symmetric ? Math.max(-lo, hi) / 127 : (hi - lo) / 255);
-      if (!(scale > 0)) scale = 1;
-      const zp = symmetric ? 128 : Math.max(0, Math.min(255, roundHalfEven(-lo / scale)));
-      scales[r * nb + b] = scale;
-      zeroPoints[r * nb + b] = zp;
-      for (let i = s; i < e; i++) {
-        const v = Math.max(0, Math.min(255, roundHalfEven(data[i]! / scale) + zp));
-        q[i] = v;
-        maxAbsError = Math.max(maxAbsError, Math.abs((v - zp) * scale - data[i]!));
-      }
-    }
-  }
-  return { q, scales, zeroPoints, blocksPerRow: nb, maxAbsError };
-}

@@ -1,7 +1,7 @@
 import { type Model, type Node, Tensor, type Value, attr, namedInput, toFloat32 } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
-import { type BlockQuantized, packBits, quantizeBlocks8 } from '../kernels/block.js';
+import { type BlockQuantized, packBits, quantizeBlocks } from '../kernels/block.js';
 import { quantizeAxis } from '../kernels/qparams.js';
 import type { EmbeddingsForm } from '../options.js';
 import type { ReportBuilder } from '../report.js';
@@ -161,7 +161,7 @@ function blockTable(
     if (tied.zeroPoints !== undefined) ins.push(reshape(tied.zeroPoints, [rows, Math.ceil(nb / 2)], 'uint8'));
     return { ins, bytes: 0, error: tied.maxAbsError, note: `GatherBlockQuantized 4-bit block ${bs}, tied to the head's MatMulNBits weight (stored once)` };
   }
-  const r = bits === 4 ? kernel(toFloat32(t), rows, cols) : quantizeBlocks8(toFloat32(t), rows, cols, bs, symmetric);
+  const r = bits === 4 ? kernel(toFloat32(t), rows, cols) : quantizeBlocks(toFloat32(t), rows, cols, bs, symmetric, 8);
   const neutral = bits === 4 ? 8 : 128;
   const data = emit.init(`${table.name}_q${bits}`, new Tensor('uint8', [rows, (cols * bits) / 8], bits === 4 ? packRows(r.q, rows, cols) : r.q));
   const scales = emit.init(`${table.name}_scales`, new Tensor('float32', [rows, nb], r.scales));
