@@ -152,11 +152,13 @@ export function pruneChannels(model: Model, opts: ChannelOptions, warnings: McWa
     const members = roots.flatMap((r) => state.members[r.index]!);
     const reasons = [...new Set(roots.flatMap((r) => state.reasons[r.index]!))];
     total += list.length;
+    const headSize = roots.map((r) => state.headSize.get(r.index)).find((h) => h !== undefined);
     reports.push({
       id: reports.length,
       roots: roots.map((r) => r.node.name),
       members: members.filter((m, i) => members.findIndex((x) => x.node === m.node && x.role === m.role) === i),
       channels: list.length,
+      ...(headSize !== undefined && { headSize }),
       removed: list.filter((c) => removed.has(c.rep)).length,
       fixed: list.filter((c) => c.fixed).length,
       reasons,
