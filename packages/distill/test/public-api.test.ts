@@ -4,6 +4,7 @@ it('public surface', async () => {
   expect(Object.keys(await import('../src/index.js')).sort()).toMatchInlineSnapshot(`
     [
       "distill",
+      "distillLm",
       "finetune",
       "initTraining",
       "lenet",
