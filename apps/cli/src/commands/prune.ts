@@ -81,7 +81,7 @@ function reportLines(r: PruneReport): string[] {
     const rows = r.weights.map((w) => [w.node, w.opType, `[${w.dims.join('x')}]`, `${(w.sparsity * 100).toFixed(1)}%`, w.storage + (w.indexType ? ` (${w.indexType})` : '') + (w.codebook ? ` + ${w.codebook.bits}-bit codebook` : ''), formatNumber(w.bytesBefore), formatNumber(w.bytesAfter)]);
     lines.push(formatTable(['layer', 'op', 'weight', 'zeros', 'storage', 'bytes', 'after'], rows));
   } else {
-    const rows = r.groups.map((g) => [g.id, g.roots.length > 2 ? `${g.roots.slice(0, 2).join(', ')} +${g.roots.length - 2}` : g.roots.join(', '), g.members.length, g.channels, g.removed, g.fixed === g.channels ? `left alone: ${g.reasons.join('; ')}` : g.reasons.join('; ')]);
+    const rows = r.groups.map((g) => [g.id, g.roots.length > 2 ? `${g.roots.slice(0, 2).join(', ')} +${g.roots.length - 2}` : g.roots.join(', '), g.members.length, g.channels, g.removed, g.fixed === g.channels ? `left alone: ${g.reasons.join('; ')}` : [...(g.headSize === undefined ? [] : [`attention heads of ${g.headSize} channels`]), ...g.reasons].join('; ')]);
     lines.push(formatTable(['group', 'layers', 'members', 'channels', 'removed', 'note'], rows));
   }
   lines.push(`${r.mode === 'magnitude' ? 'weights zeroed' : 'channels removed'}: ${(r.achieved * 100).toFixed(1)}%`);

@@ -122,7 +122,9 @@ export function headReshape(ctx: RuleContext, node: Node, x: ChanMap): boolean {
 export const batchedMatMulRule: Rule = (ctx, node, mapped) => {
   const ro = node.outputs[0]!.shape?.length;
   const shapes = node.inputs.map((v) => v?.shape);
-  if (ro === undefined || shapes.some((s) => s === undefined) || ro < 3) return fixAll(ctx, mapped, `${label(node)} multiplies activations of unknown rank`);
+  // A 2-D product with a computed weight (no batch axis to carry heads) is a layer whose weight mc cannot rewrite.
+  if (ro === undefined || ro < 3) return fixAll(ctx, mapped, `${label(node)} has no constant weight`);
+  if (shapes.some((s) => s === undefined)) return fixAll(ctx, mapped, `${label(node)} multiplies activations of unknown rank`);
   let out: ChanMap | undefined;
   const place: number[] = [];
   for (const [i, m] of mapped.entries()) {
