@@ -45,7 +45,7 @@ export interface LmDistillReport {
   epochs: EpochReport[];
   steps: number;
   seconds: number;
-  /** Initializers that were trained. */
+  /** Initializers that were trained (every float initializer on a gradient path except scalars). */
   trained: string[];
 }
 
@@ -74,7 +74,9 @@ export async function distillLm(teacher: Model, student: Model, windows: TokenWi
     throw new McError('E_OPTION', `distillLm: token windows [${count}, ${width}] over ${windows.data.length} ids; pass [N, W] windows with W >= 2`);
   }
   const started = performance.now();
-  const { trainable } = ortTrainables(student, {});
+  // Scalars (Gelu's 0.5 and 1, attention's 1/√d that exporters fold into initializers) stay constants.
+  const scalar = (name: string) => (student.graph.initializers.get(name)?.constValue?.size ?? 0) <= 1;
+  const { trainable } = ortTrainables(student, { freeze: scalar });
   if (trainable.size === 0) throw new McError('E_OPTION', 'distillLm: the student has no trainable float32 initializers; nothing to train');
   const graph = buildOrtGraph(student, { trainable, state: new Set(), bnMomentum: 0.99, loss: { alpha, temperature: T } });
   const k = graph.classes!;
