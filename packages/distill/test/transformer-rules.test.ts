@@ -38,52 +38,75 @@ function tinyLm(): Model {
   return b.build();
 }
 
+/**
+ * Checks dLoss/dW of every trainable weight of `model` (input `input_ids` int64 [3, 5] or float `x`, logits
+ * [3, 5, V]) against central finite differences of the loss, on both loss terms.
+ */
+async function checkGradients(model: Model, input: [Float32Array | BigInt64Array, number[]], expected: string[]): Promise<void> {
+  const { trainable } = ortTrainables(model, {});
+  expect([...trainable].sort()).toEqual(expected);
+  const g = buildOrtGraph(model, { trainable, state: new Set(), bnMomentum: 0.99, loss: { alpha: 0.5, temperature: 2 } });
+  const runner = await OrtRunner.create(g, 1);
+  try {
+    const rows = 15;
+    const weights = new Map([...g.weights].map((name) => [name, Float32Array.from(model.graph.initializers.get(name)!.constValue!.data as Float32Array)]));
+    const dims = new Map([...g.weights].map((name) => [name, model.graph.initializers.get(name)!.constValue!.dims]));
+    const target = new Float32Array(rows * V);
+    for (let r = 0; r < rows; r++) target[r * V + ((r * 5) % V)] = 1;
+    const teacher = randomTensor('float32', [rows, V], 9, 2).data as Float32Array;
+    const feeds = (): Record<string, [Float32Array | BigInt64Array, readonly number[]]> => ({
+      ...Object.fromEntries([...weights].map(([name, d]) => [name, [d, dims.get(name)!]])),
+      [g.input]: input,
+      [g.target!]: [target, [rows, V]],
+      [g.teacher!]: [teacher, [rows, V]],
+    });
+    const out = await runner.run(feeds(), [g.loss!, ...g.grads.values()]);
+    const lossAt = async () => (await runner.run(feeds(), [g.loss!])).get(g.loss!)![0]!;
+    for (const [name, gradName] of g.grads) {
+      const grad = out.get(gradName)!;
+      const data = weights.get(name)!;
+      let scale = 0;
+      for (const x of grad) scale = Math.max(scale, Math.abs(x));
+      expect(scale, `${name} has a gradient`).toBeGreaterThan(1e-4);
+      // Every entry of small weights, a spread of entries of the larger ones.
+      const step = Math.max(1, Math.floor(data.length / 24));
+      for (let i = 0; i < data.length; i += step) {
+        const h = 1e-2;
+        const x0 = data[i]!;
+        data[i] = x0 + h;
+        const up = await lossAt();
+        data[i] = x0 - h;
+        const down = await lossAt();
+        data[i] = x0;
+        const fd = (up - down) / (2 * h);
+        expect(Math.abs(fd - grad[i]!), `${name}[${i}]: analytic ${grad[i]}, finite difference ${fd}`).toBeLessThan(5e-3 * scale + 5e-5);
+      }
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+/** x [N, 5, D] → Gelu (exact or tanh) of a MatMul, Where(mask, ·, another MatMul) → MatMul → logits (opset 20). */
+function geluWhere(approximate: 'none' | 'tanh'): Model {
+  const b = new ModelBuilder({ opset: 20 });
+  const x = b.input('x', 'float32', ['N', 5, D]);
+  const h = b.node('Gelu', [b.node('MatMul', [x, b.initializer('w1', w([D, D], 11, 0.4))])], { approximate });
+  const mask = new Tensor('bool', [5, D], Uint8Array.from({ length: 5 * D }, (_, i) => (i % 3 === 0 ? 0 : 1)));
+  const m = b.node('Where', [b.initializer('mask', mask), h, b.node('MatMul', [x, b.initializer('w3', w([D, D], 14, 0.3))])]);
+  b.output(b.node('MatMul', [m, b.initializer('w2', w([D, V], 12))]), 'logits', { dtype: 'float32' });
+  return b.build();
+}
+
 describe('onnxruntime engine: transformer rules', () => {
   it('gradients of every weight equal central finite differences of the loss (both loss terms, [N, T, V] logits)', async () => {
-    const model = tinyLm();
-    const { trainable } = ortTrainables(model, {});
-    expect([...trainable].sort()).toEqual(['emb', 'head', 'ln.b', 'ln.g', 'wk', 'wq', 'wv']);
-    const g = buildOrtGraph(model, { trainable, state: new Set(), bnMomentum: 0.99, loss: { alpha: 0.5, temperature: 2 } });
-    const runner = await OrtRunner.create(g, 1);
-    try {
-      const [n, t] = [3, 5];
-      const ids = BigInt64Array.from({ length: n * t }, (_, i) => BigInt((i * 7 + 3) % V));
-      const weights = new Map([...g.weights].map((name) => [name, Float32Array.from(model.graph.initializers.get(name)!.constValue!.data as Float32Array)]));
-      const dims = new Map([...g.weights].map((name) => [name, model.graph.initializers.get(name)!.constValue!.dims]));
-      const target = new Float32Array(n * t * V);
-      for (let r = 0; r < n * t; r++) target[r * V + ((r * 5) % V)] = 1;
-      const teacher = randomTensor('float32', [n * t, V], 9, 2).data as Float32Array;
-      const feeds = (): Record<string, [Float32Array | BigInt64Array, readonly number[]]> => ({
-        ...Object.fromEntries([...weights].map(([name, d]) => [name, [d, dims.get(name)!]])),
-        [g.input]: [ids, [n, t]],
-        [g.target!]: [target, [n * t, V]],
-        [g.teacher!]: [teacher, [n * t, V]],
-      });
-      const out = await runner.run(feeds(), [g.loss!, ...g.grads.values()]);
-      const lossAt = async () => (await runner.run(feeds(), [g.loss!])).get(g.loss!)![0]!;
-      for (const [name, gradName] of g.grads) {
-        const grad = out.get(gradName)!;
-        const data = weights.get(name)!;
-        let scale = 0;
-        for (const x of grad) scale = Math.max(scale, Math.abs(x));
-        expect(scale, `${name} has a gradient`).toBeGreaterThan(1e-4);
-        // Every entry of small weights, a spread of entries of the larger ones.
-        const step = Math.max(1, Math.floor(data.length / 24));
-        for (let i = 0; i < data.length; i += step) {
-          const h = 1e-2;
-          const x0 = data[i]!;
-          data[i] = x0 + h;
-          const up = await lossAt();
-          data[i] = x0 - h;
-          const down = await lossAt();
-          data[i] = x0;
-          const fd = (up - down) / (2 * h);
-          expect(Math.abs(fd - grad[i]!), `${name}[${i}]: analytic ${grad[i]}, finite difference ${fd}`).toBeLessThan(2e-2 * scale + 2e-4);
-        }
-      }
-    } finally {
-      await runner.release();
-    }
+    const ids = BigInt64Array.from({ length: 15 }, (_, i) => BigInt((i * 7 + 3) % V));
+    await checkGradients(tinyLm(), [ids, [3, 5]], ['emb', 'head', 'ln.b', 'ln.g', 'wk', 'wq', 'wv']);
+  }, 60_000);
+
+  it('Gelu (exact and tanh) and Where masking: gradients equal finite differences', async () => {
+    const x = randomTensor('float32', [3, 5, D], 13, 1).data as Float32Array;
+    for (const approximate of ['none', 'tanh'] as const) await checkGradients(geluWhere(approximate), [x, [3, 5, D]], ['w1', 'w2', 'w3']);
   }, 60_000);
 });
 

@@ -120,3 +120,42 @@ export const matMulAnyRule: OrtRule = {
     return [need[0] ? e.op('MatMul', [dy[0]!, t(ctx.x(1)!)]) : undefined, need[1] ? e.op('MatMul', [t(ctx.x(0)!), dy[0]!]) : undefined];
   },
 };
+
+/** Where(c, X, Y) (masking): dX = dY where c, dY = dY elsewhere, each summed over its broadcast axes. */
+export const whereRule: OrtRule = {
+  trainable: [],
+  check: (_node, inShape, outShape) => ([1, 2].some((i) => inShape(i) === undefined) || outShape(0) === undefined ? 'operand shapes unknown (needed to sum broadcast gradients)' : undefined),
+  backward(ctx, [dy], need) {
+    const { e } = ctx;
+    const zero = e.f32(0);
+    const c = ctx.x(0)!;
+    const pick = (i: 1 | 2) => e.unbroadcast(e.op('Where', i === 1 ? [c, dy!, zero] : [c, zero, dy!]), ctx.x(i)!, ctx.inShape(i), ctx.outShape(0));
+    return [undefined, need[1] ? pick(1) : undefined, need[2] ? pick(2) : undefined];
+  },
+};
+
+/**
+ * Gelu (opset 20): exact, Φ(x) + x·φ(x); tanh approximation, with u = √(2/π)(x + 0.044715x³):
+ * ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²).
+ */
+export const geluRule: OrtRule = {
+  trainable: [],
+  backward(ctx, [dy], need) {
+    if (!need[0]) return [];
+    const { e } = ctx;
+    const x = ctx.x(0)!;
+    const half = e.f32(0.5);
+    const one = e.f32(1);
+    if (attrOf(ctx.node, 'approximate') === 'tanh') {
+      const k = Math.sqrt(2 / Math.PI);
+      const x2 = e.mul(x, x);
+      const th = e.op('Tanh', [e.scale(e.add(x, e.scale(e.mul(x2, x), 0.044715)), k)]);
+      const left = e.mul(half, e.add(one, th));
+      const right = e.mul(e.mul(e.mul(half, x), e.op('Sub', [one, e.mul(th, th)])), e.scale(e.add(one, e.scale(x2, 3 * 0.044715)), k));
+      return [e.mul(dy!, e.add(left, right))];
+    }
+    const cdf = e.mul(half, e.add(one, e.op('Erf', [e.scale(x, Math.SQRT1_2)])));
+    const pdf = e.scale(e.op('Exp', [e.scale(e.mul(x, x), -0.5)]), 1 / Math.sqrt(2 * Math.PI));
+    return [e.mul(dy!, e.add(cdf, e.mul(x, pdf)))];
+  },
+};

@@ -2,7 +2,7 @@ import { toNumbers, type Node, type Shape, type Value, attrOf, transposePerm } f
 import { known, type OrtCtx, type OrtRule } from './rule.js';
 import { convRule, gemmRule } from './rules-linear.js';
 import { avgPoolRule, globalAvgPoolRule, maxPoolRule } from './rules-pool.js';
-import { constantRule, erfRule, gatherRule, layerNormRule, matMulAnyRule, softmaxRule } from './rules-transformer.js';
+import { constantRule, erfRule, gatherRule, geluRule, layerNormRule, matMulAnyRule, softmaxRule, whereRule } from './rules-transformer.js';
 
 export { copyForward, type OrtCtx, type OrtRule } from './rule.js';
 export { convWeightGrad, setConvWeightGrad } from './rules-linear.js';
@@ -186,6 +186,8 @@ export const ortRules: ReadonlyMap<string, OrtRule> = new Map<string, OrtRule>([
   ['LayerNormalization', layerNormRule],
   ['Softmax', softmaxRule],
   ['Erf', erfRule],
+  ['Gelu', geluRule],
+  ['Where', whereRule],
   ['Gather', gatherRule],
   ['Shape', constantRule],
   ['Size', constantRule],
