@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { loadOnnx } from '@mc/io-onnx';
-import { type Model, Tensor, inferShapes, modelStats, weightOf } from '@mc/ir';
+import { type Model, ModelBuilder, Tensor, inferShapes, modelStats, slotOf, toNumbers, weightOf } from '@mc/ir';
+import { randomTensor } from '@mc/ir/testing';
 import { runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { prune } from '../src/index.js';
@@ -74,4 +75,39 @@ describe.skipIf(gpt.why !== undefined)(`attention heads and MLP neurons of a tor
       expect(err).toBeLessThan(1e-4);
     }
   }, 120_000);
+});
+
+/** One attention block with constant Reshape targets: split [0, 0, 4, -1], merge [0, 0, -1], K transposed once. */
+function constantTargets(): Model {
+  const b = new ModelBuilder({ opset: 17 });
+  const x = b.input('x', 'float32', ['N', 'T', 16]);
+  const w = (name: string, seed: number, dims = [16, 16]) => b.initializer(name, randomTensor('float32', dims, seed, 0.5));
+  const i64 = (name: string, xs: number[]) => b.initializer(name, new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
+  const split = i64('split', [0, 0, 4, -1]);
+  const proj = (name: string, seed: number) => b.node('Reshape', [b.node('Add', [b.node('MatMul', [x, w(name, seed)], {}, { name: `${name}/MatMul` }), w(`${name}.b`, seed + 10, [16])]), split], {}, { name: `${name}/Reshape` });
+  const q = b.node('Transpose', [proj('q', 1)], { perm: [0, 2, 1, 3] });
+  const k = b.node('Transpose', [proj('k', 2)], { perm: [0, 2, 3, 1] });
+  const v = b.node('Transpose', [proj('v', 3)], { perm: [0, 2, 1, 3] });
+  const p = b.node('Softmax', [b.node('Div', [b.node('MatMul', [q, k]), b.initializer('scale', new Tensor('float32', [], Float32Array.of(2)))])], { axis: -1 });
+  const y = b.node('Reshape', [b.node('Transpose', [b.node('MatMul', [p, v])], { perm: [0, 2, 1, 3] }), i64('merge', [0, 0, -1])]);
+  b.output(b.node('Add', [x, b.node('MatMul', [y, w('o', 4)], {}, { name: 'o/MatMul' })]), 'y', { dtype: 'float32' });
+  return b.build();
+}
+
+describe('attention heads with constant Reshape targets', () => {
+  it('halves the heads, rewrites only the head count, and equals the original with those heads zeroed', async () => {
+    const model = constantTargets();
+    const { model: out, report } = await prune(model, { mode: 'channels', ratio: 0.5 });
+    const g = report.groups.find((x) => x.headSize !== undefined)!;
+    expect([g.channels, g.removed, g.headSize, g.roots]).toEqual([4, 2, 4, ['q/MatMul', 'k/MatMul', 'v/MatMul']]);
+    const targets = out.graph.nodes.filter((n) => n.opType === 'Reshape').map((n) => toNumbers(slotOf(n, 'shape')!.constValue!));
+    expect(targets).toEqual([[0, 0, 2, -1], [0, 0, 2, -1], [0, 0, 2, -1], [0, 0, -1]]);
+    const ref = model.clone();
+    zeroRows(ref, 'o/MatMul', g.removedChannels['q/MatMul']!);
+    const x = randomTensor('float32', [2, 7, 16], 5);
+    const [got, want] = [(await runModel(out, { x })).y!.data as Float32Array, (await runModel(ref, { x })).y!.data as Float32Array];
+    let err = 0;
+    for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    expect(err).toBeLessThan(1e-4);
+  });
 });
