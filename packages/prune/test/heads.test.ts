@@ -102,6 +102,12 @@ describe('attention heads with constant Reshape targets', () => {
     expect([g.channels, g.removed, g.headSize, g.roots]).toEqual([4, 2, 4, ['q/MatMul', 'k/MatMul', 'v/MatMul']]);
     const targets = out.graph.nodes.filter((n) => n.opType === 'Reshape').map((n) => toNumbers(slotOf(n, 'shape')!.constValue!));
     expect(targets).toEqual([[0, 0, 2, -1], [0, 0, 2, -1], [0, 0, 2, -1], [0, 0, -1]]);
+    // `heads` overrides the ratio for head groups only.
+    const own = await prune(model, { mode: 'channels', ratio: 0, heads: 0.25 });
+    expect(own.report.groups.find((x) => x.headSize !== undefined)!.removed).toBe(1);
+    expect(own.report.groups.filter((x) => x.headSize === undefined).every((x) => x.removed === 0)).toBe(true);
+    const global = await prune(model, { mode: 'channels', ratio: 0, heads: 0.75, scope: 'global' });
+    expect(global.report.groups.find((x) => x.headSize !== undefined)!.removed).toBe(3);
     const ref = model.clone();
     zeroRows(ref, 'o/MatMul', g.removedChannels['q/MatMul']!);
     const x = randomTensor('float32', [2, 7, 16], 5);

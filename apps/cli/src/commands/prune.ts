@@ -22,6 +22,7 @@ const FIELDS: CliFlags<PruneFlags> = {
   sparseIndices: null, // --sparse-indices
   codebook: { type: 'number', arg: 'bits', description: 'unstructured, packed storage: share surviving values through a k-means codebook of 2^bits entries (lossy; e.g. 4)' },
   ratio: null, // --channels
+  heads: { type: 'number', arg: 'R', description: 'structured: fraction of attention heads removed from every head group, in [0, 1) (default: --channels)' },
   importance: { type: 'string', choices: ['l1', 'l2', 'bn'], description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)', default: 'l1' },
   foldBatchNorm: null, // --fold-bn
   minChannels: null, // --min-channels
@@ -46,9 +47,10 @@ function optionsOf(f: FlagValues): PruneOptions {
   const exclude = f.exclude as string[] | undefined;
   const common = { scope, ...(exclude !== undefined && { exclude }) } as const;
   const unstructured = f.sparsity !== undefined || f.nm !== undefined;
-  if (unstructured && f.channels !== undefined) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels (structured), not both');
-  if (f.channels !== undefined) {
-    return { mode: 'channels', ratio: f.channels as number, importance: f.importance as 'l1' | 'l2' | 'bn', foldBatchNorm: f['fold-bn'] === true, minChannels: f['min-channels'] as number, ...common };
+  const structured = f.channels !== undefined || f.heads !== undefined;
+  if (unstructured && structured) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels/--heads (structured), not both');
+  if (structured) {
+    return { mode: 'channels', ratio: (f.channels as number | undefined) ?? 0, importance: f.importance as 'l1' | 'l2' | 'bn', foldBatchNorm: f['fold-bn'] === true, minChannels: f['min-channels'] as number, ...(f.heads !== undefined && { heads: f.heads as number }), ...common };
   }
   if (!unstructured) throw new UsageError("mc prune: pass --sparsity S, --nm N:M or --channels R; see 'mc prune --help'");
   let nm: [number, number] | undefined;
@@ -94,7 +96,7 @@ function reportLines(r: PruneReport): string[] {
 export const pruneCommand: Command = {
   name: 'prune',
   summary: 'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
-  usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
+  usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--heads R] [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
   flags,
   examples: [
     'mc prune --sparsity 0.92 --global lenet.onnx lenet-sparse.onnx',
