@@ -6,6 +6,7 @@ it('public surface', async () => {
       "DISTILL_DEFAULTS",
       "TRAIN_DEFAULTS",
       "distill",
+      "distillLm",
       "finetune",
       "initTraining",
       "lenet",

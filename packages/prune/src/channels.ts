@@ -84,20 +84,23 @@ function select(state: ChannelState, groups: Map<number, ChannelClass[]>, opts: 
     count.set(c.group, (count.get(c.group) ?? 0) + 1);
   };
   const byScore = (a: ChannelClass, b: ChannelClass): number => a.score - b.score || a.rep - b.rep;
-  if ((opts.scope ?? PRUNE_DEFAULTS.scope) === 'layer') {
-    for (const [g, list] of groups) {
-      const want = Math.floor(opts.ratio * list.length);
-      for (const c of list.filter((x) => !x.fixed).sort(byScore)) {
-        if ((count.get(g) ?? 0) >= want || !room(g, list.length)) break;
-        take(c);
-      }
+  // Groups of attention heads take their own ratio when one is given (per group, whatever the scope).
+  const headGroups = new Set([...state.headSize.keys()].map((r) => state.findRoot(r)));
+  const perGroup = (opts.scope ?? PRUNE_DEFAULTS.scope) === 'layer' ? groups : new Map([...groups].filter(([g]) => opts.heads !== undefined && headGroups.has(g)));
+  for (const [g, list] of perGroup) {
+    const want = Math.floor((headGroups.has(g) ? (opts.heads ?? opts.ratio) : opts.ratio) * list.length);
+    for (const c of list.filter((x) => !x.fixed).sort(byScore)) {
+      if ((count.get(g) ?? 0) >= want || !room(g, list.length)) break;
+      take(c);
     }
-  } else {
-    const open = [...groups.values()].filter((l) => l.some((c) => !c.fixed));
+  }
+  if ((opts.scope ?? PRUNE_DEFAULTS.scope) === 'global') {
+    const open = [...groups].filter(([g, l]) => !perGroup.has(g) && l.some((c) => !c.fixed)).map(([, l]) => l);
     const want = Math.floor(opts.ratio * open.reduce((n, l) => n + l.length, 0));
     const size = new Map(open.map((l) => [l[0]!.group, l.length]));
+    const before = removed.size;
     for (const c of open.flat().filter((x) => !x.fixed).sort(byScore)) {
-      if (removed.size >= want) break;
+      if (removed.size - before >= want) break;
       if (room(c.group, size.get(c.group)!)) take(c);
     }
   }
@@ -152,11 +155,13 @@ export function pruneChannels(model: Model, opts: ChannelOptions, warnings: McWa
     const members = roots.flatMap((r) => state.members[r.index]!);
     const reasons = [...new Set(roots.flatMap((r) => state.reasons[r.index]!))];
     total += list.length;
+    const headSize = roots.map((r) => state.headSize.get(r.index)).find((h) => h !== undefined);
     reports.push({
       id: reports.length,
       roots: roots.map((r) => r.node.name),
       members: members.filter((m, i) => members.findIndex((x) => x.node === m.node && x.role === m.role) === i),
       channels: list.length,
+      ...(headSize !== undefined && { headSize }),
       removed: list.filter((c) => removed.has(c.rep)).length,
       fixed: list.filter((c) => c.fixed).length,
       reasons,

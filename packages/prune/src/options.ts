@@ -102,6 +102,12 @@ export interface ChannelOptions extends PruneCommonOptions {
   mode: 'channels';
   /** Fraction of channels removed, in [0, 1). */
   ratio: number;
+  /**
+   * Fraction of attention heads removed from every group of heads (Q/K/V of a block behind a head split Reshape), in
+   * [0, 1); default `ratio`. Given, head groups take it per group whatever `scope` is, and `ratio` applies to the rest
+   * (MLP neurons, channels).
+   */
+  heads?: number;
   /** Default 'l1'. */
   importance?: 'l1' | 'l2' | 'bn' | Importance;
   /** Default 'layer' (each group loses `ratio` of its channels). */
@@ -191,6 +197,7 @@ export function validateOptions(opts: PruneOptions): MagnitudePlan | ChannelOpti
   }
   if (opts.mode === 'channels') {
     fraction('ratio', opts.ratio, 'ratio: 0.5');
+    if (opts.heads !== undefined) fraction('heads', opts.heads, 'heads: 0.25');
     const imp = opts.importance ?? PRUNE_DEFAULTS.importance;
     if (typeof imp === 'string' ? !['l1', 'l2', 'bn'].includes(imp) : typeof imp?.scores !== 'function') {
       fail(`prune: importance must be 'l1', 'l2', 'bn' or an object with scores(layer), got ${String(imp)}`);

@@ -48,8 +48,10 @@ export interface GroupReport {
   /** Layers that define the group's channels (their output channels are removed). */
   roots: string[];
   members: GroupMember[];
-  /** Channel classes in the group (channels that are removed together count once). */
+  /** Channel classes in the group (channels that are removed together count once; an attention head counts once). */
   channels: number;
+  /** Set when the classes are attention heads (a head split Reshape groups the channels): channels per head. */
+  headSize?: number;
   removed: number;
   /** Channel classes that cannot be removed (see `reasons`). */
   fixed: number;

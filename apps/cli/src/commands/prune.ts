@@ -21,6 +21,7 @@ const flags = {
   storage: { type: 'string', choices: ['auto', 'sparse', 'packed', 'dense'], description: 'how pruned weights are stored: sparse_initializer, packed (dense at load), dense, or the smallest (auto)', default: P.storage },
   codebook: { type: 'number', arg: 'bits', description: 'unstructured, packed storage: share surviving values through a k-means codebook of 2^bits entries (lossy; e.g. 4)' },
   ratio: null, // --channels
+  heads: { type: 'number', arg: 'R', description: 'structured: fraction of attention heads removed from every head group, in [0, 1) (default: --channels)' },
   importance: { type: 'string', choices: ['l1', 'l2', 'bn'], description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)', default: P.importance },
   exclude: { type: 'strings', arg: 'node', description: 'node names never pruned' },
   channels: { type: 'number', arg: 'R', description: 'structured: fraction of channels removed from every dependency group, in [0, 1)' },
@@ -38,9 +39,10 @@ const flags = {
 function optionsOf(f: FlagValues<typeof flags>): PruneOptions {
   const common = { ...(f.global === true && { scope: 'global' as const }), ...defined({ exclude: f.exclude }) };
   const unstructured = f.sparsity !== undefined || f.nm !== undefined;
-  if (unstructured && f.channels !== undefined) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels (structured), not both');
-  if (f.channels !== undefined) {
-    return { mode: 'channels', ratio: f.channels, importance: f.importance, ...defined({ foldBatchNorm: f['fold-bn'] }), minChannels: f['min-channels'], ...common };
+  const structured = f.channels !== undefined || f.heads !== undefined;
+  if (unstructured && structured) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels/--heads (structured), not both');
+  if (structured) {
+    return { mode: 'channels', ratio: f.channels ?? 0, importance: f.importance, ...defined({ foldBatchNorm: f['fold-bn'], heads: f.heads }), minChannels: f['min-channels'], ...common };
   }
   if (!unstructured) throw new UsageError("mc prune: pass --sparsity S, --nm N:M or --channels R; see 'mc prune --help'");
   let nm: [number, number] | undefined;
@@ -70,7 +72,7 @@ function reportLines(r: PruneReport): string[] {
     const rows = r.weights.map((w) => [w.node, w.opType, `[${w.dims.join('x')}]`, `${(w.sparsity * 100).toFixed(1)}%`, w.storage + (w.indexType ? ` (${w.indexType})` : '') + (w.codebook ? ` + ${w.codebook.bits}-bit codebook` : ''), formatNumber(w.bytesBefore), formatNumber(w.bytesAfter)]);
     lines.push(formatTable(['layer', 'op', 'weight', 'zeros', 'storage', 'bytes', 'after'], rows));
   } else {
-    const rows = r.groups.map((g) => [g.id, g.roots.length > 2 ? `${g.roots.slice(0, 2).join(', ')} +${g.roots.length - 2}` : g.roots.join(', '), g.members.length, g.channels, g.removed, g.fixed === g.channels ? `left alone: ${g.reasons.join('; ')}` : g.reasons.join('; ')]);
+    const rows = r.groups.map((g) => [g.id, g.roots.length > 2 ? `${g.roots.slice(0, 2).join(', ')} +${g.roots.length - 2}` : g.roots.join(', '), g.members.length, g.channels, g.removed, g.fixed === g.channels ? `left alone: ${g.reasons.join('; ')}` : [...(g.headSize === undefined ? [] : [`attention heads of ${g.headSize} channels`]), ...g.reasons].join('; ')]);
     lines.push(formatTable(['group', 'layers', 'members', 'channels', 'removed', 'note'], rows));
   }
   lines.push(`${r.mode === 'magnitude' ? 'weights zeroed' : 'channels removed'}: ${(r.achieved * 100).toFixed(1)}%`);
@@ -83,7 +85,7 @@ function reportLines(r: PruneReport): string[] {
 export const pruneCommand = defineCommand({
   name: 'prune',
   summary: 'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
-  usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
+  usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--heads R] [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
   flags,
   examples: [
     'mc prune --sparsity 0.92 --global lenet.onnx lenet-sparse.onnx',

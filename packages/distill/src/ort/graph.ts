@@ -108,7 +108,9 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
   if (xIn.length !== 1) throw new McError('E_UNSUPPORTED', `model has ${xIn.length} inputs; mc trains single-input classifiers`);
   const x0 = xIn[0]!;
   const env = new Map<string, Value>();
-  env.set(x0.name, b.input(x0.name, 'float32', ['N', ...(x0.shape ?? []).slice(1)]));
+  // Token ids (a language model) stay int64; everything else is fed as float32.
+  const xType = x0.dtype === 'int64' || x0.dtype === 'int32' ? x0.dtype : 'float32';
+  env.set(x0.name, b.input(x0.name, xType, ['N', ...(x0.shape ?? []).slice(1)]));
   const weights: string[] = [];
   for (const [name, v] of src.initializers) {
     const c = v.constValue;
@@ -167,7 +169,7 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
     if (node === skip) continue;
     const rule = node.domain === '' || node.domain === 'ai.onnx' ? ortRules.get(node.opType) : undefined;
     const ctx = ctxFor(node, k);
-    const wantsGrad = node.inputs.some((v) => v !== undefined && needs.has(v.name));
+    const wantsGrad = rule?.constant !== true && node.inputs.some((v) => v !== undefined && needs.has(v.name));
     let outs: Value[];
     if (!training) {
       // Forward only (evaluation, a teacher): the rule's forward where its checks pass (explicit pads, inference BN).
@@ -194,10 +196,15 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
   // ---- loss and its gradient dL/dz, in closed form ----
   const { alpha, temperature: T } = opts.loss;
   const zShape = shapes.get(logits.name);
-  const kk = zShape?.[1];
-  if (zShape?.length !== 2 || typeof kk !== 'number') throw new McError('E_UNSUPPORTED', `logits '${logits.name}' have shape [${zShape?.join(', ') ?? '?'}]; the onnxruntime engine needs [batch, classes] with a known class count`);
+  const kk = zShape?.at(-1);
+  if (zShape === undefined || zShape.length < 2 || typeof kk !== 'number') {
+    throw new McError('E_UNSUPPORTED', `logits '${logits.name}' have shape [${zShape?.join(', ') ?? '?'}]; the onnxruntime engine needs [batch, classes] or [batch, …, classes] with a known class count`);
+  }
   result.classes = kk;
-  const invB = e.op('Reciprocal', [e.op('Cast', [e.op('Shape', [z], { start: 0, end: 1 })], { to: 1 })]);
+  // Sequence logits [N, T, K] (a language model): every position is a row; the loss is the mean over all rows.
+  const rowsOf = zShape.length > 2;
+  const zRows = rowsOf ? e.op('Reshape', [z, e.i64([-1, kk])]) : z;
+  const invB = e.op('Reciprocal', [e.op('Cast', [e.op('Shape', [zRows], { start: 0, end: 1 })], { to: 1 })]);
   let loss: Value | undefined;
   let dz: Value | undefined;
   const acc = (l: Value, g: Value) => {
@@ -207,7 +214,7 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
   if (alpha < 1) {
     const y = b.input('mc.target', 'float32', ['N', kk]);
     result.target = y.name;
-    const logp = e.op('LogSoftmax', [z], { axis: -1 });
+    const logp = e.op('LogSoftmax', [zRows], { axis: -1 });
     const l = e.scale(e.mul(e.op('Neg', [e.sum(e.mul(y, logp), [0, 1], false)]), invB), 1 - alpha);
     acc(l, e.scale(e.mul(e.op('Sub', [e.op('Exp', [logp]), y]), invB), 1 - alpha));
   }
@@ -215,14 +222,14 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
     const t = b.input('mc.teacher', 'float32', ['N', kk]);
     result.teacher = t.name;
     const p = e.op('Softmax', [e.scale(t, 1 / T)], { axis: -1 });
-    const logq = e.op('LogSoftmax', [e.scale(z, 1 / T)], { axis: -1 });
+    const logq = e.op('LogSoftmax', [e.scale(zRows, 1 / T)], { axis: -1 });
     const l = e.scale(e.mul(e.op('Neg', [e.sum(e.mul(p, logq), [0, 1], false)]), invB), alpha * T * T);
     acc(l, e.scale(e.mul(e.op('Sub', [e.op('Exp', [logq]), p]), invB), alpha * T));
   }
   result.loss = b.output(e.op('Reshape', [loss!, e.i64([])]), 'mc.loss', { dtype: 'float32' }).name;
 
   // ---- backward ----
-  const grads = new Map<string, Value>([[logits.name, dz!]]);
+  const grads = new Map<string, Value>([[logits.name, rowsOf ? e.reshapeLike(dz!, z) : dz!]]);
   const addGrad = (name: string, g: Value) => {
     const old = grads.get(name);
     grads.set(name, old === undefined ? g : e.add(old, g));

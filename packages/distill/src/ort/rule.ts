@@ -34,6 +34,8 @@ export interface OrtCtx {
 export interface OrtRule {
   /** Input slots whose float initializers are trained. */
   readonly trainable: readonly number[];
+  /** The outputs are integers (Shape, Size): no gradient flows through the node. */
+  readonly constant?: boolean;
   /** Why this node cannot be differentiated here; undefined when it can. */
   check?(node: Node, inShape: (i: number) => Shape | undefined, outShape: (i: number) => Shape | undefined): string | undefined;
   /** The forward in the generated graph: the node's outputs, then saved values. Default: a copy of the node. */

@@ -1,7 +1,8 @@
 import { toNumbers, type Node, type Shape, type Value, attrOf, transposePerm } from '@mc/ir';
 import { known, type OrtCtx, type OrtRule } from './rule.js';
-import { convRule, gemmRule, matMulRule } from './rules-linear.js';
+import { convRule, gemmRule } from './rules-linear.js';
 import { avgPoolRule, globalAvgPoolRule, maxPoolRule } from './rules-pool.js';
+import { constantRule, erfRule, gatherRule, geluRule, layerNormRule, matMulAnyRule, softmaxRule, whereRule } from './rules-transformer.js';
 
 export { copyForward, type OrtCtx, type OrtRule } from './rule.js';
 export { convWeightGrad, setConvWeightGrad } from './rules-linear.js';
@@ -160,7 +161,7 @@ const clipRule: OrtRule = {
 export const ortRules: ReadonlyMap<string, OrtRule> = new Map<string, OrtRule>([
   ['Conv', convRule],
   ['Gemm', gemmRule],
-  ['MatMul', matMulRule],
+  ['MatMul', matMulAnyRule],
   ['Add', binaryRule((_c, dy) => dy)],
   ['Sub', binaryRule((c, dy, i) => (i === 0 ? dy : c.e.op('Neg', [dy])))],
   ['Mul', binaryRule((c, dy, i) => c.e.mul(dy, c.x(1 - i)!))],
@@ -182,4 +183,12 @@ export const ortRules: ReadonlyMap<string, OrtRule> = new Map<string, OrtRule>([
   ['AveragePool', avgPoolRule],
   ['Dropout', dropoutRule],
   ['BatchNormalization', batchNormRule],
+  ['LayerNormalization', layerNormRule],
+  ['Softmax', softmaxRule],
+  ['Erf', erfRule],
+  ['Gelu', geluRule],
+  ['Where', whereRule],
+  ['Gather', gatherRule],
+  ['Shape', constantRule],
+  ['Size', constantRule],
 ]);

@@ -33,10 +33,10 @@ export class OrtRunner {
     return new OrtRunner(graph, session);
   }
 
-  /** Runs the graph; every feed is float32 [data, dims]. Returns the fetched outputs as Float32Arrays. */
-  async run(feeds: Record<string, [Float32Array, readonly number[]]>, fetch: readonly string[]): Promise<Map<string, Float32Array>> {
+  /** Runs the graph; feeds are float32 (or int64 token ids) [data, dims]. Returns the fetched outputs as Float32Arrays. */
+  async run(feeds: Record<string, [Float32Array | BigInt64Array, readonly number[]]>, fetch: readonly string[]): Promise<Map<string, Float32Array>> {
     const f: Record<string, ort.Tensor> = {};
-    for (const [k, [data, dims]] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', data, dims);
+    for (const [k, [data, dims]] of Object.entries(feeds)) f[k] = data instanceof BigInt64Array ? new ort.Tensor('int64', data, dims) : new ort.Tensor('float32', data, dims);
     let res: ort.InferenceSession.OnnxValueMapType;
     try {
       res = await this.session.run(f, [...fetch]);

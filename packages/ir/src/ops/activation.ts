@@ -1,4 +1,4 @@
-import { type AttrSpecs, defineOp, float, type OpInfo } from './define.js';
+import { type AttrSpecs, defineOp, float, type OpInfo, str } from './define.js';
 
 const names = [
   'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Selu', 'Celu', 'Gelu', 'HardSigmoid', 'HardSwish', 'Softplus',
@@ -12,6 +12,8 @@ const activationAttrs: Record<string, AttrSpecs> = {
   // Selu's constants are the float32 values the spec writes as 1.67326319217681884765625 and 1.05070102214813232421875.
   Selu: { alpha: float(1.67326319217681884765625), gamma: float(1.05070102214813232421875) },
   Celu: { alpha: float(1) },
+  // Gelu (opset 20): 'none' (exact, with erf) or 'tanh' (https://onnx.ai/onnx/operators/onnx__Gelu.html).
+  Gelu: { approximate: str('none') },
   HardSigmoid: { alpha: float(0.2), beta: float(0.5) },
   ThresholdedRelu: { alpha: float(1) },
   // Before opset 11 Clip's bounds are attributes, unbounded by default (the float32 lowest and highest values).

@@ -56,6 +56,7 @@ export type AttrKind = 'INT' | 'FLOAT' | 'STRING' | 'INTS' | 'FLOATS';
 export interface AttrTypes {
   group: number;
   auto_pad: string;
+  approximate: string;
   kernel_shape: number[] | undefined;
   strides: number[] | undefined;
   dilations: number[] | undefined;

@@ -1,6 +1,7 @@
 import { attr, attrOf, biasOf, type Model, type Node, opInfo, type Tensor, weightOf } from '@mc/ir';
 import { expandBlocks, takeAlong } from '../kernels/slice.js';
 import { coupleRules, elementwiseRule } from './couple.js';
+import { batchedMatMulRule } from './attention.js';
 import { type ChanMap, ChannelState, keptPositions } from './state.js';
 import { broadcastAxis, inconsistent, replaceConst, type RuleContext } from './util.js';
 
@@ -26,6 +27,10 @@ export function analyse(model: Model, exclude: ReadonlySet<string>): ChannelStat
     const mapped = node.inputs.map((v) => (v === undefined ? undefined : state.maps.get(v)));
     const anyMapped = mapped.some((m) => m !== undefined);
     if (info?.channels === 'producer') {
+      if (node.opType === 'MatMul' && node.domain === '' && weightOf(node) === undefined) {
+        if (anyMapped) batchedMatMulRule(ctx, node, mapped);
+        continue;
+      }
       layerRule(ctx, node, mapped);
       continue;
     }

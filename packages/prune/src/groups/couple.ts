@@ -2,6 +2,7 @@ import { attr, attrOf, type Model, type Node, slotIndex, slotOf, Tensor, toNumbe
 import { expandBlocks, takeAlong } from '../kernels/slice.js';
 import { broadcastAxis, inconsistent, knownDims, replaceConst, type RuleContext } from './util.js';
 import { type ChanMap, keptPositions } from './state.js';
+import { headReshape, softmaxRule } from './attention.js';
 
 type Rule = (ctx: RuleContext, node: Node, mapped: (ChanMap | undefined)[]) => void;
 
@@ -43,6 +44,9 @@ export const elementwiseRule: Rule = (ctx, node, mapped) => {
   for (const [i, v] of node.inputs.entries()) {
     if (v === undefined || mapped[i] !== undefined) continue;
     const t = v.constValue;
+    // A computed operand (an attention mask) that is broadcast along the channel axis leaves the channels alone.
+    const at = v.shape === undefined ? -1 : axis - (rank - v.shape.length);
+    if (t === undefined && v.shape !== undefined && (at < 0 || v.shape[at] === 1)) continue;
     const dims = t?.dims ?? knownDims(v.shape);
     const a = dims === undefined ? 'inconsistent' : broadcastAxis(dims, out, rank);
     if (t !== undefined && a === 'inconsistent') throw inconsistent(node, `constant '${v.name}' of shape [${t.dims.join(', ')}] does not broadcast over ${size} channels`);
@@ -197,6 +201,7 @@ const transposeRule: Rule = (ctx, node, mapped) => {
 const reshapeRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0];
   if (x === undefined || mapped.slice(1).some((m) => m !== undefined)) return fixAll(ctx, mapped, `${label(node)} reads the channels as a shape`);
+  if (headReshape(ctx, node, x)) return;
   const shapeV = slotOf(node, 'shape');
   const target = shapeV?.constValue === undefined ? undefined : toNumbers(shapeV.constValue);
   const inShape = slotOf(node, 'data')!.shape;
@@ -229,4 +234,6 @@ export const coupleRules = new Map<string, Rule>([
   ['Flatten', flattenRule],
   ['Reshape', reshapeRule],
   ['Transpose', transposeRule],
+  ['Softmax', softmaxRule],
+  ['LogSoftmax', softmaxRule],
 ]);

@@ -40,6 +40,8 @@ export class ChannelState {
   readonly constraints: number[][] = [];
   /** |γ| of a BatchNormalization reading the element, NaN when none. */
   readonly bnScore: number[] = [];
+  /** Roots whose channels a head split groups into heads: root index → head size. */
+  readonly headSize = new Map<number, number>();
   readonly elementRoot: number[] = [];
   readonly #parent: number[] = [];
   readonly #fixed: boolean[] = [];
