@@ -2,7 +2,7 @@
  * A ModelProto that sets every field of the schema (IR 12): reading it gives the IR fields, and writing it back gives
  * the same bytes. Built directly with the package's protobuf codec, so it needs no external tool.
  */
-import { Tensor } from '@mc/ir';
+import type { Tensor } from '@mc/ir';
 import { describe, expect, test } from 'vitest';
 import { readOnnx, writeOnnx } from '../src/index.js';
 import { decodeModelProto, encodeModelProto } from '../src/proto/codec.js';

@@ -3,7 +3,7 @@
  * protoc's) stopped mc at about 32 levels with "max depth exceeded"; mc now reads and writes up to MAX_MESSAGE_DEPTH
  * message levels, and a pathological nesting fails as E_FORMAT instead of overflowing the stack.
  */
-import { attr, Graph, McError, Model, ModelBuilder, Node, Tensor, Value } from '@mc/ir';
+import { attr, Graph, McError, type Model, ModelBuilder, Node, Tensor, Value } from '@mc/ir';
 import { runModel } from '@mc/verify';
 import { describe, expect, test } from 'vitest';
 import { readOnnx, writeOnnx } from '../src/index.js';

@@ -58,7 +58,7 @@ function inferGraph(g: Graph): void {
     if (v.dtype === undefined) v.dtype = s.values.dtype;
   }
   const values = new Map<Value, Dim[]>();
-  const valueOf = (v: Value | undefined): Dim[] | undefined => {
+  const constDims = (v: Value | undefined): Dim[] | undefined => {
     if (v === undefined) return undefined;
     const known = values.get(v);
     if (known !== undefined) return known;
@@ -79,13 +79,13 @@ function inferGraph(g: Graph): void {
     }
     const info = opInfo(node);
     if (info === undefined) continue;
-    const vals = node.inputs.map(valueOf);
+    const vals = node.inputs.map(constDims);
     const ctx: ShapeContext = {
       node,
       // initializers read without a type still know their dims
       shapes: node.inputs.map((v) => v?.shape ?? v?.constValue?.dims ?? v?.sparseValue?.dims),
       dtypes: node.inputs.map((v) => v?.dtype),
-      consts: vals.map((d) => (d !== undefined && d.every((x) => typeof x === 'number') ? (d as number[]) : undefined)),
+      consts: vals.map((d) => (d?.every((x) => typeof x === 'number') ? (d as number[]) : undefined)),
       values: vals,
     };
     let shapes: (Shape | undefined)[] = [];

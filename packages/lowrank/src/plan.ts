@@ -1,7 +1,7 @@
 /**
  * Chooses ranks per layer from one decomposition per layer (and per mode). @internal
  */
-import { denseBreakEven, denseErrorCurve, selectDenseRank, TuckerErrorOracle, tuckerParams } from './kernels/rank-select.js';
+import { denseBreakEven, denseErrorCurve, selectDenseRank, type TuckerErrorOracle, tuckerParams } from './kernels/rank-select.js';
 import { TuckerResidual } from './kernels/tucker-residual.js';
 import { searchTuckerRanks } from './kernels/tucker-search.js';
 import type { MatmulEngine } from './kernels/engine.js';

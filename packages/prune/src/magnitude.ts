@@ -67,7 +67,7 @@ export function pruneMagnitude(model: Model, plan: MagnitudePlan, exclude: Reado
   if (plan.nm !== undefined) {
     const [n, m] = plan.nm;
     pruned = cands.map((c) => nmPrune(c.data, c.dims, c.inAxis, n, m));
-    for (const p of pruned) thresholds.push(NaN);
+    thresholds.push(...pruned.map(() => NaN));
   } else if (plan.scope === 'global') {
     const total = cands.reduce((s, c) => s + c.data.length, 0);
     const r = zeroSmallest(cands.map((c) => c.data), Math.floor(plan.sparsity * total));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { McError, Tensor } from '@mc/ir';
+import { McError, type Tensor } from '@mc/ir';
 import { countOps } from '@mc/ir/testing';
 import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import { quantize, type QuantizeOptions } from '@mc/quantize';

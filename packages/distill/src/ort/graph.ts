@@ -1,4 +1,4 @@
-import { inferShapes, McError, Tensor, toNumbers, type Model, type Node, type Shape, type Value, attrOf, slotOf } from '@mc/ir';
+import { inferShapes, McError, type Model, type Node, type Shape, type Value, attrOf, slotOf } from '@mc/ir';
 import { followBatch } from '../graph/follow-batch.js';
 import { Emitter } from './emit.js';
 import { copyForward, ortRules, type OrtCtx } from './rules.js';

@@ -16,7 +16,7 @@ export function setConvWeightGrad(v: 'conv' | 'im2col'): void {
 
 export const convRule: OrtRule = {
   trainable: [1, 2],
-  check(node, inShape) {
+  check(_node, inShape) {
     const x = inShape(0);
     const w = inShape(1);
     if (x?.length !== 4 || !known(x, 1) || !known(w, 0) || w.length !== 4) return 'needs a 2-D convolution with known input channels, spatial size and weight shape';

@@ -3,7 +3,7 @@ import { applyActivation } from '../activations.js';
 import type { KVal, Layout, LowerContext } from '../lower-context.js';
 import { axisIn } from '../lower-context.js';
 import { permute, samePads, tuple, validOut } from '../tensor-ops.js';
-import { type FromIrContext, type KerasLayerOut, type LayerGroup, type LayerHandler } from './types.js';
+import type { FromIrContext, KerasLayerOut, LayerGroup, LayerHandler } from './types.js';
 
 /** Spatial rank of a conv class. */
 function spatialRank(className: string): number {

@@ -2,7 +2,7 @@ import { type Node, Tensor, toFloat32, type Value, attrOf, slotOf } from '@mc/ir
 import { applyActivation } from '../activations.js';
 import type { KVal, LowerContext } from '../lower-context.js';
 import { permute } from '../tensor-ops.js';
-import { type FromIrContext, type KerasLayerOut, type LayerGroup, type LayerHandler } from './types.js';
+import type { FromIrContext, KerasLayerOut, LayerGroup, LayerHandler } from './types.js';
 
 /**
  * Dense: `y = act(x · kernel + bias)` on the last axis → MatMul (kernel [in, units], as Keras stores it) + Add + the

@@ -10,6 +10,7 @@ const activationAttrs: Record<string, AttrSpecs> = {
   LeakyRelu: { alpha: float(0.01) },
   Elu: { alpha: float(1) },
   // Selu's constants are the float32 values the spec writes as 1.67326319217681884765625 and 1.05070102214813232421875.
+  // biome-ignore lint/correctness/noPrecisionLoss: the spec's defaults, written as their exact float32 values
   Selu: { alpha: float(1.67326319217681884765625), gamma: float(1.05070102214813232421875) },
   Celu: { alpha: float(1) },
   // Gelu (opset 20): 'none' (exact, with erf) or 'tanh' (https://onnx.ai/onnx/operators/onnx__Gelu.html).

@@ -120,7 +120,10 @@ export class TuckerResidual {
   private moveIn(x: number): void {
     const d = x - this.x;
     if (d === 0) return;
-    if (Math.abs(d) === 1) return this.stepIn(d > 0 ? 1 : -1);
+    if (Math.abs(d) === 1) {
+      this.stepIn(d > 0 ? 1 : -1);
+      return;
+    }
     const { cout, cin, spatial: S, rankIn: rI, rankOut: rO } = this.t;
     const x0 = Math.min(x, this.x);
     const n = Math.abs(d);
@@ -142,7 +145,10 @@ export class TuckerResidual {
   private moveOut(y: number): void {
     const d = y - this.y;
     if (d === 0) return;
-    if (Math.abs(d) === 1) return this.stepOut(d > 0 ? 1 : -1);
+    if (Math.abs(d) === 1) {
+      this.stepOut(d > 0 ? 1 : -1);
+      return;
+    }
     const { cout, cin, spatial: S, rankOut: rO } = this.t;
     const y0 = Math.min(y, this.y);
     const n = Math.abs(d);

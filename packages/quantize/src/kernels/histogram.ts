@@ -30,7 +30,6 @@ export class HistogramCollector {
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) return;
     const t = Math.max(Math.abs(lo), Math.abs(hi));
     if (this.total === 0 || this.threshold === 0) {
-      const old = this.hist;
       const had = this.total;
       this.threshold = t;
       this.hist = new Float64Array(this.numBins);
