@@ -12,7 +12,7 @@ const gpt = randomGpt();
 /** A .npy file (format 1.0) of a C-order array. */
 function npy(descr: string, shape: number[], data: ArrayBufferView): Uint8Array {
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += `${' '.repeat(63 - ((header.length + 10) % 64))}\n`;
+  header += ' '.repeat(63 - ((header.length + 10) % 64)) + '\n';
   const out = new Uint8Array(10 + header.length + data.byteLength);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 255, header.length >> 8]);
   out.set(Buffer.from(header, 'latin1'), 10);

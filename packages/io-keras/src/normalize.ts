@@ -86,7 +86,7 @@ function inlineModel(ctx: Ctx, json: KerasModelJson | KerasLayerJson, path: Laye
   const rename = new Map<string, string>();
   const local = (n: string): string => rename.get(n) ?? n;
   const claim = (n: string): string => {
-    let out = ctx.names.has(n) ? `${prefix || `${modelName}_`}${n}` : n;
+    let out = ctx.names.has(n) ? `${prefix || modelName + '_'}${n}` : n;
     for (let i = 1; ctx.names.has(out); i++) out = `${n}_${i}`;
     ctx.names.add(out);
     rename.set(n, out);

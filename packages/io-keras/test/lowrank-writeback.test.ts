@@ -18,7 +18,7 @@ describe.skipIf(SKIP_SHARED !== false)('@mc/lowrank output written back to Keras
     test(`${file}: factorize({rank: 4}) → h5 → tfjs-layers = onnxruntime on the factorised IR (≤ 1e-5)`, async () => {
       const a = await readKeras(`${KERAS_DIR}${file}`);
       const { model } = await factorize(a.model, { rank: 4 });
-      const out = join(dir, `${file.replace(/\W/g, '_')}.h5`);
+      const out = join(dir, file.replace(/\W/g, '_') + '.h5');
       const res = await saveKeras(model, out);
       const classes = new Set(res.layers.map((l) => l.className));
       expect([...classes].every((c) => !c.startsWith('mc'))).toBe(true);

@@ -42,7 +42,7 @@ describe.skipIf(SKIP_SHARED !== false)('round trips load back with standard laye
   ] as const) {
     test(`h5 → IR → h5: ${label}`, async () => {
       const a = await readKeras(`${KERAS_DIR}${file}`);
-      const out = join(dir, `${file.replace(/\W/g, '_')}.h5`);
+      const out = join(dir, file.replace(/\W/g, '_') + '.h5');
       const res = await saveKeras(a.model, out);
       expect(res.files).toEqual([out]);
       const b = await readKeras(out);

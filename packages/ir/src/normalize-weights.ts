@@ -51,7 +51,7 @@ function subgraphReads(g: Graph, into = new Set<string>()): Set<string> {
 
 /** An initializer that is a true constant: not an overridable graph input (IR >= 4). */
 function isConstant(v: Value | undefined, model: Model): v is Value {
-  return v?.isInitializer() && v.constValue !== undefined && !(v.isGraphInput() && model.irVersion >= 4);
+  return v !== undefined && v.isInitializer() && v.constValue !== undefined && !(v.isGraphInput() && model.irVersion >= 4);
 }
 
 function dropValueInfo(g: Graph, name: string): void {

@@ -166,7 +166,7 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
     for (const on of lowrank === undefined ? [undefined] : [lowrank, undefined]) {
       let c = await tryCandidate(on === undefined ? label : `${on.label} + ${label}`, [step], on);
       if (opts.objective === 'latency' && step.step === 'prune') c = await recover(c);
-      if (c?.feasible && opts.objective === 'size') break;
+      if (c !== undefined && c.feasible && opts.objective === 'size') break;
     }
     if (stoppedBy === 'time') break;
   }

@@ -94,7 +94,7 @@ export function bytesOf(...ts: (Tensor | undefined)[]): number {
 export function swapInput(g: Graph, node: Node, index: number, v: Value): void {
   const old = node.inputs[index];
   node.replaceInput(index, v);
-  if (old?.isInitializer() && old.uses().length === 0 && !g.outputs.includes(old)) g.removeInitializer(old.name);
+  if (old !== undefined && old.isInitializer() && old.uses().length === 0 && !g.outputs.includes(old)) g.removeInitializer(old.name);
 }
 
 /**

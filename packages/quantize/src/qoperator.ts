@@ -4,7 +4,7 @@ import { type Model, Node, Tensor, Value, slotOf } from '@mc/ir';
 const MOVES_VALUES = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 
 const isOp = (n: Node | undefined, op: string): n is Node => n !== undefined && n.opType === op && n.domain === '';
-const isConst = (v: Value | undefined): v is Value => v?.isInitializer() && !v.isGraphInput() && v.constValue !== undefined;
+const isConst = (v: Value | undefined): v is Value => v !== undefined && v.isInitializer() && !v.isGraphInput() && v.constValue !== undefined;
 /** A per-tensor activation DequantizeLinear: non-constant input, scalar scale. */
 const activationDQ = (n: Node | undefined): n is Node =>
   isOp(n, 'DequantizeLinear') && !isConst(slotOf(n, 'x')) && isConst(slotOf(n, 'x_scale')) && slotOf(n, 'x_scale')!.constValue!.size === 1 && (slotOf(n, 'x_zero_point') === undefined || isConst(slotOf(n, 'x_zero_point')));

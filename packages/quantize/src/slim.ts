@@ -134,7 +134,7 @@ export function slimModel(model: Model, names: ModelNames, opts: { shortNames?: 
       const zt = z?.constValue;
       // Only on constant inputs (weights): onnxruntime 1.30 computes differently when an activation's DequantizeLinear
       // lacks the zero point its QuantizeLinear has (measured on ultraface: cosine 0.98 instead of 1).
-      const weight = x?.isInitializer() && !x.isGraphInput() && x.constValue !== undefined;
+      const weight = x !== undefined && x.isInitializer() && !x.isGraphInput() && x.constValue !== undefined;
       if (weight && z !== undefined && zt !== undefined && z.isInitializer() && !z.isGraphInput() && zt.dtype === x.constValue!.dtype && allZero(zt)) {
         n.replaceInput(2, undefined);
         n.trimInputs();

@@ -50,16 +50,16 @@ export function planSegments(model: Model, budget = SEGMENT_BYTES): Segment[] {
   let seen = new Set<string>();
   nodes.forEach((n, i) => {
     let add = 0;
-    for (const v of n.inputs) if (v?.isInitializer() && !seen.has(v.name)) add += v.constValue?.byteLength ?? 0;
+    for (const v of n.inputs) if (v !== undefined && v.isInitializer() && !seen.has(v.name)) add += v.constValue?.byteLength ?? 0;
     if (i > start && bytes + add > budget) {
       cuts.push([start, i, bytes]);
       start = i;
       bytes = 0;
       seen = new Set();
       add = 0;
-      for (const v of n.inputs) if (v?.isInitializer() && !seen.has(v.name)) add += v.constValue?.byteLength ?? 0;
+      for (const v of n.inputs) if (v !== undefined && v.isInitializer() && !seen.has(v.name)) add += v.constValue?.byteLength ?? 0;
     }
-    for (const v of n.inputs) if (v?.isInitializer()) seen.add(v.name);
+    for (const v of n.inputs) if (v !== undefined && v.isInitializer()) seen.add(v.name);
     bytes += add;
   });
   if (nodes.length > start) cuts.push([start, nodes.length, bytes]);

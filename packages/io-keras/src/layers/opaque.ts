@@ -22,7 +22,7 @@ export const opaque: LayerHandler = {
     if (n === undefined) return undefined;
     const weights = n.inputs
       .map((v) => ({ v, t: ctx.constant(v) }))
-      .filter((w) => w.t && w.v?.isInitializer())
+      .filter((w) => w.t !== undefined && w.v !== undefined && w.v.isInitializer())
       .map((w) => ({ name: w.v!.name.split('/').slice(1).join('/'), tensor: w.t! }));
     return same(group, weights);
   },

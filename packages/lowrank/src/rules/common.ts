@@ -72,7 +72,7 @@ function dropIfUnused(graph: Graph, v: Value): void {
     return;
   }
   const p = v.producer();
-  if (p?.outputs.every((o) => o.uses().length === 0 && !o.isGraphOutput())) {
+  if (p !== undefined && p.outputs.every((o) => o.uses().length === 0 && !o.isGraphOutput())) {
     const ins = p.inputs.filter((x): x is Value => x !== undefined);
     graph.remove(p);
     for (const x of ins) dropIfUnused(graph, x);

@@ -43,7 +43,7 @@ export function embeddingTables(model: Model): Value[] {
     const d = namedInput(n, 'data');
     const t = d?.constValue;
     const axis = n.attrInt('axis', 0);
-    if (d?.isInitializer() && t?.dtype === 'float32' && t.dims.length === 2 && (axis === 0 || axis === -2)) out.add(d);
+    if (d !== undefined && d.isInitializer() && t?.dtype === 'float32' && t.dims.length === 2 && (axis === 0 || axis === -2)) out.add(d);
   }
   return [...out];
 }

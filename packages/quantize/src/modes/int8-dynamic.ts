@@ -109,7 +109,7 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
 }
 
 function removeNode(g: Model['graph'], node: Node): void {
-  const olds = node.inputs.filter((v): v is Value => v?.isInitializer());
+  const olds = node.inputs.filter((v): v is Value => v !== undefined && v.isInitializer());
   g.remove(node);
   for (const v of olds) if (v.uses().length === 0 && !g.outputs.includes(v)) g.removeInitializer(v.name);
 }
