@@ -49,8 +49,13 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   const cmd = commands.find((c) => c.name === name);
   try {
     if (cmd === undefined) {
-      const guess = nearest(name, commands.map((c) => c.name));
-      throw new UsageError(`unknown command '${name}'${guess === undefined ? '' : `; did you mean 'mc ${guess}'?`} Commands: ${commands.map((c) => c.name).join(', ')}`);
+      const guess = nearest(
+        name,
+        commands.map((c) => c.name),
+      );
+      throw new UsageError(
+        `unknown command '${name}'${guess === undefined ? '' : `; did you mean 'mc ${guess}'?`} Commands: ${commands.map((c) => c.name).join(', ')}`,
+      );
     }
     const parsed = cmd.parse(rest);
     if (parsed.global.help) {

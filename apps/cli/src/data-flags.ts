@@ -9,7 +9,11 @@ export const BYTE_SCALE = `1/${Math.round(1 / DEFAULT_BYTE_SCALE)}`;
 export const DATA_FLAGS = {
   dataset: { type: 'string', choices: DATASET_KINDS, description: 'dataset for calibration, training or evaluation' },
   'data-dir': { type: 'string', arg: 'dir', description: 'folder holding the dataset files (MNIST IDX .gz, CIFAR-10 .bin, or .npy)' },
-  scale: { type: 'number', arg: 's', description: `multiply pixels by s before feeding (default ${BYTE_SCALE}; use 1 for models trained on raw 0..255 pixels); without data, verification feeds synthetic inputs in [0, 255·s]` },
+  scale: {
+    type: 'number',
+    arg: 's',
+    description: `multiply pixels by s before feeding (default ${BYTE_SCALE}; use 1 for models trained on raw 0..255 pixels); without data, verification feeds synthetic inputs in [0, 255·s]`,
+  },
   limit: { type: 'number', arg: 'n', description: 'use at most n samples' },
 } as const satisfies FlagTable;
 

@@ -40,10 +40,14 @@ export type FlagSpec = BooleanFlag | NumberFlag | StringFlag | StringsFlag;
 export type FlagTable = Readonly<Record<string, FlagSpec | null>>;
 
 /** `blockSize` → `block-size`, `bnL1` → `bn-l1`: the flag name of an options field. */
-export type Kebab<S extends string> = S extends `${infer H}${infer R}` ? `${H extends Lowercase<H> ? H : `-${Lowercase<H>}`}${Kebab<R>}` : '';
+export type Kebab<S extends string> = S extends `${infer H}${infer R}`
+  ? `${H extends Lowercase<H> ? H : `-${Lowercase<H>}`}${Kebab<R>}`
+  : '';
 
 /** All fields of every member of a union of option types (a mode-discriminated `*Options`), each optional. */
-export type MergeOptions<U> = { [K in U extends unknown ? keyof U : never]?: U extends unknown ? (K extends keyof U ? U[K] : never) : never };
+export type MergeOptions<U> = {
+  [K in U extends unknown ? keyof U : never]?: U extends unknown ? (K extends keyof U ? U[K] : never) : never;
+};
 
 /**
  * The flag spec an options field of type `V` takes: booleans a boolean flag (or a 'true'/'false' choice), numbers a
@@ -54,14 +58,18 @@ export type MergeOptions<U> = { [K in U extends unknown ? keyof U : never]?: U e
 export type SpecFor<V> = [V] extends [boolean]
   ? BooleanFlag | (StringFlag & { choices: readonly ('true' | 'false')[] })
   : [V] extends [number]
-    ? number extends V ? NumberFlag : NumberFlag & { choices: readonly V[] }
+    ? number extends V
+      ? NumberFlag
+      : NumberFlag & { choices: readonly V[] }
     : [V] extends [readonly string[]]
       ? StringsFlag
       : [V] extends [readonly number[]]
         ? StringFlag // parsed from text by the command, e.g. `--nm 2:4`
         : [Extract<V, string>] extends [never]
           ? never
-          : string extends Extract<V, string> ? StringFlag : StringFlag & { choices: readonly Extract<V, string>[] };
+          : string extends Extract<V, string>
+            ? StringFlag
+            : StringFlag & { choices: readonly Extract<V, string>[] };
 
 /**
  * A flag table typed against a library's options type, in the style of vitest's `cli-config.ts`: every field of `T`
@@ -78,7 +86,9 @@ export type FlagValue<S> = S extends { type: 'boolean' }
     ? string[]
     : S extends { choices: readonly (infer C)[] }
       ? C
-      : S extends { type: 'number' } ? number : string;
+      : S extends { type: 'number' }
+        ? number
+        : string;
 
 /** Values of a table not known at compile time. */
 export type LooseFlagValues = Record<string, string | number | boolean | string[] | undefined>;
@@ -93,7 +103,9 @@ export type FlagValues<F = FlagTable> = string extends keyof F
   ? LooseFlagValues
   : Simplify<
       { -readonly [K in keyof F as F[K] extends { default: unknown } ? K : never]: FlagValue<F[K]> } & {
-        -readonly [K in keyof F as F[K] extends FlagSpec ? (F[K] extends { default: unknown } ? never : K) : never]?: FlagValue<F[K]> | undefined;
+        -readonly [K in keyof F as F[K] extends FlagSpec ? (F[K] extends { default: unknown } ? never : K) : never]?:
+          | FlagValue<F[K]>
+          | undefined;
       }
     >;
 
@@ -178,12 +190,19 @@ const GLOBAL = {
  * Parses argv for one command against its flag table: numbers checked, repeatable flags split at commas, choices
  * enforced, defaults filled in. Throws UsageError with the fix in the message.
  */
-export function parseFlags<const F extends FlagTable>(cmd: CommandInfo<F>, argv: readonly string[]): { flags: FlagValues<F>; global: Record<keyof typeof GLOBAL, boolean>; positionals: string[] } {
+export function parseFlags<const F extends FlagTable>(
+  cmd: CommandInfo<F>,
+  argv: readonly string[],
+): { flags: FlagValues<F>; global: Record<keyof typeof GLOBAL, boolean>; positionals: string[] } {
   const specs: FlagTable = { ...cmd.flags, ...GLOBAL };
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, s] of Object.entries(specs)) {
     if (s === null) continue;
-    options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string', ...(s.short !== undefined && { short: s.short }), ...(s.type === 'strings' && { multiple: true }) };
+    options[name] = {
+      type: s.type === 'boolean' ? 'boolean' : 'string',
+      ...(s.short !== undefined && { short: s.short }),
+      ...(s.type === 'strings' && { multiple: true }),
+    };
   }
   let parsed;
   try {
@@ -192,9 +211,13 @@ export function parseFlags<const F extends FlagTable>(cmd: CommandInfo<F>, argv:
     const raw = e instanceof Error ? e.message : String(e);
     const unknown = /Unknown option '(-{1,2})([^']+)'/.exec(raw);
     if (unknown !== null) {
-      const names = Object.entries(specs).filter(([, s]) => s !== null).map(([n]) => n);
+      const names = Object.entries(specs)
+        .filter(([, s]) => s !== null)
+        .map(([n]) => n);
       const guess = nearest(unknown[2]!, names);
-      throw new UsageError(`mc ${cmd.name}: unknown option '${unknown[1]}${unknown[2]}'${guess === undefined ? '' : `; did you mean --${guess}?`}. See 'mc ${cmd.name} --help'`);
+      throw new UsageError(
+        `mc ${cmd.name}: unknown option '${unknown[1]}${unknown[2]}'${guess === undefined ? '' : `; did you mean --${guess}?`}. See 'mc ${cmd.name} --help'`,
+      );
     }
     const msg = raw.replace(/^.*?: /, '').replace(/\. To specify an option argument starting with a dash use --\S+=-XYZ\.?$/, '');
     throw new UsageError(`mc ${cmd.name}: ${msg}; see 'mc ${cmd.name} --help'`);
@@ -220,7 +243,12 @@ export function parseFlags<const F extends FlagTable>(cmd: CommandInfo<F>, argv:
 }
 
 /** One flag's value from what parseArgs returned for it. */
-function flagValue(cmd: { name: string }, name: string, s: FlagSpec, raw: string | boolean | (string | boolean)[]): string | number | boolean | string[] {
+function flagValue(
+  cmd: { name: string },
+  name: string,
+  s: FlagSpec,
+  raw: string | boolean | (string | boolean)[],
+): string | number | boolean | string[] {
   const list = Array.isArray(raw) ? raw : [raw];
   const text = list.filter((v): v is string => typeof v === 'string');
   switch (s.type) {
@@ -268,7 +296,9 @@ export function commandHelp(cmd: CommandInfo): string {
 /** Requires exactly `n` positionals, naming them in the error. */
 export function needPositionals(cmd: CommandInfo, positionals: string[], names: readonly string[]): string[] {
   if (positionals.length !== names.length) {
-    throw new UsageError(`mc ${cmd.name}: expected ${names.map((n) => `<${n}>`).join(' ')}, got ${positionals.length} argument(s); usage: mc ${cmd.name} ${cmd.usage}`);
+    throw new UsageError(
+      `mc ${cmd.name}: expected ${names.map((n) => `<${n}>`).join(' ')}, got ${positionals.length} argument(s); usage: mc ${cmd.name} ${cmd.usage}`,
+    );
   }
   return positionals;
 }

@@ -29,12 +29,21 @@ export async function checkInputFile(file: string): Promise<number> {
     st = await stat(file);
   } catch (e) {
     const code = errnoCode(e);
-    throw new McError('E_IO', code === 'ENOENT' ? `input file ${file} does not exist; check the path` : `cannot read ${file} (${code ?? String(e)})`, { context: { file }, cause: e });
+    throw new McError(
+      'E_IO',
+      code === 'ENOENT' ? `input file ${file} does not exist; check the path` : `cannot read ${file} (${code ?? String(e)})`,
+      { context: { file }, cause: e },
+    );
   }
   if (st.isDirectory()) {
-    throw new McError('E_IO', `${file} is a directory, not a model file; pass the model file inside it (e.g. ${path.join(file, 'model.onnx')})`, { context: { file } });
+    throw new McError(
+      'E_IO',
+      `${file} is a directory, not a model file; pass the model file inside it (e.g. ${path.join(file, 'model.onnx')})`,
+      { context: { file } },
+    );
   }
-  if (st.size === 0) throw new McError('E_FORMAT', `${file} is empty (0 bytes); it is not a model — re-export or re-download it`, { context: { file } });
+  if (st.size === 0)
+    throw new McError('E_FORMAT', `${file} is empty (0 bytes); it is not a model — re-export or re-download it`, { context: { file } });
   return st.size;
 }
 
@@ -56,7 +65,11 @@ export function outputFormat(file: string): ModelFormat {
   if (ext === '.h5' || ext === '.hdf5') return 'keras-h5';
   if (ext === '.keras') return 'keras-zip';
   if (ext === '.json') return 'tfjs';
-  throw new McError('E_OPTION', `cannot tell the output format of ${file} from its extension '${ext || '(none)'}'; use .onnx, .h5, .keras or model.json`, { context: { file } });
+  throw new McError(
+    'E_OPTION',
+    `cannot tell the output format of ${file} from its extension '${ext || '(none)'}'; use .onnx, .h5, .keras or model.json`,
+    { context: { file } },
+  );
 }
 
 interface KerasIo {
@@ -70,7 +83,11 @@ async function kerasIo(): Promise<KerasIo> {
     const specifier = '@mc/io-keras';
     return (await import(specifier)) as KerasIo;
   } catch (e) {
-    throw new McError('E_UNSUPPORTED', `Keras formats need @mc/io-keras, which could not be loaded (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    throw new McError(
+      'E_UNSUPPORTED',
+      `Keras formats need @mc/io-keras, which could not be loaded (${e instanceof Error ? e.message : String(e)})`,
+      { cause: e },
+    );
   }
 }
 
@@ -98,7 +115,12 @@ export async function loadModel(file: string): Promise<LoadedModel> {
     }
     return { model, format, file, bytes };
   } catch (e) {
-    throw McError.is(e) ? e.withContext({ file }) : new McError('E_FORMAT', `cannot read ${file} as ${format}: ${e instanceof Error ? e.message : String(e)}`, { context: { file }, cause: e });
+    throw McError.is(e)
+      ? e.withContext({ file })
+      : new McError('E_FORMAT', `cannot read ${file} as ${format}: ${e instanceof Error ? e.message : String(e)}`, {
+          context: { file },
+          cause: e,
+        });
   }
 }
 
@@ -106,7 +128,9 @@ export async function loadModel(file: string): Promise<LoadedModel> {
 export async function saveModel(model: Model, file: string, inputFile?: string): Promise<number> {
   const format = outputFormat(file);
   if (inputFile !== undefined && path.resolve(inputFile) === path.resolve(file)) {
-    throw new McError('E_OPTION', `output ${file} is the input file; mc never writes over its input — choose another output path`, { context: { file } });
+    throw new McError('E_OPTION', `output ${file} is the input file; mc never writes over its input — choose another output path`, {
+      context: { file },
+    });
   }
   // Registered while written, so SIGINT/SIGTERM remove the writers' temp files (see temp-files.ts).
   const release = guardOutput(file);

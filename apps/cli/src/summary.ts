@@ -41,7 +41,10 @@ export async function figuresOf(model: Model, file: string): Promise<ModelFigure
 }
 
 /** Compression rate a/a* and space saving (a − a*)/a* (a, a* = parameters before/after), as the survey defines them. */
-export function compressionFigures(before: ModelFigures, after: ModelFigures): { compressionRate: number; spaceSaving: number; bytesRatio: number } {
+export function compressionFigures(
+  before: ModelFigures,
+  after: ModelFigures,
+): { compressionRate: number; spaceSaving: number; bytesRatio: number } {
   return {
     compressionRate: before.params / Math.max(1, after.params),
     spaceSaving: (before.params - after.params) / Math.max(1, after.params),
@@ -55,7 +58,8 @@ export type ExtraRow = [label: string, before: string | number, after: string | 
 /** The terminal before/after table every compressing command prints. */
 export function beforeAfterTable(before: ModelFigures, after: ModelFigures, extra: readonly ExtraRow[] = []): string {
   const c = compressionFigures(before, after);
-  const pct = (a: number, b: number): string => (a === 0 || !Number.isFinite(a) || !Number.isFinite(b) ? '' : `${(((b - a) / a) * 100).toFixed(1)}%`);
+  const pct = (a: number, b: number): string =>
+    a === 0 || !Number.isFinite(a) || !Number.isFinite(b) ? '' : `${(((b - a) / a) * 100).toFixed(1)}%`;
   const rows: (string | number)[][] = [
     ['parameters', formatNumber(before.params), formatNumber(after.params), pct(before.params, after.params)],
     ['file bytes', formatBytes(before.bytes), formatBytes(after.bytes), pct(before.bytes, after.bytes)],
@@ -64,7 +68,10 @@ export function beforeAfterTable(before: ModelFigures, after: ModelFigures, extr
     ['nodes', before.nodes, after.nodes, ''],
     ...extra.map(([l, b, a]) => [l, typeof b === 'number' ? formatNumber(b) : b, typeof a === 'number' ? formatNumber(a) : a, '']),
   ];
-  const table = formatTable(['', 'before', 'after', 'change'], rows.map((r) => r.map(String)));
+  const table = formatTable(
+    ['', 'before', 'after', 'change'],
+    rows.map((r) => r.map(String)),
+  );
   return `${table}\ncompression rate a/a* = ${c.compressionRate.toFixed(2)}x, space saving (a-a*)/a* = ${(c.spaceSaving * 100).toFixed(1)}%, file ${c.bytesRatio.toFixed(2)}x smaller`;
 }
 

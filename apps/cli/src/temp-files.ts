@@ -44,7 +44,10 @@ export function removeTempFiles(pid = process.pid): string[] {
  * signal number, as shells report). A kill -9 cannot be caught: it can leave a `<out>.tmp-<pid>-*` file.
  */
 export function installSignalCleanup(err: (text: string) => void): void {
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(sig, () => {
       const removed = removeTempFiles();
       err(`mc: interrupted by ${sig}${removed.length > 0 ? `; removed ${removed.length} unfinished temp file(s)` : ''}`);

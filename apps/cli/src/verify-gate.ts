@@ -7,8 +7,15 @@ import { type CliIO, defined, type FlagTable } from './flags.js';
 
 /** `--no-verify` and `--max-accuracy-drop`, shared by every command that transforms a model. */
 export const VERIFY_FLAGS = {
-  'no-verify': { type: 'boolean', description: 'write the output without checking it in onnxruntime-node (the output says it was not verified)' },
-  'max-accuracy-drop': { type: 'number', arg: 'pt', description: "with --dataset: largest top-1 loss on the test split, in points (default: the technique's, see docs/verify.md)" },
+  'no-verify': {
+    type: 'boolean',
+    description: 'write the output without checking it in onnxruntime-node (the output says it was not verified)',
+  },
+  'max-accuracy-drop': {
+    type: 'number',
+    arg: 'pt',
+    description: "with --dataset: largest top-1 loss on the test split, in points (default: the technique's, see docs/verify.md)",
+  },
   verify: { type: 'boolean', description: 'no effect: every output is verified before it is written unless --no-verify' },
 } as const satisfies FlagTable;
 
@@ -79,13 +86,24 @@ export function gateLines(r: GateReport | undefined): string[] {
     ([name, c]) =>
       `verify ${name} (${r.inputs}): cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined || r.accuracy === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}${r.thresholds.exact ? (c.bitwise ? ', bitwise equal' : '') : ''}`,
   );
-  if (r.accuracy) lines.push(`verify accuracy on ${r.accuracy.dataset} (${r.accuracy.samples} samples): ${(r.accuracy.before * 100).toFixed(2)}% -> ${(r.accuracy.after * 100).toFixed(2)}% (drop ${r.accuracy.drop.toFixed(2)} pt, allowed ${r.accuracy.maxDrop})`);
-  const bound = r.thresholds.exact ? 'bitwise equal' : r.accuracy ? `finite outputs, accuracy drop <= ${r.accuracy.maxDrop} pt` : r.thresholds.minCosine === undefined ? 'finite outputs' : `cosine >= ${r.thresholds.minCosine}`;
+  if (r.accuracy)
+    lines.push(
+      `verify accuracy on ${r.accuracy.dataset} (${r.accuracy.samples} samples): ${(r.accuracy.before * 100).toFixed(2)}% -> ${(r.accuracy.after * 100).toFixed(2)}% (drop ${r.accuracy.drop.toFixed(2)} pt, allowed ${r.accuracy.maxDrop})`,
+    );
+  const bound = r.thresholds.exact
+    ? 'bitwise equal'
+    : r.accuracy
+      ? `finite outputs, accuracy drop <= ${r.accuracy.maxDrop} pt`
+      : r.thresholds.minCosine === undefined
+        ? 'finite outputs'
+        : `cosine >= ${r.thresholds.minCosine}`;
   lines.push(`verified (${r.technique}: ${bound})`);
   return lines;
 }
 
 /** The gate report as JSON output carries it. */
 export function gateJson(r: GateReport | undefined): unknown {
-  return r === undefined ? { skipped: true } : { ok: r.ok, technique: r.technique, inputs: r.inputs, outputs: r.outputs, ...(r.accuracy && { accuracy: r.accuracy }) };
+  return r === undefined
+    ? { skipped: true }
+    : { ok: r.ok, technique: r.technique, inputs: r.inputs, outputs: r.outputs, ...(r.accuracy && { accuracy: r.accuracy }) };
 }

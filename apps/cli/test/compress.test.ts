@@ -40,7 +40,11 @@ describe.skipIf(!existsSync(mnist))(`mc compress${missing(mnist)}`, () => {
     expect(j.after.params).toBeLessThan(j.before.params);
   });
 
-  it.each([['--error', '-1'], ['--error', 'NaN'], ['--rank', '100000']])('%s %s → usage/option error, no output written', async (flag, v) => {
+  it.each([
+    ['--error', '-1'],
+    ['--error', 'NaN'],
+    ['--rank', '100000'],
+  ])('%s %s → usage/option error, no output written', async (flag, v) => {
     const dir = tempDir();
     const out = path.join(dir, 'x.onnx');
     const r = await mc('compress', flag, v, mnist, out);
@@ -49,15 +53,34 @@ describe.skipIf(!existsSync(mnist))(`mc compress${missing(mnist)}`, () => {
     expect(r.err.length).toBeGreaterThan(0);
   });
 
-  it.skipIf(!existsSync(data))(`--data-aware --dataset: data-aware dense factors, the report gives the output error${missing(data)}`, async () => {
-    const out = path.join(tempDir(), 'cal.onnx');
-    const r = await mc('compress', '--error', '0.2', '--data-aware', '--dataset', 'mnist', '--data-dir', data, '--scale', '1', '--calibration-size', '64', '--json', mnist, out);
-    expect(r.code).toBe(0);
-    const j = JSON.parse(r.out);
-    const dense = j.nodes.find((n: { opType: string }) => n.opType === 'MatMul');
-    expect(dense.decomposition).toBe('calibrated');
-    expect(dense.outputError).toBeLessThanOrEqual(0.2);
-  });
+  it.skipIf(!existsSync(data))(
+    `--data-aware --dataset: data-aware dense factors, the report gives the output error${missing(data)}`,
+    async () => {
+      const out = path.join(tempDir(), 'cal.onnx');
+      const r = await mc(
+        'compress',
+        '--error',
+        '0.2',
+        '--data-aware',
+        '--dataset',
+        'mnist',
+        '--data-dir',
+        data,
+        '--scale',
+        '1',
+        '--calibration-size',
+        '64',
+        '--json',
+        mnist,
+        out,
+      );
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.out);
+      const dense = j.nodes.find((n: { opType: string }) => n.opType === 'MatMul');
+      expect(dense.decomposition).toBe('calibrated');
+      expect(dense.outputError).toBeLessThanOrEqual(0.2);
+    },
+  );
 
   it.skipIf(!existsSync(h5))(`Keras .h5 in and out (moonflower)${missing(h5)}`, async () => {
     const out = path.join(tempDir(), 'small.h5');
@@ -66,15 +89,35 @@ describe.skipIf(!existsSync(mnist))(`mc compress${missing(mnist)}`, () => {
     expect(JSON.parse((await mc('inspect', '--json', out)).out).params).toBeLessThan(34_826);
   });
 
-  it.skipIf(!existsSync(h5) || !existsSync(data))(`--finetune 1 trains the factorised model on the dataset before writing${missing(h5, data)}`, async () => {
-    const out = path.join(tempDir(), 'ft.onnx');
-    const r = await mc('compress', '--error', '0.3', '--finetune', '1', '--dataset', 'mnist', '--data-dir', data, '--limit', '256', '--max-accuracy-drop', '50', '--json', h5, out);
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).finetune.epochs).toBe(1);
-    expect(JSON.parse(r.out).verify.accuracy).toMatchObject({ maxDrop: 50, samples: 1000, dataset: 'mnist-test' });
-    expect(existsSync(out)).toBe(true);
-    expect((await mc('compress', '--finetune', '1', h5, path.join(tempDir(), 'x.onnx'))).code).toBe(2);
-  });
+  it.skipIf(!existsSync(h5) || !existsSync(data))(
+    `--finetune 1 trains the factorised model on the dataset before writing${missing(h5, data)}`,
+    async () => {
+      const out = path.join(tempDir(), 'ft.onnx');
+      const r = await mc(
+        'compress',
+        '--error',
+        '0.3',
+        '--finetune',
+        '1',
+        '--dataset',
+        'mnist',
+        '--data-dir',
+        data,
+        '--limit',
+        '256',
+        '--max-accuracy-drop',
+        '50',
+        '--json',
+        h5,
+        out,
+      );
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out).finetune.epochs).toBe(1);
+      expect(JSON.parse(r.out).verify.accuracy).toMatchObject({ maxDrop: 50, samples: 1000, dataset: 'mnist-test' });
+      expect(existsSync(out)).toBe(true);
+      expect((await mc('compress', '--finetune', '1', h5, path.join(tempDir(), 'x.onnx'))).code).toBe(2);
+    },
+  );
 
   it('two policies at once is a usage error', async () => {
     const r = await mc('compress', '--error', '0.1', '--rank', '3', mnist, path.join(tempDir(), 'x.onnx'));
@@ -86,7 +129,15 @@ describe('mc compress --report', () => {
   it('writes a self-contained HTML page with the per-layer plot', async () => {
     const dir = tempDir();
     const report = path.join(dir, 'r.html');
-    const r = await mc('compress', '--error', '0.5', '--report', report, path.join(repoRoot, 'examples/models/mnist-mlp.onnx'), path.join(dir, 'o.onnx'));
+    const r = await mc(
+      'compress',
+      '--error',
+      '0.5',
+      '--report',
+      report,
+      path.join(repoRoot, 'examples/models/mnist-mlp.onnx'),
+      path.join(dir, 'o.onnx'),
+    );
     expect(r.code).toBe(0);
     const html = readFileSync(report, 'utf8');
     expect(html).toMatch(/Per layer: parameters kept \(%\)/);

@@ -31,31 +31,42 @@ async function top1Web(file: string): Promise<number> {
   const s = await ort.InferenceSession.create(readFileSync(file));
   try {
     const test = await loadMnist(mnistDir, { split: 'test' });
-    const r = await evaluate(async (b) => Object.values(await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', b.x, [...b.dims]) }))[0]!.data as Float32Array, test, { batchSize: 500, layout: 'NCHW' });
+    const r = await evaluate(
+      async (b) => Object.values(await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', b.x, [...b.dims]) }))[0]!.data as Float32Array,
+      test,
+      { batchSize: 500, layout: 'NCHW' },
+    );
     return r.top1;
   } finally {
     await s.release();
   }
 }
 
-describe.skipIf(missing !== undefined)(`Deep Compression default recipe on PyTorch's LeNet-300-100${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
-  let input = '';
-  beforeAll(() => {
-    input = torchLenet(mnistDir).file;
-  }, 900_000);
+describe.skipIf(missing !== undefined)(
+  `Deep Compression default recipe on PyTorch's LeNet-300-100${missing === undefined ? '' : ` (skipped: ${missing})`}`,
+  () => {
+    let input = '';
+    beforeAll(() => {
+      input = torchLenet(mnistDir).file;
+    }, 900_000);
 
-  it('≥ 35× smaller runnable file at ≤ 0.3 pt top-1 drop on the 10,000 test images; passes onnx.checker, same top-1 in onnxruntime-web', async () => {
-    const out = path.join(tempDir(), 'lenet-dc.onnx');
-    const r = await mc('prune', ...RECIPE, ...data, input, out);
-    expect(r.code, r.err + r.out).toBe(0);
-    const ratio = statSync(input).size / statSync(out).size;
-    const [before, after] = [await top1(input), await top1(out)];
-    expect(ratio).toBeGreaterThanOrEqual(35);
-    expect(before - after).toBeLessThanOrEqual(0.003);
-    // The checker of Debian python3-onnx (the torch export is IR 7, which it knows).
-    const check = spawnSync('/usr/bin/python3', ['-c', 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)', out], { encoding: 'utf8', cwd: repoRoot });
-    expect(check.status, check.stderr).toBe(0);
-    // onnxruntime-web decodes the same stream: its top-1 equals onnxruntime-node's (the float sums may differ in ulps).
-    expect(Math.abs((await top1Web(out)) - after)).toBeLessThanOrEqual(0.0002);
-  }, 600_000);
-});
+    it('≥ 35× smaller runnable file at ≤ 0.3 pt top-1 drop on the 10,000 test images; passes onnx.checker, same top-1 in onnxruntime-web', async () => {
+      const out = path.join(tempDir(), 'lenet-dc.onnx');
+      const r = await mc('prune', ...RECIPE, ...data, input, out);
+      expect(r.code, r.err + r.out).toBe(0);
+      const ratio = statSync(input).size / statSync(out).size;
+      const [before, after] = [await top1(input), await top1(out)];
+      expect(ratio).toBeGreaterThanOrEqual(35);
+      expect(before - after).toBeLessThanOrEqual(0.003);
+      // The checker of Debian python3-onnx (the torch export is IR 7, which it knows).
+      const check = spawnSync(
+        '/usr/bin/python3',
+        ['-c', 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)', out],
+        { encoding: 'utf8', cwd: repoRoot },
+      );
+      expect(check.status, check.stderr).toBe(0);
+      // onnxruntime-web decodes the same stream: its top-1 equals onnxruntime-node's (the float sums may differ in ulps).
+      expect(Math.abs((await top1Web(out)) - after)).toBeLessThanOrEqual(0.0002);
+    }, 600_000);
+  },
+);

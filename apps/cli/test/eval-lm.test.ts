@@ -48,7 +48,9 @@ describe.skipIf(gpt.why !== undefined)(`mc eval --task lm${gpt.why === undefined
     const width = a.shape[1]!;
     const text = await mc('eval', model, '--task', 'lm', '--data-dir', valid, '--limit', '8');
     expect(text.code).toBe(0);
-    expect(text.out).toMatch(new RegExp(`perplexity \\d+\\.\\d{4} \\(\\d+\\.\\d{4} nats per token\\) over ${8 * (width - 1)} tokens in 8 windows`));
+    expect(text.out).toMatch(
+      new RegExp(`perplexity \\d+\\.\\d{4} \\(\\d+\\.\\d{4} nats per token\\) over ${8 * (width - 1)} tokens in 8 windows`),
+    );
     const js = await mc('eval', model, '--task', 'lm', '--data-dir', valid, '--limit', '8', '--json');
     expect(js.code).toBe(0);
     const r = JSON.parse(js.out);
@@ -64,7 +66,10 @@ describe.skipIf(gpt.why !== undefined)(`mc eval --task lm${gpt.why === undefined
     const a = readNpy(readFileSync(path.join(valid, 'input_ids.npy')));
     const n = 6;
     const width = a.shape[1]!;
-    writeFileSync(path.join(dir, 'input_ids.npy'), npy('<i4', [n, width], Int32Array.from((a.data as BigInt64Array).subarray(0, n * width), Number)));
+    writeFileSync(
+      path.join(dir, 'input_ids.npy'),
+      npy('<i4', [n, width], Int32Array.from((a.data as BigInt64Array).subarray(0, n * width), Number)),
+    );
     const f = JSON.parse((await mc('eval', model, '--task', 'lm', '--data-dir', dir, '--json')).out);
     const q = path.join(dir, 'gpt.q4f16.onnx');
     const quant = await mc('quantize', '--mode', 'q4f16', model, q);

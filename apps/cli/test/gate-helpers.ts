@@ -9,8 +9,18 @@ import type { CliIO } from '../src/flags.js';
  */
 export function poisoned(model: Model): Model {
   const m = model.clone();
-  const layer = m.graph.nodes.map((n) => weightOf(n)).find((w) => w?.tensor !== undefined && w.tensor.size > 0 && (w.tensor.dtype === 'float32' || w.tensor.dtype === 'float16'));
-  const v = layer?.value ?? [...m.graph.initializers.values()].find((x) => x.constValue !== undefined && x.constValue.size > 0 && (x.constValue.dtype === 'float32' || x.constValue.dtype === 'float16') && x.uses().length > 0);
+  const layer = m.graph.nodes
+    .map((n) => weightOf(n))
+    .find((w) => w?.tensor !== undefined && w.tensor.size > 0 && (w.tensor.dtype === 'float32' || w.tensor.dtype === 'float16'));
+  const v =
+    layer?.value ??
+    [...m.graph.initializers.values()].find(
+      (x) =>
+        x.constValue !== undefined &&
+        x.constValue.size > 0 &&
+        (x.constValue.dtype === 'float32' || x.constValue.dtype === 'float16') &&
+        x.uses().length > 0,
+    );
   const t = v?.constValue;
   if (v === undefined || t === undefined) throw new Error('no float weight to poison');
   if (t.dtype === 'float16') {
@@ -36,9 +46,19 @@ export async function poisonedFile(file: string, dir: string): Promise<string> {
 export function zeroSizeModel(): Model {
   const b = new ModelBuilder({ opset: 17 });
   const x = b.input('x', 'float32', ['N', 64]);
-  const w = b.initializer('W', new Tensor('float32', [64, 32], Float32Array.from({ length: 64 * 32 }, (_, i) => (((i * 31) % 13) - 6) / 6)));
+  const w = b.initializer(
+    'W',
+    new Tensor(
+      'float32',
+      [64, 32],
+      Float32Array.from({ length: 64 * 32 }, (_, i) => (((i * 31) % 13) - 6) / 6),
+    ),
+  );
   const w0 = b.initializer('W0', new Tensor('float32', [64, 0], new Float32Array(0)));
-  b.output(b.node('Concat', [b.node('MatMul', [x, w], {}, { name: 'dense' }), b.node('MatMul', [x, w0], {}, { name: 'empty' })], { axis: 1 }), 'y');
+  b.output(
+    b.node('Concat', [b.node('MatMul', [x, w], {}, { name: 'dense' }), b.node('MatMul', [x, w0], {}, { name: 'empty' })], { axis: 1 }),
+    'y',
+  );
   return b.build();
 }
 

@@ -49,7 +49,11 @@ const TFJS_EDITS: [string, (j: any) => void, string][] = [
   ['weight name a number', (j) => (weights(j)[0].name = 7), 'weightsManifest[0].weights[0].name'],
   ['dtype unknown', (j) => (weights(j)[0].dtype = 'float64'), 'weightsManifest[0].weights[0].dtype'],
   ['quantization dtype', (j) => (weights(j)[0].quantization = { dtype: 'int8' }), 'weightsManifest[0].weights[0].quantization.dtype'],
-  ['quantization scale', (j) => (weights(j)[0].quantization = { dtype: 'uint8', scale: 'big' }), 'weightsManifest[0].weights[0].quantization.scale'],
+  [
+    'quantization scale',
+    (j) => (weights(j)[0].quantization = { dtype: 'uint8', scale: 'big' }),
+    'weightsManifest[0].weights[0].quantization.scale',
+  ],
   ['paths entry not a string', (j) => (j.weightsManifest[0].paths = [5]), 'weightsManifest[0].paths[0]'],
   ['paths not an array', (j) => (j.weightsManifest[0].paths = 'group1-shard1of1.bin'), 'weightsManifest[0].paths'],
   ['weightsManifest an object', (j) => (j.weightsManifest = {}), 'weightsManifest'],
@@ -57,14 +61,25 @@ const TFJS_EDITS: [string, (j: any) => void, string][] = [
   ['class_name an array', (j) => (layers(j)[0].class_name = ['Dense']), 'modelTopology.model_config.config.layers[0].class_name'],
   ['layer config an array', (j) => (layers(j)[1].config = []), 'modelTopology.model_config.config.layers[1].config'],
   ['layers not an array', (j) => (j.modelTopology.model_config.config.layers = { a: 1 }), 'modelTopology.model_config.config.layers'],
-  ['batch_input_shape 1.5', (j) => (layers(j)[0].config.batch_input_shape = [null, 1.5]), 'modelTopology.model_config.config.layers[0].config.batch_input_shape[1]'],
-  ['inbound_nodes junk', (j) => (layers(j)[1].inbound_nodes = [[['d1', 'zero', 0]]]), 'modelTopology.model_config.config.layers[1].inbound_nodes[0][0][1]'],
+  [
+    'batch_input_shape 1.5',
+    (j) => (layers(j)[0].config.batch_input_shape = [null, 1.5]),
+    'modelTopology.model_config.config.layers[0].config.batch_input_shape[1]',
+  ],
+  [
+    'inbound_nodes junk',
+    (j) => (layers(j)[1].inbound_nodes = [[['d1', 'zero', 0]]]),
+    'modelTopology.model_config.config.layers[1].inbound_nodes[0][0][1]',
+  ],
 ];
 
 describe('crafted TF.js model.json fields: E_FORMAT (exit 3) naming the file and the JSON path', () => {
   it.each(TFJS_EDITS)('%s', async (name, edit, field) => {
     const file = tfjsWith(name.replace(/\W+/g, '-'), edit);
-    for (const argv of [['inspect', file], ['quantize', '--mode', 'fp16', file, path.join(dir, 'q.onnx')]]) {
+    for (const argv of [
+      ['inspect', file],
+      ['quantize', '--mode', 'fp16', file, path.join(dir, 'q.onnx')],
+    ]) {
       const r = await mc(...argv);
       expect(r.code, r.err).toBe(3);
       expect(r.err).toContain('[E_FORMAT]');
@@ -83,7 +98,9 @@ describe('crafted TF.js model.json fields: E_FORMAT (exit 3) naming the file and
 
 describe('crafted Keras configs inside .keras and .h5: E_FORMAT naming the field', () => {
   it('.keras config.json with a numeric layer class_name (passed inspect, crashed quantize in the protobuf encoder)', async () => {
-    const { unzipSync, zipSync } = createRequire(path.join(repoRoot, 'packages/io-keras/package.json'))('fflate') as typeof import('fflate');
+    const { unzipSync, zipSync } = createRequire(path.join(repoRoot, 'packages/io-keras/package.json'))(
+      'fflate',
+    ) as typeof import('fflate');
     const seed = seeds.find((s) => s.name === 'tiny-dense.keras')!;
     const entries = unzipSync(seed.files['model.keras']!);
     const cfg = JSON.parse(new TextDecoder().decode(entries['config.json']));
@@ -91,7 +108,10 @@ describe('crafted Keras configs inside .keras and .h5: E_FORMAT naming the field
     entries['config.json'] = new TextEncoder().encode(JSON.stringify(cfg));
     const file = path.join(dir, 'classname.keras');
     writeFileSync(file, zipSync(entries));
-    for (const argv of [['inspect', file], ['quantize', '--mode', 'fp16', file, path.join(dir, 'k.onnx')]]) {
+    for (const argv of [
+      ['inspect', file],
+      ['quantize', '--mode', 'fp16', file, path.join(dir, 'k.onnx')],
+    ]) {
       const r = await mc(...argv);
       expect(r.code, r.err).toBe(3);
       expect(r.err).toContain('config.layers[1].class_name');
@@ -118,10 +138,19 @@ describe('crafted ONNX', () => {
     const Model = onnxModelType();
     const seed = seeds.find((s) => s.name === 'tiny-mlp.onnx')!;
     const m = Model.decode(seed.files['model.onnx']!);
-    m.graph.node.unshift({ op_type: 'Constant', name: 'c', output: [], attribute: [{ name: 'value', type: 4, t: { dims: [1], data_type: 7, int64_data: [3] } }] });
+    m.graph.node.unshift({
+      op_type: 'Constant',
+      name: 'c',
+      output: [],
+      attribute: [{ name: 'value', type: 4, t: { dims: [1], data_type: 7, int64_data: [3] } }],
+    });
     const file = path.join(dir, 'const-no-output.onnx');
     writeFileSync(file, Model.encode(m).finish());
-    for (const argv of [['inspect', file], ['prune', '--sparsity', '0.5', file, path.join(dir, 'p.onnx')], ['quantize', '--mode', 'fp16', file, path.join(dir, 'c.onnx')]]) {
+    for (const argv of [
+      ['inspect', file],
+      ['prune', '--sparsity', '0.5', file, path.join(dir, 'p.onnx')],
+      ['quantize', '--mode', 'fp16', file, path.join(dir, 'c.onnx')],
+    ]) {
       const r = await mc(...argv);
       // inspect reads it; prune/quantize hand it to onnxruntime, which refuses a Constant without output: the gate
       // cannot run the input model (exit 4) or the candidate (exit 5).
@@ -138,7 +167,10 @@ describe('crafted ONNX input shapes', () => {
     m.graph.input[0].type.tensor_type.shape.dim[1] = { dim_value: 1e15 };
     const file = path.join(dir, 'huge-input.onnx');
     writeFileSync(file, Model.encode(m).finish());
-    for (const argv of [['quantize', '--mode', 'fp16', file, path.join(dir, 'hq.onnx')], ['prune', '--sparsity', '0.5', '--verify', file, path.join(dir, 'hp.onnx')]]) {
+    for (const argv of [
+      ['quantize', '--mode', 'fp16', file, path.join(dir, 'hq.onnx')],
+      ['prune', '--sparsity', '0.5', '--verify', file, path.join(dir, 'hp.onnx')],
+    ]) {
       const r = await mc(...argv);
       expect(r.code, r.err).toBe(4);
       expect(r.err).toMatch(/graph input 'x' declares shape \[\d+, 1000000000000000\]/);
@@ -147,7 +179,10 @@ describe('crafted ONNX input shapes', () => {
 });
 
 /** Fuzz cases that once ended in exit 70 (found by `node bench/fuzz/run.mjs`), replayed on every run. */
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/fuzz-regressions.json', import.meta.url), 'utf8')) as { always: number[]; withShared: number[] };
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/fuzz-regressions.json', import.meta.url), 'utf8')) as {
+  always: number[];
+  withShared: number[];
+};
 const REGRESSIONS: number[] = [...fixture.always, ...(existsSync(shared) ? fixture.withShared : [])];
 const CASES = Number(process.env.MC_FUZZ_CASES ?? 300);
 
@@ -158,7 +193,9 @@ describe('seeded fuzzing through runCli (inspect, convert, quantize fp16, prune 
     for (const n of [...REGRESSIONS, ...Array.from({ length: CASES }, (_, i) => i)]) {
       const c = makeCase(seeds, n);
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<{ code: string; err: string }>((resolve) => (timer = setTimeout(() => resolve({ code: 'timeout', err: '' }), 30_000)));
+      const timeout = new Promise<{ code: string; err: string }>(
+        (resolve) => (timer = setTimeout(() => resolve({ code: 'timeout', err: '' }), 30_000)),
+      );
       const r = await Promise.race([runCase(c, runCli, dir), timeout]);
       clearTimeout(timer);
       codes[r.code] = (codes[r.code] ?? 0) + 1;

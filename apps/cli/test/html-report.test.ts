@@ -25,15 +25,27 @@ describe('report scales', () => {
       summary: [['params', '10', 'NaN']],
       layerKind: 'step',
       layerMetric: 'weight bytes after the step',
-      layers: [{ name: '1 finetune', value: Number.NaN, detail: 'x' }, { name: '2 quantize', value: 5, detail: 'y' }],
+      layers: [
+        { name: '1 finetune', value: Number.NaN, detail: 'x' },
+        { name: '2 quantize', value: 5, detail: 'y' },
+      ],
     });
     expect(html).not.toMatch(/NaN|Infinity/);
     expect(html).toMatch(/Per step: weight bytes/);
   });
 
   it('an optimize search that measured nothing but the input still draws a plot with ticks, no chosen point', () => {
-    const input = { label: 'input', steps: [], measurement: { bytes: 1_067_070, gzipBytes: 988_448, params: 266_610, macs: 266_200, accuracy: 0.9933, latencyMs: Number.NaN }, drop: 0, feasible: true };
-    const html = renderHtmlReport({ title: 't', optimize: { seen: [], pareto: [input], baseline: input, best: null, objective: 'size', maxAccuracyDrop: 0.5 } } as never);
+    const input = {
+      label: 'input',
+      steps: [],
+      measurement: { bytes: 1_067_070, gzipBytes: 988_448, params: 266_610, macs: 266_200, accuracy: 0.9933, latencyMs: Number.NaN },
+      drop: 0,
+      feasible: true,
+    };
+    const html = renderHtmlReport({
+      title: 't',
+      optimize: { seen: [], pareto: [input], baseline: input, best: null, objective: 'size', maxAccuracyDrop: 0.5 },
+    } as never);
     expect(html).not.toMatch(/NaN|Infinity/);
     expect(html).toMatch(/no candidate was chosen/);
     expect((html.match(/class="tick"/g) ?? []).length).toBeGreaterThanOrEqual(6);
@@ -75,97 +87,136 @@ const KINDS = {
 } as const;
 type Kind = keyof typeof KINDS;
 
-describe.skipIf(!existsSync(chromiumPath))(`HTML reports in headless Chromium${existsSync(chromiumPath) ? '' : ' (skipped: no /usr/bin/chromium; apt-get install chromium)'}`, () => {
-  const files = {} as Record<Kind, string>;
-  beforeAll(async () => {
-    const dir = tempDir();
-    const recipe = path.join(dir, 'recipe.yaml');
-    writeFileSync(recipe, 'steps:\n  - lowrank: {error: 0.3}\n  - finetune: {epochs: 1}\n  - quantize: {mode: int8-weights}\n');
-    for (const k of Object.keys(KINDS) as Kind[]) files[k] = path.join(dir, `${k}.html`);
-    const runs = [
-      ['compress', '--error', '0.3', ...data, '--report', files.compress, model, path.join(dir, 'c.onnx')],
-      ['run', recipe, ...data, '--max-accuracy-drop', '5', '--report', files.run, model, path.join(dir, 'r.onnx')],
-      ['optimize', ...data, '--search-samples', '300', '--max-accuracy-drop', '2', '--report', files['optimize-size'], model, path.join(dir, 's.onnx')],
-      ['optimize', ...data, '--objective', 'latency', '--search-samples', '300', '--recover-samples', '300', '--time-budget', '20', '--max-accuracy-drop', '2', '--no-verify', '--report', files['optimize-latency'], model, path.join(dir, 'l.onnx')],
-    ];
-    // Latencies vary from run to run, and so does the candidate chosen for them: that search writes without the
-    // test-split check (which a noisy pick can fail), since the page, not the pick, is under test here.
-    for (const argv of runs) {
-      const r = await mc(...argv);
-      expect(r.err, argv.join(' ')).toMatch(argv.includes('--no-verify') ? /^(mc: warning: --no-verify: .* is written without the test-split check\n)?$/ : /^$/);
-      expect(r.code, argv.join(' ')).toBe(0);
-    }
-  }, 300_000);
-
-  it('every report kind has a title of its own, axis ticks, units and no NaN', () => {
-    for (const [k, want] of Object.entries(KINDS) as [Kind, (typeof KINDS)[Kind]][]) {
-      const html = readFileSync(files[k], 'utf8');
-      expect(html, k).toMatch(want.heading);
-      expect(html, k).not.toMatch(/NaN|Infinity|<script/);
-      expect((html.match(/class="tick"/g) ?? []).length, k).toBeGreaterThanOrEqual(k.startsWith('optimize') ? 8 : 3);
-      if (want.legend) {
-        expect(html, k).toMatch(/class="legend".*chosen \(#\d+\): /s);
-        expect(html, k).toMatch(/budget: input − 2 pt = \d+(\.\d+)? %/);
-        expect(html, k).toMatch(/class="tag"/);
+describe.skipIf(!existsSync(chromiumPath))(
+  `HTML reports in headless Chromium${existsSync(chromiumPath) ? '' : ' (skipped: no /usr/bin/chromium; apt-get install chromium)'}`,
+  () => {
+    const files = {} as Record<Kind, string>;
+    beforeAll(async () => {
+      const dir = tempDir();
+      const recipe = path.join(dir, 'recipe.yaml');
+      writeFileSync(recipe, 'steps:\n  - lowrank: {error: 0.3}\n  - finetune: {epochs: 1}\n  - quantize: {mode: int8-weights}\n');
+      for (const k of Object.keys(KINDS) as Kind[]) files[k] = path.join(dir, `${k}.html`);
+      const runs = [
+        ['compress', '--error', '0.3', ...data, '--report', files.compress, model, path.join(dir, 'c.onnx')],
+        ['run', recipe, ...data, '--max-accuracy-drop', '5', '--report', files.run, model, path.join(dir, 'r.onnx')],
+        [
+          'optimize',
+          ...data,
+          '--search-samples',
+          '300',
+          '--max-accuracy-drop',
+          '2',
+          '--report',
+          files['optimize-size'],
+          model,
+          path.join(dir, 's.onnx'),
+        ],
+        [
+          'optimize',
+          ...data,
+          '--objective',
+          'latency',
+          '--search-samples',
+          '300',
+          '--recover-samples',
+          '300',
+          '--time-budget',
+          '20',
+          '--max-accuracy-drop',
+          '2',
+          '--no-verify',
+          '--report',
+          files['optimize-latency'],
+          model,
+          path.join(dir, 'l.onnx'),
+        ],
+      ];
+      // Latencies vary from run to run, and so does the candidate chosen for them: that search writes without the
+      // test-split check (which a noisy pick can fail), since the page, not the pick, is under test here.
+      for (const argv of runs) {
+        const r = await mc(...argv);
+        expect(r.err, argv.join(' ')).toMatch(
+          argv.includes('--no-verify') ? /^(mc: warning: --no-verify: .* is written without the test-split check\n)?$/ : /^$/,
+        );
+        expect(r.code, argv.join(' ')).toBe(0);
       }
-    }
-    expect(readFileSync(files['optimize-size'], 'utf8')).toMatch(/file size \(1 kB = 1000 bytes\)/);
-    expect(readFileSync(files['optimize-latency'], 'utf8')).toMatch(/latency per inference \(ms\)/);
-  });
+    }, 300_000);
 
-  it('the layout check sees a clipped label and two labels on top of each other', async () => {
-    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
-      await page.setContent('<svg width="200" height="100"><text class="tick" x="190" y="50">1.46e+6</text><text class="tag" x="10" y="50">12</text><text class="tag" x="12" y="52">13</text></svg>');
-      const p = await page.evaluate(layoutProblems);
-      expect(p.clipped).toEqual(['1.46e+6']);
-      expect(p.collisions).toEqual(['12 / 13']);
-    } finally {
-      await browser.close();
-    }
-  });
-
-  it('renders every report without clipped or colliding labels; the screenshots are not blank', async () => {
-    mkdirSync(shots, { recursive: true });
-    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      for (const k of Object.keys(KINDS) as Kind[]) {
-        await page.goto(pathToFileURL(files[k]).href);
-        const layout = await page.evaluate(layoutProblems);
-        expect(layout.svgs, k).toBeGreaterThan(0);
-        expect(layout.clipped, k).toEqual([]);
-        expect(layout.collisions, k).toEqual([]);
-        expect(layout.overflowX, k).toBe(false);
-        const png = await page.screenshot({ fullPage: true, path: path.join(shots, `${k}.png`) });
-        expect(png.length, k).toBeGreaterThan(20_000);
-        // Decoded in the page: the share of non-white pixels and the number of distinct colours.
-        const pixels = await page.evaluate(async (b64) => {
-          const img = new Image();
-          img.src = `data:image/png;base64,${b64}`;
-          await img.decode();
-          const c = document.createElement('canvas');
-          [c.width, c.height] = [img.width, img.height];
-          const ctx = c.getContext('2d')!;
-          ctx.drawImage(img, 0, 0);
-          const d = ctx.getImageData(0, 0, c.width, c.height).data;
-          let [ink, blue] = [0, 0];
-          const colours = new Set<number>();
-          for (let i = 0; i < d.length; i += 4) {
-            if (d[i]! < 235 || d[i + 1]! < 235 || d[i + 2]! < 235) ink++;
-            if (d[i + 2]! > 150 && d[i + 2]! > d[i]! + 60) blue++; // bars and points (#2b6cc4)
-            colours.add((d[i]! >> 4) * 256 + (d[i + 1]! >> 4) * 16 + (d[i + 2]! >> 4));
-          }
-          return { ink: ink / (d.length / 4), blue, colours: colours.size, width: c.width, height: c.height };
-        }, png.toString('base64'));
-        expect(pixels.ink, k).toBeGreaterThan(0.02);
-        expect(pixels.blue, k).toBeGreaterThan(200);
-        expect(pixels.colours, k).toBeGreaterThan(8);
-        expect(pixels.height, k).toBeGreaterThan(500);
+    it('every report kind has a title of its own, axis ticks, units and no NaN', () => {
+      for (const [k, want] of Object.entries(KINDS) as [Kind, (typeof KINDS)[Kind]][]) {
+        const html = readFileSync(files[k], 'utf8');
+        expect(html, k).toMatch(want.heading);
+        expect(html, k).not.toMatch(/NaN|Infinity|<script/);
+        expect((html.match(/class="tick"/g) ?? []).length, k).toBeGreaterThanOrEqual(k.startsWith('optimize') ? 8 : 3);
+        if (want.legend) {
+          expect(html, k).toMatch(/class="legend".*chosen \(#\d+\): /s);
+          expect(html, k).toMatch(/budget: input − 2 pt = \d+(\.\d+)? %/);
+          expect(html, k).toMatch(/class="tag"/);
+        }
       }
-    } finally {
-      await browser.close();
-    }
-  });
-});
+      expect(readFileSync(files['optimize-size'], 'utf8')).toMatch(/file size \(1 kB = 1000 bytes\)/);
+      expect(readFileSync(files['optimize-latency'], 'utf8')).toMatch(/latency per inference \(ms\)/);
+    });
+
+    it('the layout check sees a clipped label and two labels on top of each other', async () => {
+      const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+        await page.setContent(
+          '<svg width="200" height="100"><text class="tick" x="190" y="50">1.46e+6</text><text class="tag" x="10" y="50">12</text><text class="tag" x="12" y="52">13</text></svg>',
+        );
+        const p = await page.evaluate(layoutProblems);
+        expect(p.clipped).toEqual(['1.46e+6']);
+        expect(p.collisions).toEqual(['12 / 13']);
+      } finally {
+        await browser.close();
+      }
+    });
+
+    it('renders every report without clipped or colliding labels; the screenshots are not blank', async () => {
+      mkdirSync(shots, { recursive: true });
+      const browser = await chromium.launch({
+        executablePath: chromiumPath,
+        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+        for (const k of Object.keys(KINDS) as Kind[]) {
+          await page.goto(pathToFileURL(files[k]).href);
+          const layout = await page.evaluate(layoutProblems);
+          expect(layout.svgs, k).toBeGreaterThan(0);
+          expect(layout.clipped, k).toEqual([]);
+          expect(layout.collisions, k).toEqual([]);
+          expect(layout.overflowX, k).toBe(false);
+          const png = await page.screenshot({ fullPage: true, path: path.join(shots, `${k}.png`) });
+          expect(png.length, k).toBeGreaterThan(20_000);
+          // Decoded in the page: the share of non-white pixels and the number of distinct colours.
+          const pixels = await page.evaluate(async (b64) => {
+            const img = new Image();
+            img.src = `data:image/png;base64,${b64}`;
+            await img.decode();
+            const c = document.createElement('canvas');
+            [c.width, c.height] = [img.width, img.height];
+            const ctx = c.getContext('2d')!;
+            ctx.drawImage(img, 0, 0);
+            const d = ctx.getImageData(0, 0, c.width, c.height).data;
+            let [ink, blue] = [0, 0];
+            const colours = new Set<number>();
+            for (let i = 0; i < d.length; i += 4) {
+              if (d[i]! < 235 || d[i + 1]! < 235 || d[i + 2]! < 235) ink++;
+              if (d[i + 2]! > 150 && d[i + 2]! > d[i]! + 60) blue++; // bars and points (#2b6cc4)
+              colours.add((d[i]! >> 4) * 256 + (d[i + 1]! >> 4) * 16 + (d[i + 2]! >> 4));
+            }
+            return { ink: ink / (d.length / 4), blue, colours: colours.size, width: c.width, height: c.height };
+          }, png.toString('base64'));
+          expect(pixels.ink, k).toBeGreaterThan(0.02);
+          expect(pixels.blue, k).toBeGreaterThan(200);
+          expect(pixels.colours, k).toBeGreaterThan(8);
+          expect(pixels.height, k).toBeGreaterThan(500);
+        }
+      } finally {
+        await browser.close();
+      }
+    });
+  },
+);

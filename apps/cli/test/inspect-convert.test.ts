@@ -43,7 +43,15 @@ describe('bad input gets a coded error, a non-zero exit and no output file', () 
     ['missing file', (d) => path.join(d, 'nope.onnx'), 3, /does not exist/],
     ['directory', (d) => (mkdirSync(path.join(d, 'm.onnx')), path.join(d, 'm.onnx')), 3, /is a directory/],
     ['empty file', (d) => (writeFileSync(path.join(d, 'e.onnx'), ''), path.join(d, 'e.onnx')), 3, /empty/],
-    ['random bytes', (d) => (writeFileSync(path.join(d, 'r.onnx'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251))), path.join(d, 'r.onnx')), 3, /E_(FORMAT|TRUNCATED)/],
+    [
+      'random bytes',
+      (d) => (
+        writeFileSync(path.join(d, 'r.onnx'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251))),
+        path.join(d, 'r.onnx')
+      ),
+      3,
+      /E_(FORMAT|TRUNCATED)/,
+    ],
   ];
   for (const [name, make, code, msg] of cases) {
     it(`${name} → exit ${code}`, async () => {

@@ -55,63 +55,72 @@ const json = async (...argv: string[]) => {
   return JSON.parse(r.out);
 };
 
-describe.skipIf(why !== undefined)(`tiny GPT from torch.onnx with dynamic batch and sequence${why === undefined ? '' : ` (skipped: ${why})`}`, () => {
-  const { file, torchMacs } = gpt as { file: string; torchMacs: Record<string, number> };
+describe.skipIf(why !== undefined)(
+  `tiny GPT from torch.onnx with dynamic batch and sequence${why === undefined ? '' : ` (skipped: ${why})`}`,
+  () => {
+    const { file, torchMacs } = gpt as { file: string; torchMacs: Record<string, number> };
 
-  it('every value gets a shape of known rank; attention keeps batch and sequence symbolic', () => {
-    const m = readOnnx(readFileSync(file));
-    inferShapes(m);
-    const values = m.graph.nodes.flatMap((n) => n.outputs);
-    expect(values.filter((v) => v.shape === undefined || v.shape.includes(null)).map((v) => v.name)).toEqual([]);
-    const softmax = m.graph.nodes.find((n) => n.opType === 'Softmax')!;
-    expect(softmax.outputs[0]!.shape).toEqual(['batch', 4, 'sequence', 'sequence']);
-    expect(m.graph.outputs[0]!.shape).toEqual(['batch', 'sequence', V]);
-  });
-
-  for (const t of SEQS) {
-    it(`--input-shape input_ids=1x${t}: MACs = torch's count = the formula (${formula(1, t)})`, async () => {
-      const j = await json('--input-shape', `input_ids=1x${t}`, file);
-      expect(j.macs).toBe(torchMacs[String(t)]);
-      expect(j.macs).toBe(formula(1, t));
-      expect(j.assumed).toEqual([]);
-      expect(j.uncounted).toEqual([]);
+    it('every value gets a shape of known rank; attention keeps batch and sequence symbolic', () => {
+      const m = readOnnx(readFileSync(file));
+      inferShapes(m);
+      const values = m.graph.nodes.flatMap((n) => n.outputs);
+      expect(values.filter((v) => v.shape === undefined || v.shape.includes(null)).map((v) => v.name)).toEqual([]);
+      const softmax = m.graph.nodes.find((n) => n.opType === 'Softmax')!;
+      expect(softmax.outputs[0]!.shape).toEqual(['batch', 4, 'sequence', 'sequence']);
+      expect(m.graph.outputs[0]!.shape).toEqual(['batch', 'sequence', V]);
     });
-  }
 
-  it('--dim batch=3,sequence=7 gives 3× the batch-1 count; no sizes assume batch 1 and sequence 128', async () => {
-    expect((await json('--dim', 'batch=3,sequence=7', file)).macs).toBe(formula(3, 7));
-    const d = await json(file);
-    expect(d.macs).toBe(formula(1, 128));
-    expect(d.assumed.map((a: { symbol: string; size: number }) => `${a.symbol}=${a.size}`)).toEqual(['batch=1', 'sequence=128']);
-    const text = await mc('inspect', file);
-    expect(text.out).toMatch(/sizes {2}batch=1 \(assumed, batch\), sequence=128 \(assumed, sequence\); set them with --input-shape or --dim/);
-    expect(text.out).toMatch(new RegExp(`${formula(1, 128).toLocaleString('en-US')} MACs`));
-  });
+    for (const t of SEQS) {
+      it(`--input-shape input_ids=1x${t}: MACs = torch's count = the formula (${formula(1, t)})`, async () => {
+        const j = await json('--input-shape', `input_ids=1x${t}`, file);
+        expect(j.macs).toBe(torchMacs[String(t)]);
+        expect(j.macs).toBe(formula(1, t));
+        expect(j.assumed).toEqual([]);
+        expect(j.uncounted).toEqual([]);
+      });
+    }
 
-  it('channel pruning sees every shape: no group is left alone for an unknown rank; the MLP groups shrink and the model runs', async () => {
-    const m = readOnnx(readFileSync(file));
-    const { model: out, report } = await prune(m, { mode: 'channels', ratio: 0.5 });
-    const reasons = report.groups.flatMap((g) => g.reasons);
-    expect(reasons.filter((r) => /rank|unknown/.test(r))).toEqual([]);
-    // With weights normalised (Split sizes become initializers), the qkv groups now reach the head-split Reshape.
-    expect(reasons.filter((r) => /shape/.test(r) && !/keeps its shape|computed target shape/.test(r))).toEqual([]);
-    expect(report.groups.filter((g) => g.fixed === 0).map((g) => g.roots)).toEqual([['/blocks.0/fc/MatMul'], ['/blocks.1/fc/MatMul']]);
-    const ids = new Tensor('int64', [2, 9], BigInt64Array.from({ length: 18 }, (_, i) => BigInt((i * 37) % V)));
-    const s = await createSession(out);
-    const y = (await s.run({ input_ids: ids })).logits!;
-    await s.release();
-    expect(y.dims).toEqual([2, 9, V]);
-    expect(report.after.macs).toBe(formula(1, 128) - L * 128 * 2 * D * 2 * D); // half of each 4·D MLP hidden layer
-  });
+    it('--dim batch=3,sequence=7 gives 3× the batch-1 count; no sizes assume batch 1 and sequence 128', async () => {
+      expect((await json('--dim', 'batch=3,sequence=7', file)).macs).toBe(formula(3, 7));
+      const d = await json(file);
+      expect(d.macs).toBe(formula(1, 128));
+      expect(d.assumed.map((a: { symbol: string; size: number }) => `${a.symbol}=${a.size}`)).toEqual(['batch=1', 'sequence=128']);
+      const text = await mc('inspect', file);
+      expect(text.out).toMatch(
+        /sizes {2}batch=1 \(assumed, batch\), sequence=128 \(assumed, sequence\); set them with --input-shape or --dim/,
+      );
+      expect(text.out).toMatch(new RegExp(`${formula(1, 128).toLocaleString('en-US')} MACs`));
+    });
 
-  it('bad sizes are usage errors (exit 2) that say the fix', async () => {
-    const r = await mc('inspect', '--input-shape', 'input_ids=1x2x3', file);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/rank 2/);
-    expect((await mc('inspect', '--input-shape', 'ids=1x2', file)).err).toMatch(/no such input.*'input_ids'/);
-    expect((await mc('inspect', '--input-shape', 'input_ids', file)).code).toBe(2);
-  });
-});
+    it('channel pruning sees every shape: no group is left alone for an unknown rank; the MLP groups shrink and the model runs', async () => {
+      const m = readOnnx(readFileSync(file));
+      const { model: out, report } = await prune(m, { mode: 'channels', ratio: 0.5 });
+      const reasons = report.groups.flatMap((g) => g.reasons);
+      expect(reasons.filter((r) => /rank|unknown/.test(r))).toEqual([]);
+      // With weights normalised (Split sizes become initializers), the qkv groups now reach the head-split Reshape.
+      expect(reasons.filter((r) => /shape/.test(r) && !/keeps its shape|computed target shape/.test(r))).toEqual([]);
+      expect(report.groups.filter((g) => g.fixed === 0).map((g) => g.roots)).toEqual([['/blocks.0/fc/MatMul'], ['/blocks.1/fc/MatMul']]);
+      const ids = new Tensor(
+        'int64',
+        [2, 9],
+        BigInt64Array.from({ length: 18 }, (_, i) => BigInt((i * 37) % V)),
+      );
+      const s = await createSession(out);
+      const y = (await s.run({ input_ids: ids })).logits!;
+      await s.release();
+      expect(y.dims).toEqual([2, 9, V]);
+      expect(report.after.macs).toBe(formula(1, 128) - L * 128 * 2 * D * 2 * D); // half of each 4·D MLP hidden layer
+    });
+
+    it('bad sizes are usage errors (exit 2) that say the fix', async () => {
+      const r = await mc('inspect', '--input-shape', 'input_ids=1x2x3', file);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/rank 2/);
+      expect((await mc('inspect', '--input-shape', 'ids=1x2', file)).err).toMatch(/no such input.*'input_ids'/);
+      expect((await mc('inspect', '--input-shape', 'input_ids', file)).code).toBe(2);
+    });
+  },
+);
 
 const cnn = path.join(shared, 'models/onnx/image_classifier32.onnx');
 describe.skipIf(!existsSync(cnn))('CNN with a dynamic batch (image_classifier32.onnx, batch_size)', () => {

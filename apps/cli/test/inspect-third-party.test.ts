@@ -40,13 +40,16 @@ function pythonCount(file: string): { n?: number; why?: string } {
 const rec = ocrModel('ch_PP-OCRv4_rec_infer.onnx');
 const ref = rec.why === undefined ? pythonCount(rec.path) : { why: rec.why };
 
-describe.skipIf(ref.why !== undefined)(`mc inspect on PP-OCRv4 rec (all weights in Constant nodes)${ref.why === undefined ? '' : ` (skipped: ${ref.why})`}`, () => {
-  it('inspect --json: params within 1 % of the python3-onnx count (initializers + Constant tensors)', async () => {
-    const r = await mc('inspect', '--json', rec.path);
-    expect(r.code).toBe(0);
-    const params = (JSON.parse(r.out) as { params: number }).params;
-    expect(ref.n).toBeGreaterThan(2_000_000);
-    expect(Math.abs(params - ref.n!) / ref.n!).toBeLessThanOrEqual(0.01);
-    expect(params).toBe(ref.n); // the same rule, so in fact equal
-  });
-});
+describe.skipIf(ref.why !== undefined)(
+  `mc inspect on PP-OCRv4 rec (all weights in Constant nodes)${ref.why === undefined ? '' : ` (skipped: ${ref.why})`}`,
+  () => {
+    it('inspect --json: params within 1 % of the python3-onnx count (initializers + Constant tensors)', async () => {
+      const r = await mc('inspect', '--json', rec.path);
+      expect(r.code).toBe(0);
+      const params = (JSON.parse(r.out) as { params: number }).params;
+      expect(ref.n).toBeGreaterThan(2_000_000);
+      expect(Math.abs(params - ref.n!) / ref.n!).toBeLessThanOrEqual(0.01);
+      expect(params).toBe(ref.n); // the same rule, so in fact equal
+    });
+  },
+);

@@ -16,7 +16,9 @@ describe.skipIf(!have)('mc optimize', () => {
     // At 1 point the candidate chosen on 500 search images loses 1.8 on the test split and is refused (exit 5).
     const refused = await mc('optimize', ...common, '--max-accuracy-drop', '1', model, out);
     expect(refused.code).toBe(5);
-    expect(refused.err).toMatch(/verification failed \(optimize, mnist-test data\): top-1 accuracy on mnist-test fell \d\.\d\d points .* more than --max-accuracy-drop 1/);
+    expect(refused.err).toMatch(
+      /verification failed \(optimize, mnist-test data\): top-1 accuracy on mnist-test fell \d\.\d\d points .* more than --max-accuracy-drop 1/,
+    );
     expect(existsSync(out)).toBe(false);
     const r = await mc('optimize', ...common, '--max-accuracy-drop', '2', '--json', '--report', report, model, out);
     expect(r.err).toBe('');

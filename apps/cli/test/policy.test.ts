@@ -15,56 +15,70 @@ const qonnx = path.join(shared, 'models/onnx/custom-ops/qonnx_tiny_unet_ch_last.
 const have = existsSync(cntk) && existsSync(path.join(mnistDir, 'train-images-idx3-ubyte.gz'));
 const data = ['--dataset', 'mnist', '--data-dir', mnistDir];
 
-describe.skipIf(!have)('NaN/Inf weights: every transforming command refuses them at load (E_NUMERIC, exit 3); convert copies them with a warning', () => {
-  it.each([
-    ['compress', (m: string, o: string) => ['compress', '--error', '0.3', m, o]],
-    ['quantize', (m: string, o: string) => ['quantize', '--mode', 'fp16', m, o]],
-    ['prune --channels', (m: string, o: string) => ['prune', '--channels', '0.5', m, o]],
-    ['finetune', (m: string, o: string) => ['finetune', m, o, ...data, '--limit', '64']],
-    ['distill', (m: string, o: string) => ['distill', '--teacher', mlp, '--student', m, o, ...data, '--limit', '64']],
-    ['optimize', (m: string, o: string) => ['optimize', ...data, '--search-samples', '64', m, o]],
-  ])('%s', async (_name, argv) => {
-    const dir = tempDir();
-    const bad = await poisonedFile(mlp, dir);
-    const r = await mc(...argv(bad, path.join(dir, 'out.onnx')));
-    expect(r.code).toBe(3);
-    expect(r.err).toMatch(/E_NUMERIC.*weight '[^']+' holds NaN at element 0 \(1 non-finite value\(s\)\) in .*nan-mnist-mlp\.onnx; .*fix or retrain it/);
-    expect(readdirSync(dir)).toEqual([path.basename(bad)]);
-  });
+describe.skipIf(!have)(
+  'NaN/Inf weights: every transforming command refuses them at load (E_NUMERIC, exit 3); convert copies them with a warning',
+  () => {
+    it.each([
+      ['compress', (m: string, o: string) => ['compress', '--error', '0.3', m, o]],
+      ['quantize', (m: string, o: string) => ['quantize', '--mode', 'fp16', m, o]],
+      ['prune --channels', (m: string, o: string) => ['prune', '--channels', '0.5', m, o]],
+      ['finetune', (m: string, o: string) => ['finetune', m, o, ...data, '--limit', '64']],
+      ['distill', (m: string, o: string) => ['distill', '--teacher', mlp, '--student', m, o, ...data, '--limit', '64']],
+      ['optimize', (m: string, o: string) => ['optimize', ...data, '--search-samples', '64', m, o]],
+    ])('%s', async (_name, argv) => {
+      const dir = tempDir();
+      const bad = await poisonedFile(mlp, dir);
+      const r = await mc(...argv(bad, path.join(dir, 'out.onnx')));
+      expect(r.code).toBe(3);
+      expect(r.err).toMatch(
+        /E_NUMERIC.*weight '[^']+' holds NaN at element 0 \(1 non-finite value\(s\)\) in .*nan-mnist-mlp\.onnx; .*fix or retrain it/,
+      );
+      expect(readdirSync(dir)).toEqual([path.basename(bad)]);
+    });
 
-  it('run', async () => {
-    const dir = tempDir();
-    const bad = await poisonedFile(mlp, dir);
-    writeFileSync(path.join(dir, 'r.yaml'), 'steps:\n  - quantize: {mode: int8-weights}\n');
-    const r = await mc('run', path.join(dir, 'r.yaml'), bad, path.join(dir, 'out.onnx'));
-    expect(r.code).toBe(3);
-    expect(r.err).toMatch(/E_NUMERIC/);
-  });
+    it('run', async () => {
+      const dir = tempDir();
+      const bad = await poisonedFile(mlp, dir);
+      writeFileSync(path.join(dir, 'r.yaml'), 'steps:\n  - quantize: {mode: int8-weights}\n');
+      const r = await mc('run', path.join(dir, 'r.yaml'), bad, path.join(dir, 'out.onnx'));
+      expect(r.code).toBe(3);
+      expect(r.err).toMatch(/E_NUMERIC/);
+    });
 
-  it('convert: exit 0, the NaN is copied unchanged, one warning line', async () => {
-    const dir = tempDir();
-    const bad = await poisonedFile(mlp, dir);
-    const out = path.join(dir, 'copy.onnx');
-    const r = await mc('convert', bad, out);
-    expect(r.code).toBe(0);
-    expect(r.err).toMatch(/^mc: warning: 1 weight\(s\) hold NaN\/Inf .*convert copies them unchanged/);
-    expect(r.out).toMatch(/verified \(convert: bitwise equal\)/);
-    const w = [...(await loadOnnx(out)).graph.initializers.values()].find((v) => Number.isNaN((v.constValue?.data as Float32Array | undefined)?.[0]));
-    expect(w).toBeDefined();
-  });
-});
+    it('convert: exit 0, the NaN is copied unchanged, one warning line', async () => {
+      const dir = tempDir();
+      const bad = await poisonedFile(mlp, dir);
+      const out = path.join(dir, 'copy.onnx');
+      const r = await mc('convert', bad, out);
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(/^mc: warning: 1 weight\(s\) hold NaN\/Inf .*convert copies them unchanged/);
+      expect(r.out).toMatch(/verified \(convert: bitwise equal\)/);
+      const w = [...(await loadOnnx(out)).graph.initializers.values()].find((v) =>
+        Number.isNaN((v.constValue?.data as Float32Array | undefined)?.[0]),
+      );
+      expect(w).toBeDefined();
+    });
+  },
+);
 
 describe('zero-size weights pass through every technique untouched', () => {
-  it.each(['fp16', 'int8-weights', 'int8-dynamic', 'int4', 'kmeans', 'binary'])('quantize --mode %s: exit 0, the empty MatMul is listed with its reason', async (mode) => {
-    const dir = tempDir();
-    const m = path.join(dir, 'zero.onnx');
-    await saveOnnx(zeroSizeModel(), m);
-    const r = await mc('quantize', '--mode', mode, '--json', m, path.join(dir, 'q.onnx'));
-    expect(r.err.replace(/^mc: warning: nothing changed.*\n/m, '')).toBe('');
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).passedThrough).toContainEqual({ node: 'empty', opType: 'MatMul', reason: 'zero-size weight [64x0]: nothing to quantize, passed through untouched' });
-    expect((await loadOnnx(path.join(dir, 'q.onnx'))).graph.initializers.get('W0')?.constValue?.dims).toEqual([64, 0]);
-  });
+  it.each(['fp16', 'int8-weights', 'int8-dynamic', 'int4', 'kmeans', 'binary'])(
+    'quantize --mode %s: exit 0, the empty MatMul is listed with its reason',
+    async (mode) => {
+      const dir = tempDir();
+      const m = path.join(dir, 'zero.onnx');
+      await saveOnnx(zeroSizeModel(), m);
+      const r = await mc('quantize', '--mode', mode, '--json', m, path.join(dir, 'q.onnx'));
+      expect(r.err.replace(/^mc: warning: nothing changed.*\n/m, '')).toBe('');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out).passedThrough).toContainEqual({
+        node: 'empty',
+        opType: 'MatMul',
+        reason: 'zero-size weight [64x0]: nothing to quantize, passed through untouched',
+      });
+      expect((await loadOnnx(path.join(dir, 'q.onnx'))).graph.initializers.get('W0')?.constValue?.dims).toEqual([64, 0]);
+    },
+  );
 
   it.each([
     ['prune --sparsity 0.2', ['prune', '--sparsity', '0.2']],
@@ -83,9 +97,22 @@ describe('zero-size weights pass through every technique untouched', () => {
 
 describe.skipIf(!have)('nothing to act on: exit 0, one warning line on stderr, the reason per node in the report', () => {
   it('quantize with every layer excluded', async () => {
-    const r = await mc('quantize', '--mode', 'int8-weights', '--exclude', 'Conv,MatMul,Gemm', '--scale', '1', '--json', cntk, path.join(tempDir(), 'q.onnx'));
+    const r = await mc(
+      'quantize',
+      '--mode',
+      'int8-weights',
+      '--exclude',
+      'Conv,MatMul,Gemm',
+      '--scale',
+      '1',
+      '--json',
+      cntk,
+      path.join(tempDir(), 'q.onnx'),
+    );
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/^mc: warning: nothing changed: no node was quantized: Conv '[^']+' \(excluded by option\).*the output computes what the input does\n$/);
+    expect(r.err).toMatch(
+      /^mc: warning: nothing changed: no node was quantized: Conv '[^']+' \(excluded by option\).*the output computes what the input does\n$/,
+    );
     expect(JSON.parse(r.out).nothingChanged.nodes.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -106,19 +133,24 @@ describe.skipIf(!have)('nothing to act on: exit 0, one warning line on stderr, t
 });
 
 describe.skipIf(!existsSync(qonnx))('custom-domain ops (qonnx Quant)', () => {
-  it.each(['fp16', 'int8-weights'])('quantize --mode %s: exit 4 naming the op and --no-verify; with --no-verify the ops pass through', async (mode) => {
-    const dir = tempDir();
-    const out = path.join(dir, 'q.onnx');
-    const r = await mc('quantize', '--mode', mode, qonnx, out);
-    expect(r.code).toBe(4);
-    expect(r.err).toMatch(/verification needs onnxruntime to run op Quant \(domain qonnx\.custom_op\.general\).*pass --no-verify to write the unverified model/);
-    expect(readdirSync(dir)).toEqual([]);
-    const ok = await mc('quantize', '--mode', mode, '--no-verify', qonnx, out);
-    expect(ok.code).toBe(0);
-    const before = countOps(await loadOnnx(qonnx))['qonnx.custom_op.general::Quant'];
-    expect(before).toBeGreaterThan(0);
-    expect(countOps(await loadOnnx(out))['qonnx.custom_op.general::Quant']).toBe(before);
-  });
+  it.each(['fp16', 'int8-weights'])(
+    'quantize --mode %s: exit 4 naming the op and --no-verify; with --no-verify the ops pass through',
+    async (mode) => {
+      const dir = tempDir();
+      const out = path.join(dir, 'q.onnx');
+      const r = await mc('quantize', '--mode', mode, qonnx, out);
+      expect(r.code).toBe(4);
+      expect(r.err).toMatch(
+        /verification needs onnxruntime to run op Quant \(domain qonnx\.custom_op\.general\).*pass --no-verify to write the unverified model/,
+      );
+      expect(readdirSync(dir)).toEqual([]);
+      const ok = await mc('quantize', '--mode', mode, '--no-verify', qonnx, out);
+      expect(ok.code).toBe(0);
+      const before = countOps(await loadOnnx(qonnx))['qonnx.custom_op.general::Quant'];
+      expect(before).toBeGreaterThan(0);
+      expect(countOps(await loadOnnx(out))['qonnx.custom_op.general::Quant']).toBe(before);
+    },
+  );
 });
 
 describe('temp files', () => {
@@ -130,22 +162,31 @@ describe('temp files', () => {
     for (const n of [...mine, ...other]) writeFileSync(path.join(dir, n), '');
     const release = guardOutput(out);
     writeFileSync(path.join(dir, '.m.h5.tmp'), '');
-    expect(removeTempFiles().map((p) => path.basename(p)).sort()).toEqual([...mine].sort());
+    expect(
+      removeTempFiles()
+        .map((p) => path.basename(p))
+        .sort(),
+    ).toEqual([...mine].sort());
     release();
     expect(readdirSync(dir).sort()).toEqual([...other, '.m.h5.tmp'].sort());
   });
 
   const main = path.join(repoRoot, 'apps/cli/dist/main.js');
-  it.skipIf(!existsSync(main) || !have)('SIGTERM while a command runs (built CLI, mc optimize searching): exit 143, nothing left', async () => {
-    const dir = tempDir();
-    const child = spawn(process.execPath, [main, 'optimize', ...data, '--search-samples', '2000', mlp, path.join(dir, 'o.onnx')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise((r) => setTimeout(r, 2500));
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    expect(code).toBe(143);
-    expect(err).toMatch(/mc: interrupted by SIGTERM/);
-    expect(readdirSync(dir)).toEqual([]);
-  });
+  it.skipIf(!existsSync(main) || !have)(
+    'SIGTERM while a command runs (built CLI, mc optimize searching): exit 143, nothing left',
+    async () => {
+      const dir = tempDir();
+      const child = spawn(process.execPath, [main, 'optimize', ...data, '--search-samples', '2000', mlp, path.join(dir, 'o.onnx')], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      await new Promise((r) => setTimeout(r, 2500));
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      expect(code).toBe(143);
+      expect(err).toMatch(/mc: interrupted by SIGTERM/);
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
 });

@@ -41,7 +41,12 @@ describe.skipIf(!existsSync(mnist))('mc prune', () => {
     expect(j.after.params).toBeLessThan(j.before.params);
   });
 
-  it.each([['--sparsity', '1'], ['--sparsity', '-0.5'], ['--channels', '1.2'], ['--nm', '2-4']])('%s %s → usage/option error, no output written', async (flag, v) => {
+  it.each([
+    ['--sparsity', '1'],
+    ['--sparsity', '-0.5'],
+    ['--channels', '1.2'],
+    ['--nm', '2-4'],
+  ])('%s %s → usage/option error, no output written', async (flag, v) => {
     const out = path.join(tempDir(), 'x.onnx');
     const r = await mc('prune', flag, v, mnist, out);
     expect(r.code).toBe(2);

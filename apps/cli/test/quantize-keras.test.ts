@@ -23,27 +23,41 @@ const write = (file: string, ...args: string[]) => once(async () => ({ file, ...
 const float = write('float.onnx', 'convert');
 const cases: [string, () => Promise<{ file: string; code: number; err: string }>, number][] = [
   ['fp16', write('fp16.onnx', 'quantize', '--mode', 'fp16'), 0.51],
-  ['int8-static', write('int8.onnx', 'quantize', '--mode', 'int8-static', '--dataset', 'mnist', '--data-dir', mnist, '--calibration-size', '64'), 0.27],
+  [
+    'int8-static',
+    write('int8.onnx', 'quantize', '--mode', 'int8-static', '--dataset', 'mnist', '--data-dir', mnist, '--calibration-size', '64'),
+    0.27,
+  ],
 ];
 const size = (f: string) => statSync(path.join(dir, f)).size;
 
-describe.skipIf(gone.length > 0)(`mc quantize of the Keras MNIST convnet (.h5 → .onnx)${gone.length > 0 ? ` (skipped: ${gone.join(', ')} missing)` : ''}`, () => {
-  for (const [mode, run, bound] of cases) {
-    it(`${mode}: ≤ ${bound * 100} % of the float ONNX file mc convert writes`, async () => {
-      const f = await float();
-      expect(f.code).toBe(0);
-      const r = await run();
-      expect(r.err).toBe('');
-      expect(r.code).toBe(0);
-      expect(size(r.file) / size(f.file)).toBeLessThanOrEqual(bound);
-    });
-  }
-  it.skipIf(!havePyOnnx)(`onnx.checker accepts both quantized files${havePyOnnx ? '' : ' (skipped: Debian python3-onnx is not installed)'}`, async () => {
-    for (const [mode, run] of cases) {
-      const r = await run();
-      expect(r.code, mode).toBe(0);
-      const c = spawnSync('/usr/bin/python3', ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', path.join(dir, r.file)], { encoding: 'utf8' });
-      expect(c.status === 0 ? '' : c.stderr.trim().split('\n').pop(), mode).toBe('');
+describe.skipIf(gone.length > 0)(
+  `mc quantize of the Keras MNIST convnet (.h5 → .onnx)${gone.length > 0 ? ` (skipped: ${gone.join(', ')} missing)` : ''}`,
+  () => {
+    for (const [mode, run, bound] of cases) {
+      it(`${mode}: ≤ ${bound * 100} % of the float ONNX file mc convert writes`, async () => {
+        const f = await float();
+        expect(f.code).toBe(0);
+        const r = await run();
+        expect(r.err).toBe('');
+        expect(r.code).toBe(0);
+        expect(size(r.file) / size(f.file)).toBeLessThanOrEqual(bound);
+      });
     }
-  });
-});
+    it.skipIf(!havePyOnnx)(
+      `onnx.checker accepts both quantized files${havePyOnnx ? '' : ' (skipped: Debian python3-onnx is not installed)'}`,
+      async () => {
+        for (const [mode, run] of cases) {
+          const r = await run();
+          expect(r.code, mode).toBe(0);
+          const c = spawnSync(
+            '/usr/bin/python3',
+            ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', path.join(dir, r.file)],
+            { encoding: 'utf8' },
+          );
+          expect(c.status === 0 ? '' : c.stderr.trim().split('\n').pop(), mode).toBe('');
+        }
+      },
+    );
+  },
+);

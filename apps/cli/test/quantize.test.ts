@@ -12,7 +12,23 @@ const mnist = path.join(shared, 'data/mnist');
 describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize (mnist-cntk, MNIST calibration)', () => {
   it('--mode int8-static --method entropy: verified against the float model, QDQ written', async () => {
     const out = path.join(tempDir(), 'q.onnx');
-    const r = await mc('quantize', '--mode', 'int8-static', '--method', 'entropy', '--dataset', 'mnist', '--data-dir', mnist, '--scale', '1', '--calibration-size', '32', model, out);
+    const r = await mc(
+      'quantize',
+      '--mode',
+      'int8-static',
+      '--method',
+      'entropy',
+      '--dataset',
+      'mnist',
+      '--data-dir',
+      mnist,
+      '--scale',
+      '1',
+      '--calibration-size',
+      '32',
+      model,
+      out,
+    );
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/verify accuracy on mnist-test \(1000 samples\): 98\.70% -> 9\d\.\d\d% \(drop -?\d\.\d\d pt, allowed 1\)/);
@@ -43,7 +59,24 @@ describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize (mnist-cn
 
   it('--mode int8-static --format qoperator --short-names: QLinearConv graph at ≤ 27 % of the float file, verified', async () => {
     const out = path.join(tempDir(), 'qop.onnx');
-    const r = await mc('quantize', '--mode', 'int8-static', '--format', 'qoperator', '--short-names', '--dataset', 'mnist', '--data-dir', mnist, '--scale', '1', '--calibration-size', '32', model, out);
+    const r = await mc(
+      'quantize',
+      '--mode',
+      'int8-static',
+      '--format',
+      'qoperator',
+      '--short-names',
+      '--dataset',
+      'mnist',
+      '--data-dir',
+      mnist,
+      '--scale',
+      '1',
+      '--calibration-size',
+      '32',
+      model,
+      out,
+    );
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/verified \(int8-static: finite outputs, accuracy drop <= 1 pt\)/);
@@ -61,24 +94,58 @@ describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize (mnist-cn
   });
 });
 
-describe.skipIf(randomGpt().why !== undefined)(`mc quantize --mode int4 --method gptq on token data${randomGpt().why === undefined ? '' : ` (skipped: ${randomGpt().why})`}`, () => {
-  it('calibrates on a folder holding input_ids.npy, verifies on synthetic token ids, writes MatMulNBits', async () => {
-    const { dir } = randomGpt();
-    const out = path.join(tempDir(), 'gpt.int4.onnx');
-    const r = await mc('quantize', '--mode', 'int4', '--method', 'gptq', '--dataset', 'npy', '--data-dir', path.join(dir, 'calib'), '--calibration-size', '32', path.join(dir, 'gpt.onnx'), out);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain('MatMulNBits 4-bit block 32 symmetric gptq');
-    expect(r.out).toMatch(/verified \(int4: cosine >= 0\.9\)/);
-    const bad = await mc('quantize', '--mode', 'int4', '--method', 'entropy', path.join(dir, 'gpt.onnx'), out);
-    expect(bad.code).toBe(2);
-    expect(bad.err).toContain('--method is rtn, hqq, gptq, awq');
-  });
-});
+describe.skipIf(randomGpt().why !== undefined)(
+  `mc quantize --mode int4 --method gptq on token data${randomGpt().why === undefined ? '' : ` (skipped: ${randomGpt().why})`}`,
+  () => {
+    it('calibrates on a folder holding input_ids.npy, verifies on synthetic token ids, writes MatMulNBits', async () => {
+      const { dir } = randomGpt();
+      const out = path.join(tempDir(), 'gpt.int4.onnx');
+      const r = await mc(
+        'quantize',
+        '--mode',
+        'int4',
+        '--method',
+        'gptq',
+        '--dataset',
+        'npy',
+        '--data-dir',
+        path.join(dir, 'calib'),
+        '--calibration-size',
+        '32',
+        path.join(dir, 'gpt.onnx'),
+        out,
+      );
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('MatMulNBits 4-bit block 32 symmetric gptq');
+      expect(r.out).toMatch(/verified \(int4: cosine >= 0\.9\)/);
+      const bad = await mc('quantize', '--mode', 'int4', '--method', 'entropy', path.join(dir, 'gpt.onnx'), out);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain('--method is rtn, hqq, gptq, awq');
+    });
+  },
+);
 
 describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize --mode fp16 with calibration', () => {
   it('--dataset feeds the float16 range guard and --max-output-error; without data the bound is a usage error', async () => {
     const out = path.join(tempDir(), 'h.onnx');
-    const r = await mc('quantize', '--mode', 'fp16', '--dataset', 'mnist', '--data-dir', mnist, '--scale', '1', '--calibration-size', '32', '--max-output-error', '0.05', '--json', model, out);
+    const r = await mc(
+      'quantize',
+      '--mode',
+      'fp16',
+      '--dataset',
+      'mnist',
+      '--data-dir',
+      mnist,
+      '--scale',
+      '1',
+      '--calibration-size',
+      '32',
+      '--max-output-error',
+      '0.05',
+      '--json',
+      model,
+      out,
+    );
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out).mode).toBe('fp16');
     const bad = await mc('quantize', '--mode', 'fp16', '--max-output-error', '0.05', model, path.join(path.dirname(out), 'h2.onnx'));

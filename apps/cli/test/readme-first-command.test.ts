@@ -7,7 +7,10 @@ import { mc, repoRoot, tempDir } from './helpers.js';
 // that ship in examples/data. This runs exactly the arguments the README gives (output redirected to a temp folder).
 const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
 const line = readme.split('\n').find((l) => l.includes('pnpm mc ')) ?? '';
-const args = line.slice(line.indexOf('pnpm mc ') + 'pnpm mc '.length).trim().split(/\s+/);
+const args = line
+  .slice(line.indexOf('pnpm mc ') + 'pnpm mc '.length)
+  .trim()
+  .split(/\s+/);
 
 describe("the README's first command", () => {
   it('is an mc command on bundled files only', () => {
@@ -35,7 +38,9 @@ describe('--dataset never changes what --error means', () => {
     const data = path.join(repoRoot, 'examples/data/mnist-1k');
     const dir = tempDir();
     const plain = JSON.parse((await mc('compress', '--error', '0.3', '--json', '--no-verify', model, path.join(dir, 'a.onnx'))).out);
-    const withData = JSON.parse((await mc('compress', '--error', '0.3', '--json', '--dataset', 'mnist', '--data-dir', data, model, path.join(dir, 'b.onnx'))).out);
+    const withData = JSON.parse(
+      (await mc('compress', '--error', '0.3', '--json', '--dataset', 'mnist', '--data-dir', data, model, path.join(dir, 'b.onnx'))).out,
+    );
     expect(withData.nodes.map((n: { ranks: number[] }) => n.ranks)).toEqual(plain.nodes.map((n: { ranks: number[] }) => n.ranks));
     const bad = await mc('compress', '--error', '0.3', '--data-aware', model, path.join(dir, 'c.onnx'));
     expect(bad.code).toBe(2);

@@ -13,7 +13,22 @@ describe.skipIf(!have)('mc run <recipe>', () => {
     const recipe = path.join(dir, 'r.yaml');
     writeFileSync(recipe, 'steps:\n  - lowrank: {error: 0.1}\n  - quantize: {mode: int8-static, calibrationSamples: 64}\n');
     const out = path.join(dir, 'out.onnx');
-    const r = await mc('run', recipe, mnist, out, '--dataset', 'mnist', '--data-dir', mnistDir, '--scale', '1', '--limit', '256', '--report', path.join(dir, 'r.html'));
+    const r = await mc(
+      'run',
+      recipe,
+      mnist,
+      out,
+      '--dataset',
+      'mnist',
+      '--data-dir',
+      mnistDir,
+      '--scale',
+      '1',
+      '--limit',
+      '256',
+      '--report',
+      path.join(dir, 'r.html'),
+    );
     // --error 0.1 saves nothing on this model: said on stderr, exit 0.
     expect(r.err).toMatch(/^mc: warning: step 1 \(lowrank\): nothing changed: no layer was factorised: .*\n$/);
     expect(r.code).toBe(0);

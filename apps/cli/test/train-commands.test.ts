@@ -24,7 +24,21 @@ describe.skipIf(!have)('mc eval / finetune / distill (skipped when ../shared/dat
     const ev = await mc('eval', tuned, ...data, '--limit', '500', '--json');
     expect(JSON.parse(ev.out)).toMatchObject({ total: 500, dataset: 'mnist-test' });
     const out = path.join(dir, 'distilled.onnx');
-    const kd = await mc('distill', '--teacher', tuned, '--student', student, out, ...data, '--limit', '1000', '--unlabeled', '--epochs', '1', '--json');
+    const kd = await mc(
+      'distill',
+      '--teacher',
+      tuned,
+      '--student',
+      student,
+      out,
+      ...data,
+      '--limit',
+      '1000',
+      '--unlabeled',
+      '--epochs',
+      '1',
+      '--json',
+    );
     expect(kd.code).toBe(0);
     expect(JSON.parse(kd.out)).toMatchObject({ technique: 'distill', trainSamples: 1000 });
     const bad = await mc('finetune', student, path.join(dir, 'x.onnx'), '--dataset', 'mnist', '--data-dir', path.join(dir, 'nope'));

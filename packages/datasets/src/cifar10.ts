@@ -27,7 +27,11 @@ export async function loadCifar10(dir: string, opts: LoadOptions = {}): Promise<
   const re = split === 'train' ? /^data_batch_\d.*\.bin$/ : /^test_batch.*\.bin$/;
   const files = names.filter((n) => re.test(n)).map((n) => `${root}/${n}`);
   if (files.length === 0) {
-    throw new McError('E_IO', `CIFAR-10 ${split} batches not found in '${dir}': expected ${expected} (binary version); found ${names.slice(0, 8).join(', ') || 'no files'}`, { context: { file: dir } });
+    throw new McError(
+      'E_IO',
+      `CIFAR-10 ${split} batches not found in '${dir}': expected ${expected} (binary version); found ${names.slice(0, 8).join(', ') || 'no files'}`,
+      { context: { file: dir } },
+    );
   }
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -36,7 +40,11 @@ export async function loadCifar10(dir: string, opts: LoadOptions = {}): Promise<
     if (total >= limit) break;
     const bytes = await readBytes(f);
     if (bytes.length % RECORD !== 0) {
-      throw new McError('E_TRUNCATED', `CIFAR-10 file ${f} holds ${bytes.length} bytes, not a multiple of the ${RECORD}-byte record; download it again`, { context: { file: f } });
+      throw new McError(
+        'E_TRUNCATED',
+        `CIFAR-10 file ${f} holds ${bytes.length} bytes, not a multiple of the ${RECORD}-byte record; download it again`,
+        { context: { file: f } },
+      );
     }
     parts.push(bytes);
     total += bytes.length / RECORD;

@@ -129,16 +129,28 @@ export class ArrayDataset implements Dataset {
     const ctx = init.file ? { file: init.file } : {};
     if (index === undefined) {
       if (total * this.#sampleSize !== init.samples.length) {
-        throw new McError('E_FORMAT', `dataset '${init.name}' holds ${init.samples.length} values, not a multiple of the sample shape [${init.inputShape.join(', ')}]; check the input shape`, { context: ctx });
+        throw new McError(
+          'E_FORMAT',
+          `dataset '${init.name}' holds ${init.samples.length} values, not a multiple of the sample shape [${init.inputShape.join(', ')}]; check the input shape`,
+          { context: ctx },
+        );
       }
       if (init.labels !== undefined) {
         if (init.labels.length !== total) {
-          throw new McError('E_FORMAT', `dataset '${init.name}' has ${total} samples but ${init.labels.length} labels; pass the matching label file`, { context: ctx });
+          throw new McError(
+            'E_FORMAT',
+            `dataset '${init.name}' has ${total} samples but ${init.labels.length} labels; pass the matching label file`,
+            { context: ctx },
+          );
         }
         for (let i = 0; i < init.labels.length; i++) {
           const l = init.labels[i]!;
           if (!(l >= 0 && l < init.numClasses)) {
-            throw new McError('E_FORMAT', `label ${l} of sample ${i} in dataset '${init.name}' is out of range [0, ${init.numClasses}); pass the right label file or numClasses`, { context: ctx });
+            throw new McError(
+              'E_FORMAT',
+              `label ${l} of sample ${i} in dataset '${init.name}' is out of range [0, ${init.numClasses}); pass the right label file or numClasses`,
+              { context: ctx },
+            );
           }
         }
       }
@@ -153,14 +165,16 @@ export class ArrayDataset implements Dataset {
     const idx = new Int32Array(indices.length);
     for (let i = 0; i < idx.length; i++) {
       const j = indices[i]!;
-      if (!(j >= 0 && j < this.size)) throw new McError('E_OPTION', `subset index ${j} is out of range [0, ${this.size}) for dataset '${this.name}'`);
+      if (!(j >= 0 && j < this.size))
+        throw new McError('E_OPTION', `subset index ${j} is out of range [0, ${this.size}) for dataset '${this.name}'`);
       idx[i] = this.#index === undefined ? j : this.#index[j]!;
     }
     return new ArrayDataset({ ...this.#init, name: name ?? this.name }, idx, !this.hasLabels);
   }
 
   split(fraction: number, seed = 0): [Dataset, Dataset] {
-    if (!(fraction > 0 && fraction < 1)) throw new McError('E_OPTION', `split fraction must be in (0, 1), got ${fraction}; e.g. 0.1 for a 10% validation split`);
+    if (!(fraction > 0 && fraction < 1))
+      throw new McError('E_OPTION', `split fraction must be in (0, 1), got ${fraction}; e.g. 0.1 for a 10% validation split`);
     const p = permutation(this.size, seed ^ 0x5eed);
     const nHeld = Math.max(1, Math.round(this.size * fraction));
     const held = Array.from(p.subarray(0, nHeld)).sort((a, b) => a - b);
@@ -174,7 +188,8 @@ export class ArrayDataset implements Dataset {
 
   async *batches(opts: BatchOptions = {}): AsyncGenerator<Batch> {
     const batchSize = opts.batchSize ?? 32;
-    if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new McError('E_OPTION', `batchSize must be a positive integer, got ${batchSize}`);
+    if (!(Number.isInteger(batchSize) && batchSize > 0))
+      throw new McError('E_OPTION', `batchSize must be a positive integer, got ${batchSize}`);
     const layout = opts.layout ?? 'NCHW';
     const n = Math.min(this.size, opts.limit ?? this.size);
     const seed = ((opts.seed ?? 0) * 1000003 + (opts.epoch ?? 0) * 7919) >>> 0;
@@ -182,15 +197,27 @@ export class ArrayDataset implements Dataset {
     const rnd = seededRandom(seed ^ 0xa11ce);
     const isImage = this.inputShape.length === 3;
     if (opts.augment && !isImage && (opts.augment.crop || opts.augment.flip)) {
-      throw new McError('E_OPTION', `augmentation needs image samples [C, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`);
+      throw new McError(
+        'E_OPTION',
+        `augmentation needs image samples [C, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`,
+      );
     }
     const [C, H, W] = isImage ? (this.inputShape as [number, number, number]) : [1, 1, this.#sampleSize];
-    if (layout === 'NHWC' && !isImage) throw new McError('E_OPTION', `layout NHWC needs image samples [C, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`);
-    if (layout === 'NHW' && !(isImage && C === 1)) throw new McError('E_OPTION', `layout NHW needs single-channel images [1, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`);
+    if (layout === 'NHWC' && !isImage)
+      throw new McError(
+        'E_OPTION',
+        `layout NHWC needs image samples [C, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`,
+      );
+    if (layout === 'NHW' && !(isImage && C === 1))
+      throw new McError(
+        'E_OPTION',
+        `layout NHW needs single-channel images [1, H, W]; dataset '${this.name}' has samples [${this.inputShape.join(', ')}]`,
+      );
     const scale = opts.scale ?? (this.#samples instanceof Uint8Array ? DEFAULT_BYTE_SCALE : 1);
     const mean = opts.mean;
     const std = opts.std;
-    if (mean && mean.length !== C && mean.length !== 1) throw new McError('E_OPTION', `mean has ${mean.length} values, dataset '${this.name}' has ${C} channels`);
+    if (mean && mean.length !== C && mean.length !== 1)
+      throw new McError('E_OPTION', `mean has ${mean.length} values, dataset '${this.name}' has ${C} channels`);
     const S = this.#sampleSize;
     const tmp = new Float32Array(S);
     const labels = this.#labels;

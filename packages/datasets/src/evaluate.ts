@@ -32,7 +32,11 @@ export interface EvaluateResult {
  * r.top1; // 0.9919
  * ```
  */
-export async function evaluate(run: (batch: Batch) => Promise<BatchScores> | BatchScores, dataset: Dataset, opts: EvaluateOptions = {}): Promise<EvaluateResult> {
+export async function evaluate(
+  run: (batch: Batch) => Promise<BatchScores> | BatchScores,
+  dataset: Dataset,
+  opts: EvaluateOptions = {},
+): Promise<EvaluateResult> {
   if (!dataset.hasLabels) throw new McError('E_OPTION', `dataset '${dataset.name}' has no labels; accuracy needs labelled data`);
   const total = Math.min(dataset.size, opts.limit ?? dataset.size);
   const perClass = Array.from({ length: dataset.numClasses }, () => ({ total: 0, correct: 0 }));
@@ -47,10 +51,16 @@ export async function evaluate(run: (batch: Batch) => Promise<BatchScores> | Bat
     const b = batch.labels.length;
     const k = data.length / b;
     if (!Number.isInteger(k) || k < 2) {
-      throw new McError('E_FORMAT', `model returned ${data.length} scores for a batch of ${b}; expected [${b}, ${dataset.numClasses}] class scores`);
+      throw new McError(
+        'E_FORMAT',
+        `model returned ${data.length} scores for a batch of ${b}; expected [${b}, ${dataset.numClasses}] class scores`,
+      );
     }
     if (k !== dataset.numClasses) {
-      throw new McError('E_FORMAT', `model scores ${k} classes but dataset '${dataset.name}' has ${dataset.numClasses}; evaluate on the dataset the model was trained for`);
+      throw new McError(
+        'E_FORMAT',
+        `model scores ${k} classes but dataset '${dataset.name}' has ${dataset.numClasses}; evaluate on the dataset the model was trained for`,
+      );
     }
     for (let i = 0; i < b; i++) {
       let best = 0;

@@ -36,14 +36,21 @@ export function readIdx(raw: Uint8Array, file?: string): IdxArray {
   const ctx = file ? { file } : {};
   const where = file ? ` in ${file}` : '';
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new McError('E_FORMAT', `not an IDX file${where} (expected magic 00 00 08 0N); pass the MNIST *-idx?-ubyte[.gz] files`, { context: ctx });
+    throw new McError('E_FORMAT', `not an IDX file${where} (expected magic 00 00 08 0N); pass the MNIST *-idx?-ubyte[.gz] files`, {
+      context: ctx,
+    });
   }
   if (bytes[2] !== 0x08) {
-    throw new McError('E_UNSUPPORTED', `IDX element type 0x${bytes[2]!.toString(16)}${where} is not supported; only unsigned bytes (0x08) are read`, { context: ctx });
+    throw new McError(
+      'E_UNSUPPORTED',
+      `IDX element type 0x${bytes[2]!.toString(16)}${where} is not supported; only unsigned bytes (0x08) are read`,
+      { context: ctx },
+    );
   }
   const ndim = bytes[3]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 4 + 4 * ndim) throw new McError('E_TRUNCATED', `IDX header${where} is cut short; download the file again`, { context: ctx });
+  if (bytes.length < 4 + 4 * ndim)
+    throw new McError('E_TRUNCATED', `IDX header${where} is cut short; download the file again`, { context: ctx });
   const dims: number[] = [];
   let size = 1;
   for (let i = 0; i < ndim; i++) {
@@ -53,7 +60,11 @@ export function readIdx(raw: Uint8Array, file?: string): IdxArray {
   }
   const start = 4 + 4 * ndim;
   if (bytes.length < start + size) {
-    throw new McError('E_TRUNCATED', `IDX data${where} holds ${bytes.length - start} bytes, the header promises ${size} ([${dims.join(', ')}]); download the file again`, { context: ctx });
+    throw new McError(
+      'E_TRUNCATED',
+      `IDX data${where} holds ${bytes.length - start} bytes, the header promises ${size} ([${dims.join(', ')}]); download the file again`,
+      { context: ctx },
+    );
   }
   return { dims, data: bytes.subarray(start, start + size) };
 }

@@ -37,5 +37,8 @@ export function layoutForInput(dataset: Dataset, dims: readonly InputDim[] | und
     return 'flat';
   }
   const shown = dims.map((d) => (typeof d === 'number' ? String(d) : '?')).join(', ');
-  throw new McError('E_FORMAT', `model input '${inputName}' expects [${shown}] but dataset '${dataset.name}' gives samples [${s.join(', ')}] (as [N, ${s.join(', ')}], NHWC or flat); pick the dataset the model was trained on`);
+  throw new McError(
+    'E_FORMAT',
+    `model input '${inputName}' expects [${shown}] but dataset '${dataset.name}' gives samples [${s.join(', ')}] (as [N, ${s.join(', ')}], NHWC or flat); pick the dataset the model was trained on`,
+  );
 }

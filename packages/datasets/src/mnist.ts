@@ -17,7 +17,12 @@ export interface LoadOptions {
 const mnistNames = (split: Split, kind: 'images' | 'labels'): string[] => {
   const stem = split === 'train' ? 'train' : 't10k';
   const idx = kind === 'images' ? 'idx3' : 'idx1';
-  return [`${stem}-${kind}-${idx}-ubyte.gz`, `${stem}-${kind}-${idx}-ubyte`, `${stem}-${kind}.${idx}-ubyte`, `${stem}-${kind}.${idx}-ubyte.gz`];
+  return [
+    `${stem}-${kind}-${idx}-ubyte.gz`,
+    `${stem}-${kind}-${idx}-ubyte`,
+    `${stem}-${kind}.${idx}-ubyte`,
+    `${stem}-${kind}.${idx}-ubyte.gz`,
+  ];
 };
 
 /**
@@ -37,10 +42,15 @@ export async function loadMnist(dir: string, opts: LoadOptions = {}): Promise<Da
   const labFile = pick(dir, names, labNames, `MNIST ${split} labels`);
   const images = readIdx(await readBytes(imgFile), imgFile);
   const labels = readIdx(await readBytes(labFile), labFile);
-  if (images.dims.length !== 3) throw new McError('E_FORMAT', `MNIST images in ${imgFile} have dims [${images.dims.join(', ')}], expected [N, 28, 28]`, { context: { file: imgFile } });
+  if (images.dims.length !== 3)
+    throw new McError('E_FORMAT', `MNIST images in ${imgFile} have dims [${images.dims.join(', ')}], expected [N, 28, 28]`, {
+      context: { file: imgFile },
+    });
   const [n, h, w] = images.dims as [number, number, number];
   if (labels.dims.length !== 1 || labels.dims[0] !== n) {
-    throw new McError('E_FORMAT', `MNIST labels in ${labFile} have dims [${labels.dims.join(', ')}], expected [${n}] to match ${imgFile}`, { context: { file: labFile } });
+    throw new McError('E_FORMAT', `MNIST labels in ${labFile} have dims [${labels.dims.join(', ')}], expected [${n}] to match ${imgFile}`, {
+      context: { file: labFile },
+    });
   }
   const m = Math.min(n, opts.limit ?? n);
   return new ArrayDataset({

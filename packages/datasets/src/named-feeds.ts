@@ -31,7 +31,9 @@ function toTensor(a: NpyArray, rows: [number, number], file: string): Tensor {
     case 'bool':
       return new Tensor('bool', dims, slice(a.data as Uint8Array));
     default:
-      throw new McError('E_UNSUPPORTED', `${file} holds ${a.dtype}; save model inputs as int64, int32, float32, uint8 or bool`, { context: { file } });
+      throw new McError('E_UNSUPPORTED', `${file} holds ${a.dtype}; save model inputs as int64, int32, float32, uint8 or bool`, {
+        context: { file },
+      });
   }
 }
 
@@ -46,11 +48,19 @@ function toTensor(a: NpyArray, rows: [number, number], file: string): Tensor {
  * ```
  */
 export async function loadNamedFeeds(dir: string, inputNames: readonly string[], opts: NamedFeedsOptions = {}): Promise<NamedFeeds[]> {
-  const names = await listDir(dir, 'model input', inputNames.map((n) => `${n}.npy`));
+  const names = await listDir(
+    dir,
+    'model input',
+    inputNames.map((n) => `${n}.npy`),
+  );
   const arrays = new Map<string, { a: NpyArray; file: string }>();
   for (const input of inputNames) {
     if (!names.includes(`${input}.npy`)) {
-      throw new McError('E_IO', `'${dir}' has no ${input}.npy; the model's inputs are ${inputNames.join(', ')}: save one [N, ...] array per input, named after it`, { context: { file: dir } });
+      throw new McError(
+        'E_IO',
+        `'${dir}' has no ${input}.npy; the model's inputs are ${inputNames.join(', ')}: save one [N, ...] array per input, named after it`,
+        { context: { file: dir } },
+      );
     }
     const file = join(dir, `${input}.npy`);
     const a = readNpy(await readBytes(file), file);
@@ -60,7 +70,11 @@ export async function loadNamedFeeds(dir: string, inputNames: readonly string[],
   const counts = [...arrays.values()].map(({ a }) => a.shape[0]!);
   const n = Math.min(...counts, opts.limit ?? Infinity);
   if (counts.some((c) => c !== counts[0])) {
-    throw new McError('E_FORMAT', `the input files in '${dir}' have different row counts (${[...arrays].map(([k, { a }]) => `${k}: ${a.shape[0]}`).join(', ')}); every input needs the same N`, { context: { file: dir } });
+    throw new McError(
+      'E_FORMAT',
+      `the input files in '${dir}' have different row counts (${[...arrays].map(([k, { a }]) => `${k}: ${a.shape[0]}`).join(', ')}); every input needs the same N`,
+      { context: { file: dir } },
+    );
   }
   const bs = opts.batchSize ?? 16;
   const out: NamedFeeds[] = [];

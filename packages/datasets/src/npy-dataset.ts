@@ -28,11 +28,13 @@ export async function loadNpy(dir: string, opts: NpyLoadOptions = {}): Promise<D
   const xFile = pick(dir, names, xn, `.npy ${split} samples`);
   const yName = yn.find((n) => names.includes(n));
   const x = readNpy(await readBytes(xFile), xFile);
-  if (x.shape.length < 2) throw new McError('E_FORMAT', `${xFile} has shape (${x.shape.join(', ')}); expected (N, ...) samples`, { context: { file: xFile } });
+  if (x.shape.length < 2)
+    throw new McError('E_FORMAT', `${xFile} has shape (${x.shape.join(', ')}); expected (N, ...) samples`, { context: { file: xFile } });
   let samples: Uint8Array | Float32Array;
   if (x.data instanceof Uint8Array) samples = x.data;
   else if (x.data instanceof Float32Array) samples = x.data;
-  else if (x.data instanceof BigInt64Array) throw new McError('E_UNSUPPORTED', `${xFile} holds int64 samples; save them as uint8 or float32`, { context: { file: xFile } });
+  else if (x.data instanceof BigInt64Array)
+    throw new McError('E_UNSUPPORTED', `${xFile} holds int64 samples; save them as uint8 or float32`, { context: { file: xFile } });
   else samples = Float32Array.from(x.data as ArrayLike<number>);
   const n = Math.min(x.shape[0]!, opts.limit ?? Infinity);
   const sampleSize = x.shape.slice(1).reduce((a, b) => a * b, 1);
@@ -42,7 +44,11 @@ export async function loadNpy(dir: string, opts: NpyLoadOptions = {}): Promise<D
     file = join(dir, yName);
     const y = readNpy(await readBytes(file), file);
     if (y.shape.length !== 1 || y.shape[0] !== x.shape[0]) {
-      throw new McError('E_FORMAT', `${basename(file)} has shape (${y.shape.join(', ')}); expected (${x.shape[0]},) integer labels matching ${basename(xFile)}`, { context: { file } });
+      throw new McError(
+        'E_FORMAT',
+        `${basename(file)} has shape (${y.shape.join(', ')}); expected (${x.shape[0]},) integer labels matching ${basename(xFile)}`,
+        { context: { file } },
+      );
     }
     if (y.data instanceof Float32Array || y.data instanceof Float64Array) {
       throw new McError('E_FORMAT', `${basename(file)} holds float labels; save class indices as integers`, { context: { file } });

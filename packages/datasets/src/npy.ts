@@ -51,33 +51,57 @@ export function readNpy(bytes: Uint8Array, file?: string): NpyArray {
     throw new McError('E_FORMAT', `.npy header${where} is malformed: ${JSON.stringify(header.trim())}`, { context: ctx });
   }
   if (fortran === 'True') {
-    throw new McError('E_UNSUPPORTED', `.npy array${where} is in Fortran order; save it with numpy.save(np.ascontiguousarray(a))`, { context: ctx });
+    throw new McError('E_UNSUPPORTED', `.npy array${where} is in Fortran order; save it with numpy.save(np.ascontiguousarray(a))`, {
+      context: ctx,
+    });
   }
   const endian = descr[0];
   const info = DESCR[descr.slice(1)];
   if (info === undefined || endian === '>') {
-    throw new McError('E_UNSUPPORTED', `.npy dtype '${descr}'${where} is not supported; use little-endian float32/float64/int/uint8 arrays`, { context: ctx });
+    throw new McError(
+      'E_UNSUPPORTED',
+      `.npy dtype '${descr}'${where} is not supported; use little-endian float32/float64/int/uint8 arrays`,
+      { context: ctx },
+    );
   }
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   const size = shape.reduce((a, b) => a * b, 1);
   const start = headerStart + headerLen;
   if (bytes.length < start + size * info.bytes) {
-    throw new McError('E_TRUNCATED', `.npy data${where} is cut short: ${bytes.length - start} bytes for shape (${shape.join(', ')}) of ${descr}`, { context: ctx });
+    throw new McError(
+      'E_TRUNCATED',
+      `.npy data${where} is cut short: ${bytes.length - start} bytes for shape (${shape.join(', ')}) of ${descr}`,
+      { context: ctx },
+    );
   }
   // Copy into a fresh aligned buffer: the data offset need not be a multiple of the element size. (Uint8Array's slice,
   // not Buffer's: a Node Buffer's slice is a view into its shared pool.)
   const buf = Uint8Array.prototype.slice.call(bytes, start, start + size * info.bytes).buffer;
   const data = (() => {
     switch (info.dtype) {
-      case 'float32': return new Float32Array(buf);
-      case 'float64': return new Float64Array(buf);
-      case 'uint8': case 'bool': return new Uint8Array(buf);
-      case 'int8': return new Int8Array(buf);
-      case 'int16': return new Int16Array(buf);
-      case 'uint16': return new Uint16Array(buf);
-      case 'int32': return new Int32Array(buf);
-      case 'uint32': return new Uint32Array(buf);
-      case 'int64': return new BigInt64Array(buf);
+      case 'float32':
+        return new Float32Array(buf);
+      case 'float64':
+        return new Float64Array(buf);
+      case 'uint8':
+      case 'bool':
+        return new Uint8Array(buf);
+      case 'int8':
+        return new Int8Array(buf);
+      case 'int16':
+        return new Int16Array(buf);
+      case 'uint16':
+        return new Uint16Array(buf);
+      case 'int32':
+        return new Int32Array(buf);
+      case 'uint32':
+        return new Uint32Array(buf);
+      case 'int64':
+        return new BigInt64Array(buf);
     }
   })();
   return { dtype: info.dtype, shape, data };

@@ -28,7 +28,11 @@ export async function perplexity(
   opts: { batchSize?: number; signal?: AbortSignal } = {},
 ): Promise<PerplexityResult> {
   const t = width - 1;
-  if (t < 1 || windows.length < count * width) throw new McError('E_OPTION', `perplexity needs [N, T+1] token windows with T >= 1; got ${count} x ${width} over ${windows.length} ids`);
+  if (t < 1 || windows.length < count * width)
+    throw new McError(
+      'E_OPTION',
+      `perplexity needs [N, T+1] token windows with T >= 1; got ${count} x ${width} over ${windows.length} ids`,
+    );
   const bs = opts.batchSize ?? 16;
   let nll = 0;
   let tokens = 0;
@@ -39,7 +43,8 @@ export async function perplexity(
     for (let r = 0; r < b; r++) ids.set(windows.subarray((s + r) * width, (s + r) * width + t), r * t);
     const logits = await run(ids, b, t);
     const v = logits.length / (b * t);
-    if (!Number.isInteger(v) || v < 2) throw new McError('E_FORMAT', `the model returned ${logits.length} logits for ${b} x ${t} tokens; expected [B, T, vocabulary]`);
+    if (!Number.isInteger(v) || v < 2)
+      throw new McError('E_FORMAT', `the model returned ${logits.length} logits for ${b} x ${t} tokens; expected [B, T, vocabulary]`);
     for (let r = 0; r < b; r++) {
       for (let p = 0; p < t; p++) {
         const target = Number(windows[(s + r) * width + p + 1]!);

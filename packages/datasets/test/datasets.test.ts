@@ -5,16 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { McError } from '@mc/ir';
 import { describe, expect, it } from 'vitest';
-import {
-  ArrayDataset,
-  evaluate,
-  layoutForInput,
-  loadCifar10,
-  loadDataset,
-  loadMnist,
-  loadNpy,
-  readNpy,
-} from '../src/index.js';
+import { ArrayDataset, evaluate, layoutForInput, loadCifar10, loadDataset, loadMnist, loadNpy, readNpy } from '../src/index.js';
 
 const shared = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
 const mnistDir = join(shared, 'mnist');
@@ -108,7 +99,13 @@ describe('Dataset API', () => {
 
   it('augmentation: flip mirrors rows, crop shifts with zero fill, seeded', async () => {
     const ds = toy(1);
-    const run = async (seed: number) => (await ds.batches({ batchSize: 1, seed, augment: { crop: 1, flip: true } })[Symbol.asyncIterator]().next()).value!.x;
+    const run = async (seed: number) =>
+      (
+        await ds
+          .batches({ batchSize: 1, seed, augment: { crop: 1, flip: true } })
+          [Symbol.asyncIterator]()
+          .next()
+      ).value!.x;
     expect([...(await run(3))]).toEqual([...(await run(3))]);
     const seen = new Set<string>();
     for (let s = 0; s < 40; s++) seen.add([...(await run(s))].join(','));
@@ -121,7 +118,8 @@ describe('Dataset API', () => {
     expect(tr.size + va.size).toBe(100);
     expect(va.size).toBe(20);
     const seen = new Set<number>();
-    for (const d of [tr, va]) for await (const b of d.batches({ batchSize: 100 })) for (const x of b.x.filter((_, i) => i % 6 === 0)) seen.add(x);
+    for (const d of [tr, va])
+      for await (const b of d.batches({ batchSize: 100 })) for (const x of b.x.filter((_, i) => i % 6 === 0)) seen.add(x);
     expect(seen.size).toBe(100);
     const nl = toy(5).withoutLabels();
     expect(nl.hasLabels).toBe(false);
@@ -130,11 +128,15 @@ describe('Dataset API', () => {
 
   it('evaluate computes top-1 from a run callback', async () => {
     const ds = toy(9);
-    const r = await evaluate((b) => {
-      const out = new Float32Array(b.labels.length * 3);
-      b.labels.forEach((l, i) => (out[i * 3 + (i === 0 ? (l + 1) % 3 : l)] = 1)); // first of each batch wrong
-      return out;
-    }, ds, { batchSize: 3 });
+    const r = await evaluate(
+      (b) => {
+        const out = new Float32Array(b.labels.length * 3);
+        b.labels.forEach((l, i) => (out[i * 3 + (i === 0 ? (l + 1) % 3 : l)] = 1)); // first of each batch wrong
+        return out;
+      },
+      ds,
+      { batchSize: 3 },
+    );
     expect(r).toMatchObject({ correct: 6, total: 9, errors: 3 });
     expect(r.top1).toBeCloseTo(6 / 9);
   });
@@ -159,13 +161,17 @@ describe('bad input gives coded errors', () => {
   });
 
   it('labels out of range', async () => {
-    const msg = await codeOf(() => new ArrayDataset({ name: 'bad', inputShape: [2], numClasses: 2, samples: new Float32Array(4), labels: new Int32Array([0, 5]) }));
+    const msg = await codeOf(
+      () => new ArrayDataset({ name: 'bad', inputShape: [2], numClasses: 2, samples: new Float32Array(4), labels: new Int32Array([0, 5]) }),
+    );
     expect(msg).toMatch(/^E_FORMAT: label 5 of sample 1 .*out of range \[0, 2\)/);
   });
 
   it('wrong shape for the model input', async () => {
     const img = new ArrayDataset({ name: 'mnist-test', inputShape: [1, 28, 28], numClasses: 10, samples: new Uint8Array(784) });
-    expect(await codeOf(() => layoutForInput(img, [null, 3, 32, 32], 'x'))).toMatch(/^E_FORMAT: model input 'x' expects \[\?, 3, 32, 32\] but dataset 'mnist-test' gives samples \[1, 28, 28\]/);
+    expect(await codeOf(() => layoutForInput(img, [null, 3, 32, 32], 'x'))).toMatch(
+      /^E_FORMAT: model input 'x' expects \[\?, 3, 32, 32\] but dataset 'mnist-test' gives samples \[1, 28, 28\]/,
+    );
   });
 
   it('.npy: reads float32/int64 and rejects big-endian and truncation', async () => {

@@ -12,7 +12,11 @@ function glorot(dims: number[], fanIn: number, fanOut: number, rnd: () => number
   // Keras's default initialiser: U(−l, l), l = √(6 / (fan_in + fan_out)) (Glorot & Bengio 2010).
   const limit = Math.sqrt(6 / (fanIn + fanOut));
   const n = dims.reduce((a, b) => a * b, 1);
-  return new Tensor('float32', dims, Float32Array.from({ length: n }, () => (2 * rnd() - 1) * limit));
+  return new Tensor(
+    'float32',
+    dims,
+    Float32Array.from({ length: n }, () => (2 * rnd() - 1) * limit),
+  );
 }
 
 function rng(seed: number): () => number {
@@ -40,17 +44,37 @@ export function mnistCnn(opts: ArchitectureOptions = {}): Model {
   const r = rng(opts.seed ?? 0);
   const b = new ModelBuilder({ opset: opts.opset ?? 17 });
   const x = b.input('input', 'float32', ['N', 1, 28, 28]);
-  let h = b.node('Conv', [x, b.initializer('conv1.weight', glorot([32, 1, 3, 3], 9, 288, r)), b.initializer('conv1.bias', zeros(32))], { kernel_shape: [3, 3] }, { name: 'conv1' });
+  let h = b.node(
+    'Conv',
+    [x, b.initializer('conv1.weight', glorot([32, 1, 3, 3], 9, 288, r)), b.initializer('conv1.bias', zeros(32))],
+    { kernel_shape: [3, 3] },
+    { name: 'conv1' },
+  );
   h = b.node('Relu', [h]);
-  h = b.node('Conv', [h, b.initializer('conv2.weight', glorot([64, 32, 3, 3], 288, 576, r)), b.initializer('conv2.bias', zeros(64))], { kernel_shape: [3, 3] }, { name: 'conv2' });
+  h = b.node(
+    'Conv',
+    [h, b.initializer('conv2.weight', glorot([64, 32, 3, 3], 288, 576, r)), b.initializer('conv2.bias', zeros(64))],
+    { kernel_shape: [3, 3] },
+    { name: 'conv2' },
+  );
   h = b.node('Relu', [h]);
   h = b.node('MaxPool', [h], { kernel_shape: [2, 2], strides: [2, 2] });
   h = b.node('Dropout', [h, b.initializer('dropout1.ratio', new Tensor('float32', [], new Float32Array([0.25])))]);
   h = b.node('Flatten', [h]);
-  h = b.node('Gemm', [h, b.initializer('dense1.weight', glorot([128, 9216], 9216, 128, r)), b.initializer('dense1.bias', zeros(128))], { transB: 1 }, { name: 'dense1' });
+  h = b.node(
+    'Gemm',
+    [h, b.initializer('dense1.weight', glorot([128, 9216], 9216, 128, r)), b.initializer('dense1.bias', zeros(128))],
+    { transB: 1 },
+    { name: 'dense1' },
+  );
   h = b.node('Relu', [h]);
   h = b.node('Dropout', [h, b.initializer('dropout2.ratio', new Tensor('float32', [], new Float32Array([0.5])))]);
-  h = b.node('Gemm', [h, b.initializer('dense2.weight', glorot([10, 128], 128, 10, r)), b.initializer('dense2.bias', zeros(10))], { transB: 1 }, { name: 'dense2' });
+  h = b.node(
+    'Gemm',
+    [h, b.initializer('dense2.weight', glorot([10, 128], 128, 10, r)), b.initializer('dense2.bias', zeros(10))],
+    { transB: 1 },
+    { name: 'dense2' },
+  );
   b.output(b.node('Softmax', [h], { axis: -1 }), 'probs');
   return b.build();
 }
@@ -70,10 +94,16 @@ export function mlp(sizes: readonly number[], opts: ArchitectureOptions & { drop
   let h = b.input('input', 'float32', ['N', sizes[0]!]);
   for (let i = 1; i < sizes.length; i++) {
     const [fi, fo] = [sizes[i - 1]!, sizes[i]!];
-    h = b.node('Gemm', [h, b.initializer(`fc${i}.weight`, glorot([fo, fi], fi, fo, r)), b.initializer(`fc${i}.bias`, zeros(fo))], { transB: 1 }, { name: `fc${i}` });
+    h = b.node(
+      'Gemm',
+      [h, b.initializer(`fc${i}.weight`, glorot([fo, fi], fi, fo, r)), b.initializer(`fc${i}.bias`, zeros(fo))],
+      { transB: 1 },
+      { name: `fc${i}` },
+    );
     if (i < sizes.length - 1) {
       h = b.node('Relu', [h]);
-      if ((opts.dropout ?? 0) > 0) h = b.node('Dropout', [h, b.initializer(`drop${i}.ratio`, new Tensor('float32', [], new Float32Array([opts.dropout!])))]);
+      if ((opts.dropout ?? 0) > 0)
+        h = b.node('Dropout', [h, b.initializer(`drop${i}.ratio`, new Tensor('float32', [], new Float32Array([opts.dropout!])))]);
     }
   }
   b.output(h, 'logits');
@@ -95,13 +125,33 @@ export function lenet(opts: ArchitectureOptions & { channels?: readonly [number,
   const d = opts.dense ?? 64;
   const b = new ModelBuilder({ opset: opts.opset ?? 17 });
   const x = b.input('input', 'float32', ['N', 1, 28, 28]);
-  let h = b.node('Conv', [x, b.initializer('conv1.weight', glorot([c1, 1, 5, 5], 25, c1 * 25, r)), b.initializer('conv1.bias', zeros(c1))], { kernel_shape: [5, 5] }, { name: 'conv1' });
+  let h = b.node(
+    'Conv',
+    [x, b.initializer('conv1.weight', glorot([c1, 1, 5, 5], 25, c1 * 25, r)), b.initializer('conv1.bias', zeros(c1))],
+    { kernel_shape: [5, 5] },
+    { name: 'conv1' },
+  );
   h = b.node('MaxPool', [b.node('Relu', [h])], { kernel_shape: [2, 2], strides: [2, 2] });
-  h = b.node('Conv', [h, b.initializer('conv2.weight', glorot([c2, c1, 5, 5], c1 * 25, c2 * 25, r)), b.initializer('conv2.bias', zeros(c2))], { kernel_shape: [5, 5] }, { name: 'conv2' });
+  h = b.node(
+    'Conv',
+    [h, b.initializer('conv2.weight', glorot([c2, c1, 5, 5], c1 * 25, c2 * 25, r)), b.initializer('conv2.bias', zeros(c2))],
+    { kernel_shape: [5, 5] },
+    { name: 'conv2' },
+  );
   h = b.node('Flatten', [b.node('MaxPool', [b.node('Relu', [h])], { kernel_shape: [2, 2], strides: [2, 2] })]);
-  h = b.node('Gemm', [h, b.initializer('dense1.weight', glorot([d, c2 * 16], c2 * 16, d, r)), b.initializer('dense1.bias', zeros(d))], { transB: 1 }, { name: 'dense1' });
+  h = b.node(
+    'Gemm',
+    [h, b.initializer('dense1.weight', glorot([d, c2 * 16], c2 * 16, d, r)), b.initializer('dense1.bias', zeros(d))],
+    { transB: 1 },
+    { name: 'dense1' },
+  );
   h = b.node('Relu', [h]);
-  h = b.node('Gemm', [h, b.initializer('dense2.weight', glorot([10, d], d, 10, r)), b.initializer('dense2.bias', zeros(10))], { transB: 1 }, { name: 'dense2' });
+  h = b.node(
+    'Gemm',
+    [h, b.initializer('dense2.weight', glorot([10, d], d, 10, r)), b.initializer('dense2.bias', zeros(10))],
+    { transB: 1 },
+    { name: 'dense2' },
+  );
   b.output(h, 'logits');
   return b.build();
 }

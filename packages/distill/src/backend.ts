@@ -33,7 +33,10 @@ export function initTraining(backend: 'wasm' | 'cpu' = 'wasm'): Promise<string> 
     registerTrainingKernels();
     const ok = await tf.setBackend(backend);
     if (!ok) {
-      throw new McError('E_UNSUPPORTED', `tfjs backend '${backend}' failed to start; check that @tensorflow/tfjs-backend-${backend} is installed`);
+      throw new McError(
+        'E_UNSUPPORTED',
+        `tfjs backend '${backend}' failed to start; check that @tensorflow/tfjs-backend-${backend} is installed`,
+      );
     }
     await tf.ready();
     return tf.getBackend();

@@ -27,22 +27,38 @@ export async function distill(teacher: Model, student: Model, data: Dataset, opt
     teacher: () => {
       const g = new TrainableGraph(teacher, { trainable: false });
       const [tin] = g.inputs;
-      if (g.inputs.length !== 1 || tin === undefined) throw new McError('E_UNSUPPORTED', `teacher has ${g.inputs.length} inputs; mc distils single-input classifiers`);
+      if (g.inputs.length !== 1 || tin === undefined)
+        throw new McError('E_UNSUPPORTED', `teacher has ${g.inputs.length} inputs; mc distils single-input classifiers`);
       layoutForInput(data, tin.shape, tin.name); // the teacher must accept this data too (throws E_FORMAT)
       const last = g.logits.shape?.at(-1);
       const numClasses = typeof last === 'number' ? last : data.numClasses;
       const studentLast = student.graph.outputs[0]?.shape?.at(-1);
       if (typeof studentLast === 'number' && studentLast !== numClasses) {
-        throw new McError('E_FORMAT', `teacher scores ${numClasses} classes, student ${studentLast}; distil between models of the same task`);
+        throw new McError(
+          'E_FORMAT',
+          `teacher scores ${numClasses} classes, student ${studentLast}; distil between models of the same task`,
+        );
       }
       return {
         numClasses,
         fn: (x: tf.Tensor, layout: BatchLayout) => {
           // Bring the student's batch to NCHW samples, then to the teacher's own input layout.
           const n = x.shape[0]!;
-          const base = layout === 'NHWC' ? tf.transpose(x, [0, 3, 1, 2]) : layout === 'flat' || layout === 'NHW' ? tf.reshape(x, [n, ...data.inputShape]) : x;
+          const base =
+            layout === 'NHWC'
+              ? tf.transpose(x, [0, 3, 1, 2])
+              : layout === 'flat' || layout === 'NHW'
+                ? tf.reshape(x, [n, ...data.inputShape])
+                : x;
           const tl = layoutForInput(data, tin.shape, tin.name);
-          const xin = tl === 'flat' ? tf.reshape(base, [n, -1]) : tl === 'NHW' ? tf.reshape(base, [n, ...data.inputShape.slice(1)]) : tl === 'NHWC' ? tf.transpose(base, [0, 2, 3, 1]) : base;
+          const xin =
+            tl === 'flat'
+              ? tf.reshape(base, [n, -1])
+              : tl === 'NHW'
+                ? tf.reshape(base, [n, ...data.inputShape.slice(1)])
+                : tl === 'NHWC'
+                  ? tf.transpose(base, [0, 2, 3, 1])
+                  : base;
           return g.forward([xin], { training: false, logits: true });
         },
         dispose: () => g.dispose(),

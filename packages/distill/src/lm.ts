@@ -60,18 +60,27 @@ export interface LmDistillReport {
  * const { model } = await distillLm(gpt, pruned, { data: ids.data, count: ids.shape[0], width: ids.shape[1] }, { epochs: 2 });
  * ```
  */
-export async function distillLm(teacher: Model, student: Model, windows: TokenWindows, opts: LmDistillOptions = {}): Promise<{ model: Model; report: LmDistillReport }> {
+export async function distillLm(
+  teacher: Model,
+  student: Model,
+  windows: TokenWindows,
+  opts: LmDistillOptions = {},
+): Promise<{ model: Model; report: LmDistillReport }> {
   const epochs = opts.epochs ?? 2;
   const bs = opts.batchSize ?? 16;
   const alpha = opts.alpha ?? 0.5;
   const T = opts.temperature ?? 1;
   const { count, width } = windows;
-  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new McError('E_OPTION', `distillLm: epochs ${epochs} is invalid; use an integer >= 1`);
+  if (!(Number.isInteger(epochs) && epochs >= 1))
+    throw new McError('E_OPTION', `distillLm: epochs ${epochs} is invalid; use an integer >= 1`);
   if (!(Number.isInteger(bs) && bs >= 1)) throw new McError('E_OPTION', `distillLm: batchSize ${bs} is invalid; use an integer >= 1`);
   if (!(alpha >= 0 && alpha <= 1)) throw new McError('E_OPTION', `distillLm: alpha ${alpha} is invalid; use a weight in [0, 1]`);
   if (!(T > 0)) throw new McError('E_OPTION', `distillLm: temperature ${T} is invalid; use a positive number`);
   if (width < 2 || count < 1 || windows.data.length < count * width) {
-    throw new McError('E_OPTION', `distillLm: token windows [${count}, ${width}] over ${windows.data.length} ids; pass [N, W] windows with W >= 2`);
+    throw new McError(
+      'E_OPTION',
+      `distillLm: token windows [${count}, ${width}] over ${windows.data.length} ids; pass [N, W] windows with W >= 2`,
+    );
   }
   const started = performance.now();
   // Scalars (Gelu's 0.5 and 1, attention's 1/√d that exporters fold into initializers) stay constants.
@@ -113,17 +122,25 @@ export async function distillLm(teacher: Model, student: Model, windows: TokenWi
           for (let p = 0; p < t; p++) {
             ids[r * t + p] = windows.data[w * width + p]!;
             const next = Number(windows.data[w * width + p + 1]!);
-            if (!(next >= 0 && next < k)) throw new McError('E_FORMAT', `distillLm: token ${next} in window ${w} is outside the vocabulary of ${k}; pass ids of this model's tokenizer`);
+            if (!(next >= 0 && next < k))
+              throw new McError(
+                'E_FORMAT',
+                `distillLm: token ${next} in window ${w} is outside the vocabulary of ${k}; pass ids of this model's tokenizer`,
+              );
             y[(r * t + p) * k + next] = 1;
           }
         });
-        const feeds: Record<string, [Float32Array | BigInt64Array, readonly number[]]> = Object.fromEntries([...weights].map(([name, w]) => [name, [w.data, w.dims]]));
+        const feeds: Record<string, [Float32Array | BigInt64Array, readonly number[]]> = Object.fromEntries(
+          [...weights].map(([name, w]) => [name, [w.data, w.dims]]),
+        );
         feeds[graph.input] = [ids, [n, t]];
-        if (graph.teacher !== undefined) feeds[graph.teacher] = [(await tRunner.run({ [tg.input]: [ids, [n, t]] }, [tg.logits])).get(tg.logits)!, [n * t, k]];
+        if (graph.teacher !== undefined)
+          feeds[graph.teacher] = [(await tRunner.run({ [tg.input]: [ids, [n, t]] }, [tg.logits])).get(tg.logits)!, [n * t, k]];
         if (graph.target !== undefined) feeds[graph.target] = [y, [n * t, k]];
         const out = await trainer.run(feeds, [graph.loss!, ...graph.grads.values()]);
         const loss = out.get(graph.loss!)![0]!;
-        if (!Number.isFinite(loss)) throw new McError('E_NUMERIC', `distillLm: the loss is ${loss} at epoch ${epoch + 1}, step ${s + 1}; lower learningRate`);
+        if (!Number.isFinite(loss))
+          throw new McError('E_NUMERIC', `distillLm: the loss is ${loss} at epoch ${epoch + 1}, step ${s + 1}; lower learningRate`);
         lr = scheduledLr(opts.learningRate ?? 1e-3, opts.schedule ?? 'cosine', epoch, s / steps, epochs);
         opt.apply(params, new Map([...graph.grads].map(([w, name]) => [w, out.get(name)!])), lr);
         sum += loss;

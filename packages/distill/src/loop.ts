@@ -27,9 +27,13 @@ export interface RunPlan {
 export function planRun(technique: 'finetune' | 'distill', data: Dataset, o: DistillOptions, layout: BatchLayout): RunPlan {
   const unlabeled = technique === 'distill' && o.unlabeled === true;
   if (!unlabeled && !data.hasLabels) {
-    throw new McError('E_OPTION', `dataset '${data.name}' has no labels; ${technique === 'distill' ? 'pass unlabeled: true (--unlabeled) to let the teacher label it' : 'fine-tuning needs labels, or use distill with the original model as teacher'}`);
+    throw new McError(
+      'E_OPTION',
+      `dataset '${data.name}' has no labels; ${technique === 'distill' ? 'pass unlabeled: true (--unlabeled) to let the teacher label it' : 'fine-tuning needs labels, or use distill with the original model as teacher'}`,
+    );
   }
-  const optimizer: OptimizerOptions = typeof o.optimizer === 'string' ? { type: o.optimizer } : (o.optimizer ?? { type: TRAIN_DEFAULTS.optimizer });
+  const optimizer: OptimizerOptions =
+    typeof o.optimizer === 'string' ? { type: o.optimizer } : (o.optimizer ?? { type: TRAIN_DEFAULTS.optimizer });
   const seed = o.seed ?? TRAIN_DEFAULTS.seed;
   let train = data;
   if (o.limit !== undefined && o.limit < train.size) train = train.subset(Array.from({ length: o.limit }, (_, i) => i));
@@ -61,16 +65,28 @@ export function planRun(technique: 'finetune' | 'distill', data: Dataset, o: Dis
  * The 0/1 masks the options ask for: `'zeros'` marks the nonzero entries of every weight of rank ≥ 2 (pruned models
  * keep their zeros), an explicit record is checked against the trainable weights. @internal
  */
-export function maskArrays(masks: DistillOptions['masks'], weights: ReadonlyMap<string, { data: ArrayLike<number>; rank: number }>): Map<string, Float32Array> {
+export function maskArrays(
+  masks: DistillOptions['masks'],
+  weights: ReadonlyMap<string, { data: ArrayLike<number>; rank: number }>,
+): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   if (masks === 'zeros') {
-    for (const [name, w] of weights) if (w.rank >= 2) out.set(name, Float32Array.from(w.data, (v) => (v !== 0 ? 1 : 0)));
+    for (const [name, w] of weights)
+      if (w.rank >= 2)
+        out.set(
+          name,
+          Float32Array.from(w.data, (v) => (v !== 0 ? 1 : 0)),
+        );
   } else if (masks !== undefined && masks !== 'none') {
     for (const [name, m] of Object.entries(masks)) {
       const w = weights.get(name);
       if (w === undefined) throw new McError('E_OPTION', `mask given for '${name}', which is not a trainable initializer of the model`);
-      if (m.length !== w.data.length) throw new McError('E_OPTION', `mask for '${name}' has ${m.length} entries, the weight has ${w.data.length}`);
-      out.set(name, Float32Array.from(m, (x) => (x ? 1 : 0)));
+      if (m.length !== w.data.length)
+        throw new McError('E_OPTION', `mask for '${name}' has ${m.length} entries, the weight has ${w.data.length}`);
+      out.set(
+        name,
+        Float32Array.from(m, (x) => (x ? 1 : 0)),
+      );
     }
   }
   return out;
@@ -128,7 +144,8 @@ export async function runEpochs<S>(plan: RunPlan, o: DistillOptions, hooks: Engi
       if (!Number.isFinite(loss)) {
         hooks.restore(lastGood);
         const msg = `loss became ${loss} at epoch ${epoch + 1}, step ${i + 1}; weights were restored to the last good epoch (${history.length}). Lower the learning rate (now ${lr}) or check the data scaling`;
-        if ((o.onNaN ?? 'throw') === 'throw') throw new McError('E_NUMERIC', msg, { context: { step: `epoch ${epoch + 1} step ${i + 1}` } });
+        if ((o.onNaN ?? 'throw') === 'throw')
+          throw new McError('E_NUMERIC', msg, { context: { step: `epoch ${epoch + 1} step ${i + 1}` } });
         warnings.push({ code: 'W_NUMERIC', message: msg });
         stoppedBy = 'nan-loss';
         break outer;
@@ -148,10 +165,19 @@ export async function runEpochs<S>(plan: RunPlan, o: DistillOptions, hooks: Engi
     }
     history.push(rec);
     lastGood = hooks.snapshot();
-    o.onProgress?.({ type: 'epoch', epoch: epoch + 1, epochs: plan.epochs, loss: rec.loss, lr, seconds: rec.seconds, ...(v && { valLoss: v.loss, valAccuracy: v.accuracy }) });
+    o.onProgress?.({
+      type: 'epoch',
+      epoch: epoch + 1,
+      epochs: plan.epochs,
+      loss: rec.loss,
+      lr,
+      seconds: rec.seconds,
+      ...(v && { valLoss: v.loss, valAccuracy: v.accuracy }),
+    });
     if (o.onCheckpoint) await o.onCheckpoint(hooks.model(), { epoch: epoch + 1, loss: rec.loss, ...(v && { valLoss: v.loss }) });
     if (v !== undefined && o.earlyStopping !== undefined) {
-      if (best === undefined || v.loss < best.loss - (o.earlyStopping.minDelta ?? 0)) best = { loss: v.loss, epoch: epoch + 1, weights: lastGood };
+      if (best === undefined || v.loss < best.loss - (o.earlyStopping.minDelta ?? 0))
+        best = { loss: v.loss, epoch: epoch + 1, weights: lastGood };
       else if (epoch + 1 - best.epoch >= o.earlyStopping.patience) {
         stoppedBy = 'early-stopping';
         break;
@@ -163,7 +189,12 @@ export async function runEpochs<S>(plan: RunPlan, o: DistillOptions, hooks: Engi
 }
 
 /** The report fields both engines fill the same way. @internal */
-export function reportOf(technique: 'finetune' | 'distill', plan: RunPlan, r: EpochsResult, started: number): Omit<TrainReport, 'backend' | 'engine' | 'engineReason' | 'trained' | 'masked'> {
+export function reportOf(
+  technique: 'finetune' | 'distill',
+  plan: RunPlan,
+  r: EpochsResult,
+  started: number,
+): Omit<TrainReport, 'backend' | 'engine' | 'engineReason' | 'trained' | 'masked'> {
   return {
     technique,
     epochs: r.history,

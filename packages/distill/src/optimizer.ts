@@ -39,7 +39,7 @@ export class Optimizer {
           const [m, v] = slots as [tf.Variable, tf.Variable];
           m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
           v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-          const step = lr * Math.sqrt(1 - b2 ** t) / (1 - b1 ** t);
+          const step = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
           update = tf.mul(tf.div(m, tf.add(tf.sqrt(v), eps * Math.sqrt(1 - b2 ** t))), step);
         } else {
           const mu = this.opts.momentum ?? 0.9;
@@ -61,7 +61,13 @@ export class Optimizer {
 }
 
 /** Learning rate at (epoch, fraction of epoch done). @internal */
-export function scheduledLr(base: number, schedule: import('./options.js').ScheduleOptions, epoch: number, frac: number, epochs: number): number {
+export function scheduledLr(
+  base: number,
+  schedule: import('./options.js').ScheduleOptions,
+  epoch: number,
+  frac: number,
+  epochs: number,
+): number {
   if (schedule === 'constant') return base;
   if (schedule === 'cosine') return 0.5 * base * (1 + Math.cos((Math.PI * (epoch + frac)) / epochs));
   if (schedule.type === 'step') return base * schedule.gamma ** Math.floor(epoch / schedule.every);

@@ -145,14 +145,19 @@ export function validateOptions(o: DistillOptions): void {
     throw new McError('E_OPTION', `${what} ${JSON.stringify(v)} is invalid; ${fix}`);
   };
   if (o.epochs !== undefined && !(Number.isInteger(o.epochs) && o.epochs >= 1)) bad('epochs', o.epochs, 'use an integer >= 1');
-  if (o.batchSize !== undefined && !(Number.isInteger(o.batchSize) && o.batchSize >= 1)) bad('batchSize', o.batchSize, 'use an integer >= 1');
-  if (o.learningRate !== undefined && !(o.learningRate > 0 && Number.isFinite(o.learningRate))) bad('learningRate', o.learningRate, 'use a positive number such as 1e-3');
-  if (o.validationSplit !== undefined && !(o.validationSplit >= 0 && o.validationSplit < 1)) bad('validationSplit', o.validationSplit, 'use a fraction in [0, 1), e.g. 0.1');
+  if (o.batchSize !== undefined && !(Number.isInteger(o.batchSize) && o.batchSize >= 1))
+    bad('batchSize', o.batchSize, 'use an integer >= 1');
+  if (o.learningRate !== undefined && !(o.learningRate > 0 && Number.isFinite(o.learningRate)))
+    bad('learningRate', o.learningRate, 'use a positive number such as 1e-3');
+  if (o.validationSplit !== undefined && !(o.validationSplit >= 0 && o.validationSplit < 1))
+    bad('validationSplit', o.validationSplit, 'use a fraction in [0, 1), e.g. 0.1');
   if (o.temperature !== undefined && !(o.temperature > 0)) bad('temperature', o.temperature, 'use a positive number, typically 2–20');
   if (o.alpha !== undefined && !(o.alpha >= 0 && o.alpha <= 1)) bad('alpha', o.alpha, 'use a weight in [0, 1]');
   if (o.bnL1 !== undefined && !(o.bnL1 >= 0)) bad('bnL1', o.bnL1, 'use a number >= 0, e.g. 1e-4');
-  if (o.batchNorm !== undefined && o.batchNorm !== 'batch' && o.batchNorm !== 'frozen') bad('batchNorm', o.batchNorm, "use 'batch' or 'frozen'");
-  if (o.bnMomentum !== undefined && !(o.bnMomentum >= 0 && o.bnMomentum < 1)) bad('bnMomentum', o.bnMomentum, 'use a number in [0, 1), e.g. 0.99');
+  if (o.batchNorm !== undefined && o.batchNorm !== 'batch' && o.batchNorm !== 'frozen')
+    bad('batchNorm', o.batchNorm, "use 'batch' or 'frozen'");
+  if (o.bnMomentum !== undefined && !(o.bnMomentum >= 0 && o.bnMomentum < 1))
+    bad('bnMomentum', o.bnMomentum, 'use a number in [0, 1), e.g. 0.99');
   if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) bad('weightDecay', o.weightDecay, 'use a number >= 0');
   if (o.earlyStopping !== undefined && !(Number.isInteger(o.earlyStopping.patience) && o.earlyStopping.patience >= 1)) {
     bad('earlyStopping.patience', o.earlyStopping.patience, 'use an integer >= 1');
@@ -160,7 +165,8 @@ export function validateOptions(o: DistillOptions): void {
   if (o.earlyStopping !== undefined && o.validation === undefined && !(o.validationSplit! > 0)) {
     bad('earlyStopping', o.earlyStopping, 'it needs validation data: set validationSplit (e.g. 0.1) or validation');
   }
-  if (o.engine !== undefined && o.engine !== 'auto' && o.engine !== 'ort' && o.engine !== 'wasm') bad('engine', o.engine, "use 'auto', 'ort' or 'wasm'");
+  if (o.engine !== undefined && o.engine !== 'auto' && o.engine !== 'ort' && o.engine !== 'wasm')
+    bad('engine', o.engine, "use 'auto', 'ort' or 'wasm'");
   if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1)) bad('threads', o.threads, 'use an integer >= 1');
   const opt = typeof o.optimizer === 'string' ? o.optimizer : o.optimizer?.type;
   if (opt !== undefined && opt !== 'adam' && opt !== 'sgd') bad('optimizer', o.optimizer, "use 'adam' or 'sgd'");

@@ -18,7 +18,12 @@ export interface PredictOptions {
  * const { data, dims } = await predict(model, x, [8, 1, 28, 28]);
  * ```
  */
-export async function predict(model: Model, x: Float32Array, dims: readonly number[], opts: PredictOptions = {}): Promise<{ data: Float32Array; dims: number[] }> {
+export async function predict(
+  model: Model,
+  x: Float32Array,
+  dims: readonly number[],
+  opts: PredictOptions = {},
+): Promise<{ data: Float32Array; dims: number[] }> {
   await initTraining('wasm');
   const g = new TrainableGraph(model, { trainable: false });
   try {

@@ -41,7 +41,8 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
   if (engine !== 'wasm') {
     const why = ortUnsupported(s.model, ortTrainables(s.model, o).trainable);
     if (why === undefined) {
-      const reason = engine === 'ort' ? "requested (engine: 'ort')" : 'auto: every op on a path to a trained weight has an onnxruntime gradient rule';
+      const reason =
+        engine === 'ort' ? "requested (engine: 'ort')" : 'auto: every op on a path to a trained weight has an onnxruntime gradient rule';
       try {
         return await trainLoopOrt({ ...s, engineReason: reason });
       } catch (e) {
@@ -50,7 +51,8 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
         engineReason = `auto: ${e.message}`;
       }
     } else {
-      if (engine === 'ort') throw new McError('E_UNSUPPORTED', `engine 'ort' cannot train this model: ${why}; use engine: 'wasm' (or 'auto')`);
+      if (engine === 'ort')
+        throw new McError('E_UNSUPPORTED', `engine 'ort' cannot train this model: ${why}; use engine: 'wasm' (or 'auto')`);
       engineReason = `auto: ${why}`;
     }
   }
@@ -58,7 +60,11 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
   const backend = await initTraining('wasm');
   const freeze = o.freeze;
   const frozen = typeof freeze === 'function' ? freeze : (n: string) => (freeze ?? []).includes(n);
-  const g = new TrainableGraph(s.model, { trainable: (n) => !frozen(n), batchNorm: o.batchNorm ?? 'batch', ...(o.bnMomentum !== undefined && { bnMomentum: o.bnMomentum }) });
+  const g = new TrainableGraph(s.model, {
+    trainable: (n) => !frozen(n),
+    batchNorm: o.batchNorm ?? 'batch',
+    ...(o.bnMomentum !== undefined && { bnMomentum: o.bnMomentum }),
+  });
   const teacher = s.teacher?.();
   const masks = new Map<string, tf.Tensor>();
   let opt: Optimizer | undefined;
@@ -73,12 +79,26 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
     const plan = planRun(s.technique, s.data, o, layout);
     const { k, unlabeled } = plan;
     if (teacher !== undefined && teacher.numClasses !== k) {
-      throw new McError('E_FORMAT', `teacher scores ${teacher.numClasses} classes, dataset '${s.data.name}' has ${k}; distil between models of the same task`);
+      throw new McError(
+        'E_FORMAT',
+        `teacher scores ${teacher.numClasses} classes, dataset '${s.data.name}' has ${k}; distil between models of the same task`,
+      );
     }
     // Masks: fixed zeros stay zero (pruned models).
-    const weights = new Map([...g.params].map(([name, v]) => [name, { rank: v.rank, get data() { return v.dataSync(); } }]));
+    const weights = new Map(
+      [...g.params].map(([name, v]) => [
+        name,
+        {
+          rank: v.rank,
+          get data() {
+            return v.dataSync();
+          },
+        },
+      ]),
+    );
     for (const [name, m] of maskArrays(o.masks, weights)) masks.set(name, tf.tensor(m, g.params.get(name)!.shape));
-    if (typeof o.masks === 'object') for (const [name, m] of masks) tf.tidy(() => g.params.get(name)!.assign(tf.mul(g.params.get(name)!, m)));
+    if (typeof o.masks === 'object')
+      for (const [name, m] of masks) tf.tidy(() => g.params.get(name)!.assign(tf.mul(g.params.get(name)!, m)));
     opt = new Optimizer(plan.optimizer, o.weightDecay ?? 0, masks);
     const bnScales = g.bnScales.filter((n) => g.params.has(n));
     const vars = [...g.params.values()];
@@ -91,10 +111,16 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
     const objective = (b: Batch, x: tf.Tensor, tz: tf.Tensor | undefined, training: boolean, stepSeed: number) => {
       const z = g.forward([x], { training, seed: stepSeed, inputLayout, logits: true });
       if (z.rank !== 2 || z.shape[1] !== k) {
-        throw new McError('E_FORMAT', `model output '${g.logits.name}' has shape [${z.shape.join(', ')}]; expected [batch, ${k}] class scores for dataset '${s.data.name}'`);
+        throw new McError(
+          'E_FORMAT',
+          `model output '${g.logits.name}' has shape [${z.shape.join(', ')}]; expected [batch, ${k}] class scores for dataset '${s.data.name}'`,
+        );
       }
       if (tz !== undefined && (tz.rank !== 2 || tz.shape[1] !== k)) {
-        throw new McError('E_FORMAT', `teacher scores [${tz.shape.join(', ')}], student and dataset '${s.data.name}' ${k} classes; distil between models of the same task`);
+        throw new McError(
+          'E_FORMAT',
+          `teacher scores [${tz.shape.join(', ')}], student and dataset '${s.data.name}' ${k} classes; distil between models of the same task`,
+        );
       }
       const y = hardLabels(b, tz);
       let loss = tz === undefined ? crossEntropy(z, y, k) : distillLoss(z, tz, y, k, plan.temperature, plan.alpha);
@@ -103,7 +129,10 @@ export async function trainLoop(s: LoopSetup): Promise<{ model: Model; report: T
     };
 
     // Without augmentation the teacher's logits for a sample never change: compute each once, reuse every epoch.
-    const cache = teacher !== undefined && o.augment === undefined ? { z: new Float32Array(plan.train.size * k), done: new Uint8Array(plan.train.size) } : undefined;
+    const cache =
+      teacher !== undefined && o.augment === undefined
+        ? { z: new Float32Array(plan.train.size * k), done: new Uint8Array(plan.train.size) }
+        : undefined;
     const teacherLogits = (b: Batch, x: tf.Tensor): tf.Tensor | undefined => {
       if (teacher === undefined) return undefined;
       if (cache === undefined) return teacher.fn(x, layout);

@@ -9,7 +9,17 @@ function bnModel(): Model {
   const b = new ModelBuilder({ opset: 17 });
   const x = b.input('x', 'float32', ['N', 2, 4, 4]);
   const f = (v: number[]) => new Tensor('float32', [v.length], Float32Array.from(v));
-  let h = b.node('BatchNormalization', [x, b.initializer('g', f([1.5, 0.5])), b.initializer('b', f([0.1, -0.2])), b.initializer('m', f([3, -2])), b.initializer('v', f([9, 0.25]))], { epsilon: attr.float(1e-3) });
+  let h = b.node(
+    'BatchNormalization',
+    [
+      x,
+      b.initializer('g', f([1.5, 0.5])),
+      b.initializer('b', f([0.1, -0.2])),
+      b.initializer('m', f([3, -2])),
+      b.initializer('v', f([9, 0.25])),
+    ],
+    { epsilon: attr.float(1e-3) },
+  );
   h = b.node('GlobalAveragePool', [h]);
   h = b.node('Flatten', [h]);
   h = b.node('MatMul', [h, b.initializer('w', randomTensor('float32', [2, 3], 1, 0.5))]);
@@ -64,7 +74,10 @@ describe('BatchNormalization in training (batch statistics, running-statistics u
     // With frozen statistics (m = 3, v = 9 against data of mean ≈ 0, var ≈ 1/3) channel 1 is scaled by 1/√0.25 of
     // the wrong centre; with batch statistics the first step's loss does not depend on the running statistics.
     const losses: number[][] = [];
-    for (const stats of [[3, -2, 9, 0.25], [0, 0, 1, 1]]) {
+    for (const stats of [
+      [3, -2, 9, 0.25],
+      [0, 0, 1, 1],
+    ]) {
       const m = bnModel();
       const set = (n: string, v: number[]) => (m.graph.initializers.get(n)!.constValue = new Tensor('float32', [2], Float32Array.from(v)));
       set('m', stats.slice(0, 2));

@@ -9,8 +9,21 @@ const i64 = (v: number[]) => new Tensor('int64', [v.length], BigInt64Array.from(
 export function cnnModel(opset = 17): Model {
   const b = new ModelBuilder({ opset });
   const x = b.input('x', 'float32', ['N', 3, 9, 9]);
-  let h = b.node('Conv', [x, b.initializer('c1.w', w([4, 3, 3, 3], 1)), b.initializer('c1.b', w([4], 2))], { pads: [1, 1, 1, 1], strides: [2, 2] });
-  h = b.node('BatchNormalization', [h, b.initializer('bn.g', w([4], 3, 1)), b.initializer('bn.b', w([4], 4)), b.initializer('bn.m', w([4], 5)), b.initializer('bn.v', new Tensor('float32', [4], new Float32Array([0.5, 1, 2, 1.5])))], { epsilon: attr.float(1e-3) });
+  let h = b.node('Conv', [x, b.initializer('c1.w', w([4, 3, 3, 3], 1)), b.initializer('c1.b', w([4], 2))], {
+    pads: [1, 1, 1, 1],
+    strides: [2, 2],
+  });
+  h = b.node(
+    'BatchNormalization',
+    [
+      h,
+      b.initializer('bn.g', w([4], 3, 1)),
+      b.initializer('bn.b', w([4], 4)),
+      b.initializer('bn.m', w([4], 5)),
+      b.initializer('bn.v', new Tensor('float32', [4], new Float32Array([0.5, 1, 2, 1.5]))),
+    ],
+    { epsilon: attr.float(1e-3) },
+  );
   h = b.node('Relu', [h]);
   h = b.node('Conv', [h, b.initializer('c2.w', w([4, 2, 3, 3], 6))], { group: 2, auto_pad: 'SAME_UPPER', kernel_shape: [3, 3] });
   h = b.node('LeakyRelu', [h], { alpha: 0.1 });
@@ -18,14 +31,21 @@ export function cnnModel(opset = 17): Model {
   h = b.node('AveragePool', [h], { kernel_shape: [2, 2], pads: [0, 0, 1, 1], count_include_pad: 0 });
   h = b.node('Add', [h, b.initializer('add.c', w([4, 1, 1], 7))]);
   h = b.node('Mul', [h, b.initializer('mul.c', new Tensor('float32', [], new Float32Array([1.5])))]);
-  h = b.node('Clip', [h, b.initializer('clip.lo', new Tensor('float32', [], new Float32Array([-1]))), b.initializer('clip.hi', new Tensor('float32', [], new Float32Array([2])))]);
+  h = b.node('Clip', [
+    h,
+    b.initializer('clip.lo', new Tensor('float32', [], new Float32Array([-1]))),
+    b.initializer('clip.hi', new Tensor('float32', [], new Float32Array([2]))),
+  ]);
   h = b.node('Flatten', [h]);
   h = b.node('Gemm', [h, b.initializer('fc1.w', w([6, 16], 8)), b.initializer('fc1.b', w([6], 9))], { transB: 1 });
   h = b.node('Sigmoid', [h]);
   h = b.node('MatMul', [h, b.initializer('fc2.w', w([6, 5], 10, 1))]);
   h = b.node('Add', [h, b.initializer('fc2.b', w([5], 11))]);
   h = b.node('Tanh', [h]);
-  h = opset >= 12 ? b.node('Dropout', [h, b.initializer('drop.r', new Tensor('float32', [], new Float32Array([0.2])))]) : b.node('Dropout', [h], { ratio: attr.float(0.2) });
+  h =
+    opset >= 12
+      ? b.node('Dropout', [h, b.initializer('drop.r', new Tensor('float32', [], new Float32Array([0.2])))])
+      : b.node('Dropout', [h], { ratio: attr.float(0.2) });
   b.output(b.node('Softmax', [h], { axis: 1 }), 'y');
   return b.build();
 }

@@ -46,12 +46,21 @@ describe('IR → tfjs → IR is exact against onnxruntime-node', () => {
 });
 
 const realDir = fileURLToPath(new URL('../../../../shared/models/onnx/', import.meta.url));
-describe.skipIf(!existsSync(realDir))('real models from ../shared/models/onnx run identically in tfjs and ORT (skipped when absent)', () => {
-  for (const f of ['hls4ml_conv1d_small_keras.onnx', 'hls4ml_conv2d_small_mp_keras.onnx', 'hls4ml_three_layer_keras.onnx', 'mnist-cntk-opset8.onnx', 'ultraface-version-RFB-320.onnx']) {
-    it(`${f}: max |ORT − tfjs| ≤ 1e-4`, async () => {
-      const model = await loadOnnx(`${realDir}${f}`);
-      const x = Object.values(randomFeeds(model, 1, { dynamicDim: 2 }))[0]!;
-      expect(await maxDiff(model, [...x.dims], 1)).toBeLessThanOrEqual(1e-4);
-    });
-  }
-});
+describe.skipIf(!existsSync(realDir))(
+  'real models from ../shared/models/onnx run identically in tfjs and ORT (skipped when absent)',
+  () => {
+    for (const f of [
+      'hls4ml_conv1d_small_keras.onnx',
+      'hls4ml_conv2d_small_mp_keras.onnx',
+      'hls4ml_three_layer_keras.onnx',
+      'mnist-cntk-opset8.onnx',
+      'ultraface-version-RFB-320.onnx',
+    ]) {
+      it(`${f}: max |ORT − tfjs| ≤ 1e-4`, async () => {
+        const model = await loadOnnx(`${realDir}${f}`);
+        const x = Object.values(randomFeeds(model, 1, { dynamicDim: 2 }))[0]!;
+        expect(await maxDiff(model, [...x.dims], 1)).toBeLessThanOrEqual(1e-4);
+      });
+    }
+  },
+);

@@ -25,8 +25,21 @@ const f32 = (v: number[]) => new Tensor('float32', [v.length], Float32Array.from
 function convNet(): Model {
   const b = new ModelBuilder({ opset: 17 });
   const x = b.input('x', 'float32', ['N', 2, 10, 10]);
-  let h = b.node('Conv', [x, b.initializer('c1.w', w([4, 2, 3, 3], 1)), b.initializer('c1.b', w([4], 2))], { strides: [2, 2], pads: [1, 0, 0, 1] });
-  h = b.node('BatchNormalization', [h, b.initializer('bn.g', w([4], 3, 1)), b.initializer('bn.b', w([4], 4)), b.initializer('bn.m', w([4], 5)), b.initializer('bn.v', f32([0.5, 1, 2, 1.5]))], { epsilon: attr.float(1e-3) });
+  let h = b.node('Conv', [x, b.initializer('c1.w', w([4, 2, 3, 3], 1)), b.initializer('c1.b', w([4], 2))], {
+    strides: [2, 2],
+    pads: [1, 0, 0, 1],
+  });
+  h = b.node(
+    'BatchNormalization',
+    [
+      h,
+      b.initializer('bn.g', w([4], 3, 1)),
+      b.initializer('bn.b', w([4], 4)),
+      b.initializer('bn.m', w([4], 5)),
+      b.initializer('bn.v', f32([0.5, 1, 2, 1.5])),
+    ],
+    { epsilon: attr.float(1e-3) },
+  );
   h = b.node('Relu', [h]);
   h = b.node('Conv', [h, b.initializer('c2.w', w([6, 4, 3, 3], 6))], { auto_pad: 'SAME_UPPER', dilations: [2, 2] });
   h = b.node('LeakyRelu', [h], { alpha: attr.float(0.1) });
@@ -51,18 +64,35 @@ function sideNet(): Model {
   const b = new ModelBuilder({ opset: 13 });
   const x = b.input('x', 'float32', ['N', 6, 6, 3]);
   let h = b.node('Transpose', [x], { perm: [0, 3, 1, 2] });
-  h = b.node('Relu', [b.node('Conv', [h, b.initializer('c.w', w([5, 3, 3, 3], 21)), b.initializer('c.b', w([5], 22))], { pads: [1, 1, 1, 1] })]);
-  h = b.node('Reshape', [b.node('GlobalAveragePool', [h]), b.initializer('shape', new Tensor('int64', [2], BigInt64Array.from([0n, -1n])))]);
+  h = b.node('Relu', [
+    b.node('Conv', [h, b.initializer('c.w', w([5, 3, 3, 3], 21)), b.initializer('c.b', w([5], 22))], { pads: [1, 1, 1, 1] }),
+  ]);
+  h = b.node('Reshape', [
+    b.node('GlobalAveragePool', [h]),
+    b.initializer('shape', new Tensor('int64', [2], BigInt64Array.from([0n, -1n]))),
+  ]);
   h = b.node('Identity', [h]);
   h = b.node('Dropout', [h, b.initializer('drop.r', new Tensor('float32', [], new Float32Array([0.3])))]);
   h = b.node('Transpose', [h], { perm: [1, 0] });
-  h = b.node('Gemm', [h, b.initializer('fc.w', w([5, 4], 23)), b.initializer('fc.b', w([1, 4], 24))], { transA: 1, alpha: attr.float(0.5), beta: attr.float(2) });
+  h = b.node('Gemm', [h, b.initializer('fc.w', w([5, 4], 23)), b.initializer('fc.b', w([1, 4], 24))], {
+    transA: 1,
+    alpha: attr.float(0.5),
+    beta: attr.float(2),
+  });
   b.output(h, 'logits');
   return b.build();
 }
 
 /** Loss and gradients from the tfjs engine (tf.variableGrads over the interpreted model). */
-async function tfGrads(model: Model, x: Float32Array, dims: number[], labels: number[], k: number, seed: number, soft?: { t: Float32Array; alpha: number; T: number }) {
+async function tfGrads(
+  model: Model,
+  x: Float32Array,
+  dims: number[],
+  labels: number[],
+  k: number,
+  seed: number,
+  soft?: { t: Float32Array; alpha: number; T: number },
+) {
   await initTraining('wasm');
   const { trainable, state } = ortTrainables(model, {});
   const g = new TrainableGraph(model, { trainable: (n) => trainable.has(n) || state.has(n), batchNorm: 'batch' });
@@ -85,7 +115,15 @@ async function tfGrads(model: Model, x: Float32Array, dims: number[], labels: nu
 }
 
 /** Loss and gradients from the generated onnxruntime graph. */
-async function ortGrads(model: Model, x: Float32Array, dims: number[], labels: number[], k: number, seed: number, soft?: { t: Float32Array; alpha: number; T: number }) {
+async function ortGrads(
+  model: Model,
+  x: Float32Array,
+  dims: number[],
+  labels: number[],
+  k: number,
+  seed: number,
+  soft?: { t: Float32Array; alpha: number; T: number },
+) {
   const { trainable, state } = ortTrainables(model, {});
   const graph = buildOrtGraph(model, { trainable, state, bnMomentum: 0.99, loss: { alpha: soft?.alpha ?? 0, temperature: soft?.T ?? 1 } });
   const r = await OrtRunner.create(graph, 1);
@@ -144,7 +182,7 @@ async function compare(model: Model, dims: number[], k: number, soft?: { alpha: 
 }
 
 describe('onnxruntime training engine: generated gradients', () => {
-  it('equal the tfjs engine\'s on a CNN covering Conv (pads, strides, SAME, dilation), BN, MaxPool, Gemm, MatMul, broadcasts', async () => {
+  it("equal the tfjs engine's on a CNN covering Conv (pads, strides, SAME, dilation), BN, MaxPool, Gemm, MatMul, broadcasts", async () => {
     for (const mode of ['conv', 'im2col'] as const) {
       setConvWeightGrad(mode);
       const r = await compare(convNet(), [3, 2, 10, 10], 4);
@@ -157,7 +195,7 @@ describe('onnxruntime training engine: generated gradients', () => {
     setConvWeightGrad('im2col');
   });
 
-  it('equal the tfjs engine\'s on Transpose, GlobalAveragePool, Reshape, Dropout (same seeded mask), Gemm α/β/transA, and the KD loss', async () => {
+  it("equal the tfjs engine's on Transpose, GlobalAveragePool, Reshape, Dropout (same seeded mask), Gemm α/β/transA, and the KD loss", async () => {
     await compare(sideNet(), [4, 6, 6, 3], 4);
     await compare(sideNet(), [4, 6, 6, 3], 4, { alpha: 0.7, T: 3 });
     await compare(mlp([12, 9, 5], { seed: 3, dropout: 0.25 }), [6, 12], 5, { alpha: 1, T: 4 });
@@ -166,7 +204,11 @@ describe('onnxruntime training engine: generated gradients', () => {
     const b = new ModelBuilder({ opset: 17 });
     const i64 = (v: number[]) => new Tensor('int64', [v.length], BigInt64Array.from(v.map(BigInt)));
     let h = b.node('MatMul', [b.input('x', 'float32', ['N', 6]), b.initializer('m.w', w([6, 8], 41, 1))]);
-    h = b.node('Clip', [h, b.initializer('lo', new Tensor('float32', [], new Float32Array([-0.3]))), b.initializer('hi', new Tensor('float32', [], new Float32Array([0.4])))]);
+    h = b.node('Clip', [
+      h,
+      b.initializer('lo', new Tensor('float32', [], new Float32Array([-0.3]))),
+      b.initializer('hi', new Tensor('float32', [], new Float32Array([0.4]))),
+    ]);
     h = b.node('Squeeze', [b.node('Unsqueeze', [h, b.initializer('ax', i64([1]))]), b.initializer('ax2', i64([1]))]);
     b.output(b.node('Gemm', [h, b.initializer('g.w', w([8, 3], 42))]), 'logits');
     await compare(b.build(), [7, 6], 3); // Clip, Unsqueeze, Squeeze
@@ -183,7 +225,9 @@ describe('onnxruntime training engine: generated gradients', () => {
 
   it('a model with an op that has no rule falls back to wasm with the reason; engine "ort" refuses it', async () => {
     const b = new ModelBuilder({ opset: 17 });
-    const h = b.node('Elu', [b.node('MatMul', [b.node('Flatten', [b.input('x', 'float32', ['N', 3, 9, 9])]), b.initializer('m.w', w([243, 4], 51, 0.1))])]);
+    const h = b.node('Elu', [
+      b.node('MatMul', [b.node('Flatten', [b.input('x', 'float32', ['N', 3, 9, 9])]), b.initializer('m.w', w([243, 4], 51, 0.1))]),
+    ]);
     b.output(b.node('Gemm', [h, b.initializer('g.w', w([4, 5], 52))]), 'logits');
     const model = b.build();
     const why = ortUnsupported(model, ortTrainables(model, {}).trainable);
@@ -192,7 +236,9 @@ describe('onnxruntime training engine: generated gradients', () => {
     const { report } = await finetune(model, data, { epochs: 1, batchSize: 4 });
     expect(report.engine).toBe('wasm');
     expect(report.engineReason).toBe(`auto: ${why}`);
-    expect(await errorOf(finetune(model, data, { epochs: 1, engine: 'ort' }))).toMatch(/^E_UNSUPPORTED: engine 'ort' cannot train this model/);
+    expect(await errorOf(finetune(model, data, { epochs: 1, engine: 'ort' }))).toMatch(
+      /^E_UNSUPPORTED: engine 'ort' cannot train this model/,
+    );
     // Any model teaches on the ort engine: a forward-only graph at its own opset (11: attribute Clip/Dropout).
     const kd = await distill(cnnModel(11), mlp([243, 8, 5], { seed: 1 }), data, { epochs: 1, batchSize: 4, engine: 'ort', threads: 1 });
     expect(kd.report.engine).toBe('ort');
@@ -201,23 +247,37 @@ describe('onnxruntime training engine: generated gradients', () => {
 });
 
 describe.skipIf(!haveMnist)('onnxruntime training engine on MNIST', () => {
-  it('gives the wasm engine\'s step losses (MLP with dropout, LeNet CNN) and distils', async () => {
+  it("gives the wasm engine's step losses (MLP with dropout, LeNet CNN) and distils", async () => {
     const train = (await loadMnist(mnistDir, { split: 'train' })).subset(Array.from({ length: 192 }, (_, i) => i));
     for (const make of [() => mlp([784, 48, 10], { seed: 1, dropout: 0.2 }), () => lenet({ seed: 1 })]) {
       const losses: Record<string, number[]> = { ort: [], wasm: [] };
       const runs = [];
       for (const engine of ['ort', 'wasm'] as const) {
-        const r = await finetune(make(), train, { epochs: 1, batchSize: 64, seed: 2, engine, threads: 1, onProgress: (e) => e.type === 'step' && losses[engine]!.push(e.loss) });
+        const r = await finetune(make(), train, {
+          epochs: 1,
+          batchSize: 64,
+          seed: 2,
+          engine,
+          threads: 1,
+          onProgress: (e) => e.type === 'step' && losses[engine]!.push(e.loss),
+        });
         expect(r.report.engine).toBe(engine);
         runs.push(r);
       }
       expect(losses.ort!.length).toBe(3);
       for (let i = 0; i < 3; i++) expect(Math.abs(losses.ort![i]! - losses.wasm![i]!) / losses.wasm![i]!).toBeLessThan(2e-3);
-      const [a, b] = runs.map((r) => toFloat32(r.model.graph.initializers.get('dense2.weight')?.constValue ?? r.model.graph.initializers.get('fc2.weight')!.constValue!));
+      const [a, b] = runs.map((r) =>
+        toFloat32(r.model.graph.initializers.get('dense2.weight')?.constValue ?? r.model.graph.initializers.get('fc2.weight')!.constValue!),
+      );
       expect(relErr(a!, b!)).toBeLessThan(1e-2);
     }
     const teacher = lenet({ seed: 4 });
-    const r = await distill(teacher, mlp([784, 32, 10], { seed: 5 }), train.withoutLabels(), { epochs: 1, batchSize: 64, unlabeled: true, threads: 1 });
+    const r = await distill(teacher, mlp([784, 32, 10], { seed: 5 }), train.withoutLabels(), {
+      epochs: 1,
+      batchSize: 64,
+      unlabeled: true,
+      threads: 1,
+    });
     expect(r.report.engine).toBe('ort');
     expect(r.report.engineReason).toMatch(/^auto: every op/);
     expect(Number.isFinite(r.report.epochs[0]!.loss)).toBe(true);

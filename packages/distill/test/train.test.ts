@@ -39,11 +39,14 @@ describe('KD loss math (Hinton 2015)', () => {
     expect(softTargetLoss(S, Tt, T).dataSync()[0]).toBeCloseTo(want, 5);
     // α = 0 is plain cross-entropy with the labels.
     const y = tf.tensor1d([1, 2], 'int32');
-    const ce = -(Math.log(Math.exp(2) / (Math.exp(1) + Math.exp(2) + Math.exp(0.5))) + Math.log(Math.exp(3) / (Math.exp(-1) + 1 + Math.exp(3)))) / 2;
+    const ce =
+      -(Math.log(Math.exp(2) / (Math.exp(1) + Math.exp(2) + Math.exp(0.5))) + Math.log(Math.exp(3) / (Math.exp(-1) + 1 + Math.exp(3)))) / 2;
     expect(distillLoss(S, Tt, y, 3, T, 0).dataSync()[0]).toBeCloseTo(ce, 5);
     expect(distillLoss(S, Tt, y, 3, T, 0.7).dataSync()[0]).toBeCloseTo(0.7 * want + 0.3 * ce, 5);
     // d(soft)/dz_s = T·(q − p)/B: the T² keeps the gradient scale at O(1/T)·T² = O(T) of the raw difference.
-    const g = tf.grad((z: tf.Tensor) => softTargetLoss(z, Tt, T))(S).dataSync();
+    const g = tf
+      .grad((z: tf.Tensor) => softTargetLoss(z, Tt, T))(S)
+      .dataSync();
     const p0 = sm(t.slice(0, 3));
     const q0 = sm(s.slice(0, 3));
     for (let i = 0; i < 3; i++) expect(g[i]).toBeCloseTo((T * (q0[i]! - p0[i]!)) / 2, 5);
@@ -73,22 +76,38 @@ describe('training behaviour', () => {
     const b = await finetune(cnnModel(), data, { epochs: 1, batchSize: 16, seed: 4 });
     expect(events).toEqual(['step', 'step', 'epoch']);
     for (const name of a.report.trained) {
-      expect(toFloat32(a.model.graph.initializers.get(name)!.constValue!)).toEqual(toFloat32(b.model.graph.initializers.get(name)!.constValue!));
+      expect(toFloat32(a.model.graph.initializers.get(name)!.constValue!)).toEqual(
+        toFloat32(b.model.graph.initializers.get(name)!.constValue!),
+      );
     }
   });
 
   it('early stopping restores the best epoch; NaN loss stops with E_NUMERIC or keeps the last good weights', async () => {
     const data = randomData([3, 9, 9], 40, 5, 3);
-    const r = await finetune(cnnModel(), data, { epochs: 6, batchSize: 8, learningRate: 0.3, validationSplit: 0.25, earlyStopping: { patience: 1 } });
+    const r = await finetune(cnnModel(), data, {
+      epochs: 6,
+      batchSize: 8,
+      learningRate: 0.3,
+      validationSplit: 0.25,
+      earlyStopping: { patience: 1 },
+    });
     expect(r.report.validationSamples).toBe(10);
     expect(r.report.epochs.every((e) => e.valAccuracy !== undefined)).toBe(true);
     if (r.report.stoppedBy === 'early-stopping') expect(r.report.bestEpoch).toBeLessThan(r.report.epochs.length);
-    const bad = new ArrayDataset({ name: 'bad', inputShape: [3, 9, 9], numClasses: 5, samples: new Float32Array(16 * 243).fill(1e30), labels: new Int32Array(16) });
+    const bad = new ArrayDataset({
+      name: 'bad',
+      inputShape: [3, 9, 9],
+      numClasses: 5,
+      samples: new Float32Array(16 * 243).fill(1e30),
+      labels: new Int32Array(16),
+    });
     const net = mlp([243, 5]); // no ReLU: XNNPACK clamps NaN to 0 in max(x, 0)
     expect(await codeOf(finetune(net, bad, { epochs: 1, batchSize: 8, scale: 1e10 }))).toMatch(/^E_NUMERIC: loss became (NaN|Infinity)/);
     const kept = await finetune(net, bad, { epochs: 1, batchSize: 8, scale: 1e10, onNaN: 'stop' });
     expect(kept.report.stoppedBy).toBe('nan-loss');
-    expect(toFloat32(kept.model.graph.initializers.get('fc1.weight')!.constValue!)).toEqual(toFloat32(net.graph.initializers.get('fc1.weight')!.constValue!));
+    expect(toFloat32(kept.model.graph.initializers.get('fc1.weight')!.constValue!)).toEqual(
+      toFloat32(net.graph.initializers.get('fc1.weight')!.constValue!),
+    );
   });
 
   it('no tensors leak across finetune/distill runs', async () => {
@@ -109,7 +128,9 @@ describe('training behaviour', () => {
   it('bad input: wrong data shape, unknown op, teacher/student mismatch, bad options — coded, model untouched', async () => {
     const model = cnnModel();
     const mnistLike = randomData([1, 28, 28], 8, 5, 1);
-    expect(await codeOf(finetune(model, mnistLike))).toMatch(/^E_FORMAT: model input 'x' expects \[\?, 3, 9, 9\] but dataset 'random' gives samples \[1, 28, 28\]/);
+    expect(await codeOf(finetune(model, mnistLike))).toMatch(
+      /^E_FORMAT: model input 'x' expects \[\?, 3, 9, 9\] but dataset 'random' gives samples \[1, 28, 28\]/,
+    );
     expect(await codeOf(finetune(model, randomData([3, 9, 9], 8, 7, 1)))).toMatch(/^E_FORMAT: model output .* expected \[batch, 7\]/);
     expect(await codeOf(distill(mlp([243, 8, 7]), model, randomData([3, 9, 9], 8, 5, 1)))).toMatch(/^E_FORMAT: teacher scores \[8, 7\]/);
     expect(await codeOf(finetune(model, randomData([3, 9, 9], 8, 5, 1), { learningRate: -1 }))).toMatch(/^E_OPTION: learningRate -1/);
@@ -124,18 +145,32 @@ describe.skipIf(!haveMnist)('MNIST (skipped when ../shared/data/mnist is absent)
   it('a tiny MLP learns 2000 MNIST samples: test accuracy (ORT) > 85% after 2 epochs; label-free distillation works', async () => {
     const train = await loadMnist(mnistDir, { split: 'train', limit: 2000 });
     const test = await loadMnist(mnistDir, { split: 'test', limit: 1000 });
-    const { model, report } = await finetune(mlp([784, 64, 10], { seed: 1 }), train, { epochs: 2, batchSize: 32, learningRate: 5e-3, seed: 1 });
+    const { model, report } = await finetune(mlp([784, 64, 10], { seed: 1 }), train, {
+      epochs: 2,
+      batchSize: 32,
+      learningRate: 5e-3,
+      seed: 1,
+    });
     expect(report.epochs[1]!.loss).toBeLessThan(report.epochs[0]!.loss);
     const ort = async (m: typeof model) => {
       const s = await createSession(m);
-      const r = await evaluate(async (b) => (Object.values(await s.run({ input: new Tensor('float32', b.dims, b.x) }))[0]!.data as Float32Array), test, { layout: 'flat' });
+      const r = await evaluate(
+        async (b) => Object.values(await s.run({ input: new Tensor('float32', b.dims, b.x) }))[0]!.data as Float32Array,
+        test,
+        { layout: 'flat' },
+      );
       await s.release();
       return r.top1;
     };
     const acc = await ort(model);
     expect(acc).toBeGreaterThan(0.85);
     // The trained MLP teaches a fresh one without labels.
-    const student = await distill(model, mlp([784, 64, 10], { seed: 2 }), train.withoutLabels(), { epochs: 2, batchSize: 32, learningRate: 5e-3, unlabeled: true });
+    const student = await distill(model, mlp([784, 64, 10], { seed: 2 }), train.withoutLabels(), {
+      epochs: 2,
+      batchSize: 32,
+      learningRate: 5e-3,
+      unlabeled: true,
+    });
     expect(await ort(student.model)).toBeGreaterThan(acc - 0.05);
   });
 });

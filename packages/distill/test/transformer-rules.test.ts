@@ -25,14 +25,25 @@ function tinyLm(): Model {
   const b = new ModelBuilder({ opset: 17 });
   const ids = b.input('input_ids', 'int64', ['N', 5]);
   let x = b.node('Gather', [b.initializer('emb', w([V, D], 1)), ids]);
-  const h = b.node('LayerNormalization', [x, b.initializer('ln.g', w([D], 2, 1)), b.initializer('ln.b', w([D], 3))], { axis: -1, epsilon: attr.float(1e-5) });
+  const h = b.node('LayerNormalization', [x, b.initializer('ln.g', w([D], 2, 1)), b.initializer('ln.b', w([D], 3))], {
+    axis: -1,
+    epsilon: attr.float(1e-5),
+  });
   const shape = b.node('Shape', [h]); // [N, T, D] → the split target [N, T, 2, 4] from the runtime shape
-  const lead = b.node('Slice', [shape, b.initializer('s0', new Tensor('int64', [1], BigInt64Array.of(0n))), b.initializer('s1', new Tensor('int64', [1], BigInt64Array.of(2n)))]);
+  const lead = b.node('Slice', [
+    shape,
+    b.initializer('s0', new Tensor('int64', [1], BigInt64Array.of(0n))),
+    b.initializer('s1', new Tensor('int64', [1], BigInt64Array.of(2n))),
+  ]);
   const split = b.node('Concat', [lead, b.initializer('hd', new Tensor('int64', [2], BigInt64Array.of(2n, 4n)))], { axis: 0 });
-  const heads = (name: string, seed: number) => b.node('Transpose', [b.node('Reshape', [b.node('MatMul', [h, b.initializer(name, w([D, D], seed))]), split])], { perm: [0, 2, 1, 3] });
+  const heads = (name: string, seed: number) =>
+    b.node('Transpose', [b.node('Reshape', [b.node('MatMul', [h, b.initializer(name, w([D, D], seed))]), split])], { perm: [0, 2, 1, 3] });
   const [q, k, v] = [heads('wq', 4), heads('wk', 5), heads('wv', 6)];
   const s = b.node('Softmax', [b.node('MatMul', [q, b.node('Transpose', [k], { perm: [0, 1, 3, 2] })])], { axis: -1 });
-  const ctx = b.node('Reshape', [b.node('Transpose', [b.node('MatMul', [s, v]), ], { perm: [0, 2, 1, 3] }), b.initializer('merge', new Tensor('int64', [3], BigInt64Array.of(0n, 0n, BigInt(D))))]);
+  const ctx = b.node('Reshape', [
+    b.node('Transpose', [b.node('MatMul', [s, v])], { perm: [0, 2, 1, 3] }),
+    b.initializer('merge', new Tensor('int64', [3], BigInt64Array.of(0n, 0n, BigInt(D)))),
+  ]);
   x = b.node('Add', [x, b.node('Erf', [ctx])]);
   b.output(b.node('MatMul', [x, b.initializer('head', w([D, V], 7))]), 'logits', { dtype: 'float32' });
   return b.build();
@@ -49,7 +60,9 @@ async function checkGradients(model: Model, input: [Float32Array | BigInt64Array
   const runner = await OrtRunner.create(g, 1);
   try {
     const rows = 15;
-    const weights = new Map([...g.weights].map((name) => [name, Float32Array.from(model.graph.initializers.get(name)!.constValue!.data as Float32Array)]));
+    const weights = new Map(
+      [...g.weights].map((name) => [name, Float32Array.from(model.graph.initializers.get(name)!.constValue!.data as Float32Array)]),
+    );
     const dims = new Map([...g.weights].map((name) => [name, model.graph.initializers.get(name)!.constValue!.dims]));
     const target = new Float32Array(rows * V);
     for (let r = 0; r < rows; r++) target[r * V + ((r * 5) % V)] = 1;
@@ -92,7 +105,11 @@ function geluWhere(approximate: 'none' | 'tanh'): Model {
   const b = new ModelBuilder({ opset: 20 });
   const x = b.input('x', 'float32', ['N', 5, D]);
   const h = b.node('Gelu', [b.node('MatMul', [x, b.initializer('w1', w([D, D], 11, 0.4))])], { approximate });
-  const mask = new Tensor('bool', [5, D], Uint8Array.from({ length: 5 * D }, (_, i) => (i % 3 === 0 ? 0 : 1)));
+  const mask = new Tensor(
+    'bool',
+    [5, D],
+    Uint8Array.from({ length: 5 * D }, (_, i) => (i % 3 === 0 ? 0 : 1)),
+  );
   const m = b.node('Where', [b.initializer('mask', mask), h, b.node('MatMul', [x, b.initializer('w3', w([D, D], 14, 0.3))])]);
   b.output(b.node('MatMul', [m, b.initializer('w2', w([D, V], 12))]), 'logits', { dtype: 'float32' });
   return b.build();
@@ -121,13 +138,23 @@ describe.skipIf(gpt.why !== undefined)(`distillLm on the torch.onnx GPT${gpt.why
       const c = v.constValue;
       if (c?.dtype === 'float32' && c.dims.length === 2 && v.name.includes('MatMul')) {
         const noise = randomTensor('float32', [...c.dims], 3, 0.05).data as Float32Array;
-        v.constValue = new Tensor('float32', c.dims, (c.data as Float32Array).map((x, i) => x + noise[i]!));
+        v.constValue = new Tensor(
+          'float32',
+          c.dims,
+          (c.data as Float32Array).map((x, i) => x + noise[i]!),
+        );
       }
     }
     const calib = readNpy(readFileSync(join(gpt.dir, 'calib', 'input_ids.npy')));
     const windows = { data: calib.data as BigInt64Array, count: 64, width: calib.shape[1]! };
     const losses: number[] = [];
-    const { model, report } = await distillLm(teacher, student, windows, { epochs: 2, batchSize: 8, learningRate: 3e-3, alpha: 1, onProgress: (e) => losses.push(e.loss) });
+    const { model, report } = await distillLm(teacher, student, windows, {
+      epochs: 2,
+      batchSize: 8,
+      learningRate: 3e-3,
+      alpha: 1,
+      onProgress: (e) => losses.push(e.loss),
+    });
     expect(report.steps).toBe(16);
     expect(report.trained).toContain('tok.weight');
     expect(report.trained).toContain('blocks.0.ln1.weight');
@@ -136,7 +163,12 @@ describe.skipIf(gpt.why !== undefined)(`distillLm on the torch.onnx GPT${gpt.why
     const valid = readNpy(readFileSync(join(gpt.dir, 'valid', 'input_ids.npy')));
     const s = await createSession(writeOnnx(model));
     try {
-      const r = await perplexity(async (ids, b, t) => (await s.run({ input_ids: new Tensor('int64', [b, t], ids) })).logits!.data as Float32Array, valid.data as BigInt64Array, 4, valid.shape[1]!);
+      const r = await perplexity(
+        async (ids, b, t) => (await s.run({ input_ids: new Tensor('int64', [b, t], ids) })).logits!.data as Float32Array,
+        valid.data as BigInt64Array,
+        4,
+        valid.shape[1]!,
+      );
       expect(Number.isFinite(r.perplexity)).toBe(true);
     } finally {
       await s.release();

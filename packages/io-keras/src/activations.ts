@@ -17,14 +17,18 @@ export function activationName(v: JsonValue | undefined): string {
 type Lower = (ctx: LowerContext, x: Value, axis: number, keras3: boolean) => Value;
 
 /** Float attributes must be FLOAT even when whole (ONNX Elu alpha=1.0). */
-const floats = (a: Record<string, number>): Record<string, ReturnType<typeof attr.float>> => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, attr.float(v)]));
+const floats = (a: Record<string, number>): Record<string, ReturnType<typeof attr.float>> =>
+  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, attr.float(v)]));
 
 const unary =
   (op: string, attrs: Record<string, number> = {}): Lower =>
   (ctx, x) =>
     ctx.node(op, [x], floats(attrs));
 
-const clip = (lo: number, hi: number): Lower => (ctx, x) => ctx.node('Clip', [x, ctx.scalar(`clip_min`, lo), ctx.scalar(`clip_max`, hi)]);
+const clip =
+  (lo: number, hi: number): Lower =>
+  (ctx, x) =>
+    ctx.node('Clip', [x, ctx.scalar(`clip_min`, lo), ctx.scalar(`clip_max`, hi)]);
 
 /**
  * Every Keras activation, lowered to ONNX ops (https://onnx.ai/onnx/operators/). Formulas follow
@@ -45,7 +49,8 @@ const ACTIVATIONS: Record<string, Lower> = {
   softplus: unary('Softplus'),
   softsign: unary('Softsign'),
   exponential: unary('Exp'),
-  hard_sigmoid: (ctx, x, _a, keras3) => ctx.node('HardSigmoid', [x], floats(keras3 ? { alpha: 1 / 6, beta: 0.5 } : { alpha: 0.2, beta: 0.5 })),
+  hard_sigmoid: (ctx, x, _a, keras3) =>
+    ctx.node('HardSigmoid', [x], floats(keras3 ? { alpha: 1 / 6, beta: 0.5 } : { alpha: 0.2, beta: 0.5 })),
   hard_silu: unary('HardSwish'),
   hard_swish: unary('HardSwish'),
   hard_tanh: clip(-1, 1),
@@ -83,7 +88,10 @@ export function applyActivation(ctx: LowerContext, x: Value, act: JsonValue | un
   const name = activationName(act);
   const lower = ACTIVATIONS[name];
   if (lower === undefined) {
-    throw ctx.error('E_UNSUPPORTED', `uses activation '${name}', which mc does not know (known: ${KNOWN_ACTIVATIONS.join(', ')}); replace it with a standard activation or an Activation layer before converting`);
+    throw ctx.error(
+      'E_UNSUPPORTED',
+      `uses activation '${name}', which mc does not know (known: ${KNOWN_ACTIVATIONS.join(', ')}); replace it with a standard activation or an Activation layer before converting`,
+    );
   }
   return lower(ctx, x, axis, keras3);
 }
@@ -119,7 +127,11 @@ export function activationFromOps(ops: readonly string[], attrs: { alpha?: numbe
     case 'Sigmoid,Mul':
       return 'swish';
     case 'Clip':
-      return attrs.clip?.[0] === 0 && attrs.clip[1] === 6 ? 'relu6' : attrs.clip?.[0] === -1 && attrs.clip[1] === 1 ? 'hard_tanh' : undefined;
+      return attrs.clip?.[0] === 0 && attrs.clip[1] === 6
+        ? 'relu6'
+        : attrs.clip?.[0] === -1 && attrs.clip[1] === 1
+          ? 'hard_tanh'
+          : undefined;
     default:
       return undefined;
   }

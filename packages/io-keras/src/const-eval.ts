@@ -59,7 +59,11 @@ function toTensor(a: Arr): Tensor {
     case 'bfloat16':
       return new Tensor('float32', a.dims, Float32Array.from(a.data));
     case 'int64':
-      return new Tensor('int64', a.dims, BigInt64Array.from(a.data, (x) => BigInt(Math.trunc(x))));
+      return new Tensor(
+        'int64',
+        a.dims,
+        BigInt64Array.from(a.data, (x) => BigInt(Math.trunc(x))),
+      );
     case 'int32':
       return new Tensor('int32', a.dims, Int32Array.from(a.data));
     case 'int8':
@@ -77,7 +81,16 @@ function fromTensor(t: Tensor): Arr {
 
 function toFloat32IntSafe(t: Tensor): ArrayLike<number> {
   if (t.dtype === 'int64' || t.dtype === 'uint64') return Array.from(t.data as BigInt64Array, Number);
-  if (t.dtype === 'int32' || t.dtype === 'uint32' || t.dtype === 'int16' || t.dtype === 'uint16' || t.dtype === 'int8' || t.dtype === 'uint8' || t.dtype === 'bool') return t.data as ArrayLike<number>;
+  if (
+    t.dtype === 'int32' ||
+    t.dtype === 'uint32' ||
+    t.dtype === 'int16' ||
+    t.dtype === 'uint16' ||
+    t.dtype === 'int8' ||
+    t.dtype === 'uint8' ||
+    t.dtype === 'bool'
+  )
+    return t.data as ArrayLike<number>;
   return toFloat32(t);
 }
 
@@ -156,7 +169,9 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
       return { ...x, dims };
     }
     case 'Squeeze': {
-      const axes = (ints(ins[1]) ?? n.attrInts('axes') ?? x.dims.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) => (a < 0 ? a + x.dims.length : a));
+      const axes = (ints(ins[1]) ?? n.attrInts('axes') ?? x.dims.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) =>
+        a < 0 ? a + x.dims.length : a,
+      );
       return { ...x, dims: x.dims.filter((_, i) => !axes.includes(i)) };
     }
     case 'Transpose': {
@@ -199,7 +214,7 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
       const out = new Float64Array(size(dims));
       for (let i = 0; i < out.length; i++) {
         let src = 0;
-        for (let k = 0; k < dims.length; k++) src += (Math.floor(i / os[k]!) % dims[k]! + lo[k]!) * xs[k]!;
+        for (let k = 0; k < dims.length; k++) src += ((Math.floor(i / os[k]!) % dims[k]!) + lo[k]!) * xs[k]!;
         out[i] = x.data[src]!;
       }
       return { dtype: x.dtype, dims, data: out };
@@ -242,6 +257,7 @@ function evalNode(n: Node, ins: (Arr | undefined)[]): Arr | undefined {
 }
 
 function castData(d: Float64Array, to: DType | undefined): Float64Array {
-  if (to === undefined || to.startsWith('float') || to === 'bfloat16') return to === 'float32' || to === 'float16' ? d.map((v) => Math.fround(v)) : d;
+  if (to === undefined || to.startsWith('float') || to === 'bfloat16')
+    return to === 'float32' || to === 'float16' ? d.map((v) => Math.fround(v)) : d;
   return d.map((v) => Math.trunc(v));
 }

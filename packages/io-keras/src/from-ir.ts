@@ -62,7 +62,14 @@ export function irToKeras(model: Model, file: string): KerasGraph {
   for (const v of g.inputs) {
     if (v.isInitializer()) continue;
     const shape = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : null));
-    const layer: KerasLayer = { className: 'InputLayer', name: v.name, config: { batch_input_shape: shape, dtype: v.dtype ?? 'float32', sparse: false, name: v.name }, calls: [], weights: [], weightNames: [] };
+    const layer: KerasLayer = {
+      className: 'InputLayer',
+      name: v.name,
+      config: { batch_input_shape: shape, dtype: v.dtype ?? 'float32', sparse: false, name: v.name },
+      calls: [],
+      weights: [],
+      weightNames: [],
+    };
     const tag = parseHeader(v.metadataProps.get(KERAS_LAYER_KEY));
     if (tag.class_name === 'InputLayer' && isObject(tag.config)) {
       layer.config = { ...(tag.config as KerasLayerConfigJson), name: v.name };
@@ -87,8 +94,11 @@ export function irToKeras(model: Model, file: string): KerasGraph {
       if (!tags.has(key)) tags.set(key, t);
     }
   }
-  const isConstNode = (n: Node): boolean => n.inputs.length > 0 && n.outputs.every((o) => !o.isGraphOutput() && constantOf(o) !== undefined);
-  const isLayout = (n: Node): boolean => n.metadataProps.has(KERAS_LAYOUT_KEY) || (n.opType === 'Identity' && tagOf(n) === undefined && n.outputs.some((o) => o.isGraphOutput()));
+  const isConstNode = (n: Node): boolean =>
+    n.inputs.length > 0 && n.outputs.every((o) => !o.isGraphOutput() && constantOf(o) !== undefined);
+  const isLayout = (n: Node): boolean =>
+    n.metadataProps.has(KERAS_LAYOUT_KEY) ||
+    (n.opType === 'Identity' && tagOf(n) === undefined && n.outputs.some((o) => o.isGraphOutput()));
   // A transform that replaced a layer's node records the node it replaced (`mc.lowrank.of`): the chain belongs to the
   // layer named in that node's name (`<layer>[_callN]/<Op>`); when none of the layer's nodes is left, the layer is
   // rebuilt from the ops alone (Conv → Conv2D, MatMul/Gemm → Dense).
@@ -101,7 +111,14 @@ export function irToKeras(model: Model, file: string): KerasGraph {
     const base = of.slice(0, of.lastIndexOf('/'));
     const m = /^(.*)_call(\d+)$/.exec(base);
     const key = m === null ? `${base}#0` : `${m[1]}#${m[2]}`;
-    const cls = n.opType === 'Conv' ? 'Conv2D' : n.opType === 'ConvTranspose' ? 'Conv2DTranspose' : n.opType === 'MatMul' || n.opType === 'Gemm' ? 'Dense' : undefined;
+    const cls =
+      n.opType === 'Conv'
+        ? 'Conv2D'
+        : n.opType === 'ConvTranspose'
+          ? 'Conv2DTranspose'
+          : n.opType === 'MatMul' || n.opType === 'Gemm'
+            ? 'Dense'
+            : undefined;
     if (!byLayer.has(key)) {
       if (cls === undefined) continue;
       const name = key.slice(0, key.lastIndexOf('#'));
@@ -115,8 +132,11 @@ export function irToKeras(model: Model, file: string): KerasGraph {
     for (const n of g.nodes) {
       if (keyOf.has(n) || isLayout(n) || isConstNode(n)) continue;
       const consumers = new Set(n.outputs.flatMap((o) => o.uses().map((u) => keyOf.get(u.node))));
-      const producers = new Set(n.inputs.map((v) => (v?.producer() === undefined ? undefined : keyOf.get(v.producer()!))).filter((k) => k !== undefined));
-      const key = consumers.size === 1 && [...consumers][0] !== undefined ? [...consumers][0] : producers.size === 1 ? [...producers][0] : undefined;
+      const producers = new Set(
+        n.inputs.map((v) => (v?.producer() === undefined ? undefined : keyOf.get(v.producer()!))).filter((k) => k !== undefined),
+      );
+      const key =
+        consumers.size === 1 && [...consumers][0] !== undefined ? [...consumers][0] : producers.size === 1 ? [...producers][0] : undefined;
       if (key !== undefined) {
         keyOf.set(n, key);
         changed = true;
@@ -131,9 +151,11 @@ export function irToKeras(model: Model, file: string): KerasGraph {
     else if (!isLayout(n) && !isConstNode(n)) {
       const untagged = keyOf.size === 0 && model.metadataProps.has(KERAS_MODEL_KEY);
       const why = untagged
-        ? "the model came from Keras but its layer tags were removed (@mc/quantize drops them unless keepMetadata: true / mc quantize --keep-metadata); quantize with them kept, or export it as ONNX"
+        ? 'the model came from Keras but its layer tags were removed (@mc/quantize drops them unless keepMetadata: true / mc quantize --keep-metadata); quantize with them kept, or export it as ONNX'
         : 'the model was not imported from Keras or a transform added an op Keras cannot express; export it as ONNX instead';
-      throw new McError('E_UNSUPPORTED', `node '${n.name}' (${n.opType}) belongs to no Keras layer: ${why} (writing ${file})`, { context: { file, node: n.name, opType: n.opType } });
+      throw new McError('E_UNSUPPORTED', `node '${n.name}' (${n.opType}) belongs to no Keras layer: ${why} (writing ${file})`, {
+        context: { file, node: n.name, opType: n.opType },
+      });
     }
   }
 
@@ -169,18 +191,32 @@ export function irToKeras(model: Model, file: string): KerasGraph {
     const handler = opaqueGroup ? opaque : LAYERS.get(tag.class_name);
     const produced = handler?.fromIr?.(group, ctx);
     if (produced === undefined) {
-      throw new McError('E_UNSUPPORTED', `layer '${tag.name}' (${tag.class_name}) became ${nodes.map((n) => n.opType).join(' → ')}, which mc cannot write as standard Keras layers; export it as ONNX instead (writing ${file})`, { context: { file, layer: tag.name, opType: tag.class_name } });
+      throw new McError(
+        'E_UNSUPPORTED',
+        `layer '${tag.name}' (${tag.class_name}) became ${nodes.map((n) => n.opType).join(' → ')}, which mc cannot write as standard Keras layers; export it as ONNX instead (writing ${file})`,
+        { context: { file, layer: tag.name, opType: tag.class_name } },
+      );
     }
     let prevInputs = extIn.map((v) => {
       const r = resolve(v);
-      if (r === undefined) throw new McError('E_INVARIANT', `layer '${tag.name}' input '${v.name}' has no Keras tensor`, { context: { file, layer: tag.name } });
+      if (r === undefined)
+        throw new McError('E_INVARIANT', `layer '${tag.name}' input '${v.name}' has no Keras tensor`, {
+          context: { file, layer: tag.name },
+        });
       return r;
     });
     let last: KerasTensorRef | undefined;
     for (const out of produced) {
       let layer = byName.get(out.name);
       if (layer === undefined) {
-        layer = { className: out.className, name: out.name, config: { ...out.config, name: out.name }, calls: [], weights: out.weights.map((w) => w.tensor), weightNames: out.weights.map((w) => w.name) };
+        layer = {
+          className: out.className,
+          name: out.name,
+          config: { ...out.config, name: out.name },
+          calls: [],
+          weights: out.weights.map((w) => w.tensor),
+          weightNames: out.weights.map((w) => w.name),
+        };
         if (out.module !== undefined) layer.module = out.module;
         if (out.registeredName !== undefined) layer.registeredName = out.registeredName;
         layers.push(layer);
@@ -195,10 +231,19 @@ export function irToKeras(model: Model, file: string): KerasGraph {
 
   const outputs = g.outputs.map((v) => {
     const r = resolve(v);
-    if (r === undefined) throw new McError('E_UNSUPPORTED', `graph output '${v.name}' comes from no Keras layer (writing ${file})`, { context: { file, node: v.name } });
+    if (r === undefined)
+      throw new McError('E_UNSUPPORTED', `graph output '${v.name}' comes from no Keras layer (writing ${file})`, {
+        context: { file, node: v.name },
+      });
     return r;
   });
-  const out: KerasGraph = { name: typeof header.name === 'string' ? header.name : g.name || 'model', layers, inputs, outputs, className: header.class_name === 'Sequential' ? 'Sequential' : 'Functional' };
+  const out: KerasGraph = {
+    name: typeof header.name === 'string' ? header.name : g.name || 'model',
+    layers,
+    inputs,
+    outputs,
+    className: header.class_name === 'Sequential' ? 'Sequential' : 'Functional',
+  };
   if (typeof header.keras_version === 'string') out.kerasVersion = header.keras_version;
   if (typeof header.backend === 'string') out.backend = header.backend;
   return out;

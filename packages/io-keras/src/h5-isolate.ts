@@ -36,7 +36,12 @@ function budgetMs(file: string): number {
  * compiled worker is not there (running from TypeScript sources, e.g. under vitest).
  * @internal
  */
-export async function readIsolated(kind: 'h5' | 'keras' | 'json+h5', args: unknown, file: string, inProcess: () => Promise<KerasGraph>): Promise<KerasGraph> {
+export async function readIsolated(
+  kind: 'h5' | 'keras' | 'json+h5',
+  args: unknown,
+  file: string,
+  inProcess: () => Promise<KerasGraph>,
+): Promise<KerasGraph> {
   const url = new URL('./h5-worker.js', import.meta.url);
   if (!existsSync(fileURLToPath(url))) return inProcess();
   const worker = new Worker(url, { workerData: { kind, args } });
@@ -44,7 +49,13 @@ export async function readIsolated(kind: 'h5' | 'keras' | 'json+h5', args: unkno
   const result = await new Promise<IsolatedResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       void worker.terminate();
-      reject(new McError('E_FORMAT', `reading the HDF5 structures of '${file}' did not finish in ${limit / 1000} s; the file is damaged (libhdf5 loops on some damaged structures): export or copy it again`, { context: { file } }));
+      reject(
+        new McError(
+          'E_FORMAT',
+          `reading the HDF5 structures of '${file}' did not finish in ${limit / 1000} s; the file is damaged (libhdf5 loops on some damaged structures): export or copy it again`,
+          { context: { file } },
+        ),
+      );
     }, limit);
     worker.once('message', (m: IsolatedResult) => {
       clearTimeout(timer);
@@ -56,12 +67,23 @@ export async function readIsolated(kind: 'h5' | 'keras' | 'json+h5', args: unkno
     });
     worker.once('exit', (code) => {
       clearTimeout(timer);
-      if (code !== 0) reject(new McError('E_FORMAT', `reading '${file}' stopped the HDF5 reader (exit ${code}); the file is damaged: export or copy it again`, { context: { file } }));
+      if (code !== 0)
+        reject(
+          new McError(
+            'E_FORMAT',
+            `reading '${file}' stopped the HDF5 reader (exit ${code}); the file is damaged: export or copy it again`,
+            { context: { file } },
+          ),
+        );
     });
   });
   await worker.terminate();
   if (!result.ok) {
-    throw new McError(result.error.code ?? 'E_FORMAT', result.error.message, result.error.context === undefined ? {} : { context: result.error.context });
+    throw new McError(
+      result.error.code ?? 'E_FORMAT',
+      result.error.message,
+      result.error.context === undefined ? {} : { context: result.error.context },
+    );
   }
   const graph = result.graph;
   graph.layers.forEach((l, i) => {

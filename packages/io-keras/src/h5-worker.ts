@@ -16,8 +16,13 @@ try {
 } catch (e) {
   result = McError.is(e)
     ? { ok: false, error: { code: e.code, message: e.message, context: e.context } }
-    : { ok: false, error: { message: `cannot read '${args.path}': ${(e as Error).message ?? String(e)}; the file is damaged or not a Keras model` } };
+    : {
+        ok: false,
+        error: { message: `cannot read '${args.path}': ${(e as Error).message ?? String(e)}; the file is damaged or not a Keras model` },
+      };
 }
-const transfer = result.ok ? result.tensors.flat().flatMap((t) => (ArrayBuffer.isView(t.data) ? [(t.data as Uint8Array).buffer as ArrayBuffer] : [])) : [];
+const transfer = result.ok
+  ? result.tensors.flat().flatMap((t) => (ArrayBuffer.isView(t.data) ? [(t.data as Uint8Array).buffer as ArrayBuffer] : []))
+  : [];
 // Buffers shared by several views are transferred once.
 parentPort!.postMessage(result, [...new Set(transfer)]);

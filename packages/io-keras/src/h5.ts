@@ -58,7 +58,11 @@ export async function openH5(path: string): Promise<H5File> {
     throw new McError('E_IO', `cannot read '${path}': ${(e as Error).message}; check the path`, { context: { file: path }, cause: e });
   }
   if (!(bytes.length >= 8 && HDF5_MAGIC.every((x, i) => bytes[i] === x))) {
-    throw new McError('E_FORMAT', `'${path}' is not an HDF5 file (no HDF5 signature in its first bytes, ${bytes.length} bytes); pass a Keras .h5 file`, { context: { file: path } });
+    throw new McError(
+      'E_FORMAT',
+      `'${path}' is not an HDF5 file (no HDF5 signature in its first bytes, ${bytes.length} bytes); pass a Keras .h5 file`,
+      { context: { file: path } },
+    );
   }
   return openH5Bytes(bytes, path);
 }
@@ -79,7 +83,11 @@ export async function openH5Bytes(bytes: Uint8Array, label: string): Promise<H5F
     fs.unlink(mem);
     const msg = String((e as Error).message ?? e).replaceAll(mem, label);
     const truncated = /truncat|eof/i.test(msg);
-    throw new McError(truncated ? 'E_TRUNCATED' : 'E_FORMAT', `cannot open HDF5 file '${label}'${truncated ? ': the file is truncated (shorter than its superblock says); download or copy it again' : `: ${firstLine(msg)}`}`, { context: { file: label }, cause: e });
+    throw new McError(
+      truncated ? 'E_TRUNCATED' : 'E_FORMAT',
+      `cannot open HDF5 file '${label}'${truncated ? ': the file is truncated (shorter than its superblock says); download or copy it again' : `: ${firstLine(msg)}`}`,
+      { context: { file: label }, cause: e },
+    );
   }
   const close = f.close.bind(f);
   f.close = () => {
@@ -155,7 +163,11 @@ export function datasetTensor(d: Dataset, file: string, where: string): Tensor {
   try {
     v = d.value;
   } catch (e) {
-    throw new McError('E_TRUNCATED', `cannot read weight '${where}' from '${file}': ${firstLine(String((e as Error).message))}; the file is damaged or truncated, or the dataset keeps its data in another file (HDF5 external storage), which mc never opens`, { context: { file, layer: where }, cause: e });
+    throw new McError(
+      'E_TRUNCATED',
+      `cannot read weight '${where}' from '${file}': ${firstLine(String((e as Error).message))}; the file is damaged or truncated, or the dataset keeps its data in another file (HDF5 external storage), which mc never opens`,
+      { context: { file, layer: where }, cause: e },
+    );
   }
   const dims = d.shape ?? [];
   if (v instanceof Float32Array) return new Tensor('float32', dims, v);
@@ -167,7 +179,11 @@ export function datasetTensor(d: Dataset, file: string, where: string): Tensor {
   if (v instanceof Uint16Array) return new Tensor('float16', dims, v);
   if (typeof v === 'number') return new Tensor('float32', [], new Float32Array([v]));
   if (typeof v === 'bigint') return new Tensor('int64', [], new BigInt64Array([v]));
-  throw new McError('E_UNSUPPORTED', `weight '${where}' in '${file}' has HDF5 type ${JSON.stringify(d.dtype)}, which mc does not read; save the model with float32 weights`, { context: { file, layer: where } });
+  throw new McError(
+    'E_UNSUPPORTED',
+    `weight '${where}' in '${file}' has HDF5 type ${JSON.stringify(d.dtype)}, which mc does not read; save the model with float32 weights`,
+    { context: { file, layer: where } },
+  );
 }
 
 /** Child object of a group, or undefined (never throws on a missing path). @internal */

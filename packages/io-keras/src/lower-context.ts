@@ -114,9 +114,13 @@ export class LowerContext {
     if (v === undefined || v === null) return dflt;
     const want = dflt === null ? 'number' : typeof dflt;
     // Some Keras versions store booleans as 0/1 (str_ww_ref_model.h5: BatchNormalization `scale: 1`).
-    const ok = want === 'boolean' ? typeof v === 'boolean' || v === 0 || v === 1 : typeof v === want && (want !== 'number' || Number.isFinite(v));
+    const ok =
+      want === 'boolean' ? typeof v === 'boolean' || v === 0 || v === 1 : typeof v === want && (want !== 'number' || Number.isFinite(v));
     if (!ok) {
-      throw this.error('E_FORMAT', `has config field '${key}' = ${JSON.stringify(v)?.slice(0, 40)}, expected a ${want}; the config is damaged: re-export the model`);
+      throw this.error(
+        'E_FORMAT',
+        `has config field '${key}' = ${JSON.stringify(v)?.slice(0, 40)}, expected a ${want}; the config is damaged: re-export the model`,
+      );
     }
     return (want === 'boolean' ? v !== false && v !== 0 : v) as T;
   }
@@ -155,7 +159,12 @@ export class LowerContext {
   }
 
   /** Emits a node tagged with this layer; returns its outputs. */
-  nodeN(opType: string, inputs: readonly (Value | undefined)[], attributes: Record<string, AttrInput> = {}, opts: { outputs?: number; domain?: string } = {}): Value[] {
+  nodeN(
+    opType: string,
+    inputs: readonly (Value | undefined)[],
+    attributes: Record<string, AttrInput> = {},
+    opts: { outputs?: number; domain?: string } = {},
+  ): Value[] {
     const suffix = this.#count++ === 0 ? '' : `_${this.#count - 1}`;
     const base = `${this.layer.name}${this.callIndex > 0 ? `_call${this.callIndex}` : ''}/${opType}${suffix}`;
     const name = this.#graph.uniqueName(base);
@@ -172,7 +181,12 @@ export class LowerContext {
     return [...n.outputs];
   }
 
-  node(opType: string, inputs: readonly (Value | undefined)[], attributes: Record<string, AttrInput> = {}, opts: { domain?: string } = {}): Value {
+  node(
+    opType: string,
+    inputs: readonly (Value | undefined)[],
+    attributes: Record<string, AttrInput> = {},
+    opts: { domain?: string } = {},
+  ): Value {
     return this.nodeN(opType, inputs, attributes, opts)[0]!;
   }
 
@@ -203,15 +217,23 @@ export class LowerContext {
   stored(i: number, what: string, expected?: readonly (number | null)[]): Tensor {
     const t = this.layer.weights[i];
     if (t === undefined) {
-      throw this.error('E_FORMAT', `has no stored weight '${what}' (weight ${i}; the file holds ${this.layer.weights.length}: ${this.layer.weightNames.join(', ') || 'none'}); the weights do not belong to this architecture`);
+      throw this.error(
+        'E_FORMAT',
+        `has no stored weight '${what}' (weight ${i}; the file holds ${this.layer.weights.length}: ${this.layer.weightNames.join(', ') || 'none'}); the weights do not belong to this architecture`,
+      );
     }
     if (expected !== undefined && (t.dims.length !== expected.length || expected.some((d, k) => d !== null && d !== t.dims[k]))) {
-      throw this.error('E_FORMAT', `weight '${what}' (${this.layer.weightNames[i] ?? i}) has shape [${t.dims.join(', ')}] but the config needs [${expected.map((d) => d ?? '?').join(', ')}]; the weights do not match the architecture`);
+      throw this.error(
+        'E_FORMAT',
+        `weight '${what}' (${this.layer.weightNames[i] ?? i}) has shape [${t.dims.join(', ')}] but the config needs [${expected.map((d) => d ?? '?').join(', ')}]; the weights do not match the architecture`,
+      );
     }
     return t;
   }
 
   error(code: McErrorCode, what: string): McError {
-    return new McError(code, `${this.layer.className} layer '${this.layer.name}' ${what} (file ${this.file})`, { context: { file: this.file, layer: this.layer.name, opType: this.layer.className } });
+    return new McError(code, `${this.layer.className} layer '${this.layer.name}' ${what} (file ${this.file})`, {
+      context: { file: this.file, layer: this.layer.name, opType: this.layer.className },
+    });
   }
 }

@@ -34,10 +34,18 @@ export function isModelClass(className: string): boolean {
  */
 export function normalizeModel(json: KerasModelJson, weights: WeightSource, file: string): KerasGraph {
   if (!isObject(json) || typeof json.class_name !== 'string' || json.config === undefined) {
-    throw new McError('E_FORMAT', `the model config is not a Keras model (no class_name/config); pass the JSON written by model.to_json() (file ${file})`, { context: { file } });
+    throw new McError(
+      'E_FORMAT',
+      `the model config is not a Keras model (no class_name/config); pass the JSON written by model.to_json() (file ${file})`,
+      { context: { file } },
+    );
   }
   if (!isModelClass(json.class_name)) {
-    throw new McError('E_UNSUPPORTED', `the top-level object is a '${json.class_name}', not a Sequential/Functional model; wrap it in a model before saving (file ${file})`, { context: { file } });
+    throw new McError(
+      'E_UNSUPPORTED',
+      `the top-level object is a '${json.class_name}', not a Sequential/Functional model; wrap it in a model before saving (file ${file})`,
+      { context: { file } },
+    );
   }
   const ctx: Ctx = { file, weights, layers: [], names: new Set(), alias: new Map() };
   const { inputs, outputs, name } = inlineModel(ctx, json, [], undefined, '');
@@ -78,11 +86,22 @@ interface Inlined {
   outputs: KerasTensorRef[];
 }
 
-function inlineModel(ctx: Ctx, json: KerasModelJson | KerasLayerJson, path: LayerPathEntry[], callInputs: KerasTensorRef[] | undefined, prefix: string): Inlined {
+function inlineModel(
+  ctx: Ctx,
+  json: KerasModelJson | KerasLayerJson,
+  path: LayerPathEntry[],
+  callInputs: KerasTensorRef[] | undefined,
+  prefix: string,
+): Inlined {
   const cfg = json.config as KerasLayerJson[] | KerasModelInnerConfigJson;
   const list = Array.isArray(cfg) ? cfg : cfg.layers;
-  if (!Array.isArray(list)) throw new McError('E_FORMAT', `model '${String((cfg as { name?: unknown }).name)}' has no layers list (file ${ctx.file})`, { context: { file: ctx.file } });
-  const modelName = (!Array.isArray(cfg) && typeof cfg.name === 'string' ? cfg.name : undefined) ?? (typeof json.config === 'object' && 'name' in json && typeof json.name === 'string' ? json.name : 'model');
+  if (!Array.isArray(list))
+    throw new McError('E_FORMAT', `model '${String((cfg as { name?: unknown }).name)}' has no layers list (file ${ctx.file})`, {
+      context: { file: ctx.file },
+    });
+  const modelName =
+    (!Array.isArray(cfg) && typeof cfg.name === 'string' ? cfg.name : undefined) ??
+    (typeof json.config === 'object' && 'name' in json && typeof json.name === 'string' ? json.name : 'model');
   const rename = new Map<string, string>();
   const local = (n: string): string => rename.get(n) ?? n;
   const claim = (n: string): string => {
@@ -92,7 +111,8 @@ function inlineModel(ctx: Ctx, json: KerasModelJson | KerasLayerJson, path: Laye
     rename.set(n, out);
     return out;
   };
-  if (json.class_name === 'Sequential') return inlineSequential(ctx, list, Array.isArray(cfg) ? undefined : cfg, path, callInputs, modelName, claim);
+  if (json.class_name === 'Sequential')
+    return inlineSequential(ctx, list, Array.isArray(cfg) ? undefined : cfg, path, callInputs, modelName, claim);
 
   // Functional: explicit inbound nodes.
   const inputRefs = refList(!Array.isArray(cfg) ? cfg.input_layers : undefined);
@@ -102,7 +122,12 @@ function inlineModel(ctx: Ctx, json: KerasModelJson | KerasLayerJson, path: Laye
     const here: LayerPathEntry[] = [...path, { name, className: l.class_name, siblings: list, index }];
     if (isModelClass(l.class_name)) {
       const calls = parseInbound(l, ctx.file);
-      if (calls.length > 1) throw new McError('E_UNSUPPORTED', `nested model '${name}' is called ${calls.length} times; only single-use nested models are supported (file ${ctx.file})`, { context: { file: ctx.file, layer: name } });
+      if (calls.length > 1)
+        throw new McError(
+          'E_UNSUPPORTED',
+          `nested model '${name}' is called ${calls.length} times; only single-use nested models are supported (file ${ctx.file})`,
+          { context: { file: ctx.file, layer: name } },
+        );
       const outer = (calls[0]?.inputs ?? []).map((r) => ({ ...r, layer: local(r.layer) }));
       const inner = inlineModel(ctx, l, here, outer, `${name}_`);
       // A nested model built with an input shape has its own node 0, so the outer call may be node 1: map both.
@@ -153,16 +178,32 @@ function inlineSequential(
         return;
       }
       if (!Array.isArray(shape)) {
-        throw new McError('E_FORMAT', `Sequential model '${modelName}' has no input shape (first layer '${name}' lacks batch_input_shape); build the model before saving (file ${ctx.file})`, { context: { file: ctx.file, layer: name } });
+        throw new McError(
+          'E_FORMAT',
+          `Sequential model '${modelName}' has no input shape (first layer '${name}' lacks batch_input_shape); build the model before saving (file ${ctx.file})`,
+          { context: { file: ctx.file, layer: name } },
+        );
       }
       const inName = claim(`${name}_input`);
       const dtype = l.config.dtype ?? 'float32';
-      pushLayer(ctx, { class_name: 'InputLayer', config: { name: inName, batch_input_shape: shape, dtype: typeof dtype === 'string' ? dtype : 'float32' } }, inName, [], []);
+      pushLayer(
+        ctx,
+        {
+          class_name: 'InputLayer',
+          config: { name: inName, batch_input_shape: shape, dtype: typeof dtype === 'string' ? dtype : 'float32' },
+        },
+        inName,
+        [],
+        [],
+      );
       prev = { layer: inName, node: 0, tensor: 0 };
       inputs.push(prev);
     }
     if (l.class_name === 'InputLayer') {
-      if (callInputs === undefined) throw new McError('E_FORMAT', `Sequential model '${modelName}' has an InputLayer '${name}' after other layers (file ${ctx.file})`, { context: { file: ctx.file, layer: name } });
+      if (callInputs === undefined)
+        throw new McError('E_FORMAT', `Sequential model '${modelName}' has an InputLayer '${name}' after other layers (file ${ctx.file})`, {
+          context: { file: ctx.file, layer: name },
+        });
       return; // nested Sequential: its input is the outer argument
     }
     const input: KerasTensorRef = prev;
@@ -175,7 +216,8 @@ function inlineSequential(
     pushLayer(ctx, l, n, [{ inputs: [input], kwargs: {} }], here);
     prev = { layer: n, node: 0, tensor: 0 };
   });
-  if (prev === undefined) throw new McError('E_FORMAT', `Sequential model '${modelName}' has no layers (file ${ctx.file})`, { context: { file: ctx.file } });
+  if (prev === undefined)
+    throw new McError('E_FORMAT', `Sequential model '${modelName}' has no layers (file ${ctx.file})`, { context: { file: ctx.file } });
   return { name: modelName, inputs, outputs: [prev] };
 }
 
@@ -197,7 +239,8 @@ function pushLayer(ctx: Ctx, l: KerasLayerJson, name: string, calls: KerasCall[]
 /** A layer's name: the entry's `name`, else its config's. @internal */
 export function layerName(l: KerasLayerJson): string {
   const n = l.name ?? l.config?.name;
-  if (typeof n !== 'string') throw new McError('E_FORMAT', `a '${l.class_name}' layer has no name in its config`, { context: { opType: l.class_name } });
+  if (typeof n !== 'string')
+    throw new McError('E_FORMAT', `a '${l.class_name}' layer has no name in its config`, { context: { opType: l.class_name } });
   return n;
 }
 
@@ -230,7 +273,9 @@ export function parseInbound(l: KerasLayerJson, file: string): KerasCall[] {
       }
       return { inputs, kwargs };
     }
-    throw new McError('E_FORMAT', `layer '${layerName(l)}' has an inbound node of unknown shape (file ${file})`, { context: { file, layer: layerName(l) } });
+    throw new McError('E_FORMAT', `layer '${layerName(l)}' has an inbound node of unknown shape (file ${file})`, {
+      context: { file, layer: layerName(l) },
+    });
   });
 }
 
@@ -251,7 +296,10 @@ function checkRefs(g: KerasGraph, file: string): void {
   const known = new Set(g.layers.map((l) => l.name));
   const check = (r: KerasTensorRef, where: string): void => {
     if (g.layers.length === 0) return;
-    if (!known.has(r.layer)) throw new McError('E_FORMAT', `${where} refers to layer '${r.layer}', which the model does not define (file ${file})`, { context: { file, layer: r.layer } });
+    if (!known.has(r.layer))
+      throw new McError('E_FORMAT', `${where} refers to layer '${r.layer}', which the model does not define (file ${file})`, {
+        context: { file, layer: r.layer },
+      });
   };
   for (const r of g.inputs) check(r, 'input_layers');
   for (const r of g.outputs) check(r, 'output_layers');

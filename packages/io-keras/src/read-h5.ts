@@ -21,16 +21,27 @@ export async function readH5Model(path: string, architecture?: KerasModelJson, a
       try {
         json = JSON.parse(configText) as KerasModelJson;
       } catch (e) {
-        throw new McError('E_FORMAT', `the model_config attribute of '${path}' is not valid JSON: ${(e as Error).message}`, { context: { file: path }, cause: e });
+        throw new McError('E_FORMAT', `the model_config attribute of '${path}' is not valid JSON: ${(e as Error).message}`, {
+          context: { file: path },
+          cause: e,
+        });
       }
     } else {
-      throw new McError('E_FORMAT', `'${path}' holds weights only (no model_config attribute): it was written by save_weights(); pass the architecture JSON too, e.g. readKeras({weights: '${path}', json: 'model.json'})`, { context: { file: path } });
+      throw new McError(
+        'E_FORMAT',
+        `'${path}' holds weights only (no model_config attribute): it was written by save_weights(); pass the architecture JSON too, e.g. readKeras({weights: '${path}', json: 'model.json'})`,
+        { context: { file: path } },
+      );
     }
     validateKerasModel(json, archFile ?? path, architecture !== undefined ? '' : 'model_config');
     const root = child(f, 'model_weights');
     const weightsRoot = root instanceof Group ? root : f;
     if (attrStrings(weightsRoot, 'layer_names') === undefined) {
-      throw new McError('E_FORMAT', `'${path}' has no layer_names attribute in ${weightsRoot === f ? 'its root' : 'model_weights'}; it is not a Keras weights file`, { context: { file: path } });
+      throw new McError(
+        'E_FORMAT',
+        `'${path}' has no layer_names attribute in ${weightsRoot === f ? 'its root' : 'model_weights'}; it is not a Keras weights file`,
+        { context: { file: path } },
+      );
     }
     const g = normalizeModel(json, new H5WeightSource(weightsRoot, path), archFile ?? path);
     const version = g.kerasVersion ?? attrString(f, 'keras_version') ?? attrString(weightsRoot, 'keras_version');
@@ -63,7 +74,11 @@ class H5WeightSource implements WeightSource {
     const tensors = names.map((n) => {
       const d = child(g, n);
       if (!(d instanceof Dataset)) {
-        throw new McError('E_FORMAT', `layer '${leaf}' lists weight '${n}' but '${this.file}' has no such dataset under ${g.path}; the file is incomplete`, { context: { file: this.file, layer: leaf } });
+        throw new McError(
+          'E_FORMAT',
+          `layer '${leaf}' lists weight '${n}' but '${this.file}' has no such dataset under ${g.path}; the file is incomplete`,
+          { context: { file: this.file, layer: leaf } },
+        );
       }
       return datasetTensor(d, this.file, `${leaf}/${n}`);
     });

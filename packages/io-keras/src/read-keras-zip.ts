@@ -23,7 +23,11 @@ export function unzipKeras(bytes: Uint8Array, file: string): Record<string, Uint
   } catch (e) {
     const msg = (e as Error).message;
     const truncated = /unexpected EOF|end of|invalid zip data|truncat/i.test(msg) || bytes.length < 22;
-    throw new McError(truncated ? 'E_TRUNCATED' : 'E_FORMAT', `cannot unzip '${file}' (${msg}); the .keras file is ${truncated ? 'truncated' : 'damaged'}, save or copy it again`, { context: { file }, cause: e });
+    throw new McError(
+      truncated ? 'E_TRUNCATED' : 'E_FORMAT',
+      `cannot unzip '${file}' (${msg}); the .keras file is ${truncated ? 'truncated' : 'damaged'}, save or copy it again`,
+      { context: { file }, cause: e },
+    );
   }
 }
 
@@ -35,14 +39,18 @@ export async function readKerasZip(path: string, bytes: Uint8Array): Promise<Ker
   const entries = unzipKeras(bytes, path);
   const configBytes = entries['config.json'];
   const weightsBytes = entries['model.weights.h5'];
-  if (configBytes === undefined) throw new McError('E_FORMAT', `'${path}' is a zip without config.json; it is not a Keras 3 .keras file`, { context: { file: path } });
+  if (configBytes === undefined)
+    throw new McError('E_FORMAT', `'${path}' is a zip without config.json; it is not a Keras 3 .keras file`, { context: { file: path } });
   let json: KerasModelJson;
   let meta: KerasMetadataJson = {};
   try {
     json = JSON.parse(new TextDecoder().decode(configBytes)) as KerasModelJson;
     if (entries['metadata.json'] !== undefined) meta = JSON.parse(new TextDecoder().decode(entries['metadata.json'])) as KerasMetadataJson;
   } catch (e) {
-    throw new McError('E_FORMAT', `config.json or metadata.json in '${path}' is not valid JSON: ${(e as Error).message}`, { context: { file: path }, cause: e });
+    throw new McError('E_FORMAT', `config.json or metadata.json in '${path}' is not valid JSON: ${(e as Error).message}`, {
+      context: { file: path },
+      cause: e,
+    });
   }
   validateKerasModel(json, path);
   let source: WeightSource = { layerWeights: () => ({ names: [], tensors: [] }) };
@@ -96,7 +104,8 @@ class KerasZipWeightSource implements WeightSource {
     const names = idx.map((i) => `vars/${i}`);
     const tensors = idx.map((i) => {
       const d = child(vars, String(i));
-      if (!(d instanceof Dataset)) throw new McError('E_FORMAT', `'${this.file}': ${vars.path}/${i} is not a dataset`, { context: { file: this.file, layer: leaf } });
+      if (!(d instanceof Dataset))
+        throw new McError('E_FORMAT', `'${this.file}': ${vars.path}/${i} is not a dataset`, { context: { file: this.file, layer: leaf } });
       return datasetTensor(d, this.file, `${leaf}/vars/${i}`);
     });
     return { names, tensors };

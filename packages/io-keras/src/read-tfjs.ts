@@ -29,9 +29,17 @@ export function readTfjs(path: string, text: string): KerasGraph {
   } catch (e) {
     throw new McError('E_FORMAT', `'${path}' is not valid JSON: ${(e as Error).message}`, { context: { file: path }, cause: e });
   }
-  if (!isObject(json)) throw new McError('E_FORMAT', `'${path}' holds JSON ${Array.isArray(json) ? 'an array' : String(json)}, not a TF.js model.json object; pick the model.json file`, { context: { file: path } });
+  if (!isObject(json))
+    throw new McError(
+      'E_FORMAT',
+      `'${path}' holds JSON ${Array.isArray(json) ? 'an array' : String(json)}, not a TF.js model.json object; pick the model.json file`,
+      { context: { file: path } },
+    );
   const topo = json.modelTopology as Record<string, unknown> | undefined;
-  if (!isObject(topo)) throw new McError('E_FORMAT', `'${path}' has no modelTopology; it is not a TF.js layers model (graph models are not Keras)`, { context: { file: path } });
+  if (!isObject(topo))
+    throw new McError('E_FORMAT', `'${path}' has no modelTopology; it is not a TF.js layers model (graph models are not Keras)`, {
+      context: { file: path },
+    });
   const model = (isObject(topo.model_config) ? topo.model_config : topo) as unknown as KerasModelJson;
   validateKerasModel(model, path, isObject(topo.model_config) ? 'modelTopology.model_config' : 'modelTopology');
   validateTfjsManifest(json.weightsManifest, path);
@@ -41,7 +49,12 @@ export function readTfjs(path: string, text: string): KerasGraph {
     // Every shard name is resolved inside model.json's folder (symlinks followed) before anything is opened.
     const files = group.paths.map((p, pi) => resolveNamedPath(dir, p, { file: path, field: `weightsManifest[${gi}].paths[${pi}]` }));
     const parts = files.map((file, pi) => {
-      if (!existsSync(file)) throw new McError('E_IO', `weight shard '${group.paths[pi]}' named by '${path}' is missing (looked for ${file}); keep the shards next to model.json`, { context: { file: path } });
+      if (!existsSync(file))
+        throw new McError(
+          'E_IO',
+          `weight shard '${group.paths[pi]}' named by '${path}' is missing (looked for ${file}); keep the shards next to model.json`,
+          { context: { file: path } },
+        );
       return readFileSync(file);
     });
     const buf = Buffer.concat(parts);
@@ -50,7 +63,11 @@ export function readTfjs(path: string, text: string): KerasGraph {
       const size = spec.shape.reduce((a, b) => a * b, 1);
       const n = size * tfjsStoredBytes(spec);
       if (offset + n > buf.length) {
-        throw new McError('E_TRUNCATED', `weight '${spec.name}' needs bytes ${offset}..${offset + n} but the shards of '${path}' hold ${buf.length}; a shard is truncated`, { context: { file: path, layer: spec.name } });
+        throw new McError(
+          'E_TRUNCATED',
+          `weight '${spec.name}' needs bytes ${offset}..${offset + n} but the shards of '${path}' hold ${buf.length}; a shard is truncated`,
+          { context: { file: path, layer: spec.name } },
+        );
       }
       tensors.set(spec.name, decodeWeight(spec, buf.subarray(offset, offset + n), size));
       offset += n;
@@ -76,7 +93,8 @@ function decodeWeight(spec: TfjsWeightSpecJson, bytes: Uint8Array, size: number)
       out = new Float32Array(size);
       for (let i = 0; i < size; i++) out[i] = raw[i]! * scale + min;
     }
-    if (spec.dtype === 'int32' || q.original_dtype === 'int32') return new Tensor('int32', spec.shape, Int32Array.from(out, Math.round), info);
+    if (spec.dtype === 'int32' || q.original_dtype === 'int32')
+      return new Tensor('int32', spec.shape, Int32Array.from(out, Math.round), info);
     return new Tensor('float32', spec.shape, out, info);
   }
   switch (spec.dtype) {
@@ -87,7 +105,9 @@ function decodeWeight(spec: TfjsWeightSpecJson, bytes: Uint8Array, size: number)
     case 'bool':
       return new Tensor('bool', spec.shape, copy);
     default:
-      throw new McError('E_UNSUPPORTED', `weight '${spec.name}' has dtype ${spec.dtype}, which mc does not read`, { context: { layer: spec.name } });
+      throw new McError('E_UNSUPPORTED', `weight '${spec.name}' has dtype ${spec.dtype}, which mc does not read`, {
+        context: { layer: spec.name },
+      });
   }
 }
 

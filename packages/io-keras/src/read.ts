@@ -18,7 +18,10 @@ export type KerasFormat = 'h5' | 'keras' | 'tfjs' | 'json+h5';
  * What to read: a path (`.h5`, `.keras`, TF.js `model.json`), an architecture JSON plus a weights-only h5
  * (`save_weights`), or in-memory files (`main` names the entry file; TF.js shards are looked up by name).
  */
-export type KerasSource = string | { architecture: string; weights: string } | { files: Readonly<Record<string, Uint8Array>>; main: string; architecture?: string };
+export type KerasSource =
+  | string
+  | { architecture: string; weights: string }
+  | { files: Readonly<Record<string, Uint8Array>>; main: string; architecture?: string };
 
 /** The imported model with what the importer could not map. */
 export interface KerasReadResult {
@@ -55,7 +58,8 @@ export async function readKerasGraph(source: KerasSource): Promise<{ graph: Kera
     try {
       for (const [name, bytes] of Object.entries(source.files)) writeFileSync(join(dir, basename(name)), bytes);
       const main = join(dir, basename(source.main));
-      const inner: KerasSource = source.architecture !== undefined ? { architecture: join(dir, basename(source.architecture)), weights: main } : main;
+      const inner: KerasSource =
+        source.architecture !== undefined ? { architecture: join(dir, basename(source.architecture)), weights: main } : main;
       return await readKerasGraph(inner);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -71,21 +75,40 @@ export async function readKerasGraph(source: KerasSource): Promise<{ graph: Kera
   const kind = sniff(path);
   // HDF5 reads run in a worker with a time budget: libhdf5 can loop forever on a damaged file.
   if (kind === 'hdf5') return { graph: await readIsolated('h5', { path }, path, () => readH5Model(path)), format: 'h5', file: path };
-  if (kind === 'zip') return { graph: await readIsolated('keras', { path }, path, () => readKerasZip(path, readFileSync(path))), format: 'keras', file: path };
+  if (kind === 'zip')
+    return {
+      graph: await readIsolated('keras', { path }, path, () => readKerasZip(path, readFileSync(path))),
+      format: 'keras',
+      file: path,
+    };
   if (kind === 'json') {
     const text = readFileSync(path, 'utf8');
     const json = parseJson(text, path) as Record<string, unknown>;
     if ('modelTopology' in json) return { graph: readTfjs(path, text), format: 'tfjs', file: path };
     if ('class_name' in json) {
-      throw new McError('E_FORMAT', `'${path}' is an architecture JSON without weights; pass its weights too: readKeras({architecture: '${path}', weights: '${join(dirname(path), 'weights.h5')}'})`, { context: { file: path } });
+      throw new McError(
+        'E_FORMAT',
+        `'${path}' is an architecture JSON without weights; pass its weights too: readKeras({architecture: '${path}', weights: '${join(dirname(path), 'weights.h5')}'})`,
+        { context: { file: path } },
+      );
     }
-    throw new McError('E_FORMAT', `'${path}' is JSON but neither a TF.js layers model (modelTopology) nor a Keras model config (class_name)`, { context: { file: path } });
+    throw new McError(
+      'E_FORMAT',
+      `'${path}' is JSON but neither a TF.js layers model (modelTopology) nor a Keras model config (class_name)`,
+      { context: { file: path } },
+    );
   }
   const size = statSync(path).size;
   if (path.endsWith('.keras') || path.endsWith('.h5') || path.endsWith('.hdf5')) {
-    throw new McError(size < 8 ? 'E_TRUNCATED' : 'E_FORMAT', `'${path}' (${size} bytes) has neither the HDF5 nor the zip signature; the file is damaged or not a Keras model`, { context: { file: path } });
+    throw new McError(
+      size < 8 ? 'E_TRUNCATED' : 'E_FORMAT',
+      `'${path}' (${size} bytes) has neither the HDF5 nor the zip signature; the file is damaged or not a Keras model`,
+      { context: { file: path } },
+    );
   }
-  throw new McError('E_FORMAT', `'${path}' is not a Keras file (.h5, .keras, model.json); mc could not recognise its first bytes`, { context: { file: path } });
+  throw new McError('E_FORMAT', `'${path}' is not a Keras file (.h5, .keras, model.json); mc could not recognise its first bytes`, {
+    context: { file: path },
+  });
 }
 
 function readJson(path: string): unknown {

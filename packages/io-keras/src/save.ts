@@ -29,7 +29,11 @@ function formatOf(path: string, given: SaveKerasOptions['format']): 'h5' | 'kera
   if (ext === '.h5' || ext === '.hdf5') return 'h5';
   if (ext === '.keras') return 'keras';
   if (ext === '.json') return 'tfjs';
-  throw new McError('E_OPTION', `cannot tell the Keras format of '${path}' from its extension; use .h5, .keras or model.json, or pass {format}`, { context: { file: path } });
+  throw new McError(
+    'E_OPTION',
+    `cannot tell the Keras format of '${path}' from its extension; use .h5, .keras or model.json, or pass {format}`,
+    { context: { file: path } },
+  );
 }
 
 function tmpName(path: string): string {
@@ -57,7 +61,12 @@ export async function saveKeras(model: Model, path: string, opts: SaveKerasOptio
 }
 
 /** Writes a Keras-level graph atomically. @internal */
-export async function writeGraph(graph: KerasGraph, file: string, format: 'h5' | 'keras' | 'tfjs', quantize: TfjsQuantize): Promise<string[]> {
+export async function writeGraph(
+  graph: KerasGraph,
+  file: string,
+  format: 'h5' | 'keras' | 'tfjs',
+  quantize: TfjsQuantize,
+): Promise<string[]> {
   const temps: string[] = [];
   try {
     if (format === 'tfjs') {
@@ -80,7 +89,9 @@ export async function writeGraph(graph: KerasGraph, file: string, format: 'h5' |
     renameSync(t, file);
     return [file];
   } catch (e) {
-    throw McError.is(e) ? e.withContext({ file }) : new McError('E_IO', `cannot write '${file}': ${(e as Error).message}`, { context: { file }, cause: e });
+    throw McError.is(e)
+      ? e.withContext({ file })
+      : new McError('E_IO', `cannot write '${file}': ${(e as Error).message}`, { context: { file }, cause: e });
   } finally {
     for (const t of temps) if (existsSync(t)) rmSync(t, { force: true });
   }

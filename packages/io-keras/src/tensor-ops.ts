@@ -54,7 +54,12 @@ export function tuple(v: unknown, n: number, dflt: number): number[] {
  * extra pixel at the end (ONNX SAME_UPPER). Returns undefined pads when `inDim` is unknown.
  * @internal
  */
-export function samePads(inDim: number | null, k: number, s: number, d: number): { begin: number; end: number; out: number | null } | undefined {
+export function samePads(
+  inDim: number | null,
+  k: number,
+  s: number,
+  d: number,
+): { begin: number; end: number; out: number | null } | undefined {
   return inDim === null ? undefined : onnxSamePads(inDim, k, s, d, 'SAME_UPPER');
 }
 

@@ -41,9 +41,19 @@ export const KERAS_OPSET = 17;
  * Lowers a normalized Keras graph to the IR: one Keras tensor = one IR value, every node tagged with its layer.
  * @internal
  */
-export function kerasToIr(g: KerasGraph, file: string, format: string): { model: Model; passedThrough: PassedThroughLayer[]; shapes: Map<string, (number | null)[]> } {
+export function kerasToIr(
+  g: KerasGraph,
+  file: string,
+  format: string,
+): { model: Model; passedThrough: PassedThroughLayer[]; shapes: Map<string, (number | null)[]> } {
   const graph = new Graph(g.name);
-  const model = new Model({ graph, irVersion: 8, opsetImports: { '': KERAS_OPSET }, producerName: 'mc-io-keras', producerVersion: '0.1.0' });
+  const model = new Model({
+    graph,
+    irVersion: 8,
+    opsetImports: { '': KERAS_OPSET },
+    producerName: 'mc-io-keras',
+    producerVersion: '0.1.0',
+  });
   const caches = { transposes: new Map<Value, Value>(), weights: new Map(), keras3: (g.kerasVersion ?? '').startsWith('3') };
   const values = new Map<string, KVal>();
   const passedThrough: PassedThroughLayer[] = [];
@@ -52,7 +62,9 @@ export function kerasToIr(g: KerasGraph, file: string, format: string): { model:
   for (const ref of g.inputs) {
     const l = byName.get(ref.layer);
     if (l === undefined || l.className !== 'InputLayer') {
-      throw new McError('E_FORMAT', `model input '${ref.layer}' is not an InputLayer (file ${file})`, { context: { file, layer: ref.layer } });
+      throw new McError('E_FORMAT', `model input '${ref.layer}' is not an InputLayer (file ${file})`, {
+        context: { file, layer: ref.layer },
+      });
     }
     values.set(refKey(ref), makeInput(graph, l, file));
   }
@@ -68,14 +80,23 @@ export function kerasToIr(g: KerasGraph, file: string, format: string): { model:
     if (i < 0) {
       const { layer } = pending[0]!;
       const missing = layer.calls[0]!.inputs.find((r) => !values.has(refKey(r)));
-      throw new McError('E_FORMAT', `layer '${layer.name}' needs '${missing?.layer}' which is never computed (a dangling or cyclic connection) (file ${file})`, { context: { file, layer: layer.name } });
+      throw new McError(
+        'E_FORMAT',
+        `layer '${layer.name}' needs '${missing?.layer}' which is never computed (a dangling or cyclic connection) (file ${file})`,
+        { context: { file, layer: layer.name } },
+      );
     }
     const { layer, call } = pending.splice(i, 1)[0]!;
     const inputs = layer.calls[call]!.inputs.map((r) => values.get(refKey(r))!);
     let handler = LAYERS.get(layer.className);
     if (handler === undefined || (layer.registeredName !== undefined && layer.registeredName !== null)) {
       handler = opaque;
-      if (call === 0) passedThrough.push({ layer: layer.name, className: layer.className, reason: `no ONNX mapping for Keras class '${layer.className}'${layer.module !== undefined ? ` (module ${layer.module})` : ''}; kept as an opaque ${KERAS_DOMAIN} node` });
+      if (call === 0)
+        passedThrough.push({
+          layer: layer.name,
+          className: layer.className,
+          reason: `no ONNX mapping for Keras class '${layer.className}'${layer.module !== undefined ? ` (module ${layer.module})` : ''}; kept as an opaque ${KERAS_DOMAIN} node`,
+        });
     }
     const ctx = new LowerContext(graph, layer, call, inputs, file, caches);
     const outs = handler.toIr(ctx);
@@ -86,10 +107,18 @@ export function kerasToIr(g: KerasGraph, file: string, format: string): { model:
   const used = new Set<Value>();
   for (const ref of g.outputs) {
     const k = values.get(refKey(ref));
-    if (k === undefined) throw new McError('E_FORMAT', `model output '${ref.layer}' is never computed (file ${file})`, { context: { file, layer: ref.layer } });
+    if (k === undefined)
+      throw new McError('E_FORMAT', `model output '${ref.layer}' is never computed (file ${file})`, {
+        context: { file, layer: ref.layer },
+      });
     let v = k.layout === 'cf' && k.shape.length >= 3 ? transposeOut(graph, k) : k.value;
     if (v.isGraphInput() || used.has(v) || v.isInitializer()) {
-      const n = new Node({ opType: 'Identity', name: graph.uniqueName(`${ref.layer}/output`), inputs: [v], outputs: [graph.uniqueName(`${ref.layer}_out`)] });
+      const n = new Node({
+        opType: 'Identity',
+        name: graph.uniqueName(`${ref.layer}/output`),
+        inputs: [v],
+        outputs: [graph.uniqueName(`${ref.layer}_out`)],
+      });
       graph.append(n);
       v = n.outputs[0]!;
     }
@@ -100,14 +129,20 @@ export function kerasToIr(g: KerasGraph, file: string, format: string): { model:
     v.shape = k.shape.map((d, i) => (i === 0 && d === null ? 'batch' : d));
     graph.addOutput(v);
   }
-  model.metadataProps.set(KERAS_MODEL_KEY, JSON.stringify({ class_name: g.className, name: g.name, keras_version: g.kerasVersion ?? null, backend: g.backend ?? null, format }));
+  model.metadataProps.set(
+    KERAS_MODEL_KEY,
+    JSON.stringify({ class_name: g.className, name: g.name, keras_version: g.kerasVersion ?? null, backend: g.backend ?? null, format }),
+  );
   const shapes = new Map([...values].map(([k, v]) => [k, v.shape]));
   return { model, passedThrough, shapes };
 }
 
 function makeInput(graph: Graph, l: KerasLayer, file: string): KVal {
   const shape = (l.config.batch_input_shape ?? l.config.batch_shape) as (number | null)[] | undefined;
-  if (!Array.isArray(shape)) throw new McError('E_FORMAT', `InputLayer '${l.name}' has no batch_input_shape/batch_shape (file ${file})`, { context: { file, layer: l.name } });
+  if (!Array.isArray(shape))
+    throw new McError('E_FORMAT', `InputLayer '${l.name}' has no batch_input_shape/batch_shape (file ${file})`, {
+      context: { file, layer: l.name },
+    });
   const raw = l.config.dtype;
   const dt = typeof raw === 'string' ? raw : 'float32';
   const dtype: DType = isDType(dt) ? dt : 'float32';

@@ -68,7 +68,13 @@ export function expectNumber(v: unknown, file: string, path: string): number {
   return v;
 }
 
-function optional<T>(o: Record<string, unknown>, key: string, check: (v: unknown, file: string, path: string) => T, file: string, path: string): void {
+function optional<T>(
+  o: Record<string, unknown>,
+  key: string,
+  check: (v: unknown, file: string, path: string) => T,
+  file: string,
+  path: string,
+): void {
   if (o[key] !== undefined) check(o[key], file, at(path, key));
 }
 
@@ -91,14 +97,17 @@ export function validateTfjsManifest(manifest: unknown, file: string): void {
       let size = 1;
       expectArray(spec.shape, file, at(wp, 'shape')).forEach((d, di) => (size *= expectDim(d, file, at(at(wp, 'shape'), di))));
       if (!Number.isSafeInteger(size)) badField(file, at(wp, 'shape'), 'a shape whose element count is a safe integer', spec.shape);
-      if (typeof spec.dtype !== 'string' || !TFJS_DTYPES.has(spec.dtype)) badField(file, at(wp, 'dtype'), `one of ${[...TFJS_DTYPES].join(', ')}`, spec.dtype);
+      if (typeof spec.dtype !== 'string' || !TFJS_DTYPES.has(spec.dtype))
+        badField(file, at(wp, 'dtype'), `one of ${[...TFJS_DTYPES].join(', ')}`, spec.dtype);
       if (spec.quantization !== undefined) {
         const qp = at(wp, 'quantization');
         const q = expectObject(spec.quantization, file, qp);
-        if (typeof q.dtype !== 'string' || !TFJS_QUANT_DTYPES.has(q.dtype)) badField(file, at(qp, 'dtype'), `one of ${[...TFJS_QUANT_DTYPES].join(', ')}`, q.dtype);
+        if (typeof q.dtype !== 'string' || !TFJS_QUANT_DTYPES.has(q.dtype))
+          badField(file, at(qp, 'dtype'), `one of ${[...TFJS_QUANT_DTYPES].join(', ')}`, q.dtype);
         optional(q, 'scale', expectNumber, file, qp);
         optional(q, 'min', expectNumber, file, qp);
-        if (q.original_dtype !== undefined && q.original_dtype !== 'float32' && q.original_dtype !== 'int32') badField(file, at(qp, 'original_dtype'), 'float32 or int32', q.original_dtype);
+        if (q.original_dtype !== undefined && q.original_dtype !== 'float32' && q.original_dtype !== 'int32')
+          badField(file, at(qp, 'original_dtype'), 'float32 or int32', q.original_dtype);
       }
     });
   });
@@ -170,7 +179,8 @@ function validateLayer(v: unknown, file: string, path: string, depth: number): v
   const cfg = expectObject(l.config, file, cp);
   if (cfg.name !== undefined) expectString(cfg.name, file, at(cp, 'name'));
   if (l.name === undefined) expectString(cfg.name, file, at(cp, 'name'));
-  if (cfg.batch_input_shape !== undefined && cfg.batch_input_shape !== null) validateShape(cfg.batch_input_shape, file, at(cp, 'batch_input_shape'));
+  if (cfg.batch_input_shape !== undefined && cfg.batch_input_shape !== null)
+    validateShape(cfg.batch_input_shape, file, at(cp, 'batch_input_shape'));
   if (cfg.batch_shape !== undefined && cfg.batch_shape !== null) validateShape(cfg.batch_shape, file, at(cp, 'batch_shape'));
 }
 

@@ -66,7 +66,10 @@ function layerEntry(l: KerasLayer, flavor: ConfigFlavor, functional: boolean, fi
     e.inbound_nodes =
       flavor !== 'keras3'
         ? l.calls.map((c) => c.inputs.map((r) => [r.layer, r.node, r.tensor, {}] as [string, number, number, Record<string, JsonValue>]))
-        : l.calls.map((c) => ({ args: c.inputs.length === 1 ? [k3Tensor(c.inputs[0]!, shapes)] : [c.inputs.map((r) => k3Tensor(r, shapes))], kwargs: {} }));
+        : l.calls.map((c) => ({
+            args: c.inputs.length === 1 ? [k3Tensor(c.inputs[0]!, shapes)] : [c.inputs.map((r) => k3Tensor(r, shapes))],
+            kwargs: {},
+          }));
   }
   return e;
 }
@@ -110,10 +113,20 @@ export function graphToConfig(g: KerasGraph, flavor: ConfigFlavor, shapes?: Shap
       return { class_name: 'Sequential', config: { name: g.name, layers } };
     }
     const layers = [input, ...rest].map((l) => layerEntry(l, flavor, false, false));
-    return { module: 'keras', class_name: 'Sequential', config: { name: g.name, trainable: true, dtype: 'float32', layers }, registered_name: null };
+    return {
+      module: 'keras',
+      class_name: 'Sequential',
+      config: { name: g.name, trainable: true, dtype: 'float32', layers },
+      registered_name: null,
+    };
   }
   const layers = g.layers.map((l) => layerEntry(l, flavor, true, false, shapes));
   const config = { name: g.name, layers, input_layers: refs(g.inputs), output_layers: refs(g.outputs) };
   if (flavor !== 'keras3') return { class_name: 'Model', config };
-  return { module: 'keras.src.models.functional', class_name: 'Functional', config: { ...config, trainable: true }, registered_name: 'Functional' };
+  return {
+    module: 'keras.src.models.functional',
+    class_name: 'Functional',
+    config: { ...config, trainable: true },
+    registered_name: 'Functional',
+  };
 }

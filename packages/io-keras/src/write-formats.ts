@@ -41,7 +41,7 @@ function encodeWeight(t: Tensor, name: string, quantize: TfjsQuantize): { spec: 
   }
   const x = toFloat32(t);
   const kept = (t.info.extra as { tfjsQuantization?: TfjsQuantizationJson } | undefined)?.tfjsQuantization;
-  const q = quantize === 'none' ? kept?.dtype ?? 'none' : quantize;
+  const q = quantize === 'none' ? (kept?.dtype ?? 'none') : quantize;
   if (q === 'none') return { spec: { name, shape: dims, dtype: 'float32' }, bytes: new Uint8Array(new Float32Array(x).buffer) };
   if (q === 'float16') {
     const h = float32ToFloat16(x);
@@ -69,7 +69,10 @@ function encodeWeight(t: Tensor, name: string, quantize: TfjsQuantize): { spec: 
   }
   const out = q === 'uint8' ? new Uint8Array(x.length) : new Uint16Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = Math.min(levels, Math.max(0, Math.round((x[i]! - min) / scale)));
-  return { spec: { name, shape: dims, dtype: 'float32', quantization: { dtype: q, scale, min, original_dtype: 'float32' } }, bytes: new Uint8Array(out.buffer) };
+  return {
+    spec: { name, shape: dims, dtype: 'float32', quantization: { dtype: q, scale, min, original_dtype: 'float32' } },
+    bytes: new Uint8Array(out.buffer),
+  };
 }
 
 /**
@@ -99,7 +102,11 @@ export function tfjsFiles(g: KerasGraph, shardName: string, quantize: TfjsQuanti
     format: 'layers-model',
     generatedBy: 'mc io-keras',
     convertedBy: null,
-    modelTopology: { keras_version: g.kerasVersion ?? '2.15.0', backend: g.backend ?? 'tensorflow', model_config: graphToConfig(g, 'tfjs') },
+    modelTopology: {
+      keras_version: g.kerasVersion ?? '2.15.0',
+      backend: g.backend ?? 'tensorflow',
+      model_config: graphToConfig(g, 'tfjs'),
+    },
     weightsManifest: [{ paths: [shardName], weights: specs }],
   };
   if (specs.length === 0) json.weightsManifest = [];

@@ -19,7 +19,10 @@ function floatData(t: Tensor, layer: string, file: string): Float32Array {
   try {
     return t.dtype === 'float32' ? (t.data as Float32Array) : toFloat32(t);
   } catch (e) {
-    throw new McError('E_UNSUPPORTED', `weight of layer '${layer}' is ${t.dtype}, which Keras cannot store (writing ${file})`, { context: { file, layer }, cause: e });
+    throw new McError('E_UNSUPPORTED', `weight of layer '${layer}' is ${t.dtype}, which Keras cannot store (writing ${file})`, {
+      context: { file, layer },
+      cause: e,
+    });
   }
 }
 
@@ -49,7 +52,11 @@ export async function writeH5(g: KerasGraph, path: string, file: string): Promis
     f.create_attribute('backend', backend);
     f.create_attribute('model_config', JSON.stringify(graphToConfig(g, 'keras2')));
     const mw = f.create_group('model_weights');
-    bytesAttr(mw, 'layer_names', g.layers.map((l) => l.name));
+    bytesAttr(
+      mw,
+      'layer_names',
+      g.layers.map((l) => l.name),
+    );
     mw.create_attribute('backend', backend);
     mw.create_attribute('keras_version', version);
     for (const l of g.layers) {

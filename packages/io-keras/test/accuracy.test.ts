@@ -7,7 +7,14 @@ const MNIST: [string, KerasSource, number][] = [
   ['LeNet (Keras 2.1.6 Sequential + InputLayer)', `${KERAS_DIR}tensorspace/lenet_mnist.h5`, 98.66],
   ['LeNet (Keras 2.2.2 Sequential, no InputLayer)', `${KERAS_DIR}tensorspace/lenet_mnist_seq.h5`, 97.55],
   ['LeNet (tf.keras 2.1.6-tf)', `${KERAS_DIR}tensorspace/lenet_mnist_tfkeras.h5`, 98.63],
-  ['LeNet (architecture JSON + save_weights h5)', { architecture: `${KERAS_DIR}tensorspace/lenet_mnist_separated/topology.json`, weights: `${KERAS_DIR}tensorspace/lenet_mnist_separated/weights.h5` }, 98.66],
+  [
+    'LeNet (architecture JSON + save_weights h5)',
+    {
+      architecture: `${KERAS_DIR}tensorspace/lenet_mnist_separated/topology.json`,
+      weights: `${KERAS_DIR}tensorspace/lenet_mnist_separated/weights.h5`,
+    },
+    98.66,
+  ],
   ['LeNet (TF.js layers, 7 outputs: the last)', `${KERAS_DIR}tfjs/tensorspace_lenet_mnist_layers/model.json`, 98.66],
   ['simple convnet (Keras 3 legacy .h5)', `${KERAS_DIR}moonflower/mnist_convnet.h5`, 99.28],
   ['simple convnet (Keras 3 .keras)', `${KERAS_DIR}moonflower/mnist_convnet.keras`, 99.18],

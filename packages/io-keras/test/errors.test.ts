@@ -67,7 +67,7 @@ describe.skipIf(SKIP_SHARED !== false)('bad input gives coded errors naming the 
     expect(e.context.file).toBe(p);
   });
 
-  test("unknown activation → E_UNSUPPORTED naming the layer and the file", async () => {
+  test('unknown activation → E_UNSUPPORTED naming the layer and the file', async () => {
     const arch = JSON.parse(readFileSync(`${KERAS_DIR}hls4ml/KERAS_3layer.json`, 'utf8'));
     arch.config.layers[2].config.activation = 'swishy';
     const p = join(dir, 'bad_activation.json');

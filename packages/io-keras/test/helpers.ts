@@ -14,7 +14,10 @@ export const SKIP_SHARED = HAVE_SHARED ? false : 'skipped: ../shared/models/kera
 const sessions = new WeakMap<Model, Promise<ort.InferenceSession>>();
 
 /** Runs a model in onnxruntime-node (the real one) on float32 feeds; returns outputs by name. */
-export async function runOrt(model: Model, feeds: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
+export async function runOrt(
+  model: Model,
+  feeds: Record<string, { data: Float32Array; dims: number[] }>,
+): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
   let s = sessions.get(model);
   if (s === undefined) {
     s = ort.InferenceSession.create(writeOnnx(model), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });

@@ -19,11 +19,13 @@ function randomize(model: tf.LayersModel, seed: number): void {
   for (const layer of model.layers) {
     const ws = layer.weights;
     if (ws.length === 0) continue;
-    layer.setWeights(ws.map((w) => {
-      const n = w.shape.reduce((a, b) => a * (b ?? 1), 1);
-      const positive = /variance/.test(w.originalName);
-      return tf.tensor(seeded(n, s++, positive ? 0.5 : -0.5, positive ? 1.5 : 0.5), w.shape as number[]);
-    }));
+    layer.setWeights(
+      ws.map((w) => {
+        const n = w.shape.reduce((a, b) => a * (b ?? 1), 1);
+        const positive = /variance/.test(w.originalName);
+        return tf.tensor(seeded(n, s++, positive ? 0.5 : -0.5, positive ? 1.5 : 0.5), w.shape as number[]);
+      }),
+    );
   }
 }
 
@@ -34,7 +36,10 @@ async function saveTfjs(model: tf.LayersModel, name: string): Promise<string> {
     tf.io.withSaveHandler(async (art) => {
       const data = Array.isArray(art.weightData) ? Buffer.concat(art.weightData.map((b) => Buffer.from(b))) : Buffer.from(art.weightData!);
       writeFileSync(join(dir, `${name}.bin`), data);
-      writeFileSync(path, JSON.stringify({ modelTopology: art.modelTopology, weightsManifest: [{ paths: [`${name}.bin`], weights: art.weightSpecs }] }));
+      writeFileSync(
+        path,
+        JSON.stringify({ modelTopology: art.modelTopology, weightsManifest: [{ paths: [`${name}.bin`], weights: art.weightSpecs }] }),
+      );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
@@ -56,10 +61,15 @@ async function compare(model: tf.LayersModel, name: string, feeds: Feed[], tol =
   const f: Record<string, ort.Tensor> = {};
   r.model.graph.inputs.forEach((v, i) => {
     const d = feeds[i]!;
-    f[v.name] = v.dtype === 'int32' ? new ort.Tensor('int32', Int32Array.from(d.data), d.dims) : new ort.Tensor('float32', Float32Array.from(d.data), d.dims);
+    f[v.name] =
+      v.dtype === 'int32'
+        ? new ort.Tensor('int32', Int32Array.from(d.data), d.dims)
+        : new ort.Tensor('float32', Float32Array.from(d.data), d.dims);
   });
   const out = await session.run(f);
-  r.model.graph.outputs.forEach((o, i) => expect(relErr(out[o.name]!.data as Float32Array, ref[i]!), `${name} output ${i}`).toBeLessThanOrEqual(tol));
+  r.model.graph.outputs.forEach((o, i) =>
+    expect(relErr(out[o.name]!.data as Float32Array, ref[i]!), `${name} output ${i}`).toBeLessThanOrEqual(tol),
+  );
   // And back to TF.js: tfjs-layers loads what we write, same outputs.
   const back = join(dir, `${name}_back.json`);
   await saveKeras(r.model, back);
@@ -69,7 +79,10 @@ async function compare(model: tf.LayersModel, name: string, feeds: Feed[], tol =
   again.model.graph.outputs.forEach((o, i) => expect(relErr(out2[o.name]!.data as Float32Array, ref[i]!)).toBeLessThanOrEqual(tol));
 }
 
-const img = (n: number, h: number, w: number, c: number, seed = 1): Feed => ({ data: seeded(n * h * w * c, seed, -1, 1), dims: [n, h, w, c] });
+const img = (n: number, h: number, w: number, c: number, seed = 1): Feed => ({
+  data: seeded(n * h * w * c, seed, -1, 1),
+  dims: [n, h, w, c],
+});
 
 describe('each mapped layer against tfjs-layers (built and saved by tfjs, run in ORT; ≤ 1e-4 of output scale)', () => {
   test('conv family: ZeroPadding2D, Conv2D same/relu, SeparableConv2D, BatchNormalization, LeakyReLU, DepthwiseConv2D, Conv2DTranspose, Cropping2D, UpSampling2D, Max/AveragePooling2D same, ELU, GlobalAveragePooling2D, Dense softmax', async () => {
@@ -81,7 +94,14 @@ describe('each mapped layer against tfjs-layers (built and saved by tfjs, run in
     m.add(tf.layers.leakyReLU({ alpha: 0.1 }));
     m.add(tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier: 2, strides: 2 }));
     m.add(tf.layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same' }));
-    m.add(tf.layers.cropping2D({ cropping: [[1, 1], [2, 0]] }));
+    m.add(
+      tf.layers.cropping2D({
+        cropping: [
+          [1, 1],
+          [2, 0],
+        ],
+      }),
+    );
     m.add(tf.layers.upSampling2d({ size: [2, 2] }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
     m.add(tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }));
@@ -130,7 +150,9 @@ describe('each mapped layer against tfjs-layers (built and saved by tfjs, run in
   });
 
   test('nested model: a Sequential used as a layer inside a Functional model', async () => {
-    const inner = tf.sequential({ layers: [tf.layers.dense({ units: 6, activation: 'relu', inputShape: [5] }), tf.layers.dense({ units: 4 })] });
+    const inner = tf.sequential({
+      layers: [tf.layers.dense({ units: 6, activation: 'relu', inputShape: [5] }), tf.layers.dense({ units: 4 })],
+    });
     const x = tf.input({ shape: [7] });
     const h = tf.layers.dense({ units: 5, activation: 'elu' }).apply(x) as tf.SymbolicTensor;
     const y = tf.layers.activation({ activation: 'softmax' }).apply(inner.apply(h) as tf.SymbolicTensor) as tf.SymbolicTensor;
@@ -145,7 +167,21 @@ describe('each mapped layer against tfjs-layers (built and saved by tfjs, run in
     await compare(m, 'embedding', [{ data: Int32Array.from([1, 5, 19, 0, 7, 3, 3, 12, 8, 2]), dims: [2, 5] }]);
   });
 
-  for (const act of ['relu6', 'selu', 'softplus', 'softsign', 'hardSigmoid', 'swish', 'mish', 'gelu', 'elu', 'tanh', 'sigmoid', 'linear', 'logSoftmax'] as const) {
+  for (const act of [
+    'relu6',
+    'selu',
+    'softplus',
+    'softsign',
+    'hardSigmoid',
+    'swish',
+    'mish',
+    'gelu',
+    'elu',
+    'tanh',
+    'sigmoid',
+    'linear',
+    'logSoftmax',
+  ] as const) {
     test(`Dense activation '${act}'`, async () => {
       const m = tf.sequential();
       m.add(tf.layers.dense({ units: 5, activation: act as never, inputShape: [6] }));

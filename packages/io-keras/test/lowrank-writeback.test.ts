@@ -24,7 +24,12 @@ describe.skipIf(SKIP_SHARED !== false)('@mc/lowrank output written back to Keras
       expect([...classes].every((c) => !c.startsWith('mc'))).toBe(true);
       expect(res.layers.some((l) => /_factor/.test(l.name))).toBe(true);
       const b = await readKeras(out);
-      const x = seeded(dims.reduce((p, q) => p * q, 1), 4, 0, 1);
+      const x = seeded(
+        dims.reduce((p, q) => p * q, 1),
+        4,
+        0,
+        1,
+      );
       const input = model.graph.inputs[0]!.name;
       const ref = (await runOrt(model, { [input]: { data: x, dims: [...dims] } }))[model.graph.outputs[0]!.name]!.data;
       const t = tfjsRun(await tfjsModel(await originalConfig(out), b.keras), x, [...dims])[0]!;

@@ -15,30 +15,33 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const N = 8;
 const x = seeded(N * 784, 17, 0, 1);
 
-describe.skipIf(SKIP_SHARED !== false)('@mc/quantize output written back to Keras h5: weights stored dequantized, tfjs-layers loads it', () => {
-  const modes: [string, (calib: Record<string, Tensor>[]) => QuantizeOptions, number][] = [
-    ['int8-weights per-channel (weights only: ≤ 1e-5)', () => ({ mode: 'int8-weights', perChannel: true }), 1e-5],
-    ['kmeans 4 bits (weights only: ≤ 1e-5)', () => ({ mode: 'kmeans', bits: 4 }), 1e-5],
-    ['fp16 (ORT computes in float16: ≤ 1e-2)', () => ({ mode: 'fp16' }), 1e-2],
-    ['int8-static QDQ (activations float in Keras: ≤ 5e-2, same top-1)', (calibration) => ({ mode: 'int8-static', calibration }), 5e-2],
-  ];
-  for (const [label, opts, tol] of modes) {
-    test(label, async () => {
-      const a = await readKeras(`${KERAS_DIR}tensorspace/lenet_mnist.h5`);
-      const calib = [{ input_1: new Tensor('float32', [N, 28, 28], x) }];
-      const { model } = await quantize(a.model, { ...opts(calib), keepMetadata: true });
-      const out = join(dir, `${label.split(' ')[0]}.h5`);
-      const res = await saveKeras(model, out);
-      expect(res.layers.map((l) => l.className)).toEqual(a.keras.layers.map((l) => l.className));
-      const b = await readKeras(out);
-      expect(b.keras.layers.flatMap((l) => l.weights.map((w) => w.dtype)).every((d) => d === 'float32')).toBe(true);
-      const ref = (await runOrt(model, { input_1: { data: x, dims: [N, 28, 28] } })).Softmax!.data;
-      const t = tfjsRun(await tfjsModel(await originalConfig(out), b.keras), x, [N, 28, 28])[0]!;
-      expect(relErr(t, ref)).toBeLessThanOrEqual(tol);
-      for (let i = 0; i < N; i++) expect(argmax(t, i * 10, 10)).toBe(argmax(ref, i * 10, 10));
-    });
-  }
-});
+describe.skipIf(SKIP_SHARED !== false)(
+  '@mc/quantize output written back to Keras h5: weights stored dequantized, tfjs-layers loads it',
+  () => {
+    const modes: [string, (calib: Record<string, Tensor>[]) => QuantizeOptions, number][] = [
+      ['int8-weights per-channel (weights only: ≤ 1e-5)', () => ({ mode: 'int8-weights', perChannel: true }), 1e-5],
+      ['kmeans 4 bits (weights only: ≤ 1e-5)', () => ({ mode: 'kmeans', bits: 4 }), 1e-5],
+      ['fp16 (ORT computes in float16: ≤ 1e-2)', () => ({ mode: 'fp16' }), 1e-2],
+      ['int8-static QDQ (activations float in Keras: ≤ 5e-2, same top-1)', (calibration) => ({ mode: 'int8-static', calibration }), 5e-2],
+    ];
+    for (const [label, opts, tol] of modes) {
+      test(label, async () => {
+        const a = await readKeras(`${KERAS_DIR}tensorspace/lenet_mnist.h5`);
+        const calib = [{ input_1: new Tensor('float32', [N, 28, 28], x) }];
+        const { model } = await quantize(a.model, { ...opts(calib), keepMetadata: true });
+        const out = join(dir, `${label.split(' ')[0]}.h5`);
+        const res = await saveKeras(model, out);
+        expect(res.layers.map((l) => l.className)).toEqual(a.keras.layers.map((l) => l.className));
+        const b = await readKeras(out);
+        expect(b.keras.layers.flatMap((l) => l.weights.map((w) => w.dtype)).every((d) => d === 'float32')).toBe(true);
+        const ref = (await runOrt(model, { input_1: { data: x, dims: [N, 28, 28] } })).Softmax!.data;
+        const t = tfjsRun(await tfjsModel(await originalConfig(out), b.keras), x, [N, 28, 28])[0]!;
+        expect(relErr(t, ref)).toBeLessThanOrEqual(tol);
+        for (let i = 0; i < N; i++) expect(argmax(t, i * 10, 10)).toBe(argmax(ref, i * 10, 10));
+      });
+    }
+  },
+);
 
 describe.skipIf(SKIP_SHARED !== false)('@mc/quantize output without its Keras layer tags', () => {
   test('writing it as Keras fails with a message that names keepMetadata, and writes nothing', async () => {

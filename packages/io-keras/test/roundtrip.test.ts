@@ -27,7 +27,14 @@ const HAVE_H5PY = (() => {
 function feeds(model: Awaited<ReturnType<typeof readKeras>>['model'], seed = 3): { name: string; x: Float32Array; dims: number[] } {
   const input = model.graph.inputs[0]!;
   const dims = [2, ...input.shape!.slice(1).map(Number)];
-  return { name: input.name, x: seeded(dims.reduce((a, b) => a * b, 1), seed), dims };
+  return {
+    name: input.name,
+    x: seeded(
+      dims.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    dims,
+  };
 }
 
 async function ortOut(model: Awaited<ReturnType<typeof readKeras>>['model'], f: ReturnType<typeof feeds>): Promise<Float32Array[]> {
@@ -72,7 +79,16 @@ k = mw['conv2d'][wn[0]]
 print(json.dumps({'keras_version': f.attrs['keras_version'], 'backend': f.attrs['backend'], 'class': cfg['class_name'], 'n': len(names), 'wn': wn, 'shape': list(k.shape), 'dtype': str(k.dtype), 'empty': len(mw['add'].attrs['weight_names'])}))
 `;
     const r = JSON.parse(execFileSync(PY, ['-c', script, out], { encoding: 'utf8' }));
-    expect(r).toEqual({ keras_version: '2.4.0', backend: 'tensorflow', class: 'Model', n: a.keras.layers.length, wn: ['conv2d/kernel:0', 'conv2d/bias:0'], shape: [3, 3, 3, 16], dtype: 'float32', empty: 0 });
+    expect(r).toEqual({
+      keras_version: '2.4.0',
+      backend: 'tensorflow',
+      class: 'Model',
+      n: a.keras.layers.length,
+      wn: ['conv2d/kernel:0', 'conv2d/bias:0'],
+      shape: [3, 3, 3, 16],
+      dtype: 'float32',
+      empty: 0,
+    });
   });
   if (!HAVE_H5PY) test.skip('h5py check (skipped: Debian python3-h5py is not installed; apt-get install python3-h5py)', () => {});
 
@@ -87,7 +103,16 @@ print(json.dumps({'keras_version': f.attrs['keras_version'], 'backend': f.attrs[
     expect(Array.from(ob[0]!)).toEqual(Array.from(oa[0]!));
     const cfg = readKerasZipConfig(out) as { class_name: string; config: { layers: { class_name: string; module: string }[] } };
     expect(cfg.class_name).toBe('Sequential');
-    expect(cfg.config.layers.map((l) => l.class_name)).toEqual(['InputLayer', 'Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dropout', 'Dense']);
+    expect(cfg.config.layers.map((l) => l.class_name)).toEqual([
+      'InputLayer',
+      'Conv2D',
+      'MaxPooling2D',
+      'Conv2D',
+      'MaxPooling2D',
+      'Flatten',
+      'Dropout',
+      'Dense',
+    ]);
     expect(cfg.config.layers.every((l) => l.module === 'keras.layers')).toBe(true);
   });
 
@@ -116,7 +141,11 @@ print(json.dumps({'keras_version': f.attrs['keras_version'], 'backend': f.attrs[
     const back = readKerasZipConfig(out) as { config: { layers: Record<string, unknown>[] } };
     const pick = (l: Record<string, unknown>): unknown => ({ c: l.class_name, m: l.module, r: l.registered_name, cfg: l.config });
     expect(back.config.layers.map(pick)).toEqual(orig.config.layers.map(pick));
-    b.keras.layers.forEach((l, i) => l.weights.forEach((w, j) => expect(Array.from(w.data as Float32Array)).toEqual(Array.from(a.keras.layers[i]!.weights[j]!.data as Float32Array))));
+    b.keras.layers.forEach((l, i) =>
+      l.weights.forEach((w, j) =>
+        expect(Array.from(w.data as Float32Array)).toEqual(Array.from(a.keras.layers[i]!.weights[j]!.data as Float32Array)),
+      ),
+    );
   });
 
   test('model.json → IR → model.json: tfjs-layers loads the written files (7 outputs) with identical outputs', async () => {
@@ -150,7 +179,9 @@ print(json.dumps({'keras_version': f.attrs['keras_version'], 'backend': f.attrs[
     // The weights mc reads back are the uint8 codes dequantized: within half a step of the float originals.
     const k0 = a.keras.layers.find((l) => l.name === 'Dense_1')!.weights[0]!.data as Float32Array;
     const k1 = back.keras.layers.find((l) => l.name === 'Dense_1')!.weights[0]!.data as Float32Array;
-    const spec = JSON.parse(readFileSync(out, 'utf8')).weightsManifest[0].weights.find((w: { name: string }) => w.name === 'Dense_1/kernel').quantization;
+    const spec = JSON.parse(readFileSync(out, 'utf8')).weightsManifest[0].weights.find(
+      (w: { name: string }) => w.name === 'Dense_1/kernel',
+    ).quantization;
     expect(relErr(k1, k0)).toBeLessThanOrEqual(spec.scale);
     expect(Math.max(...k0.map((v, i) => Math.abs(v - k1[i]!)))).toBeLessThanOrEqual(spec.scale / 2 + 1e-7);
   });
@@ -160,7 +191,10 @@ describe.skipIf(SKIP_SHARED !== false)('other sources and weight specs', () => {
   test('in-memory files (TF.js model.json + shard) read the same as from disk', async () => {
     const d = `${KERAS_DIR}tfjs/tensorspace_lenet_mnist_layers/`;
     const a = await readKeras(`${d}model.json`);
-    const b = await readKeras({ files: { 'model.json': readFileSync(`${d}model.json`), 'group1-shard1of1': readFileSync(`${d}group1-shard1of1`) }, main: 'model.json' });
+    const b = await readKeras({
+      files: { 'model.json': readFileSync(`${d}model.json`), 'group1-shard1of1': readFileSync(`${d}group1-shard1of1`) },
+      main: 'model.json',
+    });
     const f = feeds(a.model);
     expect(await ortOut(b.model, f)).toEqual(await ortOut(a.model, f));
   });
@@ -180,7 +214,10 @@ describe.skipIf(SKIP_SHARED !== false)('other sources and weight specs', () => {
 
 describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard layers only', () => {
   test('factorised Dense (MatMul → MatMul, first without bias) becomes two Dense layers: tfjs = ORT to 1e-5', async () => {
-    const a = await readKeras({ architecture: `${KERAS_DIR}hls4ml/KERAS_3layer.json`, weights: `${KERAS_DIR}hls4ml/KERAS_3layer_weights.h5` });
+    const a = await readKeras({
+      architecture: `${KERAS_DIR}hls4ml/KERAS_3layer.json`,
+      weights: `${KERAS_DIR}hls4ml/KERAS_3layer_weights.h5`,
+    });
     const g = a.model.graph;
     const mm = g.nodes.find((n) => n.opType === 'MatMul' && n.metadataProps.get(KERAS_LAYER_KEY)?.includes('"fc1_relu"'))!;
     // What a low-rank pass does: x·W ≈ (x·U)·V with U [16, 4], V [4, 64]; the new node carries no tag.
@@ -193,7 +230,11 @@ describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard
     g.removeUnusedInitializers();
     const out = join(dir, 'factorised.h5');
     const res = await saveKeras(a.model, out);
-    expect(res.layers.map((l) => `${l.className}:${l.name}`).slice(0, 3)).toEqual(['InputLayer:input_1', 'Dense:fc1_relu_factor', 'Dense:fc1_relu']);
+    expect(res.layers.map((l) => `${l.className}:${l.name}`).slice(0, 3)).toEqual([
+      'InputLayer:input_1',
+      'Dense:fc1_relu_factor',
+      'Dense:fc1_relu',
+    ]);
     const b = await readKeras(out);
     const fc = b.keras.layers.find((l) => l.name === 'fc1_relu_factor')!;
     expect(fc.config).toMatchObject({ units: 4, use_bias: false, activation: 'linear' });
@@ -213,12 +254,23 @@ describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard
     const w3 = g.addInitializer('conv2d_1/tucker_out', new Tensor('float32', [16, r, 1, 1], seeded(16 * r, 23, -0.3, 0.3)));
     const one = { kernel_shape: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] };
     const mk = (name: string, inputs: (typeof w1 | undefined)[], attrs: Record<string, number[]>): Node => {
-      const n = new Node({ opType: 'Conv', name, inputs, outputs: [`${name}:0`], attributes: Object.entries(attrs).map(([k, vv]) => [k, { type: 'INTS', value: vv.map(BigInt) }]) });
+      const n = new Node({
+        opType: 'Conv',
+        name,
+        inputs,
+        outputs: [`${name}:0`],
+        attributes: Object.entries(attrs).map(([k, vv]) => [k, { type: 'INTS', value: vv.map(BigInt) }]),
+      });
       n.metadataProps.set(KERAS_LAYER_KEY, conv.metadataProps.get(KERAS_LAYER_KEY)!);
       return n;
     };
     const n1 = mk('conv2d_1/t1', [conv.inputs[0], w1], one);
-    const n2 = mk('conv2d_1/t2', [n1.outputs[0], core], { kernel_shape: [3, 3], strides: [1, 1], pads: conv.attrInts('pads')!, dilations: [1, 1] });
+    const n2 = mk('conv2d_1/t2', [n1.outputs[0], core], {
+      kernel_shape: [3, 3],
+      strides: [1, 1],
+      pads: conv.attrInts('pads')!,
+      dilations: [1, 1],
+    });
     g.insertBefore(conv, [n1, n2]);
     conv.replaceInput(0, n2.outputs[0]);
     conv.replaceInput(1, w3);
@@ -227,9 +279,18 @@ describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard
     g.removeUnusedInitializers();
     const out = join(dir, 'tucker.h5');
     const res = await saveKeras(a.model, out);
-    expect(res.layers.filter((l) => l.name.startsWith('conv2d_1')).map((l) => `${l.className}:${l.name}`)).toEqual(['Conv2D:conv2d_1_factor1', 'Conv2D:conv2d_1_factor2', 'Conv2D:conv2d_1']);
+    expect(res.layers.filter((l) => l.name.startsWith('conv2d_1')).map((l) => `${l.className}:${l.name}`)).toEqual([
+      'Conv2D:conv2d_1_factor1',
+      'Conv2D:conv2d_1_factor2',
+      'Conv2D:conv2d_1',
+    ]);
     const b = await readKeras(out);
-    expect(b.keras.layers.find((l) => l.name === 'conv2d_1_factor2')!.config).toMatchObject({ kernel_size: [3, 3], padding: 'same', filters: 4, use_bias: false });
+    expect(b.keras.layers.find((l) => l.name === 'conv2d_1_factor2')!.config).toMatchObject({
+      kernel_size: [3, 3],
+      padding: 'same',
+      filters: 4,
+      use_bias: false,
+    });
     const f = feeds(a.model);
     const ref = (await ortOut(a.model, f))[0]!;
     const t = tfjsRun(await tfjsModel(await originalConfig(out), b.keras), f.x, f.dims)[0]!;
@@ -243,7 +304,14 @@ describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard
     const w = mm.inputs[1]!.constValue!;
     const data = w.data as Float32Array;
     const s = data.reduce((m, x) => Math.max(m, Math.abs(x)), 0) / 127;
-    const q = g.addInitializer('Dense_1/kernel_q', new Tensor('int8', w.dims, Int8Array.from(data, (x) => Math.round(x / s))));
+    const q = g.addInitializer(
+      'Dense_1/kernel_q',
+      new Tensor(
+        'int8',
+        w.dims,
+        Int8Array.from(data, (x) => Math.round(x / s)),
+      ),
+    );
     const sc = g.addInitializer('Dense_1/kernel_scale', new Tensor('float32', [], new Float32Array([s])));
     const dq = new Node({ opType: 'DequantizeLinear', name: 'Dense_1/dq', inputs: [q, sc], outputs: ['Dense_1/kernel_dq'] });
     g.insertBefore(mm, dq);
@@ -264,7 +332,10 @@ describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard
 
 describe.skipIf(SKIP_SHARED !== false || !existsSync(`${SHARED}models/onnx/hls4ml_three_layer_keras.onnx`))('hls4ml reference pair', () => {
   test('hls4ml_three_layer_keras.onnx = our Keras → ONNX export of KERAS_3layer (≤ 1e-5)', async () => {
-    const a = await readKeras({ architecture: `${KERAS_DIR}hls4ml/KERAS_3layer.json`, weights: `${KERAS_DIR}hls4ml/KERAS_3layer_weights.h5` });
+    const a = await readKeras({
+      architecture: `${KERAS_DIR}hls4ml/KERAS_3layer.json`,
+      weights: `${KERAS_DIR}hls4ml/KERAS_3layer_weights.h5`,
+    });
     const ref = await ort.InferenceSession.create(`${SHARED}models/onnx/hls4ml_three_layer_keras.onnx`);
     const x = seeded(8 * 16, 5, -2, 2);
     const ours = (await runOrt(a.model, { input_1: { data: x, dims: [8, 16] } })).output_softmax!.data;

@@ -62,7 +62,14 @@ function inferenceOnly(v: unknown): unknown {
   // A stale batch_input_shape on a non-input layer of a Functional model only makes tfjs print a warning.
   const stale = Array.isArray(o.inbound_nodes) && o.inbound_nodes.length > 0;
   return Object.fromEntries(
-    Object.entries(o).map(([k, x]) => [k, k.endsWith('_regularizer') ? null : k === 'config' && stale && typeof x === 'object' && x !== null ? withoutShape(x) : inferenceOnly(x)]),
+    Object.entries(o).map(([k, x]) => [
+      k,
+      k.endsWith('_regularizer')
+        ? null
+        : k === 'config' && stale && typeof x === 'object' && x !== null
+          ? withoutShape(x)
+          : inferenceOnly(x),
+    ]),
   );
 }
 

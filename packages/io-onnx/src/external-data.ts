@@ -36,9 +36,13 @@ export function resolveExternal(
   const location = external.get('location');
   const file = ctx.file;
   const fmt = (what: string): McError =>
-    new McError('E_FORMAT', `${where}: ${what}${file === undefined ? '' : ` (model ${file})`}; re-save the model with valid external data`, {
-      ...(file !== undefined && { context: { file } }),
-    });
+    new McError(
+      'E_FORMAT',
+      `${where}: ${what}${file === undefined ? '' : ` (model ${file})`}; re-save the model with valid external data`,
+      {
+        ...(file !== undefined && { context: { file } }),
+      },
+    );
   if (location === undefined || location === '') throw fmt('external data has no location');
   const norm = normalize(location);
   if (isAbsolute(location) || norm === '..' || norm.startsWith(`..${sep}`)) {
@@ -56,7 +60,10 @@ export function resolveExternal(
   const length = parseInt64('length', need);
   if (length !== need) throw fmt(`external data length ${length} does not match ${dtype}, ${size} elements (${need} bytes)`);
   if (ctx.baseDir === undefined) return undefined;
-  const path = resolveNamedPath(ctx.baseDir, location, { file: file ?? join(ctx.baseDir, '(model)'), field: `${where}: external data location` });
+  const path = resolveNamedPath(ctx.baseDir, location, {
+    file: file ?? join(ctx.baseDir, '(model)'),
+    field: `${where}: external data location`,
+  });
   return { path, offset, length };
 }
 
@@ -102,7 +109,11 @@ export function readRange(src: ExternalSource, file?: string): Uint8Array {
     while (done < src.length) {
       const n = readSync(fd, out, done, Math.min(src.length - done, 1 << 30), src.offset + done);
       if (n === 0) {
-        throw new McError('E_TRUNCATED', `external data file ${src.path} ended early; copy it again`, file === undefined ? {} : { context: { file } });
+        throw new McError(
+          'E_TRUNCATED',
+          `external data file ${src.path} ended early; copy it again`,
+          file === undefined ? {} : { context: { file } },
+        );
       }
       done += n;
     }

@@ -34,7 +34,11 @@ export async function loadOnnx(path: string): Promise<Model> {
     if (McError.is(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'does not exist; check the path' : code === 'EACCES' ? 'cannot be read (permission denied); fix its permissions' : `cannot be read (${code ?? String(e)})`;
+      code === 'ENOENT'
+        ? 'does not exist; check the path'
+        : code === 'EACCES'
+          ? 'cannot be read (permission denied); fix its permissions'
+          : `cannot be read (${code ?? String(e)})`;
     throw new McError('E_IO', `${path} ${why}`, { context: { file: path }, cause: e });
   }
   return readOnnx(bytes, { file: path, baseDir: dirname(resolve(path)) });
@@ -105,15 +109,22 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
   const norm = normalize(location);
   if (isAbsolute(location) || norm === '..' || norm.startsWith(`..${sep}`)) {
     // Readers (onnx.checker, onnxruntime, mc) refuse external data outside the model's folder.
-    throw new McError('E_OPTION', `externalData.location '${location}' must be a path relative to the model's folder, inside it; pass e.g. '${basename(path)}.data'`, {
-      context: { file: path },
-    });
+    throw new McError(
+      'E_OPTION',
+      `externalData.location '${location}' must be a path relative to the model's folder, inside it; pass e.g. '${basename(path)}.data'`,
+      {
+        context: { file: path },
+      },
+    );
   }
   if (ext !== undefined && ext !== false) {
     const bad = (k: string, v: unknown, want: string): McError =>
-      new McError('E_OPTION', `externalData.${k} must be ${want}, got ${String(v)}; e.g. { threshold: 1024, align: 4096 }`, { context: { file: path } });
+      new McError('E_OPTION', `externalData.${k} must be ${want}, got ${String(v)}; e.g. { threshold: 1024, align: 4096 }`, {
+        context: { file: path },
+      });
     if (ext.threshold !== undefined && !(ext.threshold >= 0)) throw bad('threshold', ext.threshold, 'a number of bytes >= 0');
-    if (ext.align !== undefined && !(Number.isInteger(ext.align) && ext.align >= 1)) throw bad('align', ext.align, 'a whole number of bytes >= 1');
+    if (ext.align !== undefined && !(Number.isInteger(ext.align) && ext.align >= 1))
+      throw bad('align', ext.align, 'a whole number of bytes >= 1');
   }
   const dataPath = resolve(dir, location);
   const align = ext === undefined || ext === false ? 4096 : (ext.align ?? 4096);
@@ -217,17 +228,27 @@ async function attempt(model: Model, path: string, a: Attempt): Promise<SaveOnnx
     }
     if (plan.length > 0) await rename(tmpData, dataPath);
     await rename(tmpModel, target);
-    return { path: target, bytes: bytes.length, externalPath: plan.length > 0 ? dataPath : undefined, externalBytes: offset, externalTensors: plan.length };
+    return {
+      path: target,
+      bytes: bytes.length,
+      externalPath: plan.length > 0 ? dataPath : undefined,
+      externalBytes: offset,
+      externalTensors: plan.length,
+    };
   } catch (e) {
     await data?.close().catch(() => undefined);
     await rm(tmpData, { force: true });
     await rm(tmpModel, { force: true });
     if (McError.is(e) || (a.signal?.aborted === true && e === a.signal.reason)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new McError('E_IO', `cannot write ${path} (${code ?? (e as Error).message}); check that the folder exists and is writable and the disk has space`, {
-      context: { file: path },
-      cause: e,
-    });
+    throw new McError(
+      'E_IO',
+      `cannot write ${path} (${code ?? (e as Error).message}); check that the folder exists and is writable and the disk has space`,
+      {
+        context: { file: path },
+        cause: e,
+      },
+    );
   }
 }
 

@@ -1,5 +1,14 @@
 import { type Attribute, Graph, type IrFunction, McError, Model, Node, type SparseTensor, Value } from '@mc/ir';
-import { decodeModelProto, encodeDeviceConfiguration, MAX_MESSAGE_DEPTH, encodeNodeDeviceConfiguration, encodeTrainingInfo, has, toBigInt, toNumber } from './proto/codec.js';
+import {
+  decodeModelProto,
+  encodeDeviceConfiguration,
+  MAX_MESSAGE_DEPTH,
+  encodeNodeDeviceConfiguration,
+  encodeTrainingInfo,
+  has,
+  toBigInt,
+  toNumber,
+} from './proto/codec.js';
 import type { PAttribute, PFunction, PGraph, PModel, PNode, PSparseTensor, PValueInfo } from './proto/types.js';
 import { copyBytes, entriesToMap, formatError, readDims, readTensor } from './tensor-decode.js';
 import { readType } from './type-codec.js';
@@ -9,8 +18,21 @@ import type { ReadContext } from './external-data.js';
 type Scope = (name: string) => Value | undefined;
 
 const ATTR_TYPES = [
-  'UNDEFINED', 'FLOAT', 'INT', 'STRING', 'TENSOR', 'GRAPH', 'FLOATS', 'INTS', 'STRINGS', 'TENSORS', 'GRAPHS',
-  'SPARSE_TENSOR', 'SPARSE_TENSORS', 'TYPE_PROTO', 'TYPE_PROTOS',
+  'UNDEFINED',
+  'FLOAT',
+  'INT',
+  'STRING',
+  'TENSOR',
+  'GRAPH',
+  'FLOATS',
+  'INTS',
+  'STRINGS',
+  'TENSORS',
+  'GRAPHS',
+  'SPARSE_TENSOR',
+  'SPARSE_TENSORS',
+  'TYPE_PROTO',
+  'TYPE_PROTOS',
 ] as const;
 
 /** Decodes bytes to a ModelProto, mapping protobuf failures to E_TRUNCATED / E_FORMAT. @internal */
@@ -18,7 +40,11 @@ export function decodeBytes(bytes: Uint8Array, ctx: ReadContext): PModel {
   const where = ctx.file === undefined ? 'the input' : ctx.file;
   const ctxOpt = ctx.file === undefined ? {} : { context: { file: ctx.file } };
   if (bytes.length === 0) {
-    throw new McError('E_FORMAT', `${where} is empty (0 bytes), so it holds no ONNX model; export the model again or pick the right file`, ctxOpt);
+    throw new McError(
+      'E_FORMAT',
+      `${where} is empty (0 bytes), so it holds no ONNX model; export the model again or pick the right file`,
+      ctxOpt,
+    );
   }
   let p: PModel;
   try {
@@ -270,7 +296,11 @@ function readFunction(f: PFunction, ctx: ReadContext): IrFunction {
     ctx,
   );
   const defaults = new Map<string, Attribute>();
-  for (const a of f.attribute_proto ?? []) defaults.set(a.name ?? '', readAttribute(a, () => undefined, ctx));
+  for (const a of f.attribute_proto ?? [])
+    defaults.set(
+      a.name ?? '',
+      readAttribute(a, () => undefined, ctx),
+    );
   return {
     domain: f.domain ?? '',
     name: f.name ?? '',

@@ -12,7 +12,8 @@ export function readType(p: PType): TypeInfo {
   const elem = (code: number | undefined): ReturnType<typeof dtypeFromOnnx> => {
     if (code === undefined || code === 0) return undefined;
     const d = dtypeFromOnnx(code);
-    if (d === undefined) throw new McError('E_UNSUPPORTED', `type has element type ${code}, which mc does not know; use a standard ONNX data type`);
+    if (d === undefined)
+      throw new McError('E_UNSUPPORTED', `type has element type ${code}, which mc does not know; use a standard ONNX data type`);
     return d;
   };
   if (p.tensor_type != null || p.sparse_tensor_type != null) {

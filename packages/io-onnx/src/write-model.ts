@@ -1,12 +1,35 @@
-import { type Attribute, dtypeInfo, type Graph, type IrFunction, McError, type Model, type Node, type SparseTensor, type Value } from '@mc/ir';
+import {
+  type Attribute,
+  dtypeInfo,
+  type Graph,
+  type IrFunction,
+  McError,
+  type Model,
+  type Node,
+  type SparseTensor,
+  type Value,
+} from '@mc/ir';
 import { decodeDeviceConfiguration, decodeNodeDeviceConfiguration, decodeTrainingInfo, fromBigInt } from './proto/codec.js';
 import type { PAttribute, PFunction, PGraph, PModel, PNode, PSparseTensor, PValueInfo } from './proto/types.js';
 import { type Externalize, mapToEntries, type TensorRole, writeTensor } from './tensor-encode.js';
 import { writeType } from './type-codec.js';
 
 const ATTR_CODE: Record<Attribute['type'], number> = {
-  UNDEFINED: 0, FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8, TENSORS: 9,
-  GRAPHS: 10, SPARSE_TENSOR: 11, SPARSE_TENSORS: 12, TYPE_PROTO: 13, TYPE_PROTOS: 14,
+  UNDEFINED: 0,
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  TENSORS: 9,
+  GRAPHS: 10,
+  SPARSE_TENSOR: 11,
+  SPARSE_TENSORS: 12,
+  TYPE_PROTO: 13,
+  TYPE_PROTOS: 14,
 };
 
 /**
@@ -113,7 +136,12 @@ export function writeGraph(g: Graph, externalize?: Externalize): PGraph {
   return p;
 }
 
-function writeSparse(s: SparseTensor, name: string | undefined, externalize?: Externalize, role: TensorRole = 'initializer'): PSparseTensor {
+function writeSparse(
+  s: SparseTensor,
+  name: string | undefined,
+  externalize?: Externalize,
+  role: TensorRole = 'initializer',
+): PSparseTensor {
   return {
     values: writeTensor(s.values, name, externalize, role),
     indices: writeTensor(s.indices, undefined, externalize, role),

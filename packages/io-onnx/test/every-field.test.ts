@@ -53,20 +53,61 @@ const model: PModel = {
           { name: 'ts', type: 9, tensors: [{ dims: [1], data_type: 11, double_data: [0.25] }] },
           { name: 'g', type: 5, g: body },
           { name: 'gs', type: 10, graphs: [body] },
-          { name: 'sp', type: 11, sparse_tensor: { values: { dims: [1], data_type: 1, raw_data: f32([9]) }, indices: { dims: [1], data_type: 7, int64_data: [2] }, dims: [4] } },
-          { name: 'tp', type: 13, tp: { sequence_type: { elem_type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'n', denotation: 'BATCH' }] } } } } } },
-          { name: 'tps', type: 14, type_protos: [{ optional_type: { elem_type: { tensor_type: { elem_type: 6 } } } }, { map_type: { key_type: 8, value_type: { tensor_type: { elem_type: 1 } } } }] },
+          {
+            name: 'sp',
+            type: 11,
+            sparse_tensor: {
+              values: { dims: [1], data_type: 1, raw_data: f32([9]) },
+              indices: { dims: [1], data_type: 7, int64_data: [2] },
+              dims: [4],
+            },
+          },
+          {
+            name: 'tp',
+            type: 13,
+            tp: {
+              sequence_type: { elem_type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'n', denotation: 'BATCH' }] } } } },
+            },
+          },
+          {
+            name: 'tps',
+            type: 14,
+            type_protos: [
+              { optional_type: { elem_type: { tensor_type: { elem_type: 6 } } } },
+              { map_type: { key_type: 8, value_type: { tensor_type: { elem_type: 1 } } } },
+            ],
+          },
           { name: 'ref', type: 2, ref_attr_name: 'outer' },
         ],
         doc_string: 'node doc',
         metadata_props: [kv('keras.layer', 'dense_1')],
-        device_configurations: [{ configuration_id: 'cfg', sharding_spec: [{ tensor_name: 'x', device: [0, 1], index_to_device_group_map: [{ key: 0, value: [0, 1] }], sharded_dim: [{ axis: 0, simple_sharding: [{ dim_param: 'n', num_shards: 2 }] }] }], pipeline_stage: 1 }],
+        device_configurations: [
+          {
+            configuration_id: 'cfg',
+            sharding_spec: [
+              {
+                tensor_name: 'x',
+                device: [0, 1],
+                index_to_device_group_map: [{ key: 0, value: [0, 1] }],
+                sharded_dim: [{ axis: 0, simple_sharding: [{ dim_param: 'n', num_shards: 2 }] }],
+              },
+            ],
+            pipeline_stage: 1,
+          },
+        ],
       },
       { input: ['h'], output: ['z'], name: 'fn', op_type: 'MyFn', domain: 'com.example', overload: 'v2' },
     ],
     name: 'main',
     initializer: [
-      { dims: [2, 2], data_type: 1, name: 'w', float_data: [1, 2, 3, 4] as number[], doc_string: 'weight doc', metadata_props: [kv('origin', 'test')] },
+      {
+        dims: [2, 2],
+        data_type: 1,
+        name: 'w',
+        float_data: [1, 2, 3, 4] as number[],
+        doc_string: 'weight doc',
+        metadata_props: [kv('origin', 'test')],
+      },
       { dims: [3], data_type: 3, name: 'i8', int32_data: [-1, 0, 7] },
       { dims: [3], data_type: 22, name: 'i4', raw_data: new Uint8Array([0x21, 0x0f]) },
       { dims: [2], data_type: 10, name: 'h16', int32_data: [0x3c00, 0xc000] },
@@ -75,19 +116,36 @@ const model: PModel = {
       { dims: [1], data_type: 8, name: 'str', string_data: [enc.encode('héllo')] },
       { dims: [2], data_type: 1, name: 'seg', raw_data: f32([1, 2]), segment: { begin: 0, end: 2 } },
     ],
-    sparse_initializer: [{ values: { dims: [2], data_type: 1, name: 'sp', raw_data: f32([1, 2]) }, indices: { dims: [2, 2], data_type: 7, raw_data: new Uint8Array(new BigInt64Array([0n, 1n, 1n, 0n]).buffer) }, dims: [2, 2] }],
+    sparse_initializer: [
+      {
+        values: { dims: [2], data_type: 1, name: 'sp', raw_data: f32([1, 2]) },
+        indices: { dims: [2, 2], data_type: 7, raw_data: new Uint8Array(new BigInt64Array([0n, 1n, 1n, 0n]).buffer) },
+        dims: [2, 2],
+      },
+    ],
     doc_string: 'graph doc',
     input: [
-      { name: 'x', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'batch' }, { dim_value: 2 }, {}] } }, denotation: 'TENSOR' }, doc_string: 'input doc', metadata_props: [kv('k', 'v')] },
+      {
+        name: 'x',
+        type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'batch' }, { dim_value: 2 }, {}] } }, denotation: 'TENSOR' },
+        doc_string: 'input doc',
+        metadata_props: [kv('k', 'v')],
+      },
       { name: 'w', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: 2 }, { dim_value: 2 }] } } } },
     ],
     output: [{ name: 'z', type: { tensor_type: { elem_type: 1 } } }],
     value_info: [
-      { name: 'h', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'batch' }, { dim_value: 2 }] } } }, metadata_props: [kv('vi', '1')] },
+      {
+        name: 'h',
+        type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'batch' }, { dim_value: 2 }] } } },
+        metadata_props: [kv('vi', '1')],
+      },
       { name: 'not_in_graph', type: { sparse_tensor_type: { elem_type: 1 } } },
       { name: 'opaque', type: { opaque_type: { domain: 'com.example', name: 'Thing' } } },
     ],
-    quantization_annotation: [{ tensor_name: 'h', quant_parameter_tensor_names: [kv('SCALE_TENSOR', 'h_scale'), kv('ZERO_POINT_TENSOR', 'h_zp')] }],
+    quantization_annotation: [
+      { tensor_name: 'h', quant_parameter_tensor_names: [kv('SCALE_TENSOR', 'h_scale'), kv('ZERO_POINT_TENSOR', 'h_zp')] },
+    ],
     metadata_props: [kv('graph.k', 'graph.v')],
   },
   metadata_props: [kv('model.k', 'model.v')],
@@ -122,7 +180,11 @@ describe('every field of the schema', () => {
   test('the IR carries each field', () => {
     const m = readOnnx(bytes);
     expect(m.irVersion).toBe(12);
-    expect([...m.opsetImports]).toEqual([['', 21], ['com.example', 1], ['ai.onnx.ml', 3]]);
+    expect([...m.opsetImports]).toEqual([
+      ['', 21],
+      ['com.example', 1],
+      ['ai.onnx.ml', 3],
+    ]);
     expect(m.modelVersion).toBe(2n ** 40n + 5n);
     expect(m.docString).toBe('model doc');
     expect(m.metadataProps.get('model.k')).toBe('model.v');
@@ -139,7 +201,10 @@ describe('every field of the schema', () => {
     expect(Array.from(g.initializers.get('i8')!.constValue!.data as Int8Array)).toEqual([-1, 0, 7]);
     expect((g.initializers.get('u64')!.constValue as Tensor<'uint64'>).data[0]).toBe(2n ** 64n - 1n);
     expect(g.sparseInitializers.get('sp')!.sparseValue!.dims).toEqual([2, 2]);
-    expect(g.quantizationAnnotation[0]!.params).toEqual([['SCALE_TENSOR', 'h_scale'], ['ZERO_POINT_TENSOR', 'h_zp']]);
+    expect(g.quantizationAnnotation[0]!.params).toEqual([
+      ['SCALE_TENSOR', 'h_scale'],
+      ['ZERO_POINT_TENSOR', 'h_zp'],
+    ]);
     expect(g.valueInfo.map((v) => v.name)).toEqual(['h', 'not_in_graph', 'opaque']);
     const x = g.inputs[0]!;
     expect(x.shape).toEqual(['batch', 2, null]);
@@ -153,7 +218,10 @@ describe('every field of the schema', () => {
     expect(gemm.attr('alpha')).toEqual({ type: 'FLOAT', value: 0.5, docString: 'attr doc' });
     expect(gemm.attr('ref')).toMatchObject({ refAttrName: 'outer' });
     expect(gemm.attrString('unknown_attr')).toBe('kept');
-    expect(gemm.attr('tp')).toMatchObject({ type: 'TYPE_PROTO', value: { kind: 'sequence', elem: { kind: 'tensor', dtype: 'float32', shape: ['n'], dimDenotations: ['BATCH'] } } });
+    expect(gemm.attr('tp')).toMatchObject({
+      type: 'TYPE_PROTO',
+      value: { kind: 'sequence', elem: { kind: 'tensor', dtype: 'float32', shape: ['n'], dimDenotations: ['BATCH'] } },
+    });
     expect(g.nodes[1]!.overload).toBe('v2');
     const f = m.functions[0]!;
     expect([f.domain, f.name, f.overload, f.docString]).toEqual(['com.example', 'MyFn', 'v2', 'fn doc']);
@@ -202,7 +270,11 @@ test('a sparse initializer may have a dense shape far beyond what fits in memory
     opset_import: [{ domain: '', version: 21 }],
     graph: {
       sparse_initializer: [
-        { values: { dims: [1], data_type: 1, name: 's', float_data: [3] }, indices: { dims: [1], data_type: 7, int64_data: [123456789] }, dims: [100000, 100000] },
+        {
+          values: { dims: [1], data_type: 1, name: 's', float_data: [3] },
+          indices: { dims: [1], data_type: 7, int64_data: [123456789] },
+          dims: [100000, 100000],
+        },
       ],
       output: [{ name: 's' }],
     },

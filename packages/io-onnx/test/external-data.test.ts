@@ -11,8 +11,22 @@ function mlp(width: number, layers: number) {
   let x = b.input('x', 'float32', [1, width]);
   const g = seededNormal(1);
   for (let i = 0; i < layers; i++) {
-    const w = b.initializer(`w${i}`, new Tensor('float32', [width, width], Float32Array.from({ length: width * width }, () => g() * 0.05)));
-    const bias = b.initializer(`b${i}`, new Tensor('float32', [width], Float32Array.from({ length: width }, () => g())));
+    const w = b.initializer(
+      `w${i}`,
+      new Tensor(
+        'float32',
+        [width, width],
+        Float32Array.from({ length: width * width }, () => g() * 0.05),
+      ),
+    );
+    const bias = b.initializer(
+      `b${i}`,
+      new Tensor(
+        'float32',
+        [width],
+        Float32Array.from({ length: width }, () => g()),
+      ),
+    );
     x = b.node('Add', [b.node('MatMul', [x, w]), bias]);
   }
   b.output(x, 'y', { dtype: 'float32', shape: [1, width] });
@@ -32,7 +46,12 @@ describe('external data', () => {
     const w0 = back.graph.initializers.get('w0')!.constValue!;
     expect(w0.isLazy).toBe(true);
     expect(w0.info.external?.get('location')).toBe('mlp.onnx.data');
-    expect(Buffer.compare(Buffer.from((w0.data as Float32Array).buffer), Buffer.from((model.graph.initializers.get('w0')!.constValue!.data as Float32Array).buffer))).toBe(0);
+    expect(
+      Buffer.compare(
+        Buffer.from((w0.data as Float32Array).buffer),
+        Buffer.from((model.graph.initializers.get('w0')!.constValue!.data as Float32Array).buffer),
+      ),
+    ).toBe(0);
     expect(back.graph.initializers.get('b0')!.constValue!.isLazy).toBe(false);
     // Writing to bytes brings the external tensors inline: same model as the original.
     const inline = readOnnx(writeOnnx(back)).graph.initializers.get('w0')!.constValue!;
@@ -112,8 +131,12 @@ describe('external data', () => {
 
   test('an external-data location outside the model folder is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-ext-loc-'));
-    await expect(saveOnnx(mlp(8, 1), join(dir, 'a.onnx'), { externalData: { location: '../a.data' } })).rejects.toMatchObject({ code: 'E_OPTION' });
-    await expect(saveOnnx(mlp(8, 1), join(dir, 'a.onnx'), { externalData: { location: '/tmp/a.data' } })).rejects.toMatchObject({ code: 'E_OPTION' });
+    await expect(saveOnnx(mlp(8, 1), join(dir, 'a.onnx'), { externalData: { location: '../a.data' } })).rejects.toMatchObject({
+      code: 'E_OPTION',
+    });
+    await expect(saveOnnx(mlp(8, 1), join(dir, 'a.onnx'), { externalData: { location: '/tmp/a.data' } })).rejects.toMatchObject({
+      code: 'E_OPTION',
+    });
   });
 
   test('a model over 2 GiB inline is refused with the fix', () => {

@@ -25,7 +25,13 @@ function nestedIf(levels: number): Model {
   let inner = leaf('l0');
   for (let l = 1; l < levels; l++) {
     const g = new Graph(`l${l}`);
-    const n = new Node({ opType: 'If', name: `if${l}`, inputs: [new Value('c')], outputs: [`y${l}`], attributes: { then_branch: attr.graph(inner), else_branch: attr.graph(leaf(`e${l}`)) } });
+    const n = new Node({
+      opType: 'If',
+      name: `if${l}`,
+      inputs: [new Value('c')],
+      outputs: [`y${l}`],
+      attributes: { then_branch: attr.graph(inner), else_branch: attr.graph(leaf(`e${l}`)) },
+    });
     g.append(n);
     const o = n.outputs[0]!;
     o.dtype = 'float32';
@@ -78,7 +84,10 @@ function pathological(levels: number): Uint8Array {
   return out;
 }
 
-const feeds = (cond: boolean) => ({ x: new Tensor('float32', [2], new Float32Array([1.5, -2])), c: new Tensor('bool', [], new Uint8Array([cond ? 1 : 0])) });
+const feeds = (cond: boolean) => ({
+  x: new Tensor('float32', [2], new Float32Array([1.5, -2])),
+  c: new Tensor('bool', [], new Uint8Array([cond ? 1 : 0])),
+});
 
 describe('nested subgraphs', () => {
   test.each([50, 100])('%i nested If levels: read, written back byte-identical, depth kept', (levels) => {

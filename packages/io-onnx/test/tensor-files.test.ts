@@ -38,6 +38,7 @@ describe.skipIf(!hasBackendNode)('ONNX test-data tensors', () => {
     }
     expect(failures, failures.slice(0, 10).join('\n')).toEqual([]);
     expect(files).toBeGreaterThan(4000);
-    for (const d of ['string', 'bfloat16', 'float8e4m3fn', 'int4', 'uint4', 'float16', 'uint64', 'float4e2m1', 'float8e8m0']) expect(dtypes).toContain(d);
+    for (const d of ['string', 'bfloat16', 'float8e4m3fn', 'int4', 'uint4', 'float16', 'uint64', 'float4e2m1', 'float8e8m0'])
+      expect(dtypes).toContain(d);
   });
 });

@@ -14,7 +14,8 @@ function toAttr(v: AttrInput): Attribute {
   if (typeof v === 'bigint') return attr.int(v);
   if (typeof v === 'string') return attr.string(v);
   if (Array.isArray(v)) return (v as number[]).every((x) => Number.isInteger(x)) ? attr.ints(v as number[]) : attr.floats(v as number[]);
-  if (typeof v === 'object' && v !== null && 'type' in v && typeof (v as Attribute).type === 'string' && 'value' in v && !('dims' in v)) return v as Attribute;
+  if (typeof v === 'object' && v !== null && 'type' in v && typeof (v as Attribute).type === 'string' && 'value' in v && !('dims' in v))
+    return v as Attribute;
   return attr.tensor(v as Tensor);
 }
 
@@ -49,12 +50,22 @@ export class ModelBuilder {
   }
 
   /** Adds a node and returns its first output. */
-  node(opType: string, inputs: readonly (Value | undefined)[], attributes: Record<string, AttrInput> = {}, opts: { domain?: string; name?: string; outputs?: number } = {}): Value {
+  node(
+    opType: string,
+    inputs: readonly (Value | undefined)[],
+    attributes: Record<string, AttrInput> = {},
+    opts: { domain?: string; name?: string; outputs?: number } = {},
+  ): Value {
     return this.nodeN(opType, inputs, attributes, opts)[0]!;
   }
 
   /** Adds a node and returns all its outputs. */
-  nodeN(opType: string, inputs: readonly (Value | undefined)[], attributes: Record<string, AttrInput> = {}, opts: { domain?: string; name?: string; outputs?: number } = {}): Value[] {
+  nodeN(
+    opType: string,
+    inputs: readonly (Value | undefined)[],
+    attributes: Record<string, AttrInput> = {},
+    opts: { domain?: string; name?: string; outputs?: number } = {},
+  ): Value[] {
     const id = this.#count++;
     const name = opts.name ?? this.graph.uniqueName(`${opType.toLowerCase()}_${id}`);
     const outputs = Array.from({ length: opts.outputs ?? 1 }, (_, i) => this.graph.uniqueName(`${name}_out${i}`));

@@ -31,9 +31,13 @@ function inside(folder: string, target: string): boolean {
  */
 export function resolveNamedPath(folder: string, name: unknown, ctx: NamedPathContext): string {
   const refuse = (why: string): McError =>
-    new McError('E_FORMAT', `${ctx.field} in '${ctx.file}' ${why}; a model may only name files inside its own folder: move the file next to the model and name it relatively`, {
-      context: { file: ctx.file },
-    });
+    new McError(
+      'E_FORMAT',
+      `${ctx.field} in '${ctx.file}' ${why}; a model may only name files inside its own folder: move the file next to the model and name it relatively`,
+      {
+        context: { file: ctx.file },
+      },
+    );
   if (typeof name !== 'string' || name === '') throw refuse(`is ${JSON.stringify(name) ?? String(name)}, not a file name`);
   if (name.includes('\0')) throw refuse('contains a NUL byte');
   if (isAbsolute(name)) throw refuse(`is the absolute path '${name}'`);
@@ -43,7 +47,10 @@ export function resolveNamedPath(folder: string, name: unknown, ctx: NamedPathCo
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') {
-      throw new McError('E_IO', `cannot resolve the folder of '${ctx.file}' (${code ?? 'error'}); check the path`, { context: { file: ctx.file }, cause: e });
+      throw new McError('E_IO', `cannot resolve the folder of '${ctx.file}' (${code ?? 'error'}); check the path`, {
+        context: { file: ctx.file },
+        cause: e,
+      });
     }
     // No such folder: nothing can be opened there; the caller reports the file missing.
     const lexical = resolve(folder, name);
@@ -59,7 +66,10 @@ export function resolveNamedPath(folder: string, name: unknown, ctx: NamedPathCo
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return lexical;
     if (code === 'ELOOP') throw refuse(`'${name}' is a symlink loop`);
-    throw new McError('E_IO', `cannot resolve ${ctx.field} '${name}' named by '${ctx.file}' (${code ?? 'error'})`, { context: { file: ctx.file }, cause: e });
+    throw new McError('E_IO', `cannot resolve ${ctx.field} '${name}' named by '${ctx.file}' (${code ?? 'error'})`, {
+      context: { file: ctx.file },
+      cause: e,
+    });
   }
   if (!inside(base, real)) throw refuse(`'${name}' is a symlink that leads outside the model's folder (to '${real}')`);
   if (!statSync(real).isFile()) throw refuse(`'${name}' is not a regular file`);

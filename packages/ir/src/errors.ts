@@ -1,13 +1,5 @@
 /** Error codes every mc package uses; callers switch on `code`, never on the class. */
-export type McErrorCode =
-  | 'E_IO'
-  | 'E_FORMAT'
-  | 'E_TRUNCATED'
-  | 'E_UNSUPPORTED'
-  | 'E_OPTION'
-  | 'E_NUMERIC'
-  | 'E_VERIFY'
-  | 'E_INVARIANT';
+export type McErrorCode = 'E_IO' | 'E_FORMAT' | 'E_TRUNCATED' | 'E_UNSUPPORTED' | 'E_OPTION' | 'E_NUMERIC' | 'E_VERIFY' | 'E_INVARIANT';
 
 /** Where an error happened: the more of these are known, the better the message. */
 export interface McErrorContext {
@@ -74,14 +66,7 @@ export class McError extends Error {
 }
 
 /** Warning codes: values in reports, never thrown. */
-export type McWarningCode =
-  | 'W_PASSTHROUGH'
-  | 'W_COMPAT'
-  | 'W_NUMERIC'
-  | 'W_CLAMP'
-  | 'W_SKIP'
-  | 'W_SHAPE'
-  | 'W_PERF';
+export type McWarningCode = 'W_PASSTHROUGH' | 'W_COMPAT' | 'W_NUMERIC' | 'W_CLAMP' | 'W_SKIP' | 'W_SHAPE' | 'W_PERF';
 
 /**
  * A warning, carried in a report.

@@ -64,7 +64,10 @@ export function bindInputDims(model: Model, opts: DimSizesOptions): { sizes: Map
   const inputs = model.graph.inputs.filter((v) => v.constValue === undefined && !v.isInitializer());
   for (const name of Object.keys(opts.inputShapes ?? {})) {
     if (!inputs.some((v) => v.name === name)) {
-      throw new McError('E_OPTION', `input shape given for '${name}', but the model has no such input; its inputs are ${inputs.map((v) => `'${v.name}'`).join(', ')}`);
+      throw new McError(
+        'E_OPTION',
+        `input shape given for '${name}', but the model has no such input; its inputs are ${inputs.map((v) => `'${v.name}'`).join(', ')}`,
+      );
     }
   }
   for (const v of inputs) {
@@ -74,12 +77,16 @@ export function bindInputDims(model: Model, opts: DimSizesOptions): { sizes: Map
     const given = opts.inputShapes?.[v.name];
     if (given === undefined) continue;
     if (given.length !== shape.length) {
-      throw new McError('E_OPTION', `input '${v.name}' has rank ${shape.length} ([${shape.join(', ')}]), the given shape [${given.join(', ')}] has ${given.length} dims; give one size per dim`);
+      throw new McError(
+        'E_OPTION',
+        `input '${v.name}' has rank ${shape.length} ([${shape.join(', ')}]), the given shape [${given.join(', ')}] has ${given.length} dims; give one size per dim`,
+      );
     }
     shape.forEach((d, axis) => {
       const n = given[axis]!;
       if (typeof d === 'number') {
-        if (d !== n) throw new McError('E_OPTION', `input '${v.name}' has size ${d} on axis ${axis}, the given shape says ${n}; give ${d} there`);
+        if (d !== n)
+          throw new McError('E_OPTION', `input '${v.name}' has size ${d} on axis ${axis}, the given shape says ${n}; give ${d} there`);
       } else if (dimSymbols(d).length === 1 && dimSymbols(d)[0] === d) sizes.set(d, n);
     });
   }

@@ -145,7 +145,8 @@ export function cloneGraph(g: Graph, map: Map<Value, Value>): Graph {
   }
   for (const v of g.outputs) c.addOutput(cloneValue(v, map));
   for (const v of g.valueInfo) c.valueInfo.push(cloneValue(v, map));
-  for (const q of g.quantizationAnnotation) c.quantizationAnnotation.push({ tensorName: q.tensorName, params: q.params.map(([a, b]) => [a, b]) });
+  for (const q of g.quantizationAnnotation)
+    c.quantizationAnnotation.push({ tensorName: q.tensorName, params: q.params.map(([a, b]) => [a, b]) });
   return c;
 }
 

@@ -166,8 +166,12 @@ export class Node {
   }
 
   #typeError(name: string, want: string, got: string): McError {
-    return new McError('E_FORMAT', `${this.label()} attribute '${name}' should be ${want}, found ${got}; the model does not follow the ONNX spec for ${this.opType}`, {
-      context: { node: this.name, opType: this.opType },
-    });
+    return new McError(
+      'E_FORMAT',
+      `${this.label()} attribute '${name}' should be ${want}, found ${got}; the model does not follow the ONNX spec for ${this.opType}`,
+      {
+        context: { node: this.name, opType: this.opType },
+      },
+    );
   }
 }

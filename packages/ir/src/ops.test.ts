@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { ModelBuilder, Tensor, float32Tensor, int64Tensor, modelStats, weightOf, biasOf, opInfo, inferShapes, floatToHalf, halfToFloat, floatToBfloat16, bfloat16ToFloat } from './index.js';
+import {
+  ModelBuilder,
+  Tensor,
+  float32Tensor,
+  int64Tensor,
+  modelStats,
+  weightOf,
+  biasOf,
+  opInfo,
+  inferShapes,
+  floatToHalf,
+  halfToFloat,
+  floatToBfloat16,
+  bfloat16ToFloat,
+} from './index.js';
 import { randomTensor } from './testing/index.js';
 
 describe('op facts and shapes', () => {

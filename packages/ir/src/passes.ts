@@ -49,7 +49,10 @@ export function runPasses(model: Model, passes: readonly Pass[], opts: RunPasses
         opts.verifyEach?.(model, p);
       } catch (e) {
         const msg = `pass '${p.name}' failed${ran.length > 0 ? ` after ${ran.join(' → ')}` : ''}: ${e instanceof Error ? e.message : String(e)}`;
-        throw new McError(McError.is(e) ? e.code : 'E_INVARIANT', msg, { cause: e, context: { ...(McError.is(e) ? e.context : {}), step: p.name } });
+        throw new McError(McError.is(e) ? e.code : 'E_INVARIANT', msg, {
+          cause: e,
+          context: { ...(McError.is(e) ? e.context : {}), step: p.name },
+        });
       }
       ran.push(p.name);
     }

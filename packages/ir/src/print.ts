@@ -62,11 +62,14 @@ function printGraph(g: Graph, indent: string, lines: string[]): void {
   for (const v of g.initializers.values()) {
     if (!g.inputs.includes(v)) lines.push(`${indent}  init %${v.name}: ${v.constValue!.dtype}[${v.constValue!.dims.join(',')}]`);
   }
-  for (const v of g.sparseInitializers.values()) lines.push(`${indent}  sparse %${v.name}: ${v.sparseValue!.values.size} of [${v.sparseValue!.dims.join(',')}]`);
+  for (const v of g.sparseInitializers.values())
+    lines.push(`${indent}  sparse %${v.name}: ${v.sparseValue!.values.size} of [${v.sparseValue!.dims.join(',')}]`);
   for (const n of g.nodes) {
     const attrs = [...n.attributes].map(([k, a]) => `${k}=${attrText(a)}`).join(', ');
     const op = n.domain === '' ? n.opType : `${n.domain}::${n.opType}`;
-    lines.push(`${indent}  ${n.outputs.map((o) => `%${o.name}`).join(', ')} = ${op}${attrs ? `<${attrs}>` : ''}(${n.inputs.map(valueText).join(', ')})${n.name ? `  # ${n.name}` : ''}`);
+    lines.push(
+      `${indent}  ${n.outputs.map((o) => `%${o.name}`).join(', ')} = ${op}${attrs ? `<${attrs}>` : ''}(${n.inputs.map(valueText).join(', ')})${n.name ? `  # ${n.name}` : ''}`,
+    );
     for (const a of n.attributes.values()) {
       if (a.type === 'GRAPH') printGraph(a.value, `${indent}    `, lines);
       if (a.type === 'GRAPHS') for (const sg of a.value) printGraph(sg, `${indent}    `, lines);

@@ -32,4 +32,3 @@ export function seededNormal(seed: number): () => number {
   const u = seededRandom(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 }
-

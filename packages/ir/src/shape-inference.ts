@@ -105,7 +105,13 @@ function inferGraph(g: Graph): void {
         // A declared symbolic or unknown dim is refined by an inferred size, and an unknown one by an inferred symbol;
         // known sizes are never overwritten.
         const known = o.shape;
-        const refined = known.map((d, k) => (typeof d === 'number' ? d : typeof inferred[k] === 'number' || ((d === null || d === '') && inferred[k] !== null) ? inferred[k]! : d));
+        const refined = known.map((d, k) =>
+          typeof d === 'number'
+            ? d
+            : typeof inferred[k] === 'number' || ((d === null || d === '') && inferred[k] !== null)
+              ? inferred[k]!
+              : d,
+        );
         if (refined.some((d, k) => d !== known[k])) o.shape = refined;
       }
       if (o.dtype === undefined && dtypes[i] !== undefined) o.dtype = dtypes[i];

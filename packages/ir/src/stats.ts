@@ -135,7 +135,8 @@ export function modelStats(model: Model, opts: StatsOptions = {}): ModelStats {
   // Symbolic dims declared on intermediate values (exporters' 'Reshape_dim_0') say less than inference does.
   for (const n of m.graph.nodes) {
     if (opInfo(n) === undefined) continue;
-    for (const o of n.outputs) if (o.shape?.some((d) => typeof d === 'string')) o.shape = o.shape.map((d) => (typeof d === 'number' ? d : null));
+    for (const o of n.outputs)
+      if (o.shape?.some((d) => typeof d === 'string')) o.shape = o.shape.map((d) => (typeof d === 'number' ? d : null));
   }
   inferShapes(m);
   const g = m.graph;
@@ -156,15 +157,18 @@ export function modelStats(model: Model, opts: StatsOptions = {}): ModelStats {
     params += p.params;
     paramBytes += p.bytes;
   }
-  const concrete = (s: Shape | undefined): Shape | undefined => s?.map((d) => {
-    const n = evalDim(d, sizes);
-    return n === undefined || n < 0 ? null : n;
-  });
+  const concrete = (s: Shape | undefined): Shape | undefined =>
+    s?.map((d) => {
+      const n = evalDim(d, sizes);
+      return n === undefined || n < 0 ? null : n;
+    });
   for (const n of g.nodes) {
     let np = 0;
     let nb = 0;
     // Constant nodes and Identity nodes of a constant hold no parameter of their own: the reader counts it.
-    const holder = constants.has(n.outputs[0]!) || (n.opType === 'Identity' && n.outputs[0] !== undefined && constantSource(n.outputs[0], constants) !== undefined);
+    const holder =
+      constants.has(n.outputs[0]!) ||
+      (n.opType === 'Identity' && n.outputs[0] !== undefined && constantSource(n.outputs[0], constants) !== undefined);
     for (const input of holder ? [] : n.inputs) {
       const v = input === undefined ? undefined : constantSource(input, constants);
       if (v === undefined || counted.has(v)) continue;
@@ -177,7 +181,11 @@ export function modelStats(model: Model, opts: StatsOptions = {}): ModelStats {
     let nm = 0;
     let eff = 0;
     if (info?.macs !== undefined) {
-      nm = info.macs(n, n.inputs.map((v) => concrete(v?.shape ?? v?.constValue?.dims ?? v?.sparseValue?.dims)), n.outputs.map((v) => concrete(v.shape)));
+      nm = info.macs(
+        n,
+        n.inputs.map((v) => concrete(v?.shape ?? v?.constValue?.dims ?? v?.sparseValue?.dims)),
+        n.outputs.map((v) => concrete(v.shape)),
+      );
       if (!Number.isFinite(nm) || nm < 0) {
         uncounted.push(n.name || `${n.opType}#${nodes.length}`);
         nm = 0;

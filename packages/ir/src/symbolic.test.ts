@@ -24,8 +24,24 @@ describe('symbolic dims', () => {
   it('inexact divisions are floor divisions evaluated with the sizes', () => {
     const d = dimMul(dimDiv(dimAdd('batch', 1), 3), 'seq');
     expect(dimSymbols(d)).toEqual(['batch', 'seq']);
-    expect(evalDim(d, new Map([['batch', 7], ['seq', 10]]))).toBe(20);
-    expect(evalDim(normalizeDim(d as string), new Map([['batch', 8], ['seq', 10]]))).toBe(30);
+    expect(
+      evalDim(
+        d,
+        new Map([
+          ['batch', 7],
+          ['seq', 10],
+        ]),
+      ),
+    ).toBe(20);
+    expect(
+      evalDim(
+        normalizeDim(d as string),
+        new Map([
+          ['batch', 8],
+          ['seq', 10],
+        ]),
+      ),
+    ).toBe(30);
     expect(evalDim('batch*sequence', new Map([['batch', 2]]))).toBeUndefined();
     expect(dimDiv(6, 0)).toBeNull();
   });

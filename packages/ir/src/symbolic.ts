@@ -41,7 +41,8 @@ const monoKey = (atoms: string[]): string => [...atoms].sort().join('*');
 
 function polyMul(a: Poly, b: Poly): Poly {
   let out: Poly = new Map();
-  for (const [ka, ca] of a) for (const [kb, cb] of b) out = polyAdd(out, new Map([[monoKey([...monoAtoms(ka), ...monoAtoms(kb)]), ca * cb]]));
+  for (const [ka, ca] of a)
+    for (const [kb, cb] of b) out = polyAdd(out, new Map([[monoKey([...monoAtoms(ka), ...monoAtoms(kb)]), ca * cb]]));
   return out;
 }
 

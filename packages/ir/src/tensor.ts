@@ -39,7 +39,8 @@ export class Tensor<T extends DType = DType> {
     this.dims = Object.freeze([...dims]);
     let size = 1;
     for (const d of dims) {
-      if (!Number.isInteger(d) || d < 0) throw new McError('E_INVARIANT', `tensor dims must be non-negative integers, got [${dims.join(', ')}]`);
+      if (!Number.isInteger(d) || d < 0)
+        throw new McError('E_INVARIANT', `tensor dims must be non-negative integers, got [${dims.join(', ')}]`);
       size *= d;
     }
     this.size = size;
@@ -90,7 +91,8 @@ export class Tensor<T extends DType = DType> {
   /** A tensor with the same data and new dims (same element count). */
   reshape(dims: readonly number[]): Tensor<T> {
     const t = new Tensor<T>(this.dtype, dims, this.#data ?? (this.#loader as TensorLoader<T>), this.info);
-    if (t.size !== this.size) throw new McError('E_INVARIANT', `reshape [${this.dims.join(',')}] -> [${dims.join(',')}] changes the element count`);
+    if (t.size !== this.size)
+      throw new McError('E_INVARIANT', `reshape [${this.dims.join(',')}] -> [${dims.join(',')}] changes the element count`);
     return t;
   }
 

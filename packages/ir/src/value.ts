@@ -45,7 +45,11 @@ export class Value {
     this.sparseValue = undefined;
     this.docString = undefined;
     if (init.dtype !== undefined || init.shape !== undefined) {
-      this.type = { kind: 'tensor', ...(init.dtype !== undefined && { dtype: init.dtype }), ...(init.shape !== undefined && { shape: init.shape }) };
+      this.type = {
+        kind: 'tensor',
+        ...(init.dtype !== undefined && { dtype: init.dtype }),
+        ...(init.shape !== undefined && { shape: init.shape }),
+      };
     } else if (init.constValue !== undefined && init.type === undefined) {
       this.type = { kind: 'tensor', dtype: init.constValue.dtype, shape: init.constValue.dims };
     }

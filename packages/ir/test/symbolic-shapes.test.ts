@@ -12,7 +12,11 @@ function attention(): Model {
   const b = new ModelBuilder({ opset: 17 });
   const x = b.input('x', 'float32', ['batch', 'sequence', D]);
   const c = (name: string, v: number[], dims = [v.length]) => b.initializer(name, int64Tensor(dims, v));
-  const ln = b.node('LayerNormalization', [x, b.initializer('g', float32Tensor([D], new Float32Array(D).fill(1))), b.initializer('bt', float32Tensor([D], new Float32Array(D)))], { axis: -1 });
+  const ln = b.node(
+    'LayerNormalization',
+    [x, b.initializer('g', float32Tensor([D], new Float32Array(D).fill(1))), b.initializer('bt', float32Tensor([D], new Float32Array(D)))],
+    { axis: -1 },
+  );
   const shape = b.node('Shape', [ln]);
   const bsz = b.node('Unsqueeze', [b.node('Gather', [shape, c('i0', [0], [])], { axis: 0 }), c('ax0', [0])]);
   const seq0 = b.node('Gather', [shape, c('i1', [1], [])], { axis: 0 });
@@ -27,9 +31,16 @@ function attention(): Model {
   const mask = b.node('Trilu', [b.initializer('ones', float32Tensor([1, 1, 64, 64], new Float32Array(64 * 64).fill(1)))], { upper: 0 });
   const end = b.node('Cast', [seq], { to: 7 });
   const sliced = b.node('Slice', [b.node('Slice', [mask, c('z', [0]), end, c('a2', [2])]), c('z2', [0]), end, c('a3', [3])]);
-  const masked = b.node('Where', [b.node('Equal', [sliced, b.initializer('zero', float32Tensor([], [0]))]), b.initializer('ninf', float32Tensor([], [-1e9])), scores]);
+  const masked = b.node('Where', [
+    b.node('Equal', [sliced, b.initializer('zero', float32Tensor([], [0]))]),
+    b.initializer('ninf', float32Tensor([], [-1e9])),
+    scores,
+  ]);
   const att = b.node('MatMul', [b.node('Softmax', [masked], { axis: -1 }), v]);
-  const merged = b.node('Reshape', [b.node('Transpose', [att], { perm: [0, 2, 1, 3] }), b.node('Concat', [bsz, seq, c('d', [D])], { axis: 0 })]);
+  const merged = b.node('Reshape', [
+    b.node('Transpose', [att], { perm: [0, 2, 1, 3] }),
+    b.node('Concat', [bsz, seq, c('d', [D])], { axis: 0 }),
+  ]);
   const gelu = b.node('Mul', [merged, b.node('Erf', [merged])]);
   const pos = b.node('Range', [c('r0', [0], []), seq0, c('r1', [1], [])]);
   b.output(b.node('Flatten', [gelu], { axis: 2 }), 'y');
@@ -60,7 +71,10 @@ describe('shape inference with symbolic dims', () => {
     const m = b.build();
     inferShapes(m);
     expect(f.shape).toEqual(['batch*sequence', 8]);
-    expect(m.graph.outputs.map((o) => o.shape)).toEqual([['batch*sequence', 2, 4], ['batch', '2*sequence', 8]]);
+    expect(m.graph.outputs.map((o) => o.shape)).toEqual([
+      ['batch*sequence', 2, 4],
+      ['batch', '2*sequence', 8],
+    ]);
   });
 
   it("a KV cache concat gives 'past + sequence'; torch's expand pattern (ConstantOfShape, Equal -1, Where) folds to the shape", () => {
@@ -90,7 +104,11 @@ describe('shape inference with symbolic dims', () => {
     for (const v of [s, t, u]) b.output(v);
     const m = b.build();
     inferShapes(m);
-    expect([s.shape, t.shape, u.shape]).toEqual([['batch', H, 'sequence', 'sequence'], ['batch', H, 16, 'sequence'], ['sequence', 8]]);
+    expect([s.shape, t.shape, u.shape]).toEqual([
+      ['batch', H, 'sequence', 'sequence'],
+      ['batch', H, 16, 'sequence'],
+      ['sequence', 8],
+    ]);
     expect(modelStats(m, { dims: { batch: 2, sequence: 10 } }).nodes.map((n) => n.macs)).toEqual([2 * H * 10 * 10 * 16, 0, 10 * 8]);
   });
 });
@@ -121,7 +139,11 @@ describe('modelStats with concrete sizes', () => {
   });
 
   it('an image input with dynamic height and width assumes 224 (named or unnamed); MACs follow the given size', () => {
-    for (const shape of [['N', 3, 'height', 'width'], [null, 3, null, null], ['x_dynamic_axes_1', 3, 'x_dynamic_axes_2', 'x_dynamic_axes_3']]) {
+    for (const shape of [
+      ['N', 3, 'height', 'width'],
+      [null, 3, null, null],
+      ['x_dynamic_axes_1', 3, 'x_dynamic_axes_2', 'x_dynamic_axes_3'],
+    ]) {
       const b = new ModelBuilder({ opset: 17 });
       const x = b.input('x', 'float32', shape);
       b.output(b.node('Conv', [x, b.initializer('w', float32Tensor([8, 3, 3, 3], new Float32Array(216)))], { pads: [1, 1, 1, 1] }), 'y');

@@ -31,7 +31,10 @@ export interface OutputSpectrum {
  * @internal
  */
 export async function outputSpectra(
-  model: Model, layers: DenseLayer[], calibration: Iterable<Feeds> | AsyncIterable<Feeds>, signal?: AbortSignal,
+  model: Model,
+  layers: DenseLayer[],
+  calibration: Iterable<Feeds> | AsyncIterable<Feeds>,
+  signal?: AbortSignal,
 ): Promise<Map<DenseLayer, OutputSpectrum>> {
   const probe = model.clone();
   const byName = new Map([...probe.graph.values()].map((v) => [v.name, v]));

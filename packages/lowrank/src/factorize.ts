@@ -64,15 +64,26 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
   if (policy.kind === 'rank' && layers.length > 0) {
     const most = Math.max(...layers.map((l) => (l.kind === 'dense' ? Math.min(l.rows, l.cols) : Math.max(l.cin, l.cout))));
     if (policy.value > most) {
-      throw new McError('E_OPTION', `rank ${policy.value} is larger than any layer allows (largest possible rank here is ${most}); pass --rank ≤ ${most}`);
+      throw new McError(
+        'E_OPTION',
+        `rank ${policy.value} is larger than any layer allows (largest possible rank here is ${most}); pass --rank ≤ ${most}`,
+      );
     }
   }
 
-  const spectra = opts.calibration === undefined
-    ? undefined
-    : await outputSpectra(out, layers.filter((l): l is DenseLayer => l.kind === 'dense'), opts.calibration, signal);
+  const spectra =
+    opts.calibration === undefined
+      ? undefined
+      : await outputSpectra(
+          out,
+          layers.filter((l): l is DenseLayer => l.kind === 'dense'),
+          opts.calibration,
+          signal,
+        );
   if (spectra !== undefined && layers.some((l) => l.kind === 'conv')) {
-    warnings.push(warn('W_COMPAT', 'calibration applies to dense layers (MatMul/Gemm); Conv layers were factorised with the weight criterion'));
+    warnings.push(
+      warn('W_COMPAT', 'calibration applies to dense layers (MatMul/Gemm); Conv layers were factorised with the weight criterion'),
+    );
   }
   const total = layers.length;
   const wantEngine = layers.some((l) => (l.kind === 'dense' ? randomizedFor(l, policy) || bigDense(l) : bigConv(l)));
@@ -92,7 +103,13 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
     const fixed = before.params - decomposed.reduce((s, d) => s + paramsOf(d), 0);
     const budget = policy.value * before.params - fixed;
     const g = chooseGlobal(decomposed, budget);
-    if (!g.met) warnings.push(warn('W_NUMERIC', `ratio ${policy.value} cannot be reached by factorising (non-factorisable weights alone are ${fixed}); used the smallest ranks instead`));
+    if (!g.met)
+      warnings.push(
+        warn(
+          'W_NUMERIC',
+          `ratio ${policy.value} cannot be reached by factorising (non-factorisable weights alone are ${fixed}); used the smallest ranks instead`,
+        ),
+      );
     choices = g.choices;
   } else {
     choices = decomposed.map((d, index) => {
@@ -115,7 +132,11 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
     }
     const after = paramsAt(d, choice.ranks);
     if (onlyIfSmaller && after >= paramsOf(d)) {
-      nodes.push({ ...base, ranks: choice.ranks, reason: `ranks [${choice.ranks.join(', ')}] need ${after} weights, not fewer than ${paramsOf(d)}` });
+      nodes.push({
+        ...base,
+        ranks: choice.ranks,
+        reason: `ranks [${choice.ranks.join(', ')}] need ${after} weights, not fewer than ${paramsOf(d)}`,
+      });
       continue;
     }
     opts.onProgress?.({ phase: 'rewrite', layer: layer.node.name, index, total });
@@ -125,9 +146,14 @@ export async function factorize(model: Model, opts: FactorizeOptions = { error: 
   }
   out.graph.removeUnusedInitializers();
   if (!nodes.some((n) => n.replaced)) {
-    warnings.push(warn('W_PASSTHROUGH', layers.length === 0
-      ? 'no factorisable layer (MatMul with a constant weight, Gemm, Conv with group 1) in the model; the output equals the input'
-      : `no layer was factorised under ${policyText(policy)}; the output equals the input (loosen the bound or pass --rank)`));
+    warnings.push(
+      warn(
+        'W_PASSTHROUGH',
+        layers.length === 0
+          ? 'no factorisable layer (MatMul with a constant weight, Gemm, Conv with group 1) in the model; the output equals the input'
+          : `no layer was factorised under ${policyText(policy)}; the output equals the input (loosen the bound or pass --rank)`,
+      ),
+    );
   }
   const after = modelStats(out.clone());
   return {
@@ -143,10 +169,14 @@ function pass(node: Node, reason: string, warnings: McWarning[]): PassedThrough 
 
 function policyObject(p: Policy): FactorizeReport['policy'] {
   switch (p.kind) {
-    case 'error': return { error: p.value };
-    case 'rank': return { rank: p.value };
-    case 'ratio': return { ratio: p.value };
-    case 'energy': return { energy: p.value };
+    case 'error':
+      return { error: p.value };
+    case 'rank':
+      return { rank: p.value };
+    case 'ratio':
+      return { ratio: p.value };
+    case 'energy':
+      return { energy: p.value };
   }
 }
 
@@ -187,9 +217,18 @@ function decompose(layer: DenseLayer | ConvLayer, policy: Policy, seed: number, 
 function baseReport(d: Decomposed): LayerReport {
   const l = d.layer;
   return {
-    node: l.node.name, opType: l.node.opType, method: 'svd' in d ? 'svd' : 'tucker2', oldShape: l.shape, newShapes: [],
-    ranks: [], weightError: 0, frobeniusError: 0, paramsBefore: paramsOf(d), paramsAfter: paramsOf(d),
-    decomposition: 'svd' in d ? (d.spectrum !== undefined ? 'calibrated' : d.svd.method) : d.tucker.method, replaced: false,
+    node: l.node.name,
+    opType: l.node.opType,
+    method: 'svd' in d ? 'svd' : 'tucker2',
+    oldShape: l.shape,
+    newShapes: [],
+    ranks: [],
+    weightError: 0,
+    frobeniusError: 0,
+    paramsBefore: paramsOf(d),
+    paramsAfter: paramsOf(d),
+    decomposition: 'svd' in d ? (d.spectrum !== undefined ? 'calibrated' : d.svd.method) : d.tucker.method,
+    replaced: false,
   };
 }
 
@@ -226,8 +265,16 @@ function build(d: Decomposed, ranks: number[]): { factors: DenseFactors | ConvFa
     return {
       factors: { a, b, k },
       report: {
-        ranks: [k], newShapes: [[rows, k], [k, cols]], weightError, frobeniusError,
-        paramsAfter: k * (rows + cols), replaced: true, ...(outputError !== undefined && { outputError }),
+        ranks: [k],
+        newShapes: [
+          [rows, k],
+          [k, cols],
+        ],
+        weightError,
+        frobeniusError,
+        paramsAfter: k * (rows + cols),
+        replaced: true,
+        ...(outputError !== undefined && { outputError }),
       },
     };
   }
@@ -242,8 +289,12 @@ function build(d: Decomposed, ranks: number[]): { factors: DenseFactors | ConvFa
   return {
     factors: { ...f, kIn, kOut },
     report: {
-      ranks: [kIn, kOut], newShapes, weightError: convError(d, kIn, kOut), frobeniusError: coreTailError(d.tucker, kIn, kOut),
-      paramsAfter: paramsAt(d, ranks), replaced: true,
+      ranks: [kIn, kOut],
+      newShapes,
+      weightError: convError(d, kIn, kOut),
+      frobeniusError: coreTailError(d.tucker, kIn, kOut),
+      paramsAfter: paramsAt(d, ranks),
+      replaced: true,
     },
   };
 }

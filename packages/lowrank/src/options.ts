@@ -67,13 +67,18 @@ export const FACTORIZE_POLICIES = ['error', 'rank', 'ratio', 'energy'] as const;
  * @example
  * FACTORIZE_DEFAULTS.error; // 0.1
  */
-export const FACTORIZE_DEFAULTS = { error: 0.1, seed: 0, onlyIfSmaller: true } as const satisfies Required<Pick<FactorizeCommonOptions, 'seed' | 'onlyIfSmaller'>> & { error: number };
+export const FACTORIZE_DEFAULTS = { error: 0.1, seed: 0, onlyIfSmaller: true } as const satisfies Required<
+  Pick<FactorizeCommonOptions, 'seed' | 'onlyIfSmaller'>
+> & { error: number };
 
 /** The one policy given (undefined fields ignored; none: the default error bound); two is `E_OPTION`. */
 function chosen<V>(o: Partial<Record<Policy['kind'], V>>): { kind: Policy['kind']; value: NonNullable<V> | number } {
   const keys = FACTORIZE_POLICIES.filter((k) => o[k] !== undefined);
   if (keys.length > 1) {
-    throw new McError('E_OPTION', `factorize takes one rank policy, got ${keys.join(' and ')}; pass only one of error, rank, ratio, energy`);
+    throw new McError(
+      'E_OPTION',
+      `factorize takes one rank policy, got ${keys.join(' and ')}; pass only one of error, rank, ratio, energy`,
+    );
   }
   const kind = keys[0] ?? 'error';
   return { kind, value: o[kind] ?? FACTORIZE_DEFAULTS.error };
@@ -88,10 +93,14 @@ function chosen<V>(o: Partial<Record<Policy['kind'], V>>): { kind: Policy['kind'
 export function factorizePolicy(given: Partial<Record<Policy['kind'], number | undefined>>): FactorizePolicy {
   const { kind, value } = chosen(given);
   switch (kind) {
-    case 'rank': return { rank: value };
-    case 'ratio': return { ratio: value };
-    case 'energy': return { energy: value };
-    default: return { error: value };
+    case 'rank':
+      return { rank: value };
+    case 'ratio':
+      return { ratio: value };
+    case 'energy':
+      return { energy: value };
+    default:
+      return { error: value };
   }
 }
 
@@ -107,7 +116,8 @@ export function validateOptions(opts: Partial<FactorizeOptions> | undefined): Po
       if (value < 0) throw new McError('E_OPTION', `error must be ≥ 0 (mean|W−Ŵ|/mean|W| per layer), got ${value}; pass e.g. --error 0.1`);
       break;
     case 'rank':
-      if (!Number.isInteger(value) || value < 1) throw new McError('E_OPTION', `rank must be an integer ≥ 1, got ${value}; pass e.g. --rank 16`);
+      if (!Number.isInteger(value) || value < 1)
+        throw new McError('E_OPTION', `rank must be an integer ≥ 1, got ${value}; pass e.g. --rank 16`);
       break;
     case 'ratio':
     case 'energy':

@@ -15,10 +15,13 @@ import type { ConvLayer, DenseLayer } from './rules/types.js';
 export type Decomposed =
   | { layer: DenseLayer; svd: SvdResult; spectrum?: OutputSpectrum; curve?: Float64Array }
   | {
-    layer: ConvLayer; tucker: Tucker2; oracle: TuckerErrorOracle; engine?: MatmulEngine;
-    /** what the error search measured at the ranks it chose */
-    searched?: { ranks: [number, number]; error: number; method: 'walk' | 'guided' };
-  };
+      layer: ConvLayer;
+      tucker: Tucker2;
+      oracle: TuckerErrorOracle;
+      engine?: MatmulEngine;
+      /** what the error search measured at the ranks it chose */
+      searched?: { ranks: [number, number]; error: number; method: 'walk' | 'guided' };
+    };
 
 /** Chosen ranks, or the reason to keep the layer. @internal */
 export type Choice = { ranks: number[] } | { keep: string };
@@ -114,7 +117,8 @@ function optionsOf(d: Decomposed): Option[] {
   const keep: Option = { ranks: undefined, params: paramsOf(d), error: 0 };
   if ('svd' in d) {
     const maxRank = Math.min(denseBreakEven(d.layer.rows, d.layer.cols), d.svd.rank);
-    const curve = d.spectrum !== undefined ? outputErrorCurve(d.spectrum.values).subarray(0, maxRank + 1) : denseErrorCurve(d.layer.w, d.svd, maxRank);
+    const curve =
+      d.spectrum !== undefined ? outputErrorCurve(d.spectrum.values).subarray(0, maxRank + 1) : denseErrorCurve(d.layer.w, d.svd, maxRank);
     if (d.spectrum === undefined) d.curve = curve;
     const opts: Option[] = [keep];
     for (let k = 1; k < curve.length; k++) opts.push({ ranks: [k], params: paramsAt(d, [k]), error: curve[k]! });
@@ -174,7 +178,9 @@ export function chooseGlobal(ds: Decomposed[], budget: number): { choices: Choic
     }
   }
   if (met) sel = refine(all, sel, budget);
-  const choices: Choice[] = sel.map((o) => (o.ranks === undefined ? { keep: 'the parameter budget is met without it' } : { ranks: o.ranks }));
+  const choices: Choice[] = sel.map((o) =>
+    o.ranks === undefined ? { keep: 'the parameter budget is met without it' } : { ranks: o.ranks },
+  );
   return { choices, met };
 }
 

@@ -62,7 +62,9 @@ describe('factorize with calibration (data-aware, whitened SVD)', () => {
 
   it('error policy bounds the output error; an async iterable works', async () => {
     const feeds = subspaceFeeds(4, 5);
-    async function* gen() { yield* feeds; }
+    async function* gen() {
+      yield* feeds;
+    }
     const { report } = await factorize(mlp(), { error: 0.1, calibration: gen() });
     const fc1 = report.nodes.find((n) => n.node === 'fc1')!;
     expect(fc1.replaced).toBe(true);

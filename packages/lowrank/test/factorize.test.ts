@@ -6,7 +6,11 @@ import { factorize } from '../src/index.js';
 import { conv1d, convnet, mlp } from './models.js';
 
 describe('factorize: exactness at full rank in onnxruntime-node', () => {
-  for (const [name, make, full] of [['mlp (MatMul, Gemm transB alpha beta)', mlp, 48], ['convnet (strides, pads, auto_pad)', convnet, 16], ['conv1d', conv1d, 24]] as const) {
+  for (const [name, make, full] of [
+    ['mlp (MatMul, Gemm transB alpha beta)', mlp, 48],
+    ['convnet (strides, pads, auto_pad)', convnet, 16],
+    ['conv1d', conv1d, 24],
+  ] as const) {
     it(`${name}: full ranks match the original to 1e-5`, async () => {
       const model = make();
       const text = printModel(model);
@@ -62,11 +66,17 @@ describe('factorize: error policy', () => {
 });
 
 describe('factorize: bad input fails before any work with a code', () => {
-  const codeOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e) => (McError.is(e) ? e.code : String(e)));
+  const codeOf = async (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e) => (McError.is(e) ? e.code : String(e)),
+    );
   it.each([[{ error: -1 }], [{ error: Number.NaN }], [{ ratio: 0 }], [{ energy: 2 }], [{ rank: 1.5 }], [{ error: 0.1, rank: 3 }]])(
-    '%o → E_OPTION', async (opts) => {
+    '%o → E_OPTION',
+    async (opts) => {
       expect(await codeOf(factorize(mlp(), opts as never))).toBe('E_OPTION');
-    });
+    },
+  );
   it('rank larger than any layer allows → E_OPTION', async () => {
     expect(await codeOf(factorize(mlp(), { rank: 65 }))).toBe('E_OPTION');
   });

@@ -11,12 +11,19 @@ function gemm(opset: number, transB: boolean) {
   const x = b.input('x', 'float32', [32, 3]);
   const w = b.initializer('w', lowRankish(transB ? [24, 32] : [32, 24], 31));
   const c = b.initializer('c', randomTensor('float32', [24], 32));
-  b.output(b.node('Gemm', [x, w, c], { transA: 1, transB: transB ? 1 : 0, alpha: attr.float(1.5), beta: attr.float(0.5) }, { name: 'g' }), 'y');
+  b.output(
+    b.node('Gemm', [x, w, c], { transA: 1, transB: transB ? 1 : 0, alpha: attr.float(1.5), beta: attr.float(0.5) }, { name: 'g' }),
+    'y',
+  );
   return b.build();
 }
 
 describe('Gemm variants: full rank matches the original to 1e-5 in ORT', () => {
-  for (const [opset, transB] of [[17, false], [17, true], [9, true]] as const) {
+  for (const [opset, transB] of [
+    [17, false],
+    [17, true],
+    [9, true],
+  ] as const) {
     it(`opset ${opset}, transA=1, transB=${transB ? 1 : 0}${opset < 11 ? ' (first factor gets a zero C)' : ''}`, async () => {
       const model = gemm(opset, transB);
       const { model: out, report } = await factorize(model, { rank: 24, onlyIfSmaller: false });

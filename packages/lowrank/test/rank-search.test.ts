@@ -20,12 +20,19 @@ function kernel(cout: number, cin: number, s: number, seed: number, p: number): 
 
 const BOUNDS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9];
 
-describe('Tucker-2 rank search: the frontier walk gives the exhaustive search\'s pair, reading the error off a moved residual', () => {
+describe("Tucker-2 rank search: the frontier walk gives the exhaustive search's pair, reading the error off a moved residual", () => {
   // [Cout, Cin, S, seed, decay]: square, wide, tall, 1x1 widening (Cout > Cin·S keeps only Cin·S output directions),
   // one input channel, flat and decaying spectra.
   const shapes = [
-    [12, 8, 9, 1, 1], [16, 6, 9, 2, 0], [9, 14, 3, 3, 1.5], [20, 20, 1, 4, 1], [32, 1, 9, 5, 1], [48, 12, 1, 6, 0.5],
-    [24, 24, 9, 7, 0], [24, 16, 9, 8, 2], [6, 40, 1, 9, 1],
+    [12, 8, 9, 1, 1],
+    [16, 6, 9, 2, 0],
+    [9, 14, 3, 3, 1.5],
+    [20, 20, 1, 4, 1],
+    [32, 1, 9, 5, 1],
+    [48, 12, 1, 6, 0.5],
+    [24, 24, 9, 7, 0],
+    [24, 16, 9, 8, 2],
+    [6, 40, 1, 9, 1],
   ] as const;
   for (const [cout, cin, s, seed, p] of shapes) {
     it(`${cout}x${cin}x${s} (seed ${seed}, decay ${p}): same ranks as selectTuckerRanks at every bound; error = a fresh reconstruction's`, () => {
@@ -36,7 +43,8 @@ describe('Tucker-2 rank search: the frontier walk gives the exhaustive search\'s
         const ref = selectTuckerRanks(oracle, bound);
         const got = searchTuckerRanks(w, t, bound, { method: 'walk' });
         expect(got === undefined ? undefined : [got.kIn, got.kOut, got.params], `bound ${bound}`).toEqual(
-          ref === undefined ? undefined : [ref.kIn, ref.kOut, ref.params]);
+          ref === undefined ? undefined : [ref.kIn, ref.kOut, ref.params],
+        );
         if (got !== undefined) {
           expect(Math.abs(got.error - l1RelError(w, reconstruct(t, got.kIn, got.kOut)))).toBeLessThan(1e-9);
           expect(got.error).toBeLessThanOrEqual(bound);
@@ -47,7 +55,12 @@ describe('Tucker-2 rank search: the frontier walk gives the exhaustive search\'s
 });
 
 describe('Tucker-2 rank search guided by the core energies (large layers): meets the bound, within 3% of the cheapest pair', () => {
-  for (const [cout, cin, s, seed, p] of [[40, 32, 9, 11, 0], [48, 40, 9, 12, 1], [64, 24, 9, 13, 0.5], [96, 64, 1, 14, 1]] as const) {
+  for (const [cout, cin, s, seed, p] of [
+    [40, 32, 9, 11, 0],
+    [48, 40, 9, 12, 1],
+    [64, 24, 9, 13, 0.5],
+    [96, 64, 1, 14, 1],
+  ] as const) {
     it(`${cout}x${cin}x${s} (seed ${seed}, decay ${p})`, () => {
       const w = kernel(cout, cin, s, seed, p);
       const t = tucker2(w, cout, cin, s);
@@ -62,7 +75,9 @@ describe('Tucker-2 rank search guided by the core energies (large layers): meets
         const actual = l1RelError(w, reconstruct(t, got!.kIn, got!.kOut));
         expect(Math.abs(got!.error - actual)).toBeLessThan(1e-9);
         expect(actual).toBeLessThanOrEqual(bound);
-        expect(got!.params / exact.params, `bound ${bound}: ${got!.kIn},${got!.kOut} vs ${exact.kIn},${exact.kOut}`).toBeLessThanOrEqual(1.03);
+        expect(got!.params / exact.params, `bound ${bound}: ${got!.kIn},${got!.kOut} vs ${exact.kIn},${exact.kOut}`).toBeLessThanOrEqual(
+          1.03,
+        );
       }
     });
   }
@@ -92,12 +107,28 @@ const BEFORE: Record<string, Record<string, Record<string, string>>> = {
   },
   'keras/mlperf-tiny/resnet8_cifar10.h5': {
     0.3: {
-      'conv2d/Conv': '3,10', 'conv2d_1/Conv': '12,16', 'conv2d_2/Conv': '13,16', 'conv2d_3/Conv': '13,32', 'conv2d_4/Conv': '22,32',
-      'conv2d_5/Conv': '9,32', 'conv2d_6/Conv': '32,44', 'conv2d_7/Conv': '51,64', 'conv2d_8/Conv': '15,64', 'dense/MatMul': '8',
+      'conv2d/Conv': '3,10',
+      'conv2d_1/Conv': '12,16',
+      'conv2d_2/Conv': '13,16',
+      'conv2d_3/Conv': '13,32',
+      'conv2d_4/Conv': '22,32',
+      'conv2d_5/Conv': '9,32',
+      'conv2d_6/Conv': '32,44',
+      'conv2d_7/Conv': '51,64',
+      'conv2d_8/Conv': '15,64',
+      'dense/MatMul': '8',
     },
     0.7: {
-      'conv2d/Conv': '3,4', 'conv2d_1/Conv': '6,9', 'conv2d_2/Conv': '7,10', 'conv2d_3/Conv': '8,15', 'conv2d_4/Conv': '10,15',
-      'conv2d_5/Conv': '4,32', 'conv2d_6/Conv': '19,18', 'conv2d_7/Conv': '64,20', 'conv2d_8/Conv': '4,64', 'dense/MatMul': '4',
+      'conv2d/Conv': '3,4',
+      'conv2d_1/Conv': '6,9',
+      'conv2d_2/Conv': '7,10',
+      'conv2d_3/Conv': '8,15',
+      'conv2d_4/Conv': '10,15',
+      'conv2d_5/Conv': '4,32',
+      'conv2d_6/Conv': '19,18',
+      'conv2d_7/Conv': '64,20',
+      'conv2d_8/Conv': '4,64',
+      'dense/MatMul': '4',
     },
   },
 };

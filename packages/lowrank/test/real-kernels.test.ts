@@ -13,13 +13,17 @@ describe.skipIf(!existsSync(file))('rank selection on real trained kernels (mnis
   const model = existsSync(file) ? await loadOnnx(file) : undefined;
   const init = (name: string) => Float64Array.from(model!.graph.initializers.get(name)!.constValue!.data as Float32Array);
 
-  it.each([['Parameter5', 8, 1, 25], ['Parameter87', 16, 8, 25]] as const)('%s: the pair is the cheapest feasible one', (name, cout, cin, s) => {
+  it.each([
+    ['Parameter5', 8, 1, 25],
+    ['Parameter87', 16, 8, 25],
+  ] as const)('%s: the pair is the cheapest feasible one', (name, cout, cin, s) => {
     const w = init(name);
     const oracle = new TuckerErrorOracle(w, tucker2(w, cout, cin, s));
     for (const bound of [0.1, 0.2, 0.3, 0.5, 0.7]) {
       const c = selectTuckerRanks(oracle, bound);
       let best = s * cin * cout;
-      for (let x = 1; x <= cin; x++) for (let y = 1; y <= cout; y++) if (oracle.error(x, y) <= bound) best = Math.min(best, tuckerParams(cin, cout, s, x, y));
+      for (let x = 1; x <= cin; x++)
+        for (let y = 1; y <= cout; y++) if (oracle.error(x, y) <= bound) best = Math.min(best, tuckerParams(cin, cout, s, x, y));
       if (best === s * cin * cout) expect(c).toBeUndefined();
       else expect(c?.params).toBe(best);
     }

@@ -16,10 +16,14 @@ const have = existsSync(cntk) && existsSync(`${mnistDir}/t10k-images-idx3-ubyte.
 async function accuracy(model: Model, data: Dataset): Promise<number> {
   const s = await createSession(model);
   try {
-    const r = await evaluate(async (b) => {
-      const out = await s.run({ [s.inputNames[0]!]: new Tensor('float32', b.dims, b.x) });
-      return out[s.outputNames[0]!]!.data as Float32Array;
-    }, data, { batchSize: 1, scale: 1, limit: 1000 });
+    const r = await evaluate(
+      async (b) => {
+        const out = await s.run({ [s.inputNames[0]!]: new Tensor('float32', b.dims, b.x) });
+        return out[s.outputNames[0]!]!.data as Float32Array;
+      },
+      data,
+      { batchSize: 1, scale: 1, limit: 1000 },
+    );
     return r.top1;
   } finally {
     await s.release();

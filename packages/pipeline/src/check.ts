@@ -67,6 +67,7 @@ export async function checkStep(before: Model, after: Model, feeds: readonly Fee
   const fails: string[] = [];
   if (!Number.isFinite(maxAbs)) fails.push('outputs are not finite or change shape');
   if (policy.minCosine !== undefined && cosine < policy.minCosine) fails.push(`cosine ${cosine.toFixed(4)} < ${policy.minCosine}`);
-  if (policy.minTop1 !== undefined && top1 !== undefined && top1 < policy.minTop1) fails.push(`top-1 agreement ${top1.toFixed(4)} < ${policy.minTop1}`);
+  if (policy.minTop1 !== undefined && top1 !== undefined && top1 < policy.minTop1)
+    fails.push(`top-1 agreement ${top1.toFixed(4)} < ${policy.minTop1}`);
   return { ok: fails.length === 0, maxAbs, cosine, top1, samples, ...(fails.length > 0 && { reason: fails.join('; ') }) };
 }

@@ -39,7 +39,13 @@ export async function* feedsFrom(data: Dataset, model: Model, opts: FeedOptions 
   const batchSize = opts.batchSize ?? FEED_DEFAULTS.batchSize;
   const fixedBatch = typeof input.shape?.[0] === 'number' ? input.shape[0] : undefined;
   // A model with a fixed batch dimension cannot take a short last batch.
-  const batches = data.batches({ batchSize: fixedBatch ?? batchSize, limit: opts.limit ?? FEED_DEFAULTS.limit, layout, dropLast: fixedBatch !== undefined, ...(opts.scale !== undefined && { scale: opts.scale }) });
+  const batches = data.batches({
+    batchSize: fixedBatch ?? batchSize,
+    limit: opts.limit ?? FEED_DEFAULTS.limit,
+    layout,
+    dropLast: fixedBatch !== undefined,
+    ...(opts.scale !== undefined && { scale: opts.scale }),
+  });
   for await (const b of batches) yield { [input.name]: new Tensor('float32', [...b.dims], b.x) };
 }
 

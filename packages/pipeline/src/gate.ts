@@ -50,13 +50,22 @@ export interface GateReport extends AgreementReport {
  */
 export async function gate(reference: Model, candidate: Model, opts: GateOptions): Promise<GateReport> {
   const scale = opts.feed?.scale;
-  const common = { technique: opts.technique, ...(opts.candidate !== undefined && { candidate: opts.candidate }), ...(scale !== undefined && { scale }) };
+  const common = {
+    technique: opts.technique,
+    ...(opts.candidate !== undefined && { candidate: opts.candidate }),
+    ...(scale !== undefined && { scale }),
+  };
   if (opts.heldOut === undefined) return checkAgreement(reference, candidate, common);
   const feeds = await collectFeeds(feedsFrom(opts.heldOut, reference, { ...opts.feed, limit: 128, batchSize: 32 }), 4);
   // On labelled data the accuracy bound is the measure: the agreement check keeps only NaN/Inf, shapes and exactness.
   // Unlabelled data keeps the cosine bound instead.
   const labelled = opts.heldOut.hasLabels;
-  const report: GateReport = await checkAgreement(reference, candidate, { ...common, feeds, inputs: `${opts.heldOut.name} data`, cosine: !labelled });
+  const report: GateReport = await checkAgreement(reference, candidate, {
+    ...common,
+    feeds,
+    inputs: `${opts.heldOut.name} data`,
+    cosine: !labelled,
+  });
   if (!report.ok || !labelled) return report;
   const maxDrop = opts.maxAccuracyDrop ?? GATE_THRESHOLDS[opts.technique].maxAccuracyDrop;
   const feed: FeedOptions = { ...opts.feed, limit: opts.feed?.limit ?? GATE_DEFAULTS.heldOutSamples };
@@ -74,7 +83,9 @@ export async function gate(reference: Model, candidate: Model, opts: GateOptions
     return report;
   }
   if (!(drop <= maxDrop + 1e-9)) {
-    report.failures.push(`top-1 accuracy on ${b.dataset} fell ${drop.toFixed(2)} points (${(a.top1 * 100).toFixed(2)}% -> ${(b.top1 * 100).toFixed(2)}%, ${b.total} samples), more than --max-accuracy-drop ${maxDrop}`);
+    report.failures.push(
+      `top-1 accuracy on ${b.dataset} fell ${drop.toFixed(2)} points (${(a.top1 * 100).toFixed(2)}% -> ${(b.top1 * 100).toFixed(2)}%, ${b.total} samples), more than --max-accuracy-drop ${maxDrop}`,
+    );
     report.ok = false;
   }
   return report;
@@ -90,9 +101,13 @@ export async function gate(reference: Model, candidate: Model, opts: GateOptions
  */
 export function gateFailure(r: GateReport, output?: string): McError {
   const where = output === undefined ? '' : `; nothing was written to ${output}`;
-  return new McError('E_VERIFY', `verification failed (${r.technique}, ${r.inputs}): ${r.failures.join('; ')}${where} — use gentler settings, pass --max-accuracy-drop to allow more loss with --dataset, or --no-verify to write it unverified`, {
-    ...(output !== undefined && { context: { file: output } }),
-  });
+  return new McError(
+    'E_VERIFY',
+    `verification failed (${r.technique}, ${r.inputs}): ${r.failures.join('; ')}${where} — use gentler settings, pass --max-accuracy-drop to allow more loss with --dataset, or --no-verify to write it unverified`,
+    {
+      ...(output !== undefined && { context: { file: output } }),
+    },
+  );
 }
 
 /** A node a technique left alone, and why. */
@@ -130,7 +145,13 @@ export interface ChangeReport {
  */
 export function nothingChanged(report: ChangeReport): NothingChanged | undefined {
   const passed = [...(report.passedThrough ?? [])];
-  const first = (nodes: Untouched[]): string => (nodes.length === 0 ? '' : `: ${nodes.slice(0, 3).map((n) => `${n.opType} '${n.node}' (${n.reason})`).join(', ')}${nodes.length > 3 ? `, +${nodes.length - 3} more` : ''}`);
+  const first = (nodes: Untouched[]): string =>
+    nodes.length === 0
+      ? ''
+      : `: ${nodes
+          .slice(0, 3)
+          .map((n) => `${n.opType} '${n.node}' (${n.reason})`)
+          .join(', ')}${nodes.length > 3 ? `, +${nodes.length - 3} more` : ''}`;
   switch (report.technique) {
     case 'lowrank': {
       if ((report.nodes ?? []).some((n) => n.replaced === true)) return undefined;
@@ -143,9 +164,14 @@ export function nothingChanged(report: ChangeReport): NothingChanged | undefined
     }
     case 'prune': {
       if ((report.achieved ?? 0) > 0) return undefined;
-      const groups = (report.groups ?? []).filter((g) => g.fixed === g.channels).map((g) => ({ node: g.roots.join(', '), opType: 'group', reason: g.reasons.join('; ') }));
+      const groups = (report.groups ?? [])
+        .filter((g) => g.fixed === g.channels)
+        .map((g) => ({ node: g.roots.join(', '), opType: 'group', reason: g.reasons.join('; ') }));
       const nodes = [...passed, ...groups];
-      return { reason: `${report.nothingToPrune ?? 'no weight or channel was pruned'}${report.nothingToPrune === undefined ? first(nodes) : ''}`, nodes };
+      return {
+        reason: `${report.nothingToPrune ?? 'no weight or channel was pruned'}${report.nothingToPrune === undefined ? first(nodes) : ''}`,
+        nodes,
+      };
     }
     default:
       return undefined;

@@ -1,8 +1,35 @@
 export { pipeline, techniqueOf, recipeMaxAccuracyDrop, type PipelineOptions, type PipelineResult, type StepResult } from './pipeline.js';
 export { parseRecipe, type Recipe, type RecipeStep } from './recipe.js';
-export { STEPS, STEP_NAMES, type PipelineStep, type StepName, type StepContext, type TechniqueReport, type QuantizeStepOptions } from './steps.js';
+export {
+  STEPS,
+  STEP_NAMES,
+  type PipelineStep,
+  type StepName,
+  type StepContext,
+  type TechniqueReport,
+  type QuantizeStepOptions,
+} from './steps.js';
 export { checkStep, type CheckPolicy, type StepCheck } from './check.js';
 export { feedsFrom, collectFeeds, FEED_DEFAULTS, type Feeds, type FeedOptions } from './feeds.js';
 export { optimize, OPTIMIZE_DEFAULTS, type OptimizeOptions, type OptimizeResult, type Candidate } from './optimize.js';
-export { measure, accuracyOf, evaluateModel, EVALUATE_DEFAULTS, latencyOf, type Measurement, type ModelEvaluation, type Target } from './measure.js';
-export { gate, GATE_DEFAULTS, gateFailure, nothingChanged, type GateOptions, type GateReport, type NothingChanged, type Untouched, type ChangeReport } from './gate.js';
+export {
+  measure,
+  accuracyOf,
+  evaluateModel,
+  EVALUATE_DEFAULTS,
+  latencyOf,
+  type Measurement,
+  type ModelEvaluation,
+  type Target,
+} from './measure.js';
+export {
+  gate,
+  GATE_DEFAULTS,
+  gateFailure,
+  nothingChanged,
+  type GateOptions,
+  type GateReport,
+  type NothingChanged,
+  type Untouched,
+  type ChangeReport,
+} from './gate.js';

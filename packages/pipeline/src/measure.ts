@@ -141,10 +141,24 @@ export async function singleFeed(data: Dataset, model: Model, feed: FeedOptions 
  * const m = await measure(model, mnistTest, { feed: { scale: 1, limit: 2000 } });
  * ```
  */
-export async function measure(model: Model, data: Dataset, opts: { feed?: FeedOptions; target?: Target; latency?: boolean; latencyBatch?: number } = {}): Promise<Measurement> {
+export async function measure(
+  model: Model,
+  data: Dataset,
+  opts: { feed?: FeedOptions; target?: Target; latency?: boolean; latencyBatch?: number } = {},
+): Promise<Measurement> {
   const bytes = writeOnnx(model);
   const stats = modelStats(model.clone());
   const accuracy = await accuracyOf(model, data, opts.feed);
-  const latencyMs = opts.latency === false ? NaN : await latencyOf(model, await singleFeed(data, model, opts.feed, opts.latencyBatch), opts.target ?? 'ort-cpu');
-  return { params: stats.params, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length, macs: stats.macs, accuracy, latencyMs };
+  const latencyMs =
+    opts.latency === false
+      ? NaN
+      : await latencyOf(model, await singleFeed(data, model, opts.feed, opts.latencyBatch), opts.target ?? 'ort-cpu');
+  return {
+    params: stats.params,
+    bytes: bytes.length,
+    gzipBytes: gzipSync(bytes, { level: 9 }).length,
+    macs: stats.macs,
+    accuracy,
+    latencyMs,
+  };
 }

@@ -35,9 +35,12 @@ export interface OptimizeOptions {
  * @example
  * OPTIMIZE_DEFAULTS.timeBudgetSeconds; // 1200
  */
-export const OPTIMIZE_DEFAULTS = { target: 'ort-cpu', latencyBatch: 1, recoverEpochs: 1, timeBudgetSeconds: 1200 } as const satisfies Required<
-  Pick<OptimizeOptions, 'target' | 'latencyBatch' | 'recoverEpochs' | 'timeBudgetSeconds'>
->;
+export const OPTIMIZE_DEFAULTS = {
+  target: 'ort-cpu',
+  latencyBatch: 1,
+  recoverEpochs: 1,
+  timeBudgetSeconds: 1200,
+} as const satisfies Required<Pick<OptimizeOptions, 'target' | 'latencyBatch' | 'recoverEpochs' | 'timeBudgetSeconds'>>;
 
 /** One model the search built and measured. */
 export interface Candidate {
@@ -79,13 +82,21 @@ const LOWRANK_ERRORS = [0.1, 0.2, 0.3, 0.45, 0.6];
  */
 export async function optimize(model: Model, opts: OptimizeOptions): Promise<OptimizeResult> {
   if (!(opts.maxAccuracyDrop >= 0)) {
-    throw new McError('E_OPTION', `max accuracy drop must be a number of percentage points >= 0, got ${opts.maxAccuracyDrop}; e.g. --max-accuracy-drop 0.5`);
+    throw new McError(
+      'E_OPTION',
+      `max accuracy drop must be a number of percentage points >= 0, got ${opts.maxAccuracyDrop}; e.g. --max-accuracy-drop 0.5`,
+    );
   }
   const t0 = performance.now();
   const budget = (opts.timeBudgetSeconds ?? OPTIMIZE_DEFAULTS.timeBudgetSeconds) * 1000;
   const target = opts.target ?? OPTIMIZE_DEFAULTS.target;
   const seen: Candidate[] = [];
-  const measureOpts = { ...(opts.feed !== undefined && { feed: opts.feed }), target, latency: opts.objective === 'latency', ...(opts.latencyBatch !== undefined && { latencyBatch: opts.latencyBatch }) };
+  const measureOpts = {
+    ...(opts.feed !== undefined && { feed: opts.feed }),
+    target,
+    latency: opts.objective === 'latency',
+    ...(opts.latencyBatch !== undefined && { latencyBatch: opts.latencyBatch }),
+  };
   const base = await measure(model, opts.search, measureOpts);
   const baseline: Candidate = { label: 'input', steps: [], measurement: base, drop: 0, feasible: true };
   const models = new Map<Candidate, Model>();
@@ -94,7 +105,12 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
   const score = (c: Candidate): number => (opts.objective === 'size' ? c.measurement.bytes : c.measurement.latencyMs);
 
   // Runs `steps` on `on` (a candidate already built, else the input) and records the whole recipe that led there.
-  const tryCandidate = async (label: string, steps: PipelineStep[], on?: Candidate, data: Dataset = opts.search): Promise<Candidate | undefined> => {
+  const tryCandidate = async (
+    label: string,
+    steps: PipelineStep[],
+    on?: Candidate,
+    data: Dataset = opts.search,
+  ): Promise<Candidate | undefined> => {
     opts.signal?.throwIfAborted();
     if (performance.now() - t0 > budget) {
       stoppedBy = 'time';
@@ -103,7 +119,11 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
     let out: Model;
     let layers: string[] = [];
     try {
-      const r = await pipeline(on === undefined ? model : models.get(on)!, steps, { data, ...(opts.feed !== undefined && { feed: opts.feed }), verify: false });
+      const r = await pipeline(on === undefined ? model : models.get(on)!, steps, {
+        data,
+        ...(opts.feed !== undefined && { feed: opts.feed }),
+        verify: false,
+      });
       out = r.model;
       const last = r.steps.at(-1)?.report.nodes ?? [];
       layers = [...last].sort((a, b) => (b.bytesBefore ?? 0) - (a.bytesBefore ?? 0)).map((n) => n.node);
@@ -115,7 +135,13 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
     const drop = (base.accuracy - m.accuracy) * 100;
     // A candidate counts only when it improves the objective and stays within the accuracy budget.
     const better = opts.objective === 'size' ? m.bytes < base.bytes : m.latencyMs < base.latencyMs;
-    const c: Candidate = { label, steps: [...(on?.steps ?? []), ...steps], measurement: m, drop, feasible: better && drop <= opts.maxAccuracyDrop };
+    const c: Candidate = {
+      label,
+      steps: [...(on?.steps ?? []), ...steps],
+      measurement: m,
+      drop,
+      feasible: better && drop <= opts.maxAccuracyDrop,
+    };
     seen.push(c);
     models.set(c, out);
     reports.set(c, layers);
@@ -125,7 +151,16 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
   // Label-free recovery of a structural candidate: the whole recipe again from the input (the input is the teacher).
   const recover = async (c: Candidate | undefined): Promise<Candidate | undefined> => {
     if (c === undefined || c.drop <= opts.maxAccuracyDrop || opts.train === undefined || stoppedBy === 'time') return c;
-    const distillStep: PipelineStep = { step: 'distill', options: { unlabeled: true, epochs: opts.recoverEpochs ?? OPTIMIZE_DEFAULTS.recoverEpochs, batchSize: 64, learningRate: 1e-3, seed: 1 } };
+    const distillStep: PipelineStep = {
+      step: 'distill',
+      options: {
+        unlabeled: true,
+        epochs: opts.recoverEpochs ?? OPTIMIZE_DEFAULTS.recoverEpochs,
+        batchSize: 64,
+        learningRate: 1e-3,
+        seed: 1,
+      },
+    };
     return (await tryCandidate(`${c.label} + distill`, [...c.steps, distillStep], undefined, opts.train)) ?? c;
   };
 
@@ -172,7 +207,9 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
   }
   // For latency without a low-rank model inside the budget: the mildest low rank that overshot, recovered.
   if (opts.objective === 'latency' && lowrank === undefined && opts.train !== undefined) {
-    const over = seen.filter((c) => c.steps.length === 1 && c.steps[0]!.step === 'lowrank' && c.measurement.macs < base.macs).sort((a, b) => b.measurement.macs - a.measurement.macs)[0];
+    const over = seen
+      .filter((c) => c.steps.length === 1 && c.steps[0]!.step === 'lowrank' && c.measurement.macs < base.macs)
+      .sort((a, b) => b.measurement.macs - a.measurement.macs)[0];
     await recover(over);
   }
 
@@ -188,7 +225,11 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
       const layers = (reports.get(over) ?? []).slice(0, 12);
       const gains: [string, number][] = [];
       for (const node of layers) {
-        const c = await tryCandidate(`${over.label} except ${node}`, [{ step: 'quantize', options: { ...q.options, exclude: [node] } as typeof q.options }], on);
+        const c = await tryCandidate(
+          `${over.label} except ${node}`,
+          [{ step: 'quantize', options: { ...q.options, exclude: [node] } as typeof q.options }],
+          on,
+        );
         if (c === undefined || c.feasible) break;
         gains.push([node, over.drop - c.drop]);
       }
@@ -198,7 +239,11 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
         for (const [node] of gains.slice(0, 4)) {
           keep.push(node);
           if (keep.length === 1) continue; // measured above
-          const c = await tryCandidate(`${over.label} except ${keep.join(', ')}`, [{ step: 'quantize', options: { ...q.options, exclude: [...keep] } as typeof q.options }], on);
+          const c = await tryCandidate(
+            `${over.label} except ${keep.join(', ')}`,
+            [{ step: 'quantize', options: { ...q.options, exclude: [...keep] } as typeof q.options }],
+            on,
+          );
           if (c === undefined || c.feasible) break;
         }
       }
@@ -221,8 +266,16 @@ export async function optimize(model: Model, opts: OptimizeOptions): Promise<Opt
   const feasible = seen.filter((c) => c.feasible);
   const best = feasible.length === 0 ? undefined : feasible.reduce((a, b) => (score(b) < score(a) ? b : a));
   const all = [baseline, ...seen];
-  const pareto = all.filter((c) => !all.some((o) => o !== c && score(o) <= score(c) && o.measurement.accuracy >= c.measurement.accuracy && (score(o) < score(c) || o.measurement.accuracy > c.measurement.accuracy)));
+  const pareto = all.filter(
+    (c) =>
+      !all.some(
+        (o) =>
+          o !== c &&
+          score(o) <= score(c) &&
+          o.measurement.accuracy >= c.measurement.accuracy &&
+          (score(o) < score(c) || o.measurement.accuracy > c.measurement.accuracy),
+      ),
+  );
   pareto.sort((a, b) => score(a) - score(b));
   return { model: best === undefined ? model : models.get(best)!, best, baseline, seen, pareto, stoppedBy };
 }
-

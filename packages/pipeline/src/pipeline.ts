@@ -77,8 +77,18 @@ export function recipeMaxAccuracyDrop(steps: readonly PipelineStep[]): number {
 }
 
 /** A step's check against its technique's thresholds (the default when the step sets no bounds of its own). */
-async function techniqueCheck(before: Model, after: Model, technique: GateTechnique, feeds: readonly Feeds[] | undefined, scale: number | undefined): Promise<StepCheck> {
-  const r = await checkAgreement(before, after, { technique, ...(feeds !== undefined && { feeds }), ...(scale !== undefined && { scale }) });
+async function techniqueCheck(
+  before: Model,
+  after: Model,
+  technique: GateTechnique,
+  feeds: readonly Feeds[] | undefined,
+  scale: number | undefined,
+): Promise<StepCheck> {
+  const r = await checkAgreement(before, after, {
+    technique,
+    ...(feeds !== undefined && { feeds }),
+    ...(scale !== undefined && { scale }),
+  });
   const outs = Object.values(r.outputs);
   const top1s = outs.flatMap((o) => (o.top1 === undefined ? [] : [o.top1]));
   return {
@@ -105,10 +115,15 @@ async function techniqueCheck(before: Model, after: Model, technique: GateTechni
  * ]);
  * ```
  */
-export async function pipeline(model: Model, steps: readonly (PipelineStep & { check?: CheckPolicy })[], opts: PipelineOptions = {}): Promise<PipelineResult> {
+export async function pipeline(
+  model: Model,
+  steps: readonly (PipelineStep & { check?: CheckPolicy })[],
+  opts: PipelineOptions = {},
+): Promise<PipelineResult> {
   const verify = opts.verify ?? true;
   let feeds = opts.verifyFeeds;
-  if (verify && feeds === undefined && opts.data !== undefined) feeds = await collectFeeds(feedsFrom(opts.data, model, { ...opts.feed, limit: 64 }));
+  if (verify && feeds === undefined && opts.data !== undefined)
+    feeds = await collectFeeds(feedsFrom(opts.data, model, { ...opts.feed, limit: 64 }));
   const results: StepResult[] = [];
   // A pruned input file's stored forms become dense weights with masks again, so every step sees every weight.
   let current = unstorePruned(model).model;
@@ -126,7 +141,10 @@ export async function pipeline(model: Model, steps: readonly (PipelineStep & { c
       });
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      throw new McError(McError.is(e) ? e.code : 'E_INVARIANT', `step ${index + 1} (${s.step}) failed: ${msg}`, { cause: e, context: { ...(McError.is(e) ? e.context : {}), step: s.step } });
+      throw new McError(McError.is(e) ? e.code : 'E_INVARIANT', `step ${index + 1} (${s.step}) failed: ${msg}`, {
+        cause: e,
+        context: { ...(McError.is(e) ? e.context : {}), step: s.step },
+      });
     }
     // Pruned weights keep their masks across every step (fine-tuning honours them; a step that replaced a weight, such
     // as low rank, is reported: its sparsity is gone).
@@ -143,13 +161,22 @@ export async function pipeline(model: Model, steps: readonly (PipelineStep & { c
       const scale = opts.feed?.scale;
       const check =
         policy !== undefined
-          ? await checkStep(current, out.model, feeds ?? [0, 1, 2, 3].map((k) => syntheticFeeds(model, k, { ...(scale !== undefined && { scale }) })), policy)
+          ? await checkStep(
+              current,
+              out.model,
+              feeds ?? [0, 1, 2, 3].map((k) => syntheticFeeds(model, k, { ...(scale !== undefined && { scale }) })),
+              policy,
+            )
           : await techniqueCheck(current, out.model, techniqueOf(s), feeds, scale);
       result.check = check;
       if (!check.ok) {
-        throw new McError('E_VERIFY', `step ${index + 1} (${s.step}) failed verification in onnxruntime-node: ${check.reason}; nothing was written — relax the step's options or its check bounds`, {
-          context: { step: s.step },
-        });
+        throw new McError(
+          'E_VERIFY',
+          `step ${index + 1} (${s.step}) failed verification in onnxruntime-node: ${check.reason}; nothing was written — relax the step's options or its check bounds`,
+          {
+            context: { step: s.step },
+          },
+        );
       }
     }
     result.seconds = (performance.now() - t0) / 1000;

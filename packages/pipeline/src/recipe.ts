@@ -38,17 +38,22 @@ export function parseRecipe(text: string, file = 'recipe'): Recipe {
   try {
     doc = /^\s*[[{]/.test(text) ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new McError('E_FORMAT', `recipe ${file} is not valid JSON or YAML: ${e instanceof Error ? e.message : String(e)}`, { context: { file }, cause: e });
+    throw new McError('E_FORMAT', `recipe ${file} is not valid JSON or YAML: ${e instanceof Error ? e.message : String(e)}`, {
+      context: { file },
+      cause: e,
+    });
   }
   const root = Array.isArray(doc) ? { steps: doc } : doc;
-  if (!isRecord(root) || !Array.isArray(root.steps)) fail(file, 'top level', "expected {steps: [...]} (or a list of steps); e.g. steps: [{lowrank: {error: 0.3}}]");
+  if (!isRecord(root) || !Array.isArray(root.steps))
+    fail(file, 'top level', 'expected {steps: [...]} (or a list of steps); e.g. steps: [{lowrank: {error: 0.3}}]');
   for (const k of Object.keys(root)) if (k !== 'steps' && k !== 'data') fail(file, 'top level', `unknown key '${k}'; allowed: steps, data`);
   if (root.steps.length === 0) fail(file, 'steps', 'the list is empty; add at least one step');
   const steps = root.steps.map((raw, i) => parseStep(raw, i, file));
   const recipe: Recipe = { steps };
   if (root.data !== undefined) {
     const d = root.data;
-    if (!isRecord(d) || typeof d.dataset !== 'string' || typeof d.dir !== 'string') fail(file, 'data', "expected {dataset: 'mnist'|'cifar10'|'npy', dir: '<folder>'}");
+    if (!isRecord(d) || typeof d.dataset !== 'string' || typeof d.dir !== 'string')
+      fail(file, 'data', "expected {dataset: 'mnist'|'cifar10'|'npy', dir: '<folder>'}");
     recipe.data = { dataset: d.dataset, dir: d.dir, ...(typeof d.scale === 'number' && { scale: d.scale }) };
   }
   return recipe;
@@ -65,7 +70,8 @@ function parseStep(raw: unknown, i: number, file: string): RecipeStep {
     opts = rest;
   } else {
     const keys = Object.keys(raw);
-    if (keys.length !== 1) fail(file, where, `expected one key naming the step (${STEP_NAMES.join(', ')}), found ${keys.length}: ${keys.join(', ')}`);
+    if (keys.length !== 1)
+      fail(file, where, `expected one key naming the step (${STEP_NAMES.join(', ')}), found ${keys.length}: ${keys.join(', ')}`);
     name = keys[0];
     const v = raw[keys[0]!] ?? {};
     if (!isRecord(v)) fail(file, where, `options of '${String(name)}' must be an object`);
@@ -84,11 +90,14 @@ function parseStep(raw: unknown, i: number, file: string): RecipeStep {
     if (!isRecord(check)) fail(file, `${where} (${name})`, 'check must be an object like {minTop1: 0.99}');
     for (const [k, v] of Object.entries(check)) {
       if (!CHECK_KEYS.includes(k)) fail(file, `${where} (${name}) check`, `unknown key '${k}'; allowed: ${CHECK_KEYS.join(', ')}`);
-      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(file, `${where} (${name}) check`, `${k} must be a number in [0, 1], got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+        fail(file, `${where} (${name}) check`, `${k} must be a number in [0, 1], got ${JSON.stringify(v)}`);
     }
     policy = check as CheckPolicy;
   }
-  if (name === 'quantize' && typeof options.mode !== 'string') fail(file, `${where} (quantize)`, "needs a mode, e.g. {quantize: {mode: 'int8-static'}}");
-  if (name === 'prune' && options.mode !== 'magnitude' && options.mode !== 'channels') fail(file, `${where} (prune)`, "needs mode 'magnitude' (with sparsity) or 'channels' (with ratio)");
+  if (name === 'quantize' && typeof options.mode !== 'string')
+    fail(file, `${where} (quantize)`, "needs a mode, e.g. {quantize: {mode: 'int8-static'}}");
+  if (name === 'prune' && options.mode !== 'magnitude' && options.mode !== 'channels')
+    fail(file, `${where} (prune)`, "needs mode 'magnitude' (with sparsity) or 'channels' (with ratio)");
   return { step: name, options, ...(policy !== undefined && { check: policy }) } as RecipeStep;
 }

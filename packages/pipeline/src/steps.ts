@@ -29,7 +29,11 @@ export interface StepContext {
 }
 
 /** Options a recipe gives `quantize` (calibration, runner and callbacks come from the pipeline). */
-export type QuantizeStepOptions = QuantizeOptions extends infer Q ? (Q extends QuantizeOptions ? Omit<Q, 'calibration' | 'runner' | 'onProgress' | 'signal'> & { calibrationSamples?: number } : never) : never;
+export type QuantizeStepOptions = QuantizeOptions extends infer Q
+  ? Q extends QuantizeOptions
+    ? Omit<Q, 'calibration' | 'runner' | 'onProgress' | 'signal'> & { calibrationSamples?: number }
+    : never
+  : never;
 
 /** Omit over each member of a union (plain Omit keeps only the keys all members share). */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -53,12 +57,33 @@ interface StepDef {
 
 function needData(step: string, ctx: StepContext): Dataset {
   if (ctx.data === undefined) {
-    throw new McError('E_OPTION', `step '${step}' needs data; pass --dataset and --data-dir (or 'data' in the recipe)`, { context: { step } });
+    throw new McError('E_OPTION', `step '${step}' needs data; pass --dataset and --data-dir (or 'data' in the recipe)`, {
+      context: { step },
+    });
   }
   return ctx.data;
 }
 
-const TRAIN_KEYS = ['epochs', 'batchSize', 'optimizer', 'learningRate', 'schedule', 'weightDecay', 'seed', 'limit', 'validationSplit', 'earlyStopping', 'augment', 'scale', 'mean', 'std', 'bnL1', 'masks', 'freeze', 'onNaN'];
+const TRAIN_KEYS = [
+  'epochs',
+  'batchSize',
+  'optimizer',
+  'learningRate',
+  'schedule',
+  'weightDecay',
+  'seed',
+  'limit',
+  'validationSplit',
+  'earlyStopping',
+  'augment',
+  'scale',
+  'mean',
+  'std',
+  'bnL1',
+  'masks',
+  'freeze',
+  'onNaN',
+];
 
 /** Training keeps the zeros of pruned weights: their masks go to the optimizer (a recipe's own `masks` wins). */
 function masksOf(model: Model): { masks?: Record<string, Uint8Array> } {
@@ -70,10 +95,30 @@ function masksOf(model: Model): { masks?: Record<string, Uint8Array> } {
 export const STEPS: Readonly<Record<StepName, StepDef>> = {
   lowrank: {
     keys: ['error', 'rank', 'ratio', 'energy', 'onlyIfSmaller', 'seed'],
-    run: async (model, options, ctx) => factorize(model, { ...(options as unknown as FactorizeOptions), ...(ctx.signal !== undefined && { signal: ctx.signal }) }),
+    run: async (model, options, ctx) =>
+      factorize(model, { ...(options as unknown as FactorizeOptions), ...(ctx.signal !== undefined && { signal: ctx.signal }) }),
   },
   quantize: {
-    keys: ['mode', 'exclude', 'target', 'keepIoTypes', 'blockList', 'perChannel', 'symmetric', 'reduceRange', 'method', 'percentile', 'activationType', 'bins', 'blockSize', 'format', 'bits', 'seed', 'minElements', 'calibrationSamples'],
+    keys: [
+      'mode',
+      'exclude',
+      'target',
+      'keepIoTypes',
+      'blockList',
+      'perChannel',
+      'symmetric',
+      'reduceRange',
+      'method',
+      'percentile',
+      'activationType',
+      'bins',
+      'blockSize',
+      'format',
+      'bits',
+      'seed',
+      'minElements',
+      'calibrationSamples',
+    ],
     run: async (model, options, ctx) => {
       const { calibrationSamples, ...rest } = options as { calibrationSamples?: number; mode: string };
       const opts = { ...rest, ...(ctx.signal !== undefined && { signal: ctx.signal }) } as Record<string, unknown>;
@@ -85,17 +130,40 @@ export const STEPS: Readonly<Record<StepName, StepDef>> = {
     },
   },
   prune: {
-    keys: ['mode', 'sparsity', 'scope', 'nm', 'storage', 'minElements', 'codebook', 'ratio', 'importance', 'foldBatchNorm', 'minChannels', 'exclude'],
-    run: async (model, options, ctx) => prune(model, { ...(options as unknown as PruneOptions), ...(ctx.signal !== undefined && { signal: ctx.signal }) }),
+    keys: [
+      'mode',
+      'sparsity',
+      'scope',
+      'nm',
+      'storage',
+      'minElements',
+      'codebook',
+      'ratio',
+      'importance',
+      'foldBatchNorm',
+      'minChannels',
+      'exclude',
+    ],
+    run: async (model, options, ctx) =>
+      prune(model, { ...(options as unknown as PruneOptions), ...(ctx.signal !== undefined && { signal: ctx.signal }) }),
   },
   finetune: {
     keys: TRAIN_KEYS,
-    run: async (model, options, ctx) => finetune(model, needData('finetune', ctx), { ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }), ...masksOf(model), ...options } as TrainOptions),
+    run: async (model, options, ctx) =>
+      finetune(model, needData('finetune', ctx), {
+        ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }),
+        ...masksOf(model),
+        ...options,
+      } as TrainOptions),
   },
   distill: {
     keys: [...TRAIN_KEYS, 'temperature', 'alpha', 'unlabeled'],
     run: async (model, options, ctx) =>
-      distill(ctx.original, model, needData('distill', ctx), { ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }), ...masksOf(model), ...options } as DistillOptions),
+      distill(ctx.original, model, needData('distill', ctx), {
+        ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }),
+        ...masksOf(model),
+        ...options,
+      } as DistillOptions),
   },
 };
 

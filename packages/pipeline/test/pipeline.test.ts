@@ -24,7 +24,10 @@ function code(f: () => unknown): string | undefined {
 
 describe('recipes', () => {
   it('parses YAML and JSON, both step spellings', () => {
-    const y = parseRecipe('steps:\n  - lowrank: {error: 0.3}\n  - step: quantize\n    mode: int8-weights\n    check: {minTop1: 0.9}\n', 'r.yaml');
+    const y = parseRecipe(
+      'steps:\n  - lowrank: {error: 0.3}\n  - step: quantize\n    mode: int8-weights\n    check: {minTop1: 0.9}\n',
+      'r.yaml',
+    );
     expect(y.steps).toEqual([
       { step: 'lowrank', options: { error: 0.3 } },
       { step: 'quantize', options: { mode: 'int8-weights' }, check: { minTop1: 0.9 } },
@@ -34,8 +37,12 @@ describe('recipes', () => {
   });
 
   it('an unknown step or option fails at once, naming it and what is allowed', () => {
-    expect(code(() => parseRecipe('steps: [{shrink: {}}]', 'r.yaml'))).toMatch(/E_OPTION: recipe r.yaml: step 1: unknown step 'shrink'; steps are lowrank, quantize, prune/);
-    expect(code(() => parseRecipe('steps: [{lowrank: {eror: 0.1}}]', 'r.yaml'))).toMatch(/step 1 \(lowrank\): unknown option 'eror'; allowed: error, rank/);
+    expect(code(() => parseRecipe('steps: [{shrink: {}}]', 'r.yaml'))).toMatch(
+      /E_OPTION: recipe r.yaml: step 1: unknown step 'shrink'; steps are lowrank, quantize, prune/,
+    );
+    expect(code(() => parseRecipe('steps: [{lowrank: {eror: 0.1}}]', 'r.yaml'))).toMatch(
+      /step 1 \(lowrank\): unknown option 'eror'; allowed: error, rank/,
+    );
     expect(code(() => parseRecipe('steps: []', 'r.yaml'))).toMatch(/empty/);
     expect(code(() => parseRecipe('steps: [{quantize: {}}]', 'r.yaml'))).toMatch(/needs a mode/);
     expect(code(() => parseRecipe('steps: [{lowrank: {check: {minTop1: 2}}}]', 'r.yaml'))).toMatch(/\[0, 1\]/);
@@ -47,10 +54,14 @@ describe.skipIf(!have)('pipeline on the MNIST ONNX model', () => {
   it('lowrank 0.1 → quantize int8-static, each step verified: top1 agreement ≥ 0.95', async () => {
     const model = await loadOnnx(mnistModel);
     const data = await loadMnist(mnistDir, { split: 'test', limit: 512 });
-    const r = await pipeline(model, [
-      { step: 'lowrank', options: { error: 0.1 }, check: { minTop1: 0.95 } },
-      { step: 'quantize', options: { mode: 'int8-static', calibrationSamples: 128 }, check: { minTop1: 0.95 } },
-    ], { data, feed: { scale: 1 } });
+    const r = await pipeline(
+      model,
+      [
+        { step: 'lowrank', options: { error: 0.1 }, check: { minTop1: 0.95 } },
+        { step: 'quantize', options: { mode: 'int8-static', calibrationSamples: 128 }, check: { minTop1: 0.95 } },
+      ],
+      { data, feed: { scale: 1 } },
+    );
     expect(r.steps.map((s) => s.step)).toEqual(['lowrank', 'quantize']);
     for (const s of r.steps) expect(s.check?.ok).toBe(true);
     expect(countOps(r.model).QuantizeLinear).toBeGreaterThan(0);
@@ -59,10 +70,12 @@ describe.skipIf(!have)('pipeline on the MNIST ONNX model', () => {
 
   it('a step that fails verification stops the pipeline and names the step', async () => {
     const model = await loadOnnx(mnistModel);
-    await expect(pipeline(model, [
-      { step: 'lowrank', options: { error: 0.1 } },
-      { step: 'lowrank', options: { rank: 1 }, check: { minTop1: 0.99 } },
-    ])).rejects.toThrow(/step 2 \(lowrank\) failed verification/);
+    await expect(
+      pipeline(model, [
+        { step: 'lowrank', options: { error: 0.1 } },
+        { step: 'lowrank', options: { rank: 1 }, check: { minTop1: 0.99 } },
+      ]),
+    ).rejects.toThrow(/step 2 \(lowrank\) failed verification/);
   });
 });
 
@@ -99,4 +112,3 @@ describe.skipIf(!have)('optimize', () => {
     for (const c of r.seen.filter((s) => s.feasible)) expect(c.measurement.latencyMs).toBeLessThan(r.baseline.measurement.latencyMs);
   });
 });
-

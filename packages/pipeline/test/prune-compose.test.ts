@@ -18,7 +18,11 @@ const have = existsSync(mnistModel) && existsSync(mnistDir);
 const bytes = (m: Model) => writeOnnx(storePruned(m).model).length;
 
 /** Runs the steps one pipeline call each, so every intermediate model can be compared with the one before. */
-async function chain(model: Model, steps: RecipeStep[], data: Awaited<ReturnType<typeof loadMnist>>): Promise<{ models: Model[]; results: StepResult[] }> {
+async function chain(
+  model: Model,
+  steps: RecipeStep[],
+  data: Awaited<ReturnType<typeof loadMnist>>,
+): Promise<{ models: Model[]; results: StepResult[] }> {
   const models = [model];
   const results: StepResult[] = [];
   for (const s of steps) {
@@ -42,7 +46,8 @@ describe.skipIf(!have)('pruned weights compose with every later technique (MNIST
       { step: 'quantize', options: { mode: 'int8-weights' } },
     ];
     const { models, results } = await chain(model, steps, train);
-    for (let i = 1; i < models.length; i++) expect(Buffer.compare(writeOnnx(models[i]!), writeOnnx(models[i - 1]!)), steps[i - 1]!.step).not.toBe(0);
+    for (let i = 1; i < models.length; i++)
+      expect(Buffer.compare(writeOnnx(models[i]!), writeOnnx(models[i - 1]!)), steps[i - 1]!.step).not.toBe(0);
     for (const r of results) {
       for (const p of r.report.passedThrough ?? []) expect(p.reason).not.toMatch(/not a constant initializer/);
       expect(Number.isFinite(r.report.before?.params), r.step).toBe(true);
@@ -65,7 +70,11 @@ describe.skipIf(!have)('pruned weights compose with every later technique (MNIST
       expect(moved, `${name} trained`).toBeGreaterThan(0);
     }
     // The final file is smaller than each technique's alone (accuracy: see the CLI acceptance test on the Keras convnet).
-    const alone = await Promise.all(steps.filter((s) => s.step !== 'finetune').map(async (s) => bytes((await pipeline(model, [s], { data: train, feed: { scale: 1 }, verify: false })).model)));
+    const alone = await Promise.all(
+      steps
+        .filter((s) => s.step !== 'finetune')
+        .map(async (s) => bytes((await pipeline(model, [s], { data: train, feed: { scale: 1 }, verify: false })).model)),
+    );
     const final = bytes(models.at(-1)!);
     for (const b of alone) expect(final).toBeLessThan(b);
   }, 300_000);
@@ -79,7 +88,8 @@ describe.skipIf(!have)('pruned weights compose with every later technique (MNIST
       { step: 'quantize', options: { mode: 'int8-weights' } },
     ];
     const { models, results } = await chain(model, steps, train);
-    for (let i = 1; i < models.length; i++) expect(Buffer.compare(writeOnnx(models[i]!), writeOnnx(models[i - 1]!)), steps[i - 1]!.step).not.toBe(0);
+    for (let i = 1; i < models.length; i++)
+      expect(Buffer.compare(writeOnnx(models[i]!), writeOnnx(models[i - 1]!)), steps[i - 1]!.step).not.toBe(0);
     // Prune saw the factors; nothing was stored sparse inside the pipeline.
     expect(pruneMasks(models[2]!).size).toBeGreaterThan(0);
     expect(models[2]!.graph.sparseInitializers.size).toBe(0);
@@ -102,7 +112,8 @@ describe.skipIf(!have)('pruned weights compose with every later technique (MNIST
     ort.env.wasm.numThreads = 1;
     const s = await ort.InferenceSession.create(writeOnnx(stored.model));
     const [name, t] = Object.entries(feeds[0]!)[0]!;
-    const web = Object.values(await s.run({ [name]: new ort.Tensor('float32', t.data as Float32Array, [...t.dims]) }))[0]!.data as Float32Array;
+    const web = Object.values(await s.run({ [name]: new ort.Tensor('float32', t.data as Float32Array, [...t.dims]) }))[0]!
+      .data as Float32Array;
     await s.release();
     const node = Object.values(await runModel(r.model, feeds[0]!))[0]!.data as Float32Array;
     for (let i = 0; i < node.length; i++) expect(Math.abs(node[i]! - web[i]!)).toBeLessThan(1e-4);

@@ -31,7 +31,11 @@ function elementScores(state: ChannelState, opts: ChannelOptions, warnings: McWa
     const hasBn = bn.every((x) => Number.isFinite(x));
     const open = bn.some((_, i) => !state.isFixed(r.offset + i));
     if (imp.name === 'bn' && !hasBn && open) {
-      warnings.push({ code: 'W_SKIP', node: r.node.name, message: `${r.node.opType} '${r.node.name}' has no BatchNormalization after it; its channels are ranked by L1 norm` });
+      warnings.push({
+        code: 'W_SKIP',
+        node: r.node.name,
+        message: `${r.node.opType} '${r.node.name}' has no BatchNormalization after it; its channels are ranked by L1 norm`,
+      });
     }
     const s = imp.scores({
       node: r.node,
@@ -41,7 +45,10 @@ function elementScores(state: ChannelState, opts: ChannelOptions, warnings: McWa
       ...(hasBn && { bnScale: Float32Array.from(bn) }),
     });
     if (s.length !== r.count) {
-      throw new McError('E_OPTION', `importance '${imp.name}' returned ${s.length} scores for the ${r.count} output channels of ${r.node.opType} '${r.node.name}'; return one score per channel`);
+      throw new McError(
+        'E_OPTION',
+        `importance '${imp.name}' returned ${s.length} scores for the ${r.count} output channels of ${r.node.opType} '${r.node.name}'; return one score per channel`,
+      );
     }
     let mean = 0;
     for (let i = 0; i < r.count; i++) mean += Math.abs(s[i]!) / r.count;
@@ -86,7 +93,10 @@ function select(state: ChannelState, groups: Map<number, ChannelClass[]>, opts: 
   const byScore = (a: ChannelClass, b: ChannelClass): number => a.score - b.score || a.rep - b.rep;
   // Groups of attention heads take their own ratio when one is given (per group, whatever the scope).
   const headGroups = new Set([...state.headSize.keys()].map((r) => state.findRoot(r)));
-  const perGroup = (opts.scope ?? PRUNE_DEFAULTS.scope) === 'layer' ? groups : new Map([...groups].filter(([g]) => opts.heads !== undefined && headGroups.has(g)));
+  const perGroup =
+    (opts.scope ?? PRUNE_DEFAULTS.scope) === 'layer'
+      ? groups
+      : new Map([...groups].filter(([g]) => opts.heads !== undefined && headGroups.has(g)));
   for (const [g, list] of perGroup) {
     const want = Math.floor((headGroups.has(g) ? (opts.heads ?? opts.ratio) : opts.ratio) * list.length);
     for (const c of list.filter((x) => !x.fixed).sort(byScore)) {
@@ -99,7 +109,10 @@ function select(state: ChannelState, groups: Map<number, ChannelClass[]>, opts: 
     const want = Math.floor(opts.ratio * open.reduce((n, l) => n + l.length, 0));
     const size = new Map(open.map((l) => [l[0]!.group, l.length]));
     const before = removed.size;
-    for (const c of open.flat().filter((x) => !x.fixed).sort(byScore)) {
+    for (const c of open
+      .flat()
+      .filter((x) => !x.fixed)
+      .sort(byScore)) {
       if (removed.size - before >= want) break;
       if (room(c.group, size.get(c.group)!)) take(c);
     }
@@ -130,7 +143,11 @@ export function pruneChannels(model: Model, opts: ChannelOptions, warnings: McWa
   inferAllShapes(model);
   const state = analyse(model, new Set(opts.exclude ?? []));
   if (state.roots.length === 0) {
-    return { groups: [], achieved: 0, nothingToPrune: 'nothing to prune: the model has no Conv, ConvTranspose, Gemm or MatMul layer with a constant weight' };
+    return {
+      groups: [],
+      achieved: 0,
+      nothingToPrune: 'nothing to prune: the model has no Conv, ConvTranspose, Gemm or MatMul layer with a constant weight',
+    };
   }
   const groups = classesOf(state, elementScores(state, opts, warnings));
   const removed = select(state, groups, opts);

@@ -67,7 +67,11 @@ export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], 
   };
   const mk1 = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}): Value => mk(opType, inputs, attributes)[0]!;
   const split = (x: Value, sizes: readonly number[]): readonly Value[] =>
-    sizes.length === 1 ? [x] : opset >= 13 ? mk('Split', [x, i64(sizes)], { axis: attr.int(0) }, sizes.length) : mk('Split', [x], { axis: attr.int(0), split: attr.ints(sizes) }, sizes.length);
+    sizes.length === 1
+      ? [x]
+      : opset >= 13
+        ? mk('Split', [x, i64(sizes)], { axis: attr.int(0) }, sizes.length)
+        : mk('Split', [x], { axis: attr.int(0), split: attr.ints(sizes) }, sizes.length);
 
   const total = coded.reduce((s, c) => s + c.decoded.length, 0);
   const idx = total + 1 < 2 ** 31 ? ('int32' as const) : ('int64' as const);
@@ -94,7 +98,12 @@ export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], 
     if (pad > 0) sizes.push(pad);
     const toIdx = { to: attr.int(idx === 'int32' ? 6 : 7) };
     const stream = init(new Tensor('uint8', [w.bytes.length, 1], Uint8Array.from(w.bytes)));
-    const bitsU8 = mk1('Mod', [mk1('BitShift', [stream, init(new Tensor('uint8', [8], Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7])))], { direction: attr.string('RIGHT') }), init(new Tensor('uint8', [], Uint8Array.from([2])))]);
+    const bitsU8 = mk1('Mod', [
+      mk1('BitShift', [stream, init(new Tensor('uint8', [8], Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7])))], {
+        direction: attr.string('RIGHT'),
+      }),
+      init(new Tensor('uint8', [], Uint8Array.from([2]))),
+    ]);
     const bits = mk1('Reshape', [mk1('Cast', [bitsU8], { to: attr.int(7) }), i64([-1])]);
     const parts = split(bits, sizes);
     // A b-bit code is looked up by its bits as a GatherND index into a [2]*b table (bit j of the code is index j):
@@ -115,7 +124,11 @@ export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], 
     const runSteps = runs.map((r, i) => {
       const t = table(gapSteps(r.code), r.code.bits);
       const dims = Array.from({ length: r.code.bits }, () => 2);
-      const data = short ? init(new Tensor('int16', dims, Int16Array.from(t))) : idx === 'int32' ? init(new Tensor('int32', dims, Int32Array.from(t))) : init(new Tensor('int64', dims, BigInt64Array.from(t.map(BigInt))));
+      const data = short
+        ? init(new Tensor('int16', dims, Int16Array.from(t)))
+        : idx === 'int32'
+          ? init(new Tensor('int32', dims, Int32Array.from(t)))
+          : init(new Tensor('int64', dims, BigInt64Array.from(t.map(BigInt))));
       return mk1('GatherND', [data, mk1('Reshape', [parts[i]!, i64([-1, r.code.bits])])]);
     });
     let step = runSteps.length === 1 ? runSteps[0]! : mk1('Concat', runSteps, { axis: attr.int(0) });
@@ -141,12 +154,20 @@ export function emitCodebookStream(graph: Graph, coded: readonly CodedTensor[], 
     const flat = coded.flatMap((c) => table([...c.codebook, ...Array.from({ length: size - c.codebook.length }, () => 0)], codeBits));
     const dims = [...(coded.length > 1 ? [coded.length] : []), ...Array.from({ length: codeBits }, () => 2)];
     if (coded.length > 1) {
-      const after = mk1('Greater', [mk1('Reshape', [at, i64([-1, 1])]), idx === 'int32' ? init(new Tensor('int32', [starts.length], Int32Array.from(starts))) : i64(starts)]);
+      const after = mk1('Greater', [
+        mk1('Reshape', [at, i64([-1, 1])]),
+        idx === 'int32' ? init(new Tensor('int32', [starts.length], Int32Array.from(starts))) : i64(starts),
+      ]);
       const casted = mk1('Cast', [after], { to: attr.int(7) });
-      const ones = opset >= 13 ? mk1('ReduceSum', [casted, i64([1])], { keepdims: attr.int(1) }) : mk1('ReduceSum', [casted], { axes: attr.ints([1]), keepdims: attr.int(1) });
+      const ones =
+        opset >= 13
+          ? mk1('ReduceSum', [casted, i64([1])], { keepdims: attr.int(1) })
+          : mk1('ReduceSum', [casted], { axes: attr.ints([1]), keepdims: attr.int(1) });
       index = mk1('Concat', [ones, index], { axis: attr.int(1) });
     }
-    const books = coded[0]!.half ? mk1('Cast', [init(new Tensor('float16', dims, Uint16Array.from(flat, floatToHalf)))], { to: attr.int(1) }) : init(new Tensor('float32', dims, Float32Array.from(flat)));
+    const books = coded[0]!.half
+      ? mk1('Cast', [init(new Tensor('float16', dims, Uint16Array.from(flat, floatToHalf)))], { to: attr.int(1) })
+      : init(new Tensor('float32', dims, Float32Array.from(flat)));
     const values = mk1('GatherND', [books, index]);
     const buf = mk1('ScatterElements', [mk1('ConstantOfShape', [i64([total + 1])], { value: zero }), pos, values], { axis: attr.int(0) });
     outputs = split(buf, [1, ...coded.map((c) => c.decoded.length)]).slice(1);

@@ -128,7 +128,8 @@ function swap01(data: Float32Array, dims: readonly number[]): { data: Float32Arr
   const [a, b] = [dims[0]!, dims[1]!];
   const inner = data.length / (a * b);
   const out = new Float32Array(data.length);
-  for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out.set(data.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner);
+  for (let i = 0; i < a; i++)
+    for (let j = 0; j < b; j++) out.set(data.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner);
   return { data: out, dims: [b, a, ...dims.slice(2)] };
 }
 
@@ -171,7 +172,9 @@ export function codeTensors(items: readonly { value: Value; dims: readonly numbe
     // what its entry codes could reach; this tensor codes the rest, so a long stretch of zeros at a boundary costs
     // long skips, whatever this tensor's gap code is.
     const before = [...out].reverse().find((c) => c.nonzeros > 0);
-    let best: { swapped: boolean; gaps: number[]; codes: Uint8Array; gap: GapCode; count: number; last: number; tail: number[] } | undefined;
+    let best:
+      | { swapped: boolean; gaps: number[]; codes: Uint8Array; gap: GapCode; count: number; last: number; tail: number[] }
+      | undefined;
     const bitsOf = (x: NonNullable<typeof best>): number => x.gap.bits * x.count + x.tail.length * (before?.gap.bits ?? 0);
     for (const l of layouts) {
       const gaps: number[] = [];
@@ -195,7 +198,8 @@ export function codeTensors(items: readonly { value: Value; dims: readonly numbe
     }
     if (before !== undefined && best!.tail.length > 0) {
       for (const t of best!.tail) before.gapCodes.push(t); // (no spread: a tail can be long)
-      before.bytes = Math.ceil((before.gapCodes.length * before.gap.bits + before.nonzeros * bits) / 8) + before.codebook.length * (half ? 2 : 4);
+      before.bytes =
+        Math.ceil((before.gapCodes.length * before.gap.bits + before.nonzeros * bits) / 8) + before.codebook.length * (half ? 2 : 4);
     }
     const gapCodes = encodeGaps(best!.gaps, best!.gap);
     out.push({

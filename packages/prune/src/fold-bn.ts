@@ -24,20 +24,25 @@ function check(bn: Node): { layer: Node } | { skip: string } {
   const x = slotOf(bn, 'X');
   const layer = x?.producer();
   if (x === undefined || layer === undefined) return { skip: 'its input is not produced by a layer' };
-  if (layer.opType !== 'Conv' && layer.opType !== 'ConvTranspose' && layer.opType !== 'Gemm') return { skip: `its input comes from ${layer.opType}` };
+  if (layer.opType !== 'Conv' && layer.opType !== 'ConvTranspose' && layer.opType !== 'Gemm')
+    return { skip: `its input comes from ${layer.opType}` };
   if (x.uses().length !== 1 || x.isGraphOutput()) return { skip: `the ${layer.opType} output has other readers` };
   if (attrOf(bn, 'training_mode') === 1) return { skip: 'training_mode = 1' };
   if (bn.outputs.slice(1).some((o) => o.uses().length > 0 || o.isGraphOutput())) return { skip: 'running statistics outputs are used' };
   const w = weightOf(layer);
   // A weight or bias shared with other layers is fine: the folded tensors are new initializers of this layer alone
   // (copy on write), the others keep reading the original.
-  if (w?.tensor === undefined || !w.value.isInitializer() || w.value.isGraphInput()) return { skip: `the ${layer.opType} weight is not a constant initializer` };
+  if (w?.tensor === undefined || !w.value.isInitializer() || w.value.isGraphInput())
+    return { skip: `the ${layer.opType} weight is not a constant initializer` };
   const b = biasOf(layer);
   if (b !== undefined && (b.tensor === undefined || b.value.isGraphInput())) return { skip: `the ${layer.opType} bias is not a constant` };
-  if (layer.opType === 'Gemm' && (attrOf(layer, 'alpha') !== 1 || attrOf(layer, 'beta') !== 1)) return { skip: 'the Gemm has alpha or beta ≠ 1' };
-  if (layer.opType === 'Gemm' && (b?.tensor !== undefined && b.tensor.size !== w.tensor.dims[w.outAxis])) return { skip: 'the Gemm bias broadcasts' };
+  if (layer.opType === 'Gemm' && (attrOf(layer, 'alpha') !== 1 || attrOf(layer, 'beta') !== 1))
+    return { skip: 'the Gemm has alpha or beta ≠ 1' };
+  if (layer.opType === 'Gemm' && b?.tensor !== undefined && b.tensor.size !== w.tensor.dims[w.outAxis])
+    return { skip: 'the Gemm bias broadcasts' };
   const p = paramsOf(bn);
-  if (['scale', 'B', 'input_mean', 'input_var'].some((k) => p.get(k)?.constValue === undefined)) return { skip: 'its parameters are not constants' };
+  if (['scale', 'B', 'input_mean', 'input_var'].some((k) => p.get(k)?.constValue === undefined))
+    return { skip: 'its parameters are not constants' };
   return { layer };
 }
 
@@ -73,7 +78,12 @@ export const foldBatchNormPass: Pass = {
       const w = weightOf(layer)!;
       const wt = w.tensor!;
       const p = paramsOf(bn);
-      const [gamma, beta, mean, vr] = ['scale', 'B', 'input_mean', 'input_var'].map((k) => toFloat32(p.get(k)!.constValue!)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      const [gamma, beta, mean, vr] = ['scale', 'B', 'input_mean', 'input_var'].map((k) => toFloat32(p.get(k)!.constValue!)) as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
       const eps = attrOf(bn, 'epsilon');
       const n = gamma.length;
       const s = new Float64Array(n);
@@ -86,7 +96,10 @@ export const foldBatchNormPass: Pass = {
       for (let i = 0; i < n; i++) nb[i] = s[i]! * (old[i]! - mean[i]!) + beta[i]!;
       layer.replaceInput(w.index, g.addInitializer(g.uniqueName(w.value.name), nw));
       const biasIndex = b?.index ?? 2; // spec position of Conv 'B' / Gemm 'C' when absent
-      layer.replaceInput(biasIndex, g.addInitializer(g.uniqueName(b?.value.name ?? `${layer.name}_bias`), new Tensor('float32', b?.tensor?.dims ?? [n], nb)));
+      layer.replaceInput(
+        biasIndex,
+        g.addInitializer(g.uniqueName(b?.value.name ?? `${layer.name}_bias`), new Tensor('float32', b?.tensor?.dims ?? [n], nb)),
+      );
       const y = bn.outputs[0]!;
       const xv = layer.outputs[0]!;
       xv.shape = y.shape;

@@ -1,7 +1,10 @@
 import type { Importance, ImportanceLayer } from './options.js';
 
 /** Per-output-channel reduction of a weight laid out with output channels on `outAxis`. @internal */
-export function perChannel(layer: Pick<ImportanceLayer, 'weight' | 'dims' | 'outAxis'>, f: (acc: number, w: number) => number): Float64Array {
+export function perChannel(
+  layer: Pick<ImportanceLayer, 'weight' | 'dims' | 'outAxis'>,
+  f: (acc: number, w: number) => number,
+): Float64Array {
   const { weight, dims, outAxis } = layer;
   let inner = 1;
   for (let d = outAxis + 1; d < dims.length; d++) inner *= dims[d]!;

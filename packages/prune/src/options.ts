@@ -142,7 +142,10 @@ export const PRUNE_DEFAULTS = {
   importance: 'l1',
   foldBatchNorm: false,
   minChannels: 1,
-} as const satisfies Required<Pick<MagnitudeOptions, 'scope' | 'storage' | 'sparseIndices' | 'minElements'> & Pick<ChannelOptions, 'importance' | 'foldBatchNorm' | 'minChannels'>>;
+} as const satisfies Required<
+  Pick<MagnitudeOptions, 'scope' | 'storage' | 'sparseIndices' | 'minElements'> &
+    Pick<ChannelOptions, 'importance' | 'foldBatchNorm' | 'minChannels'>
+>;
 
 function fail(msg: string): never {
   throw new McError('E_OPTION', msg);
@@ -177,22 +180,29 @@ export function validateOptions(opts: PruneOptions): MagnitudePlan | ChannelOpti
     let nm: [number, number] | undefined;
     if (opts.nm !== undefined) {
       const [n, m] = opts.nm;
-      if (!Number.isInteger(n) || !Number.isInteger(m) || n! < 1 || m! < 2 || n! >= m!) fail(`prune: nm must be [n, m] integers with 1 ≤ n < m, got [${String(opts.nm)}]; pass e.g. nm: [2, 4]`);
+      if (!Number.isInteger(n) || !Number.isInteger(m) || n! < 1 || m! < 2 || n! >= m!)
+        fail(`prune: nm must be [n, m] integers with 1 ≤ n < m, got [${String(opts.nm)}]; pass e.g. nm: [2, 4]`);
       nm = [n!, m!];
     }
     const implied = nm === undefined ? undefined : 1 - nm[0] / nm[1];
-    if (opts.sparsity === undefined && implied === undefined) fail(`prune: magnitude mode needs sparsity (in [0, 1)) or nm; pass e.g. sparsity: 0.9`);
+    if (opts.sparsity === undefined && implied === undefined)
+      fail(`prune: magnitude mode needs sparsity (in [0, 1)) or nm; pass e.g. sparsity: 0.9`);
     const sparsity = opts.sparsity === undefined ? implied! : fraction('sparsity', opts.sparsity, 'sparsity: 0.9');
-    if (implied !== undefined && Math.abs(sparsity - implied) > 1e-9) fail(`prune: nm [${nm!.join(':')}] gives sparsity ${implied}, but sparsity ${sparsity} was asked; omit sparsity with nm`);
+    if (implied !== undefined && Math.abs(sparsity - implied) > 1e-9)
+      fail(`prune: nm [${nm!.join(':')}] gives sparsity ${implied}, but sparsity ${sparsity} was asked; omit sparsity with nm`);
     const storage = opts.storage ?? PRUNE_DEFAULTS.storage;
-    if (!['sparse', 'packed', 'dense', 'auto'].includes(storage)) fail(`prune: storage must be 'sparse', 'packed', 'dense' or 'auto', got ${String(storage)}`);
+    if (!['sparse', 'packed', 'dense', 'auto'].includes(storage))
+      fail(`prune: storage must be 'sparse', 'packed', 'dense' or 'auto', got ${String(storage)}`);
     const minElements = opts.minElements ?? PRUNE_DEFAULTS.minElements;
     if (!Number.isInteger(minElements) || minElements < 0) fail(`prune: minElements must be an integer ≥ 0, got ${minElements}`);
     const codebook = opts.codebook;
-    if (codebook !== undefined && (!Number.isInteger(codebook) || codebook < 1 || codebook > 8)) fail(`prune: codebook must be an integer number of bits in 1..8, got ${String(codebook)}; pass e.g. codebook: 4`);
-    if (codebook !== undefined && storage !== 'packed' && storage !== 'auto') fail(`prune: codebook needs storage 'packed' (or 'auto'), got '${storage}'`);
+    if (codebook !== undefined && (!Number.isInteger(codebook) || codebook < 1 || codebook > 8))
+      fail(`prune: codebook must be an integer number of bits in 1..8, got ${String(codebook)}; pass e.g. codebook: 4`);
+    if (codebook !== undefined && storage !== 'packed' && storage !== 'auto')
+      fail(`prune: codebook needs storage 'packed' (or 'auto'), got '${storage}'`);
     const sparseIndices = opts.sparseIndices ?? PRUNE_DEFAULTS.sparseIndices;
-    if (sparseIndices !== 'int64' && sparseIndices !== 'smallest') fail(`prune: sparseIndices must be 'int64' or 'smallest', got ${String(sparseIndices)}`);
+    if (sparseIndices !== 'int64' && sparseIndices !== 'smallest')
+      fail(`prune: sparseIndices must be 'int64' or 'smallest', got ${String(sparseIndices)}`);
     return { sparsity, scope, nm, storage, minElements, codebook, sparseIndices };
   }
   if (opts.mode === 'channels') {

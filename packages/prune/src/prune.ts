@@ -50,7 +50,17 @@ export async function prune(model: Model, opts: PruneOptions): Promise<PruneResu
   const before = statsOf(model);
   const warnings: McWarning[] = [];
   const passedThrough: PassedThrough[] = [];
-  const report: PruneReport = { technique: 'prune', mode: opts.mode, before, after: before, weights: [], groups: [], achieved: 0, passedThrough, warnings };
+  const report: PruneReport = {
+    technique: 'prune',
+    mode: opts.mode,
+    before,
+    after: before,
+    weights: [],
+    groups: [],
+    achieved: 0,
+    passedThrough,
+    warnings,
+  };
   opts.onProgress?.({ phase: 'analyse', index: 0, total: 1 });
   if ('mode' in plan) {
     const r = pruneChannels(out, plan, warnings);
@@ -66,7 +76,8 @@ export async function prune(model: Model, opts: PruneOptions): Promise<PruneResu
   }
   // Nothing pruned: hand back a plain copy (analysis may have annotated shapes on the working copy).
   if (report.nothingToPrune !== undefined) out = model.clone();
-  for (const p of passedThrough) warnings.push({ code: 'W_PASSTHROUGH', node: p.node, message: `${p.opType} '${p.node}' not pruned: ${p.reason}` });
+  for (const p of passedThrough)
+    warnings.push({ code: 'W_PASSTHROUGH', node: p.node, message: `${p.opType} '${p.node}' not pruned: ${p.reason}` });
   opts.signal?.throwIfAborted();
   opts.onProgress?.({ phase: 'rewrite', index: 1, total: 1 });
   report.after = statsOf(out);

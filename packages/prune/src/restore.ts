@@ -38,7 +38,10 @@ export function restoreMasks(before: Model, after: Model, step = 'the step'): { 
     const t = v?.constValue;
     if (v === undefined || t === undefined) {
       const sparse = out.graph.sparseInitializers.has(name);
-      report.lost.push({ weight: name, reason: sparse ? `${step} stored it as a sparse_initializer` : `${step} replaced it (${replacement(step)}): its sparsity is gone` });
+      report.lost.push({
+        weight: name,
+        reason: sparse ? `${step} stored it as a sparse_initializer` : `${step} replaced it (${replacement(step)}): its sparsity is gone`,
+      });
       continue;
     }
     if (t.dtype === 'int8' && t.size === w.tensor.size && quantizedKeepsZeros(v, t, w.mark.mask)) {

@@ -94,16 +94,26 @@ export function packedBytes(p: { gaps: Uint8Array; values: Float32Array }, rank:
  * (ops: https://onnx.ai/onnx/operators/onnx__ScatterElements.html, CumSum (opset 11), ConstantOfShape (opset 9)).
  * @internal
  */
-export function emitPacked(graph: Graph, v: Value, dims: readonly number[], p: { gaps: Uint8Array; values: Float32Array }, dtype: 'float32' | 'int8' = 'float32'): Value {
+export function emitPacked(
+  graph: Graph,
+  v: Value,
+  dims: readonly number[],
+  p: { gaps: Uint8Array; values: Float32Array },
+  dtype: 'float32' | 'int8' = 'float32',
+): Value {
   const users = v.uses();
   const first = graph.nodes.find((n) => users.some((u) => u.node === n))!;
   const base = v.name;
   let step = 0;
   const size = dims.reduce((a, b) => a * b, 1);
-  const i64 = (name: string, xs: readonly number[]) => graph.addInitializer(graph.uniqueName(`${base}/${name}`), new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
+  const i64 = (name: string, xs: readonly number[]) =>
+    graph.addInitializer(graph.uniqueName(`${base}/${name}`), new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
   // int8: a quantized pruned weight (symmetric, zero point 0), decoded before its DequantizeLinear.
-  const zero = attr.tensor(dtype === 'int8' ? new Tensor('int8', [1], new Int8Array(1)) : new Tensor('float32', [1], new Float32Array([0])));
-  const valuesT = dtype === 'int8' ? new Tensor('int8', [p.values.length], Int8Array.from(p.values)) : new Tensor('float32', [p.values.length], p.values);
+  const zero = attr.tensor(
+    dtype === 'int8' ? new Tensor('int8', [1], new Int8Array(1)) : new Tensor('float32', [1], new Float32Array([0])),
+  );
+  const valuesT =
+    dtype === 'int8' ? new Tensor('int8', [p.values.length], Int8Array.from(p.values)) : new Tensor('float32', [p.values.length], p.values);
   const mk = (opType: string, inputs: Value[], attributes: Record<string, Attribute> = {}): Value => {
     // Short names: in a pruned file the decoder's names are a noticeable share of the bytes.
     const node = new Node({ opType, inputs, outputs: [graph.uniqueName(`${base}/${step++}`)], attributes });
@@ -130,7 +140,14 @@ export function emitPacked(graph: Graph, v: Value, dims: readonly number[], p: {
 }
 
 /** Chooses the storage of one pruned tensor by bytes. @internal */
-export function chooseStorage(want: SparseStorage, size: number, nnz: number, packed: number, packedOk: boolean, indices: SparseIndices = 'int64'): 'sparse' | 'packed' | 'dense' {
+export function chooseStorage(
+  want: SparseStorage,
+  size: number,
+  nnz: number,
+  packed: number,
+  packedOk: boolean,
+  indices: SparseIndices = 'int64',
+): 'sparse' | 'packed' | 'dense' {
   if (want === 'sparse' || want === 'dense') return want;
   if (want === 'packed') return packedOk ? 'packed' : 'sparse';
   const options: ['sparse' | 'packed' | 'dense', number][] = [

@@ -16,7 +16,21 @@ export interface StoreOptions {
 }
 
 /** One weight as written by {@link storePruned}. */
-export type StoredWeight = Pick<WeightReport, 'node' | 'opType' | 'weight' | 'dims' | 'elements' | 'zeros' | 'sparsity' | 'storage' | 'indexType' | 'bytesBefore' | 'bytesAfter' | 'codebook'>;
+export type StoredWeight = Pick<
+  WeightReport,
+  | 'node'
+  | 'opType'
+  | 'weight'
+  | 'dims'
+  | 'elements'
+  | 'zeros'
+  | 'sparsity'
+  | 'storage'
+  | 'indexType'
+  | 'bytesBefore'
+  | 'bytesAfter'
+  | 'codebook'
+>;
 
 /** Report of {@link storePruned}. */
 export interface StoreReport {
@@ -43,7 +57,10 @@ function legacy(model: Model, v: Value, warnings: McWarning[]): void {
   const at = model.graph.inputs.indexOf(v);
   if (at >= 0) model.graph.inputs.splice(at, 1);
   if (model.irVersion < 6) {
-    warnings.push({ code: 'W_COMPAT', message: `the model is IR ${model.irVersion}; written as IR 7 because sparse_initializer needs IR ≥ 6` });
+    warnings.push({
+      code: 'W_COMPAT',
+      message: `the model is IR ${model.irVersion}; written as IR 7 because sparse_initializer needs IR ≥ 6`,
+    });
     model.irVersion = 7;
   }
 }
@@ -90,7 +107,16 @@ export function storePruned(model: Model, opts: StoreOptions = {}): { model: Mod
     const storage = opts.storage ?? w.mark.storage;
     const codebook = opts.codebook === null ? undefined : (opts.codebook ?? w.mark.codebook);
     const indices = opts.sparseIndices ?? w.mark.sparseIndices;
-    const base = { node: node.name, opType: node.opType, weight: name, dims, elements: data.length, zeros, sparsity: zeros / data.length, bytesBefore: w.tensor.byteLength };
+    const base = {
+      node: node.name,
+      opType: node.opType,
+      weight: name,
+      dims,
+      elements: data.length,
+      zeros,
+      sparsity: zeros / data.length,
+      bytesBefore: w.tensor.byteLength,
+    };
     report.bytesBefore += w.tensor.byteLength;
     if (codebook !== undefined && (storage === 'packed' || storage === 'auto')) {
       if (packedOk) {
@@ -98,7 +124,11 @@ export function storePruned(model: Model, opts: StoreOptions = {}): { model: Mod
         weights.push({ ...base, storage: 'packed', bytesAfter: data.length * 4 });
         continue;
       }
-      if (!warned) warnings.push({ code: 'W_COMPAT', message: `codebook storage needs opset ≥ 11 (CumSum, ScatterElements, BitShift); the model declares opset ${out.opset('')}, so weights are stored without a codebook (sparse_initializer); convert the model to opset ≥ 11 first` });
+      if (!warned)
+        warnings.push({
+          code: 'W_COMPAT',
+          message: `codebook storage needs opset ≥ 11 (CumSum, ScatterElements, BitShift); the model declares opset ${out.opset('')}, so weights are stored without a codebook (sparse_initializer); convert the model to opset ≥ 11 first`,
+        });
       warned = true;
     }
     const packed = toPacked(data);
@@ -134,14 +164,32 @@ export function storePruned(model: Model, opts: StoreOptions = {}): { model: Mod
  * uint8 gaps (2 bytes per nonzero) before its DequantizeLinear when that is smaller than 1 byte per weight (sparsity
  * above about 1/2), else dense. sparse_initializer is never smaller here (int8 value + int64 index: 9 bytes).
  */
-function storeInt8(model: Model, name: string, v: Value, t: Tensor, mark: PruneMark, node: Node, packedOk: boolean, storage: SparseStorage): StoredWeight {
+function storeInt8(
+  model: Model,
+  name: string,
+  v: Value,
+  t: Tensor,
+  mark: PruneMark,
+  node: Node,
+  packedOk: boolean,
+  storage: SparseStorage,
+): StoredWeight {
   const src = t.data as Int8Array;
   const data = Float32Array.from(src, (x, i) => (mark.mask[i] === 0 ? 0 : x));
   const dims = [...t.dims];
   const zeros = countZeros(data);
   const packed = toPacked(data);
   const pBytes = packedBytes(packed, dims.length, 1);
-  const base = { node: node.name, opType: node.opType, weight: name, dims, elements: data.length, zeros, sparsity: zeros / data.length, bytesBefore: t.byteLength };
+  const base = {
+    node: node.name,
+    opType: node.opType,
+    weight: name,
+    dims,
+    elements: data.length,
+    zeros,
+    sparsity: zeros / data.length,
+    bytesBefore: t.byteLength,
+  };
   if (storage !== 'dense' && packedOk && pBytes < t.byteLength) {
     emitPacked(model.graph, v, dims, packed, 'int8');
     return { ...base, storage: 'packed', bytesAfter: pBytes };
@@ -161,7 +209,15 @@ function codebookStream(model: Model, coded: readonly Item[], weights: StoredWei
   for (const item of coded) {
     const b = biasOf(item.node);
     const t = b?.tensor;
-    if (b === undefined || t === undefined || t.dtype !== 'float32' || !b.value.isInitializer() || b.value.isGraphInput() || taken.has(b.value)) continue;
+    if (
+      b === undefined ||
+      t === undefined ||
+      t.dtype !== 'float32' ||
+      !b.value.isInitializer() ||
+      b.value.isGraphInput() ||
+      taken.has(b.value)
+    )
+      continue;
     if (!b.value.uses().every((u) => layers.has(u.node)) || !Array.from(t.data as Float32Array).every(Number.isFinite)) continue;
     taken.add(b.value);
     biases.push({ value: b.value, dims: [...t.dims], data: t.data as Float32Array, report: item.report });
@@ -175,7 +231,13 @@ function codebookStream(model: Model, coded: readonly Item[], weights: StoredWei
       w.bytesAfter = c.bytes;
       w.codebook = { bits, entries: c.codebook.length, maxAbsError: c.maxAbsError, gapBits: c.gap.bits, swapped: c.swapped };
     } else {
-      w.codebook!.bias = { name: c.value.name, entries: c.codebook.length, maxAbsError: c.maxAbsError, bytesBefore: c.decoded.length * 4, bytesAfter: c.bytes };
+      w.codebook!.bias = {
+        name: c.value.name,
+        entries: c.codebook.length,
+        maxAbsError: c.maxAbsError,
+        bytesBefore: c.decoded.length * 4,
+        bytesAfter: c.bytes,
+      };
     }
   }
 }

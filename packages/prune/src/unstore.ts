@@ -42,9 +42,11 @@ function unpack(reshape: Node): { data: Float32Array; dims: number[]; nodes: Nod
   const gaps = constOf(slotOf(cast, 'input'));
   const nT = constOf(slotOf(fill, 'input'));
   if (values?.dtype !== 'float32' || gaps?.dtype !== 'uint8' || nT?.dtype !== 'int64') return undefined;
-  if (!only(zerosV, scatter) || !only(posV, scatter) || !only(slotOf(cumsum, 'x'), cumsum) || attrOf(scatter, 'axis') !== 0) return undefined;
+  if (!only(zerosV, scatter) || !only(posV, scatter) || !only(slotOf(cumsum, 'x'), cumsum) || attrOf(scatter, 'axis') !== 0)
+    return undefined;
   const fv = fill.attr('value');
-  if (fv !== undefined && (fv.type !== 'TENSOR' || fv.value.dtype !== 'float32' || (fv.value.data as Float32Array)[0] !== 0)) return undefined;
+  if (fv !== undefined && (fv.type !== 'TENSOR' || fv.value.dtype !== 'float32' || (fv.value.data as Float32Array)[0] !== 0))
+    return undefined;
   const dims = Array.from(dimsT.data as BigInt64Array, Number);
   const size = Number((nT.data as BigInt64Array)[0]);
   if (dims.reduce((a, b) => a * b, 1) !== size || gaps.size !== values.size) return undefined;
@@ -57,7 +59,9 @@ function unpack(reshape: Node): { data: Float32Array; dims: number[]; nodes: Nod
     data[at] = vals[k]!;
   }
   const gapsV = slotOf(cast, 'input')!;
-  const inits = [valuesV!, gapsV, slotOf(cumsum, 'axis'), slotOf(fill, 'input'), slotOf(reshape, 'shape')].filter((v): v is Value => v !== undefined);
+  const inits = [valuesV!, gapsV, slotOf(cumsum, 'axis'), slotOf(fill, 'input'), slotOf(reshape, 'shape')].filter(
+    (v): v is Value => v !== undefined,
+  );
   const gName = gapsV.name;
   return { data, dims, nodes: [reshape, scatter, fill, cumsum, cast], inits, base: gName.endsWith('/g') ? gName.slice(0, -2) : gName };
 }
@@ -79,7 +83,9 @@ function dropIfUnused(graph: Graph, v: Value): void {
  * ```
  */
 export function unstorePruned(model: Model): { model: Model; restored: string[] } {
-  const hasPacked = model.graph.nodes.some((n) => n.opType === 'Reshape' && n.domain === '' && slotOf(n, 'data')?.producer()?.opType === 'ScatterElements');
+  const hasPacked = model.graph.nodes.some(
+    (n) => n.opType === 'Reshape' && n.domain === '' && slotOf(n, 'data')?.producer()?.opType === 'ScatterElements',
+  );
   if (model.graph.sparseInitializers.size === 0 && !hasPacked) return { model, restored: [] };
   const out = model.clone();
   const g = out.graph;

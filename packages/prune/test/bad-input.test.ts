@@ -46,7 +46,10 @@ describe('bad input: coded errors or an explicit nothing-to-prune report, input 
     const x = b.input('x', 'float32', [1, 4]);
     b.output(b.node('Relu', [b.node('Add', [x, b.initializer('c', new Tensor('float32', [4], new Float32Array(4)))])]), 'y');
     const model = b.build();
-    for (const opts of [{ mode: 'magnitude', sparsity: 0.5 }, { mode: 'channels', ratio: 0.5 }] as const) {
+    for (const opts of [
+      { mode: 'magnitude', sparsity: 0.5 },
+      { mode: 'channels', ratio: 0.5 },
+    ] as const) {
       const { model: out, report } = await prune(model, opts);
       expect(report.nothingToPrune).toMatch(/^nothing to prune/);
       expect(printModel(out)).toBe(printModel(model));
@@ -65,7 +68,10 @@ describe('bad input: coded errors or an explicit nothing-to-prune report, input 
   it('a non-finite weight is E_NUMERIC', async () => {
     const b = new ModelBuilder({ opset: 17 });
     const x = b.input('x', 'float32', [1, 2]);
-    b.output(b.node('MatMul', [x, b.initializer('w', new Tensor('float32', [2, 2], new Float32Array([1, Number.NaN, 2, 3])))], {}, { name: 'mm' }), 'y');
+    b.output(
+      b.node('MatMul', [x, b.initializer('w', new Tensor('float32', [2, 2], new Float32Array([1, Number.NaN, 2, 3])))], {}, { name: 'mm' }),
+      'y',
+    );
     expect(await code(prune(b.build(), { mode: 'magnitude', sparsity: 0.5 }))).toBe('E_NUMERIC');
   });
 });

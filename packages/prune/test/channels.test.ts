@@ -7,7 +7,14 @@ import { DeadChannelNet } from './models.js';
 
 describe('channel pruning: removing exactly-zero channels changes no output (≤ 1e-6, onnxruntime-node)', () => {
   const cases = [
-    [1, 'gap'], [2, 'flatten'], [3, 'matmul'], [4, 'nhwc'], [5, 'flatten'], [6, 'matmul'], [7, 'gap'], [8, 'nhwc'],
+    [1, 'gap'],
+    [2, 'flatten'],
+    [3, 'matmul'],
+    [4, 'nhwc'],
+    [5, 'flatten'],
+    [6, 'matmul'],
+    [7, 'gap'],
+    [8, 'nhwc'],
   ] as const;
   for (const [seed, head] of cases) {
     it(`random net seed ${seed} (${head} head): residual adds, concats, splits, depthwise convs`, async () => {
@@ -35,7 +42,9 @@ describe('channel pruning: removing exactly-zero channels changes no output (≤
     const { model: out, report } = await prune(model, { mode: 'channels', ratio: 0.2, scope: 'global', foldBatchNorm: true });
     expect(report.achieved).toBeGreaterThan(0.15);
     for (const g of report.groups) for (const idx of Object.values(g.removedChannels)) for (const i of idx) expect(i % 4).toBe(0);
-    const bnAfterConv = out.graph.nodes.filter((n) => n.opType === 'BatchNormalization' && n.inputs[0]?.producer()?.opType === 'Conv' && n.inputs[0]!.uses().length === 1);
+    const bnAfterConv = out.graph.nodes.filter(
+      (n) => n.opType === 'BatchNormalization' && n.inputs[0]?.producer()?.opType === 'Conv' && n.inputs[0]!.uses().length === 1,
+    );
     expect(bnAfterConv).toEqual([]);
     await assertNumericallyClose(model, out, { feeds: randomFeeds(model, 3), atol: 1e-5, minCosine: 0.999999 });
   });
@@ -51,8 +60,20 @@ describe('channel pruning: removing exactly-zero channels changes no output (≤
   it('a custom Importance is used, and its wrong length is a coded error', async () => {
     const model = new DeadChannelNet(13).build('gap');
     const seen: string[] = [];
-    await prune(model, { mode: 'channels', ratio: 0.25, importance: { name: 'index', scores: (l) => { seen.push(l.node.name); return Array.from({ length: l.dims[l.outAxis]! }, (_, i) => i); } } });
+    await prune(model, {
+      mode: 'channels',
+      ratio: 0.25,
+      importance: {
+        name: 'index',
+        scores: (l) => {
+          seen.push(l.node.name);
+          return Array.from({ length: l.dims[l.outAxis]! }, (_, i) => i);
+        },
+      },
+    });
     expect(seen.length).toBeGreaterThan(3);
-    await expect(prune(model, { mode: 'channels', ratio: 0.25, importance: { name: 'bad', scores: () => [1] } })).rejects.toMatchObject({ code: 'E_OPTION' });
+    await expect(prune(model, { mode: 'channels', ratio: 0.25, importance: { name: 'bad', scores: () => [1] } })).rejects.toMatchObject({
+      code: 'E_OPTION',
+    });
   });
 });

@@ -21,7 +21,9 @@ const hasOnnx = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { stdio: 'i
 function check(model: Model): string | undefined {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'mc-prune-check-')), 'm.onnx');
   writeFileSync(file, writeOnnx(model));
-  const r = spawnSync('/usr/bin/python3', ['-c', 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', file], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', file], {
+    encoding: 'utf8',
+  });
   return r.status === 0 ? undefined : r.stderr.trim().split('\n').at(-1);
 }
 
@@ -30,7 +32,9 @@ async function runWeb(model: Model, feeds: Record<string, Tensor>): Promise<Floa
   ort.env.wasm.numThreads = 1;
   const s = await ort.InferenceSession.create(writeOnnx(model));
   try {
-    const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])]));
+    const inputs = Object.fromEntries(
+      Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])]),
+    );
     return Object.values(await s.run(inputs))[0]!.data as Float32Array;
   } finally {
     await s.release();
@@ -52,28 +56,37 @@ describe.skipIf(!hasOnnx)('pruned files pass onnx.checker (Debian python3-onnx) 
     ['small CNN', async () => ir8(smallConv())],
   ];
   if (existsSync(cntk)) cases.push(['MNIST CNN (mnist-cntk-opset8.onnx, IR 3)', () => loadOnnx(cntk)]);
-  it.each(cases)('%s at sparsity 0.9, every storage form', async (_name, make) => {
-    const model = await make();
-    const feeds = randomFeeds(model, 7);
-    const ref = await runModel((await pruneStored(model, { mode: 'magnitude', sparsity: 0.9, storage: 'dense' })).model, feeds);
-    const want = Object.values(ref)[0]!.data as Float32Array;
-    for (const form of FORMS) {
-      const { model: out, report } = await pruneStored(model, { mode: 'magnitude', sparsity: 0.9, ...form });
-      expect(report.weights.length).toBeGreaterThan(0);
-      expect(check(out), JSON.stringify(form)).toBeUndefined();
-      for (const w of report.weights) if (w.storage === 'sparse') expect(w.indexType).toBe('int64');
-      const node = Object.values(await runModel(out, feeds))[0]!.data as Float32Array;
-      const web = await runWeb(out, feeds);
-      const tol = form.codebook === undefined ? 1e-4 : Infinity;
-      for (let i = 0; i < want.length; i++) {
-        expect(Math.abs(node[i]! - web[i]!)).toBeLessThan(1e-4);
-        expect(Math.abs(node[i]! - want[i]!)).toBeLessThan(tol * Math.max(1, Math.abs(want[i]!)));
+  it.each(cases)(
+    '%s at sparsity 0.9, every storage form',
+    async (_name, make) => {
+      const model = await make();
+      const feeds = randomFeeds(model, 7);
+      const ref = await runModel((await pruneStored(model, { mode: 'magnitude', sparsity: 0.9, storage: 'dense' })).model, feeds);
+      const want = Object.values(ref)[0]!.data as Float32Array;
+      for (const form of FORMS) {
+        const { model: out, report } = await pruneStored(model, { mode: 'magnitude', sparsity: 0.9, ...form });
+        expect(report.weights.length).toBeGreaterThan(0);
+        expect(check(out), JSON.stringify(form)).toBeUndefined();
+        for (const w of report.weights) if (w.storage === 'sparse') expect(w.indexType).toBe('int64');
+        const node = Object.values(await runModel(out, feeds))[0]!.data as Float32Array;
+        const web = await runWeb(out, feeds);
+        const tol = form.codebook === undefined ? 1e-4 : Infinity;
+        for (let i = 0; i < want.length; i++) {
+          expect(Math.abs(node[i]! - web[i]!)).toBeLessThan(1e-4);
+          expect(Math.abs(node[i]! - want[i]!)).toBeLessThan(tol * Math.max(1, Math.abs(want[i]!)));
+        }
       }
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 
   it("sparseIndices: 'smallest' (int16/int32, opt-in) is what the checker rejects: 'indices must have INT64 type'", async () => {
-    const { model: out, report } = await pruneStored(ir8(mlp()), { mode: 'magnitude', sparsity: 0.9, storage: 'sparse', sparseIndices: 'smallest' });
+    const { model: out, report } = await pruneStored(ir8(mlp()), {
+      mode: 'magnitude',
+      sparsity: 0.9,
+      storage: 'sparse',
+      sparseIndices: 'smallest',
+    });
     expect(report.weights.some((w) => w.indexType === 'int16')).toBe(true);
     expect(check(out)).toMatch(/INT64/);
   });

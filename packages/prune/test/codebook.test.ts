@@ -15,8 +15,17 @@ function deadInputs(opset: number, seed = 4): Model {
   const rand = seededRandom(seed);
   const b = new ModelBuilder({ opset });
   const x = b.input('x', 'float32', [2, 64]);
-  const w1 = new Tensor('float32', [48, 64], Float32Array.from({ length: 48 * 64 }, (_, i) => (i % 64 < 16 ? 0 : rand() * 2 - 1)));
-  const t = (dims: number[]) => new Tensor('float32', dims, Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => rand() * 2 - 1));
+  const w1 = new Tensor(
+    'float32',
+    [48, 64],
+    Float32Array.from({ length: 48 * 64 }, (_, i) => (i % 64 < 16 ? 0 : rand() * 2 - 1)),
+  );
+  const t = (dims: number[]) =>
+    new Tensor(
+      'float32',
+      dims,
+      Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => rand() * 2 - 1),
+    );
   const h = b.node('Relu', [b.node('Gemm', [x, b.initializer('w1', w1), b.initializer('b1', t([48]))], { transB: 1 }, { name: 'fc1' })]);
   b.output(b.node('Gemm', [h, b.initializer('w2', t([48, 10])), b.initializer('b2', t([10]))], {}, { name: 'fc2' }), 'y');
   return b.build();
@@ -96,7 +105,11 @@ describe('codebook stream', () => {
       const v = ref.graph.initializers.get(n)!;
       v.constValue = new Tensor('float32', v.constValue!.dims, want[k]!.decoded);
     }
-    await assertNumericallyClose(ref, cb.model, { feeds: [randomFeeds(model, 2), randomFeeds(model, 3)], bitwise: true, graphOptimizationLevel: 'basic' });
+    await assertNumericallyClose(ref, cb.model, {
+      feeds: [randomFeeds(model, 2), randomFeeds(model, 3)],
+      bitwise: true,
+      graphOptimizationLevel: 'basic',
+    });
     expect(cb.report.weights[0]!.codebook!.swapped).toBe(true);
     // The decoder is load-time work: no MACs per sample added.
     expect(cb.report.after.macs).toBe(cb.report.before.macs);
@@ -123,7 +136,11 @@ describe('codebook stream', () => {
   it('shared values beyond float16 range: the codebooks stay float32, still bit for bit', async () => {
     const model = deadInputs(17);
     const v = model.graph.initializers.get('w1')!;
-    v.constValue = new Tensor('float32', v.constValue!.dims, (v.constValue!.data as Float32Array).map((x) => x * 1e5));
+    v.constValue = new Tensor(
+      'float32',
+      v.constValue!.dims,
+      (v.constValue!.data as Float32Array).map((x) => x * 1e5),
+    );
     await checkExact(model, false);
   });
 
@@ -131,13 +148,33 @@ describe('codebook stream', () => {
     const rand = seededRandom(9);
     const b = new ModelBuilder({ opset: 17 });
     let h = b.input('x', 'float32', [1, 512]);
-    for (const i of [0, 1]) h = b.node('MatMul', [h, b.initializer(`w${i}`, new Tensor('float32', [512, 512], Float32Array.from({ length: 512 * 512 }, () => rand() * 2 - 1)))], {}, { name: `mm${i}` });
+    for (const i of [0, 1])
+      h = b.node(
+        'MatMul',
+        [
+          h,
+          b.initializer(
+            `w${i}`,
+            new Tensor(
+              'float32',
+              [512, 512],
+              Float32Array.from({ length: 512 * 512 }, () => rand() * 2 - 1),
+            ),
+          ),
+        ],
+        {},
+        { name: `mm${i}` },
+      );
     b.output(h, 'y');
     const model = b.build();
     const dense = await pruneStored(model, { mode: 'magnitude', sparsity: 0.5, storage: 'dense' });
     const { model: out, report } = await pruneStored(model, { mode: 'magnitude', sparsity: 0.5, storage: 'packed', codebook: 4 });
     expect(report.weights.map((w) => w.codebook?.entries)).toEqual([16, 16]);
-    const r = await assertNumericallyClose(dense.model, out, { feeds: [randomFeeds(model, 1)], minCosine: 0.99, graphOptimizationLevel: 'basic' });
+    const r = await assertNumericallyClose(dense.model, out, {
+      feeds: [randomFeeds(model, 1)],
+      minCosine: 0.99,
+      graphOptimizationLevel: 'basic',
+    });
     expect(r.y!.cosine).toBeGreaterThan(0.99);
   });
 

@@ -29,53 +29,68 @@ function zeroRows(model: Model, name: string, rows: readonly number[]): void {
   const data = Float32Array.from(t.data as Float32Array);
   const cols = t.dims[1]!;
   for (const r of rows) data.fill(0, r * cols, (r + 1) * cols);
-  node.replaceInput(w.index, model.graph.addInitializer(model.graph.uniqueName(`${w.value.name}_zeroed`), new Tensor('float32', t.dims, data)));
+  node.replaceInput(
+    w.index,
+    model.graph.addInitializer(model.graph.uniqueName(`${w.value.name}_zeroed`), new Tensor('float32', t.dims, data)),
+  );
 }
 
-describe.skipIf(gpt.why !== undefined)(`attention heads and MLP neurons of a torch.onnx GPT${gpt.why === undefined ? '' : ` (skipped: ${gpt.why})`}`, () => {
-  it('removes a quarter of the heads (Q/K/V/O and the head count of both Reshapes) and of the MLP neurons', async () => {
-    const model = await loadOnnx(join(gpt.dir, 'gpt.onnx'));
-    const { model: out, report } = await prune(model, { mode: 'channels', ratio: 0.25 });
-    const heads = report.groups.filter((g) => g.headSize !== undefined);
-    expect(heads.map((g) => [g.roots.length, g.channels, g.removed, g.headSize])).toEqual([[3, 4, 1, 24], [3, 4, 1, 24]]);
-    expect(heads[0]!.members.map((m) => m.node)).toContain('/blocks.0/o/MatMul');
-    const mlp = report.groups.filter((g) => g.roots.length === 1 && g.roots[0]!.endsWith('/up/MatMul'));
-    expect(mlp.map((g) => [g.channels, g.removed])).toEqual([[384, 96], [384, 96]]);
-    for (const g of heads) for (const r of g.roots) expect(g.removedChannels[r]!.length).toBe(24);
+describe.skipIf(gpt.why !== undefined)(
+  `attention heads and MLP neurons of a torch.onnx GPT${gpt.why === undefined ? '' : ` (skipped: ${gpt.why})`}`,
+  () => {
+    it('removes a quarter of the heads (Q/K/V/O and the head count of both Reshapes) and of the MLP neurons', async () => {
+      const model = await loadOnnx(join(gpt.dir, 'gpt.onnx'));
+      const { model: out, report } = await prune(model, { mode: 'channels', ratio: 0.25 });
+      const heads = report.groups.filter((g) => g.headSize !== undefined);
+      expect(heads.map((g) => [g.roots.length, g.channels, g.removed, g.headSize])).toEqual([
+        [3, 4, 1, 24],
+        [3, 4, 1, 24],
+      ]);
+      expect(heads[0]!.members.map((m) => m.node)).toContain('/blocks.0/o/MatMul');
+      const mlp = report.groups.filter((g) => g.roots.length === 1 && g.roots[0]!.endsWith('/up/MatMul'));
+      expect(mlp.map((g) => [g.channels, g.removed])).toEqual([
+        [384, 96],
+        [384, 96],
+      ]);
+      for (const g of heads) for (const r of g.roots) expect(g.removedChannels[r]!.length).toBe(24);
 
-    // Shapes follow through the head split: [batch, sequence, 3, 24] after pruning.
-    inferShapes(out);
-    const split = out.graph.nodes.find((n) => n.name === '/blocks.0/Reshape')!;
-    expect(split.outputs[0]!.shape?.slice(2)).toEqual([3, 24]);
+      // Shapes follow through the head split: [batch, sequence, 3, 24] after pruning.
+      inferShapes(out);
+      const split = out.graph.nodes.find((n) => n.name === '/blocks.0/Reshape')!;
+      expect(split.outputs[0]!.shape?.slice(2)).toEqual([3, 24]);
 
-    // MACs at sequence 64, counted by hand: per block Q/K/V/O T·96·(3·24) each, scores and context 2·3·T·T·24, MLP
-    // 2·T·96·288; the head T·96·256.
-    const T = 64;
-    const block = 4 * T * 96 * 72 + 2 * 3 * T * T * 24 + 2 * T * 96 * 288;
-    const before = modelStats(model, { inputShapes: { input_ids: [1, T] } });
-    const after = modelStats(out, { inputShapes: { input_ids: [1, T] } });
-    expect(after.macs).toBe(2 * block + T * 96 * 256);
-    expect(after.macs).toBeLessThan(before.macs);
-    expect(after.params).toBeLessThan(before.params);
+      // MACs at sequence 64, counted by hand: per block Q/K/V/O T·96·(3·24) each, scores and context 2·3·T·T·24, MLP
+      // 2·T·96·288; the head T·96·256.
+      const T = 64;
+      const block = 4 * T * 96 * 72 + 2 * 3 * T * T * 24 + 2 * T * 96 * 288;
+      const before = modelStats(model, { inputShapes: { input_ids: [1, T] } });
+      const after = modelStats(out, { inputShapes: { input_ids: [1, T] } });
+      expect(after.macs).toBe(2 * block + T * 96 * 256);
+      expect(after.macs).toBeLessThan(before.macs);
+      expect(after.params).toBeLessThan(before.params);
 
-    // Removing a head or a neuron is zeroing its rows in the output / down projection: the original with those rows
-    // zeroed computes what the pruned model computes (two batch sizes and sequence lengths: the Reshapes stay dynamic).
-    const ref = model.clone();
-    for (const b of [0, 1]) {
-      const g = heads[b]!;
-      zeroRows(ref, `/blocks.${b}/o/MatMul`, g.removedChannels[`/blocks.${b}/q/MatMul`]!);
-      zeroRows(ref, `/blocks.${b}/down/MatMul`, mlp[b]!.removedChannels[`/blocks.${b}/up/MatMul`]!);
-    }
-    for (const [b, t] of [[2, 64], [1, 17]] as const) {
-      const x = ids(b, t, t);
-      const [got, want] = [await logits(out, x), await logits(ref, x)];
-      expect(got.length).toBe(b * t * 256);
-      let err = 0;
-      for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
-      expect(err).toBeLessThan(1e-4);
-    }
-  }, 120_000);
-});
+      // Removing a head or a neuron is zeroing its rows in the output / down projection: the original with those rows
+      // zeroed computes what the pruned model computes (two batch sizes and sequence lengths: the Reshapes stay dynamic).
+      const ref = model.clone();
+      for (const b of [0, 1]) {
+        const g = heads[b]!;
+        zeroRows(ref, `/blocks.${b}/o/MatMul`, g.removedChannels[`/blocks.${b}/q/MatMul`]!);
+        zeroRows(ref, `/blocks.${b}/down/MatMul`, mlp[b]!.removedChannels[`/blocks.${b}/up/MatMul`]!);
+      }
+      for (const [b, t] of [
+        [2, 64],
+        [1, 17],
+      ] as const) {
+        const x = ids(b, t, t);
+        const [got, want] = [await logits(out, x), await logits(ref, x)];
+        expect(got.length).toBe(b * t * 256);
+        let err = 0;
+        for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
+        expect(err).toBeLessThan(1e-4);
+      }
+    }, 120_000);
+  },
+);
 
 /** One attention block with constant Reshape targets: split [0, 0, 4, -1], merge [0, 0, -1], K transposed once. */
 function constantTargets(): Model {
@@ -84,11 +99,21 @@ function constantTargets(): Model {
   const w = (name: string, seed: number, dims = [16, 16]) => b.initializer(name, randomTensor('float32', dims, seed, 0.5));
   const i64 = (name: string, xs: number[]) => b.initializer(name, new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt))));
   const split = i64('split', [0, 0, 4, -1]);
-  const proj = (name: string, seed: number) => b.node('Reshape', [b.node('Add', [b.node('MatMul', [x, w(name, seed)], {}, { name: `${name}/MatMul` }), w(`${name}.b`, seed + 10, [16])]), split], {}, { name: `${name}/Reshape` });
+  const proj = (name: string, seed: number) =>
+    b.node(
+      'Reshape',
+      [b.node('Add', [b.node('MatMul', [x, w(name, seed)], {}, { name: `${name}/MatMul` }), w(`${name}.b`, seed + 10, [16])]), split],
+      {},
+      { name: `${name}/Reshape` },
+    );
   const q = b.node('Transpose', [proj('q', 1)], { perm: [0, 2, 1, 3] });
   const k = b.node('Transpose', [proj('k', 2)], { perm: [0, 2, 3, 1] });
   const v = b.node('Transpose', [proj('v', 3)], { perm: [0, 2, 1, 3] });
-  const p = b.node('Softmax', [b.node('Div', [b.node('MatMul', [q, k]), b.initializer('scale', new Tensor('float32', [], Float32Array.of(2)))])], { axis: -1 });
+  const p = b.node(
+    'Softmax',
+    [b.node('Div', [b.node('MatMul', [q, k]), b.initializer('scale', new Tensor('float32', [], Float32Array.of(2)))])],
+    { axis: -1 },
+  );
   const y = b.node('Reshape', [b.node('Transpose', [b.node('MatMul', [p, v])], { perm: [0, 2, 1, 3] }), i64('merge', [0, 0, -1])]);
   b.output(b.node('Add', [x, b.node('MatMul', [y, w('o', 4)], {}, { name: 'o/MatMul' })]), 'y', { dtype: 'float32' });
   return b.build();
@@ -101,7 +126,12 @@ describe('attention heads with constant Reshape targets', () => {
     const g = report.groups.find((x) => x.headSize !== undefined)!;
     expect([g.channels, g.removed, g.headSize, g.roots]).toEqual([4, 2, 4, ['q/MatMul', 'k/MatMul', 'v/MatMul']]);
     const targets = out.graph.nodes.filter((n) => n.opType === 'Reshape').map((n) => toNumbers(slotOf(n, 'shape')!.constValue!));
-    expect(targets).toEqual([[0, 0, 2, -1], [0, 0, 2, -1], [0, 0, 2, -1], [0, 0, -1]]);
+    expect(targets).toEqual([
+      [0, 0, 2, -1],
+      [0, 0, 2, -1],
+      [0, 0, 2, -1],
+      [0, 0, -1],
+    ]);
     // `heads` overrides the ratio for head groups only.
     const own = await prune(model, { mode: 'channels', ratio: 0, heads: 0.25 });
     expect(own.report.groups.find((x) => x.headSize !== undefined)!.removed).toBe(1);

@@ -96,8 +96,14 @@ describe('magnitude pruning', () => {
     const sum = (r: typeof cb.report) => r.weights.reduce((n, w) => n + w.bytesAfter, 0);
     expect(sum(cb.report)).toBeLessThan(sum(packed.report) * 0.45);
     expect(writeOnnx(cb.model).length).toBeLessThan(writeOnnx(packed.model).length);
-    const r = await assertNumericallyClose(dense.model, cb.model, { feeds: [randomFeeds(model, 1), randomFeeds(model, 2)], minCosine: 0.99, graphOptimizationLevel: 'basic' });
+    const r = await assertNumericallyClose(dense.model, cb.model, {
+      feeds: [randomFeeds(model, 1), randomFeeds(model, 2)],
+      minCosine: 0.99,
+      graphOptimizationLevel: 'basic',
+    });
     expect(r.y!.cosine).toBeGreaterThan(0.99);
-    await expect(pruneStored(model, { mode: 'magnitude', sparsity: 0.9, storage: 'sparse', codebook: 4 })).rejects.toMatchObject({ code: 'E_OPTION' });
+    await expect(pruneStored(model, { mode: 'magnitude', sparsity: 0.9, storage: 'sparse', codebook: 4 })).rejects.toMatchObject({
+      code: 'E_OPTION',
+    });
   });
 });

@@ -12,7 +12,11 @@ describe('pruning masks across techniques (restoreMasks)', () => {
     const [a, b, c] = [...masks.keys()];
     // a: every entry + 1 (pruned ones move); b: a copy without the record; c: gone (replaced by something else).
     const ta = after.graph.initializers.get(a!)!.constValue!;
-    after.graph.initializers.get(a!)!.constValue = new Tensor('float32', ta.dims, Float32Array.from(ta.data as Float32Array, (x) => x + 1));
+    after.graph.initializers.get(a!)!.constValue = new Tensor(
+      'float32',
+      ta.dims,
+      Float32Array.from(ta.data as Float32Array, (x) => x + 1),
+    );
     const tb = after.graph.initializers.get(b!)!.constValue!;
     after.graph.initializers.get(b!)!.constValue = new Tensor('float32', tb.dims, Float32Array.from(tb.data as Float32Array));
     const tc = after.graph.initializers.get(c!)!.constValue!;

@@ -8,6 +8,11 @@ export async function pruneStored(model: Model, opts: MagnitudeOptions): Promise
   const by = new Map(s.report.weights.map((w) => [w.weight, w]));
   const c = s.model.clone();
   inferShapes(c);
-  const report = { ...p.report, after: modelStats(c), weights: p.report.weights.map((w) => ({ ...w, ...by.get(w.weight) })), warnings: [...p.report.warnings, ...s.report.warnings] };
+  const report = {
+    ...p.report,
+    after: modelStats(c),
+    weights: p.report.weights.map((w) => ({ ...w, ...by.get(w.weight) })),
+    warnings: [...p.report.warnings, ...s.report.warnings],
+  };
   return { model: s.model, report, dense: p.model };
 }

@@ -38,26 +38,37 @@ function checkConsistent(model: Model): void {
   }
 }
 
-describe.skipIf(why !== undefined)(`torchvision exports at 50% channels load in onnxruntime-node${why === undefined ? '' : ` (skipped: ${why})`}`, () => {
-  for (const [name, minRemoved] of [['resnet18', 0.3], ['mobilenet_v2', 0.3]] as const) {
-    it(`${name}: 50% of channels removed (L1 / BN |γ|, per group) with BN folded, shapes consistent, runs with the same output shape`, async () => {
-      const model = readOnnx(readFileSync(join(dir, `${name}.onnx`)));
-      const { model: out, report } = await prune(model, { mode: 'channels', ratio: 0.5, importance: name === 'resnet18' ? 'l1' : 'bn', foldBatchNorm: true });
-      expect(report.nothingToPrune).toBeUndefined();
-      expect(report.achieved).toBeGreaterThan(minRemoved);
-      expect(report.after.params).toBeLessThan(report.before.params * 0.45);
-      expect(report.after.macs).toBeLessThan(report.before.macs * 0.5);
-      // Residual stages are single groups; the classifier group stays (graph output).
-      const fixedGroups = report.groups.filter((g) => g.fixed === g.channels);
-      expect(fixedGroups.map((g) => g.roots)).toEqual([[model.graph.nodes.find((n) => n.opType === 'Gemm')!.name]]);
-      checkConsistent(out);
-      expect(out.graph.nodes.filter((n) => n.opType === 'BatchNormalization')).toEqual([]);
-      const feeds = randomFeeds(model, 1);
-      const [a, b] = await Promise.all([createSession(model), createSession(out)]);
-      const [ya, yb] = [(await a.run(feeds)).y!, (await b.run(feeds)).y!];
-      await Promise.all([a.release(), b.release()]);
-      expect(yb.dims).toEqual(ya.dims);
-      expect((yb.data as Float32Array).every(Number.isFinite)).toBe(true);
-    });
-  }
-});
+describe.skipIf(why !== undefined)(
+  `torchvision exports at 50% channels load in onnxruntime-node${why === undefined ? '' : ` (skipped: ${why})`}`,
+  () => {
+    for (const [name, minRemoved] of [
+      ['resnet18', 0.3],
+      ['mobilenet_v2', 0.3],
+    ] as const) {
+      it(`${name}: 50% of channels removed (L1 / BN |γ|, per group) with BN folded, shapes consistent, runs with the same output shape`, async () => {
+        const model = readOnnx(readFileSync(join(dir, `${name}.onnx`)));
+        const { model: out, report } = await prune(model, {
+          mode: 'channels',
+          ratio: 0.5,
+          importance: name === 'resnet18' ? 'l1' : 'bn',
+          foldBatchNorm: true,
+        });
+        expect(report.nothingToPrune).toBeUndefined();
+        expect(report.achieved).toBeGreaterThan(minRemoved);
+        expect(report.after.params).toBeLessThan(report.before.params * 0.45);
+        expect(report.after.macs).toBeLessThan(report.before.macs * 0.5);
+        // Residual stages are single groups; the classifier group stays (graph output).
+        const fixedGroups = report.groups.filter((g) => g.fixed === g.channels);
+        expect(fixedGroups.map((g) => g.roots)).toEqual([[model.graph.nodes.find((n) => n.opType === 'Gemm')!.name]]);
+        checkConsistent(out);
+        expect(out.graph.nodes.filter((n) => n.opType === 'BatchNormalization')).toEqual([]);
+        const feeds = randomFeeds(model, 1);
+        const [a, b] = await Promise.all([createSession(model), createSession(out)]);
+        const [ya, yb] = [(await a.run(feeds)).y!, (await b.run(feeds)).y!];
+        await Promise.all([a.release(), b.release()]);
+        expect(yb.dims).toEqual(ya.dims);
+        expect((yb.data as Float32Array).every(Number.isFinite)).toBe(true);
+      });
+    }
+  },
+);

@@ -7,7 +7,12 @@ import { prune, pruneMasks, storePruned, unstorePruned } from '../src/index.js';
 import { mlp, smallConv } from './models.js';
 
 describe('a pruned file read back: its weights are dense with masks again (unstorePruned)', () => {
-  it.each([['packed', 'MLP', mlp], ['sparse', 'MLP', mlp], ['packed', 'CNN', smallConv], ['sparse', 'CNN', smallConv]] as const)('%s storage, %s: same weights, same masks, same outputs; written again it is the same size', async (storage, _name, make) => {
+  it.each([
+    ['packed', 'MLP', mlp],
+    ['sparse', 'MLP', mlp],
+    ['packed', 'CNN', smallConv],
+    ['sparse', 'CNN', smallConv],
+  ] as const)('%s storage, %s: same weights, same masks, same outputs; written again it is the same size', async (storage, _name, make) => {
     const model = make();
     const { model: dense } = await prune(model, { mode: 'magnitude', sparsity: 0.9, storage });
     const file = writeOnnx(storePruned(dense).model);

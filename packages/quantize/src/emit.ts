@@ -40,7 +40,13 @@ export class Emitter {
     before: Node | undefined,
     opType: string,
     inputs: readonly (Value | undefined)[],
-    opts: { attrs?: Record<string, Attribute>; domain?: string; name?: string; outputs?: number; dtypes?: readonly (string | undefined)[] } = {},
+    opts: {
+      attrs?: Record<string, Attribute>;
+      domain?: string;
+      name?: string;
+      outputs?: number;
+      dtypes?: readonly (string | undefined)[];
+    } = {},
   ): Value[] {
     const name = this.name(opts.name ?? opType);
     const outputs = Array.from({ length: opts.outputs ?? 1 }, (_, i) => {

@@ -1,4 +1,17 @@
-import { type DType, type Graph, McError, type Model, type Node, Tensor, type Value, attr, inferShapes, reshapeDims, slotOf, attrOf } from '@mc/ir';
+import {
+  type DType,
+  type Graph,
+  McError,
+  type Model,
+  type Node,
+  Tensor,
+  type Value,
+  attr,
+  inferShapes,
+  reshapeDims,
+  slotOf,
+  attrOf,
+} from '@mc/ir';
 import type { Emitter } from './emit.js';
 
 const ONNX_TYPE: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, float16: 10, bfloat16: 16 };
@@ -10,7 +23,18 @@ export function onnxType(dt: DType): number {
   return n;
 }
 
-const ONNX_TO_DTYPE: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16' };
+const ONNX_TO_DTYPE: Record<number, DType> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  16: 'bfloat16',
+};
 
 /**
  * Element type of every value: what the model declares, then onnx shape inference of `@mc/ir`, then simple rules for
@@ -28,7 +52,11 @@ export function valueDTypes(model: Model): Map<Value, DType | undefined> {
       let dt = o.dtype;
       if (n.domain === '' && n.opType === 'Cast') dt = ONNX_TO_DTYPE[n.attrInt('to', 1)!] ?? dt;
       else if (dt === undefined) {
-        if (n.domain === '' && (n.opType === 'Shape' || n.opType === 'Size' || n.opType === 'NonZero' || n.opType === 'ArgMax' || n.opType === 'ArgMin')) dt = 'int64';
+        if (
+          n.domain === '' &&
+          (n.opType === 'Shape' || n.opType === 'Size' || n.opType === 'NonZero' || n.opType === 'ArgMax' || n.opType === 'ArgMin')
+        )
+          dt = 'int64';
         else if (n.domain === '' && n.opType === 'Constant') {
           const a = n.attr('value');
           dt = a?.type === 'TENSOR' ? a.value.dtype : undefined;
@@ -50,8 +78,18 @@ export function isExcluded(node: Node, exclude: readonly string[] | undefined): 
 
 /** Ops that mean the model is already quantized. */
 const QUANTIZED_OPS = new Set([
-  'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger', 'QLinearConv',
-  'QLinearMatMul', 'MatMulNBits', 'QGemm', 'DynamicQuantizeMatMul', 'QLinearAdd', 'GatherBlockQuantized',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'DynamicQuantizeLinear',
+  'MatMulInteger',
+  'ConvInteger',
+  'QLinearConv',
+  'QLinearMatMul',
+  'MatMulNBits',
+  'QGemm',
+  'DynamicQuantizeMatMul',
+  'QLinearAdd',
+  'GatherBlockQuantized',
 ]);
 
 /**
@@ -64,7 +102,9 @@ export function assertNotQuantized(model: Model, mode: string): void {
       throw new McError(
         'E_UNSUPPORTED',
         `the model is already quantized: node '${n.name}' is ${n.opType}; quantize the original float model instead (mode ${mode})${
-          mode === 'fp16' && (n.opType === 'MatMulNBits' || n.opType === 'GatherBlockQuantized') ? ", with mode q4f16 for int4 weights and float16 everything else" : ''
+          mode === 'fp16' && (n.opType === 'MatMulNBits' || n.opType === 'GatherBlockQuantized')
+            ? ', with mode q4f16 for int4 weights and float16 everything else'
+            : ''
         }`,
         { context: { node: n.name, opType: n.opType } },
       );
@@ -74,9 +114,13 @@ export function assertNotQuantized(model: Model, mode: string): void {
     for (const v of model.graph.initializers.values()) {
       const dt = v.constValue?.dtype;
       if (dt === 'float16' || dt === 'bfloat16') {
-        throw new McError('E_UNSUPPORTED', `the model already has ${dt} weights (initializer '${v.name}'); convert the float32 model instead`, {
-          context: { node: v.name },
-        });
+        throw new McError(
+          'E_UNSUPPORTED',
+          `the model already has ${dt} weights (initializer '${v.name}'); convert the float32 model instead`,
+          {
+            context: { node: v.name },
+          },
+        );
       }
     }
   }
@@ -129,7 +173,8 @@ export function foldConstantReshapes(model: Model, emit: Emitter): number {
     const v = own ? g.addInitializer(data!.name, folded, { exactName: true }) : emit.init(out.name || `${data!.name}_reshaped`, folded);
     out.replaceAllUsesWith(v);
     g.remove(node);
-    for (const x of [data!, shape!]) if (x !== v && x.isInitializer() && x.uses().length === 0 && !g.outputs.includes(x)) g.removeInitializer(x.name);
+    for (const x of [data!, shape!])
+      if (x !== v && x.isInitializer() && x.uses().length === 0 && !g.outputs.includes(x)) g.removeInitializer(x.name);
     n++;
   }
   return n;

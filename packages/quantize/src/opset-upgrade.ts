@@ -31,44 +31,81 @@ const UPGRADES: Record<string, [version: number, Upgrade][]> = {
   Squeeze: [[13, axesToInput]],
   Unsqueeze: [[13, axesToInput]],
   ReduceSum: [[13, axesToInput]],
-  ...Object.fromEntries(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'].map((op) => [op, [[18, axesToInput]]])),
-  Slice: [[10, (n, emit) => {
-    const starts = rawInts(n, 'starts') ?? [];
-    const ends = rawInts(n, 'ends') ?? [];
-    const axes = rawInts(n, 'axes');
-    for (const k of ['starts', 'ends', 'axes']) n.attributes.delete(k);
-    const base = n.name || 'Slice';
-    n.replaceInput(1, emit.init(`${base}_starts`, i64(starts)));
-    n.replaceInput(2, emit.init(`${base}_ends`, i64(ends)));
-    if (axes !== undefined) n.replaceInput(3, emit.init(`${base}_axes`, i64(axes)));
-  }]],
-  TopK: [[10, (n, emit) => {
-    const k = n.attrInt('k', 1)!;
-    n.attributes.delete('k');
-    n.replaceInput(1, emit.init(`${n.name || 'TopK'}_k`, i64([k])));
-  }]],
-  Clip: [[11, (n, emit) => {
-    const lo = n.attrFloat('min');
-    const hi = n.attrFloat('max');
-    n.attributes.delete('min');
-    n.attributes.delete('max');
-    if (lo !== undefined) n.replaceInput(1, emit.init(`${n.name || 'Clip'}_min`, f32(lo)));
-    if (hi !== undefined) n.replaceInput(2, emit.init(`${n.name || 'Clip'}_max`, f32(hi)));
-  }]],
-  Pad: [[11, (n, emit) => {
-    const pads = rawInts(n, 'pads') ?? [];
-    const value = attrOf(n, 'value');
-    n.attributes.delete('pads');
-    n.attributes.delete('value');
-    n.replaceInput(1, emit.init(`${n.name || 'Pad'}_pads`, i64(pads)));
-    if (value !== 0) n.replaceInput(2, emit.init(`${n.name || 'Pad'}_value`, f32(value)));
-  }]],
+  ...Object.fromEntries(
+    [
+      'ReduceMean',
+      'ReduceMax',
+      'ReduceMin',
+      'ReduceProd',
+      'ReduceL1',
+      'ReduceL2',
+      'ReduceLogSum',
+      'ReduceLogSumExp',
+      'ReduceSumSquare',
+    ].map((op) => [op, [[18, axesToInput]]]),
+  ),
+  Slice: [
+    [
+      10,
+      (n, emit) => {
+        const starts = rawInts(n, 'starts') ?? [];
+        const ends = rawInts(n, 'ends') ?? [];
+        const axes = rawInts(n, 'axes');
+        for (const k of ['starts', 'ends', 'axes']) n.attributes.delete(k);
+        const base = n.name || 'Slice';
+        n.replaceInput(1, emit.init(`${base}_starts`, i64(starts)));
+        n.replaceInput(2, emit.init(`${base}_ends`, i64(ends)));
+        if (axes !== undefined) n.replaceInput(3, emit.init(`${base}_axes`, i64(axes)));
+      },
+    ],
+  ],
+  TopK: [
+    [
+      10,
+      (n, emit) => {
+        const k = n.attrInt('k', 1)!;
+        n.attributes.delete('k');
+        n.replaceInput(1, emit.init(`${n.name || 'TopK'}_k`, i64([k])));
+      },
+    ],
+  ],
+  Clip: [
+    [
+      11,
+      (n, emit) => {
+        const lo = n.attrFloat('min');
+        const hi = n.attrFloat('max');
+        n.attributes.delete('min');
+        n.attributes.delete('max');
+        if (lo !== undefined) n.replaceInput(1, emit.init(`${n.name || 'Clip'}_min`, f32(lo)));
+        if (hi !== undefined) n.replaceInput(2, emit.init(`${n.name || 'Clip'}_max`, f32(hi)));
+      },
+    ],
+  ],
+  Pad: [
+    [
+      11,
+      (n, emit) => {
+        const pads = rawInts(n, 'pads') ?? [];
+        const value = attrOf(n, 'value');
+        n.attributes.delete('pads');
+        n.attributes.delete('value');
+        n.replaceInput(1, emit.init(`${n.name || 'Pad'}_pads`, i64(pads)));
+        if (value !== 0) n.replaceInput(2, emit.init(`${n.name || 'Pad'}_value`, f32(value)));
+      },
+    ],
+  ],
   Split: [[13, (n, emit) => attrToInput(n, emit, 'split', 1)]],
   // Dropout is the identity at inference; opset 12 moved `ratio` to an input.
-  Dropout: [[12, (n) => {
-    n.attributes.delete('ratio');
-    n.attributes.delete('is_test');
-  }]],
+  Dropout: [
+    [
+      12,
+      (n) => {
+        n.attributes.delete('ratio');
+        n.attributes.delete('is_test');
+      },
+    ],
+  ],
   BatchNormalization: [[9, (n) => n.attributes.delete('spatial')]],
   Softmax: [[13, softmaxUpgrade]],
   LogSoftmax: [[13, softmaxUpgrade]],
@@ -88,7 +125,11 @@ function softmaxUpgrade(n: Node, emit: Emitter): void {
     return;
   }
   const [shape] = emit.node(n, 'Shape', [x], { name: `${n.name || n.opType}_shape`, dtypes: ['int64'] });
-  const [flat] = emit.node(n, 'Flatten', [x], { name: `${n.name || n.opType}_flatten`, attrs: { axis: attr.int(axis) }, dtypes: [x.dtype] });
+  const [flat] = emit.node(n, 'Flatten', [x], {
+    name: `${n.name || n.opType}_flatten`,
+    attrs: { axis: attr.int(axis) },
+    dtypes: [x.dtype],
+  });
   n.replaceInput(0, flat!);
   n.setAttr('axis', attr.int(-1));
   const y = n.outputs[0]!;
@@ -116,7 +157,8 @@ export function opsetRefusal(model: Model, min: number): string | undefined {
   for (const n of model.graph.nodes) {
     if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
     const refused = REFUSED[n.opType];
-    if (refused !== undefined && cur < refused && refused <= min) return `${n.opType} '${n.name}' changed meaning between opset ${cur} and ${min}`;
+    if (refused !== undefined && cur < refused && refused <= min)
+      return `${n.opType} '${n.name}' changed meaning between opset ${cur} and ${min}`;
   }
   return undefined;
 }
@@ -146,4 +188,3 @@ export function raiseOpset(model: Model, min: number, emit: Emitter): void {
   const ir = min >= 21 ? 10 : min >= 19 ? 9 : min >= 15 ? 8 : 7;
   if (model.irVersion < ir) model.irVersion = ir;
 }
-

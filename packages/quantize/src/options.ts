@@ -19,7 +19,9 @@ export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
  */
 export interface CalibrationRunner {
   /** Prepares a session for `model` (which has the intermediate tensors added as graph outputs). */
-  open(model: Model): Promise<{ run(feeds: Feeds, outputs: readonly string[]): Promise<Record<string, Float32Array>>; close(): Promise<void> }>;
+  open(
+    model: Model,
+  ): Promise<{ run(feeds: Feeds, outputs: readonly string[]): Promise<Record<string, Float32Array>>; close(): Promise<void> }>;
 }
 
 /** Progress of long work. */
@@ -256,7 +258,17 @@ export type QuantizeMode = QuantizeOptions['mode'];
  * Mode names that produce a model onnxruntime runs, for CLIs. `bf16` is not among them: onnxruntime 1.30 has no
  * bfloat16 CPU kernels for the common ops, so `quantize({mode: 'bf16'})` refuses with the measured reason.
  */
-export const QUANTIZE_MODES: readonly QuantizeMode[] = ['fp16', 'int8-weights', 'int8-dynamic', 'int8-static', 'int4', 'q4f16', 'kmeans', 'binary', 'ternary'];
+export const QUANTIZE_MODES: readonly QuantizeMode[] = [
+  'fp16',
+  'int8-weights',
+  'int8-dynamic',
+  'int8-static',
+  'int4',
+  'q4f16',
+  'kmeans',
+  'binary',
+  'ternary',
+];
 
 /**
  * What {@link quantize} uses for an option left unset, per mode: for CLIs (`--help` shows these) and docs.
@@ -268,8 +280,24 @@ export const QUANTIZE_DEFAULTS = {
   fp16: { keepIoTypes: true },
   'int8-weights': { perChannel: true, symmetric: true },
   'int8-dynamic': { perChannel: false, reduceRange: false },
-  'int8-static': { method: 'minmax', percentile: 99.999, perChannel: true, reduceRange: false, activationType: 'int8', bins: 2048, format: 'qdq' },
-  int4: { blockSize: 32, symmetric: true, format: 'matmulnbits', method: 'rtn', damp: 0.01, convBits: INT4_CONV_BITS_DEFAULT, embeddings: 'float' },
+  'int8-static': {
+    method: 'minmax',
+    percentile: 99.999,
+    perChannel: true,
+    reduceRange: false,
+    activationType: 'int8',
+    bins: 2048,
+    format: 'qdq',
+  },
+  int4: {
+    blockSize: 32,
+    symmetric: true,
+    format: 'matmulnbits',
+    method: 'rtn',
+    damp: 0.01,
+    convBits: INT4_CONV_BITS_DEFAULT,
+    embeddings: 'float',
+  },
   q4f16: { embeddings: 'int8', keepIoTypes: true },
   kmeans: { bits: 4, seed: 0, minElements: 64 },
 } as const satisfies {
@@ -277,7 +305,10 @@ export const QUANTIZE_DEFAULTS = {
   fp16: Pick<Required<Fp16Options>, 'keepIoTypes'>;
   'int8-weights': Pick<Required<Int8WeightsOptions>, 'perChannel' | 'symmetric'>;
   'int8-dynamic': Pick<Required<Int8DynamicOptions>, 'perChannel' | 'reduceRange'>;
-  'int8-static': Pick<Required<Int8StaticOptions>, 'method' | 'percentile' | 'perChannel' | 'reduceRange' | 'activationType' | 'bins' | 'format'>;
+  'int8-static': Pick<
+    Required<Int8StaticOptions>,
+    'method' | 'percentile' | 'perChannel' | 'reduceRange' | 'activationType' | 'bins' | 'format'
+  >;
   int4: Pick<Required<Int4Options>, 'blockSize' | 'symmetric' | 'format' | 'method' | 'damp' | 'convBits' | 'embeddings'>;
   q4f16: Pick<Required<Q4f16Options>, 'embeddings' | 'keepIoTypes'>;
   kmeans: Pick<Required<KMeansOptions>, 'bits' | 'seed' | 'minElements'>;
@@ -289,11 +320,43 @@ export const QUANTIZE_DEFAULTS = {
  * float16 kernels for.
  */
 export const FP16_BLOCK_LIST: readonly string[] = [
-  'ArrayFeatureExtractor', 'Binarizer', 'CastMap', 'CategoryMapper', 'DictVectorizer', 'FeatureVectorizer', 'Imputer',
-  'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'RandomUniformLike',
-  'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap',
-  'NonMaxSuppression', 'TopK', 'RoiAlign', 'Resize', 'Range', 'CumSum', 'Min', 'Max', 'Upsample',
-  'LSTM', 'GRU', 'RNN', 'LRN', 'InstanceNormalization', 'Einsum', 'RandomNormal', 'RandomUniform', 'RandomNormalLike',
+  'ArrayFeatureExtractor',
+  'Binarizer',
+  'CastMap',
+  'CategoryMapper',
+  'DictVectorizer',
+  'FeatureVectorizer',
+  'Imputer',
+  'LabelEncoder',
+  'LinearClassifier',
+  'LinearRegressor',
+  'Normalizer',
+  'OneHotEncoder',
+  'RandomUniformLike',
+  'SVMClassifier',
+  'SVMRegressor',
+  'Scaler',
+  'TreeEnsembleClassifier',
+  'TreeEnsembleRegressor',
+  'ZipMap',
+  'NonMaxSuppression',
+  'TopK',
+  'RoiAlign',
+  'Resize',
+  'Range',
+  'CumSum',
+  'Min',
+  'Max',
+  'Upsample',
+  'LSTM',
+  'GRU',
+  'RNN',
+  'LRN',
+  'InstanceNormalization',
+  'Einsum',
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
 ];
 
 function fail(message: string): never {
@@ -308,15 +371,18 @@ export function validateOptions(opts: QuantizeOptions): void {
   if (typeof opts !== 'object' || opts === null || ![...QUANTIZE_MODES, 'bf16'].includes((opts as { mode: QuantizeMode }).mode)) {
     fail(`quantize: mode must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify((opts as { mode?: unknown } | null)?.mode)}`);
   }
-  if (opts.names !== undefined && opts.names !== 'keep' && opts.names !== 'short') fail(`quantize: names must be 'keep' or 'short', got '${String(opts.names)}'`);
+  if (opts.names !== undefined && opts.names !== 'keep' && opts.names !== 'short')
+    fail(`quantize: names must be 'keep' or 'short', got '${String(opts.names)}'`);
   if (opts.target !== undefined && opts.target !== 'ort-cpu' && opts.target !== 'ort-web') {
     fail(`quantize: target must be 'ort-cpu' or 'ort-web', got '${String(opts.target)}'`);
   }
   switch (opts.mode) {
     case 'fp16': {
       const e = opts.maxOutputError;
-      if (e !== undefined && !(typeof e === 'number' && e > 0)) fail(`quantize fp16: maxOutputError must be a number > 0, got ${String(e)}`);
-      if (e !== undefined && opts.calibration === undefined) fail('quantize fp16: maxOutputError needs calibration batches to measure the outputs on; pass calibration or drop maxOutputError');
+      if (e !== undefined && !(typeof e === 'number' && e > 0))
+        fail(`quantize fp16: maxOutputError must be a number > 0, got ${String(e)}`);
+      if (e !== undefined && opts.calibration === undefined)
+        fail('quantize fp16: maxOutputError needs calibration batches to measure the outputs on; pass calibration or drop maxOutputError');
       break;
     }
     case 'kmeans': {
@@ -330,7 +396,10 @@ export function validateOptions(opts: QuantizeOptions): void {
       const bs = opts.blockSize ?? QUANTIZE_DEFAULTS.int4.blockSize;
       if (!INT4_BLOCK_SIZES.includes(bs)) fail(`quantize ${mode}: blockSize must be 16, 32, 64, 128 or 256, got ${bs}`);
       const format = (opts as { format?: unknown }).format;
-      if (mode === 'q4f16' && format !== undefined) fail(`quantize q4f16: the int4 weights are MatMulNBits (float16 inputs need it); drop format, or use mode int4 with format '${String(format)}'`);
+      if (mode === 'q4f16' && format !== undefined)
+        fail(
+          `quantize q4f16: the int4 weights are MatMulNBits (float16 inputs need it); drop format, or use mode int4 with format '${String(format)}'`,
+        );
       if (format !== undefined && format !== 'matmulnbits' && format !== 'dequantize') {
         fail(`quantize int4: format must be 'matmulnbits' or 'dequantize', got '${String(format)}'`);
       }
@@ -338,21 +407,34 @@ export function validateOptions(opts: QuantizeOptions): void {
         fail(`quantize ${mode}: embeddings must be one of ${EMBEDDINGS_FORMS.join(', ')}, got '${String(opts.embeddings)}'`);
       }
       const method = opts.method ?? QUANTIZE_DEFAULTS.int4.method;
-      if (!(INT4_METHODS as readonly string[]).includes(method)) fail(`quantize ${mode}: method must be one of ${INT4_METHODS.join(', ')}, got '${String(method)}'`);
+      if (!(INT4_METHODS as readonly string[]).includes(method))
+        fail(`quantize ${mode}: method must be one of ${INT4_METHODS.join(', ')}, got '${String(method)}'`);
       if ((method === 'gptq' || method === 'awq') && opts.calibration === undefined) {
-        fail(`quantize ${mode}: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`);
+        fail(
+          `quantize ${mode}: method '${method}' needs calibration data (options.calibration; CLI --dataset npy --data-dir D holding the model's inputs, e.g. input_ids.npy); 'rtn' and 'hqq' need none`,
+        );
       }
       const cb = opts.convBits ?? QUANTIZE_DEFAULTS.int4.convBits;
       if (cb !== 4 && cb !== 8) fail(`quantize ${mode}: convBits must be 4 or 8, got ${String(cb)}`);
-      if (method === 'awq' && format === 'dequantize') fail("quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'");
+      if (method === 'awq' && format === 'dequantize')
+        fail(
+          "quantize int4: method 'awq' scales the layer's input with a Mul next to MatMulNBits; use format 'matmulnbits' or method 'gptq'",
+        );
       const damp = opts.damp ?? QUANTIZE_DEFAULTS.int4.damp;
       if (!(damp > 0 && damp < 1)) fail(`quantize ${mode}: damp must be in (0, 1), got ${damp}; the usual value is 0.01`);
       break;
     }
     case 'int8-static': {
       const c = opts.calibration as unknown;
-      if (c === undefined || c === null || (typeof c !== 'object' && typeof c !== 'function') || !(Symbol.asyncIterator in (c as object) || Symbol.iterator in (c as object))) {
-        fail('quantize int8-static: calibration data is required (an AsyncIterable or Iterable of input feeds); pass calibration: batches, or use mode int8-dynamic, which needs none');
+      if (
+        c === undefined ||
+        c === null ||
+        (typeof c !== 'object' && typeof c !== 'function') ||
+        !(Symbol.asyncIterator in (c as object) || Symbol.iterator in (c as object))
+      ) {
+        fail(
+          'quantize int8-static: calibration data is required (an AsyncIterable or Iterable of input feeds); pass calibration: batches, or use mode int8-dynamic, which needs none',
+        );
       }
       const m = opts.method ?? QUANTIZE_DEFAULTS['int8-static'].method;
       if (!CALIBRATION_METHODS.includes(m)) fail(`quantize int8-static: method must be minmax, percentile or entropy, got '${m}'`);

@@ -60,4 +60,3 @@ export function foldConvBiasAdds(model: Model): number {
   }
   return n;
 }
-

@@ -4,10 +4,15 @@ import { type Model, Node, Tensor, Value, slotOf } from '@mc/ir';
 const MOVES_VALUES = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 
 const isOp = (n: Node | undefined, op: string): n is Node => n !== undefined && n.opType === op && n.domain === '';
-const isConst = (v: Value | undefined): v is Value => v !== undefined && v.isInitializer() && !v.isGraphInput() && v.constValue !== undefined;
+const isConst = (v: Value | undefined): v is Value =>
+  v !== undefined && v.isInitializer() && !v.isGraphInput() && v.constValue !== undefined;
 /** A per-tensor activation DequantizeLinear: non-constant input, scalar scale. */
 const activationDQ = (n: Node | undefined): n is Node =>
-  isOp(n, 'DequantizeLinear') && !isConst(slotOf(n, 'x')) && isConst(slotOf(n, 'x_scale')) && slotOf(n, 'x_scale')!.constValue!.size === 1 && (slotOf(n, 'x_zero_point') === undefined || isConst(slotOf(n, 'x_zero_point')));
+  isOp(n, 'DequantizeLinear') &&
+  !isConst(slotOf(n, 'x')) &&
+  isConst(slotOf(n, 'x_scale')) &&
+  slotOf(n, 'x_scale')!.constValue!.size === 1 &&
+  (slotOf(n, 'x_zero_point') === undefined || isConst(slotOf(n, 'x_zero_point')));
 
 /**
  * Moves the uses of `old` (the output of a QuantizeLinear about to go) to the fused node's output, which takes the
@@ -40,7 +45,11 @@ export function toQOperator(model: Model): number {
     if (!activationDQ(d) || y.isGraphOutput() || m.outputs.slice(1).some((o) => o.uses().length > 0 || o.isGraphOutput())) continue;
     const q = slotOf(d, 'x')!;
     m.replaceInput(0, q);
-    const dq = new Node({ opType: 'DequantizeLinear', inputs: [y, slotOf(d, 'x_scale'), ...(slotOf(d, 'x_zero_point') === undefined ? [] : [slotOf(d, 'x_zero_point')])], outputs: [new Value('')] });
+    const dq = new Node({
+      opType: 'DequantizeLinear',
+      inputs: [y, slotOf(d, 'x_scale'), ...(slotOf(d, 'x_zero_point') === undefined ? [] : [slotOf(d, 'x_zero_point')])],
+      outputs: [new Value('')],
+    });
     g.insertAfter(m, dq);
     const out = dq.outputs[0]!;
     for (const u of [...y.uses()]) if (u.node !== dq) u.node.replaceInput(u.index, out);
@@ -52,7 +61,13 @@ export function toQOperator(model: Model): number {
   for (const qn of [...g.nodes]) {
     if (!isOp(qn, 'QuantizeLinear')) continue;
     const d = slotOf(qn, 'x')?.producer();
-    if (!activationDQ(d) || slotOf(d, 'x_scale') !== slotOf(qn, 'y_scale') || slotOf(d, 'x_zero_point') !== slotOf(qn, 'y_zero_point') || qn.outputs[0]!.isGraphOutput()) continue;
+    if (
+      !activationDQ(d) ||
+      slotOf(d, 'x_scale') !== slotOf(qn, 'y_scale') ||
+      slotOf(d, 'x_zero_point') !== slotOf(qn, 'y_zero_point') ||
+      qn.outputs[0]!.isGraphOutput()
+    )
+      continue;
     qn.outputs[0]!.replaceAllUsesWith(slotOf(d, 'x')!);
     g.remove(qn);
   }
@@ -67,15 +82,31 @@ export function toQOperator(model: Model): number {
     const y = layer.outputs[0]!;
     const users = y.uses();
     const qy = users.length === 1 ? users[0]!.node : undefined;
-    if (!activationDQ(dx) || !isOp(dw, 'DequantizeLinear') || !isConst(slotOf(dw, 'x')) || !isOp(qy, 'QuantizeLinear') || y.isGraphOutput()) continue;
-    if (b !== undefined && (!isOp(db, 'DequantizeLinear') || !isConst(slotOf(db, 'x')) || slotOf(db, 'x')!.constValue!.dtype !== 'int32')) continue;
+    if (!activationDQ(dx) || !isOp(dw, 'DequantizeLinear') || !isConst(slotOf(dw, 'x')) || !isOp(qy, 'QuantizeLinear') || y.isGraphOutput())
+      continue;
+    if (b !== undefined && (!isOp(db, 'DequantizeLinear') || !isConst(slotOf(db, 'x')) || slotOf(db, 'x')!.constValue!.dtype !== 'int32'))
+      continue;
     if (slotOf(qy, 'y_zero_point') === undefined || slotOf(dx, 'x_zero_point') === undefined) continue;
     const wt = slotOf(dw, 'x')!.constValue!;
     const z = slotOf(dw, 'x_zero_point')?.constValue;
     // Symmetric weights: one scalar zero instead of a zero per channel (both are valid QLinearConv/QLinearMatMul).
     const zero = z === undefined || (!z.isLazy && Array.prototype.every.call(z.data, (v: number) => v === 0));
-    const wz = zero ? g.addInitializer(`${slotOf(dw, 'x')!.name}_zero_point`, new Tensor(wt.dtype, [], (wt.dtype === 'int8' ? new Int8Array(1) : new Uint8Array(1)) as never)) : slotOf(dw, 'x_zero_point')!;
-    const common = [slotOf(dx, 'x'), slotOf(dx, 'x_scale'), slotOf(dx, 'x_zero_point'), slotOf(dw, 'x'), slotOf(dw, 'x_scale'), wz, slotOf(qy, 'y_scale'), slotOf(qy, 'y_zero_point')];
+    const wz = zero
+      ? g.addInitializer(
+          `${slotOf(dw, 'x')!.name}_zero_point`,
+          new Tensor(wt.dtype, [], (wt.dtype === 'int8' ? new Int8Array(1) : new Uint8Array(1)) as never),
+        )
+      : slotOf(dw, 'x_zero_point')!;
+    const common = [
+      slotOf(dx, 'x'),
+      slotOf(dx, 'x_scale'),
+      slotOf(dx, 'x_zero_point'),
+      slotOf(dw, 'x'),
+      slotOf(dw, 'x_scale'),
+      wz,
+      slotOf(qy, 'y_scale'),
+      slotOf(qy, 'y_zero_point'),
+    ];
     const fusedNode = new Node({
       opType: layer.opType === 'Conv' ? 'QLinearConv' : 'QLinearMatMul',
       name: layer.name,

@@ -92,7 +92,8 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   const emit = new Emitter(model.graph);
   const report = new ReportBuilder();
   const oldIr = model.irVersion;
-  const convInt4 = opts.mode === 'int4' ? int4ConvPlan(model, opts) : opts.mode === 'q4f16' ? int4ConvPlan(model, { ...opts, mode: 'int4' }) : undefined;
+  const convInt4 =
+    opts.mode === 'int4' ? int4ConvPlan(model, opts) : opts.mode === 'q4f16' ? int4ConvPlan(model, { ...opts, mode: 'int4' }) : undefined;
   const need = Math.max(minOpset(opts), convInt4?.opset ?? 0);
   if (need > 0) raiseOpset(model, need, emit);
   if (oldIr < 4) {
@@ -124,7 +125,9 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       if (opts.format === 'qoperator') {
         toQOperator(model);
         // The report speaks of the op each layer became.
-        const fused = new Map(model.graph.nodes.filter((n) => n.opType === 'QLinearConv' || n.opType === 'QLinearMatMul').map((n) => [n.name, n.opType]));
+        const fused = new Map(
+          model.graph.nodes.filter((n) => n.opType === 'QLinearConv' || n.opType === 'QLinearMatMul').map((n) => [n.name, n.opType]),
+        );
         report.nodes.forEach((r, i) => {
           const op = fused.get(r.node);
           if (op !== undefined && r.action.startsWith('QDQ ')) report.nodes[i] = { ...r, action: `${op}: ${r.action.slice(4)}` };

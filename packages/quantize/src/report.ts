@@ -54,7 +54,14 @@ export class ReportBuilder {
   calibration: CalibrationReport | undefined;
 
   done(node: { name: string; opType: string }, action: string, bytesBefore: number, bytesAfter: number, maxAbsError?: number): void {
-    this.nodes.push({ node: node.name, opType: node.opType, action, bytesBefore, bytesAfter, ...(maxAbsError !== undefined && { maxAbsError }) });
+    this.nodes.push({
+      node: node.name,
+      opType: node.opType,
+      action,
+      bytesBefore,
+      bytesAfter,
+      ...(maxAbsError !== undefined && { maxAbsError }),
+    });
   }
 
   pass(node: { name: string; opType: string }, reason: string): void {

@@ -20,7 +20,11 @@ export function ortNodeRunner(sessionOptions: Record<string, unknown> = {}): Cal
         ort = await import('onnxruntime-node');
         io = await import('@mc/io-onnx');
       } catch (e) {
-        throw new McError('E_UNSUPPORTED', 'int8-static calibration needs onnxruntime-node and @mc/io-onnx; install them (npm i onnxruntime-node @mc/io-onnx) or pass options.runner', { cause: e });
+        throw new McError(
+          'E_UNSUPPORTED',
+          'int8-static calibration needs onnxruntime-node and @mc/io-onnx; install them (npm i onnxruntime-node @mc/io-onnx) or pass options.runner',
+          { cause: e },
+        );
       }
       const bytes = io.writeOnnx(model);
       // No /tmp/mat-debug-<pid>.log from onnxruntime-node's telemetry client (see @mc/verify run-model.ts).

@@ -27,7 +27,12 @@ const DEFAULT_ATTRS: Record<string, Record<string, (a: Attribute) => boolean>> =
   QLinearConv: { ...WINDOW, group: isInt(1n) },
   MaxPool: { ...WINDOW, ceil_mode: isInt(0n), storage_order: isInt(0n) },
   AveragePool: { ...WINDOW, ceil_mode: isInt(0n), count_include_pad: isInt(0n) },
-  Gemm: { transA: isInt(0n), transB: isInt(0n), alpha: (a) => a.type === 'FLOAT' && a.value === 1, beta: (a) => a.type === 'FLOAT' && a.value === 1 },
+  Gemm: {
+    transA: isInt(0n),
+    transB: isInt(0n),
+    alpha: (a) => a.type === 'FLOAT' && a.value === 1,
+    beta: (a) => a.type === 'FLOAT' && a.value === 1,
+  },
   QuantizeLinear: { axis: isInt(1n) },
   DequantizeLinear: { axis: isInt(1n) },
 };
@@ -135,7 +140,15 @@ export function slimModel(model: Model, names: ModelNames, opts: { shortNames?: 
       // Only on constant inputs (weights): onnxruntime 1.30 computes differently when an activation's DequantizeLinear
       // lacks the zero point its QuantizeLinear has (measured on ultraface: cosine 0.98 instead of 1).
       const weight = x !== undefined && x.isInitializer() && !x.isGraphInput() && x.constValue !== undefined;
-      if (weight && z !== undefined && zt !== undefined && z.isInitializer() && !z.isGraphInput() && zt.dtype === x.constValue!.dtype && allZero(zt)) {
+      if (
+        weight &&
+        z !== undefined &&
+        zt !== undefined &&
+        z.isInitializer() &&
+        !z.isGraphInput() &&
+        zt.dtype === x.constValue!.dtype &&
+        allZero(zt)
+      ) {
         n.replaceInput(2, undefined);
         n.trimInputs();
         zeroPoints++;
@@ -153,7 +166,9 @@ export function slimModel(model: Model, names: ModelNames, opts: { shortNames?: 
   if (defaultAttributes > 0) g.touch();
   g.removeUnusedInitializers();
 
-  const renamed = nested ? 0 : shortenNames(model, opts.shortNames === true ? { values: new Set(), initializers: new Set(), nodes: new Set() } : names);
+  const renamed = nested
+    ? 0
+    : shortenNames(model, opts.shortNames === true ? { values: new Set(), initializers: new Set(), nodes: new Set() } : names);
   return { metadata, valueInfo, identities, sharedInitializers, zeroPoints, defaultAttributes, renamed };
 }
 

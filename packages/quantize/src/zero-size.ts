@@ -10,7 +10,8 @@ export function zeroSizeWeightNodes(model: Model): Map<string, string> {
   const out = new Map<string, string>();
   for (const n of model.graph.nodes) {
     const t = weightOf(n)?.tensor;
-    if (t !== undefined && t.size === 0 && n.name !== '') out.set(n.name, `zero-size weight [${t.dims.join('x')}]: nothing to quantize, passed through untouched`);
+    if (t !== undefined && t.size === 0 && n.name !== '')
+      out.set(n.name, `zero-size weight [${t.dims.join('x')}]: nothing to quantize, passed through untouched`);
   }
   return out;
 }

@@ -10,7 +10,10 @@ describe('bench/corpus.mjs', () => {
   const saved = { cache: process.env.MC_CACHE, offline: process.env.MC_CORPUS_OFFLINE };
   let dir = '';
   afterEach(() => {
-    for (const [k, v] of [['MC_CACHE', saved.cache], ['MC_CORPUS_OFFLINE', saved.offline]] as const) {
+    for (const [k, v] of [
+      ['MC_CACHE', saved.cache],
+      ['MC_CORPUS_OFFLINE', saved.offline],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }

@@ -10,12 +10,16 @@ describe('bad input gives coded errors before any work', () => {
   const m = smallNet();
 
   it('static mode without calibration data → E_OPTION', async () => {
-    expect(await code(quantize(m, { mode: 'int8-static' } as unknown as QuantizeOptions))).toMatch(/^E_OPTION: .*calibration data is required/);
+    expect(await code(quantize(m, { mode: 'int8-static' } as unknown as QuantizeOptions))).toMatch(
+      /^E_OPTION: .*calibration data is required/,
+    );
   });
 
   it('calibration data of the wrong shape → E_OPTION naming the input', async () => {
     const bad = [{ x: new Tensor('float32', [2, 3, 5, 5], new Float32Array(150)) }];
-    expect(await code(quantize(m, { mode: 'int8-static', calibration: bad }))).toMatch(/^E_OPTION: calibration batch 0: input 'x' is float32\[2, 3, 5, 5\]/);
+    expect(await code(quantize(m, { mode: 'int8-static', calibration: bad }))).toMatch(
+      /^E_OPTION: calibration batch 0: input 'x' is float32\[2, 3, 5, 5\]/,
+    );
     expect(await code(quantize(m, { mode: 'int8-static', calibration: [{ y: netFeeds(1).x! }] }))).toMatch(/no tensor for model input 'x'/);
     expect(await code(quantize(m, { mode: 'int8-static', calibration: [] }))).toMatch(/yielded no batches/);
   });
@@ -29,7 +33,9 @@ describe('bad input gives coded errors before any work', () => {
 
   it('model already quantized → E_UNSUPPORTED', async () => {
     const { model } = await quantize(m, { mode: 'int8-weights' });
-    expect(await code(quantize(model, { mode: 'int4' }))).toMatch(/^E_UNSUPPORTED: the model is already quantized: node .* is DequantizeLinear/);
+    expect(await code(quantize(model, { mode: 'int4' }))).toMatch(
+      /^E_UNSUPPORTED: the model is already quantized: node .* is DequantizeLinear/,
+    );
     const half = await quantize(m, { mode: 'fp16' });
     expect(await code(quantize(half.model, { mode: 'fp16' }))).toMatch(/^E_UNSUPPORTED: the model already has float16 weights/);
   });

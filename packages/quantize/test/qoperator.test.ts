@@ -4,7 +4,20 @@ import { countOps } from '@mc/ir/testing';
 import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
 import { runModel } from '@mc/verify';
-import { EXACT_DQ, havePyOnnx, haveMnist, mnistFeeds, mnistModel, mnistTest, netFeeds, once, onnxChecker, PY_ONNX, runWeb, smallNet } from './helpers.js';
+import {
+  EXACT_DQ,
+  havePyOnnx,
+  haveMnist,
+  mnistFeeds,
+  mnistModel,
+  mnistTest,
+  netFeeds,
+  once,
+  onnxChecker,
+  PY_ONNX,
+  runWeb,
+  smallNet,
+} from './helpers.js';
 
 const calibration = [netFeeds(1), netFeeds(2), netFeeds(3)];
 const smallQop = once(() => quantize(smallNet(), { mode: 'int8-static', calibration, format: 'qoperator' }));
@@ -47,7 +60,9 @@ describe("int8-static format 'qoperator': QLinearConv / QLinearMatMul written ou
   });
 
   it('bad format is an option error before any work', async () => {
-    const e = await quantize(smallNet(), { mode: 'int8-static', calibration, format: 'qlinear' } as unknown as QuantizeOptions).catch((x: unknown) => x);
+    const e = await quantize(smallNet(), { mode: 'int8-static', calibration, format: 'qlinear' } as unknown as QuantizeOptions).catch(
+      (x: unknown) => x,
+    );
     expect(McError.is(e) && e.code).toBe('E_OPTION');
     const n = await quantize(smallNet(), { mode: 'fp16', names: 'tiny' } as unknown as QuantizeOptions).catch((x: unknown) => x);
     expect(McError.is(n) && n.code).toBe('E_OPTION');

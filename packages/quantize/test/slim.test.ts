@@ -4,7 +4,20 @@ import { countOps } from '@mc/ir/testing';
 import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
 import { runModel } from '@mc/verify';
-import { checkerFailures, EXACT_DQ, haveMnist, havePyOnnx, MNIST, mnistFeeds, mnistModel, mnistTest, netFeeds, once, PY_ONNX, smallNet } from './helpers.js';
+import {
+  checkerFailures,
+  EXACT_DQ,
+  haveMnist,
+  havePyOnnx,
+  MNIST,
+  mnistFeeds,
+  mnistModel,
+  mnistTest,
+  netFeeds,
+  once,
+  PY_ONNX,
+  smallNet,
+} from './helpers.js';
 
 const calibration = [netFeeds(1), netFeeds(2), netFeeds(3)];
 const feeds = [netFeeds(11), netFeeds(12)];
@@ -27,7 +40,8 @@ async function expectSameOutputs(a: Model, b: Model, fs: readonly Record<string,
 function taggedNet(): Model {
   const m = smallNet();
   const g = m.graph;
-  for (const n of g.nodes) n.metadataProps.set('keras.layer', JSON.stringify({ name: n.name, class_name: 'Layer', config: { padding: 'valid', units: 64 } }));
+  for (const n of g.nodes)
+    n.metadataProps.set('keras.layer', JSON.stringify({ name: n.name, class_name: 'Layer', config: { padding: 'valid', units: 64 } }));
   const relu = g.nodes.find((n) => n.name === 'relu1')!;
   g.valueInfo.push(relu.outputs[0]!);
   return m;
@@ -45,7 +59,8 @@ describe('slim: the finishing pass changes bytes, not outputs', () => {
     { mode: 'kmeans', bits: 4 },
     { mode: 'ternary' },
   ];
-  const labelOf = (opts: QuantizeOptions) => `${opts.mode}${'activationType' in opts ? ` ${opts.activationType}` : ''}${'format' in opts ? ` ${opts.format}` : ''}`;
+  const labelOf = (opts: QuantizeOptions) =>
+    `${opts.mode}${'activationType' in opts ? ` ${opts.activationType}` : ''}${'format' in opts ? ` ${opts.format}` : ''}`;
   const slimmed = new Map(modes.map((opts) => [labelOf(opts), once(() => quantize(taggedNet(), opts))]));
   for (const opts of modes) {
     const label = labelOf(opts);
@@ -74,7 +89,12 @@ describe('slim: the finishing pass changes bytes, not outputs', () => {
     const inits = [...model.graph.initializers.keys()];
     for (const w of ['conv_w', 'fc1_w', 'fc2_w', 'conv_b']) expect(inits).toContain(w);
     expect(inits.every((n) => !n.endsWith('_quantized') && !n.endsWith('_zero_point'))).toBe(true);
-    expect(model.graph.nodes.filter((n) => n.name !== '').map((n) => n.name).sort()).toEqual(['conv', 'fc1', 'fc1_bias', 'fc2', 'flatten', 'pool', 'relu2']);
+    expect(
+      model.graph.nodes
+        .filter((n) => n.name !== '')
+        .map((n) => n.name)
+        .sort(),
+    ).toEqual(['conv', 'fc1', 'fc1_bias', 'fc2', 'flatten', 'pool', 'relu2']);
     expect(report.slim!.renamed).toBeGreaterThan(0);
     expect(report.slim!.zeroPoints).toBe(3); // symmetric weights: the all-zero zero points go
     expect(report.slim!.sharedInitializers).toBeGreaterThan(0); // activation zero points of equal value
@@ -106,7 +126,14 @@ describe('slim with control flow: If branches read outer tensors by name', () =>
     const b = new ModelBuilder({ opset: 17, irVersion: 8 });
     const x = b.input('x', 'float32', [2, 8]);
     const c = b.input('c', 'bool', []);
-    const w = b.initializer('w', new Tensor('float32', [8, 4], Float32Array.from({ length: 32 }, (_, i) => Math.sin(i))));
+    const w = b.initializer(
+      'w',
+      new Tensor(
+        'float32',
+        [8, 4],
+        Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)),
+      ),
+    );
     const bias = Float32Array.from({ length: 4 }, (_, i) => i / 4);
     b.initializer('b', new Tensor('float32', [4], bias));
     const b2 = b.initializer('b2', new Tensor('float32', [4], bias.slice()));
@@ -136,8 +163,13 @@ describe('slim with control flow: If branches read outer tensors by name', () =>
       expect(slim.report.slim!.renamed).toBe(0);
       expect(kept.model.graph.initializers.has('b'), `${opts.mode} keeps b`).toBe(true);
       expect(slim.model.graph.initializers.has('b')).toBe(true);
-      const x = new Tensor('float32', [2, 8], Float32Array.from({ length: 16 }, (_, i) => Math.cos(i)));
-      for (const c of [true, false]) await expectSameOutputs(kept.model, slim.model, [{ x, c: new Tensor('bool', [], new Uint8Array([c ? 1 : 0])) }]);
+      const x = new Tensor(
+        'float32',
+        [2, 8],
+        Float32Array.from({ length: 16 }, (_, i) => Math.cos(i)),
+      );
+      for (const c of [true, false])
+        await expectSameOutputs(kept.model, slim.model, [{ x, c: new Tensor('bool', [], new Uint8Array([c ? 1 : 0])) }]);
     }
   });
 });

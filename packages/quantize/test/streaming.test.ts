@@ -23,7 +23,8 @@ describe('external-data (lazy) weights stay lazy, so big models stream', () => {
       const e = big(eager.model);
       expect(l.length).toBe(3);
       expect(l.every((v) => v.constValue!.isLazy)).toBe(true);
-      for (let i = 0; i < 3; i++) expect(Array.from(l[i]!.constValue!.data as Uint8Array)).toEqual(Array.from(e[i]!.constValue!.data as Uint8Array));
+      for (let i = 0; i < 3; i++)
+        expect(Array.from(l[i]!.constValue!.data as Uint8Array)).toEqual(Array.from(e[i]!.constValue!.data as Uint8Array));
     });
   }
 });

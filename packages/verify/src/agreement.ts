@@ -45,7 +45,15 @@ export interface AgreementReport {
 }
 
 /** Domains onnxruntime-node implements without registering custom ops. */
-const ORT_DOMAINS = new Set(['', 'ai.onnx', 'ai.onnx.ml', 'com.microsoft', 'com.microsoft.nchwc', 'ai.onnx.training', 'ai.onnx.preview.training']);
+const ORT_DOMAINS = new Set([
+  '',
+  'ai.onnx',
+  'ai.onnx.ml',
+  'com.microsoft',
+  'com.microsoft.nchwc',
+  'ai.onnx.training',
+  'ai.onnx.preview.training',
+]);
 
 /**
  * Nodes onnxruntime cannot run without a custom-op library: domains it does not know and the model does not define.
@@ -70,11 +78,19 @@ async function open(model: Model, role: 'input' | 'output', opts: RunModelOption
     const first = custom[0];
     if (first !== undefined) {
       const more = custom.length > 1 ? ` and ${custom.length - 1} more custom op(s)` : '';
-      throw new McError('E_UNSUPPORTED', `verification needs onnxruntime to run op ${first.opType} (domain ${first.domain}) of node '${first.node}'${more} in the ${role} model, and onnxruntime-node has no kernel for it; pass --no-verify to write the unverified model`, { cause: e, context: { node: first.node, opType: first.opType } });
+      throw new McError(
+        'E_UNSUPPORTED',
+        `verification needs onnxruntime to run op ${first.opType} (domain ${first.domain}) of node '${first.node}'${more} in the ${role} model, and onnxruntime-node has no kernel for it; pass --no-verify to write the unverified model`,
+        { cause: e, context: { node: first.node, opType: first.opType } },
+      );
     }
     if (role === 'input') {
       const msg = McError.is(e) ? e.message : String(e);
-      throw new McError('E_UNSUPPORTED', `verification cannot run the input model in onnxruntime-node (${msg}); pass --no-verify to write the unverified model`, { cause: e });
+      throw new McError(
+        'E_UNSUPPORTED',
+        `verification cannot run the input model in onnxruntime-node (${msg}); pass --no-verify to write the unverified model`,
+        { cause: e },
+      );
     }
     throw e;
   }
@@ -95,16 +111,30 @@ async function open(model: Model, role: 'input' | 'output', opts: RunModelOption
  */
 export async function checkAgreement(reference: Model, candidate: Model, opts: AgreementOptions): Promise<AgreementReport> {
   const thresholds = GATE_THRESHOLDS[opts.technique];
-  const feeds = opts.feeds ?? [0, 1, 2, 3].map((s) => syntheticFeeds(reference, s, { ...(opts.scale !== undefined && { scale: opts.scale }) }));
+  const feeds =
+    opts.feeds ?? [0, 1, 2, 3].map((s) => syntheticFeeds(reference, s, { ...(opts.scale !== undefined && { scale: opts.scale }) }));
   const wanted = reference.graph.inputs.filter((v) => v.constValue === undefined && !reference.graph.initializers.has(v.name));
   const missing = wanted.filter((v) => feeds[0]?.[v.name] === undefined);
   if (missing.length > 0) {
-    throw new McError('E_UNSUPPORTED', `verification cannot make inputs of type ${missing[0]!.dtype} for input '${missing[0]!.name}'; pass --dataset to verify on data, or --no-verify to write the unverified model`);
+    throw new McError(
+      'E_UNSUPPORTED',
+      `verification cannot make inputs of type ${missing[0]!.dtype} for input '${missing[0]!.name}'; pass --dataset to verify on data, or --no-verify to write the unverified model`,
+    );
   }
   const level = thresholds.exact ? 'disabled' : undefined;
-  const refOpts: RunModelOptions = { ...(level !== undefined && { graphOptimizationLevel: level }), ...(opts.segments !== undefined && { segments: opts.segments }) };
+  const refOpts: RunModelOptions = {
+    ...(level !== undefined && { graphOptimizationLevel: level }),
+    ...(opts.segments !== undefined && { segments: opts.segments }),
+  };
   const a = await open(reference, 'input', refOpts);
-  const report: AgreementReport = { ok: true, technique: opts.technique, thresholds, inputs: opts.inputs ?? 'synthetic inputs', outputs: {}, failures: [] };
+  const report: AgreementReport = {
+    ok: true,
+    technique: opts.technique,
+    thresholds,
+    inputs: opts.inputs ?? 'synthetic inputs',
+    outputs: {},
+    failures: [],
+  };
   let b: ModelSession;
   try {
     b = await open(candidate, 'output', { ...refOpts, ...opts.candidate });
@@ -134,8 +164,14 @@ export async function checkAgreement(reference: Model, candidate: Model, opts: A
         const c = compareTensor(t, u);
         const w = report.outputs[name];
         const top1 = c.top1 === undefined ? w?.top1 : Math.min(w?.top1 ?? 1, c.top1);
-        report.outputs[name] = { cosine: Math.min(w?.cosine ?? 1, c.cosine), maxAbs: Math.max(w?.maxAbs ?? 0, c.maxAbs), bitwise: (w?.bitwise ?? true) && c.bitwise, ...(top1 !== undefined && { top1 }) };
-        if (t.dims.join('x') !== u.dims.join('x')) fail.add(`output '${name}' has shape [${u.dims.join(', ')}], the input model's has [${t.dims.join(', ')}]`);
+        report.outputs[name] = {
+          cosine: Math.min(w?.cosine ?? 1, c.cosine),
+          maxAbs: Math.max(w?.maxAbs ?? 0, c.maxAbs),
+          bitwise: (w?.bitwise ?? true) && c.bitwise,
+          ...(top1 !== undefined && { top1 }),
+        };
+        if (t.dims.join('x') !== u.dims.join('x'))
+          fail.add(`output '${name}' has shape [${u.dims.join(', ')}], the input model's has [${t.dims.join(', ')}]`);
         else if (!Number.isFinite(c.maxAbs)) fail.add(`output '${name}' has NaN or Inf where the input model's does not`);
       }
     }
@@ -144,7 +180,12 @@ export async function checkAgreement(reference: Model, candidate: Model, opts: A
   }
   for (const [name, o] of Object.entries(report.outputs)) {
     if (thresholds.exact && !o.bitwise) fail.add(`output '${name}' differs (max |Δ| ${o.maxAbs.toExponential(2)}) on a lossless path`);
-    else if (opts.cosine !== false && thresholds.minCosine !== undefined && Number.isFinite(o.maxAbs) && !(o.cosine >= thresholds.minCosine)) {
+    else if (
+      opts.cosine !== false &&
+      thresholds.minCosine !== undefined &&
+      Number.isFinite(o.maxAbs) &&
+      !(o.cosine >= thresholds.minCosine)
+    ) {
       fail.add(`output '${name}' cosine ${o.cosine.toFixed(6)} < ${thresholds.minCosine}`);
     }
   }

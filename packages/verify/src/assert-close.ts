@@ -44,7 +44,11 @@ function worst(a: OutputComparison | undefined, b: OutputComparison): OutputComp
  * await assertNumericallyClose(model, roundTripped, { feeds, bitwise: true });
  * ```
  */
-export async function assertNumericallyClose(orig: Model | Uint8Array | string, out: Model | Uint8Array | string, opts: CloseOptions): Promise<CloseReport> {
+export async function assertNumericallyClose(
+  orig: Model | Uint8Array | string,
+  out: Model | Uint8Array | string,
+  opts: CloseOptions,
+): Promise<CloseReport> {
   const runOpts: RunModelOptions = {
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'disabled',
     ...(opts.sessionOptions !== undefined && { sessionOptions: opts.sessionOptions }),
@@ -62,17 +66,23 @@ export async function assertNumericallyClose(orig: Model | Uint8Array | string, 
         if (opts.bitwise === true && !c.bitwise) failures.push(`'${name}' differs bitwise${at}: maxAbs ${c.maxAbs}`);
         if (opts.atol !== undefined || opts.rtol !== undefined) {
           const ok = allclose(ra[name]!, rb[name]!, opts.atol ?? 0, opts.rtol ?? 0);
-          if (!ok) failures.push(`'${name}' exceeds atol ${opts.atol ?? 0} / rtol ${opts.rtol ?? 0}${at}: maxAbs ${c.maxAbs}, maxRel ${c.maxRel}`);
+          if (!ok)
+            failures.push(`'${name}' exceeds atol ${opts.atol ?? 0} / rtol ${opts.rtol ?? 0}${at}: maxAbs ${c.maxAbs}, maxRel ${c.maxRel}`);
         }
-        if (opts.minCosine !== undefined && !(c.cosine >= opts.minCosine)) failures.push(`'${name}' cosine ${c.cosine} < ${opts.minCosine}${at}`);
-        if (opts.minTop1 !== undefined && c.top1 !== undefined && !(c.top1 >= opts.minTop1)) failures.push(`'${name}' top-1 agreement ${c.top1} < ${opts.minTop1}${at}`);
+        if (opts.minCosine !== undefined && !(c.cosine >= opts.minCosine))
+          failures.push(`'${name}' cosine ${c.cosine} < ${opts.minCosine}${at}`);
+        if (opts.minTop1 !== undefined && c.top1 !== undefined && !(c.top1 >= opts.minTop1))
+          failures.push(`'${name}' top-1 agreement ${c.top1} < ${opts.minTop1}${at}`);
       }
     }
   } finally {
     await Promise.all([a.release(), b.release()]);
   }
   if (failures.length > 0) {
-    const e = new McError('E_VERIFY', `outputs are not close enough: ${failures.join('; ')}; loosen the technique's settings or exclude the sensitive layers`);
+    const e = new McError(
+      'E_VERIFY',
+      `outputs are not close enough: ${failures.join('; ')}; loosen the technique's settings or exclude the sensitive layers`,
+    );
     (e as McError & { report?: CloseReport }).report = report;
     throw e;
   }
@@ -94,8 +104,18 @@ export function allclose(ref: Tensor, out: Tensor, atol: number, rtol: number): 
     const y = out.data as Uint8Array[];
     return x.every((s, i) => Buffer.compare(s, y[i]!) === 0);
   }
-  const a = ref.dtype === 'int64' || ref.dtype === 'uint64' ? Array.from(ref.data as BigInt64Array, Number) : ref.dtype === 'float64' ? (ref.data as Float64Array) : toFloat32(ref);
-  const b = out.dtype === 'int64' || out.dtype === 'uint64' ? Array.from(out.data as BigInt64Array, Number) : out.dtype === 'float64' ? (out.data as Float64Array) : toFloat32(out);
+  const a =
+    ref.dtype === 'int64' || ref.dtype === 'uint64'
+      ? Array.from(ref.data as BigInt64Array, Number)
+      : ref.dtype === 'float64'
+        ? (ref.data as Float64Array)
+        : toFloat32(ref);
+  const b =
+    out.dtype === 'int64' || out.dtype === 'uint64'
+      ? Array.from(out.data as BigInt64Array, Number)
+      : out.dtype === 'float64'
+        ? (out.data as Float64Array)
+        : toFloat32(out);
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;

@@ -48,7 +48,14 @@ export function compareTensor(ref: Tensor, out: Tensor): OutputComparison {
     return { count: ref.size, maxAbs: Infinity, maxRel: Infinity, cosine: 0, top1: 0, bitwise: false };
   }
   if (ref.dtype === 'string' || out.dtype === 'string') {
-    return { count: ref.size, maxAbs: bitwise ? 0 : Infinity, maxRel: bitwise ? 0 : Infinity, cosine: bitwise ? 1 : 0, top1: undefined, bitwise };
+    return {
+      count: ref.size,
+      maxAbs: bitwise ? 0 : Infinity,
+      maxRel: bitwise ? 0 : Infinity,
+      cosine: bitwise ? 1 : 0,
+      top1: undefined,
+      bitwise,
+    };
   }
   const a = numbers(ref);
   const b = numbers(out);
@@ -62,7 +69,8 @@ export function compareTensor(ref: Tensor, out: Tensor): OutputComparison {
     const y = b[i]!;
     let d: number;
     if (Number.isNaN(x) || Number.isNaN(y)) d = Number.isNaN(x) && Number.isNaN(y) ? 0 : Infinity;
-    else if (x === y) d = 0; // also equal infinities
+    else if (x === y)
+      d = 0; // also equal infinities
     else d = Math.abs(x - y);
     if (d > maxAbs) maxAbs = d;
     if (Math.abs(x) >= 1e-6 && d / Math.abs(x) > maxRel) maxRel = d / Math.abs(x);
@@ -104,7 +112,10 @@ export function compareOutputs(a: Record<string, Tensor>, b: Record<string, Tens
   for (const [name, t] of Object.entries(a)) {
     const u = b[name];
     if (u === undefined) {
-      throw new McError('E_VERIFY', `output '${name}' of the reference model is missing from the compared model; keep the graph outputs' names`);
+      throw new McError(
+        'E_VERIFY',
+        `output '${name}' of the reference model is missing from the compared model; keep the graph outputs' names`,
+      );
     }
     res[name] = compareTensor(t, u);
   }

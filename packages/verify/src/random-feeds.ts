@@ -14,7 +14,10 @@ import type { Feeds } from './run-model.js';
 export function randomFeeds(model: Model, seed: number, opts: { dynamicDim?: number; scale?: number } = {}): Feeds {
   for (const v of model.graph.inputs) {
     if (v.constValue !== undefined) continue;
-    assertFeedSize(v.name, (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : (opts.dynamicDim ?? 1))));
+    assertFeedSize(
+      v.name,
+      (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : (opts.dynamicDim ?? 1))),
+    );
   }
   return irRandomFeeds(model, seed, opts);
 }

@@ -99,10 +99,14 @@ async function openSession(model: Model | Uint8Array | string, opts: RunModelOpt
       ...opts.sessionOptions,
     });
   } catch (e) {
-    throw new McError('E_VERIFY', `onnxruntime-node cannot load ${where}: ${(e as Error).message}; check the ops and opset are supported by onnxruntime`, {
-      ...(opts.file !== undefined && { context: { file: opts.file } }),
-      cause: e,
-    });
+    throw new McError(
+      'E_VERIFY',
+      `onnxruntime-node cannot load ${where}: ${(e as Error).message}; check the ops and opset are supported by onnxruntime`,
+      {
+        ...(opts.file !== undefined && { context: { file: opts.file } }),
+        cause: e,
+      },
+    );
   }
   const run = async (feeds: Feeds): Promise<Record<string, Tensor>> => {
     const f: Record<string, ort.Tensor> = {};
@@ -111,10 +115,14 @@ async function openSession(model: Model | Uint8Array | string, opts: RunModelOpt
     try {
       res = await session.run(f);
     } catch (e) {
-      throw new McError('E_VERIFY', `onnxruntime-node failed to run ${where}: ${(e as Error).message}; check the feeds' names, dtypes and shapes`, {
-        ...(opts.file !== undefined && { context: { file: opts.file } }),
-        cause: e,
-      });
+      throw new McError(
+        'E_VERIFY',
+        `onnxruntime-node failed to run ${where}: ${(e as Error).message}; check the feeds' names, dtypes and shapes`,
+        {
+          ...(opts.file !== undefined && { context: { file: opts.file } }),
+          cause: e,
+        },
+      );
     }
     const out: Record<string, Tensor> = {};
     for (const name of session.outputNames) {
@@ -145,7 +153,11 @@ async function openSession(model: Model | Uint8Array | string, opts: RunModelOpt
  * out['logits']!.dims; // [1, 10]
  * ```
  */
-export async function runModel(model: Model | Uint8Array | string, feeds: Feeds, opts: RunModelOptions = {}): Promise<Record<string, Tensor>> {
+export async function runModel(
+  model: Model | Uint8Array | string,
+  feeds: Feeds,
+  opts: RunModelOptions = {},
+): Promise<Record<string, Tensor>> {
   const s = await createSession(model, opts);
   try {
     return await s.run(feeds);

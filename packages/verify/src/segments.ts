@@ -42,7 +42,11 @@ export function planSegments(model: Model, budget = SEGMENT_BYTES): Segment[] {
   const nodes = g.nodes;
   const bad = nodes.find(hasSubgraphs);
   if (bad !== undefined) {
-    throw new McError('E_UNSUPPORTED', `a model with ${weightBytes(model)} weight bytes runs in segments, and node '${bad.name}' (${bad.opType}) holds a subgraph, which cannot be cut; pass --no-verify`, { context: { node: bad.name, opType: bad.opType } });
+    throw new McError(
+      'E_UNSUPPORTED',
+      `a model with ${weightBytes(model)} weight bytes runs in segments, and node '${bad.name}' (${bad.opType}) holds a subgraph, which cannot be cut; pass --no-verify`,
+      { context: { node: bad.name, opType: bad.opType } },
+    );
   }
   const cuts: [number, number, number][] = [];
   let start = 0;
@@ -130,7 +134,12 @@ export type SegmentRunner = (segment: Model, feeds: readonly Feeds[]) => Promise
  * Runs a model segment by segment on several batches: each segment's session is opened, run on every batch and
  * released before the next opens, so at most one segment's weights are in memory. Returns the graph outputs.
  */
-export async function runSegmented(model: Model, feeds: readonly Feeds[], run: SegmentRunner, budget = SEGMENT_BYTES): Promise<Record<string, Tensor>[]> {
+export async function runSegmented(
+  model: Model,
+  feeds: readonly Feeds[],
+  run: SegmentRunner,
+  budget = SEGMENT_BYTES,
+): Promise<Record<string, Tensor>[]> {
   const segs = planSegments(model, budget);
   const acts: Record<string, Tensor>[] = feeds.map((f) => ({ ...f }));
   const later = (k: number) => new Set(segs.slice(k + 1).flatMap((s) => s.inputs));

@@ -31,21 +31,45 @@ function tensorOf(dtype: DType, dims: number[], u: () => number, hi: number, bou
   const int = (): number => Math.floor(u() * bound);
   switch (dtype) {
     case 'float32':
-      return new Tensor('float32', dims, Float32Array.from({ length: n }, () => u() * hi));
+      return new Tensor(
+        'float32',
+        dims,
+        Float32Array.from({ length: n }, () => u() * hi),
+      );
     case 'float64':
-      return new Tensor('float64', dims, Float64Array.from({ length: n }, () => u() * hi));
+      return new Tensor(
+        'float64',
+        dims,
+        Float64Array.from({ length: n }, () => u() * hi),
+      );
     case 'float16':
       return undefined;
     case 'int64':
-      return new Tensor('int64', dims, BigInt64Array.from({ length: n }, () => BigInt(int())));
+      return new Tensor(
+        'int64',
+        dims,
+        BigInt64Array.from({ length: n }, () => BigInt(int())),
+      );
     case 'int32':
       return new Tensor('int32', dims, Int32Array.from({ length: n }, int));
     case 'int8':
-      return new Tensor('int8', dims, Int8Array.from({ length: n }, () => Math.min(127, int())));
+      return new Tensor(
+        'int8',
+        dims,
+        Int8Array.from({ length: n }, () => Math.min(127, int())),
+      );
     case 'uint8':
-      return new Tensor('uint8', dims, Uint8Array.from({ length: n }, () => Math.min(255, int())));
+      return new Tensor(
+        'uint8',
+        dims,
+        Uint8Array.from({ length: n }, () => Math.min(255, int())),
+      );
     case 'bool':
-      return new Tensor('bool', dims, Uint8Array.from({ length: n }, () => (u() < 0.5 ? 0 : 1)));
+      return new Tensor(
+        'bool',
+        dims,
+        Uint8Array.from({ length: n }, () => (u() < 0.5 ? 0 : 1)),
+      );
     default:
       return undefined;
   }

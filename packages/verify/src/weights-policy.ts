@@ -54,7 +54,13 @@ export function assertFiniteWeights(model: Model, file?: string): void {
   const bad = nonFiniteWeights(model);
   const first = bad[0];
   if (first === undefined) return;
-  const more = bad.length > 1 ? ` (and ${bad.length - 1} more tensor(s): ${bad.slice(1, 4).map((b) => `'${b.tensor}'`).join(', ')})` : '';
+  const more =
+    bad.length > 1
+      ? ` (and ${bad.length - 1} more tensor(s): ${bad
+          .slice(1, 4)
+          .map((b) => `'${b.tensor}'`)
+          .join(', ')})`
+      : '';
   throw new McError(
     'E_NUMERIC',
     `weight '${first.tensor}' holds ${first.value} at element ${first.index} (${first.count} non-finite value(s))${more}${file === undefined ? '' : ` in ${file}`}; a model with NaN/Inf weights cannot be transformed or verified — fix or retrain it (mc convert copies it unchanged)`,

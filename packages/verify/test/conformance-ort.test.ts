@@ -23,7 +23,9 @@ const present = existsSync(resultsFile);
 describe.skipIf(!present)('ONNX backend node tests through onnxruntime-node', () => {
   test('every ORT-passing model round-trips with bit-identical outputs and matches the stored outputs', async () => {
     const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, string>;
-    const names = Object.keys(results).filter((n) => results[n] === 'pass' && !(n in KNOWN_GAPS)).sort();
+    const names = Object.keys(results)
+      .filter((n) => results[n] === 'pass' && !(n in KNOWN_GAPS))
+      .sort();
     const failures: string[] = [];
     let compared = 0;
     let outputsChecked = 0;
@@ -48,7 +50,9 @@ describe.skipIf(!present)('ONNX backend node tests through onnxruntime-node', ()
           defaultLevel.push(name);
         }
         b = await createSession(round, opts);
-        for (const set of readdirSync(dir).filter((d) => d.startsWith('test_data_set_')).sort()) {
+        for (const set of readdirSync(dir)
+          .filter((d) => d.startsWith('test_data_set_'))
+          .sort()) {
           const files = readdirSync(join(dir, set));
           const feeds: Feeds = {};
           for (const [i, inputName] of a.inputNames.entries()) {

@@ -14,7 +14,14 @@ test('a model saved with external data runs in onnxruntime-node with bit-identic
   let x = b.input('x', 'float32', [2, 128]);
   const g = seededNormal(3);
   for (let i = 0; i < 4; i++) {
-    const w = b.initializer(`w${i}`, new Tensor('float32', [128, 128], Float32Array.from({ length: 128 * 128 }, () => g() * 0.1)));
+    const w = b.initializer(
+      `w${i}`,
+      new Tensor(
+        'float32',
+        [128, 128],
+        Float32Array.from({ length: 128 * 128 }, () => g() * 0.1),
+      ),
+    );
     x = b.node('Relu', [b.node('MatMul', [x, w])]);
   }
   b.output(x, 'y', { dtype: 'float32', shape: [2, 128] });
@@ -39,11 +46,20 @@ describe.skipIf(!hasPythonOnnx || !existsSync(mnist))('external data interop wit
   test('a model python3-onnx saved with external data loads lazily and runs bit-identically; ours passes onnx.checker', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-verify-pyext-'));
     const theirs = join(dir, 'theirs.onnx');
-    const py = spawnSync(python, ['-c', [
-      'import onnx, sys',
-      'm = onnx.load(sys.argv[1])',
-      "onnx.save_model(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_file=True, location='theirs.bin', size_threshold=0)",
-    ].join('\n'), mnist, theirs], { encoding: 'utf8' });
+    const py = spawnSync(
+      python,
+      [
+        '-c',
+        [
+          'import onnx, sys',
+          'm = onnx.load(sys.argv[1])',
+          "onnx.save_model(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_file=True, location='theirs.bin', size_threshold=0)",
+        ].join('\n'),
+        mnist,
+        theirs,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(py.status, py.stderr).toBe(0);
     const m = await loadOnnx(theirs);
     const lazy = [...m.graph.initializers.values()].filter((v) => v.constValue!.isLazy);
@@ -53,12 +69,20 @@ describe.skipIf(!hasPythonOnnx || !existsSync(mnist))('external data interop wit
 
     const ours = join(dir, 'ours.onnx');
     await saveOnnx(m, ours, { externalData: { threshold: 0 } });
-    const check = spawnSync(python, ['-c', [
-      'import onnx, sys',
-      'onnx.checker.check_model(sys.argv[1])',
-      'm = onnx.load(sys.argv[1])',
-      'print(sum(len(t.raw_data) for t in m.graph.initializer))',
-    ].join('\n'), ours], { encoding: 'utf8' });
+    const check = spawnSync(
+      python,
+      [
+        '-c',
+        [
+          'import onnx, sys',
+          'onnx.checker.check_model(sys.argv[1])',
+          'm = onnx.load(sys.argv[1])',
+          'print(sum(len(t.raw_data) for t in m.graph.initializer))',
+        ].join('\n'),
+        ours,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(check.status, check.stderr).toBe(0);
     expect(Number(check.stdout.trim())).toBeGreaterThan(0);
     await assertNumericallyClose(new Uint8Array(readFileSync(mnist)), ours, { feeds, bitwise: true });

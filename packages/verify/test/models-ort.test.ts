@@ -14,7 +14,10 @@ import { assertNumericallyClose, createSession, randomFeeds } from '../src/index
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = resolve(here, '../../../../shared/models/onnx');
-const counts = JSON.parse(readFileSync(join(here, 'fixtures/param-counts.json'), 'utf8')) as Record<string, { params: number; initializers: number; nodes: number }>;
+const counts = JSON.parse(readFileSync(join(here, 'fixtures/param-counts.json'), 'utf8')) as Record<
+  string,
+  { params: number; initializers: number; nodes: number }
+>;
 
 /** Models onnxruntime-node cannot load at all (their custom ops need onnxruntime-extensions / QONNX). */
 const ORT_CANNOT_LOAD: Record<string, string> = {
@@ -50,17 +53,29 @@ describe.skipIf(files.length === 0)('real ONNX models', () => {
   });
 
   const runnable = files.filter((f) => !(relative(root, f) in ORT_CANNOT_LOAD));
-  test.each(runnable.map((f) => [relative(root, f), f]))('%s: outputs bit-identical in onnxruntime-node after the round trip', async (_rel, file) => {
-    const orig = new Uint8Array(readFileSync(file));
-    const m = readOnnx(orig, { file });
-    const report = await assertNumericallyClose(orig, writeOnnx(m), { feeds: randomFeeds(m, 7), bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
-    expect(Object.keys(report).length).toBeGreaterThan(0);
-  });
+  test.each(runnable.map((f) => [relative(root, f), f]))(
+    '%s: outputs bit-identical in onnxruntime-node after the round trip',
+    async (_rel, file) => {
+      const orig = new Uint8Array(readFileSync(file));
+      const m = readOnnx(orig, { file });
+      const report = await assertNumericallyClose(orig, writeOnnx(m), {
+        feeds: randomFeeds(m, 7),
+        bitwise: true,
+        sessionOptions: { logSeverityLevel: 3 },
+      });
+      expect(Object.keys(report).length).toBeGreaterThan(0);
+    },
+  );
 
   for (const rel of Object.keys(ORT_CANNOT_LOAD)) {
     const f = join(root, rel);
-    test.skipIf(!existsSync(f))(`${rel}: onnxruntime-node still refuses it (so the skip stays honest)${existsSync(f) ? '' : ' (skipped: the file is missing)'}`, async () => {
-      await expect(createSession(new Uint8Array(readFileSync(f)), { sessionOptions: { logSeverityLevel: 3 } })).rejects.toMatchObject({ code: 'E_VERIFY' });
-    });
+    test.skipIf(!existsSync(f))(
+      `${rel}: onnxruntime-node still refuses it (so the skip stays honest)${existsSync(f) ? '' : ' (skipped: the file is missing)'}`,
+      async () => {
+        await expect(createSession(new Uint8Array(readFileSync(f)), { sessionOptions: { logSeverityLevel: 3 } })).rejects.toMatchObject({
+          code: 'E_VERIFY',
+        });
+      },
+    );
   }
 });

@@ -43,7 +43,15 @@ describe('normalizeWeights', () => {
     expect(r.shared.get('w')).toBe(3); // two MatMuls and the output Identity read it
     expect(modelStats(m).params).toBe(64 + 64 + 8);
     expect(modelStats(n).params).toBe(64 + 64 + 8);
-    expect(modelStats(m).nodes.filter((s) => s.params > 0).map((s) => [s.opType, s.params])).toEqual([['MatMul', 64], ['MatMul', 64], ['Mul', 8]]);
+    expect(
+      modelStats(m)
+        .nodes.filter((s) => s.params > 0)
+        .map((s) => [s.opType, s.params]),
+    ).toEqual([
+      ['MatMul', 64],
+      ['MatMul', 64],
+      ['Mul', 8],
+    ]);
     await assertNumericallyClose(bytes(m), bytes(n), { feeds: randomFeeds(m, 3), bitwise: true });
     expect(normalizeWeights(n).modified).toBe(false);
   });
@@ -70,46 +78,60 @@ describe('normalizeWeights', () => {
     sub.output(o, 'o');
     const then = sub.build().graph;
     then.inputs.length = 0;
-    const iff = new Node({ opType: 'If', inputs: [m0.graph.inputs.find((v) => v.name === c.name)!], outputs: ['y'], attributes: { then_branch: attr.graph(then), else_branch: attr.graph(then) } });
+    const iff = new Node({
+      opType: 'If',
+      inputs: [m0.graph.inputs.find((v) => v.name === c.name)!],
+      outputs: ['y'],
+      attributes: { then_branch: attr.graph(then), else_branch: attr.graph(then) },
+    });
     m0.graph.append(iff);
     expect(normalizeWeights(m0).constants).toBe(0);
   });
 });
 
 const tv = torchvisionDir();
-describe.skipIf(tv.why !== undefined)(`torchvision exports (torch.onnx, Identity-shared weights)${tv.why === undefined ? '' : ` (skipped: ${tv.why})`}`, () => {
-  it.each(TORCHVISION.map((n) => [n]))('%s: no Identity of a weight left, params unchanged, bit-identical in ORT', async (name) => {
-    const file = join(tv.dir, `${name}.onnx`);
-    const orig = new Uint8Array(readFileSync(file));
-    const m = readOnnx(orig, { file });
-    const n = m.clone();
-    const r = normalizeWeights(n);
-    expect(r.identities).toBeGreaterThan(0);
-    expect(n.graph.nodes.filter((x) => x.opType === 'Identity')).toEqual([]);
-    expect(modelStats(n).params).toBe(modelStats(m).params);
-    await assertNumericallyClose(orig, bytes(n), { feeds: randomFeeds(m, 5), bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
-  });
-});
+describe.skipIf(tv.why !== undefined)(
+  `torchvision exports (torch.onnx, Identity-shared weights)${tv.why === undefined ? '' : ` (skipped: ${tv.why})`}`,
+  () => {
+    it.each(TORCHVISION.map((n) => [n]))('%s: no Identity of a weight left, params unchanged, bit-identical in ORT', async (name) => {
+      const file = join(tv.dir, `${name}.onnx`);
+      const orig = new Uint8Array(readFileSync(file));
+      const m = readOnnx(orig, { file });
+      const n = m.clone();
+      const r = normalizeWeights(n);
+      expect(r.identities).toBeGreaterThan(0);
+      expect(n.graph.nodes.filter((x) => x.opType === 'Identity')).toEqual([]);
+      expect(modelStats(n).params).toBe(modelStats(m).params);
+      await assertNumericallyClose(orig, bytes(n), { feeds: randomFeeds(m, 5), bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
+    });
+  },
+);
 
 const rec = ocrModel('ch_PP-OCRv4_rec_infer.onnx');
 const det = ocrModel('ch_PP-OCRv4_det_infer.onnx');
-describe.skipIf(rec.why !== undefined)(`PP-OCRv4 (Paddle2ONNX, every weight a Constant node)${rec.why === undefined ? '' : ` (skipped: ${rec.why})`}`, () => {
-  // python3-onnx count: sum of element counts of all Constant `value` tensors (no initializers in these files).
-  it.each([['ch_PP-OCRv4_rec_infer.onnx', rec.path, 325, 2_690_312, [1, 3, 48, 320]], ['ch_PP-OCRv4_det_infer.onnx', det.path, 342, 1_171_841, [1, 3, 64, 64]]] as const)(
-    '%s: every Constant becomes an initializer, params = python3-onnx count, bit-identical in ORT',
-    async (_name, file, constants, params, dims) => {
-      const orig = new Uint8Array(readFileSync(file));
-      const m = readOnnx(orig, { file });
-      expect(modelStats(m).params).toBe(params);
-      const n = m.clone();
-      expect(normalizeWeights(n).constants).toBe(constants);
-      expect(countOps(n).Constant).toBeUndefined();
-      expect(modelStats(n).params).toBe(params);
-      const feeds = { x: randomTensor('float32', dims, 9) };
-      await assertNumericallyClose(orig, bytes(n), { feeds, bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
-    },
-  );
-});
+describe.skipIf(rec.why !== undefined)(
+  `PP-OCRv4 (Paddle2ONNX, every weight a Constant node)${rec.why === undefined ? '' : ` (skipped: ${rec.why})`}`,
+  () => {
+    // python3-onnx count: sum of element counts of all Constant `value` tensors (no initializers in these files).
+    it.each([
+      ['ch_PP-OCRv4_rec_infer.onnx', rec.path, 325, 2_690_312, [1, 3, 48, 320]],
+      ['ch_PP-OCRv4_det_infer.onnx', det.path, 342, 1_171_841, [1, 3, 64, 64]],
+    ] as const)(
+      '%s: every Constant becomes an initializer, params = python3-onnx count, bit-identical in ORT',
+      async (_name, file, constants, params, dims) => {
+        const orig = new Uint8Array(readFileSync(file));
+        const m = readOnnx(orig, { file });
+        expect(modelStats(m).params).toBe(params);
+        const n = m.clone();
+        expect(normalizeWeights(n).constants).toBe(constants);
+        expect(countOps(n).Constant).toBeUndefined();
+        expect(modelStats(n).params).toBe(params);
+        const feeds = { x: randomTensor('float32', dims, 9) };
+        await assertNumericallyClose(orig, bytes(n), { feeds, bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
+      },
+    );
+  },
+);
 
 /** The real models in ../shared/models/onnx that onnxruntime-node loads (custom-op models left out). */
 const shared = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/models/onnx');

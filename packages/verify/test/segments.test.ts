@@ -14,7 +14,14 @@ function chain() {
   let skip = x0;
   let mid = x0;
   for (let i = 0; i < 8; i++) {
-    const w = b.initializer(`w${i}`, new Tensor('float32', [64, 64], Float32Array.from({ length: 64 * 64 }, () => g() * 0.15)));
+    const w = b.initializer(
+      `w${i}`,
+      new Tensor(
+        'float32',
+        [64, 64],
+        Float32Array.from({ length: 64 * 64 }, () => g() * 0.15),
+      ),
+    );
     x = b.node('Tanh', [b.node('MatMul', [x, w])]);
     if (i === 1) skip = x;
     if (i === 4) x = b.node('Add', [x, skip]);

@@ -14,21 +14,47 @@ import { formatNumber, formatTable } from '../table.js';
 
 /** The flag table is typed against FactorizeOptions (one field per policy and common option; null = not a flag). */
 const flags = {
-  error: { type: 'number', arg: 'E', description: `per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default ${FACTORIZE_DEFAULTS.error})` },
+  error: {
+    type: 'number',
+    arg: 'E',
+    description: `per-layer bound on mean|W-Ŵ|/mean|W| (keras_compressor semantics); the cheapest ranks meeting it (default ${FACTORIZE_DEFAULTS.error})`,
+  },
   rank: { type: 'number', arg: 'K', description: 'fixed rank for dense layers, per channel mode for convs' },
-  ratio: { type: 'number', arg: 'R', description: 'keep this fraction of all parameters, ranks allocated across layers to minimise the summed error' },
-  energy: { type: 'number', arg: 'E', description: 'keep this fraction of each spectrum\'s energy (Σσ²)' },
+  ratio: {
+    type: 'number',
+    arg: 'R',
+    description: 'keep this fraction of all parameters, ranks allocated across layers to minimise the summed error',
+  },
+  energy: { type: 'number', arg: 'E', description: "keep this fraction of each spectrum's energy (Σσ²)" },
   seed: { type: 'number', description: 'seed of randomized SVD sketches', default: FACTORIZE_DEFAULTS.seed },
   'only-if-smaller': null,
   calibration: null, // built from --dataset/--data-dir
   'on-progress': null,
   signal: null,
   ...DATA_FLAGS,
-  'data-aware': { type: 'boolean', description: 'with --dataset: choose dense layers\' ranks by the error of the layer output on training samples instead of the weight error (--error then bounds the output error); without it --dataset only feeds the check and --finetune' },
-  'calibration-size': { type: 'number', arg: 'N', description: 'with --data-aware: training samples the output error is measured on', default: FEED_DEFAULTS.limit },
-  finetune: { type: 'number', arg: 'epochs', description: 'with --dataset: recover accuracy for this many epochs by distillation from the original model (no labels needed; tfjs-wasm, @mc/distill); --limit caps the samples' },
+  'data-aware': {
+    type: 'boolean',
+    description:
+      "with --dataset: choose dense layers' ranks by the error of the layer output on training samples instead of the weight error (--error then bounds the output error); without it --dataset only feeds the check and --finetune",
+  },
+  'calibration-size': {
+    type: 'number',
+    arg: 'N',
+    description: 'with --data-aware: training samples the output error is measured on',
+    default: FEED_DEFAULTS.limit,
+  },
+  finetune: {
+    type: 'number',
+    arg: 'epochs',
+    description:
+      'with --dataset: recover accuracy for this many epochs by distillation from the original model (no labels needed; tfjs-wasm, @mc/distill); --limit caps the samples',
+  },
   json: { type: 'boolean', description: 'print the report as JSON' },
-  report: { type: 'string', arg: 'file.html', description: 'also write a self-contained HTML report (per-layer table and plot of the parameters kept)' },
+  report: {
+    type: 'string',
+    arg: 'file.html',
+    description: 'also write a self-contained HTML report (per-layer table and plot of the parameters kept)',
+  },
   ...VERIFY_FLAGS,
 } as const satisfies OptionFlags<MergeOptions<FactorizeOptions>>;
 
@@ -38,7 +64,8 @@ type Flags = FlagValues<typeof flags>;
 async function calibrationFeeds(model: Model, f: Flags): Promise<Feeds[] | undefined> {
   // --dataset alone never changes what --error means: data-aware ranks are asked for by name.
   if (f['data-aware'] !== true) return undefined;
-  if (f.dataset === undefined) throw new UsageError('mc compress --data-aware needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
+  if (f.dataset === undefined)
+    throw new UsageError('mc compress --data-aware needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
   const limit = f['calibration-size'];
   const ds = await loadDataFlags({ ...f, limit }, 'train');
   if (ds === undefined) return undefined;
@@ -47,9 +74,16 @@ async function calibrationFeeds(model: Model, f: Flags): Promise<Feeds[] | undef
 
 function layerTable(r: FactorizeReport): string {
   const rows = r.nodes.map((n) => [
-    n.node, n.opType, `[${n.oldShape.join('x')}]`, n.replaced ? n.newShapes.map((s) => `[${s.join('x')}]`).join(' ') : 'kept',
-    n.ranks.join(','), n.replaced ? n.weightError.toFixed(4) : '', n.outputError === undefined ? '' : n.outputError.toFixed(4),
-    formatNumber(n.paramsBefore), formatNumber(n.paramsAfter), n.decomposition,
+    n.node,
+    n.opType,
+    `[${n.oldShape.join('x')}]`,
+    n.replaced ? n.newShapes.map((s) => `[${s.join('x')}]`).join(' ') : 'kept',
+    n.ranks.join(','),
+    n.replaced ? n.weightError.toFixed(4) : '',
+    n.outputError === undefined ? '' : n.outputError.toFixed(4),
+    formatNumber(n.paramsBefore),
+    formatNumber(n.paramsAfter),
+    n.decomposition,
   ]);
   return formatTable(['layer', 'op', 'weight', 'factors', 'ranks', 'W error', 'Y error', 'params', 'after', 'svd'], rows);
 }
@@ -57,7 +91,8 @@ function layerTable(r: FactorizeReport): string {
 /** `mc compress`: low-rank factorisation (SVD for dense layers, Tucker-2 for convs) with automatic ranks. */
 export const compress = defineCommand({
   name: 'compress',
-  summary: 'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
+  summary:
+    'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR [--data-aware]] <in> <out>',
   flags,
   examples: [
@@ -85,9 +120,11 @@ export const compress = defineCommand({
     let tuned: { epochs: number; seconds: number } | undefined;
     if (f.finetune !== undefined) {
       const epochs = f.finetune;
-      if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`mc compress: --finetune needs a whole number of epochs ≥ 1, got ${epochs}`);
+      if (!(Number.isInteger(epochs) && epochs >= 1))
+        throw new UsageError(`mc compress: --finetune needs a whole number of epochs ≥ 1, got ${epochs}`);
       const train = await loadDataFlags(f, 'train');
-      if (train === undefined) throw new UsageError('mc compress --finetune needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
+      if (train === undefined)
+        throw new UsageError('mc compress --finetune needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
       const { distill } = await import('@mc/distill'); // tfjs loads only when asked for
       const t0 = Date.now();
       // The original model is the teacher: its soft outputs are the targets, so no labels are read.
@@ -100,7 +137,22 @@ export const compress = defineCommand({
     await saveModel(storePruned(final).model, output!, input);
     if (f.json === true) {
       const { before, after, ...rest } = report;
-      io.out(JSON.stringify({ input, output, ...rest, ...(tuned && { finetune: tuned }), before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, verify: gateJson(verify), ...(unchanged && { nothingChanged: unchanged }) }, null, 2));
+      io.out(
+        JSON.stringify(
+          {
+            input,
+            output,
+            ...rest,
+            ...(tuned && { finetune: tuned }),
+            before: { params: before.params, bytes: before.paramBytes, macs: before.macs },
+            after: { params: after.params, bytes: after.paramBytes, macs: after.macs },
+            verify: gateJson(verify),
+            ...(unchanged && { nothingChanged: unchanged }),
+          },
+          null,
+          2,
+        ),
+      );
       return;
     }
     const lines = [layerTable(report)];
@@ -114,7 +166,11 @@ export const compress = defineCommand({
         title: `mc compress ${input}`,
         summary: (['params', 'bytes', 'gzipBytes', 'macs'] as const).map((k) => [k, String(figBefore[k]), String(figAfter[k])]),
         layerMetric: 'parameters kept (%)',
-        layers: report.nodes.map((n) => ({ name: n.node, value: (100 * n.paramsAfter) / Math.max(1, n.paramsBefore), detail: n.replaced ? `ranks ${n.ranks.join(',')}, error ${n.weightError.toFixed(4)}` : 'kept' })),
+        layers: report.nodes.map((n) => ({
+          name: n.node,
+          value: (100 * n.paramsAfter) / Math.max(1, n.paramsBefore),
+          detail: n.replaced ? `ranks ${n.ranks.join(',')}, error ${n.weightError.toFixed(4)}` : 'kept',
+        })),
       });
       lines.push(`wrote ${String(f.report)}`);
     }

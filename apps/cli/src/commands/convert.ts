@@ -12,7 +12,10 @@ import { gateJson, gateLines } from '../verify-gate.js';
 /** Convert has no options of a library: the format follows from the output name. */
 const flags = {
   json: { type: 'boolean', description: 'print the result as JSON' },
-  'no-verify': { type: 'boolean', description: 'skip the bitwise onnxruntime-node check of the output read back (the output says it was not verified)' },
+  'no-verify': {
+    type: 'boolean',
+    description: 'skip the bitwise onnxruntime-node check of the output read back (the output says it was not verified)',
+  },
 } as const satisfies FlagTable;
 
 /** The model as the output file will hold it: ONNX encoded and decoded in memory, Keras formats through a temp folder. */
@@ -29,7 +32,10 @@ async function readBack(model: Model, output: string): Promise<Model> {
   } catch (e) {
     // Errors speak of the output the user named, not the temp folder.
     if (!McError.is(e)) throw e;
-    throw new McError(e.code, e.message.replaceAll(path.join(dir, path.basename(output)), output).replaceAll(dir, path.dirname(output)), { cause: e, context: { ...e.context, file: output } });
+    throw new McError(e.code, e.message.replaceAll(path.join(dir, path.basename(output)), output).replaceAll(dir, path.dirname(output)), {
+      cause: e,
+      context: { ...e.context, file: output },
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -47,7 +53,10 @@ export const convert = defineCommand({
     const [input, output] = needPositionals(convert, positionals, ['in', 'out']);
     const loaded = await loadModel(input!);
     const bad = nonFiniteWeights(loaded.model);
-    if (bad.length > 0) io.err(`mc: warning: ${bad.length} weight(s) hold NaN/Inf (first: '${bad[0]!.tensor}' element ${bad[0]!.index} = ${bad[0]!.value}); convert copies them unchanged, every other command refuses them`);
+    if (bad.length > 0)
+      io.err(
+        `mc: warning: ${bad.length} weight(s) hold NaN/Inf (first: '${bad[0]!.tensor}' element ${bad[0]!.index} = ${bad[0]!.value}); convert copies them unchanged, every other command refuses them`,
+      );
     let verify: GateReport | undefined;
     if (f['no-verify'] === true) {
       io.err(`mc: warning: --no-verify: ${output} is written without verification`);
@@ -64,7 +73,14 @@ export const convert = defineCommand({
       if (verify !== undefined && !verify.ok) throw gateFailure(verify, output);
     }
     const bytes = await saveModel(loaded.model, output!, input);
-    if (f.json === true) io.out(JSON.stringify({ input, output, from: loaded.format, bytesIn: loaded.bytes, bytesOut: bytes, verify: gateJson(verify) }));
-    else io.out([`${input} (${loaded.format}, ${formatBytes(loaded.bytes)}) -> ${output} (${formatBytes(bytes)})`, ...(verify === undefined ? [] : gateLines(verify))].join('\n'));
+    if (f.json === true)
+      io.out(JSON.stringify({ input, output, from: loaded.format, bytesIn: loaded.bytes, bytesOut: bytes, verify: gateJson(verify) }));
+    else
+      io.out(
+        [
+          `${input} (${loaded.format}, ${formatBytes(loaded.bytes)}) -> ${output} (${formatBytes(bytes)})`,
+          ...(verify === undefined ? [] : gateLines(verify)),
+        ].join('\n'),
+      );
   },
 });

@@ -10,7 +10,12 @@ const flags = {
   teacher: { type: 'string', arg: 'T.onnx', description: 'the teacher model (any format mc reads)' },
   student: { type: 'string', arg: 'S.onnx', description: 'the student model to train' },
   temperature: { type: 'number', arg: 'T', description: 'softmax temperature of the soft targets', default: DISTILL_DEFAULTS.temperature },
-  alpha: { type: 'number', arg: 'a', description: 'weight of the soft (teacher) loss; 1 - a goes to the hard labels', default: DISTILL_DEFAULTS.alpha },
+  alpha: {
+    type: 'number',
+    arg: 'a',
+    description: 'weight of the soft (teacher) loss; 1 - a goes to the hard labels',
+    default: DISTILL_DEFAULTS.alpha,
+  },
   unlabeled: { type: 'boolean', description: 'never read labels: the teacher labels the data (its arg-max is the hard label)' },
   ...TRAIN_FLAGS,
   ...VERIFY_FLAGS,
@@ -19,13 +24,18 @@ const flags = {
 /** `mc distill --teacher T --student S <out>`: Hinton knowledge distillation, optionally label-free. */
 export const distill = defineCommand({
   name: 'distill',
-  summary: 'Train a student to match a teacher\'s softened outputs (Hinton knowledge distillation, temperature T, weight alpha), optionally without labels (the teacher labels the data). The student is checked on the test split against its input form (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.',
+  summary:
+    "Train a student to match a teacher's softened outputs (Hinton knowledge distillation, temperature T, weight alpha), optionally without labels (the teacher labels the data). The student is checked on the test split against its input form (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.",
   usage: '--teacher T.onnx --student S.onnx <out> --dataset mnist|cifar10|npy --data-dir DIR [--temperature T --alpha A] [--unlabeled]',
   flags,
-  examples: ['mc distill --teacher big.onnx --student small.onnx out.onnx --dataset mnist --data-dir data/mnist --epochs 5 --eval', 'mc distill --teacher big.onnx --student small.onnx out.onnx --dataset mnist --data-dir data/mnist --unlabeled'],
+  examples: [
+    'mc distill --teacher big.onnx --student small.onnx out.onnx --dataset mnist --data-dir data/mnist --epochs 5 --eval',
+    'mc distill --teacher big.onnx --student small.onnx out.onnx --dataset mnist --data-dir data/mnist --unlabeled',
+  ],
   async run({ flags: f, positionals, io }) {
     const [output] = needOut(positionals);
-    if (typeof f.teacher !== 'string' || typeof f.student !== 'string') throw new UsageError('mc distill: pass --teacher <model> and --student <model>');
+    if (typeof f.teacher !== 'string' || typeof f.student !== 'string')
+      throw new UsageError('mc distill: pass --teacher <model> and --student <model>');
     const teacher = (await loadModel(f.teacher)).model;
     const student = (await loadModel(f.student)).model;
     assertFiniteWeights(teacher, f.teacher);
@@ -38,6 +48,7 @@ export const distill = defineCommand({
 });
 
 function needOut(positionals: string[]): string[] {
-  if (positionals.length !== 1) throw new UsageError(`mc distill: expected <out>, got ${positionals.length} argument(s); usage: mc distill ${distill.usage}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`mc distill: expected <out>, got ${positionals.length} argument(s); usage: mc distill ${distill.usage}`);
   return positionals;
 }

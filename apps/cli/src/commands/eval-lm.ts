@@ -27,15 +27,28 @@ const FILLED = new Set(['attention_mask', 'position_ids']);
  * Perplexity of a causal language model (token ids [B, T] in, logits [B, T, V] out) on the token windows of
  * `--data-dir D/input_ids.npy` (int64 or int32 [N, T+1]), through onnxruntime-node.
  */
-export async function languageModelPerplexity(model: Model, f: DataFlagValues & { 'batch-size'?: number | undefined }): Promise<LmEvaluation> {
+export async function languageModelPerplexity(
+  model: Model,
+  f: DataFlagValues & { 'batch-size'?: number | undefined },
+): Promise<LmEvaluation> {
   const dir = f['data-dir'];
   if (dir === undefined) throw new UsageError('mc eval --task lm needs --data-dir D holding input_ids.npy (int64 [N, T+1] token windows)');
-  if (f.dataset !== undefined && f.dataset !== 'npy') throw new UsageError(`mc eval --task lm reads token windows from --data-dir D/input_ids.npy; drop --dataset ${String(f.dataset)}`);
+  if (f.dataset !== undefined && f.dataset !== 'npy')
+    throw new UsageError(`mc eval --task lm reads token windows from --data-dir D/input_ids.npy; drop --dataset ${String(f.dataset)}`);
   const file = join(dir, 'input_ids.npy');
-  if (!existsSync(file)) throw new McError('E_IO', `'${dir}' has no input_ids.npy; --task lm reads int64 [N, T+1] token windows from it (save them with numpy.save)`, { context: { file } });
+  if (!existsSync(file))
+    throw new McError(
+      'E_IO',
+      `'${dir}' has no input_ids.npy; --task lm reads int64 [N, T+1] token windows from it (save them with numpy.save)`,
+      { context: { file } },
+    );
   const a = readNpy(await readFile(file), file);
   if (a.shape.length !== 2 || a.shape[1]! < 2 || (a.dtype !== 'int64' && a.dtype !== 'int32')) {
-    throw new McError('E_FORMAT', `${file} is ${a.dtype} [${a.shape.join(', ')}]; --task lm needs int64 (or int32) [N, T+1] token windows with T >= 1`, { context: { file } });
+    throw new McError(
+      'E_FORMAT',
+      `${file} is ${a.dtype} [${a.shape.join(', ')}]; --task lm needs int64 (or int32) [N, T+1] token windows with T >= 1`,
+      { context: { file } },
+    );
   }
   const width = a.shape[1]!;
   const count = Math.min(a.shape[0]!, f.limit ?? Infinity);
@@ -44,7 +57,10 @@ export async function languageModelPerplexity(model: Model, f: DataFlagValues & 
   const tokens = inputs.find((v) => v.name === 'input_ids') ?? inputs.find((v) => !FILLED.has(v.name));
   const unknown = inputs.filter((v) => v !== tokens && !FILLED.has(v.name)).map((v) => v.name);
   if (tokens === undefined || unknown.length > 0) {
-    throw new McError('E_UNSUPPORTED', `--task lm feeds token ids (plus attention_mask and position_ids when the model has them); the model also needs ${unknown.join(', ') || 'a token input'}; evaluate it with its own script`);
+    throw new McError(
+      'E_UNSUPPORTED',
+      `--task lm feeds token ids (plus attention_mask and position_ids when the model has them); the model also needs ${unknown.join(', ') || 'a token input'}; evaluate it with its own script`,
+    );
   }
   const session = await createSession(model);
   const out = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]!;
@@ -53,11 +69,17 @@ export async function languageModelPerplexity(model: Model, f: DataFlagValues & 
     const r = await perplexity(
       async (batch, b, t) => {
         const feeds: Record<string, Tensor> = {
-          [tokens.name]: tokens.dtype === 'int32' ? new Tensor('int32', [b, t], Int32Array.from(batch, Number)) : new Tensor('int64', [b, t], batch),
+          [tokens.name]:
+            tokens.dtype === 'int32' ? new Tensor('int32', [b, t], Int32Array.from(batch, Number)) : new Tensor('int64', [b, t], batch),
         };
         for (const v of inputs) {
           if (v.name === 'attention_mask') feeds[v.name] = new Tensor('int64', [b, t], new BigInt64Array(b * t).fill(1n));
-          if (v.name === 'position_ids') feeds[v.name] = new Tensor('int64', [b, t], BigInt64Array.from({ length: b * t }, (_, i) => BigInt(i % t)));
+          if (v.name === 'position_ids')
+            feeds[v.name] = new Tensor(
+              'int64',
+              [b, t],
+              BigInt64Array.from({ length: b * t }, (_, i) => BigInt(i % t)),
+            );
         }
         return toFloat32((await session.run(feeds))[out]!);
       },

@@ -10,7 +10,8 @@ const flags = {
   task: {
     type: 'string',
     choices: ['classify', 'lm'],
-    description: 'classify: top-1 accuracy (default); lm: perplexity of a causal language model on --data-dir D/input_ids.npy, int64 [N, T+1] token windows (the model reads positions 0..T-1 of each window and is scored on predicting 1..T)',
+    description:
+      'classify: top-1 accuracy (default); lm: perplexity of a causal language model on --data-dir D/input_ids.npy, int64 [N, T+1] token windows (the model reads positions 0..T-1 of each window and is scored on predicting 1..T)',
     default: 'classify',
   },
   ...DATA_FLAGS,
@@ -23,7 +24,11 @@ const flags = {
  * Top-1 accuracy of `model` through onnxruntime-node on the dataset the flags name. Shared by eval, finetune and
  * distill (their --eval).
  */
-export async function accuracyOf(model: Model, f: DataFlagValues & { 'batch-size'?: number | undefined }, split: 'train' | 'test' = 'test'): Promise<ModelEvaluation> {
+export async function accuracyOf(
+  model: Model,
+  f: DataFlagValues & { 'batch-size'?: number | undefined },
+  split: 'train' | 'test' = 'test',
+): Promise<ModelEvaluation> {
   const ds = await loadDataFlags(f, split);
   if (ds === undefined) throw new McError('E_OPTION', 'accuracy needs --dataset mnist|cifar10|npy and --data-dir <folder>');
   return evaluateModel(model, ds, defined({ batchSize: f['batch-size'], scale: f.scale }));
@@ -32,8 +37,10 @@ export async function accuracyOf(model: Model, f: DataFlagValues & { 'batch-size
 /** `mc eval <model> --dataset D --data-dir DIR`: top-1 accuracy through onnxruntime-node. */
 export const evalCommand = defineCommand({
   name: 'eval',
-  summary: 'Measure a model in onnxruntime-node: top-1 accuracy of a classifier on MNIST, CIFAR-10 or .npy data, or (--task lm) perplexity of a language model on int64 token windows.',
-  usage: '<model> --dataset mnist|cifar10|npy --data-dir DIR [--limit N] [--json]  |  <model> --task lm --data-dir DIR [--limit N] [--json]',
+  summary:
+    'Measure a model in onnxruntime-node: top-1 accuracy of a classifier on MNIST, CIFAR-10 or .npy data, or (--task lm) perplexity of a language model on int64 token windows.',
+  usage:
+    '<model> --dataset mnist|cifar10|npy --data-dir DIR [--limit N] [--json]  |  <model> --task lm --data-dir DIR [--limit N] [--json]',
   flags,
   examples: [
     'mc eval mnist_cnn.onnx --dataset mnist --data-dir data/mnist',
@@ -46,7 +53,10 @@ export const evalCommand = defineCommand({
     if (f.task === 'lm') {
       const r = await languageModelPerplexity(model, f);
       if (f.json === true) io.out(JSON.stringify({ model: file, task: 'lm', ...r }));
-      else io.out(`${file}: perplexity ${r.perplexity.toFixed(4)} (${r.nll.toFixed(4)} nats per token) over ${r.tokens} tokens in ${r.windows} windows from ${r.data} in ${r.seconds.toFixed(1)} s`);
+      else
+        io.out(
+          `${file}: perplexity ${r.perplexity.toFixed(4)} (${r.nll.toFixed(4)} nats per token) over ${r.tokens} tokens in ${r.windows} windows from ${r.data} in ${r.seconds.toFixed(1)} s`,
+        );
       return;
     }
     const r = await accuracyOf(model, f, f.split);

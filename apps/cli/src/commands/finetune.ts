@@ -1,4 +1,12 @@
-import { distill as distillModels, finetune as finetuneModel, type DistillOptions, TRAIN_DEFAULTS, type TrainOptions, type TrainProgress, type TrainReport } from '@mc/distill';
+import {
+  distill as distillModels,
+  finetune as finetuneModel,
+  type DistillOptions,
+  TRAIN_DEFAULTS,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainReport,
+} from '@mc/distill';
 import type { Model } from '@mc/ir';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
@@ -17,7 +25,12 @@ export const TRAIN_FLAGS = {
   epochs: { type: 'number', description: 'passes over the training data', default: T.epochs },
   seed: { type: 'number', description: 'seed of shuffling, augmentation and dropout', default: T.seed },
   masks: { type: 'string', choices: ['none', 'zeros'], description: "'zeros' keeps pruned (zero) weights at zero", default: T.masks },
-  engine: { type: 'string', choices: ['auto', 'ort', 'wasm'], description: "training engine: 'ort' (onnxruntime-node), 'wasm' (tfjs); 'auto' takes ort when every op has a gradient rule there", default: T.engine },
+  engine: {
+    type: 'string',
+    choices: ['auto', 'ort', 'wasm'],
+    description: "training engine: 'ort' (onnxruntime-node), 'wasm' (tfjs); 'auto' takes ort when every op has a gradient rule there",
+    default: T.engine,
+  },
   threads: { type: 'number', arg: 'n', description: "intra-op threads of the 'ort' engine (default: onnxruntime's)" },
   'batch-size': { type: 'number', arg: 'n', description: 'samples per step', default: T.batchSize },
   'learning-rate': null, // --lr
@@ -28,9 +41,17 @@ export const TRAIN_FLAGS = {
   'validation-split': { type: 'number', arg: 'f', description: 'hold out this fraction of the training data for validation' },
   validation: null, // --validation-split
   'early-stopping': null, // --patience
-  patience: { type: 'number', arg: 'n', description: 'early stopping: stop after n epochs without validation improvement (needs --validation-split)' },
+  patience: {
+    type: 'number',
+    arg: 'n',
+    description: 'early stopping: stop after n epochs without validation improvement (needs --validation-split)',
+  },
   'bn-l1': { type: 'number', arg: 'λ', description: 'L1 penalty on BatchNormalization scales (network slimming)' },
-  'batch-norm': { type: 'string', choices: ['batch', 'frozen'], description: 'BatchNormalization while training: batch statistics (and running-stat updates) or frozen running statistics' },
+  'batch-norm': {
+    type: 'string',
+    choices: ['batch', 'frozen'],
+    description: 'BatchNormalization while training: batch statistics (and running-stat updates) or frozen running statistics',
+  },
   'bn-momentum': { type: 'number', arg: 'm', description: 'momentum of the BatchNormalization running statistics' },
   augment: null, // --augment-crop, --augment-flip
   'augment-crop': { type: 'number', arg: 'p', description: 'augment: pad p pixels and take a random crop' },
@@ -51,7 +72,8 @@ export type TrainFlagValues = FlagValues<typeof TRAIN_FLAGS> & VerifyFlagValues;
 
 /** TrainOptions from parsed flags, with progress on the terminal and a checkpoint saved after every epoch. @internal */
 export function trainOptionsOf(f: TrainFlagValues, io: CliIO, checkpoint: (m: Model) => Promise<unknown>): TrainOptions {
-  if (f.patience !== undefined && f['validation-split'] === undefined) throw new UsageError('--patience needs --validation-split (e.g. 0.1)');
+  if (f.patience !== undefined && f['validation-split'] === undefined)
+    throw new UsageError('--patience needs --validation-split (e.g. 0.1)');
   const show = !io.quiet && f.json !== true;
   const crop = f['augment-crop'];
   const o: TrainOptions = {
@@ -72,7 +94,10 @@ export function trainOptionsOf(f: TrainFlagValues, io: CliIO, checkpoint: (m: Mo
       batchNorm: f['batch-norm'],
       bnMomentum: f['bn-momentum'],
       scale: f.scale,
-      augment: crop !== undefined || f['augment-flip'] === true ? { ...defined({ crop }), ...(f['augment-flip'] === true && { flip: true }) } : undefined,
+      augment:
+        crop !== undefined || f['augment-flip'] === true
+          ? { ...defined({ crop }), ...(f['augment-flip'] === true && { flip: true }) }
+          : undefined,
     }),
     onCheckpoint: async (m) => void (await checkpoint(m)),
   };
@@ -92,14 +117,30 @@ export function trainOptionsOf(f: TrainFlagValues, io: CliIO, checkpoint: (m: Mo
 }
 
 /** Report printing shared by finetune and distill. @internal */
-export function printTrainReport(io: CliIO, f: TrainFlagValues, out: string, report: TrainReport, acc?: { before: number; after: number; dataset: string }, verify?: string[]): void {
+export function printTrainReport(
+  io: CliIO,
+  f: TrainFlagValues,
+  out: string,
+  report: TrainReport,
+  acc?: { before: number; after: number; dataset: string },
+  verify?: string[],
+): void {
   if (f.json === true) {
     io.out(JSON.stringify({ output: out, ...report, ...(acc && { accuracy: acc }), verified: f['no-verify'] !== true }, null, 2));
     return;
   }
-  const rows = report.epochs.map((e) => [e.epoch, e.loss.toFixed(4), e.valLoss?.toFixed(4) ?? '', e.valAccuracy === undefined ? '' : `${(e.valAccuracy * 100).toFixed(2)}%`, e.lr.toExponential(2), e.seconds.toFixed(1)]);
+  const rows = report.epochs.map((e) => [
+    e.epoch,
+    e.loss.toFixed(4),
+    e.valLoss?.toFixed(4) ?? '',
+    e.valAccuracy === undefined ? '' : `${(e.valAccuracy * 100).toFixed(2)}%`,
+    e.lr.toExponential(2),
+    e.seconds.toFixed(1),
+  ]);
   const lines = [formatTable(['epoch', 'loss', 'val loss', 'val acc', 'lr', 's'], rows)];
-  lines.push(`${report.technique}: ${report.steps} steps on ${report.trainSamples} samples in ${report.seconds.toFixed(1)} s (${report.backend}, ${report.stepMs.median.toFixed(0)} ms/step), stopped by ${report.stoppedBy}${report.bestEpoch ? ` (best epoch ${report.bestEpoch})` : ''}`);
+  lines.push(
+    `${report.technique}: ${report.steps} steps on ${report.trainSamples} samples in ${report.seconds.toFixed(1)} s (${report.backend}, ${report.stepMs.median.toFixed(0)} ms/step), stopped by ${report.stoppedBy}${report.bestEpoch ? ` (best epoch ${report.bestEpoch})` : ''}`,
+  );
   if (report.masked.length > 0) lines.push(`kept zeros fixed in ${report.masked.length} weights`);
   for (const w of report.warnings) lines.push(`warning: ${w.message}`);
   if (acc) lines.push(`top-1 on ${acc.dataset}: ${(acc.before * 100).toFixed(2)}% -> ${(acc.after * 100).toFixed(2)}%`);
@@ -116,7 +157,10 @@ export async function runTraining(
   io: CliIO,
   input: { model: Model; file: string; technique: GateTechnique },
   out: string,
-  train: (data: NonNullable<Awaited<ReturnType<typeof loadDataFlags>>>, opts: TrainOptions) => Promise<{ model: Model; report: TrainReport }>,
+  train: (
+    data: NonNullable<Awaited<ReturnType<typeof loadDataFlags>>>,
+    opts: TrainOptions,
+  ) => Promise<{ model: Model; report: TrainReport }>,
 ): Promise<void> {
   const data = await loadDataFlags(f, 'train');
   if (data === undefined) throw new UsageError('training needs --dataset mnist|cifar10|npy and --data-dir <folder>');
@@ -137,10 +181,14 @@ export async function runTraining(
 /** `mc finetune <in> <out> --dataset D --data-dir DIR --epochs N`. */
 export const finetune = defineCommand({
   name: 'finetune',
-  summary: 'Fine-tune a model after compression on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; a checkpoint is written after every epoch, so a NaN loss leaves the last good one. The result is checked on the test split against the input (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.',
+  summary:
+    'Fine-tune a model after compression on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; a checkpoint is written after every epoch, so a NaN loss leaves the last good one. The result is checked on the test split against the input (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.',
   usage: '<in> <out> --dataset mnist|cifar10|npy --data-dir DIR [--epochs N] [--lr x] [--masks zeros] [--eval]',
   flags: { ...TRAIN_FLAGS, ...VERIFY_FLAGS },
-  examples: ['mc finetune small.onnx tuned.onnx --dataset mnist --data-dir data/mnist --epochs 1 --eval', 'mc finetune pruned.onnx tuned.onnx --dataset cifar10 --data-dir data/cifar10 --masks zeros --augment-crop 4 --augment-flip'],
+  examples: [
+    'mc finetune small.onnx tuned.onnx --dataset mnist --data-dir data/mnist --epochs 1 --eval',
+    'mc finetune pruned.onnx tuned.onnx --dataset cifar10 --data-dir data/cifar10 --masks zeros --augment-crop 4 --augment-flip',
+  ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(finetune, positionals, ['in', 'out']);
     const { model } = await loadModel(input!);

@@ -11,4 +11,15 @@ import { distill } from './distill.js';
 import { pruneCommand } from './prune.js';
 
 /** Every subcommand, in the order `mc --help` lists them. Register a new one with one line here. */
-export const commands: readonly Command[] = [inspect, convert, compress, quantizeCommand, run, optimizeCommand, evalCommand, finetune, distill, pruneCommand];
+export const commands: readonly Command[] = [
+  inspect,
+  convert,
+  compress,
+  quantizeCommand,
+  run,
+  optimizeCommand,
+  evalCommand,
+  finetune,
+  distill,
+  pruneCommand,
+];

@@ -14,17 +14,42 @@ const O = OPTIMIZE_DEFAULTS;
 const flags = {
   ...DATA_FLAGS,
   limit: { type: 'number', arg: 'n', description: 'test images for the final accuracy check (default: the whole test split)' },
-  'max-accuracy-drop': { type: 'number', arg: 'pt', description: `largest accuracy loss allowed, in percentage points, on the search data and again on the test split before writing (default ${GATE_THRESHOLDS.optimize.maxAccuracyDrop})` },
+  'max-accuracy-drop': {
+    type: 'number',
+    arg: 'pt',
+    description: `largest accuracy loss allowed, in percentage points, on the search data and again on the test split before writing (default ${GATE_THRESHOLDS.optimize.maxAccuracyDrop})`,
+  },
   objective: { type: 'string', choices: ['size', 'latency'], description: 'what to minimise', default: 'size' },
-  target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime latency is measured in and op forms are chosen for', default: O.target },
+  target: {
+    type: 'string',
+    choices: ['ort-cpu', 'ort-web'],
+    description: 'runtime latency is measured in and op forms are chosen for',
+    default: O.target,
+  },
   search: null, // --search-samples of the training split
   'search-samples': { type: 'number', arg: 'n', description: 'training images the search scores candidates on', default: 5000 },
   train: null, // --recover-samples after them
-  'recover-samples': { type: 'number', arg: 'n', description: 'training images after the search images for label-free recovery (distillation from the input) of channel-pruned or low-rank candidates that overshoot, for --objective latency; 0 turns recovery off', default: 10000 },
+  'recover-samples': {
+    type: 'number',
+    arg: 'n',
+    description:
+      'training images after the search images for label-free recovery (distillation from the input) of channel-pruned or low-rank candidates that overshoot, for --objective latency; 0 turns recovery off',
+    default: 10000,
+  },
   'recover-epochs': null,
-  'latency-batch': { type: 'number', arg: 'n', description: 'samples per timed inference for --objective latency', default: O.latencyBatch },
+  'latency-batch': {
+    type: 'number',
+    arg: 'n',
+    description: 'samples per timed inference for --objective latency',
+    default: O.latencyBatch,
+  },
   'time-budget-seconds': null, // --time-budget
-  'time-budget': { type: 'number', arg: 's', description: 'stop searching after s seconds and keep the best seen', default: O.timeBudgetSeconds },
+  'time-budget': {
+    type: 'number',
+    arg: 's',
+    description: 'stop searching after s seconds and keep the best seen',
+    default: O.timeBudgetSeconds,
+  },
   feed: null, // --scale
   'on-progress': null,
   signal: null,
@@ -35,13 +60,22 @@ const flags = {
 
 function row(c: Candidate, objective: string): string[] {
   const m = c.measurement;
-  return [c.label, formatBytes(m.bytes), formatBytes(m.gzipBytes), objective === 'latency' ? `${m.latencyMs.toFixed(3)} ms` : '', `${(m.accuracy * 100).toFixed(2)}%`, `${c.drop.toFixed(2)}`, c.feasible ? 'yes' : 'no'];
+  return [
+    c.label,
+    formatBytes(m.bytes),
+    formatBytes(m.gzipBytes),
+    objective === 'latency' ? `${m.latencyMs.toFixed(3)} ms` : '',
+    `${(m.accuracy * 100).toFixed(2)}%`,
+    `${c.drop.toFixed(2)}`,
+    c.feasible ? 'yes' : 'no',
+  ];
 }
 
 /** `mc optimize`: accuracy-aware search over techniques for the smallest or fastest model within a bound. */
 export const optimizeCommand = defineCommand({
   name: 'optimize',
-  summary: 'Search techniques and their knobs (low rank, k-means, int8, float16, channel pruning with label-free recovery; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split before it is written (finite outputs, drop within the bound; exit 5 and nothing written otherwise). Prints the Pareto front it saw.',
+  summary:
+    'Search techniques and their knobs (low rank, k-means, int8, float16, channel pruning with label-free recovery; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split before it is written (finite outputs, drop within the bound; exit 5 and nothing written otherwise). Prints the Pareto front it saw.',
   usage: '--dataset mnist|cifar10 --data-dir D [--max-accuracy-drop 0.5] [--objective size|latency] [--target ort-cpu|ort-web] <in> <out>',
   flags,
   examples: ['mc optimize --dataset mnist --data-dir ../shared/data/mnist --max-accuracy-drop 0.3 model.h5 small.onnx'],
@@ -58,12 +92,24 @@ export const optimizeCommand = defineCommand({
     const nSearch = f['search-samples'];
     const nRecover = f.objective === 'latency' ? f['recover-samples'] : 0;
     if (!(Number.isInteger(nSearch) && nSearch > 0) || !(Number.isInteger(nRecover) && nRecover >= 0)) {
-      throw new McError('E_OPTION', `--search-samples must be a positive integer and --recover-samples an integer >= 0, got ${nSearch} and ${nRecover}`);
+      throw new McError(
+        'E_OPTION',
+        `--search-samples must be a positive integer and --recover-samples an integer >= 0, got ${nSearch} and ${nRecover}`,
+      );
     }
     const trainSplit = await loadDataset(kind, dir, { split: 'train', limit: nSearch + nRecover });
     const nS = Math.min(nSearch, trainSplit.size);
-    const searchData = trainSplit.subset(Array.from({ length: nS }, (_, i) => i), `${trainSplit.name}[search]`);
-    const recoverData = trainSplit.size > nS && nRecover > 0 ? trainSplit.subset(Array.from({ length: trainSplit.size - nS }, (_, i) => nS + i), `${trainSplit.name}[recover]`) : undefined;
+    const searchData = trainSplit.subset(
+      Array.from({ length: nS }, (_, i) => i),
+      `${trainSplit.name}[search]`,
+    );
+    const recoverData =
+      trainSplit.size > nS && nRecover > 0
+        ? trainSplit.subset(
+            Array.from({ length: trainSplit.size - nS }, (_, i) => nS + i),
+            `${trainSplit.name}[recover]`,
+          )
+        : undefined;
     const testData = await loadDataset(kind, dir, { split: 'test', ...defined({ limit: f.limit }) });
     const feed = defined({ scale: f.scale });
     const objective = f.objective;
@@ -77,13 +123,23 @@ export const optimizeCommand = defineCommand({
       timeBudgetSeconds: f['time-budget'],
       latencyBatch: f['latency-batch'],
       ...(recoverData !== undefined && { train: recoverData }),
-      ...(progress && { onProgress: (e) => io.err(`[${e.elapsed.toFixed(0)} s] ${e.candidate}: ${formatBytes(e.measurement.bytes)}, accuracy ${(e.measurement.accuracy * 100).toFixed(2)}%${e.feasible ? '' : ' (over budget)'}`) }),
+      ...(progress && {
+        onProgress: (e) =>
+          io.err(
+            `[${e.elapsed.toFixed(0)} s] ${e.candidate}: ${formatBytes(e.measurement.bytes)}, accuracy ${(e.measurement.accuracy * 100).toFixed(2)}%${e.feasible ? '' : ' (over budget)'}`,
+          ),
+      }),
     });
     let testBefore: number;
     let testAfter: number;
     if (r.best !== undefined && f['no-verify'] !== true) {
       // The gate: the chosen model on the test split (never searched on), before anything is written.
-      const g = await gate(loaded.model, r.model, { technique: 'optimize', heldOut: testData, maxAccuracyDrop: budget, feed: { ...feed, limit: testData.size } });
+      const g = await gate(loaded.model, r.model, {
+        technique: 'optimize',
+        heldOut: testData,
+        maxAccuracyDrop: budget,
+        feed: { ...feed, limit: testData.size },
+      });
       if (!g.ok || g.accuracy === undefined) throw gateFailure(g, output);
       [testBefore, testAfter] = [g.accuracy.before, g.accuracy.after];
     } else {
@@ -92,8 +148,16 @@ export const optimizeCommand = defineCommand({
       testAfter = r.best === undefined ? testBefore : await accuracyOf(r.model, testData, feed);
     }
     const summary = {
-      input, output, objective, target: f.target, maxAccuracyDrop: budget, stoppedBy: r.stoppedBy,
-      best: r.best ?? null, baseline: r.baseline, pareto: r.pareto, seen: r.seen,
+      input,
+      output,
+      objective,
+      target: f.target,
+      maxAccuracyDrop: budget,
+      stoppedBy: r.stoppedBy,
+      best: r.best ?? null,
+      baseline: r.baseline,
+      pareto: r.pareto,
+      seen: r.seen,
       test: { before: testBefore, after: testAfter, drop: (testBefore - testAfter) * 100, samples: testData.size },
     };
     if (r.best !== undefined) await saveModel(r.model, output!, input);
@@ -101,22 +165,39 @@ export const optimizeCommand = defineCommand({
     if (f.json === true) {
       io.out(JSON.stringify(summary, null, 2));
     } else {
-      const lines = ['Pareto front (search data):', formatTable(['candidate', 'bytes', 'gzipped', objective === 'latency' ? 'latency' : '', 'accuracy', 'drop pt', 'within'], r.pareto.map((c) => row(c, objective)))];
+      const lines = [
+        'Pareto front (search data):',
+        formatTable(
+          ['candidate', 'bytes', 'gzipped', objective === 'latency' ? 'latency' : '', 'accuracy', 'drop pt', 'within'],
+          r.pareto.map((c) => row(c, objective)),
+        ),
+      ];
       lines.push('', `${r.seen.length} candidates measured${r.stoppedBy === 'time' ? ' (time budget reached)' : ''}.`);
       if (r.best !== undefined) {
         const extra: ExtraRow[] = [['test accuracy', `${(testBefore * 100).toFixed(2)}%`, `${(testAfter * 100).toFixed(2)}%`]];
-        if (objective === 'latency') extra.push(['latency (ms)', r.baseline.measurement.latencyMs.toFixed(3), r.best.measurement.latencyMs.toFixed(3)]);
-        lines.push(`chosen: ${r.best.label}`, '', beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(r.model, output!), extra));
+        if (objective === 'latency')
+          extra.push(['latency (ms)', r.baseline.measurement.latencyMs.toFixed(3), r.best.measurement.latencyMs.toFixed(3)]);
+        lines.push(
+          `chosen: ${r.best.label}`,
+          '',
+          beforeAfterTable(await figuresOf(loaded.model, input!), await figuresOf(r.model, output!), extra),
+        );
       }
       io.out(lines.join('\n'));
     }
     if (r.best === undefined) {
       const within = r.seen.filter((c) => c.drop <= budget);
       if (within.length > 0) {
-        throw new McError('E_VERIFY', `${within.length} candidate(s) lost at most ${budget} points but none was ${objective === 'size' ? 'smaller' : 'faster'} than the input; nothing was written — try --objective ${objective === 'size' ? 'latency' : 'size'} or another --target`);
+        throw new McError(
+          'E_VERIFY',
+          `${within.length} candidate(s) lost at most ${budget} points but none was ${objective === 'size' ? 'smaller' : 'faster'} than the input; nothing was written — try --objective ${objective === 'size' ? 'latency' : 'size'} or another --target`,
+        );
       }
       const closest = [...r.seen].sort((a, b) => a.drop - b.drop)[0];
-      throw new McError('E_VERIFY', `no candidate lost at most ${budget} points (closest: ${closest?.label ?? 'none'} at ${closest?.drop.toFixed(2) ?? '?'} points); nothing was written — allow a larger --max-accuracy-drop`);
+      throw new McError(
+        'E_VERIFY',
+        `no candidate lost at most ${budget} points (closest: ${closest?.label ?? 'none'} at ${closest?.drop.toFixed(2) ?? '?'} points); nothing was written — allow a larger --max-accuracy-drop`,
+      );
     }
   },
 });

@@ -1,6 +1,15 @@
 import { finetune as finetuneModel } from '@mc/distill';
 import type { Model } from '@mc/ir';
-import { PRUNE_DEFAULTS, type PruneOptions, type PruneReport, prune, pruneMasks, restoreMasks, type StoreReport, storePruned } from '@mc/prune';
+import {
+  PRUNE_DEFAULTS,
+  type PruneOptions,
+  type PruneReport,
+  prune,
+  pruneMasks,
+  restoreMasks,
+  type StoreReport,
+  storePruned,
+} from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
@@ -14,19 +23,50 @@ const P = PRUNE_DEFAULTS;
 
 /** The flag table is typed against both prune modes (every option is a flag or an explicit null), plus training. */
 const flags = {
-  sparsity: { type: 'number', arg: 'S', description: 'unstructured: fraction of weights set to zero, in [0, 1) (smallest magnitudes first)' },
+  sparsity: {
+    type: 'number',
+    arg: 'S',
+    description: 'unstructured: fraction of weights set to zero, in [0, 1) (smallest magnitudes first)',
+  },
   scope: null, // --global
   mode: null, // --sparsity/--nm or --channels
-  nm: { type: 'string', arg: 'N:M', description: 'unstructured N:M: keep the N largest of every M weights along the input channels (e.g. 2:4)' },
-  storage: { type: 'string', choices: ['auto', 'sparse', 'packed', 'dense'], description: 'how pruned weights are stored: sparse_initializer, packed (dense at load), dense, or the smallest (auto)', default: P.storage },
-  codebook: { type: 'number', arg: 'bits', description: 'unstructured, packed storage: share surviving values through a k-means codebook of 2^bits entries (lossy; e.g. 4)' },
+  nm: {
+    type: 'string',
+    arg: 'N:M',
+    description: 'unstructured N:M: keep the N largest of every M weights along the input channels (e.g. 2:4)',
+  },
+  storage: {
+    type: 'string',
+    choices: ['auto', 'sparse', 'packed', 'dense'],
+    description: 'how pruned weights are stored: sparse_initializer, packed (dense at load), dense, or the smallest (auto)',
+    default: P.storage,
+  },
+  codebook: {
+    type: 'number',
+    arg: 'bits',
+    description: 'unstructured, packed storage: share surviving values through a k-means codebook of 2^bits entries (lossy; e.g. 4)',
+  },
   ratio: null, // --channels
-  heads: { type: 'number', arg: 'R', description: 'structured: fraction of attention heads removed from every head group, in [0, 1) (default: --channels)' },
-  importance: { type: 'string', choices: ['l1', 'l2', 'bn'], description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)', default: P.importance },
+  heads: {
+    type: 'number',
+    arg: 'R',
+    description: 'structured: fraction of attention heads removed from every head group, in [0, 1) (default: --channels)',
+  },
+  importance: {
+    type: 'string',
+    choices: ['l1', 'l2', 'bn'],
+    description: 'structured: channel importance (filter L1/L2 norm, BatchNormalization |γ|)',
+    default: P.importance,
+  },
   exclude: { type: 'strings', arg: 'node', description: 'node names never pruned' },
   channels: { type: 'number', arg: 'R', description: 'structured: fraction of channels removed from every dependency group, in [0, 1)' },
   global: { type: 'boolean', description: 'rank weights (or channels) over the whole model instead of per layer (per group)' },
-  'sparse-indices': { type: 'string', choices: ['int64', 'smallest'], description: `sparse storage indices: int64 (valid ONNX${P.sparseIndices === 'int64' ? ', the default' : ''}) or smallest (int16/int32: smaller, loads in onnxruntime, but onnx.checker rejects it)`, default: P.sparseIndices },
+  'sparse-indices': {
+    type: 'string',
+    choices: ['int64', 'smallest'],
+    description: `sparse storage indices: int64 (valid ONNX${P.sparseIndices === 'int64' ? ', the default' : ''}) or smallest (int16/int32: smaller, loads in onnxruntime, but onnx.checker rejects it)`,
+    default: P.sparseIndices,
+  },
   'min-elements': { type: 'number', arg: 'n', description: 'unstructured: leave weights with fewer elements dense' },
   'fold-batch-norm': null, // --fold-bn
   'fold-bn': { type: 'boolean', description: 'structured: fold BatchNormalization into the Conv/Gemm before it afterwards' },
@@ -40,9 +80,17 @@ function optionsOf(f: FlagValues<typeof flags>): PruneOptions {
   const common = { ...(f.global === true && { scope: 'global' as const }), ...defined({ exclude: f.exclude }) };
   const unstructured = f.sparsity !== undefined || f.nm !== undefined;
   const structured = f.channels !== undefined || f.heads !== undefined;
-  if (unstructured && structured) throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels/--heads (structured), not both');
+  if (unstructured && structured)
+    throw new UsageError('mc prune: pass --sparsity/--nm (unstructured) or --channels/--heads (structured), not both');
   if (structured) {
-    return { mode: 'channels', ratio: f.channels ?? 0, importance: f.importance, ...defined({ foldBatchNorm: f['fold-bn'], heads: f.heads }), minChannels: f['min-channels'], ...common };
+    return {
+      mode: 'channels',
+      ratio: f.channels ?? 0,
+      importance: f.importance,
+      ...defined({ foldBatchNorm: f['fold-bn'], heads: f.heads }),
+      minChannels: f['min-channels'],
+      ...common,
+    };
   }
   if (!unstructured) throw new UsageError("mc prune: pass --sparsity S, --nm N:M or --channels R; see 'mc prune --help'");
   let nm: [number, number] | undefined;
@@ -69,10 +117,27 @@ function withStorage(r: PruneReport, s: StoreReport): PruneReport {
 function reportLines(r: PruneReport): string[] {
   const lines: string[] = [];
   if (r.mode === 'magnitude') {
-    const rows = r.weights.map((w) => [w.node, w.opType, `[${w.dims.join('x')}]`, `${(w.sparsity * 100).toFixed(1)}%`, w.storage + (w.indexType ? ` (${w.indexType})` : '') + (w.codebook ? ` + ${w.codebook.bits}-bit codebook` : ''), formatNumber(w.bytesBefore), formatNumber(w.bytesAfter)]);
+    const rows = r.weights.map((w) => [
+      w.node,
+      w.opType,
+      `[${w.dims.join('x')}]`,
+      `${(w.sparsity * 100).toFixed(1)}%`,
+      w.storage + (w.indexType ? ` (${w.indexType})` : '') + (w.codebook ? ` + ${w.codebook.bits}-bit codebook` : ''),
+      formatNumber(w.bytesBefore),
+      formatNumber(w.bytesAfter),
+    ]);
     lines.push(formatTable(['layer', 'op', 'weight', 'zeros', 'storage', 'bytes', 'after'], rows));
   } else {
-    const rows = r.groups.map((g) => [g.id, g.roots.length > 2 ? `${g.roots.slice(0, 2).join(', ')} +${g.roots.length - 2}` : g.roots.join(', '), g.members.length, g.channels, g.removed, g.fixed === g.channels ? `left alone: ${g.reasons.join('; ')}` : [...(g.headSize === undefined ? [] : [`attention heads of ${g.headSize} channels`]), ...g.reasons].join('; ')]);
+    const rows = r.groups.map((g) => [
+      g.id,
+      g.roots.length > 2 ? `${g.roots.slice(0, 2).join(', ')} +${g.roots.length - 2}` : g.roots.join(', '),
+      g.members.length,
+      g.channels,
+      g.removed,
+      g.fixed === g.channels
+        ? `left alone: ${g.reasons.join('; ')}`
+        : [...(g.headSize === undefined ? [] : [`attention heads of ${g.headSize} channels`]), ...g.reasons].join('; '),
+    ]);
     lines.push(formatTable(['group', 'layers', 'members', 'channels', 'removed', 'note'], rows));
   }
   lines.push(`${r.mode === 'magnitude' ? 'weights zeroed' : 'channels removed'}: ${(r.achieved * 100).toFixed(1)}%`);
@@ -84,8 +149,10 @@ function reportLines(r: PruneReport): string[] {
 /** `mc prune`: unstructured magnitude pruning with storage that shrinks, or structured channel removal. */
 export const pruneCommand = defineCommand({
   name: 'prune',
-  summary: 'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
-  usage: '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--heads R] [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
+  summary:
+    'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
+  usage:
+    '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--heads R] [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
   flags,
   examples: [
     'mc prune --sparsity 0.92 --global lenet.onnx lenet-sparse.onnx',
@@ -121,7 +188,21 @@ export const pruneCommand = defineCommand({
     await saveModel(model, output!, input);
     if (f.json === true) {
       const { before, after, ...rest } = report;
-      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes, macs: before.macs }, after: { params: after.params, bytes: after.paramBytes, macs: after.macs }, verify: gateJson(verify), ...(unchanged && { nothingChanged: unchanged }) }, null, 2));
+      io.out(
+        JSON.stringify(
+          {
+            input,
+            output,
+            ...rest,
+            before: { params: before.params, bytes: before.paramBytes, macs: before.macs },
+            after: { params: after.params, bytes: after.paramBytes, macs: after.macs },
+            verify: gateJson(verify),
+            ...(unchanged && { nothingChanged: unchanged }),
+          },
+          null,
+          2,
+        ),
+      );
       return;
     }
     const lines = reportLines(report);

@@ -4,7 +4,18 @@ import { DATASET_KINDS, loadDataset, loadNamedFeeds } from '@mc/datasets';
 import { collectFeeds, FEED_DEFAULTS, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
 import {
-  CALIBRATION_METHODS, type CalibrationMethod, EMBEDDINGS_FORMS, type Feeds, INT4_BLOCK_SIZES, INT4_METHODS, type Int4Method, QUANTIZE_DEFAULTS, QUANTIZE_MODES, type QuantizeOptions, type QuantizeReport, quantize,
+  CALIBRATION_METHODS,
+  type CalibrationMethod,
+  EMBEDDINGS_FORMS,
+  type Feeds,
+  INT4_BLOCK_SIZES,
+  INT4_METHODS,
+  type Int4Method,
+  QUANTIZE_DEFAULTS,
+  QUANTIZE_MODES,
+  type QuantizeOptions,
+  type QuantizeReport,
+  quantize,
 } from '@mc/quantize';
 import { storePruned, unstorePruned } from '@mc/prune';
 import { assertFiniteWeights, type RunModelOptions } from '@mc/verify';
@@ -22,30 +33,94 @@ const D = QUANTIZE_DEFAULTS;
 const flags = {
   mode: { type: 'string', choices: QUANTIZE_MODES, description: 'what to quantize to' },
   bits: { type: 'number', arg: 'B', description: 'kmeans: index bits 1..8 (2^B centroids)', default: D.kmeans.bits },
-  'block-size': { type: 'number', arg: 'N', choices: INT4_BLOCK_SIZES, description: 'int4/q4f16: block size along K', default: D.int4.blockSize },
-  'per-channel': { type: 'boolean', description: `int8-weights/int8-static: per output channel (default ${D['int8-weights'].perChannel ? 'on' : 'off'} for them); int8-dynamic: per column of MatMul weights` },
-  symmetric: { type: 'string', choices: ['true', 'false'], description: `int8-weights/int4/q4f16: symmetric weights (default ${String(D.int4.symmetric)})` },
-  method: { type: 'string', choices: [...CALIBRATION_METHODS, ...INT4_METHODS], description: `int8-static: activation range calibration (${CALIBRATION_METHODS.join(', ')}; default ${D['int8-static'].method}). int4/q4f16: ${D.int4.method} (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)` },
+  'block-size': {
+    type: 'number',
+    arg: 'N',
+    choices: INT4_BLOCK_SIZES,
+    description: 'int4/q4f16: block size along K',
+    default: D.int4.blockSize,
+  },
+  'per-channel': {
+    type: 'boolean',
+    description: `int8-weights/int8-static: per output channel (default ${D['int8-weights'].perChannel ? 'on' : 'off'} for them); int8-dynamic: per column of MatMul weights`,
+  },
+  symmetric: {
+    type: 'string',
+    choices: ['true', 'false'],
+    description: `int8-weights/int4/q4f16: symmetric weights (default ${String(D.int4.symmetric)})`,
+  },
+  method: {
+    type: 'string',
+    choices: [...CALIBRATION_METHODS, ...INT4_METHODS],
+    description: `int8-static: activation range calibration (${CALIBRATION_METHODS.join(', ')}; default ${D['int8-static'].method}). int4/q4f16: ${D.int4.method} (default), hqq (data-free block refinement), gptq or awq (data-aware: need --dataset npy with one .npy per model input, e.g. input_ids.npy)`,
+  },
   percentile: { type: 'number', description: 'int8-static percentile kept', default: D['int8-static'].percentile },
   'reduce-range': { type: 'boolean', description: 'int8-static/int8-dynamic: 7-bit weights' },
-  'activation-type': { type: 'string', choices: ['int8', 'uint8'], description: 'int8-static activations (S8S8 or U8S8)', default: D['int8-static'].activationType },
-  format: { type: 'string', choices: ['matmulnbits', 'dequantize', 'qdq', 'qoperator'], description: `int4: com.microsoft.MatMulNBits (matmulnbits) or DequantizeLinear int4 (dequantize, opset 21), default ${D.int4.format}; int8-static: qdq or qoperator (QLinearConv/QLinearMatMul, onnxruntime only), default ${D['int8-static'].format}` },
+  'activation-type': {
+    type: 'string',
+    choices: ['int8', 'uint8'],
+    description: 'int8-static activations (S8S8 or U8S8)',
+    default: D['int8-static'].activationType,
+  },
+  format: {
+    type: 'string',
+    choices: ['matmulnbits', 'dequantize', 'qdq', 'qoperator'],
+    description: `int4: com.microsoft.MatMulNBits (matmulnbits) or DequantizeLinear int4 (dequantize, opset 21), default ${D.int4.format}; int8-static: qdq or qoperator (QLinearConv/QLinearMatMul, onnxruntime only), default ${D['int8-static'].format}`,
+  },
   target: { type: 'string', choices: ['ort-cpu', 'ort-web'], description: 'runtime the op forms are chosen for', default: D.target },
   exclude: { type: 'strings', arg: 'NAME', description: 'node names or op types to leave in float' },
   seed: { type: 'number', description: 'kmeans: seed of the k-means++ init', default: D.kmeans.seed },
-  'keep-io-types': { type: 'string', choices: ['true', 'false'], description: 'fp16: keep float32 inputs/outputs', default: `${D.fp16.keepIoTypes}` },
-  'max-output-error': { type: 'number', arg: 'E', description: 'fp16 with --dataset: largest |Δ| fp16 may add to any output on the calibration samples; leading nodes stay float32 until it holds (with --dataset alone, nodes whose activations exceed float16 range stay float32)' },
+  'keep-io-types': {
+    type: 'string',
+    choices: ['true', 'false'],
+    description: 'fp16: keep float32 inputs/outputs',
+    default: `${D.fp16.keepIoTypes}`,
+  },
+  'max-output-error': {
+    type: 'number',
+    arg: 'E',
+    description:
+      'fp16 with --dataset: largest |Δ| fp16 may add to any output on the calibration samples; leading nodes stay float32 until it holds (with --dataset alone, nodes whose activations exceed float16 range stay float32)',
+  },
   calibration: null, // --dataset, --data-dir, --calibration-size
-  dataset: { type: 'string', choices: DATASET_KINDS, description: 'calibration data (training split; int8-static needs it); verification then scores the test split' },
+  dataset: {
+    type: 'string',
+    choices: DATASET_KINDS,
+    description: 'calibration data (training split; int8-static needs it); verification then scores the test split',
+  },
   'data-dir': { type: 'string', arg: 'D', description: 'folder of the dataset files' },
-  'calibration-size': { type: 'number', arg: 'N', description: 'calibration samples, taken from the training split', default: FEED_DEFAULTS.limit },
-  scale: { type: 'number', description: `multiply the stored pixel values (default ${BYTE_SCALE} for images; pass 1 for raw 0-255 models); without data, verification feeds synthetic inputs in [0, 255·scale]` },
+  'calibration-size': {
+    type: 'number',
+    arg: 'N',
+    description: 'calibration samples, taken from the training split',
+    default: FEED_DEFAULTS.limit,
+  },
+  scale: {
+    type: 'number',
+    description: `multiply the stored pixel values (default ${BYTE_SCALE} for images; pass 1 for raw 0-255 models); without data, verification feeds synthetic inputs in [0, 255·scale]`,
+  },
   names: null, // --short-names
-  'short-names': { type: 'boolean', description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)' },
-  'keep-metadata': { type: 'boolean', description: 'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)' },
+  'short-names': {
+    type: 'boolean',
+    description: 'give every tensor but the graph inputs/outputs a short name and drop node names (smallest file)',
+  },
+  'keep-metadata': {
+    type: 'boolean',
+    description:
+      'skip the finishing slim pass: keep keras.layer metadata, value_info and long generated names (on by itself for Keras outputs)',
+  },
   'block-list': null, // FP16_BLOCK_LIST
-  'conv-bits': { type: 'number', arg: 'B', choices: [4, 8], description: `int4/q4f16: bits of Conv weights, default ${D.int4.convBits} (8: int8 per output channel; 4: int4 blocks over the kernel, opset 21, lossy on small CNNs)` },
-  embeddings: { type: 'string', choices: EMBEDDINGS_FORMS, description: `int4/q4f16: embedding tables (Gather): float, int4/int8 (GatherBlockQuantized) or int8-dq (DequantizeLinear); default ${D.int4.embeddings} for int4, ${D.q4f16.embeddings} for q4f16` },
+  'conv-bits': {
+    type: 'number',
+    arg: 'B',
+    choices: [4, 8],
+    description: `int4/q4f16: bits of Conv weights, default ${D.int4.convBits} (8: int8 per output channel; 4: int4 blocks over the kernel, opset 21, lossy on small CNNs)`,
+  },
+  embeddings: {
+    type: 'string',
+    choices: EMBEDDINGS_FORMS,
+    description: `int4/q4f16: embedding tables (Gather): float, int4/int8 (GatherBlockQuantized) or int8-dq (DequantizeLinear); default ${D.int4.embeddings} for int4, ${D.q4f16.embeddings} for q4f16`,
+  },
   bins: null,
   damp: null,
   'min-elements': null,
@@ -61,15 +136,27 @@ type Flags = FlagValues<typeof flags>;
 function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keepMetadata: boolean): QuantizeOptions {
   const mode = f.mode;
   if (mode === undefined) throw new UsageError(`mc quantize: --mode is required (one of ${QUANTIZE_MODES.join(', ')})`);
-  const common = { ...defined({ exclude: f.exclude }), target: f.target, ...(keepMetadata && { keepMetadata }), ...(f['short-names'] === true && { names: 'short' as const }) };
+  const common = {
+    ...defined({ exclude: f.exclude }),
+    target: f.target,
+    ...(keepMetadata && { keepMetadata }),
+    ...(f['short-names'] === true && { names: 'short' as const }),
+  };
   const sym = defined({ symmetric: f.symmetric === undefined ? undefined : f.symmetric === 'true' });
   const format = f.format;
   switch (mode) {
     case 'fp16':
       if (f['max-output-error'] !== undefined && calibration === undefined) {
-        throw new UsageError('mc quantize --mode fp16 --max-output-error needs sample inputs to measure on: pass --dataset mnist|cifar10|npy --data-dir D');
+        throw new UsageError(
+          'mc quantize --mode fp16 --max-output-error needs sample inputs to measure on: pass --dataset mnist|cifar10|npy --data-dir D',
+        );
       }
-      return { mode, ...common, keepIoTypes: f['keep-io-types'] === 'true', ...defined({ calibration, maxOutputError: f['max-output-error'] }) };
+      return {
+        mode,
+        ...common,
+        keepIoTypes: f['keep-io-types'] === 'true',
+        ...defined({ calibration, maxOutputError: f['max-output-error'] }),
+      };
     case 'int8-weights':
       return { mode, ...common, ...sym, ...defined({ perChannel: f['per-channel'] }) };
     case 'int8-dynamic':
@@ -79,7 +166,9 @@ function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keep
         throw new UsageError('mc quantize --mode int8-static needs calibration data: pass --dataset mnist|cifar10|npy --data-dir D');
       }
       return {
-        mode, ...common, calibration,
+        mode,
+        ...common,
+        calibration,
         ...defined({ method: f.method === undefined ? undefined : calibrationMethod(f.method) }),
         percentile: f.percentile,
         ...defined({ reduceRange: f['reduce-range'] }),
@@ -88,9 +177,21 @@ function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keep
       };
     case 'int4':
     case 'q4f16': {
-      if (mode === 'q4f16' && format !== undefined) throw new UsageError(`mc quantize --mode q4f16: int4 weights are MatMulNBits; drop --format ${format}`);
-      if (format === 'qdq' || format === 'qoperator') throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${format}`);
-      const int4 = { ...common, ...sym, blockSize: f['block-size'], ...defined({ method: f.method === undefined ? undefined : int4Method(f.method), calibration, convBits: f['conv-bits'], embeddings: f.embeddings }) };
+      if (mode === 'q4f16' && format !== undefined)
+        throw new UsageError(`mc quantize --mode q4f16: int4 weights are MatMulNBits; drop --format ${format}`);
+      if (format === 'qdq' || format === 'qoperator')
+        throw new UsageError(`mc quantize --mode int4: --format is matmulnbits or dequantize, not ${format}`);
+      const int4 = {
+        ...common,
+        ...sym,
+        blockSize: f['block-size'],
+        ...defined({
+          method: f.method === undefined ? undefined : int4Method(f.method),
+          calibration,
+          convBits: f['conv-bits'],
+          embeddings: f.embeddings,
+        }),
+      };
       return mode === 'q4f16' ? { mode, ...int4 } : { mode, ...int4, ...defined({ format }) };
     }
     case 'kmeans':
@@ -122,20 +223,29 @@ async function datasetFeeds(model: Model, f: Flags, split: 'train' | 'test', lim
   if (dataset === undefined) return undefined;
   if (dir === undefined) throw new UsageError('mc quantize: --dataset needs --data-dir D');
   const inputs = model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name);
-  if (dataset === 'npy' && inputs.every((n) => existsSync(join(dir, `${n}.npy`)))) return loadNamedFeeds(dir, inputs, { batchSize: 16, limit });
+  if (dataset === 'npy' && inputs.every((n) => existsSync(join(dir, `${n}.npy`))))
+    return loadNamedFeeds(dir, inputs, { batchSize: 16, limit });
   const ds = await loadDataset(dataset, dir, { split, limit });
   return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 32, ...defined({ scale: f.scale }) }));
 }
 
 function nodeTable(r: QuantizeReport): string {
-  const rows = r.nodes.map((n) => [n.node, n.opType, n.action, formatBytes(n.bytesBefore), formatBytes(n.bytesAfter), n.maxAbsError === undefined ? '' : n.maxAbsError.toExponential(2)]);
+  const rows = r.nodes.map((n) => [
+    n.node,
+    n.opType,
+    n.action,
+    formatBytes(n.bytesBefore),
+    formatBytes(n.bytesAfter),
+    n.maxAbsError === undefined ? '' : n.maxAbsError.toExponential(2),
+  ]);
   return formatTable(['node', 'op', 'done', 'bytes', 'after', 'max |ΔW|'], rows);
 }
 
 /** `mc quantize`: one call to @mc/quantize, verified in onnxruntime-node before the file is written. */
 export const quantizeCommand = defineCommand({
   name: 'quantize',
-  summary: 'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and checked against the float model before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
+  summary:
+    'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and checked against the float model before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '--mode MODE [options] <in> <out>',
   flags,
   examples: [
@@ -153,7 +263,15 @@ export const quantizeCommand = defineCommand({
     const calib = await datasetFeeds(loaded.model, f, 'train', f['calibration-size']);
     // A Keras output is written back from the per-layer keras.layer metadata, so the slim pass keeps it there.
     const keepMetadata = f['keep-metadata'] === true || outputFormat(output!) !== 'onnx';
-    const opts = optionsOf(f, calib === undefined ? undefined : (async function* () { yield* calib; })(), keepMetadata);
+    const opts = optionsOf(
+      f,
+      calib === undefined
+        ? undefined
+        : (async function* () {
+            yield* calib;
+          })(),
+      keepMetadata,
+    );
     // A pruned file's sparse/packed weights come back as dense weights with masks, so every layer is seen; the masks
     // that survive quantization are stored again at write.
     const quantized = await quantize(unstorePruned(loaded.model).model, opts);
@@ -161,12 +279,32 @@ export const quantizeCommand = defineCommand({
     const model = storePruned(quantized.model).model;
     // Verified before anything is written: on the test split with --dataset, else synthetic inputs.
     const session: RunModelOptions = { sessionOptions: { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } } };
-    const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: model, technique: opts.mode, output: output!, candidateSession: session });
+    const verify = await verifyBeforeWrite(f, io, {
+      reference: loaded.model,
+      candidate: model,
+      technique: opts.mode,
+      output: output!,
+      candidateSession: session,
+    });
     const unchanged = warnNothingChanged(io, report);
     await saveModel(model, output!, input);
     if (f.json === true) {
       const { before, after, ...rest } = report;
-      io.out(JSON.stringify({ input, output, ...rest, before: { params: before.params, bytes: before.paramBytes }, after: { params: after.params, bytes: after.paramBytes }, verify: gateJson(verify), ...(unchanged && { nothingChanged: unchanged }) }, null, 2));
+      io.out(
+        JSON.stringify(
+          {
+            input,
+            output,
+            ...rest,
+            before: { params: before.params, bytes: before.paramBytes },
+            after: { params: after.params, bytes: after.paramBytes },
+            verify: gateJson(verify),
+            ...(unchanged && { nothingChanged: unchanged }),
+          },
+          null,
+          2,
+        ),
+      );
       return;
     }
     const lines = [nodeTable(report)];

@@ -83,7 +83,11 @@ export class TrainableGraph {
     for (const n of this.#nodes) {
       const rule = n.domain === '' || n.domain === 'ai.onnx' ? rules.get(n.opType) : undefined;
       if (rule === undefined) {
-        throw new McError('E_UNSUPPORTED', `${n.opType}${n.domain ? ` (domain ${n.domain})` : ''} node '${n.name}' cannot be trained: mc trains ${[...rules.keys()].join(', ')}; fold or replace it first`, { context: { node: n.name, opType: n.opType } });
+        throw new McError(
+          'E_UNSUPPORTED',
+          `${n.opType}${n.domain ? ` (domain ${n.domain})` : ''} node '${n.name}' cannot be trained: mc trains ${[...rules.keys()].join(', ')}; fold or replace it first`,
+          { context: { node: n.name, opType: n.opType } },
+        );
       }
       for (const i of rule.trainable) {
         const v = n.inputs[i];
@@ -147,7 +151,11 @@ export class TrainableGraph {
           const v = node.inputs[i];
           const r = v === undefined ? undefined : lookup(v);
           if (r === undefined) {
-            throw new McError('E_FORMAT', `${node.opType} '${node.name}' input ${i} (${v?.name ?? 'missing'}) has no value; the graph is not in topological order or the input is missing`, { context: { node: node.name, opType: node.opType } });
+            throw new McError(
+              'E_FORMAT',
+              `${node.opType} '${node.name}' input ${i} (${v?.name ?? 'missing'}) has no value; the graph is not in topological order or the input is missing`,
+              { context: { node: node.name, opType: node.opType } },
+            );
           }
           return r;
         },

@@ -18,7 +18,10 @@ export function followBatch(model: Model): Model {
   for (const n of m.graph.nodes) {
     const s = fixed(n);
     if (s === undefined) continue;
-    const v = m.graph.addInitializer(m.graph.uniqueName(`${slotOf(n, 'shape')!.name}_batch`), new Tensor('int64', [s.length], BigInt64Array.from([-1, ...s.slice(1)].map(BigInt))));
+    const v = m.graph.addInitializer(
+      m.graph.uniqueName(`${slotOf(n, 'shape')!.name}_batch`),
+      new Tensor('int64', [s.length], BigInt64Array.from([-1, ...s.slice(1)].map(BigInt))),
+    );
     n.replaceInput(slotIndex(n, 'shape'), v);
   }
   return m;

@@ -23,7 +23,13 @@ function upsampleZeros(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return dy;
   const [b, h, w, c] = dy.shape;
   const r = tf.reshape(dy, [b * h, 1, w, 1, c]);
-  const p = tf.pad(r, [[0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  const p = tf.pad(r, [
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
   const full = tf.reshape(p, [b, h * sh, w * sw, c]);
   return tf.slice(full, [0, 0, 0, 0], [b, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
 }
@@ -41,13 +47,27 @@ function upsampleZeros(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
  *
  * @internal
  */
-export function conv2dGrads(x: tf.Tensor4D, filter: tf.Tensor4D, dy: tf.Tensor4D, attrs: Conv2DAttrs): { dx: () => tf.Tensor4D; dW: () => tf.Tensor4D } {
+export function conv2dGrads(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  attrs: Conv2DAttrs,
+): { dx: () => tf.Tensor4D; dW: () => tf.Tensor4D } {
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC') {
     throw new McError('E_UNSUPPORTED', `conv2d gradient: dataFormat ${attrs.dataFormat} is not supported; mc trains convolutions in NHWC`);
   }
   const [sh, sw] = pair(attrs.strides, 1);
   const [dh, dw] = pair(attrs.dilations, 1);
-  const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, [sh, sw], [dh, dw], attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape,
+    filter.shape,
+    [sh, sw],
+    [dh, dw],
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { top, left } = info.padInfo;
   const [B, H, W, Ci] = x.shape;
   const [kh, kw, , Co] = filter.shape;
@@ -59,7 +79,12 @@ export function conv2dGrads(x: tf.Tensor4D, filter: tf.Tensor4D, dy: tf.Tensor4D
     dW: () =>
       tf.tidy(() => {
         // Padded input, cut (or zero-extended) to exactly the rows/cols the forward conv reads.
-        const xp = tf.pad(x, [[0, 0], [top, Math.max(0, usedH - H - top)], [left, Math.max(0, usedW - W - left)], [0, 0]]);
+        const xp = tf.pad(x, [
+          [0, 0],
+          [top, Math.max(0, usedH - H - top)],
+          [left, Math.max(0, usedW - W - left)],
+          [0, 0],
+        ]);
         const xc = xp.shape[1] === usedH && xp.shape[2] === usedW ? xp : tf.slice(xp, [0, 0, 0, 0], [B, usedH, usedW, Ci]);
         const xt = tf.transpose(xc, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, H, W, b]
         const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, b, co]
@@ -89,9 +114,33 @@ export function conv2dGrads(x: tf.Tensor4D, filter: tf.Tensor4D, dy: tf.Tensor4D
         const padBottom = eh + (H + top - usedH);
         const padRight = ew + (W + left - usedW);
         if (padTop >= 0 && padLeft >= 0 && padBottom >= 0 && padRight >= 0) {
-          return tf.conv2d(up, wf, 1, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], 'NHWC', [dh, dw]);
+          return tf.conv2d(
+            up,
+            wf,
+            1,
+            [
+              [0, 0],
+              [padTop, padBottom],
+              [padLeft, padRight],
+              [0, 0],
+            ],
+            'NHWC',
+            [dh, dw],
+          );
         }
-        const full = tf.conv2d(up, wf, 1, [[0, 0], [eh, eh + Math.max(0, H + top - usedH)], [ew, ew + Math.max(0, W + left - usedW)], [0, 0]], 'NHWC', [dh, dw]);
+        const full = tf.conv2d(
+          up,
+          wf,
+          1,
+          [
+            [0, 0],
+            [eh, eh + Math.max(0, H + top - usedH)],
+            [ew, ew + Math.max(0, W + left - usedW)],
+            [0, 0],
+          ],
+          'NHWC',
+          [dh, dw],
+        );
         return tf.slice(full, [0, top, left, 0], [B, H, W, Ci]);
       }),
   };

@@ -27,7 +27,10 @@ export class Emitter {
     const key = `i64:${values.join(',')}`;
     let v = this.#consts.get(key);
     if (v === undefined) {
-      v = this.b.initializer(this.b.graph.uniqueName('mc_i64'), new Tensor('int64', [values.length], BigInt64Array.from(values.map(BigInt))));
+      v = this.b.initializer(
+        this.b.graph.uniqueName('mc_i64'),
+        new Tensor('int64', [values.length], BigInt64Array.from(values.map(BigInt))),
+      );
       this.#consts.set(key, v);
     }
     return v;

@@ -49,7 +49,8 @@ export function logitsOf(model: Model): { logits: Value; skip: Node | undefined 
   const out = model.graph.outputs[0];
   if (out === undefined) throw new McError('E_FORMAT', 'model has no outputs; nothing to train against');
   const last = out.producer();
-  if (last !== undefined && (last.opType === 'Softmax' || last.opType === 'LogSoftmax') && slotOf(last, 'input') !== undefined) return { logits: slotOf(last, 'input')!, skip: last };
+  if (last !== undefined && (last.opType === 'Softmax' || last.opType === 'LogSoftmax') && slotOf(last, 'input') !== undefined)
+    return { logits: slotOf(last, 'input')!, skip: last };
   return { logits: out, skip: undefined };
 }
 
@@ -68,7 +69,8 @@ function shapesOf(model: Model): Map<string, Shape | undefined> {
   inferShapes(m);
   const sym = (s: Shape | undefined) => s?.map((d) => (d === PROBE_BATCH ? 'N' : d));
   const out = new Map<string, Shape | undefined>();
-  for (const v of [...m.graph.inputs, ...m.graph.initializers.values()]) out.set(v.name, v.isInitializer() ? (v.shape ?? v.constValue?.dims) : sym(v.shape));
+  for (const v of [...m.graph.inputs, ...m.graph.initializers.values()])
+    out.set(v.name, v.isInitializer() ? (v.shape ?? v.constValue?.dims) : sym(v.shape));
   for (const n of m.graph.nodes) for (const o of n.outputs) out.set(o.name, sym(o.shape));
   return out;
 }
@@ -126,7 +128,9 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
   const dropouts: OrtGraph['dropouts'] = [];
   const stateOut = new Map<string, string>();
   const unsupported = (node: Node, why: string) =>
-    new McError('E_UNSUPPORTED', `${node.opType} node '${node.name}' cannot be trained by the onnxruntime engine: ${why}`, { context: { node: node.name, opType: node.opType } });
+    new McError('E_UNSUPPORTED', `${node.opType} node '${node.name}' cannot be trained by the onnxruntime engine: ${why}`, {
+      context: { node: node.name, opType: node.opType },
+    });
   const ctxFor = (node: Node, k: number): OrtCtx => ({
     e,
     node,
@@ -136,7 +140,12 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
       const v = node.inputs[i];
       if (v === undefined || v.name === '') return undefined;
       const r = env.get(v.name);
-      if (r === undefined) throw new McError('E_FORMAT', `${node.opType} '${node.name}' input ${i} (${v.name}) has no value; the graph is not in topological order`, { context: { node: node.name } });
+      if (r === undefined)
+        throw new McError(
+          'E_FORMAT',
+          `${node.opType} '${node.name}' input ${i} (${v.name}) has no value; the graph is not in topological order`,
+          { context: { node: node.name } },
+        );
       return r;
     },
     y: (i) => env.get(node.outputs[i]!.name)!,
@@ -156,9 +165,12 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
       const out = b.output(e.op('Identity', [v]), `state.${name}`, { dtype: 'float32' });
       stateOut.set(name, out.name);
     },
-    bnMomentum: node.opType === 'BatchNormalization' && [3, 4].every((i) => opts.state.has(node.inputs[i]?.name ?? ''))
-      ? (node.attributes.has('momentum') ? attrOf(node, 'momentum') : opts.bnMomentum)
-      : undefined,
+    bnMomentum:
+      node.opType === 'BatchNormalization' && [3, 4].every((i) => opts.state.has(node.inputs[i]?.name ?? ''))
+        ? node.attributes.has('momentum')
+          ? attrOf(node, 'momentum')
+          : opts.bnMomentum
+        : undefined,
   });
 
   // ---- forward ----
@@ -173,9 +185,15 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
     let outs: Value[];
     if (!training) {
       // Forward only (evaluation, a teacher): the rule's forward where its checks pass (explicit pads, inference BN).
-      outs = (rule?.forward !== undefined && rule.check?.(node, ctx.inShape, ctx.outShape) === undefined ? rule.forward(ctx) : undefined) ?? copyForward(ctx);
+      outs =
+        (rule?.forward !== undefined && rule.check?.(node, ctx.inShape, ctx.outShape) === undefined ? rule.forward(ctx) : undefined) ??
+        copyForward(ctx);
     } else {
-      if (wantsGrad && rule === undefined) throw unsupported(node, `no gradient rule for ${node.opType}${node.domain ? ` (domain ${node.domain})` : ''}; the engine differentiates ${[...ortRules.keys()].join(', ')}`);
+      if (wantsGrad && rule === undefined)
+        throw unsupported(
+          node,
+          `no gradient rule for ${node.opType}${node.domain ? ` (domain ${node.domain})` : ''}; the engine differentiates ${[...ortRules.keys()].join(', ')}`,
+        );
       const why = rule?.check?.(node, ctx.inShape, ctx.outShape);
       if (why !== undefined && (wantsGrad || rule?.forward !== undefined)) throw unsupported(node, why);
       outs = rule?.forward?.(ctx) ?? copyForward(ctx);
@@ -198,7 +216,10 @@ export function buildOrtGraph(original: Model, opts: OrtGraphOptions): OrtGraph 
   const zShape = shapes.get(logits.name);
   const kk = zShape?.at(-1);
   if (zShape === undefined || zShape.length < 2 || typeof kk !== 'number') {
-    throw new McError('E_UNSUPPORTED', `logits '${logits.name}' have shape [${zShape?.join(', ') ?? '?'}]; the onnxruntime engine needs [batch, classes] or [batch, …, classes] with a known class count`);
+    throw new McError(
+      'E_UNSUPPORTED',
+      `logits '${logits.name}' have shape [${zShape?.join(', ') ?? '?'}]; the onnxruntime engine needs [batch, classes] or [batch, …, classes] with a known class count`,
+    );
   }
   result.classes = kk;
   // Sequence logits [N, T, K] (a language model): every position is a row; the loss is the mean over all rows.

@@ -51,7 +51,8 @@ export function copyForward(ctx: OrtCtx, outputs = ctx.node.outputs.length): Val
 }
 
 /** Whether the dims of `s` from `from` on are all known sizes. @internal */
-export const known = (s: Shape | undefined, from = 1): s is readonly number[] => s !== undefined && s.slice(from).every((d) => typeof d === 'number');
+export const known = (s: Shape | undefined, from = 1): s is readonly number[] =>
+  s !== undefined && s.slice(from).every((d) => typeof d === 'number');
 
 /** Conv geometry with SAME_* padding resolved to explicit pads (needs the spatial input size). @internal */
 export function convGeometry(node: Node, x: Shape, w: Shape) {

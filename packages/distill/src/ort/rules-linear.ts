@@ -19,7 +19,8 @@ export const convRule: OrtRule = {
   check(_node, inShape) {
     const x = inShape(0);
     const w = inShape(1);
-    if (x?.length !== 4 || !known(x, 1) || !known(w, 0) || w.length !== 4) return 'needs a 2-D convolution with known input channels, spatial size and weight shape';
+    if (x?.length !== 4 || !known(x, 1) || !known(w, 0) || w.length !== 4)
+      return 'needs a 2-D convolution with known input channels, spatial size and weight shape';
     return undefined;
   },
   // SAME_* padding as explicit pads: onnxruntime's Conv refuses SAME with dilation, and the backward needs them anyway.
@@ -77,7 +78,10 @@ export const convRule: OrtRule = {
           // Per group: dWᵀ_g [Cg·K, Mg] = cols_g [Cg·K, N·P] · dY_g [N·P, Mg], one batched MatMul over the groups.
           const [cg, mg] = [c / group, m / group];
           const cols = e.op('Reshape', [e.op('Concat', slices, { axis: 1 }), e.i64([group, cg * kk, -1])]);
-          const dyg = e.op('Reshape', [e.op('Transpose', [e.op('Reshape', [dy, e.i64([0, group, mg, -1])])], { perm: [1, 0, 3, 2] }), e.i64([group, -1, mg])]);
+          const dyg = e.op('Reshape', [
+            e.op('Transpose', [e.op('Reshape', [dy, e.i64([0, group, mg, -1])])], { perm: [1, 0, 3, 2] }),
+            e.i64([group, -1, mg]),
+          ]);
           const dwt = e.op('MatMul', [cols, dyg]);
           g[1] = e.op('Reshape', [e.op('Transpose', [dwt], { perm: [0, 2, 1] }), e.i64([m, cg, k[0]!, k[1]!])]);
         }
@@ -119,7 +123,8 @@ export const matMulRule: OrtRule = {
   check(_node, inShape) {
     const a = inShape(0);
     const b = inShape(1);
-    if (a === undefined || b?.length !== 2 || a.length < 2 || typeof b[0] !== 'number' || typeof b[1] !== 'number') return 'needs A of rank ≥ 2 and a 2-D B of known shape';
+    if (a === undefined || b?.length !== 2 || a.length < 2 || typeof b[0] !== 'number' || typeof b[1] !== 'number')
+      return 'needs A of rank ≥ 2 and a 2-D B of known shape';
     return undefined;
   },
   backward(ctx, [dy], need) {
@@ -130,7 +135,9 @@ export const matMulRule: OrtRule = {
     if (need[0]) g[0] = e.op('MatMul', [dy, e.op('Transpose', [b])]);
     if (need[1]) {
       const flat = ctx.inShape(0)!.length > 2;
-      g[1] = e.op('Gemm', [flat ? e.op('Reshape', [a, e.i64([-1, kk])]) : a, flat ? e.op('Reshape', [dy, e.i64([-1, n])]) : dy!], { transA: 1 });
+      g[1] = e.op('Gemm', [flat ? e.op('Reshape', [a, e.i64([-1, kk])]) : a, flat ? e.op('Reshape', [dy, e.i64([-1, n])]) : dy!], {
+        transA: 1,
+      });
     }
     return g;
   },

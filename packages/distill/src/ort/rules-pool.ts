@@ -7,7 +7,16 @@ import { convGeometry, copyForward, known, type OrtRule } from './rule.js';
 function tiled(node: Node, x: Shape | undefined): { c: number; h: number; w: number; kh: number; kw: number } | undefined {
   const k = node.attrInts('kernel_shape') ?? [];
   const { strides: s, pads, dilations: dil } = spatialAttrs(node, k);
-  if (x?.length !== 4 || !known(x, 1) || k.length !== 2 || s[0] !== k[0] || s[1] !== k[1] || pads.some((p) => p !== 0) || dil.some((d) => d !== 1)) return undefined;
+  if (
+    x?.length !== 4 ||
+    !known(x, 1) ||
+    k.length !== 2 ||
+    s[0] !== k[0] ||
+    s[1] !== k[1] ||
+    pads.some((p) => p !== 0) ||
+    dil.some((d) => d !== 1)
+  )
+    return undefined;
   if (attrOf(node, 'auto_pad') !== 'NOTSET' && attrOf(node, 'auto_pad') !== 'VALID') return undefined;
   const [, c, h, w] = x as number[];
   return h! % k[0]! === 0 && w! % k[1]! === 0 ? { c: c!, h: h!, w: w!, kh: k[0]!, kw: k[1]! } : undefined;
@@ -38,13 +47,20 @@ export const maxPoolRule: OrtRule = {
     const t = tiled(ctx.node, ctx.inShape(0));
     if (t !== undefined) {
       // Window values back at full size by nearest-neighbour Resize (fast, same-shape elementwise ops after it).
-      const up = (v: Value) => e.op('Resize', [v, undefined, e.f32s([1, 1, t.kh, t.kw])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+      const up = (v: Value) =>
+        e.op('Resize', [v, undefined, e.f32s([1, 1, t.kh, t.kw])], {
+          mode: 'nearest',
+          coordinate_transformation_mode: 'asymmetric',
+          nearest_mode: 'floor',
+        });
       const hit = e.op('Equal', [x, up(ctx.y(0))]);
       return [e.op('Where', [hit, up(dy!), e.f32(0)])];
     }
     const flat = e.i64([-1]);
     const zeros = e.op('Reshape', [e.op('Mul', [x, e.f32(0)]), flat]);
-    const dx = e.op('ScatterElements', [zeros, e.op('Reshape', [ctx.saved(ctx.node.outputs.length)!, flat]), e.op('Reshape', [dy, flat])], { reduction: 'add' });
+    const dx = e.op('ScatterElements', [zeros, e.op('Reshape', [ctx.saved(ctx.node.outputs.length)!, flat]), e.op('Reshape', [dy, flat])], {
+      reduction: 'add',
+    });
     return [e.reshapeLike(dx, x)];
   },
 };
@@ -69,7 +85,11 @@ export const avgPoolRule: OrtRule = {
     const kernel = node.attrInts('kernel_shape')!;
     const { k, strides, pads, out } = convGeometry(node, ctx.inShape(0)!, [c!, 1, ...kernel]);
     const kk = k[0]! * k[1]!;
-    const ones = (dims: number[]) => ctx.e.b.initializer(ctx.e.b.graph.uniqueName('mc_ones'), new Tensor('float32', dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(1)));
+    const ones = (dims: number[]) =>
+      ctx.e.b.initializer(
+        ctx.e.b.graph.uniqueName('mc_ones'),
+        new Tensor('float32', dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(1)),
+      );
     let scaled: Value;
     if (attrOf(node, 'count_include_pad') === 1 || pads.every((p) => p === 0)) scaled = e.scale(dy!, 1 / kk);
     else {
@@ -77,7 +97,9 @@ export const avgPoolRule: OrtRule = {
       scaled = e.op('Div', [dy!, e.scale(share, kk)]);
     }
     const outPad = [h!, w!].map((d, i) => d - ((out[i]! - 1) * strides[i]! + k[i]! - pads[i]! - pads[i + 2]!));
-    return [e.op('ConvTranspose', [scaled, ones([c!, 1, k[0]!, k[1]!])], { kernel_shape: k, strides, pads, output_padding: outPad, group: c! })];
+    return [
+      e.op('ConvTranspose', [scaled, ones([c!, 1, k[0]!, k[1]!])], { kernel_shape: k, strides, pads, output_padding: outPad, group: c! }),
+    ];
   },
 };
 

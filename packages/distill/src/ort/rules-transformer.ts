@@ -104,7 +104,8 @@ export const matMulAnyRule: OrtRule = {
   check(node, inShape, outShape) {
     const [a, b] = [inShape(0), inShape(1)];
     if (b?.length === 2) return matMulRule.check?.(node, inShape, outShape);
-    if (a === undefined || b === undefined || a.length !== b.length || a.length < 3) return 'needs a 2-D B, or A and B of the same rank ≥ 3';
+    if (a === undefined || b === undefined || a.length !== b.length || a.length < 3)
+      return 'needs a 2-D B, or A and B of the same rank ≥ 3';
     for (let i = 0; i < a.length - 2; i++) {
       if (typeof a[i] === 'number' && typeof b[i] === 'number' && a[i] !== b[i]) return 'broadcast batch dims';
       if (a[i] === 1 || b[i] === 1) return 'broadcast batch dims';
@@ -124,12 +125,16 @@ export const matMulAnyRule: OrtRule = {
 /** Where(c, X, Y) (masking): dX = dY where c, dY = dY elsewhere, each summed over its broadcast axes. */
 export const whereRule: OrtRule = {
   trainable: [],
-  check: (_node, inShape, outShape) => ([1, 2].some((i) => inShape(i) === undefined) || outShape(0) === undefined ? 'operand shapes unknown (needed to sum broadcast gradients)' : undefined),
+  check: (_node, inShape, outShape) =>
+    [1, 2].some((i) => inShape(i) === undefined) || outShape(0) === undefined
+      ? 'operand shapes unknown (needed to sum broadcast gradients)'
+      : undefined,
   backward(ctx, [dy], need) {
     const { e } = ctx;
     const zero = e.f32(0);
     const c = ctx.x(0)!;
-    const pick = (i: 1 | 2) => e.unbroadcast(e.op('Where', i === 1 ? [c, dy!, zero] : [c, zero, dy!]), ctx.x(i)!, ctx.inShape(i), ctx.outShape(0));
+    const pick = (i: 1 | 2) =>
+      e.unbroadcast(e.op('Where', i === 1 ? [c, dy!, zero] : [c, zero, dy!]), ctx.x(i)!, ctx.inShape(i), ctx.outShape(0));
     return [undefined, need[1] ? pick(1) : undefined, need[2] ? pick(2) : undefined];
   },
 };

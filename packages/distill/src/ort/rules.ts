@@ -8,13 +8,17 @@ export { copyForward, type OrtCtx, type OrtRule } from './rule.js';
 export { convWeightGrad, setConvWeightGrad } from './rules-linear.js';
 
 const broadcastCheck = (_node: Node, inShape: (i: number) => Shape | undefined, outShape: (i: number) => Shape | undefined) =>
-  inShape(0) === undefined || inShape(1) === undefined || outShape(0) === undefined ? 'operand shapes unknown (needed to sum broadcast gradients)' : undefined;
+  inShape(0) === undefined || inShape(1) === undefined || outShape(0) === undefined
+    ? 'operand shapes unknown (needed to sum broadcast gradients)'
+    : undefined;
 
 const binaryRule = (grad: (ctx: OrtCtx, dy: Value, i: 0 | 1) => Value): OrtRule => ({
   trainable: [0, 1],
   check: broadcastCheck,
   backward(ctx, [dy], need) {
-    return [0, 1].map((i) => (need[i] ? ctx.e.unbroadcast(grad(ctx, dy!, i as 0 | 1), ctx.x(i)!, ctx.inShape(i), ctx.outShape(0)) : undefined));
+    return [0, 1].map((i) =>
+      need[i] ? ctx.e.unbroadcast(grad(ctx, dy!, i as 0 | 1), ctx.x(i)!, ctx.inShape(i), ctx.outShape(0)) : undefined,
+    );
   },
 });
 
@@ -30,11 +34,15 @@ const reshapeRule: OrtRule = {
 };
 
 /** Squeeze/Unsqueeze with axes as an input (opset ≥ 13): a reshape. */
-const axesInputRule: OrtRule = { ...reshapeRule, check: (node) => (node.attributes.has('axes') ? 'axes as an attribute (opset < 13); re-export at opset ≥ 13' : undefined) };
+const axesInputRule: OrtRule = {
+  ...reshapeRule,
+  check: (node) => (node.attributes.has('axes') ? 'axes as an attribute (opset < 13); re-export at opset ≥ 13' : undefined),
+};
 
 const dropoutRule: OrtRule = {
   trainable: [],
-  check: (node, inShape) => (node.outputs.length > 1 ? 'the mask output is used' : known(inShape(0)) ? undefined : 'input shape unknown (needed for the mask)'),
+  check: (node, inShape) =>
+    node.outputs.length > 1 ? 'the mask output is used' : known(inShape(0)) ? undefined : 'input shape unknown (needed for the mask)',
   forward(ctx) {
     const c = ctx.constant(1);
     // The ratio is an attribute before opset 12, an input after.
@@ -70,7 +78,13 @@ const transposeRule: OrtRule = {
 const batchNormRule: OrtRule = {
   trainable: [1, 2],
   check: (node, inShape) =>
-    attrOf(node, 'training_mode') === 1 ? 'training_mode=1' : node.outputs.length > 1 ? 'extra outputs' : (inShape(0)?.length ?? 0) < 2 ? 'input rank unknown' : undefined,
+    attrOf(node, 'training_mode') === 1
+      ? 'training_mode=1'
+      : node.outputs.length > 1
+        ? 'extra outputs'
+        : (inShape(0)?.length ?? 0) < 2
+          ? 'input rank unknown'
+          : undefined,
   forward(ctx) {
     const { e } = ctx;
     const r = ctx.inShape(0)!.length;
@@ -144,7 +158,8 @@ const concatRule: OrtRule = {
 /** Clip (bounds as inputs, opset ≥ 11): the gradient passes where lo ≤ x ≤ hi, as tfjs's. */
 const clipRule: OrtRule = {
   trainable: [],
-  check: (node) => (node.attributes.has('min') || node.attributes.has('max') ? 'bounds as attributes (opset < 11); re-export at opset ≥ 11' : undefined),
+  check: (node) =>
+    node.attributes.has('min') || node.attributes.has('max') ? 'bounds as attributes (opset < 11); re-export at opset ≥ 11' : undefined,
   backward(ctx, [dy], need) {
     if (!need[0]) return [];
     const { e } = ctx;
@@ -165,9 +180,20 @@ export const ortRules: ReadonlyMap<string, OrtRule> = new Map<string, OrtRule>([
   ['Add', binaryRule((_c, dy) => dy)],
   ['Sub', binaryRule((c, dy, i) => (i === 0 ? dy : c.e.op('Neg', [dy])))],
   ['Mul', binaryRule((c, dy, i) => c.e.mul(dy, c.x(1 - i)!))],
-  ['Div', { ...binaryRule((c, dy, i) => (i === 0 ? c.e.op('Div', [dy, c.x(1)!]) : c.e.op('Neg', [c.e.op('Div', [c.e.mul(dy, c.y(0)), c.x(1)!])]))), trainable: [] }],
+  [
+    'Div',
+    {
+      ...binaryRule((c, dy, i) =>
+        i === 0 ? c.e.op('Div', [dy, c.x(1)!]) : c.e.op('Neg', [c.e.op('Div', [c.e.mul(dy, c.y(0)), c.x(1)!])]),
+      ),
+      trainable: [],
+    },
+  ],
   ['Relu', unaryRule((c, dy) => c.e.op('Where', [c.e.op('Greater', [c.x(0)!, c.e.f32(0)]), dy, c.e.f32(0)]))],
-  ['LeakyRelu', unaryRule((c, dy) => c.e.op('Where', [c.e.op('Greater', [c.x(0)!, c.e.f32(0)]), dy, c.e.scale(dy, attrOf(c.node, 'alpha'))]))],
+  [
+    'LeakyRelu',
+    unaryRule((c, dy) => c.e.op('Where', [c.e.op('Greater', [c.x(0)!, c.e.f32(0)]), dy, c.e.scale(dy, attrOf(c.node, 'alpha'))])),
+  ],
   ['Sigmoid', unaryRule((c, dy) => c.e.mul(dy, c.e.mul(c.y(0), c.e.op('Sub', [c.e.f32(1), c.y(0)]))))],
   ['Tanh', unaryRule((c, dy) => c.e.mul(dy, c.e.op('Sub', [c.e.f32(1), c.e.mul(c.y(0), c.y(0))])))],
   ['Identity', unaryRule((_c, dy) => dy)],

@@ -28,15 +28,23 @@ export class OrtRunner {
         logSeverityLevel: 3,
       });
     } catch (e) {
-      throw new McError('E_UNSUPPORTED', `onnxruntime-node cannot load the generated training graph: ${(e as Error).message}; train with engine: 'wasm'`, { cause: e });
+      throw new McError(
+        'E_UNSUPPORTED',
+        `onnxruntime-node cannot load the generated training graph: ${(e as Error).message}; train with engine: 'wasm'`,
+        { cause: e },
+      );
     }
     return new OrtRunner(graph, session);
   }
 
   /** Runs the graph; feeds are float32 (or int64 token ids) [data, dims]. Returns the fetched outputs as Float32Arrays. */
-  async run(feeds: Record<string, [Float32Array | BigInt64Array, readonly number[]]>, fetch: readonly string[]): Promise<Map<string, Float32Array>> {
+  async run(
+    feeds: Record<string, [Float32Array | BigInt64Array, readonly number[]]>,
+    fetch: readonly string[],
+  ): Promise<Map<string, Float32Array>> {
     const f: Record<string, ort.Tensor> = {};
-    for (const [k, [data, dims]] of Object.entries(feeds)) f[k] = data instanceof BigInt64Array ? new ort.Tensor('int64', data, dims) : new ort.Tensor('float32', data, dims);
+    for (const [k, [data, dims]] of Object.entries(feeds))
+      f[k] = data instanceof BigInt64Array ? new ort.Tensor('int64', data, dims) : new ort.Tensor('float32', data, dims);
     let res: ort.InferenceSession.OnnxValueMapType;
     try {
       res = await this.session.run(f, [...fetch]);

@@ -40,10 +40,17 @@ export function ortTrainables(model: Model, opts: DistillOptions): { trainable: 
 }
 
 /** Batch data in layout `from` as layout `to` (same samples; only NHWC moves elements). */
-function relayout(x: Float32Array, dims: readonly number[], from: BatchLayout, to: BatchLayout, sample: readonly number[]): [Float32Array, number[]] {
+function relayout(
+  x: Float32Array,
+  dims: readonly number[],
+  from: BatchLayout,
+  to: BatchLayout,
+  sample: readonly number[],
+): [Float32Array, number[]] {
   const n = dims[0]!;
   const [c, h, w] = sample.length === 3 ? (sample as [number, number, number]) : [1, 1, sample.reduce((a, b) => a * b, 1)];
-  const shape = (l: BatchLayout): number[] => (l === 'flat' ? [n, c * h * w] : l === 'NHW' ? [n, h, w] : l === 'NHWC' ? [n, h, w, c] : [n, ...sample]);
+  const shape = (l: BatchLayout): number[] =>
+    l === 'flat' ? [n, c * h * w] : l === 'NHW' ? [n, h, w] : l === 'NHWC' ? [n, h, w, c] : [n, ...sample];
   if (from === to || (from !== 'NHWC' && to !== 'NHWC')) return [x, shape(to)];
   const out = new Float32Array(x.length);
   const hw = h * w;
@@ -60,7 +67,14 @@ function relayout(x: Float32Array, dims: readonly number[], from: BatchLayout, t
 }
 
 /** Mean loss of logits rows, as the training graph computes it (for validation). */
-function lossOf(z: Float32Array, k: number, target: Float32Array | undefined, teacher: Float32Array | undefined, alpha: number, T: number): { loss: number; argmax: Int32Array } {
+function lossOf(
+  z: Float32Array,
+  k: number,
+  target: Float32Array | undefined,
+  teacher: Float32Array | undefined,
+  alpha: number,
+  T: number,
+): { loss: number; argmax: Int32Array } {
   const n = z.length / k;
   const argmax = new Int32Array(n);
   let total = 0;
@@ -100,7 +114,8 @@ export async function trainLoopOrt(s: {
   const o = s.opts;
   const started = performance.now();
   const { trainable, state, bnScales } = ortTrainables(s.model, o);
-  if (trainable.size === 0) throw new McError('E_OPTION', 'the model has no trainable float32 initializers (all frozen?); nothing to train');
+  if (trainable.size === 0)
+    throw new McError('E_OPTION', 'the model has no trainable float32 initializers (all frozen?); nothing to train');
   const input = s.model.graph.inputs.find((v) => !v.isInitializer())!;
   const layout: BatchLayout = layoutForInput(s.data, input.shape, input.name);
   const plan = planRun(s.technique, s.data, o, layout);
@@ -109,7 +124,10 @@ export async function trainLoopOrt(s: {
   const trainGraph = buildOrtGraph(s.model, { trainable, state, bnMomentum, loss: { alpha, temperature: T } });
   if (trainGraph.classes !== k) {
     const out = logitsOf(s.model).logits;
-    throw new McError('E_FORMAT', `model output '${out.name}' has shape [N, ${trainGraph.classes}]; expected [batch, ${k}] class scores for dataset '${s.data.name}'`);
+    throw new McError(
+      'E_FORMAT',
+      `model output '${out.name}' has shape [N, ${trainGraph.classes}]; expected [batch, ${k}] class scores for dataset '${s.data.name}'`,
+    );
   }
   const evalGraph = buildOrtGraph(s.model, { trainable, state, bnMomentum });
   const runners: OrtRunner[] = [];
@@ -124,14 +142,18 @@ export async function trainLoopOrt(s: {
     let teacher: { runner: OrtRunner; layout: BatchLayout } | undefined;
     if (s.teacherModel !== undefined) {
       const tin = s.teacherModel.graph.inputs.find((v) => !v.isInitializer());
-      if (tin === undefined || s.teacherModel.graph.inputs.filter((v) => !v.isInitializer()).length !== 1) throw new McError('E_UNSUPPORTED', 'the teacher must have one input; mc distils single-input classifiers');
+      if (tin === undefined || s.teacherModel.graph.inputs.filter((v) => !v.isInitializer()).length !== 1)
+        throw new McError('E_UNSUPPORTED', 'the teacher must have one input; mc distils single-input classifiers');
       const tl = layoutForInput(s.data, tin.shape, tin.name);
       teacher = { runner: await open(buildOrtGraph(s.teacherModel, { trainable: new Set(), state: new Set(), bnMomentum })), layout: tl };
     }
     const weights: Weights = initialValues(s.model, trainGraph.weights);
     const params = new Map([...trainable].map((n) => [n, weights.get(n)!.data]));
     // Masks: fixed zeros stay zero (pruned models).
-    const masks = maskArrays(o.masks, new Map([...trainable].map((n) => [n, { data: weights.get(n)!.data, rank: weights.get(n)!.dims.length }])));
+    const masks = maskArrays(
+      o.masks,
+      new Map([...trainable].map((n) => [n, { data: weights.get(n)!.data, rank: weights.get(n)!.dims.length }])),
+    );
     if (typeof o.masks === 'object') {
       for (const [name, m] of masks) {
         const w = params.get(name)!;
@@ -140,10 +162,14 @@ export async function trainLoopOrt(s: {
     }
     const opt = new ArrayOptimizer(plan.optimizer, o.weightDecay ?? 0, masks);
     const { train, val, bnL1: lambda } = plan;
-    const weightFeeds = (): Record<string, [Float32Array, readonly number[]]> => Object.fromEntries([...weights].map(([n, w]) => [n, [w.data, w.dims]]));
+    const weightFeeds = (): Record<string, [Float32Array, readonly number[]]> =>
+      Object.fromEntries([...weights].map(([n, w]) => [n, [w.data, w.dims]]));
 
     // Without augmentation the teacher's logits for a sample never change: compute each once, reuse every epoch.
-    const cache = teacher !== undefined && o.augment === undefined ? { z: new Float32Array(train.size * k), done: new Uint8Array(train.size) } : undefined;
+    const cache =
+      teacher !== undefined && o.augment === undefined
+        ? { z: new Float32Array(train.size * k), done: new Uint8Array(train.size) }
+        : undefined;
     const teacherLogits = async (b: Batch): Promise<Float32Array | undefined> => {
       if (teacher === undefined) return undefined;
       const n = b.indices.length;
@@ -153,8 +179,14 @@ export async function trainLoopOrt(s: {
         return z;
       }
       const tg = teacher.runner.graph;
-      const z = (await teacher.runner.run({ [tg.input]: relayout(b.x, b.dims, layout, teacher.layout, s.data.inputShape) }, [tg.logits])).get(tg.logits)!;
-      if (z.length !== n * k) throw new McError('E_FORMAT', `teacher scores [${n}, ${z.length / n}], student and dataset '${s.data.name}' ${k} classes; distil between models of the same task`);
+      const z = (
+        await teacher.runner.run({ [tg.input]: relayout(b.x, b.dims, layout, teacher.layout, s.data.inputShape) }, [tg.logits])
+      ).get(tg.logits)!;
+      if (z.length !== n * k)
+        throw new McError(
+          'E_FORMAT',
+          `teacher scores [${n}, ${z.length / n}], student and dataset '${s.data.name}' ${k} classes; distil between models of the same task`,
+        );
       if (cache !== undefined) {
         b.indices.forEach((i, r) => {
           cache.z.set(z.subarray(r * k, (r + 1) * k), i * k);

@@ -10,7 +10,11 @@ export const gemmRule: Rule = {
     const a = nchw(ctx.input(0));
     const b = ctx.input(1).t;
     if (a.rank !== 2 || b.rank !== 2) {
-      throw new McError('E_FORMAT', `Gemm '${ctx.node.name}' needs 2-D A and B, got ranks ${a.rank} and ${b.rank}; add a Flatten before it`, { context: { node: ctx.node.name, opType: 'Gemm' } });
+      throw new McError(
+        'E_FORMAT',
+        `Gemm '${ctx.node.name}' needs 2-D A and B, got ranks ${a.rank} and ${b.rank}; add a Flatten before it`,
+        { context: { node: ctx.node.name, opType: 'Gemm' } },
+      );
     }
     const alpha = attrOf(ctx.node, 'alpha');
     const beta = attrOf(ctx.node, 'beta');

@@ -21,7 +21,11 @@ function scalarInput(ctx: RuleContext, i: number, attrName: string, dflt: number
   const c = ctx.constant(i);
   if (c !== undefined) return toFloat32(c)[0] ?? dflt;
   if (ctx.node.inputs[i] !== undefined) {
-    throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' input ${i} is computed, not a constant; mc trains with constant ${attrName} only`, { context: { node: ctx.node.name, opType: ctx.node.opType } });
+    throw new McError(
+      'E_UNSUPPORTED',
+      `${ctx.node.opType} '${ctx.node.name}' input ${i} is computed, not a constant; mc trains with constant ${attrName} only`,
+      { context: { node: ctx.node.name, opType: ctx.node.opType } },
+    );
   }
   return ctx.node.attrFloat(attrName, dflt);
 }
@@ -61,7 +65,9 @@ const batchNormRule: Rule = {
     const [scale, bias] = [1, 2].map((i) => ctx.input(i).t) as [tf.Tensor, tf.Tensor];
     const eps = attrOf(ctx.node, 'epsilon');
     if (attrOf(ctx.node, 'training_mode') === 1) {
-      throw new McError('E_UNSUPPORTED', `BatchNormalization '${ctx.node.name}' has training_mode=1; export the model in inference form`, { context: { node: ctx.node.name } });
+      throw new McError('E_UNSUPPORTED', `BatchNormalization '${ctx.node.name}' has training_mode=1; export the model in inference form`, {
+        context: { node: ctx.node.name },
+      });
     }
     const r = x.t.rank;
     const shape = x.nhwc || r <= 2 ? [-1] : [-1, ...Array(r - 2).fill(1)];
@@ -93,7 +99,15 @@ const batchNormRule: Rule = {
 
 /** The seeded inverted-dropout mask ({@link dropoutMaskData}) as a tensor. */
 function dropoutMask(shape: number[], ratio: number, seed: number): tf.Tensor {
-  return tf.tensor(dropoutMaskData(shape.reduce((a, b) => a * b, 1), ratio, seed), shape, 'float32');
+  return tf.tensor(
+    dropoutMaskData(
+      shape.reduce((a, b) => a * b, 1),
+      ratio,
+      seed,
+    ),
+    shape,
+    'float32',
+  );
 }
 
 /** Dropout: identity at inference; in training drops with the ratio (attribute before opset 12, input after). */
@@ -131,12 +145,20 @@ export const elementwiseRules: [string, Rule][] = [
   ['Sigmoid', unary((t) => tf.sigmoid(t))],
   ['Tanh', unary((t) => tf.tanh(t))],
   ['Identity', unary((t) => t)],
-  ['Elu', unary((t, ctx) => (attrOf(ctx.node, 'alpha') === 1 ? tf.elu(t) : tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), attrOf(ctx.node, 'alpha')))))],
-  ['Selu', unary((t, ctx) => {
-    const alpha = attrOf(ctx.node, 'alpha');
-    const gamma = attrOf(ctx.node, 'gamma');
-    return tf.mul(tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), alpha)), gamma);
-  })],
+  [
+    'Elu',
+    unary((t, ctx) =>
+      attrOf(ctx.node, 'alpha') === 1 ? tf.elu(t) : tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), attrOf(ctx.node, 'alpha'))),
+    ),
+  ],
+  [
+    'Selu',
+    unary((t, ctx) => {
+      const alpha = attrOf(ctx.node, 'alpha');
+      const gamma = attrOf(ctx.node, 'gamma');
+      return tf.mul(tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(t), 1), alpha)), gamma);
+    }),
+  ],
   ['Softplus', unary((t) => tf.softplus(t))],
   ['Exp', unary((t) => tf.exp(t))],
   ['Sqrt', unary((t) => tf.sqrt(t))],

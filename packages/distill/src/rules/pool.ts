@@ -8,14 +8,24 @@ function poolSetup(ctx: RuleContext) {
   const x = ctx.input(0);
   const oneD = x.t.rank === 3;
   if (x.t.rank !== 4 && !oneD) {
-    throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has a ${x.t.rank}-D input; mc trains 1-D and 2-D pooling only`, { context: { node: ctx.node.name, opType: ctx.node.opType } });
+    throw new McError(
+      'E_UNSUPPORTED',
+      `${ctx.node.opType} '${ctx.node.name}' has a ${x.t.rank}-D input; mc trains 1-D and 2-D pooling only`,
+      { context: { node: ctx.node.name, opType: ctx.node.opType } },
+    );
   }
   // 1-D pooling runs as 2-D over [N, 1, L, C].
   const xs = oneD ? (tf.expandDims(tf.transpose(x.t, [0, 2, 1]), 1) as tf.Tensor4D) : nhwc(x);
   const k0 = ctx.node.attrInts('kernel_shape') ?? [];
-  if (k0.length !== x.t.rank - 2) throw new McError('E_FORMAT', `${ctx.node.opType} '${ctx.node.name}' needs a ${x.t.rank - 2}-D kernel_shape`, { context: { node: ctx.node.name } });
+  if (k0.length !== x.t.rank - 2)
+    throw new McError('E_FORMAT', `${ctx.node.opType} '${ctx.node.name}' needs a ${x.t.rank - 2}-D kernel_shape`, {
+      context: { node: ctx.node.name },
+    });
   const dil = attrOf(ctx.node, 'dilations') ?? [];
-  if (dil.some((d) => d !== 1)) throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has dilations; not supported in training`, { context: { node: ctx.node.name } });
+  if (dil.some((d) => d !== 1))
+    throw new McError('E_UNSUPPORTED', `${ctx.node.opType} '${ctx.node.name}' has dilations; not supported in training`, {
+      context: { node: ctx.node.name },
+    });
   const [, H, W] = xs.shape;
   const kernel = oneD ? [1, k0[0]!] : k0;
   const r = oneD ? resolvePads(ctx, [W], k0, [1]) : resolvePads(ctx, [H, W], kernel, [1, 1]);
@@ -42,7 +52,9 @@ export const maxPoolRule: Rule = {
   trainable: [],
   run(ctx) {
     if (ctx.node.outputs.length > 1 && ctx.node.outputs[1]!.uses().length > 0) {
-      throw new McError('E_UNSUPPORTED', `MaxPool '${ctx.node.name}' Indices output is used; not supported in training`, { context: { node: ctx.node.name } });
+      throw new McError('E_UNSUPPORTED', `MaxPool '${ctx.node.name}' Indices output is used; not supported in training`, {
+        context: { node: ctx.node.name },
+      });
     }
     const { xs, kernel, pads, strides, finish } = poolSetup(ctx);
     const [n, H, W, C] = xs.shape;

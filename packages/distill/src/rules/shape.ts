@@ -62,7 +62,10 @@ const constantRule: Rule = {
   trainable: [],
   run(ctx) {
     const a = ctx.node.attr('value');
-    if (a?.type !== 'TENSOR') throw new McError('E_UNSUPPORTED', `Constant '${ctx.node.name}' without a 'value' tensor is not supported in training`, { context: { node: ctx.node.name } });
+    if (a?.type !== 'TENSOR')
+      throw new McError('E_UNSUPPORTED', `Constant '${ctx.node.name}' without a 'value' tensor is not supported in training`, {
+        context: { node: ctx.node.name },
+      });
     const c = a.value;
     const isFloat = c.dtype === 'float32' || c.dtype === 'float16' || c.dtype === 'float64' || c.dtype === 'bfloat16';
     return [plain(tf.tensor(toNumbers(c), [...c.dims], isFloat ? 'float32' : 'int32'))];
@@ -77,7 +80,8 @@ const squeezeLike = (un: boolean): Rule => ({
     const c = ctx.constant(1);
     const axes = c !== undefined ? toNumbers(c) : ctx.node.attrInts('axes');
     if (un) {
-      if (axes === undefined) throw new McError('E_FORMAT', `Unsqueeze '${ctx.node.name}' has no axes`, { context: { node: ctx.node.name } });
+      if (axes === undefined)
+        throw new McError('E_FORMAT', `Unsqueeze '${ctx.node.name}' has no axes`, { context: { node: ctx.node.name } });
       const outRank = t.rank + axes.length;
       const ax = new Set(axes.map((a) => norm(a, outRank)));
       const shape: number[] = [];
@@ -85,7 +89,14 @@ const squeezeLike = (un: boolean): Rule => ({
       for (let i = 0; i < outRank; i++) shape.push(ax.has(i) ? 1 : t.shape[k++]!);
       return [plain(tf.reshape(t, shape))];
     }
-    return [plain(tf.squeeze(t, axes?.map((a) => norm(a, t.rank))))];
+    return [
+      plain(
+        tf.squeeze(
+          t,
+          axes?.map((a) => norm(a, t.rank)),
+        ),
+      ),
+    ];
   },
 });
 
@@ -149,7 +160,10 @@ const sliceRule: Rule = {
     axes.forEach((a, i) => {
       const dim = x.shape[a]!;
       const st = steps[i]!;
-      if (st <= 0) throw new McError('E_UNSUPPORTED', `Slice '${ctx.node.name}' has step ${st}; mc trains Slice with positive steps only`, { context: { node: ctx.node.name } });
+      if (st <= 0)
+        throw new McError('E_UNSUPPORTED', `Slice '${ctx.node.name}' has step ${st}; mc trains Slice with positive steps only`, {
+          context: { node: ctx.node.name },
+        });
       const fix = (v: number) => Math.min(dim, Math.max(0, v < 0 ? v + dim : v));
       begin[a] = fix(starts[i]!);
       end[a] = Math.max(begin[a]!, fix(ends[i]!));

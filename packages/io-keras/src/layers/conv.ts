@@ -26,7 +26,14 @@ interface Window {
 }
 
 /** ONNX window attributes (kernel_shape/strides/dilations/pads) for Keras padding valid/same/causal. @internal */
-export function windowAttrs(ctx: LowerContext, inDims: (number | null)[], k: number[], s: number[], d: number[], withDilations = true): Window {
+export function windowAttrs(
+  ctx: LowerContext,
+  inDims: (number | null)[],
+  k: number[],
+  s: number[],
+  d: number[],
+  withDilations = true,
+): Window {
   const padding = ctx.cfg<string>('padding', 'valid').toLowerCase();
   const r = k.length;
   const attrs: Window['attrs'] = { kernel_shape: k, strides: s };
@@ -56,13 +63,33 @@ function outShape(x: KVal, layout: Layout, cfFirst: boolean, channels: number, s
 }
 
 /** What every conv handler reads first: rank, layout, input, channels and the window config. */
-function convSetup(ctx: LowerContext): { r: number; layout: Layout; cfFirst: boolean; x: KVal; cin: number | null; filters: number; k: number[]; s: number[]; d: number[] } {
+function convSetup(ctx: LowerContext): {
+  r: number;
+  layout: Layout;
+  cfFirst: boolean;
+  x: KVal;
+  cin: number | null;
+  filters: number;
+  k: number[];
+  s: number[];
+  d: number[];
+} {
   const r = spatialRank(ctx.layer.className);
   const layout = convLayout(ctx);
   const cfFirst = layout === 'native';
   const x = ctx.input(0, layout);
   const cin = (cfFirst ? x.shape[1] : x.shape[x.shape.length - 1]) ?? null;
-  return { r, layout, cfFirst, x, cin, filters: ctx.cfg<number>('filters', 0), k: tuple(ctx.config.kernel_size, r, 1), s: tuple(ctx.config.strides, r, 1), d: tuple(ctx.config.dilation_rate, r, 1) };
+  return {
+    r,
+    layout,
+    cfFirst,
+    x,
+    cin,
+    filters: ctx.cfg<number>('filters', 0),
+    k: tuple(ctx.config.kernel_size, r, 1),
+    s: tuple(ctx.config.strides, r, 1),
+    d: tuple(ctx.config.dilation_rate, r, 1),
+  };
 }
 
 /** Conv1D / Conv2D / Conv3D: kernel [*k, in/groups, out] (Keras) → W [out, in/groups, *k] (ONNX OIHW), once. */
@@ -113,7 +140,14 @@ export const depthwiseConv: LayerHandler = {
     const weights = [{ name: 'depthwise_kernel', tensor: kernel as Tensor }];
     const b = ctx.constant(slotOf(n, 'B'));
     if (b !== undefined) weights.push({ name: 'bias', tensor: b });
-    return [{ className: group.className, name: group.name, config: { ...group.config, depth_multiplier: mult, use_bias: b !== undefined }, weights }];
+    return [
+      {
+        className: group.className,
+        name: group.name,
+        config: { ...group.config, depth_multiplier: mult, use_bias: b !== undefined },
+        weights,
+      },
+    ];
   },
 };
 
@@ -131,7 +165,12 @@ export const separableConv: LayerHandler = {
     const mid = ctx.node('Conv', [x.value, ctx.weight('depthwise_kernel', dw)], { ...win.attrs, group: c });
     const inputs = [mid, ctx.weight('pointwise_kernel', pw)];
     if (ctx.cfg<boolean>('use_bias', true)) inputs.push(ctx.weight('bias', ctx.stored(2, 'bias', [filters])));
-    let y = ctx.node('Conv', inputs, { kernel_shape: new Array<number>(r).fill(1), strides: new Array<number>(r).fill(1), pads: new Array<number>(2 * r).fill(0), group: 1 });
+    let y = ctx.node('Conv', inputs, {
+      kernel_shape: new Array<number>(r).fill(1),
+      strides: new Array<number>(r).fill(1),
+      pads: new Array<number>(2 * r).fill(0),
+      group: 1,
+    });
     y = applyActivation(ctx, y, ctx.config.activation, 1, ctx.keras3);
     return [{ value: y, layout, shape: outShape(x, layout, cfFirst, filters, win.out) }];
   },
@@ -152,7 +191,14 @@ export const separableConv: LayerHandler = {
     ];
     const b = ctx.constant(slotOf(pn, 'B'));
     if (b !== undefined) weights.push({ name: 'bias', tensor: b });
-    return [{ className: group.className, name: group.name, config: { ...group.config, filters: pw.dims[0]!, depth_multiplier: mult, use_bias: b !== undefined }, weights }];
+    return [
+      {
+        className: group.className,
+        name: group.name,
+        config: { ...group.config, filters: pw.dims[0]!, depth_multiplier: mult, use_bias: b !== undefined },
+        weights,
+      },
+    ];
   },
 };
 
@@ -163,7 +209,8 @@ export const separableConv: LayerHandler = {
 export const convTranspose: LayerHandler = {
   toIr(ctx) {
     const { r, layout, cfFirst, x, cin, filters, k, s, d } = convSetup(ctx);
-    const op = ctx.config.output_padding === undefined || ctx.config.output_padding === null ? undefined : tuple(ctx.config.output_padding, r, 0);
+    const op =
+      ctx.config.output_padding === undefined || ctx.config.output_padding === null ? undefined : tuple(ctx.config.output_padding, r, 0);
     const kernel = ctx.stored(0, 'kernel', [...k, filters, cin]);
     const w = permute(kernel, [r + 1, r, ...k.map((_, i) => i)]);
     const same = ctx.cfg<string>('padding', 'valid') === 'same';
@@ -198,7 +245,14 @@ export const convTranspose: LayerHandler = {
     const weights = [{ name: 'kernel', tensor: permute(w, [...new Array<number>(r).fill(0).map((_, i) => i + 2), 1, 0]) as Tensor }];
     const b = ctx.constant(slotOf(n, 'B'));
     if (b !== undefined) weights.push({ name: 'bias', tensor: b });
-    return [{ className: group.className, name: group.name, config: { ...group.config, filters: w.dims[1]!, use_bias: b !== undefined }, weights }];
+    return [
+      {
+        className: group.className,
+        name: group.name,
+        config: { ...group.config, filters: w.dims[1]!, use_bias: b !== undefined },
+        weights,
+      },
+    ];
   },
 };
 
@@ -244,7 +298,7 @@ function convChainFromIr(group: LayerGroup, ctx: FromIrContext): KerasLayerOut[]
       padding,
       groups: attrOf(n, 'group'),
       use_bias: b !== undefined,
-      activation: last ? group.config.activation ?? 'linear' : 'linear',
+      activation: last ? (group.config.activation ?? 'linear') : 'linear',
     };
     if (group.config.groups === undefined && config.groups === 1) delete (config as Record<string, unknown>).groups;
     const weights = [{ name: 'kernel', tensor: kernel as Tensor }];

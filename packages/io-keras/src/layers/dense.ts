@@ -28,7 +28,13 @@ export const dense: LayerHandler = {
     chain.forEach((m, i) => {
       const last = i === chain.length - 1;
       const name = last ? group.name : `${group.name}_factor${chain.length > 2 ? i + 1 : ''}`;
-      const config = { ...group.config, name, units: m.kernel.dims[1]!, use_bias: m.bias !== undefined, activation: last ? group.config.activation ?? 'linear' : 'linear' };
+      const config = {
+        ...group.config,
+        name,
+        units: m.kernel.dims[1]!,
+        use_bias: m.bias !== undefined,
+        activation: last ? (group.config.activation ?? 'linear') : 'linear',
+      };
       const weights = [{ name: 'kernel', tensor: m.kernel }];
       if (m.bias !== undefined) weights.push({ name: 'bias', tensor: m.bias });
       out.push({ className: 'Dense', name, config, weights });
@@ -36,7 +42,6 @@ export const dense: LayerHandler = {
     return out;
   },
 };
-
 
 interface LinearStep {
   kernel: Tensor;
@@ -80,7 +85,13 @@ function asFloat(t: Tensor): Tensor<'float32'> {
 }
 
 function scale(t: Tensor<'float32'>, s: number): Tensor<'float32'> {
-  return s === 1 ? t : new Tensor('float32', t.dims, t.data.map((x) => x * s));
+  return s === 1
+    ? t
+    : new Tensor(
+        'float32',
+        t.dims,
+        t.data.map((x) => x * s),
+      );
 }
 
 /** True when `v` is produced by a node in `nodes`. @internal */

@@ -14,6 +14,8 @@ export const embedding: LayerHandler = {
   fromIr(group, ctx) {
     const g = group.nodes.find((n) => n.opType === 'Gather');
     const e = ctx.constant(g && slotOf(g, 'data'));
-    return e === undefined ? undefined : same(group, [{ name: 'embeddings', tensor: e as Tensor }], { ...group.config, input_dim: e.dims[0]!, output_dim: e.dims[1]! });
+    return e === undefined
+      ? undefined
+      : same(group, [{ name: 'embeddings', tensor: e as Tensor }], { ...group.config, input_dim: e.dims[0]!, output_dim: e.dims[1]! });
   },
 };

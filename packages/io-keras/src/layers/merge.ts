@@ -44,8 +44,14 @@ export const concatenate: LayerHandler = {
     const rank = vals[0]!.shape.length;
     const a = ctx.cfg<number>('axis', -1);
     const na = a < 0 ? a + rank : a;
-    const y = ctx.node('Concat', vals.map((v) => v.value), { axis: axisIn(layout, na, rank) });
-    const shape = vals[0]!.shape.map((d, i) => (i === na ? (vals.some((v) => v.shape[i] === null) ? null : vals.reduce((s, v) => s + (v.shape[i] as number), 0)) : d));
+    const y = ctx.node(
+      'Concat',
+      vals.map((v) => v.value),
+      { axis: axisIn(layout, na, rank) },
+    );
+    const shape = vals[0]!.shape.map((d, i) =>
+      i === na ? (vals.some((v) => v.shape[i] === null) ? null : vals.reduce((s, v) => s + (v.shape[i] as number), 0)) : d,
+    );
     return [{ value: y, layout, shape }];
   },
   fromIr: (group) => same(group),

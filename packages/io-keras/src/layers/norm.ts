@@ -37,7 +37,13 @@ export const batchNorm: LayerHandler = {
     else throw ctx.error('E_UNSUPPORTED', `normalises axis ${axis} of a rank-${rank} tensor; mc supports the channel axis only`);
     const y = ctx.node(
       'BatchNormalization',
-      [x.value, ctx.weight('gamma', gamma ?? filled([n], 1)), ctx.weight('beta', beta ?? filled([n], 0)), ctx.weight('moving_mean', mean), ctx.weight('moving_variance', variance)],
+      [
+        x.value,
+        ctx.weight('gamma', gamma ?? filled([n], 1)),
+        ctx.weight('beta', beta ?? filled([n], 0)),
+        ctx.weight('moving_mean', mean),
+        ctx.weight('moving_variance', variance),
+      ],
       { epsilon: attr.float(eps) },
     );
     return [{ value: y, layout: x.layout, shape: x0.shape }];
@@ -59,7 +65,14 @@ export const batchNorm: LayerHandler = {
     const orig = group.config.epsilon;
     // ONNX stores epsilon as float32: keep the config's double when it is the same number.
     const epsilon = typeof orig === 'number' && Math.fround(orig) === eps ? orig : eps;
-    return same(group, weights, { ...group.config, scale: group.config.scale ?? useScale, center: group.config.center ?? useCenter, epsilon, ...(!ones && { scale: true }), ...(!zeros && { center: true }) });
+    return same(group, weights, {
+      ...group.config,
+      scale: group.config.scale ?? useScale,
+      center: group.config.center ?? useCenter,
+      epsilon,
+      ...(!ones && { scale: true }),
+      ...(!zeros && { center: true }),
+    });
   },
 };
 
@@ -103,7 +116,9 @@ export const rescaling: LayerHandler = {
   toIr(ctx) {
     const x = ctx.input(0, 'native');
     const asT = (v: unknown): Tensor<'float32'> =>
-      Array.isArray(v) ? new Tensor('float32', [v.length], Float32Array.from(v.map(Number))) : new Tensor('float32', [], new Float32Array([Number(v ?? 0)]));
+      Array.isArray(v)
+        ? new Tensor('float32', [v.length], Float32Array.from(v.map(Number)))
+        : new Tensor('float32', [], new Float32Array([Number(v ?? 0)]));
     let y = ctx.node('Mul', [x.value, ctx.constant('scale', asT(ctx.config.scale ?? 1))]);
     y = ctx.node('Add', [y, ctx.constant('offset', asT(ctx.config.offset ?? 0))]);
     return [{ value: y, layout: 'native', shape: x.shape }];
@@ -121,11 +136,17 @@ export const normalization: LayerHandler = {
     const fromCfg = (k: string): Tensor<'float32'> | undefined => {
       const v = ctx.config[k];
       if (v === undefined || v === null) return undefined;
-      return Array.isArray(v) ? new Tensor('float32', [v.length], Float32Array.from(v.flat(4).map(Number))) : new Tensor('float32', [], new Float32Array([Number(v)]));
+      return Array.isArray(v)
+        ? new Tensor('float32', [v.length], Float32Array.from(v.flat(4).map(Number)))
+        : new Tensor('float32', [], new Float32Array([Number(v)]));
     };
     const mean = ctx.layer.weights.length >= 2 ? ctx.stored(0, 'mean') : fromCfg('mean');
     const variance = ctx.layer.weights.length >= 2 ? ctx.stored(1, 'variance') : fromCfg('variance');
-    if (mean === undefined || variance === undefined) throw ctx.error('E_FORMAT', 'has neither stored mean/variance weights nor mean/variance in its config; adapt() the layer before saving');
+    if (mean === undefined || variance === undefined)
+      throw ctx.error(
+        'E_FORMAT',
+        'has neither stored mean/variance weights nor mean/variance in its config; adapt() the layer before saving',
+      );
     const last = x.shape[x.shape.length - 1];
     const flat = (t: Tensor): Tensor<'float32'> => {
       const d = toFloat32(t);
@@ -144,7 +165,11 @@ export const normalization: LayerHandler = {
     const mean = ctx.constant(sub && slotOf(sub, 'B'));
     const std = ctx.constant(div && slotOf(div, 'B'));
     if (mean === undefined || std === undefined) return undefined;
-    const variance = new Tensor('float32', std.dims, toFloat32(std).map((s) => s * s));
+    const variance = new Tensor(
+      'float32',
+      std.dims,
+      toFloat32(std).map((s) => s * s),
+    );
     return same(group, [
       { name: 'mean', tensor: mean },
       { name: 'variance', tensor: variance },

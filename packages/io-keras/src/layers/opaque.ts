@@ -9,7 +9,9 @@ import { type LayerHandler, same } from './types.js';
 export const opaque: LayerHandler = {
   toIr(ctx) {
     const xs = ctx.inputs.map((_, i) => ctx.input(i, 'native'));
-    const weights = ctx.layer.weights.map((t, i) => ctx.weight(ctx.layer.weightNames[i]?.replace(/:0$/, '').split('/').pop() ?? `w${i}`, t));
+    const weights = ctx.layer.weights.map((t, i) =>
+      ctx.weight(ctx.layer.weightNames[i]?.replace(/:0$/, '').split('/').pop() ?? `w${i}`, t),
+    );
     const y = ctx.node(ctx.layer.className, [...xs.map((x) => x.value), ...weights], {}, { domain: KERAS_DOMAIN });
     const first = xs[0]?.shape ?? [null];
     const units = ctx.config.units ?? ctx.config.filters;

@@ -20,7 +20,9 @@ function pool(op: 'MaxPool' | 'AveragePool'): LayerHandler {
       const spatial = cfFirst ? x.shape.slice(2) : x.shape.slice(1, -1);
       const win = windowAttrs(ctx, spatial, k, s, new Array<number>(r).fill(1), false);
       const y = ctx.node(op, [x.value], win.attrs);
-      const shape = cfFirst ? [x.shape[0] ?? null, x.shape[1] ?? null, ...win.out] : [x.shape[0] ?? null, ...win.out, x.shape[x.shape.length - 1] ?? null];
+      const shape = cfFirst
+        ? [x.shape[0] ?? null, x.shape[1] ?? null, ...win.out]
+        : [x.shape[0] ?? null, ...win.out, x.shape[x.shape.length - 1] ?? null];
       return [{ value: y, layout, shape }];
     },
     fromIr: (group) => same(group),

@@ -2,7 +2,8 @@ import { Tensor } from '@mc/ir';
 import { axisIn, type KVal } from '../lower-context.js';
 import { type LayerHandler, same } from './types.js';
 
-const prod = (d: readonly (number | null)[]): number | null => (d.some((x) => x === null) ? null : (d as number[]).reduce((a, b) => a * b, 1));
+const prod = (d: readonly (number | null)[]): number | null =>
+  d.some((x) => x === null) ? null : (d as number[]).reduce((a, b) => a * b, 1);
 
 /** Flatten: Keras flattens in its own (channels-last) order, so the input goes native first (one Transpose after a conv stack). */
 export const flatten: LayerHandler = {
@@ -120,7 +121,9 @@ export const upSampling: LayerHandler = {
     const size = typeof raw === 'number' ? new Array<number>(r).fill(raw) : (raw as number[]).map(Number);
     const bilinear = ctx.cfg<string>('interpolation', 'nearest') === 'bilinear';
     const scales = ctx.constant('scales', new Tensor('float32', [r + 2], Float32Array.from([1, 1, ...size])));
-    const attrs = bilinear ? { mode: 'linear', coordinate_transformation_mode: 'half_pixel' } : { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' };
+    const attrs = bilinear
+      ? { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }
+      : { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' };
     const y = ctx.node('Resize', [x.value, undefined, scales], attrs);
     const shape = x.shape.map((d, i) => {
       const j = (cfFirst ? [2, 3, 4] : [1, 2, 3]).indexOf(i);

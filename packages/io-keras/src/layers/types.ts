@@ -44,7 +44,11 @@ export interface LayerHandler {
 }
 
 /** Removes undefined fields (for `exactOptionalPropertyTypes`). @internal */
-export function same(group: LayerGroup, weights: KerasLayerOut['weights'] = [], config: KerasLayerConfigJson = group.config): KerasLayerOut[] {
+export function same(
+  group: LayerGroup,
+  weights: KerasLayerOut['weights'] = [],
+  config: KerasLayerConfigJson = group.config,
+): KerasLayerOut[] {
   const out: KerasLayerOut = { className: group.className, name: group.name, config, weights };
   if (group.module !== undefined) out.module = group.module;
   if (group.registeredName !== undefined) out.registeredName = group.registeredName;

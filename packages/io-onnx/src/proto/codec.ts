@@ -136,5 +136,5 @@ export function fromBigInt(v: bigint): PInt64 {
 
 /** Own, non-null field test (proto2 presence as protobufjs records it). @internal */
 export function has<T extends object>(m: T, key: keyof T): boolean {
-  return  Object.hasOwn(m, key) && m[key] !== null && m[key] !== undefined;
+  return Object.hasOwn(m, key) && m[key] !== null && m[key] !== undefined;
 }

@@ -42,7 +42,13 @@ function append<A extends Float32Array | Float64Array>(prev: ArrayLike<number> |
   return out;
 }
 
-function decodeTensor(reader: protobufjs.Reader, length: number | undefined, depth: number, Segment: protobufjs.Type, Entry: protobufjs.Type): PTensor {
+function decodeTensor(
+  reader: protobufjs.Reader,
+  length: number | undefined,
+  depth: number,
+  Segment: protobufjs.Type,
+  Entry: protobufjs.Type,
+): PTensor {
   const r = reader as R;
   if (depth > protobufjs.Reader.recursionLimit) throw Error('max depth exceeded');
   const outerLen = r.len;
@@ -138,15 +144,24 @@ function decodeTensor(reader: protobufjs.Reader, length: number | undefined, dep
 }
 
 function bytesOf(a: ArrayLike<number>, make: (n: number) => Float32Array | Float64Array): Uint8Array {
-  const typed = a instanceof Float32Array || a instanceof Float64Array ? a : (() => {
-    const t = make(a.length);
-    t.set(a);
-    return t;
-  })();
+  const typed =
+    a instanceof Float32Array || a instanceof Float64Array
+      ? a
+      : (() => {
+          const t = make(a.length);
+          t.set(a);
+          return t;
+        })();
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
-function encodeTensor(m: PTensor, w: protobufjs.Writer, depth: number, Segment: protobufjs.Type, Entry: protobufjs.Type): protobufjs.Writer {
+function encodeTensor(
+  m: PTensor,
+  w: protobufjs.Writer,
+  depth: number,
+  Segment: protobufjs.Type,
+  Entry: protobufjs.Type,
+): protobufjs.Writer {
   const seg = Segment as unknown as { encode(m: unknown, w: protobufjs.Writer, q: number): protobufjs.Writer };
   const ent = Entry as unknown as { encode(m: unknown, w: protobufjs.Writer, q: number): protobufjs.Writer };
   const int64 = (v: PInt64): protobufjs.Long | number => v as protobufjs.Long | number;

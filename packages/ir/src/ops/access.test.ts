@@ -1,8 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { attr, attrOf, McError, Node, registeredOps, reshapeDims, reshapeTarget, resolvePads, samePads, slotIndex, slotOf, transposePerm, Value } from '../index.js';
+import {
+  attr,
+  attrOf,
+  McError,
+  Node,
+  registeredOps,
+  reshapeDims,
+  reshapeTarget,
+  resolvePads,
+  samePads,
+  slotIndex,
+  slotOf,
+  transposePerm,
+  Value,
+} from '../index.js';
 
-const node = (opType: string, inputs: (Value | undefined)[], attributes: Record<string, ReturnType<typeof attr.int>> = {}, domain = ''): Node =>
-  new Node({ opType, domain, inputs, outputs: 1, attributes });
+const node = (
+  opType: string,
+  inputs: (Value | undefined)[],
+  attributes: Record<string, ReturnType<typeof attr.int>> = {},
+  domain = '',
+): Node => new Node({ opType, domain, inputs, outputs: 1, attributes });
 
 const code = (f: () => unknown): string | undefined => {
   try {
@@ -91,7 +109,7 @@ describe('attrOf', () => {
     expect(attrOf(node('Conv', [x], { kernel_shape: attr.ints([3, 3]) }), 'kernel_shape')).toEqual([3, 3]);
   });
 
-  it('declarations agree: a default has its kind\'s type, one attribute name has one kind across ops', () => {
+  it("declarations agree: a default has its kind's type, one attribute name has one kind across ops", () => {
     const kinds = new Map<string, string>();
     for (const info of registeredOps()) {
       for (const [name, spec] of Object.entries(info.attrs)) {
@@ -100,7 +118,9 @@ describe('attrOf', () => {
         kinds.set(name, spec!.kind);
         const d = spec!.default;
         if (d === undefined) continue;
-        expect(typeof d, where).toBe(spec!.kind === 'STRING' ? 'string' : spec!.kind === 'INT' || spec!.kind === 'FLOAT' ? 'number' : 'object');
+        expect(typeof d, where).toBe(
+          spec!.kind === 'STRING' ? 'string' : spec!.kind === 'INT' || spec!.kind === 'FLOAT' ? 'number' : 'object',
+        );
         if (spec!.kind === 'INT') expect(Number.isInteger(d), where).toBe(true);
       }
     }

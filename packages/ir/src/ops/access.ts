@@ -71,9 +71,13 @@ export function attrOf<K extends AttrName>(node: Node, name: K, opset?: number):
   if (spec === undefined) throw undeclared(node, `attribute '${name}'`);
   if (node.attr(name) === undefined) {
     if (spec.required === true) {
-      throw new McError('E_FORMAT', `${node.label()} has no attribute '${name}', which the ONNX spec requires; re-export the model with it set`, {
-        context: { node: node.name, opType: node.opType },
-      });
+      throw new McError(
+        'E_FORMAT',
+        `${node.label()} has no attribute '${name}', which the ONNX spec requires; re-export the model with it set`,
+        {
+          context: { node: node.name, opType: node.opType },
+        },
+      );
     }
     const d = spec.before !== undefined && opset !== undefined && opset < spec.before.opset ? spec.before.default : spec.default;
     return (Array.isArray(d) ? [...(d as number[])] : d) as AttrTypes[K];

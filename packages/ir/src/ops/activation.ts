@@ -1,8 +1,22 @@
 import { type AttrSpecs, defineOp, float, type OpInfo, str } from './define.js';
 
 const names = [
-  'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Elu', 'Selu', 'Celu', 'Gelu', 'HardSigmoid', 'HardSwish', 'Softplus',
-  'Softsign', 'ThresholdedRelu', 'Mish', 'Clip', 'Dropout',
+  'Relu',
+  'LeakyRelu',
+  'Sigmoid',
+  'Tanh',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Gelu',
+  'HardSigmoid',
+  'HardSwish',
+  'Softplus',
+  'Softsign',
+  'ThresholdedRelu',
+  'Mish',
+  'Clip',
+  'Dropout',
 ];
 
 /** Spec defaults of activation attributes (https://onnx.ai/onnx/operators/, one page per op). */
@@ -35,9 +49,20 @@ export const activationOps: OpInfo[] = [
       ...(opType === 'Dropout' && { inferDType: (c) => [c.dtypes[0], 'bool'] }),
     }),
   ),
-  defineOp({ opType: 'PRelu', inputs: ['X', 'slope'], params: { channel: ['slope'] }, channels: 'channelwise', inferShape: (c) => [c.shapes[0]] }),
+  defineOp({
+    opType: 'PRelu',
+    inputs: ['X', 'slope'],
+    params: { channel: ['slope'] },
+    channels: 'channelwise',
+    inferShape: (c) => [c.shapes[0]],
+  }),
   // axis is -1 from opset 13; before, the input was flattened to 2-D at axis 1 (https://onnx.ai/onnx/operators/onnx__Softmax.html).
   ...['Softmax', 'LogSoftmax', 'Hardmax'].map((opType) =>
-    defineOp({ opType, inputs: ['input'], attrs: { axis: { kind: 'INT', default: -1, before: { opset: 13, default: 1 } } }, inferShape: (c) => [c.shapes[0]] }),
+    defineOp({
+      opType,
+      inputs: ['input'],
+      attrs: { axis: { kind: 'INT', default: -1, before: { opset: 13, default: 1 } } },
+      inferShape: (c) => [c.shapes[0]],
+    }),
   ),
 ];

@@ -7,7 +7,16 @@ import { defineOp, int, ints, numel, type OpInfo, type ShapeContext, spatialAttr
  * Output size of one spatial axis of Conv/pooling (https://onnx.ai/onnx/operators/onnx__Conv.html):
  * floor((in + padBegin + padEnd - dilation*(k-1) - 1) / stride) + 1, or ceil(in/stride) for SAME_* auto_pad.
  */
-export function convOutDim(inDim: Dim, k: number, stride: number, dilation: number, padBegin: number, padEnd: number, autoPad: string, ceilMode = false): Dim {
+export function convOutDim(
+  inDim: Dim,
+  k: number,
+  stride: number,
+  dilation: number,
+  padBegin: number,
+  padEnd: number,
+  autoPad: string,
+  ceilMode = false,
+): Dim {
   if (typeof inDim !== 'number') return symbolicOutDim(inDim, k, stride, dilation, padBegin, padEnd, autoPad, ceilMode);
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(inDim / stride);
   const span = dilation * (k - 1) + 1;
@@ -17,7 +26,16 @@ export function convOutDim(inDim: Dim, k: number, stride: number, dilation: numb
 }
 
 /** {@link convOutDim} for a symbolic size: the same formula as an expression ('height' stays 'height' for a padded 3×3). */
-function symbolicOutDim(inDim: Dim, k: number, stride: number, dilation: number, padBegin: number, padEnd: number, autoPad: string, ceilMode: boolean): Dim {
+function symbolicOutDim(
+  inDim: Dim,
+  k: number,
+  stride: number,
+  dilation: number,
+  padBegin: number,
+  padEnd: number,
+  autoPad: string,
+  ceilMode: boolean,
+): Dim {
   if (inDim === null) return null;
   // ceil(a / s) = floor((a + s - 1) / s)
   const ceilDiv = (a: Dim, s: number): Dim => dimDiv(dimAdd(a, s - 1), s);
@@ -28,7 +46,10 @@ function symbolicOutDim(inDim: Dim, k: number, stride: number, dilation: number,
 }
 
 /** Spatial attributes of a Conv/pool node with spec defaults filled in. */
-export function spatialAttrs(node: Node, kernel: readonly number[]): { strides: number[]; dilations: number[]; pads: number[]; autoPad: string } {
+export function spatialAttrs(
+  node: Node,
+  kernel: readonly number[],
+): { strides: number[]; dilations: number[]; pads: number[]; autoPad: string } {
   const r = kernel.length;
   return {
     strides: node.attrInts('strides', Array(r).fill(1)),
@@ -48,7 +69,13 @@ export function spatialAttrs(node: Node, kernel: readonly number[]): { strides: 
  * samePads(5, 2, 1, 1, 'SAME_UPPER'); // { begin: 0, end: 1, out: 5 }
  * ```
  */
-export function samePads(inDim: number, k: number, stride: number, dilation: number, autoPad: 'SAME_UPPER' | 'SAME_LOWER' = 'SAME_UPPER'): { begin: number; end: number; out: number } {
+export function samePads(
+  inDim: number,
+  k: number,
+  stride: number,
+  dilation: number,
+  autoPad: 'SAME_UPPER' | 'SAME_LOWER' = 'SAME_UPPER',
+): { begin: number; end: number; out: number } {
   const out = Math.ceil(inDim / stride);
   const total = Math.max((out - 1) * stride + (k - 1) * dilation + 1 - inDim, 0);
   const small = Math.floor(total / 2);
@@ -65,7 +92,12 @@ export function samePads(inDim: number, k: number, stride: number, dilation: num
  * resolvePads(conv, [32, 32], [3, 3]).pads; // [1, 1, 1, 1] for a 3×3 SAME_UPPER stride-1 Conv
  * ```
  */
-export function resolvePads(node: Node, inSpatial: readonly number[], kernel: readonly number[], dilations?: readonly number[]): { pads: number[]; strides: number[]; dilations: number[]; autoPad: string } {
+export function resolvePads(
+  node: Node,
+  inSpatial: readonly number[],
+  kernel: readonly number[],
+  dilations?: readonly number[],
+): { pads: number[]; strides: number[]; dilations: number[]; autoPad: string } {
   const a = spatialAttrs(node, kernel);
   const dil = dilations === undefined ? a.dilations : [...dilations];
   const r = kernel.length;
@@ -88,7 +120,9 @@ function convShape(ctx: ShapeContext): (Shape | undefined)[] {
   const kernel = ctx.node.attrInts('kernel_shape') ?? w.slice(2).map((d) => (typeof d === 'number' ? d : NaN));
   if (kernel.some((k) => Number.isNaN(k))) return [undefined];
   const { strides, dilations, pads, autoPad } = spatialAttrs(ctx.node, kernel);
-  const spatial = kernel.map((k, i) => convOutDim(x[i + 2] ?? null, k, strides[i]!, dilations[i]!, pads[i]!, pads[i + kernel.length]!, autoPad));
+  const spatial = kernel.map((k, i) =>
+    convOutDim(x[i + 2] ?? null, k, strides[i]!, dilations[i]!, pads[i]!, pads[i + kernel.length]!, autoPad),
+  );
   return [[x[0] ?? null, w[0] ?? null, ...spatial]];
 }
 
@@ -118,7 +152,8 @@ function weightsPerElement(w: Shape | undefined): number {
 }
 
 /** Conv: every output element costs (C/group)·prod(kernel) multiply-adds. */
-const convMacs = (_node: Node, ins: (Shape | undefined)[], outs: (Shape | undefined)[]): number => numel(outs[0]) * weightsPerElement(ins[1]);
+const convMacs = (_node: Node, ins: (Shape | undefined)[], outs: (Shape | undefined)[]): number =>
+  numel(outs[0]) * weightsPerElement(ins[1]);
 
 /** ConvTranspose: every input element scatters into (M/group)·prod(kernel) outputs. */
 const convTransposeMacs = (_node: Node, ins: (Shape | undefined)[]): number => numel(ins[0]) * weightsPerElement(ins[1]);

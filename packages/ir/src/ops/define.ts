@@ -172,7 +172,9 @@ export interface OpInfo {
 }
 
 /** Declares an op. @internal */
-export function defineOp(spec: Omit<OpInfo, 'domain' | 'params' | 'channels' | 'attrs'> & Partial<Pick<OpInfo, 'domain' | 'params' | 'channels' | 'attrs'>>): OpInfo {
+export function defineOp(
+  spec: Omit<OpInfo, 'domain' | 'params' | 'channels' | 'attrs'> & Partial<Pick<OpInfo, 'domain' | 'params' | 'channels' | 'attrs'>>,
+): OpInfo {
   return { domain: '', params: {}, channels: 'opaque', attrs: {}, ...spec };
 }
 

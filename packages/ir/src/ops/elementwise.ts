@@ -82,16 +82,33 @@ const compare = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'A
   }),
 );
 
-const unary = ['Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Erf', 'Not', 'Sin', 'Cos', 'Tan', 'IsNaN', 'IsInf']
-  .map((opType) =>
-    defineOp({
-      opType,
-      inputs: ['X'],
-      channels: 'passthrough',
-      inferShape: same,
-      ...((opType === 'IsNaN' || opType === 'IsInf') && { inferDType: () => ['bool'] }),
-    }),
-  );
+const unary = [
+  'Abs',
+  'Neg',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Erf',
+  'Not',
+  'Sin',
+  'Cos',
+  'Tan',
+  'IsNaN',
+  'IsInf',
+].map((opType) =>
+  defineOp({
+    opType,
+    inputs: ['X'],
+    channels: 'passthrough',
+    inferShape: same,
+    ...((opType === 'IsNaN' || opType === 'IsInf') && { inferDType: () => ['bool'] }),
+  }),
+);
 
 /** Where picks X where the condition holds, else Y; contents follow when the condition's are known. */
 function whereValue(ctx: ShapeContext): (Dim[] | undefined)[] {
@@ -103,7 +120,13 @@ export const elementwiseOps: OpInfo[] = [
   ...binary,
   ...compare,
   ...unary,
-  defineOp({ opType: 'Where', inputs: ['condition', 'X', 'Y'], inferShape: broadcast, inferDType: (c) => [c.dtypes[1]], inferValue: whereValue }),
+  defineOp({
+    opType: 'Where',
+    inputs: ['condition', 'X', 'Y'],
+    inferShape: broadcast,
+    inferDType: (c) => [c.dtypes[1]],
+    inferValue: whereValue,
+  }),
   defineOp({ opType: 'Identity', inputs: ['input'], channels: 'passthrough', inferShape: same, inferValue: (c) => [c.values[0]] }),
   defineOp({
     opType: 'Cast',

@@ -33,14 +33,22 @@ function einsum(equation: string, shapes: (Shape | undefined)[]): { out: Shape; 
     const nEll = post === undefined ? 0 : s.length - pre.length - post.length;
     if (nEll < 0 || (post === undefined && pre.length !== s.length)) return undefined;
     if (post !== undefined) ellipsis = broadcastShapes([ellipsis, s.slice(pre.length, pre.length + nEll)]) ?? [];
-    const named = [...pre].map((c, k) => [c, s[k]!] as const).concat([...(post ?? '')].map((c, k) => [c, s[pre.length + nEll + k]!] as const));
+    const named = [...pre]
+      .map((c, k) => [c, s[k]!] as const)
+      .concat([...(post ?? '')].map((c, k) => [c, s[pre.length + nEll + k]!] as const));
     for (const [c, d] of named) {
       const known = letters.get(c);
       letters.set(c, known === undefined || known === 1 ? d : typeof known === 'number' ? known : d);
       counts.set(c, (counts.get(c) ?? 0) + 1);
     }
   }
-  const outLetters = rhs ?? [...counts].filter(([, n]) => n === 1).map(([c]) => c).sort().join('');
+  const outLetters =
+    rhs ??
+    [...counts]
+      .filter(([, n]) => n === 1)
+      .map(([c]) => c)
+      .sort()
+      .join('');
   const out: Dim[] = [];
   for (const part of outLetters.split(/(\.\.\.)/)) {
     if (part === '...') out.push(...ellipsis);

@@ -129,7 +129,12 @@ export const generateOps: OpInfo[] = [
   defineOp({ opType: 'Tile', inputs: ['input', 'repeats'], inferShape: tileShape }),
   defineOp({ opType: 'Trilu', inputs: ['input', 'k?'], inferShape: (c) => [c.shapes[0]] }),
   // Before opset 11, pads and value are attributes (https://onnx.ai/onnx/operators/onnx__Pad.html).
-  defineOp({ opType: 'Pad', inputs: ['data', 'pads?', 'constant_value?', 'axes?'], attrs: { mode: str('constant'), pads: ints(), value: float(0) }, inferShape: padShape }),
+  defineOp({
+    opType: 'Pad',
+    inputs: ['data', 'pads?', 'constant_value?', 'axes?'],
+    attrs: { mode: str('constant'), pads: ints(), value: float(0) },
+    inferShape: padShape,
+  }),
   // https://onnx.ai/onnx/operators/onnx__Resize.html (opset 11+ defaults)
   defineOp({
     opType: 'Resize',

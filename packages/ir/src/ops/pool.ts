@@ -8,7 +8,9 @@ function poolShape(ctx: ShapeContext): (Shape | undefined)[] {
   if (x === undefined || kernel === undefined) return [undefined];
   const { strides, dilations, pads, autoPad } = spatialAttrs(ctx.node, kernel);
   const ceil = ctx.node.attrInt('ceil_mode', 0) === 1;
-  const spatial = kernel.map((k, i) => convOutDim(x[i + 2] ?? null, k, strides[i]!, dilations[i]!, pads[i]!, pads[i + kernel.length]!, autoPad, ceil));
+  const spatial = kernel.map((k, i) =>
+    convOutDim(x[i + 2] ?? null, k, strides[i]!, dilations[i]!, pads[i]!, pads[i + kernel.length]!, autoPad, ceil),
+  );
   const y: Shape = [x[0] ?? null, x[1] ?? null, ...spatial];
   return ctx.node.opType === 'MaxPool' ? [y, y] : [y];
 }
@@ -34,10 +36,17 @@ export const poolOps: OpInfo[] = [
       },
       channels: 'passthrough',
       inferShape: poolShape,
-      macs: (node, _ins, outs) => numel(outs[0]) * (node.attrInts('kernel_shape', []).reduce((a, b) => a * b, 1)),
+      macs: (node, _ins, outs) => numel(outs[0]) * node.attrInts('kernel_shape', []).reduce((a, b) => a * b, 1),
     }),
   ),
   ...['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool'].map((opType) =>
-    defineOp({ opType, inputs: ['X'], ...(opType === 'GlobalLpPool' && { attrs: { p: int(2) } }), channels: 'passthrough', inferShape: globalShape, macs: (_n, ins) => numel(ins[0]) }),
+    defineOp({
+      opType,
+      inputs: ['X'],
+      ...(opType === 'GlobalLpPool' && { attrs: { p: int(2) } }),
+      channels: 'passthrough',
+      inferShape: globalShape,
+      macs: (_n, ins) => numel(ins[0]),
+    }),
   ),
 ];

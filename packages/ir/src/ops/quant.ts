@@ -11,10 +11,17 @@ function convLikeShape(x: Shape | undefined, w: Shape | undefined, ctx: ShapeCon
   const kernel = ctx.node.attrInts('kernel_shape') ?? w.slice(2).map((d) => (typeof d === 'number' ? d : NaN));
   if (kernel.some((k) => Number.isNaN(k))) return [undefined];
   const { strides, dilations, pads, autoPad } = spatialAttrs(ctx.node, kernel);
-  return [[x[0] ?? null, w[0] ?? null, ...kernel.map((k, i) => convOutDim(x[i + 2] ?? null, k, strides[i]!, dilations[i]!, pads[i]!, pads[i + kernel.length]!, autoPad))]];
+  return [
+    [
+      x[0] ?? null,
+      w[0] ?? null,
+      ...kernel.map((k, i) => convOutDim(x[i + 2] ?? null, k, strides[i]!, dilations[i]!, pads[i]!, pads[i + kernel.length]!, autoPad)),
+    ],
+  ];
 }
 
-const convMacs = (w: Shape | undefined, out: Shape | undefined): number => numel(out) * (numel(w) / (typeof w?.[0] === 'number' ? w[0] : NaN));
+const convMacs = (w: Shape | undefined, out: Shape | undefined): number =>
+  numel(out) * (numel(w) / (typeof w?.[0] === 'number' ? w[0] : NaN));
 const matmulMacs = (a: Shape | undefined, out: Shape | undefined): number => numel(out) * Number(a?.[a.length - 1]);
 
 /** Quantize/dequantize and the integer kernels ORT runs. */

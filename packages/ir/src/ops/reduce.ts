@@ -29,10 +29,30 @@ function argShape(ctx: ShapeContext): (Shape | undefined)[] {
   return [out];
 }
 
-const reductions = ['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'];
+const reductions = [
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+];
 
 /** Reductions over axes. */
 export const reduceOps: OpInfo[] = [
-  ...reductions.map((opType) => defineOp({ opType, inputs: ['data', 'axes?'], attrs: { axes: ints(), keepdims: int(1), noop_with_empty_axes: int(0) }, inferShape: reduceShape })),
-  ...['ArgMax', 'ArgMin'].map((opType) => defineOp({ opType, inputs: ['data'], attrs: { axis: int(0), keepdims: int(1) }, inferShape: argShape, inferDType: () => ['int64'] })),
+  ...reductions.map((opType) =>
+    defineOp({
+      opType,
+      inputs: ['data', 'axes?'],
+      attrs: { axes: ints(), keepdims: int(1), noop_with_empty_axes: int(0) },
+      inferShape: reduceShape,
+    }),
+  ),
+  ...['ArgMax', 'ArgMin'].map((opType) =>
+    defineOp({ opType, inputs: ['data'], attrs: { axis: int(0), keepdims: int(1) }, inferShape: argShape, inferDType: () => ['int64'] }),
+  ),
 ];

@@ -14,7 +14,18 @@ import { reduceOps } from './reduce.js';
 import { shapeOps } from './shape.js';
 
 const REGISTRY = new Map<string, OpInfo>();
-for (const info of [...convOps, ...gemmOps, ...normOps, ...elementwiseOps, ...activationOps, ...poolOps, ...shapeOps, ...generateOps, ...reduceOps, ...quantOps]) {
+for (const info of [
+  ...convOps,
+  ...gemmOps,
+  ...normOps,
+  ...elementwiseOps,
+  ...activationOps,
+  ...poolOps,
+  ...shapeOps,
+  ...generateOps,
+  ...reduceOps,
+  ...quantOps,
+]) {
   REGISTRY.set(`${info.domain}::${info.opType}`, info);
 }
 

@@ -103,7 +103,8 @@ function concatShape(ctx: ShapeContext): (Shape | undefined)[] {
 }
 
 function concatValue(ctx: ShapeContext): (Dim[] | undefined)[] {
-  if (ctx.values.length === 0 || ctx.values.some((v) => v === undefined) || ctx.shapes.some((s) => s === undefined || s.length !== 1)) return [undefined];
+  if (ctx.values.length === 0 || ctx.values.some((v) => v === undefined) || ctx.shapes.some((s) => s === undefined || s.length !== 1))
+    return [undefined];
   return [(ctx.values as Dim[][]).flat()];
 }
 
@@ -160,7 +161,8 @@ function sliceArgs(ctx: ShapeContext, rank: number): { starts: Dim[]; ends: Dim[
   const starts = fromAttrs ? ctx.node.attrInts('starts') : ctx.values[1];
   const ends = fromAttrs ? ctx.node.attrInts('ends') : ctx.values[2];
   if (starts === undefined || ends === undefined || starts.length !== ends.length) return undefined;
-  const axes = (fromAttrs ? ctx.node.attrInts('axes') : ctx.node.inputs[3] === undefined ? undefined : ctx.consts[3]) ?? starts.map((_, i) => i);
+  const axes =
+    (fromAttrs ? ctx.node.attrInts('axes') : ctx.node.inputs[3] === undefined ? undefined : ctx.consts[3]) ?? starts.map((_, i) => i);
   const steps = (fromAttrs || ctx.node.inputs[4] === undefined ? undefined : ctx.consts[4]) ?? starts.map(() => 1);
   if (axes.length !== starts.length || steps.length !== starts.length) return undefined;
   return { starts, ends, axes: axes.map((a) => normAxis(a, rank)), steps };
@@ -234,9 +236,21 @@ export const shapeOps: OpInfo[] = [
   defineOp({ opType: 'Reshape', inputs: ['data', 'shape'], attrs: { allowzero: int(0) }, inferShape: reshapeShape, inferValue: sameValue }),
   defineOp({ opType: 'Flatten', inputs: ['input'], attrs: { axis: int(1) }, inferShape: flattenShape }),
   defineOp({ opType: 'Transpose', inputs: ['data'], attrs: { perm: ints() }, inferShape: transposeShape }),
-  defineOp({ opType: 'Concat', inputs: ['...inputs'], attrs: { axis: required('INT') }, channels: 'concat', inferShape: concatShape, inferValue: concatValue }),
+  defineOp({
+    opType: 'Concat',
+    inputs: ['...inputs'],
+    attrs: { axis: required('INT') },
+    channels: 'concat',
+    inferShape: concatShape,
+    inferValue: concatValue,
+  }),
   // `split` is an attribute before opset 13 and an input after; `num_outputs` arrives in opset 18.
-  defineOp({ opType: 'Split', inputs: ['input', 'split?'], attrs: { axis: int(0), split: ints(), num_outputs: int() }, inferShape: splitShape }),
+  defineOp({
+    opType: 'Split',
+    inputs: ['input', 'split?'],
+    attrs: { axis: int(0), split: ints(), num_outputs: int() },
+    inferShape: splitShape,
+  }),
   defineOp({ opType: 'Squeeze', inputs: ['data', 'axes?'], attrs: { axes: ints() }, inferShape: squeezeShape, inferValue: sameValue }),
   defineOp({ opType: 'Unsqueeze', inputs: ['data', 'axes?'], attrs: { axes: ints() }, inferShape: unsqueezeShape, inferValue: sameValue }),
   // Before opset 10, starts/ends/axes are attributes.
@@ -247,6 +261,13 @@ export const shapeOps: OpInfo[] = [
     inferShape: sliceShape,
     inferValue: sliceValue,
   }),
-  defineOp({ opType: 'Gather', inputs: ['data', 'indices'], attrs: { axis: int(0) }, inferShape: gatherShape, inferDType: (c) => [c.dtypes[0]], inferValue: gatherValue }),
+  defineOp({
+    opType: 'Gather',
+    inputs: ['data', 'indices'],
+    attrs: { axis: int(0) },
+    inferShape: gatherShape,
+    inferDType: (c) => [c.dtypes[0]],
+    inferValue: gatherValue,
+  }),
   defineOp({ opType: 'Constant', inputs: [] }),
 ];

@@ -20,19 +20,47 @@ export function randomTensor(dtype: DType, dims: readonly number[], seed: number
   const g = seededNormal(seed);
   switch (dtype) {
     case 'float32':
-      return new Tensor('float32', dims, Float32Array.from({ length: n }, () => g() * scale));
+      return new Tensor(
+        'float32',
+        dims,
+        Float32Array.from({ length: n }, () => g() * scale),
+      );
     case 'float64':
-      return new Tensor('float64', dims, Float64Array.from({ length: n }, () => g() * scale));
+      return new Tensor(
+        'float64',
+        dims,
+        Float64Array.from({ length: n }, () => g() * scale),
+      );
     case 'int64':
-      return new Tensor('int64', dims, BigInt64Array.from({ length: n }, () => BigInt(Math.floor(u() * 10))));
+      return new Tensor(
+        'int64',
+        dims,
+        BigInt64Array.from({ length: n }, () => BigInt(Math.floor(u() * 10))),
+      );
     case 'int32':
-      return new Tensor('int32', dims, Int32Array.from({ length: n }, () => Math.floor(u() * 10)));
+      return new Tensor(
+        'int32',
+        dims,
+        Int32Array.from({ length: n }, () => Math.floor(u() * 10)),
+      );
     case 'int8':
-      return new Tensor('int8', dims, Int8Array.from({ length: n }, () => Math.floor(u() * 10)));
+      return new Tensor(
+        'int8',
+        dims,
+        Int8Array.from({ length: n }, () => Math.floor(u() * 10)),
+      );
     case 'uint8':
-      return new Tensor('uint8', dims, Uint8Array.from({ length: n }, () => Math.floor(u() * 10)));
+      return new Tensor(
+        'uint8',
+        dims,
+        Uint8Array.from({ length: n }, () => Math.floor(u() * 10)),
+      );
     case 'bool':
-      return new Tensor('bool', dims, Uint8Array.from({ length: n }, () => (u() < 0.5 ? 0 : 1)));
+      return new Tensor(
+        'bool',
+        dims,
+        Uint8Array.from({ length: n }, () => (u() < 0.5 ? 0 : 1)),
+      );
     default:
       throw new Error(`randomTensor: ${dtype} not supported`);
   }

@@ -204,8 +204,16 @@ function tql2(vt: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
 function rotate(vt: Float64Array, cs: Float64Array, sn: Float64Array, l: number, m: number, n: number): void {
   let i = m - 1;
   for (; i - 2 >= l; i -= 3) {
-    const c0 = cs[i]!, s0 = sn[i]!, c1 = cs[i - 1]!, s1 = sn[i - 1]!, c2 = cs[i - 2]!, s2 = sn[i - 2]!;
-    const r3 = (i + 1) * n, r2 = i * n, r1 = r2 - n, r0 = r1 - n;
+    const c0 = cs[i]!,
+      s0 = sn[i]!,
+      c1 = cs[i - 1]!,
+      s1 = sn[i - 1]!,
+      c2 = cs[i - 2]!,
+      s2 = sn[i - 2]!;
+    const r3 = (i + 1) * n,
+      r2 = i * n,
+      r1 = r2 - n,
+      r0 = r1 - n;
     for (let k = 0; k < n; k++) {
       const h = vt[r3 + k]!;
       const v = vt[r2 + k]!;
@@ -220,7 +228,8 @@ function rotate(vt: Float64Array, cs: Float64Array, sn: Float64Array, l: number,
     }
   }
   for (; i >= l; i--) {
-    const c = cs[i]!, s = sn[i]!;
+    const c = cs[i]!,
+      s = sn[i]!;
     const ri = i * n;
     const ri1 = ri + n;
     for (let k = 0; k < n; k++) {

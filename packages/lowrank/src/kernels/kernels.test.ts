@@ -4,7 +4,13 @@ import { tfjsWasmEngine } from './engine.js';
 import { matmul, transpose } from './matmul.js';
 import { gaussian } from './random.js';
 import {
-  denseBreakEven, denseErrorCurve, l1RelError, selectDenseRank, selectTuckerRanks, TuckerErrorOracle, tuckerParams,
+  denseBreakEven,
+  denseErrorCurve,
+  l1RelError,
+  selectDenseRank,
+  selectTuckerRanks,
+  TuckerErrorOracle,
+  tuckerParams,
 } from './rank-select.js';
 import { rsvd } from './rsvd.js';
 import { svd, truncate } from './svd.js';
@@ -21,7 +27,10 @@ function product(u: Float64Array, s: Float64Array, vt: Float64Array, m: number, 
 function relFro(a: Float64Array, b: Float64Array) {
   let e = 0;
   let t = 0;
-  for (let i = 0; i < a.length; i++) { e += (a[i]! - b[i]!) ** 2; t += a[i]! ** 2; }
+  for (let i = 0; i < a.length; i++) {
+    e += (a[i]! - b[i]!) ** 2;
+    t += a[i]! ** 2;
+  }
   return Math.sqrt(e / t);
 }
 /** Random matrix with a decaying spectrum, like trained weights. */
@@ -61,7 +70,12 @@ describe('matmul / eigh', () => {
 });
 
 describe('svd', () => {
-  for (const [m, n] of [[60, 20], [20, 60], [33, 33], [1, 9]] as const) {
+  for (const [m, n] of [
+    [60, 20],
+    [20, 60],
+    [33, 33],
+    [1, 9],
+  ] as const) {
     it(`${m}x${n}: full product reproduces A to 1e-12, error of truncation is the tail spectrum`, () => {
       const a = gaussian(m * n, m * 100 + n);
       const f = svd(a, m, n);
@@ -91,15 +105,18 @@ describe('rsvd', () => {
     expect(r.error / opt).toBeLessThan(1.02);
     expect(rsvd(a, m, n, k, { seed: 5 }).s).toEqual(r.s);
   });
-  it.skipIf(wasmEngine === undefined)(`tfjs-wasm engine: within 2% of optimal too${wasmEngine === undefined ? ' (skipped: @tensorflow/tfjs-core + tfjs-backend-wasm not installed or not usable here)' : ''}`, async () => {
-    const engine = wasmEngine!;
-    const [m, n, k] = [300, 160, 16];
-    const a = decaying(m, n, 12);
-    const opt = truncate(svd(a, m, n), k).error;
-    const r = rsvd(a, m, n, k, { engine });
-    expect(relFro(a, product(r.u, r.s, r.vt, m, k, n))).toBeCloseTo(r.error, 4);
-    expect(r.error / opt).toBeLessThan(1.02);
-  });
+  it.skipIf(wasmEngine === undefined)(
+    `tfjs-wasm engine: within 2% of optimal too${wasmEngine === undefined ? ' (skipped: @tensorflow/tfjs-core + tfjs-backend-wasm not installed or not usable here)' : ''}`,
+    async () => {
+      const engine = wasmEngine!;
+      const [m, n, k] = [300, 160, 16];
+      const a = decaying(m, n, 12);
+      const opt = truncate(svd(a, m, n), k).error;
+      const r = rsvd(a, m, n, k, { engine });
+      expect(relFro(a, product(r.u, r.s, r.vt, m, k, n))).toBeCloseTo(r.error, 4);
+      expect(r.error / opt).toBeLessThan(1.02);
+    },
+  );
   it('exact on a matrix of rank < k (Gram–Schmidt fallback)', () => {
     const [m, n] = [50, 40];
     const a = matmul(gaussian(m * 4, 1), gaussian(4 * n, 2), m, 4, n);
@@ -173,7 +190,12 @@ describe('tucker2', () => {
     expect(relFro(reconstruct(t, 4, 9), wHat)).toBeLessThan(1e-12);
   });
 
-  for (const [co, ci, s, seed] of [[12, 8, 9, 1], [16, 6, 9, 2], [9, 14, 3, 3], [20, 20, 1, 4]] as const) {
+  for (const [co, ci, s, seed] of [
+    [12, 8, 9, 1],
+    [16, 6, 9, 2],
+    [9, 14, 3, 3],
+    [20, 20, 1, 4],
+  ] as const) {
     it(`${co}x${ci}x${s}: chosen pair is feasible, on the frontier, and no feasible pair is cheaper (brute force)`, () => {
       // Low-rank-ish kernel: Tucker structure plus noise.
       const w0 = gaussian(co * ci * s, seed);
@@ -199,7 +221,8 @@ describe('tucker2', () => {
           }
         }
         const monotone = grid.every((row, x) =>
-          row.every((e, y) => (y === 0 || e <= row[y - 1]! + 1e-12) && (x === 0 || e <= grid[x - 1]![y]! + 1e-12)));
+          row.every((e, y) => (y === 0 || e <= row[y - 1]! + 1e-12) && (x === 0 || e <= grid[x - 1]![y]! + 1e-12)),
+        );
         if (bestBrute >= s * ci * co) {
           expect(c).toBeUndefined();
           continue;

@@ -22,37 +22,97 @@ export function matmulInto(c: Float64Array, a: Float64Array, b: Float64Array, m:
     const k1 = Math.min(k, k0 + KB);
     let i = 0;
     for (; i + 4 <= m; i += 4) {
-      const a0 = i * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-      const c0 = i * n, c1 = c0 + n, c2 = c1 + n, c3 = c2 + n;
+      const a0 = i * k,
+        a1 = a0 + k,
+        a2 = a1 + k,
+        a3 = a2 + k;
+      const c0 = i * n,
+        c1 = c0 + n,
+        c2 = c1 + n,
+        c3 = c2 + n;
       let j = 0;
       for (; j + 4 <= n; j += 4) {
-        let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-        let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+        let s00 = 0,
+          s01 = 0,
+          s02 = 0,
+          s03 = 0,
+          s10 = 0,
+          s11 = 0,
+          s12 = 0,
+          s13 = 0;
+        let s20 = 0,
+          s21 = 0,
+          s22 = 0,
+          s23 = 0,
+          s30 = 0,
+          s31 = 0,
+          s32 = 0,
+          s33 = 0;
         for (let p = k0; p < k1; p++) {
           const bp = p * n + j;
-          const b0 = b[bp]!, b1 = b[bp + 1]!, b2 = b[bp + 2]!, b3 = b[bp + 3]!;
-          const x0 = a[a0 + p]!, x1 = a[a1 + p]!, x2 = a[a2 + p]!, x3 = a[a3 + p]!;
-          s00 += x0 * b0; s01 += x0 * b1; s02 += x0 * b2; s03 += x0 * b3;
-          s10 += x1 * b0; s11 += x1 * b1; s12 += x1 * b2; s13 += x1 * b3;
-          s20 += x2 * b0; s21 += x2 * b1; s22 += x2 * b2; s23 += x2 * b3;
-          s30 += x3 * b0; s31 += x3 * b1; s32 += x3 * b2; s33 += x3 * b3;
+          const b0 = b[bp]!,
+            b1 = b[bp + 1]!,
+            b2 = b[bp + 2]!,
+            b3 = b[bp + 3]!;
+          const x0 = a[a0 + p]!,
+            x1 = a[a1 + p]!,
+            x2 = a[a2 + p]!,
+            x3 = a[a3 + p]!;
+          s00 += x0 * b0;
+          s01 += x0 * b1;
+          s02 += x0 * b2;
+          s03 += x0 * b3;
+          s10 += x1 * b0;
+          s11 += x1 * b1;
+          s12 += x1 * b2;
+          s13 += x1 * b3;
+          s20 += x2 * b0;
+          s21 += x2 * b1;
+          s22 += x2 * b2;
+          s23 += x2 * b3;
+          s30 += x3 * b0;
+          s31 += x3 * b1;
+          s32 += x3 * b2;
+          s33 += x3 * b3;
         }
-        c[c0 + j] += s00; c[c0 + j + 1] += s01; c[c0 + j + 2] += s02; c[c0 + j + 3] += s03;
-        c[c1 + j] += s10; c[c1 + j + 1] += s11; c[c1 + j + 2] += s12; c[c1 + j + 3] += s13;
-        c[c2 + j] += s20; c[c2 + j + 1] += s21; c[c2 + j + 2] += s22; c[c2 + j + 3] += s23;
-        c[c3 + j] += s30; c[c3 + j + 1] += s31; c[c3 + j + 2] += s32; c[c3 + j + 3] += s33;
+        c[c0 + j] += s00;
+        c[c0 + j + 1] += s01;
+        c[c0 + j + 2] += s02;
+        c[c0 + j + 3] += s03;
+        c[c1 + j] += s10;
+        c[c1 + j + 1] += s11;
+        c[c1 + j + 2] += s12;
+        c[c1 + j + 3] += s13;
+        c[c2 + j] += s20;
+        c[c2 + j + 1] += s21;
+        c[c2 + j + 2] += s22;
+        c[c2 + j + 3] += s23;
+        c[c3 + j] += s30;
+        c[c3 + j + 1] += s31;
+        c[c3 + j + 2] += s32;
+        c[c3 + j + 3] += s33;
       }
       for (; j < n; j++) {
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0;
         for (let p = k0; p < k1; p++) {
           const bv = b[p * n + j]!;
-          s0 += a[a0 + p]! * bv; s1 += a[a1 + p]! * bv; s2 += a[a2 + p]! * bv; s3 += a[a3 + p]! * bv;
+          s0 += a[a0 + p]! * bv;
+          s1 += a[a1 + p]! * bv;
+          s2 += a[a2 + p]! * bv;
+          s3 += a[a3 + p]! * bv;
         }
-        c[c0 + j] += s0; c[c1 + j] += s1; c[c2 + j] += s2; c[c3 + j] += s3;
+        c[c0 + j] += s0;
+        c[c1 + j] += s1;
+        c[c2 + j] += s2;
+        c[c3 + j] += s3;
       }
     }
     for (; i < m; i++) {
-      const ai = i * k, ci = i * n;
+      const ai = i * k,
+        ci = i * n;
       for (let p = k0; p < k1; p++) {
         const x = a[ai + p]!;
         if (x === 0) continue;
@@ -96,22 +156,37 @@ export function gramRows(a: Float64Array, m: number, n: number): Float64Array {
   const g = new Float64Array(m * m);
   let i = 0;
   for (; i + 2 <= m; i += 2) {
-    const ai = i * n, bi = ai + n;
+    const ai = i * n,
+      bi = ai + n;
     let j = 0;
     for (; j + 2 <= i + 2; j += 2) {
-      const aj = j * n, bj = aj + n;
-      let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+      const aj = j * n,
+        bj = aj + n;
+      let s00 = 0,
+        s01 = 0,
+        s10 = 0,
+        s11 = 0;
       for (let p = 0; p < n; p++) {
-        const x0 = a[ai + p]!, x1 = a[bi + p]!, y0 = a[aj + p]!, y1 = a[bj + p]!;
-        s00 += x0 * y0; s01 += x0 * y1; s10 += x1 * y0; s11 += x1 * y1;
+        const x0 = a[ai + p]!,
+          x1 = a[bi + p]!,
+          y0 = a[aj + p]!,
+          y1 = a[bj + p]!;
+        s00 += x0 * y0;
+        s01 += x0 * y1;
+        s10 += x1 * y0;
+        s11 += x1 * y1;
       }
-      g[i * m + j] = s00; g[i * m + j + 1] = s01; g[(i + 1) * m + j] = s10; g[(i + 1) * m + j + 1] = s11;
+      g[i * m + j] = s00;
+      g[i * m + j + 1] = s01;
+      g[(i + 1) * m + j] = s10;
+      g[(i + 1) * m + j + 1] = s11;
     }
   }
   for (; i < m; i++) {
     for (let j = 0; j <= i; j++) {
       let s = 0;
-      const ai = i * n, aj = j * n;
+      const ai = i * n,
+        aj = j * n;
       for (let p = 0; p < n; p++) s += a[ai + p]! * a[aj + p]!;
       g[i * m + j] = s;
     }

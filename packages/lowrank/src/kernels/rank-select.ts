@@ -49,9 +49,18 @@ export function denseErrorCurve(w: Float64Array, f: SvdResult, maxRank: number, 
   // Four rank-1 updates per pass over R (one read and one write of R per four ranks), with the L1 norm after each.
   for (let k0 = 0; k0 < kMax; k0 += 4) {
     const nb = Math.min(4, kMax - k0);
-    const s0 = f.s[k0], s1 = nb > 1 ? f.s[k0 + 1] : 0, s2 = nb > 2 ? f.s[k0 + 2] : 0, s3 = nb > 3 ? f.s[k0 + 3] : 0;
-    const v0 = k0 * n, v1 = nb > 1 ? v0 + n : v0, v2 = nb > 2 ? v0 + 2 * n : v0, v3 = nb > 3 ? v0 + 3 * n : v0;
-    let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+    const s0 = f.s[k0],
+      s1 = nb > 1 ? f.s[k0 + 1] : 0,
+      s2 = nb > 2 ? f.s[k0 + 2] : 0,
+      s3 = nb > 3 ? f.s[k0 + 3] : 0;
+    const v0 = k0 * n,
+      v1 = nb > 1 ? v0 + n : v0,
+      v2 = nb > 2 ? v0 + 2 * n : v0,
+      v3 = nb > 3 ? v0 + 3 * n : v0;
+    let e0 = 0,
+      e1 = 0,
+      e2 = 0,
+      e3 = 0;
     for (let i = 0; i < m; i++) {
       const ui = i * r + k0;
       const c0 = s0 * f.u[ui];
@@ -159,7 +168,11 @@ export function selectTuckerRanks(oracle: TuckerErrorOracle, bound: number): Tuc
     }
     // y < Cout: cost increases with y, so only y ≤ yc can beat best.
     let yc = 0;
-    for (let y = Math.min(yHi, cout - 1); y >= 1; y--) if (cost(x, y) < best) { yc = y; break; }
+    for (let y = Math.min(yHi, cout - 1); y >= 1; y--)
+      if (cost(x, y) < best) {
+        yc = y;
+        break;
+      }
     if (yc >= 1 && feasible(x, yc)) {
       let lo = 1;
       let hi = yc; // feasible(x, hi)

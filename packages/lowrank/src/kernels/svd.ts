@@ -86,8 +86,14 @@ export function truncate(full: SvdResult, k: number): SvdResult {
   const u = new Float64Array(m * kk);
   for (let i = 0; i < m; i++) for (let j = 0; j < kk; j++) u[i * kk + j] = full.u[i * full.rank + j]!;
   return {
-    m, n, rank: kk, u, s: full.s.slice(0, kk), vt: full.vt.slice(0, kk * n),
-    error: tailError(full.s, kk), method: full.method,
+    m,
+    n,
+    rank: kk,
+    u,
+    s: full.s.slice(0, kk),
+    vt: full.vt.slice(0, kk * n),
+    error: tailError(full.s, kk),
+    method: full.method,
   };
 }
 

@@ -40,7 +40,12 @@ const EXACT_WORK = 4e8;
  * @example const c = searchTuckerRanks(w, tucker2(w, 64, 32, 9), 0.3);
  * @internal
  */
-export function searchTuckerRanks(w: Float64Array, t: Tucker2, bound: number, opts: TuckerSearchOptions = {}): TuckerSearchResult | undefined {
+export function searchTuckerRanks(
+  w: Float64Array,
+  t: Tucker2,
+  bound: number,
+  opts: TuckerSearchOptions = {},
+): TuckerSearchResult | undefined {
   const grid = gridOf(t);
   const work = (3 * grid.xs.length + grid.ys.length) * w.length;
   const method = opts.method ?? (work <= (opts.exactWork ?? EXACT_WORK) ? 'walk' : 'guided');
@@ -66,8 +71,12 @@ function gridOf(t: Tucker2): Grid {
   for (let y = 1; y <= Math.min(rankOut, cout - 1); y++) ys.push(y);
   ys.push(cout);
   return {
-    xs, ys, ex: (x) => Math.min(x, rankIn), ey: (y) => Math.min(y, rankOut),
-    cost: (x, y) => tuckerParams(cin, cout, spatial, x, y), kernel: spatial * cin * cout,
+    xs,
+    ys,
+    ex: (x) => Math.min(x, rankIn),
+    ey: (y) => Math.min(y, rankOut),
+    cost: (x, y) => tuckerParams(cin, cout, spatial, x, y),
+    kernel: spatial * cin * cout,
   };
 }
 

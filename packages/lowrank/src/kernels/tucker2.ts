@@ -56,7 +56,17 @@ export function tucker2(w: Float64Array, cout: number, cin: number, spatial: num
   const gIn = product(transpose(bi.u, cin, rIn), permute01(t1, rOut, cin, spatial), rIn, cin, rOut * spatial, engine);
   const core = permute01(gIn, rIn, rOut, spatial);
   return {
-    cout, cin, spatial, rankOut: rOut, rankIn: rIn, uOut: bo.u, uIn: bi.u, energyOut: bo.energy, energyIn: bi.energy, core, method: 'exact',
+    cout,
+    cin,
+    spatial,
+    rankOut: rOut,
+    rankIn: rIn,
+    uOut: bo.u,
+    uIn: bi.u,
+    energyOut: bo.energy,
+    energyIn: bi.energy,
+    core,
+    method: 'exact',
   };
 }
 
@@ -153,7 +163,11 @@ export function leadingColumns(a: Float64Array, rows: number, cols: number, k: n
  * @example const f = emitFactors(w, tucker2(w, 64, 32, 9), 8, 16);
  */
 export function emitFactors(
-  w: Float64Array, t: Tucker2, kIn: number, kOut: number, engine?: MatmulEngine,
+  w: Float64Array,
+  t: Tucker2,
+  kIn: number,
+  kOut: number,
+  engine?: MatmulEngine,
 ): { first?: Float64Array; core: Float64Array; last?: Float64Array } {
   const { cin, cout, spatial } = t;
   const last = kOut < cout ? leadingColumns(t.uOut, cout, t.rankOut, kOut) : undefined;

@@ -16,7 +16,8 @@ export interface ConstWeight {
 export function constWeight(node: Node, name: string, ctx: RuleContext): ConstWeight | { skip: string } {
   const value = slotOf(node, name);
   if (value === undefined) return { skip: `no ${name} input` };
-  if (value.uses().length > 1) return { skip: `weight is shared by ${value.uses().length} nodes (factorising it for one would store it twice)` };
+  if (value.uses().length > 1)
+    return { skip: `weight is shared by ${value.uses().length} nodes (factorising it for one would store it twice)` };
   if (value.isGraphInput() && !ctx.legacyInputs) return { skip: 'weight is also a graph input (it can be overridden at run time)' };
   if (value.constValue !== undefined) return { value, tensor: value.constValue };
   const p = value.producer();
@@ -24,12 +25,20 @@ export function constWeight(node: Node, name: string, ctx: RuleContext): ConstWe
     const data = slotOf(p, 'data');
     const t = data?.constValue;
     const s = slotOf(p, 'shape')?.constValue;
-    if (t !== undefined && s !== undefined && s.dtype === 'int64' && (!data!.isGraphInput() || ctx.legacyInputs) && attrOf(p, 'allowzero') === 0) {
+    if (
+      t !== undefined &&
+      s !== undefined &&
+      s.dtype === 'int64' &&
+      (!data!.isGraphInput() || ctx.legacyInputs) &&
+      attrOf(p, 'allowzero') === 0
+    ) {
       const dims = reshapeDims(t.dims, Array.from(s.data as BigInt64Array, Number));
       if (dims !== undefined) return { value, tensor: new Tensor(t.dtype, dims, t.data) };
     }
   }
-  return { skip: node.opType === 'MatMul' ? 'MatMul B is not a constant (a product of two activations)' : 'weight is not a constant initializer' };
+  return {
+    skip: node.opType === 'MatMul' ? 'MatMul B is not a constant (a product of two activations)' : 'weight is not a constant initializer',
+  };
 }
 
 /** Adds an initializer for a factor, named after the original weight (also a graph input under IR < 4). @internal */

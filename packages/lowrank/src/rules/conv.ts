@@ -22,7 +22,18 @@ function inspectConv(node: Node, ctx: RuleContext): Inspection {
   if (read === undefined) return { skip: `weight dtype ${t.dtype} is not float32/float64` };
   const [cout, cin, ...kernel] = t.dims as number[];
   const spatial = kernel.reduce((a, b) => a * b, 1);
-  const layer: ConvLayer = { kind: 'conv', node, cout: cout!, cin: cin!, spatial, kernel, w: read.w, dtype: read.dtype, shape: [...t.dims], weight: ref.value };
+  const layer: ConvLayer = {
+    kind: 'conv',
+    node,
+    cout: cout!,
+    cin: cin!,
+    spatial,
+    kernel,
+    w: read.w,
+    dtype: read.dtype,
+    shape: [...t.dims],
+    weight: ref.value,
+  };
   return { layer };
 }
 
@@ -40,23 +51,41 @@ function rewriteConv(graph: Graph, layer: ConvLayer, f: ConvFactors, ctx: RuleCo
   if (f.first !== undefined) {
     const wv = addFactor(graph, base, 'tucker_in', makeTensor(dtype, [kIn, cin, ...ones], f.first), ctx);
     const h = intermediate(graph, `${outName}_tucker_in`, dtype);
-    chain.push(new Node({ opType: 'Conv', name: graph.uniqueName(`${node.name || 'conv'}_tucker_in`), inputs: [x, wv], outputs: [h], attributes: pointwise }));
+    chain.push(
+      new Node({
+        opType: 'Conv',
+        name: graph.uniqueName(`${node.name || 'conv'}_tucker_in`),
+        inputs: [x, wv],
+        outputs: [h],
+        attributes: pointwise,
+      }),
+    );
     x = h;
   }
   const coreW = addFactor(graph, base, 'tucker_core', makeTensor(dtype, [kOut, kIn, ...kernel], f.core), ctx);
   const coreOut = intermediate(graph, `${outName}_tucker_core`, dtype);
   const coreAttrs = new Map(node.attributes);
-  chain.push(new Node({
-    opType: 'Conv', name: graph.uniqueName(`${node.name || 'conv'}_tucker_core`),
-    inputs: f.last === undefined && bias !== undefined ? [x, coreW, bias.value] : [x, coreW], outputs: [coreOut], attributes: coreAttrs,
-  }));
+  chain.push(
+    new Node({
+      opType: 'Conv',
+      name: graph.uniqueName(`${node.name || 'conv'}_tucker_core`),
+      inputs: f.last === undefined && bias !== undefined ? [x, coreW, bias.value] : [x, coreW],
+      outputs: [coreOut],
+      attributes: coreAttrs,
+    }),
+  );
   if (f.last !== undefined) {
     const wv = addFactor(graph, base, 'tucker_out', makeTensor(dtype, [cout, kOut, ...ones], f.last), ctx);
     const out = intermediate(graph, `${outName}_tucker_out`, dtype);
-    chain.push(new Node({
-      opType: 'Conv', name: graph.uniqueName(`${node.name || 'conv'}_tucker_out`),
-      inputs: bias === undefined ? [coreOut, wv] : [coreOut, wv, bias.value], outputs: [out], attributes: pointwise,
-    }));
+    chain.push(
+      new Node({
+        opType: 'Conv',
+        name: graph.uniqueName(`${node.name || 'conv'}_tucker_out`),
+        inputs: bias === undefined ? [coreOut, wv] : [coreOut, wv, bias.value],
+        outputs: [out],
+        attributes: pointwise,
+      }),
+    );
   }
   replaceWithChain(graph, node, chain, layer.weight);
 }

@@ -36,28 +36,54 @@ function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, ctx: Rul
   const isGemm = node.opType === 'Gemm';
   const transA = isGemm && attrOf(node, 'transA') === 1;
   const transB = isGemm && attrOf(node, 'transB') === 1;
-  const aVal = addFactor(graph, base, 'lowrank_a', transB ? makeTensor(dtype, [k, rows], transpose(f.a, rows, k)) : makeTensor(dtype, [rows, k], f.a), ctx);
-  const bVal = addFactor(graph, base, 'lowrank_b', transB ? makeTensor(dtype, [cols, k], transpose(f.b, k, cols)) : makeTensor(dtype, [k, cols], f.b), ctx);
+  const aVal = addFactor(
+    graph,
+    base,
+    'lowrank_a',
+    transB ? makeTensor(dtype, [k, rows], transpose(f.a, rows, k)) : makeTensor(dtype, [rows, k], f.a),
+    ctx,
+  );
+  const bVal = addFactor(
+    graph,
+    base,
+    'lowrank_b',
+    transB ? makeTensor(dtype, [cols, k], transpose(f.b, k, cols)) : makeTensor(dtype, [k, cols], f.b),
+    ctx,
+  );
   if (!transA && !transB) {
-    chain.push(new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_a`), inputs: [x, aVal], outputs: [h] }));
+    chain.push(
+      new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_a`), inputs: [x, aVal], outputs: [h] }),
+    );
   } else {
     // Gemm-7..10 require C; a zero scalar broadcasts (unidirectional) and costs one weight.
     const c = ctx.opset < 11 ? [addFactor(graph, base, 'lowrank_zero', makeTensor(dtype, [1], new Float64Array(1)), ctx)] : [];
-    chain.push(new Node({
-      opType: 'Gemm', name: graph.uniqueName(`${node.name || 'gemm'}_lowrank_a`), inputs: [x, aVal, ...c], outputs: [h],
-      attributes: { transA: attr.int(transA ? 1 : 0), transB: attr.int(transB ? 1 : 0) },
-    }));
+    chain.push(
+      new Node({
+        opType: 'Gemm',
+        name: graph.uniqueName(`${node.name || 'gemm'}_lowrank_a`),
+        inputs: [x, aVal, ...c],
+        outputs: [h],
+        attributes: { transA: attr.int(transA ? 1 : 0), transB: attr.int(transB ? 1 : 0) },
+      }),
+    );
   }
   if (isGemm) {
     const cIn = slotOf(node, 'C');
     const attributes = new Map(node.attributes);
     attributes.delete('transA');
-    chain.push(new Node({
-      opType: 'Gemm', name: graph.uniqueName(`${node.name || 'gemm'}_lowrank_b`), inputs: cIn === undefined ? [h, bVal] : [h, bVal, cIn],
-      outputs: [out], attributes,
-    }));
+    chain.push(
+      new Node({
+        opType: 'Gemm',
+        name: graph.uniqueName(`${node.name || 'gemm'}_lowrank_b`),
+        inputs: cIn === undefined ? [h, bVal] : [h, bVal, cIn],
+        outputs: [out],
+        attributes,
+      }),
+    );
   } else {
-    chain.push(new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_b`), inputs: [h, bVal], outputs: [out] }));
+    chain.push(
+      new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_b`), inputs: [h, bVal], outputs: [out] }),
+    );
   }
   replaceWithChain(graph, node, chain, layer.weight);
 }

@@ -11,9 +11,13 @@ export function readWeight(t: Tensor): { w: Float64Array; dtype: 'float32' | 'fl
 export function checkFinite(w: Float64Array, node: Node): void {
   for (let i = 0; i < w.length; i++) {
     if (!Number.isFinite(w[i])) {
-      throw new McError('E_NUMERIC', `${node.opType} '${node.name}' weight has a non-finite value (${w[i]}) at element ${i}; fix or retrain the model before factorising`, {
-        context: { node: node.name, opType: node.opType },
-      });
+      throw new McError(
+        'E_NUMERIC',
+        `${node.opType} '${node.name}' weight has a non-finite value (${w[i]}) at element ${i}; fix or retrain the model before factorising`,
+        {
+          context: { node: node.name, opType: node.opType },
+        },
+      );
     }
   }
 }
@@ -22,4 +26,3 @@ export function checkFinite(w: Float64Array, node: Node): void {
 export function makeTensor(dtype: 'float32' | 'float64', dims: number[], data: Float64Array): Tensor {
   return dtype === 'float64' ? new Tensor('float64', dims, Float64Array.from(data)) : new Tensor('float32', dims, Float32Array.from(data));
 }
-

@@ -59,7 +59,8 @@ function layerRule(ctx: RuleContext, node: Node, mapped: (ChanMap | undefined)[]
   const w = weightOf(node);
   const x = mapped[0];
   // Any mapped input other than the data input (a computed weight or bias) cannot be rewritten.
-  for (const [i, m] of mapped.entries()) if (i > 0 && m !== undefined) state.fix(m, `${label(node)} reads the channels as a weight or bias`);
+  for (const [i, m] of mapped.entries())
+    if (i > 0 && m !== undefined) state.fix(m, `${label(node)} reads the channels as a weight or bias`);
   if (w === undefined || w.tensor === undefined || !w.value.isInitializer()) {
     if (x !== undefined) state.fix(x, `${label(node)} has no constant weight`);
     return;
@@ -107,7 +108,8 @@ function layerRule(ctx: RuleContext, node: Node, mapped: (ChanMap | undefined)[]
     else if (excluded) why = `${label(node)} is excluded`;
     else if (shared) why = `${label(node)} shares its weight`;
     else if (node.opType === 'Gemm' && attrOf(node, 'transA') === 1) why = `${label(node)} has transA = 1`;
-    else if (isConv ? x.axis !== 1 : x.axis !== x.rank - 1) why = `${label(node)} contracts axis ${isConv ? 1 : x.rank - 1}, the channels sit on axis ${x.axis}`;
+    else if (isConv ? x.axis !== 1 : x.axis !== x.rank - 1)
+      why = `${label(node)} contracts axis ${isConv ? 1 : x.rank - 1}, the channels sit on axis ${x.axis}`;
     if (why === undefined && x.entries.length * x.block !== cin) {
       throw inconsistent(node, `input has ${x.entries.length * x.block} channels, the weight expects ${cin}`);
     }
@@ -138,10 +140,14 @@ function layerRule(ctx: RuleContext, node: Node, mapped: (ChanMap | undefined)[]
   if (why === undefined && bias !== undefined) {
     const bt = bias.tensor;
     // A bias shared with other layers (torch.onnx shares identical zero biases through Identity) is copy on write too.
-    if (bt === undefined || !bias.value.isInitializer() || (bias.value.isGraphInput() && ctx.model.irVersion >= 4) || bias.value.isGraphOutput()) {
+    if (
+      bt === undefined ||
+      !bias.value.isInitializer() ||
+      (bias.value.isGraphInput() && ctx.model.irVersion >= 4) ||
+      bias.value.isGraphOutput()
+    ) {
       why = `the bias of ${label(node)} is not a constant`;
-    }
-    else if (bt.size !== 1) {
+    } else if (bt.size !== 1) {
       biasAxis = bt.dims.length - 1;
       if (bt.dims[biasAxis] !== cout || bt.size !== cout) why = `the bias of ${label(node)} has shape [${bt.dims.join(', ')}]`;
     }
@@ -192,7 +198,8 @@ function channelwiseRule(ctx: RuleContext, node: Node, mapped: (ChanMap | undefi
       params.push({ index: i, t, axis: 0 });
     } else {
       const a = broadcastAxis(t.dims, x);
-      if (a === 'inconsistent') throw inconsistent(node, `parameter '${v.name}' of shape [${t.dims.join(', ')}] does not broadcast over ${c} channels`);
+      if (a === 'inconsistent')
+        throw inconsistent(node, `parameter '${v.name}' of shape [${t.dims.join(', ')}] does not broadcast over ${c} channels`);
       if (a >= 0) params.push({ index: i, t, axis: a });
     }
   }

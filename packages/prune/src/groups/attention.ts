@@ -50,7 +50,11 @@ function targetEntry(model: Model, reshape: Node, pos: number): { value: number;
       if (t === undefined) return undefined;
       const xs = toNumbers(t);
       const k = pos - at;
-      return { value: xs[k]!, set: (n) => replaceConst(model, concat, i, new Tensor('int64', t.dims, BigInt64Array.from(xs.map((x, j) => BigInt(j === k ? n : x))))) };
+      return {
+        value: xs[k]!,
+        set: (n) =>
+          replaceConst(model, concat, i, new Tensor('int64', t.dims, BigInt64Array.from(xs.map((x, j) => BigInt(j === k ? n : x))))),
+      };
     }
     at += len;
   }
@@ -81,7 +85,8 @@ export function headReshape(ctx: RuleContext, node: Node, x: ChanMap): boolean {
     const heads = new Int32Array(h);
     for (let i = 0; i < h; i++) {
       heads[i] = x.entries[i * dh]!;
-      for (let j = 1; j < dh; j++) ctx.state.union(x.entries[i * dh]!, x.entries[i * dh + j]!, `${label(node)} splits heads of untraced channels`);
+      for (let j = 1; j < dh; j++)
+        ctx.state.union(x.entries[i * dh]!, x.entries[i * dh + j]!, `${label(node)} splits heads of untraced channels`);
     }
     const out: ChanMap = { entries: heads, axis: r - 1, rank: r + 1, block: 1 };
     ctx.state.member(x, { node: node.name, opType: node.opType, role: 'couple' });
@@ -135,8 +140,10 @@ export const batchedMatMulRule: Rule = (ctx, node, mapped) => {
     const axis = m.axis < rank - 2 ? m.axis + (ro - rank) : i === 0 ? ro - 2 : ro - 1;
     place.push(axis);
     if (out === undefined) out = { entries: Int32Array.from(m.entries), axis, rank: ro, block: 1 };
-    else if (axis !== out.axis || m.entries.length !== out.entries.length) return fixAll(ctx, mapped, `${label(node)} carries channels on two output axes`);
-    else for (let p = 0; p < m.entries.length; p++) ctx.state.union(out.entries[p]!, m.entries[p]!, `${label(node)} couples untraced heads`);
+    else if (axis !== out.axis || m.entries.length !== out.entries.length)
+      return fixAll(ctx, mapped, `${label(node)} carries channels on two output axes`);
+    else
+      for (let p = 0; p < m.entries.length; p++) ctx.state.union(out.entries[p]!, m.entries[p]!, `${label(node)} couples untraced heads`);
   }
   if (out === undefined) return;
   // An unmapped operand that is not broadcast along the batch axis brings heads no prunable layer defines.
@@ -144,7 +151,8 @@ export const batchedMatMulRule: Rule = (ctx, node, mapped) => {
     if (m !== undefined) continue;
     const s = shapes[i]!;
     const a = out.axis - (ro - s.length);
-    if (out.axis < ro - 2 && a >= 0 && s[a] !== 1) return fixAll(ctx, mapped, `${label(node)} combines the heads with '${node.inputs[i]!.name}', which no prunable layer defines`);
+    if (out.axis < ro - 2 && a >= 0 && s[a] !== 1)
+      return fixAll(ctx, mapped, `${label(node)} combines the heads with '${node.inputs[i]!.name}', which no prunable layer defines`);
   }
   ctx.state.member(out, { node: node.name, opType: node.opType, role: 'couple' });
   ctx.state.maps.set(node.outputs[0]!, out);

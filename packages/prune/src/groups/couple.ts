@@ -17,7 +17,8 @@ function fixAll(ctx: RuleContext, mapped: (ChanMap | undefined)[], why: string):
 /** Sets a constant int64 input (by spec name) of a node, adding the input when absent. */
 function setInts(model: Model, node: Node, index: number, xs: readonly number[]): void {
   const t = new Tensor('int64', [xs.length], BigInt64Array.from(xs.map(BigInt)));
-  if (node.inputs[index] === undefined) node.replaceInput(index, model.graph.addInitializer(model.graph.uniqueName(`${node.name}_split`), t));
+  if (node.inputs[index] === undefined)
+    node.replaceInput(index, model.graph.addInitializer(model.graph.uniqueName(`${node.name}_split`), t));
   else replaceConst(model, node, index, t);
 }
 
@@ -49,9 +50,11 @@ export const elementwiseRule: Rule = (ctx, node, mapped) => {
     if (t === undefined && v.shape !== undefined && (at < 0 || v.shape[at] === 1)) continue;
     const dims = t?.dims ?? knownDims(v.shape);
     const a = dims === undefined ? 'inconsistent' : broadcastAxis(dims, out, rank);
-    if (t !== undefined && a === 'inconsistent') throw inconsistent(node, `constant '${v.name}' of shape [${t.dims.join(', ')}] does not broadcast over ${size} channels`);
+    if (t !== undefined && a === 'inconsistent')
+      throw inconsistent(node, `constant '${v.name}' of shape [${t.dims.join(', ')}] does not broadcast over ${size} channels`);
     if (a === -1) continue;
-    if (t === undefined || a === 'inconsistent') return fixAll(ctx, mapped, `${label(node)} combines the channels with '${v.name}', which no prunable layer defines`);
+    if (t === undefined || a === 'inconsistent')
+      return fixAll(ctx, mapped, `${label(node)} combines the channels with '${v.name}', which no prunable layer defines`);
     consts.push({ index: i, t, axis: a });
   }
   const reason = `${label(node)} couples them with channels no prunable layer defines`;
@@ -78,9 +81,11 @@ const concatRule: Rule = (ctx, node, mapped) => {
   const first = ms[0]!;
   const rank = first.rank;
   const axis = norm(attrOf(node, 'axis'), rank);
-  if (ms.some((m) => m.axis !== first.axis || m.rank !== rank)) return fixAll(ctx, mapped, `${label(node)} joins channels on different axes`);
+  if (ms.some((m) => m.axis !== first.axis || m.rank !== rank))
+    return fixAll(ctx, mapped, `${label(node)} joins channels on different axes`);
   if (axis !== first.axis) {
-    if (node.inputs.some((v, i) => v !== undefined && mapped[i] === undefined)) return fixAll(ctx, mapped, `${label(node)} joins the channels with untraced ones`);
+    if (node.inputs.some((v, i) => v !== undefined && mapped[i] === undefined))
+      return fixAll(ctx, mapped, `${label(node)} joins the channels with untraced ones`);
     return elementwiseLike(ctx, node, ms);
   }
   if (ms.some((m) => m.block !== 1)) return fixAll(ctx, mapped, `${label(node)} joins flattened channels`);
@@ -110,7 +115,8 @@ function elementwiseLike(ctx: RuleContext, node: Node, ms: ChanMap[]): void {
   const first = ms[0]!;
   const out: ChanMap = { ...first, entries: Int32Array.from(first.entries) };
   for (const m of ms.slice(1)) {
-    if (m.entries.length !== out.entries.length || m.block !== out.block) throw inconsistent(node, `inputs have ${out.entries.length} and ${m.entries.length} channels`);
+    if (m.entries.length !== out.entries.length || m.block !== out.block)
+      throw inconsistent(node, `inputs have ${out.entries.length} and ${m.entries.length} channels`);
     for (let p = 0; p < m.entries.length; p++) ctx.state.union(out.entries[p]!, m.entries[p]!, `${label(node)} couples untraced channels`);
   }
   ctx.state.member(out, { node: node.name, opType: node.opType, role: 'couple' });
@@ -120,7 +126,8 @@ function elementwiseLike(ctx: RuleContext, node: Node, ms: ChanMap[]): void {
 /** Split along the channel axis: each output holds a range of channels; the split sizes are rewritten. */
 const splitRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0];
-  if (x === undefined || mapped.slice(1).some((m) => m !== undefined)) return fixAll(ctx, mapped, `${label(node)} reads the channels as split sizes`);
+  if (x === undefined || mapped.slice(1).some((m) => m !== undefined))
+    return fixAll(ctx, mapped, `${label(node)} reads the channels as split sizes`);
   const axis = norm(attrOf(node, 'axis'), x.rank);
   if (axis !== x.axis) {
     for (const o of node.outputs) ctx.state.maps.set(o, x);
@@ -140,7 +147,8 @@ const splitRule: Rule = (ctx, node, mapped) => {
     const each = Math.ceil(total / k);
     sizes = Array.from({ length: k }, (_, i) => Math.max(0, Math.min(each, total - i * each)));
   }
-  if (sizes.reduce((a, b) => a + b, 0) !== total || sizes.length !== node.outputs.length) throw inconsistent(node, `split sizes [${sizes.join(', ')}] do not cover ${total} channels`);
+  if (sizes.reduce((a, b) => a + b, 0) !== total || sizes.length !== node.outputs.length)
+    throw inconsistent(node, `split sizes [${sizes.join(', ')}] do not cover ${total} channels`);
   const outs: ChanMap[] = [];
   let o = 0;
   for (const [i, s] of sizes.entries()) {
@@ -185,7 +193,14 @@ const flattenRule: Rule = (ctx, node, mapped) => {
   // Axes between the flatten point and the channels must be 1 (e.g. NHWC [N, 1, 1, C] after a global pool).
   const between = knownDims(slotOf(node, 'input')!.shape?.slice(k, x.axis));
   const ones = between !== undefined && prod(between) === 1;
-  flattenLike(ctx, node, x, slotOf(node, 'input')!, x.axis, k > x.axis || !ones || x.axis === 0 ? `${label(node)} (axis ${k}) mixes the channel axis ${x.axis} with others` : undefined);
+  flattenLike(
+    ctx,
+    node,
+    x,
+    slotOf(node, 'input')!,
+    x.axis,
+    k > x.axis || !ones || x.axis === 0 ? `${label(node)} (axis ${k}) mixes the channel axis ${x.axis} with others` : undefined,
+  );
 };
 
 /** Transpose moves the channel axis to where the permutation puts it. */
@@ -200,7 +215,8 @@ const transposeRule: Rule = (ctx, node, mapped) => {
 /** Reshape is followed only where it provably flattens from the channel axis ([N, C, …] → [N, C·…]). */
 const reshapeRule: Rule = (ctx, node, mapped) => {
   const x = mapped[0];
-  if (x === undefined || mapped.slice(1).some((m) => m !== undefined)) return fixAll(ctx, mapped, `${label(node)} reads the channels as a shape`);
+  if (x === undefined || mapped.slice(1).some((m) => m !== undefined))
+    return fixAll(ctx, mapped, `${label(node)} reads the channels as a shape`);
   if (headReshape(ctx, node, x)) return;
   const shapeV = slotOf(node, 'shape');
   const target = shapeV?.constValue === undefined ? undefined : toNumbers(shapeV.constValue);
@@ -208,12 +224,14 @@ const reshapeRule: Rule = (ctx, node, mapped) => {
   const rest = knownDims(inShape?.slice(x.axis + 1));
   let why: string | undefined;
   if (target === undefined) why = `${label(node)} has a computed target shape`;
-  else if (target.length !== 2 || x.axis !== 1 || x.rank < 2 || rest === undefined) why = `${label(node)} is not a flatten from the channel axis`;
+  else if (target.length !== 2 || x.axis !== 1 || x.rank < 2 || rest === undefined)
+    why = `${label(node)} is not a flatten from the channel axis`;
   else {
     const features = x.entries.length * x.block * prod(rest);
     const [t0, t1] = target as [number, number];
     const batch = inShape?.[0];
-    const keepsBatch = (t0 === 0 && attrOf(node, 'allowzero') === 0) || (typeof batch === 'number' && t0 === batch) || (t0 === -1 && t1 === features);
+    const keepsBatch =
+      (t0 === 0 && attrOf(node, 'allowzero') === 0) || (typeof batch === 'number' && t0 === batch) || (t0 === -1 && t1 === features);
     if (!keepsBatch || !(t1 === -1 || t1 === features)) why = `${label(node)} to [${target.join(', ')}] is not provably a flatten`;
   }
   const out = flattenLike(ctx, node, x, slotOf(node, 'data')!, x.axis, why);

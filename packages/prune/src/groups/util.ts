@@ -42,9 +42,13 @@ export function broadcastAxis(dims: readonly number[], x: ChanMap, outRank = x.r
 
 /** `E_FORMAT` for a group whose tensors disagree on the channel count. @internal */
 export function inconsistent(node: Node, what: string): McError {
-  return new McError('E_FORMAT', `inconsistent channel shapes at ${label(node)}: ${what}; the model is malformed (check it with onnx.checker or mc inspect)`, {
-    context: { node: node.name, opType: node.opType },
-  });
+  return new McError(
+    'E_FORMAT',
+    `inconsistent channel shapes at ${label(node)}: ${what}; the model is malformed (check it with onnx.checker or mc inspect)`,
+    {
+      context: { node: node.name, opType: node.opType },
+    },
+  );
 }
 
 /** The rank of a value, when known. @internal */
@@ -59,7 +63,8 @@ export function knownDims(s: Shape | undefined): number[] | undefined {
 }
 
 function sameTensor(a: Tensor, b: Tensor): boolean {
-  if (a.dtype !== b.dtype || a.dtype === 'string' || a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i])) return false;
+  if (a.dtype !== b.dtype || a.dtype === 'string' || a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i]))
+    return false;
   const x = a.data as ArrayBufferView;
   const y = b.data as ArrayBufferView;
   return Buffer.compare(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), new Uint8Array(y.buffer, y.byteOffset, y.byteLength)) === 0;

@@ -22,7 +22,7 @@ export function takeAlong(t: Tensor, axis: number, keep: readonly number[]): Ten
   let o = 0;
   for (let a = 0; a < outer; a++) {
     for (const k of keep) {
-      const from = ((a * len + k) * inner) * per;
+      const from = (a * len + k) * inner * per;
       for (let i = 0; i < inner * per; i++) dst[o++] = src[from + i];
     }
   }

@@ -25,7 +25,14 @@ function blockError(x: Float32Array, s: number, e: number, scale: number, zp: nu
  * @example
  * const r = refineBlocks(wT, n, k, 32, false);
  */
-export function refineBlocks(data: Float32Array, rows: number, cols: number, blockSize: number, symmetric: boolean, iterations = 10): BlockQuantized {
+export function refineBlocks(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  blockSize: number,
+  symmetric: boolean,
+  iterations = 10,
+): BlockQuantized {
   const nb = Math.ceil(cols / blockSize);
   const q = new Uint8Array(rows * cols);
   const scales = new Float32Array(rows * nb);
@@ -147,7 +154,14 @@ export interface AwqResult {
  * @example
  * const r = awqBlocks(wT, n, k, 32, true, gram);
  */
-export function awqBlocks(data: Float32Array, rows: number, cols: number, blockSize: number, symmetric: boolean, gram: InputGram): AwqResult {
+export function awqBlocks(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  blockSize: number,
+  symmetric: boolean,
+  gram: InputGram,
+): AwqResult {
   const k = cols;
   const rms = new Float64Array(k);
   // Only ratios between channels matter (s is normalised below), so Σx² stands in for the mean square.
@@ -158,7 +172,11 @@ export function awqBlocks(data: Float32Array, rows: number, cols: number, blockS
   const sampleRows = Math.ceil(rows / stride);
   const sample = new Float32Array(sampleRows * k);
   for (let r = 0; r < sampleRows; r++) sample.set(data.subarray(r * stride * k, r * stride * k + k), r * k);
-  const errorOfScaling = (w: Float32Array, n: number, s: Float64Array | undefined): { q: BlockQuantized; err: number; inv: Float32Array } => {
+  const errorOfScaling = (
+    w: Float32Array,
+    n: number,
+    s: Float64Array | undefined,
+  ): { q: BlockQuantized; err: number; inv: Float32Array } => {
     const inv = new Float32Array(k).fill(1);
     const scaled = new Float32Array(n * k);
     for (let r = 0; r < n; r++) for (let i = 0; i < k; i++) scaled[r * k + i] = w[r * k + i]! * (s === undefined ? 1 : s[i]!);

@@ -27,7 +27,14 @@ export interface BlockQuantized {
  * @example
  * const r = quantizeBlocks(wT, n, k, 32, true);
  */
-export function quantizeBlocks(data: Float32Array, rows: number, cols: number, blockSize: number, symmetric: boolean, bits: 4 | 8 = 4): BlockQuantized {
+export function quantizeBlocks(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  blockSize: number,
+  symmetric: boolean,
+  bits: 4 | 8 = 4,
+): BlockQuantized {
   const qmax = (1 << bits) - 1;
   const nb = Math.ceil(cols / blockSize);
   const q = new Uint8Array(rows * cols);
@@ -121,4 +128,3 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   }
   return out;
 }
-

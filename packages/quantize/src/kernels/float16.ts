@@ -1,4 +1,9 @@
-import { bfloat16ToFloat as fromBfloat16Bits, floatToBfloat16 as toBfloat16Bits, floatToHalf as toFloat16Bits, halfToFloat as fromFloat16Bits } from '@mc/ir';
+import {
+  bfloat16ToFloat as fromBfloat16Bits,
+  floatToBfloat16 as toBfloat16Bits,
+  floatToHalf as toFloat16Bits,
+  halfToFloat as fromFloat16Bits,
+} from '@mc/ir';
 
 /**
  * float32 → float16 / bfloat16 conversion with round-to-nearest-even and saturation.

@@ -102,7 +102,15 @@ function inverseCholeskyUpper(gram: InputGram, damp: number): Float64Array {
  * @example
  * const r = gptqBlocks(wT, n, k, 32, true, gram, 0.01);
  */
-export function gptqBlocks(data: Float32Array, rows: number, cols: number, blockSize: number, symmetric: boolean, gram: InputGram, damp = 0.01): BlockQuantized {
+export function gptqBlocks(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  blockSize: number,
+  symmetric: boolean,
+  gram: InputGram,
+  damp = 0.01,
+): BlockQuantized {
   const k = cols;
   const u = inverseCholeskyUpper(gram, damp);
   const w = Float64Array.from(data);

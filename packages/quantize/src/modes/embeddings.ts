@@ -31,7 +31,8 @@ function skipReason(node: Node, form: EmbeddingsForm, bs: number, exclude: reado
   const axis = node.attrInt('axis', 0);
   if (axis !== 0 && axis !== -2) return `Gather axis ${axis}; an embedding lookup gathers rows (axis 0)`;
   if (t.size < 256) return `table of ${t.size} values is too small to be worth quantizing`;
-  if (form !== 'int8-dq' && t.dims[1]! % bs !== 0) return `width ${t.dims[1]} is not a multiple of the block size ${bs}; use embeddings 'int8-dq' or another block size`;
+  if (form !== 'int8-dq' && t.dims[1]! % bs !== 0)
+    return `width ${t.dims[1]} is not a multiple of the block size ${bs}; use embeddings 'int8-dq' or another block size`;
   return undefined;
 }
 
@@ -51,7 +52,15 @@ export function embeddingTables(model: Model): Value[] {
 /** True when `w` [K, N] is the transpose of `table` [N, K], value for value. @internal */
 export function isTransposeOf(w: Tensor, table: Tensor): boolean {
   const [k, n] = w.dims as [number, number];
-  if (w.dims.length !== 2 || table.dims.length !== 2 || table.dims[0] !== n || table.dims[1] !== k || w.dtype !== 'float32' || table.dtype !== 'float32') return false;
+  if (
+    w.dims.length !== 2 ||
+    table.dims.length !== 2 ||
+    table.dims[0] !== n ||
+    table.dims[1] !== k ||
+    w.dtype !== 'float32' ||
+    table.dtype !== 'float32'
+  )
+    return false;
   const a = toFloat32(w);
   const b = toFloat32(table);
   for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) if (a[c * n + r] !== b[r * k + c]) return false;
@@ -120,10 +129,19 @@ export function quantizeEmbeddings(
         ? emit.node(node, 'GatherBlockQuantized', [c.ins[0], indices, c.ins[1], c.ins[2]], {
             domain: 'com.microsoft',
             name: `${node.name || 'Gather'}_GatherBlockQuantized`,
-            attrs: { gather_axis: attr.int(0), quantize_axis: attr.int(1), block_size: attr.int(bs), bits: attr.int(form === 'int4' ? 4 : 8) },
+            attrs: {
+              gather_axis: attr.int(0),
+              quantize_axis: attr.int(1),
+              block_size: attr.int(bs),
+              bits: attr.int(form === 'int4' ? 4 : 8),
+            },
             dtypes: ['float32'],
           })[0]!
-        : emit.node(node, 'Gather', [c.ins[0], indices], { name: node.name || 'Gather', attrs: { axis: attr.int(0) }, dtypes: ['float32'] })[0]!;
+        : emit.node(node, 'Gather', [c.ins[0], indices], {
+            name: node.name || 'Gather',
+            attrs: { axis: attr.int(0) },
+            dtypes: ['float32'],
+          })[0]!;
     y.shape = node.outputs[0]!.shape;
     node.outputs[0]!.replaceAllUsesWith(y, { graphOutputs: true });
     g.remove(node);
@@ -159,16 +177,27 @@ function blockTable(
     };
     const ins = [reshape(tied.B, [rows, cols / 2], 'uint8'), reshape(tied.scales, [rows, nb], 'float32')];
     if (tied.zeroPoints !== undefined) ins.push(reshape(tied.zeroPoints, [rows, Math.ceil(nb / 2)], 'uint8'));
-    return { ins, bytes: 0, error: tied.maxAbsError, note: `GatherBlockQuantized 4-bit block ${bs}, tied to the head's MatMulNBits weight (stored once)` };
+    return {
+      ins,
+      bytes: 0,
+      error: tied.maxAbsError,
+      note: `GatherBlockQuantized 4-bit block ${bs}, tied to the head's MatMulNBits weight (stored once)`,
+    };
   }
   const r = bits === 4 ? kernel(toFloat32(t), rows, cols) : quantizeBlocks(toFloat32(t), rows, cols, bs, symmetric, 8);
   const neutral = bits === 4 ? 8 : 128;
-  const data = emit.init(`${table.name}_q${bits}`, new Tensor('uint8', [rows, (cols * bits) / 8], bits === 4 ? packRows(r.q, rows, cols) : r.q));
+  const data = emit.init(
+    `${table.name}_q${bits}`,
+    new Tensor('uint8', [rows, (cols * bits) / 8], bits === 4 ? packRows(r.q, rows, cols) : r.q),
+  );
   const scales = emit.init(`${table.name}_scales`, new Tensor('float32', [rows, nb], r.scales));
   const ins = [data, scales];
   let zt: Tensor | undefined;
   if (!symmetric || !r.zeroPoints.every((z) => z === neutral)) {
-    zt = bits === 4 ? new Tensor('uint8', [rows, Math.ceil(nb / 2)], packRows(r.zeroPoints, rows, nb)) : new Tensor('uint8', [rows, nb], r.zeroPoints);
+    zt =
+      bits === 4
+        ? new Tensor('uint8', [rows, Math.ceil(nb / 2)], packRows(r.zeroPoints, rows, nb))
+        : new Tensor('uint8', [rows, nb], r.zeroPoints);
     ins.push(emit.init(`${table.name}_zero_points`, zt));
   }
   return {
@@ -179,7 +208,14 @@ function blockTable(
   };
 }
 
-function int8Table(table: Value, t: Tensor, rows: number, symmetric: boolean, at: Node, emit: Emitter): { ins: Value[]; bytes: number; error: number; note: string } {
+function int8Table(
+  table: Value,
+  t: Tensor,
+  rows: number,
+  symmetric: boolean,
+  at: Node,
+  emit: Emitter,
+): { ins: Value[]; bytes: number; error: number; note: string } {
   const r = quantizeAxis(toFloat32(t), t.dims, 0, symmetric ? 'int8' : 'uint8', { symmetric });
   const q = symmetric ? Int8Array.from(r.q) : Uint8Array.from(r.q);
   const scales = Float32Array.from(r.params, (p) => p.scale);
@@ -189,10 +225,23 @@ function int8Table(table: Value, t: Tensor, rows: number, symmetric: boolean, at
   const ins = [emit.init(`${table.name}_int8`, qt), emit.init(`${table.name}_scale`, st)];
   let zt: Tensor | undefined;
   if (!symmetric) {
-    zt = new Tensor('uint8', [rows], Uint8Array.from(r.params, (p) => p.zeroPoint));
+    zt = new Tensor(
+      'uint8',
+      [rows],
+      Uint8Array.from(r.params, (p) => p.zeroPoint),
+    );
     ins.push(emit.init(`${table.name}_zero_point`, zt));
   }
-  const [dq] = emit.node(at, 'DequantizeLinear', ins, { name: `${table.name}_DequantizeLinear`, attrs: { axis: attr.int(0) }, dtypes: ['float32'] });
+  const [dq] = emit.node(at, 'DequantizeLinear', ins, {
+    name: `${table.name}_DequantizeLinear`,
+    attrs: { axis: attr.int(0) },
+    dtypes: ['float32'],
+  });
   dq!.shape = t.dims;
-  return { ins: [dq!], bytes: bytesOf(qt, st, zt), error, note: `int8 DequantizeLinear per row${symmetric ? ' symmetric' : ' asymmetric'} → Gather` };
+  return {
+    ins: [dq!],
+    bytes: bytesOf(qt, st, zt),
+    error,
+    note: `int8 DequantizeLinear per row${symmetric ? ' symmetric' : ' asymmetric'} → Gather`,
+  };
 }

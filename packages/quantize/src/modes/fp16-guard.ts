@@ -73,7 +73,12 @@ export function halfRangeIssue(t: Tensor): string | undefined {
  * float16's range, and, with calibration batches, every node that computes or reads an activation beyond ±65504.
  * @internal
  */
-export async function overflowGuard(model: Model, opts: Fp16Options, batches: readonly Feeds[] | undefined, report: ReportBuilder): Promise<Map<number, string>> {
+export async function overflowGuard(
+  model: Model,
+  opts: Fp16Options,
+  batches: readonly Feeds[] | undefined,
+  report: ReportBuilder,
+): Promise<Map<number, string>> {
   const dtypes = valueDTypes(model);
   const isF32 = (v: Value) => (dtypes.get(v) ?? v.constValue?.dtype) === 'float32';
   const guard = new Map<Node, string>();
@@ -106,14 +111,19 @@ export async function overflowGuard(model: Model, opts: Fp16Options, batches: re
   if (batches === undefined) return byPos();
   const tensors: Value[] = [];
   for (const n of model.graph.nodes) if (!isFloatConstant(n)) for (const o of n.outputs) if (isF32(o)) tensors.push(o);
-  const ranges = await calibrate(model, tensors, {
-    mode: 'int8-static',
-    calibration: batches,
-    method: 'minmax',
-    ...(opts.runner !== undefined && { runner: opts.runner }),
-    ...(opts.signal !== undefined && { signal: opts.signal }),
-    ...(opts.onProgress !== undefined && { onProgress: opts.onProgress }),
-  }, report);
+  const ranges = await calibrate(
+    model,
+    tensors,
+    {
+      mode: 'int8-static',
+      calibration: batches,
+      method: 'minmax',
+      ...(opts.runner !== undefined && { runner: opts.runner }),
+      ...(opts.signal !== undefined && { signal: opts.signal }),
+      ...(opts.onProgress !== undefined && { onProgress: opts.onProgress }),
+    },
+    report,
+  );
   for (const v of tensors) {
     const r = ranges.get(v.name);
     if (r === undefined) continue;

@@ -51,7 +51,8 @@ export function convertFp16(model: Model, opts: Fp16Options, emit: Emitter, repo
     if (n.domain !== '' && n.domain !== 'ai.onnx' && opInfo(n) === undefined) return `custom domain '${n.domain}'`;
     const g16 = plan.guard.get(pos.get(n) ?? -1);
     if (g16 !== undefined) return `float16 cannot hold its numbers: ${g16}`;
-    if ((pos.get(n) ?? Infinity) < plan.keepBefore) return `before the first float16 node that keeps the outputs within maxOutputError ${opts.maxOutputError}`;
+    if ((pos.get(n) ?? Infinity) < plan.keepBefore)
+      return `before the first float16 node that keeps the outputs within maxOutputError ${opts.maxOutputError}`;
     return undefined;
   };
 
@@ -64,10 +65,18 @@ export function convertFp16(model: Model, opts: Fp16Options, emit: Emitter, repo
       const src = toFloat32(c);
       const r = convertToFloat16(src);
       if (r.clamped > 0) {
-        report.warn({ code: 'W_CLAMP', node: v.name, message: `${r.clamped} values of '${v.name}' exceed the float16 range and were clamped to ±65504` });
+        report.warn({
+          code: 'W_CLAMP',
+          node: v.name,
+          message: `${r.clamped} values of '${v.name}' exceed the float16 range and were clamped to ±65504`,
+        });
       }
       if (r.underflowed > 0) {
-        report.warn({ code: 'W_NUMERIC', node: v.name, message: `${r.underflowed} non-zero values of '${v.name}' are below the float16 range and became 0` });
+        report.warn({
+          code: 'W_NUMERIC',
+          node: v.name,
+          message: `${r.underflowed} non-zero values of '${v.name}' are below the float16 range and became 0`,
+        });
       }
       const t = new Tensor('float16', c.dims, r.bits);
       if (v.isInitializer()) h = emit.init(`${v.name}_fp16`, t);
@@ -86,7 +95,11 @@ export function convertFp16(model: Model, opts: Fp16Options, emit: Emitter, repo
   const floatOf = (v: Value, before: Node): Value => {
     const known = toFloat.get(v);
     if (known !== undefined) return known;
-    const [f] = emit.node(before, 'Cast', [v], { attrs: { to: attr.int(onnxType('float32')) }, name: `${v.name}_to_fp32`, dtypes: ['float32'] });
+    const [f] = emit.node(before, 'Cast', [v], {
+      attrs: { to: attr.int(onnxType('float32')) },
+      name: `${v.name}_to_fp32`,
+      dtypes: ['float32'],
+    });
     f!.shape = v.shape;
     toFloat.set(v, f!);
     return f!;
@@ -130,7 +143,8 @@ export function convertFp16(model: Model, opts: Fp16Options, emit: Emitter, repo
         n.setAttr(name, attr.tensor(new Tensor('float16', a.value.dims, r.bits)));
       }
     }
-    if (n.opType === 'Cast' && n.domain === '' && n.attrInt('to', 1) === onnxType('float32')) n.setAttr('to', attr.int(onnxType('float16')));
+    if (n.opType === 'Cast' && n.domain === '' && n.attrInt('to', 1) === onnxType('float32'))
+      n.setAttr('to', attr.int(onnxType('float16')));
     for (const o of n.outputs) {
       if (dtypes.get(o) === 'float32') {
         o.dtype = 'float16';
@@ -144,7 +158,11 @@ export function convertFp16(model: Model, opts: Fp16Options, emit: Emitter, repo
   for (const out of [...g.outputs]) {
     if (!half.has(out) || !keepIo) continue;
     const uses = [...out.uses()];
-    const [f] = emit.node(undefined, 'Cast', [out], { attrs: { to: attr.int(onnxType('float32')) }, name: `${out.name}_to_fp32`, dtypes: ['float32'] });
+    const [f] = emit.node(undefined, 'Cast', [out], {
+      attrs: { to: attr.int(onnxType('float32')) },
+      name: `${out.name}_to_fp32`,
+      dtypes: ['float32'],
+    });
     const cast = f!.producer()!;
     out.replaceAllUsesWith(f!, { graphOutputs: true });
     for (const u of uses) u.node.replaceInput(u.index, out);
@@ -158,5 +176,8 @@ export function convertFp16(model: Model, opts: Fp16Options, emit: Emitter, repo
   // A float32 Constant all of whose readers took its float16 copy goes; with control flow it stays (a body may read it
   // by name, which no use-list shows).
   const subgraphs = g.nodes.some((n) => [...n.attributes.values()].some((a) => a.type === 'GRAPH' || a.type === 'GRAPHS'));
-  if (!subgraphs) for (const n of [...g.nodes]) if (isFloatConstant(n) && toHalf.has(n.outputs[0]!) && n.outputs[0]!.uses().length === 0 && !n.outputs[0]!.isGraphOutput()) g.remove(n);
+  if (!subgraphs)
+    for (const n of [...g.nodes])
+      if (isFloatConstant(n) && toHalf.has(n.outputs[0]!) && n.outputs[0]!.uses().length === 0 && !n.outputs[0]!.isGraphOutput())
+        g.remove(n);
 }

@@ -15,9 +15,16 @@ async function* toAsync(src: AsyncIterable<Feeds> | Iterable<Feeds>): AsyncItera
  * of the activation itself, and memory stays flat however many sequences are used; the sum across batches is float64.
  * @internal
  */
-export async function collectInputGrams(model: Model, activations: ReadonlyMap<string, number>, opts: Int4Options): Promise<Map<string, InputGram>> {
+export async function collectInputGrams(
+  model: Model,
+  activations: ReadonlyMap<string, number>,
+  opts: Int4Options,
+): Promise<Map<string, InputGram>> {
   if (opts.calibration === undefined) {
-    throw new McError('E_OPTION', `int4 method '${opts.method}' needs calibration data: pass options.calibration (CLI: --dataset npy --data-dir D with the model's inputs, e.g. input_ids.npy)`);
+    throw new McError(
+      'E_OPTION',
+      `int4 method '${opts.method}' needs calibration data: pass options.calibration (CLI: --dataset npy --data-dir D with the model's inputs, e.g. input_ids.npy)`,
+    );
   }
   const probe = model.clone();
   const g = probe.graph;
@@ -31,7 +38,11 @@ export async function collectInputGrams(model: Model, activations: ReadonlyMap<s
     if (v === undefined) continue;
     const shape = emit.init(`${name}_gram_shape`, int64Tensor([2], [-1, k]));
     const [flat] = emit.node(undefined, 'Reshape', [v, shape], { name: `${name}_gram_flat`, dtypes: ['float32'] });
-    const [t] = emit.node(undefined, 'Transpose', [flat], { name: `${name}_gram_t`, attrs: { perm: attr.ints([1, 0]) }, dtypes: ['float32'] });
+    const [t] = emit.node(undefined, 'Transpose', [flat], {
+      name: `${name}_gram_t`,
+      attrs: { perm: attr.ints([1, 0]) },
+      dtypes: ['float32'],
+    });
     const [gram] = emit.node(undefined, 'MatMul', [t, flat], { name: `${name}_gram`, dtypes: ['float32'] });
     gram!.shape = [k, k];
     g.addOutput(gram!);
@@ -44,7 +55,10 @@ export async function collectInputGrams(model: Model, activations: ReadonlyMap<s
   try {
     for await (const feeds of toAsync(opts.calibration)) {
       opts.signal?.throwIfAborted();
-      const res = await session.run(feeds, [...fetch.values()].map((f) => f.out));
+      const res = await session.run(
+        feeds,
+        [...fetch.values()].map((f) => f.out),
+      );
       for (const [name, { out, k }] of fetch) {
         const data = res[out];
         if (data === undefined) continue;
@@ -57,6 +71,10 @@ export async function collectInputGrams(model: Model, activations: ReadonlyMap<s
   } finally {
     await session.close();
   }
-  if (batches === 0) throw new McError('E_OPTION', `int4 method '${opts.method}': the calibration data yielded no batches; pass at least one batch of input feeds`);
+  if (batches === 0)
+    throw new McError(
+      'E_OPTION',
+      `int4 method '${opts.method}': the calibration data yielded no batches; pass at least one batch of input feeds`,
+    );
   return sums;
 }

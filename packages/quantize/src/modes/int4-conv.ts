@@ -35,7 +35,14 @@ export function convInt4Weight(
   let qt: Tensor;
   let zt: Tensor | undefined;
   if (symmetric) {
-    qt = new Tensor('int4', [n, k], packBits(Array.from(r.q, (v) => v - 8), 4));
+    qt = new Tensor(
+      'int4',
+      [n, k],
+      packBits(
+        Array.from(r.q, (v) => v - 8),
+        4,
+      ),
+    );
   } else {
     qt = new Tensor('uint4', [n, k], packBits(r.q, 4));
     zt = new Tensor('uint4', [n, nb], packBits(r.zeroPoints, 4));
@@ -49,7 +56,14 @@ export function convInt4Weight(
     dtypes: ['float32'],
   });
   flat!.shape = [n, k];
-  const shape = emit.init(`${name}_shape`, new Tensor('int64', [t.dims.length], BigInt64Array.from(t.dims, (d) => BigInt(d))));
+  const shape = emit.init(
+    `${name}_shape`,
+    new Tensor(
+      'int64',
+      [t.dims.length],
+      BigInt64Array.from(t.dims, (d) => BigInt(d)),
+    ),
+  );
   const [out] = emit.node(node, 'Reshape', [flat!, shape], { name: `${name}_reshape`, dtypes: ['float32'] });
   out!.shape = t.dims;
   return {
@@ -63,5 +77,10 @@ export function convInt4Weight(
 /** A Conv/ConvTranspose weight stored int8 per output channel, symmetric (the int4 mode's default for Conv). @internal */
 export function convInt8Weight(emit: Emitter, node: Node, w: WeightRef & { tensor: Tensor }): WeightRewrite {
   const r = dequantizedWeight(emit, node, w.value.name, w.tensor, w.outAxis, 'int8', { symmetric: true });
-  return { value: r.value, action: `int8 weight per-channel (axis ${w.outAxis}) symmetric (Conv weights: convBits 8)`, bytesAfter: r.bytesAfter, maxAbsError: r.maxAbsError };
+  return {
+    value: r.value,
+    action: `int8 weight per-channel (axis ${w.outAxis}) symmetric (Conv weights: convBits 8)`,
+    bytesAfter: r.bytesAfter,
+    maxAbsError: r.maxAbsError,
+  };
 }

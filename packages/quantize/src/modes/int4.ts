@@ -1,4 +1,17 @@
-import { type Model, type Node, Tensor, type Value, type WeightRef, attr, attrOf, biasOf, opInfo, slotOf, toFloat32, weightOf } from '@mc/ir';
+import {
+  type Model,
+  type Node,
+  Tensor,
+  type Value,
+  type WeightRef,
+  attr,
+  attrOf,
+  biasOf,
+  opInfo,
+  slotOf,
+  toFloat32,
+  weightOf,
+} from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
 import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
@@ -25,7 +38,11 @@ function kernelFor(opts: Int4Options, bs: number, symmetric: boolean, gram: Inpu
   if (method === 'awq' && gram !== undefined) {
     return (wt, n, k) => {
       const a = awqBlocks(wt, n, k, bs, symmetric, gram);
-      return { r: a.quantized, ...(a.alpha > 0 && { inputScale: a.inputScale }), note: `alpha ${a.alpha.toFixed(2)}, output error ${(a.errorChosen / Math.max(a.errorRtn, 1e-30)).toFixed(3)}x RTN's` };
+      return {
+        r: a.quantized,
+        ...(a.alpha > 0 && { inputScale: a.inputScale }),
+        note: `alpha ${a.alpha.toFixed(2)}, output error ${(a.errorChosen / Math.max(a.errorRtn, 1e-30)).toFixed(3)}x RTN's`,
+      };
     };
   }
   return (wt, n, k) => ({ r: quantizeBlocks(wt, n, k, bs, symmetric) });
@@ -45,16 +62,18 @@ export function skipReason(node: Node, opts: Int4Options): string | undefined {
       : t === undefined || !w.value.isInitializer() || t.dtype !== 'float32'
         ? `weight '${w.value.name}' is not a float32 initializer`
         : isConvWeight(node)
-          ? t.size === 0 ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched` : undefined
-        : t.dims.length !== 2
-          ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
-          : t.size === 0
+          ? t.size === 0
             ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched`
-          : node.opType === 'Gemm' && (attrOf(node, 'transA') !== 0 || attrOf(node, 'alpha') !== 1)
-            ? 'Gemm with transA=1 or alpha != 1'
-            : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && attrOf(node, 'beta') !== 1
-              ? 'Gemm with beta != 1'
-              : undefined;
+            : undefined
+          : t.dims.length !== 2
+            ? `weight rank ${t.dims.length}, int4 needs a 2-D weight`
+            : t.size === 0
+              ? `weight '${w.value.name}' is zero-size [${t.dims.join(', ')}]; passed through untouched`
+              : node.opType === 'Gemm' && (attrOf(node, 'transA') !== 0 || attrOf(node, 'alpha') !== 1)
+                ? 'Gemm with transA=1 or alpha != 1'
+                : node.opType === 'Gemm' && biasOf(node)?.value !== undefined && attrOf(node, 'beta') !== 1
+                  ? 'Gemm with beta != 1'
+                  : undefined;
 }
 
 /**
@@ -69,7 +88,9 @@ export function int4ConvPlan(model: Model, opts: Int4Options): { opset: number; 
   const opset = conv4 ? 21 : 13;
   const why = opsetRefusal(model, opset);
   if (why === undefined) return { opset };
-  const what = conv4 ? 'int4 Conv weights need DequantizeLinear blocks (opset 21)' : 'int8 per-channel Conv weights need DequantizeLinear with an axis (opset 13)';
+  const what = conv4
+    ? 'int4 Conv weights need DequantizeLinear blocks (opset 21)'
+    : 'int8 per-channel Conv weights need DequantizeLinear with an axis (opset 13)';
   return { opset: 0, refusal: `${what}, and ${why}; convert the model to opset ${opset} first (onnx.version_converter)` };
 }
 
@@ -101,7 +122,13 @@ async function gramsFor(model: Model, opts: Int4Options): Promise<Map<string, In
  *   opset 21 (https://onnx.ai/onnx/operators/onnx__DequantizeLinear.html) and the node is unchanged.
  * @internal
  */
-export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitter, report: ReportBuilder, convRefusal?: string): Promise<void> {
+export async function quantizeInt4(
+  model: Model,
+  opts: Int4Options,
+  emit: Emitter,
+  report: ReportBuilder,
+  convRefusal?: string,
+): Promise<void> {
   const bs = opts.blockSize ?? 32;
   const symmetric = opts.symmetric ?? true;
   const format = opts.format ?? 'matmulnbits';
@@ -152,7 +179,14 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
       let qt: Tensor;
       let zt: Tensor | undefined;
       if (symmetric) {
-        qt = new Tensor('int4', t.dims, packBits(Array.from(qT, (v) => v - 8), 4));
+        qt = new Tensor(
+          'int4',
+          t.dims,
+          packBits(
+            Array.from(qT, (v) => v - 8),
+            4,
+          ),
+        );
       } else {
         qt = new Tensor('uint4', t.dims, packBits(qT, 4));
         const zpT = kAxis === 0 ? transposeU8(r.zeroPoints, N, nb) : r.zeroPoints;
@@ -167,7 +201,12 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
         dtypes: ['float32'],
       });
       out!.shape = t.dims;
-      return { value: out!, action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${method}`, bytesAfter: bytesOf(qt, st, zt), maxAbsError: r.maxAbsError };
+      return {
+        value: out!,
+        action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${method}`,
+        bytesAfter: bytesOf(qt, st, zt),
+        maxAbsError: r.maxAbsError,
+      };
     },
   );
 }
@@ -177,9 +216,21 @@ export async function quantizeInt4(model: Model, opts: Int4Options, emit: Emitte
  * part that is left. A DequantizeLinear (embeddings 'int8-dq') stays float32: float16 scales need opset 19.
  * @internal
  */
-export async function quantizeQ4f16(model: Model, opts: Q4f16Options, emit: Emitter, report: ReportBuilder, convRefusal?: string): Promise<void> {
+export async function quantizeQ4f16(
+  model: Model,
+  opts: Q4f16Options,
+  emit: Emitter,
+  report: ReportBuilder,
+  convRefusal?: string,
+): Promise<void> {
   const { keepIoTypes, blockList, ...int4 } = opts;
-  await quantizeInt4(model, { ...int4, mode: 'int4', format: 'matmulnbits', embeddings: opts.embeddings ?? 'int8' }, emit, report, convRefusal);
+  await quantizeInt4(
+    model,
+    { ...int4, mode: 'int4', format: 'matmulnbits', embeddings: opts.embeddings ?? 'int8' },
+    emit,
+    report,
+    convRefusal,
+  );
   const fp16: Fp16Options = {
     mode: 'fp16',
     ...(opts.exclude !== undefined && { exclude: opts.exclude }),
@@ -196,7 +247,8 @@ export async function quantizeQ4f16(model: Model, opts: Q4f16Options, emit: Emit
     const i = at.get(h.node) ?? at.get(h.node.replace(/_(MatMulNBits|GatherBlockQuantized)(_\d+)?$/, ''));
     if (i === undefined) {
       report.nodes.push(h);
-      for (let j = report.passedThrough.length - 1; j >= 0; j--) if (report.passedThrough[j]!.node === h.node) report.passedThrough.splice(j, 1);
+      for (let j = report.passedThrough.length - 1; j >= 0; j--)
+        if (report.passedThrough[j]!.node === h.node) report.passedThrough.splice(j, 1);
       continue;
     }
     const n = report.nodes[i]!;
@@ -327,7 +379,8 @@ function matMulNBits(
     }
     let a = slotOf(node, 'input')!;
     // AWQ: W·diag(s) is quantized, so the input is divided by s (one Mul; every consumer of this weight does it).
-    if (c.inputScale !== undefined) [a] = emit.node(node, 'Mul', [a, c.inputScale], { name: `${node.name || 'MatMul'}_awq_scale`, dtypes: ['float32'] });
+    if (c.inputScale !== undefined)
+      [a] = emit.node(node, 'Mul', [a, c.inputScale], { name: `${node.name || 'MatMul'}_awq_scale`, dtypes: ['float32'] });
     const [y] = emit.node(node, 'MatMulNBits', [a, ...c.ins], {
       domain: 'com.microsoft',
       name: `${node.name || 'MatMul'}_MatMulNBits`,
@@ -341,7 +394,13 @@ function matMulNBits(
     node.outputs[0]!.replaceAllUsesWith(out, { graphOutputs: true });
     g.remove(node);
     const how = `${method}${c.nb.note === undefined ? '' : ` (${c.nb.note})`}`;
-    report.done(node, `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${how}${first ? '' : ' (shared)'}`, first ? t!.byteLength : 0, first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints, c.nb.inputScale) : 0, c.nb.maxAbsError);
+    report.done(
+      node,
+      `MatMulNBits 4-bit block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${how}${first ? '' : ' (shared)'}`,
+      first ? t!.byteLength : 0,
+      first ? bytesOf(c.nb.B, c.nb.scales, c.nb.zeroPoints, c.nb.inputScale) : 0,
+      c.nb.maxAbsError,
+    );
   }
   const packed = new Map<Value, PackedWeight>();
   const tables = (opts.embeddings ?? 'float') === 'float' ? [] : embeddingTables(model);

@@ -52,7 +52,11 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
     let xq = dql.get(x);
     if (xq === undefined) {
       const at = x.producer() === undefined ? g.nodes[0]! : node;
-      xq = emit.node(at, 'DynamicQuantizeLinear', [x], { name: `${x.name}_DynamicQuantizeLinear`, outputs: 3, dtypes: ['uint8', 'float32', 'uint8'] });
+      xq = emit.node(at, 'DynamicQuantizeLinear', [x], {
+        name: `${x.name}_DynamicQuantizeLinear`,
+        outputs: 3,
+        dtypes: ['uint8', 'float32', 'uint8'],
+      });
       dql.set(x, xq);
     }
     const isConv = node.opType === 'Conv';
@@ -68,22 +72,43 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
     // BatchNorm/depthwise layers (PP-OCRv4 rec: 0/100 lines read with per-tensor, 100/100 per channel).
     const axis = isConv ? 0 : opts.perChannel === true ? 1 : undefined;
     const { mins, maxs } = channelRanges(data, dims, axis);
-    const params: QParams[] = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, isConv ? { ...wopts, symmetric: true } : wopts));
+    const params: QParams[] = Array.from(mins, (lo, c) =>
+      computeQParams(lo, maxs[c]!, qtype, isConv ? { ...wopts, symmetric: true } : wopts),
+    );
     const [qmin, qmax] = qRange(qtype, wopts);
     const qdata = qtype === 'int8' ? new Int8Array(data.length) : new Uint8Array(data.length);
     const maxErr = quantizeWith(data, dims, axis, params, qmin, qmax, qdata);
     const wq = new Tensor(qtype, dims, qdata as never);
     const per = axis !== undefined;
     const zps = isConv ? params.slice(0, 1) : params;
-    const zp = new Tensor(qtype, per && !isConv ? [params.length] : [], (qtype === 'int8' ? Int8Array.from(zps, (p) => p.zeroPoint) : Uint8Array.from(zps, (p) => p.zeroPoint)) as never);
+    const zp = new Tensor(
+      qtype,
+      per && !isConv ? [params.length] : [],
+      (qtype === 'int8' ? Int8Array.from(zps, (p) => p.zeroPoint) : Uint8Array.from(zps, (p) => p.zeroPoint)) as never,
+    );
     const scaleDims = !per ? [] : isConv ? [1, params.length, ...Array(dims.length - 2).fill(1)] : [params.length];
-    const ws = new Tensor('float32', scaleDims, Float32Array.from(params, (p) => p.scale));
+    const ws = new Tensor(
+      'float32',
+      scaleDims,
+      Float32Array.from(params, (p) => p.scale),
+    );
     const base = w.value.name;
     const ins = [xq[0]!, emit.init(`${base}_quantized`, wq), xq[2]!, emit.init(`${base}_zero_point`, zp)];
     const attrs = isConv ? Object.fromEntries([...node.attributes].filter(([k]) => k !== 'B')) : {};
-    const [acc] = emit.node(node, isConv ? 'ConvInteger' : 'MatMulInteger', ins, { name: `${node.name || node.opType}_${isConv ? 'ConvInteger' : 'MatMulInteger'}`, attrs, dtypes: ['int32'] });
-    const [accF] = emit.node(node, 'Cast', [acc!], { name: `${node.name || node.opType}_cast`, attrs: { to: attr.int(1) }, dtypes: ['float32'] });
-    const [scale] = emit.node(node, 'Mul', [xq[1]!, emit.init(`${base}_scale`, ws)], { name: `${node.name || node.opType}_scale`, dtypes: ['float32'] });
+    const [acc] = emit.node(node, isConv ? 'ConvInteger' : 'MatMulInteger', ins, {
+      name: `${node.name || node.opType}_${isConv ? 'ConvInteger' : 'MatMulInteger'}`,
+      attrs,
+      dtypes: ['int32'],
+    });
+    const [accF] = emit.node(node, 'Cast', [acc!], {
+      name: `${node.name || node.opType}_cast`,
+      attrs: { to: attr.int(1) },
+      dtypes: ['float32'],
+    });
+    const [scale] = emit.node(node, 'Mul', [xq[1]!, emit.init(`${base}_scale`, ws)], {
+      name: `${node.name || node.opType}_scale`,
+      dtypes: ['float32'],
+    });
     let [y] = emit.node(node, 'Mul', [accF!, scale!], { name: `${node.name || node.opType}_rescale`, dtypes: ['float32'] });
     const b = biasOf(node);
     if (b !== undefined) {
@@ -91,20 +116,45 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
       if (isConv) {
         const bt = b.tensor;
         if (bt !== undefined && b.value.isInitializer()) {
-          bias = emit.init(`${b.value.name}_nc11`, new Tensor('float32', [1, bt.size, ...Array((dims.length - 2)).fill(1)], toFloat32(bt)));
+          bias = emit.init(`${b.value.name}_nc11`, new Tensor('float32', [1, bt.size, ...Array(dims.length - 2).fill(1)], toFloat32(bt)));
         } else {
-          [bias] = emit.node(node, 'Reshape', [b.value, emit.init(`${node.name}_bias_shape`, new Tensor('int64', [dims.length], BigInt64Array.from([1n, -1n, ...Array(dims.length - 2).fill(1n)])))], { name: `${node.name}_bias_reshape` });
+          [bias] = emit.node(
+            node,
+            'Reshape',
+            [
+              b.value,
+              emit.init(
+                `${node.name}_bias_shape`,
+                new Tensor('int64', [dims.length], BigInt64Array.from([1n, -1n, ...Array(dims.length - 2).fill(1n)])),
+              ),
+            ],
+            { name: `${node.name}_bias_reshape` },
+          );
         }
       } else {
         const beta = attrOf(node, 'beta');
-        if (beta !== 1 && b.tensor !== undefined) bias = emit.init(`${b.value.name}_beta`, new Tensor('float32', b.tensor.dims, toFloat32(b.tensor).map((v) => v * beta)));
+        if (beta !== 1 && b.tensor !== undefined)
+          bias = emit.init(
+            `${b.value.name}_beta`,
+            new Tensor(
+              'float32',
+              b.tensor.dims,
+              toFloat32(b.tensor).map((v) => v * beta),
+            ),
+          );
       }
       [y] = emit.node(node, 'Add', [y!, bias!], { name: `${node.name || node.opType}_bias`, dtypes: ['float32'] });
     }
     y!.shape = node.outputs[0]!.shape;
     node.outputs[0]!.replaceAllUsesWith(y!, { graphOutputs: true });
     removeNode(g, node);
-    report.done(node, `${isConv ? 'ConvInteger' : 'MatMulInteger'} ${qtype} weight ${per ? 'per-channel' : 'per-tensor'}`, t!.byteLength, bytesOf(wq, zp, ws), maxErr);
+    report.done(
+      node,
+      `${isConv ? 'ConvInteger' : 'MatMulInteger'} ${qtype} weight ${per ? 'per-channel' : 'per-tensor'}`,
+      t!.byteLength,
+      bytesOf(wq, zp, ws),
+      maxErr,
+    );
   }
 }
 

@@ -49,14 +49,27 @@ function siteOf(x: Value, planned: ReadonlySet<Node>): { site: Site; direct: boo
   const relu = v.producer();
   const u = relu?.opType === 'Relu' && relu.domain === '' ? slotOf(relu, 'X') : undefined;
   const layer = u?.producer();
-  if (relu?.opType === 'Relu' && relu.domain === '' && u !== undefined && layer !== undefined && planned.has(layer) && u.uses().length === 1 && !u.isGraphOutput() && !v.isGraphOutput()) {
+  if (
+    relu?.opType === 'Relu' &&
+    relu.domain === '' &&
+    u !== undefined &&
+    layer !== undefined &&
+    planned.has(layer) &&
+    u.uses().length === 1 &&
+    !u.isGraphOutput() &&
+    !v.isGraphOutput()
+  ) {
     return { site: { at: u, range: v, relu, also }, direct };
   }
   return { site: { at: v, range: v, also }, direct };
 }
 
 /** Nodes that get QDQ, and where their activations are quantized. */
-function plan(model: Model, opts: Int8StaticOptions, report: ReportBuilder): { nodes: Node[]; sites: Map<Value, Site>; inputs: Map<Node, { site: Site; direct: boolean }> } {
+function plan(
+  model: Model,
+  opts: Int8StaticOptions,
+  report: ReportBuilder,
+): { nodes: Node[]; sites: Map<Value, Site>; inputs: Map<Node, { site: Site; direct: boolean }> } {
   const nodes: Node[] = [];
   for (const node of model.graph.nodes) {
     const w = weightOf(node);
@@ -96,7 +109,12 @@ function plan(model: Model, opts: Int8StaticOptions, report: ReportBuilder): { n
     const users = out.uses();
     const relu = users.length === 1 && users[0]!.node.opType === 'Relu' && users[0]!.node.domain === '' ? users[0]!.node : undefined;
     const r = relu?.outputs[0];
-    sites.set(out, relu !== undefined && r !== undefined && !r.isGraphOutput() ? { at: out, range: r, relu, also: new Set() } : { at: out, range: out, also: new Set() });
+    sites.set(
+      out,
+      relu !== undefined && r !== undefined && !r.isGraphOutput()
+        ? { at: out, range: r, relu, also: new Set() }
+        : { at: out, range: out, also: new Set() },
+    );
   }
   return { nodes, sites, inputs };
 }
@@ -106,7 +124,10 @@ function checkFeeds(model: Model, feeds: Feeds, batch: number): void {
   for (const v of inputs) {
     const t = feeds[v.name];
     if (t === undefined) {
-      throw new McError('E_OPTION', `calibration batch ${batch} has no tensor for model input '${v.name}' (it has ${Object.keys(feeds).join(', ') || 'nothing'}); feed every graph input by name`);
+      throw new McError(
+        'E_OPTION',
+        `calibration batch ${batch} has no tensor for model input '${v.name}' (it has ${Object.keys(feeds).join(', ') || 'nothing'}); feed every graph input by name`,
+      );
     }
     const shape = v.shape;
     const bad = shape !== undefined && (shape.length !== t.dims.length || shape.some((d, i) => typeof d === 'number' && d !== t.dims[i]));
@@ -124,7 +145,12 @@ function checkFeeds(model: Model, feeds: Feeds, batch: number): void {
  * their ranges (minmax, or a merged histogram reduced by percentile/entropy).
  * @internal
  */
-export async function calibrate(model: Model, tensors: readonly Value[], opts: Int8StaticOptions, report: ReportBuilder): Promise<Map<string, [number, number]>> {
+export async function calibrate(
+  model: Model,
+  tensors: readonly Value[],
+  opts: Int8StaticOptions,
+  report: ReportBuilder,
+): Promise<Map<string, [number, number]>> {
   const method = opts.method ?? 'minmax';
   const probe = model.clone();
   const names = tensors.map((t) => t.name);
@@ -167,7 +193,12 @@ export async function calibrate(model: Model, tensors: readonly Value[], opts: I
   }
   const ranges = new Map<string, [number, number]>();
   for (const n of names) {
-    const r = method === 'minmax' ? minmax.get(n)!.range() : method === 'percentile' ? percentileRange(hist.get(n)!, opts.percentile ?? 99.999) : entropyRange(hist.get(n)!, 128);
+    const r =
+      method === 'minmax'
+        ? minmax.get(n)!.range()
+        : method === 'percentile'
+          ? percentileRange(hist.get(n)!, opts.percentile ?? 99.999)
+          : entropyRange(hist.get(n)!, 128);
     ranges.set(n, r);
   }
   report.calibration = { method, batches, ranges: Object.fromEntries(ranges) };
@@ -214,7 +245,10 @@ export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, 
       return r;
     }
     const s = emit.init(`${v.name}_scale`, new Tensor('float32', [], new Float32Array([p.scale])));
-    const z = emit.init(`${v.name}_zero_point`, new Tensor(act, [], (act === 'int8' ? new Int8Array([p.zeroPoint]) : new Uint8Array([p.zeroPoint])) as never));
+    const z = emit.init(
+      `${v.name}_zero_point`,
+      new Tensor(act, [], (act === 'int8' ? new Int8Array([p.zeroPoint]) : new Uint8Array([p.zeroPoint])) as never),
+    );
     const producer = v.producer();
     const uses = [...v.uses()];
     const at = producer === undefined ? g.nodes[0]! : nextNode(g, producer);
@@ -253,10 +287,19 @@ export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, 
     let wr = wdone.get(w.value);
     const t = w.tensor!;
     if (wr === undefined) {
-      const r = dequantizedWeight(emit, node, w.value.name, t, perChannel ? w.outAxis : undefined, 'int8', { symmetric: true, reduceRange });
+      const r = dequantizedWeight(emit, node, w.value.name, t, perChannel ? w.outAxis : undefined, 'int8', {
+        symmetric: true,
+        reduceRange,
+      });
       wr = { value: r.value, scales: r.params.map((p) => p.scale), scale: r.scale };
       wdone.set(w.value, wr);
-      report.done(node, `QDQ int8 activations, int8 weight ${perChannel ? `per-channel (axis ${w.outAxis})` : 'per-tensor'} symmetric`, t.byteLength, r.bytesAfter, r.maxAbsError);
+      report.done(
+        node,
+        `QDQ int8 activations, int8 weight ${perChannel ? `per-channel (axis ${w.outAxis})` : 'per-tensor'} symmetric`,
+        t.byteLength,
+        r.bytesAfter,
+        r.maxAbsError,
+      );
     } else {
       report.done(node, 'QDQ int8 (shared weight)', 0, 0);
     }
@@ -272,8 +315,16 @@ export async function quantizeInt8Static(model: Model, opts: Int8StaticOptions, 
       // onnxruntime at load, and exactly the float32 product written out) instead of stored, so it costs one node
       // instead of 4 bytes a channel.
       // (x_scale = 1, a raw 0-255 input, shares the weight's scale tensor outright.)
-      const si = !per ? emit.init(`${b.value.name}_scale`, new Tensor('float32', [], new Float32Array([scales[0]!]))) : x.scale === 1 ? wr.scale : emit.node(node, 'Mul', [x.s, wr.scale], { name: `${b.value.name}_scale`, dtypes: ['float32'] })[0]!;
-      const [bd] = emit.node(node, 'DequantizeLinear', [qi, si], { name: `${b.value.name}_DequantizeLinear`, ...(per && { attrs: { axis: attr.int(0) } }), dtypes: ['float32'] });
+      const si = !per
+        ? emit.init(`${b.value.name}_scale`, new Tensor('float32', [], new Float32Array([scales[0]!])))
+        : x.scale === 1
+          ? wr.scale
+          : emit.node(node, 'Mul', [x.s, wr.scale], { name: `${b.value.name}_scale`, dtypes: ['float32'] })[0]!;
+      const [bd] = emit.node(node, 'DequantizeLinear', [qi, si], {
+        name: `${b.value.name}_DequantizeLinear`,
+        ...(per && { attrs: { axis: attr.int(0) } }),
+        dtypes: ['float32'],
+      });
       node.replaceInput(b.index, bd!);
     }
   }

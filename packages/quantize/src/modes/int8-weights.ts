@@ -10,7 +10,11 @@ import { rewriteWeights } from './weights.js';
  * Per-channel (or per-tensor) ranges of a weight, one pass over its data.
  * @internal
  */
-export function channelRanges(data: Float32Array, dims: readonly number[], axis: number | undefined): { mins: Float64Array; maxs: Float64Array } {
+export function channelRanges(
+  data: Float32Array,
+  dims: readonly number[],
+  axis: number | undefined,
+): { mins: Float64Array; maxs: Float64Array } {
   const channels = axis === undefined ? 1 : dims[axis]!;
   const inner = axis === undefined ? data.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const mins = new Float64Array(channels);
@@ -28,7 +32,15 @@ export function channelRanges(data: Float32Array, dims: readonly number[], axis:
  * Quantizes `data` with known per-channel params (int8 or uint8 storage).
  * @internal
  */
-export function quantizeWith(data: Float32Array, dims: readonly number[], axis: number | undefined, params: readonly QParams[], qmin: number, qmax: number, out: Int8Array | Uint8Array): number {
+export function quantizeWith(
+  data: Float32Array,
+  dims: readonly number[],
+  axis: number | undefined,
+  params: readonly QParams[],
+  qmin: number,
+  qmax: number,
+  out: Int8Array | Uint8Array,
+): number {
   const channels = params.length;
   const inner = axis === undefined ? data.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   let maxErr = 0;
@@ -56,7 +68,13 @@ export function dequantizedWeight(
   axis: number | undefined,
   qtype: 'int8' | 'uint8',
   opts: { symmetric: boolean; reduceRange?: boolean },
-): { value: ReturnType<Emitter['node']>[0]; scale: ReturnType<Emitter['init']>; bytesAfter: number; maxAbsError: number; params: QParams[] } {
+): {
+  value: ReturnType<Emitter['node']>[0];
+  scale: ReturnType<Emitter['init']>;
+  bytesAfter: number;
+  maxAbsError: number;
+  params: QParams[];
+} {
   const data = toFloat32(t);
   const { mins, maxs } = channelRanges(data, t.dims, axis);
   const params = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, opts));
@@ -77,7 +95,11 @@ export function dequantizedWeight(
     q = new Tensor(qtype, t.dims, out as never);
   }
   const perAxis = axis !== undefined;
-  const scale = new Tensor('float32', perAxis ? [params.length] : [], Float32Array.from(params, (p) => p.scale));
+  const scale = new Tensor(
+    'float32',
+    perAxis ? [params.length] : [],
+    Float32Array.from(params, (p) => p.scale),
+  );
   const zpData = qtype === 'int8' ? Int8Array.from(params, (p) => p.zeroPoint) : Uint8Array.from(params, (p) => p.zeroPoint);
   const zp = new Tensor(qtype, perAxis ? [params.length] : [], zpData as never);
   const qv = emit.init(`${name}_quantized`, q);
