@@ -9,11 +9,13 @@ import { namesOf, slimModel } from './slim.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
 import { planFp16 } from './modes/fp16-plan.js';
-import { int4ConvPlan, quantizeInt4, quantizeQ4f16 } from './modes/int4.js';
+import { int4ConvPlan, quantizeInt4 } from './modes/int4.js';
+import { quantizeQ4f16 } from './modes/q4f16.js';
 import { quantizeInt8Dynamic } from './modes/int8-dynamic.js';
 import { quantizeInt8Static } from './modes/int8-static.js';
 import { quantizeInt8Weights } from './modes/int8-weights.js';
-import { type QuantizeOptions, validateOptions } from './options.js';
+import type { QuantizeOptions } from './options.js';
+import { validateOptions } from './validate.js';
 import { type QuantizeReport, ReportBuilder } from './report.js';
 
 /**
