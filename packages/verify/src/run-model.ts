@@ -22,7 +22,7 @@ export interface RunModelOptions {
   file?: string;
   /**
    * An IR model whose weights exceed `above` bytes (default {@link SEGMENTED_ABOVE_BYTES}, 512 MiB) runs in segments of
-   * at most `bytes` weight bytes (default {@link SEGMENT_BYTES}, 128 MiB), one onnxruntime session at a time.
+   * at most `bytes` weight bytes (default {@link SEGMENT_BYTES}, 64 MiB), one onnxruntime session at a time.
    */
   segments?: { above?: number; bytes?: number };
 }
@@ -64,8 +64,14 @@ function segmentedSession(model: Model, opts: RunModelOptions): ModelSession {
       model,
       feeds,
       async (part, fs) => {
-        // No arena: a released segment's memory goes back to the allocator before the next segment loads.
-        const s = await openSession(part, { ...opts, sessionOptions: { enableCpuMemArena: false, ...opts.sessionOptions } });
+        // No arena: a released segment's memory goes back to the allocator before the next segment loads; no
+        // pre-packed copies of the weights (a check runs each segment on a few batches only).
+        const so = opts.sessionOptions;
+        const extra = so?.extra as { session?: Record<string, string> } | undefined;
+        const s = await openSession(part, {
+          ...opts,
+          sessionOptions: { enableCpuMemArena: false, ...so, extra: { ...extra, session: { disable_prepacking: '1', ...extra?.session } } },
+        });
         try {
           const out: Record<string, Tensor>[] = [];
           for (const f of fs) out.push(await s.run(f));

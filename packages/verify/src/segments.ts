@@ -7,7 +7,7 @@ import { type Feeds, McError, type Model, type Node, type Tensor, Value, inferSh
  */
 export const SEGMENTED_ABOVE_BYTES = 512 * 1024 * 1024;
 /** Largest weight bytes of one segment (unless a single node holds more). */
-export const SEGMENT_BYTES = 128 * 1024 * 1024;
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 /** A run of consecutive nodes (topological order) and the values that cross its borders. */
 export interface Segment {
