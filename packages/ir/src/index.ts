@@ -26,6 +26,7 @@ export { reshapeTarget, reshapeDims, transposePerm } from './ops/shape.js';
 export { broadcastShapes } from './ops/elementwise.js';
 export { convOutDim, spatialAttrs, samePads, resolvePads } from './ops/conv.js';
 export { matmulShape } from './ops/gemm.js';
+export { REDUCE_OPS } from './ops/reduce.js';
 export { inferShapes } from './shape-inference.js';
 export { modelStats, type ModelStats, type NodeStats, type StatsOptions } from './stats.js';
 export { normalizeWeights, normalizeWeightsPass, untieInput, constantTensor, type NormalizeWeightsResult } from './normalize-weights.js';

@@ -1,4 +1,4 @@
-import { McError, type Model, type Node, Tensor, attr, slotOf, attrOf } from '@mc/ir';
+import { McError, type Model, type Node, REDUCE_OPS, Tensor, attr, attrOf, slotOf } from '@mc/ir';
 import type { Emitter } from './emit.js';
 
 /**
@@ -31,19 +31,7 @@ const UPGRADES: Record<string, [version: number, Upgrade][]> = {
   Squeeze: [[13, axesToInput]],
   Unsqueeze: [[13, axesToInput]],
   ReduceSum: [[13, axesToInput]],
-  ...Object.fromEntries(
-    [
-      'ReduceMean',
-      'ReduceMax',
-      'ReduceMin',
-      'ReduceProd',
-      'ReduceL1',
-      'ReduceL2',
-      'ReduceLogSum',
-      'ReduceLogSumExp',
-      'ReduceSumSquare',
-    ].map((op) => [op, [[18, axesToInput]]]),
-  ),
+  ...Object.fromEntries(REDUCE_OPS.filter((op) => op !== 'ReduceSum').map((op) => [op, [[18, axesToInput]]])),
   Slice: [
     [
       10,

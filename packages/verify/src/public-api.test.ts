@@ -3,6 +3,8 @@ import { expect, test } from 'vitest';
 test('public surface of @mc/verify', async () => {
   expect(Object.keys(await import('./index.js')).sort()).toEqual([
     'GATE_THRESHOLDS',
+    'SEGMENTED_ABOVE_BYTES',
+    'SEGMENT_BYTES',
     'allclose',
     'assertFiniteWeights',
     'assertNumericallyClose',
@@ -13,8 +15,10 @@ test('public surface of @mc/verify', async () => {
     'createSession',
     'customDomainOps',
     'nonFiniteWeights',
+    'planSegments',
     'randomFeeds',
     'runModel',
+    'segmentModel',
     'syntheticFeeds',
   ]);
 });

@@ -29,7 +29,8 @@ function argShape(ctx: ShapeContext): (Shape | undefined)[] {
   return [out];
 }
 
-const reductions = [
+/** The ONNX Reduce* ops (axes an attribute before opset 18, ReduceSum before 13). */
+export const REDUCE_OPS: readonly string[] = [
   'ReduceMean',
   'ReduceSum',
   'ReduceMax',
@@ -44,7 +45,7 @@ const reductions = [
 
 /** Reductions over axes. */
 export const reduceOps: OpInfo[] = [
-  ...reductions.map((opType) =>
+  ...REDUCE_OPS.map((opType) =>
     defineOp({
       opType,
       inputs: ['data', 'axes?'],
