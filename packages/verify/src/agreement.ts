@@ -30,7 +30,7 @@ export interface AgreementOptions {
    * measure; NaN/Inf, shapes and exactness are always checked.
    */
   cosine?: boolean;
-  /** When both models run in segments (see {@link RunModelOptions.segments}); default: above 512 MiB of weights. */
+  /** When both models run in segments (see {@link RunModelOptions.segments}); default: above 256 MiB of weights. */
   segments?: RunModelOptions['segments'];
 }
 

@@ -21,7 +21,7 @@ export interface RunModelOptions {
   /** Where the model came from, for error messages. */
   file?: string;
   /**
-   * An IR model whose weights exceed `above` bytes (default {@link SEGMENTED_ABOVE_BYTES}, 512 MiB) runs in segments of
+   * An IR model whose weights exceed `above` bytes (default {@link SEGMENTED_ABOVE_BYTES}, 256 MiB) runs in segments of
    * at most `bytes` weight bytes (default {@link SEGMENT_BYTES}, 64 MiB), one onnxruntime session at a time.
    */
   segments?: { above?: number; bytes?: number };

@@ -5,7 +5,7 @@ import { type Feeds, McError, type Model, type Node, type Tensor, Value, inferSh
  * session holds its weights twice while it loads (the serialised model and onnxruntime's copy), and a model over
  * 2 GiB cannot be serialised into one protobuf buffer at all.
  */
-export const SEGMENTED_ABOVE_BYTES = 512 * 1024 * 1024;
+export const SEGMENTED_ABOVE_BYTES = 256 * 1024 * 1024;
 /** Largest weight bytes of one segment (unless a single node holds more). */
 export const SEGMENT_BYTES = 64 * 1024 * 1024;
 
