@@ -34,7 +34,8 @@ const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', 
 export { formatBytesSi, formatValue, linearTicks, logTicks } from './html-axes.js';
 
 /** Estimated width of a label in the report's sans-serif font (generous, so that boxes never clip). */
-const textWidth = (s: string, size: number): number => s.length * size * 0.62;
+// DejaVu Sans digits are 0.636 em wide, capitals up to 0.77 em; 0.7 em per character keeps short tags clear.
+const textWidth = (s: string, size: number): number => s.length * size * 0.7;
 
 /** One point of a scatter plot. `kind` picks its mark and legend entry; `tag` is the short label drawn beside it. */
 export interface ScatterPoint {
@@ -150,7 +151,8 @@ export function scatterSvg(points: ScatterPoint[], o: ScatterOptions): string {
   const tags: string[] = [];
   for (const p of order) {
     if (p.tag === undefined) continue;
-    const [x, y, w, h, r] = [sx(p.x), sy(p.y), textWidth(p.tag, 10.5), 11, p.kind === 'chosen' ? 10 : 7];
+    // h: the rendered box of 10.5 px text (ascent + descent ≈ 1.17 em), plus a pixel of air
+    const [x, y, w, h, r] = [sx(p.x), sy(p.y), textWidth(p.tag, 10.5) + 1, 14, p.kind === 'chosen' ? 10 : 7];
     const spots: Box[] = [
       { x0: x + r, y0: y - h / 2, x1: x + r + w, y1: y + h / 2 },
       { x0: x - r - w, y0: y - h / 2, x1: x - r, y1: y + h / 2 },
@@ -163,7 +165,7 @@ export function scatterSvg(points: ScatterPoint[], o: ScatterOptions): string {
     if (spot === undefined) continue;
     placed.push(spot);
     tags.push(
-      `<text class="tag" x="${spot.x0.toFixed(1)}" y="${(spot.y1 - 2).toFixed(1)}" font-size="10.5" fill="#333">${esc(p.tag)}</text>`,
+      `<text class="tag" x="${spot.x0.toFixed(1)}" y="${(spot.y1 - 3.5).toFixed(1)}" font-size="10.5" fill="#333">${esc(p.tag)}</text>`,
     );
   }
   const marks = pts.map(
