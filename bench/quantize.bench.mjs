@@ -256,8 +256,9 @@ console.log(JSON.stringify({ ms: performance.now() - t0, ...res }));`;
 const b = new ir.ModelBuilder({ opset: 17 });
 let x = b.input('x', 'float32', [1, 4096]);
 for (let i = 0; i < LAYERS; i++) {
-  // a residual block x + tanh(x)·W, W uniform with variance 1/4096 (hashed, so no structure int4 could exploit)
-  const w = b.initializer('w' + i, new ir.Tensor('float32', [4096, 4096], () => { const a = new Float32Array(4096 * 4096); for (let j = 0; j < a.length; j++) a[j] = ((Math.imul(j ^ Math.imul(i + 1, 0x9e3779b1), 0x85ebca6b) >>> 0) / 4294967296 - 0.5) * 0.054; return a; }));
+  // a residual block x + tanh(x)·W (W uniform in ±0.01, hashed: no structure int4 could exploit; small updates to the
+  // residual stream, as in a transformer block)
+  const w = b.initializer('w' + i, new ir.Tensor('float32', [4096, 4096], () => { const a = new Float32Array(4096 * 4096); for (let j = 0; j < a.length; j++) a[j] = ((Math.imul(j ^ Math.imul(i + 1, 0x9e3779b1), 0x85ebca6b) >>> 0) / 4294967296 - 0.5) * 0.02; return a; }));
   x = b.node('Add', [x, b.node('MatMul', [b.node('Tanh', [x]), w])]);
 }
 b.output(x, 'y');
