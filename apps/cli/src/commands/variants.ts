@@ -1,7 +1,8 @@
 import { writeFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadNamedFeeds } from '@mc/datasets';
-import { VARIANT_SETS, type VariantsReport, variants, writeVariants } from '@mc/pipeline';
+import { assertFiniteWeights } from '@mc/verify';
+import { VARIANT_FILES, VARIANT_SETS, type VariantsReport, variants, writeVariants } from '@mc/pipeline';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { defineCommand, needPositionals } from '../flags.js';
 import { loadModel } from '../formats.js';
@@ -64,7 +65,12 @@ export const variantsCommand = defineCommand({
   examples: ['mc variants gpt.onnx out/gpt', 'mc variants --set web --data-dir calib/ model.onnx site/models/m'],
   async run({ flags: f, positionals, io }) {
     const [input, outdir] = needPositionals(variantsCommand, positionals, ['in.onnx', 'outdir']);
+    if (Object.values(VARIANT_FILES).some((n) => resolve(outdir!, 'onnx', n) === resolve(input!)))
+      throw new UsageError(
+        `mc variants: ${input} would be overwritten by a variant; pick an <outdir> other than the input's parent folder`,
+      );
     const { model } = await loadModel(input!);
+    assertFiniteWeights(model, input);
     const names = model.graph.inputs.filter((v) => !model.graph.initializers.has(v.name)).map((v) => v.name);
     const dir = f['data-dir'];
     const n = f['calibration-size'];
