@@ -62,7 +62,6 @@ describe.skipIf(GPT !== '')(`variants of the bench's GPT${GPT}`, () => {
       expect(found).toContain('MatMulInteger');
       expect(found).toContain('DynamicQuantizeLinear');
       expect(lintModel(await loadOnnx(join(out, 'onnx', 'model_q4.onnx')), 'webgpu').ok).toBe(true);
-      console.log(JSON.stringify(result.report, null, 1));
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -78,6 +77,5 @@ describe.skipIf(OCR !== undefined)(`variants of PP-OCRv4 rec${OCR === undefined 
     });
     const result = await variants(model, { feeds, inputs: '3 rendered text lines' });
     expectSet(result.report);
-    console.log(JSON.stringify(result.report, null, 1));
   }, 900_000);
 });
