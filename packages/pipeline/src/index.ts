@@ -48,4 +48,13 @@ export {
   type VariantsReport,
   type VariantsResult,
 } from './variants.js';
-export { lintModel, suitedTargets, LINT_TARGETS, TARGET_RULES, type LintTarget, type LintFinding, type LintReport } from './lint.js';
+export {
+  lintModel,
+  suitedTargets,
+  reducedOpsConfig,
+  LINT_TARGETS,
+  TARGET_RULES,
+  type LintTarget,
+  type LintFinding,
+  type LintReport,
+} from './lint.js';

@@ -113,6 +113,29 @@ const RECIPES: Record<
   },
 };
 
+type Recipe = (typeof RECIPES)[keyof typeof RECIPES];
+
+/**
+ * The recipe of one dtype in one set: the 'web' set's q8 keeps float compute over int8 DequantizeLinear weights (the
+ * QDQ weight form WebGPU runs; int8-dynamic's ConvInteger/MatMulInteger/DynamicQuantizeLinear have no WebGPU kernels),
+ * and fp16 given real inputs keeps float32 every node whose activations leave float16's range on them.
+ */
+function recipeOf(dtype: keyof typeof RECIPES, set: VariantSet, feeds: readonly Feeds[] | undefined): Recipe {
+  if (dtype === 'q8' && set === 'web')
+    return {
+      technique: 'int8-weights',
+      options: () => ({ mode: 'int8-weights', perChannel: true }),
+      recipe: 'int8 weights per channel (DequantizeLinear), float compute: runs on WebGPU',
+    };
+  if (dtype === 'fp16' && feeds !== undefined)
+    return {
+      technique: 'fp16',
+      options: () => ({ mode: 'fp16', calibration: feeds }),
+      recipe: 'fp16 (overflow guard on the given inputs: out-of-range constants and activations stay float32)',
+    };
+  return RECIPES[dtype];
+}
+
 function withAccuracyLevel(model: Model, level: number): Model {
   const m = model.clone();
   for (const n of m.graph.nodes) {
@@ -221,7 +244,7 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
       });
       continue;
     }
-    const r = RECIPES[dtype];
+    const r = recipeOf(dtype, set, opts.feeds);
     let m: Model;
     try {
       m = (await quantize(model, r.options(model))).model;
@@ -257,7 +280,7 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
     }
     const fine = runs.filter((x) => x.cosine >= floor);
     const best = (fine.length > 0 ? fine : runs).reduce((a, b) => (b.node.latencyMs < a.node.latencyMs ? b : a));
-    q8Ms ??= (await runNode((await quantize(model, RECIPES.q8.options(model))).model, feeds)).latencyMs;
+    q8Ms ??= (await runNode((await quantize(model, recipeOf('q8', set, opts.feeds).options(model))).model, feeds)).latencyMs;
     const latencyMs = Object.fromEntries(runs.map((x) => [String(x.level), x.node.latencyMs]));
     const slower = best.node.latencyMs > q8Ms;
     report = {
