@@ -87,3 +87,21 @@ export async function runWeb(model: Model | Uint8Array, feeds: readonly Feeds[])
     await s.release();
   }
 }
+
+/**
+ * Latency of several models in onnxruntime-node on one feed, measured interleaved (round r times each model in turn)
+ * and the least median per model kept: on a shared machine a load spike then hits every model alike.
+ */
+export async function interleavedLatency(models: readonly (Model | Uint8Array)[], feed: Feeds, rounds = 5): Promise<number[]> {
+  const sessions = [];
+  try {
+    for (const m of models) sessions.push(await createSession(m, { sessionOptions: { intraOpNumThreads: 1 } }));
+    const best = models.map(() => Number.POSITIVE_INFINITY);
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, s] of sessions.entries()) best[i] = Math.min(best[i]!, await median(() => s.run(feed), 5, 150));
+    }
+    return best;
+  } finally {
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}

@@ -8,7 +8,7 @@ import { Tensor } from '@mc/ir';
 import { loadOnnx } from '@mc/io-onnx';
 import { lintModel, type VariantsReport, WEB_FLOOR, variants, writeVariants } from '@mc/pipeline';
 import { corpus } from '../../../bench/corpus.mjs';
-import { recInput, renderLines, rendererMissing, textLines } from '../../../bench/ocr-task.mjs';
+import { ctcAlphabet, recExactMatch, recInput, renderLines, rendererMissing, textLines } from '../../../bench/ocr-task.mjs';
 
 // The bench's trained byte-level GPT (bench/transformer.bench.mjs trains it once with Debian python3-torch).
 const script = new URL('../../../bench/gpt/train_gpt.py', import.meta.url).pathname;
@@ -69,7 +69,7 @@ describe.skipIf(GPT !== '')(`variants of the bench's GPT${GPT}`, () => {
 });
 
 describe.skipIf(OCR !== undefined)(`variants of PP-OCRv4 rec${OCR === undefined ? '' : ` (skipped: ${OCR})`}`, () => {
-  it('writes the transformers.js set on rendered lines: loads in node and web, floors met, smaller; q8 ConvInteger flagged for webgpu', async () => {
+  it('writes the transformers.js set on rendered lines: loads in node and web, floors met, smaller; each reads 40 lines within 2 of float32', async () => {
     const model = await loadOnnx(ocr.files.rec);
     const feeds = renderLines(textLines(3, 7)).map((line: { img: unknown }) => {
       const x = recInput(line.img);
@@ -77,5 +77,14 @@ describe.skipIf(OCR !== undefined)(`variants of PP-OCRv4 rec${OCR === undefined 
     });
     const result = await variants(model, { feeds, inputs: '3 rendered text lines' });
     expectSet(result.report);
+    // Task metric: every written variant reads 40 other rendered lines within 2 of float32's exact matches.
+    const alphabet = ctcAlphabet(ocr.files.keys);
+    const lines = renderLines(textLines(40, 11));
+    const ref = await recExactMatch(ocr.files.rec, lines, alphabet);
+    expect(ref.rate).toBeGreaterThanOrEqual(0.95);
+    for (const [file, bytes] of result.files) {
+      const got = await recExactMatch(bytes, lines, alphabet);
+      expect(got.exact, file).toBeGreaterThanOrEqual(ref.exact - 2);
+    }
   }, 900_000);
 });
