@@ -87,7 +87,8 @@ export const TARGET_RULES: Readonly<Record<LintTarget, readonly Rule[]>> = {
       float16: true,
       except: true,
       severity: 'warning',
-      reason: "onnxruntime-web's wasm execution provider has no float16 kernel for it: it computes in float32 behind Casts",
+      reason:
+        "onnxruntime-web's wasm backend is onnxruntime's CPU execution provider built for WebAssembly, with no float16 kernel for it: Casts to float32 are inserted around it",
       fix: 'ship the float32, q8 or q4 file for wasm; float16 saves download bytes only',
     },
   ],

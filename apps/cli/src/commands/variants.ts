@@ -14,7 +14,8 @@ const flags = {
   set: {
     type: 'string',
     choices: SETS,
-    description: 'which variants: transformersjs (all eight dtypes), web or mobile',
+    description:
+      'which variants: transformersjs (fp32, fp16, q8, int8, uint8, q4, q4f16; bnb4 is reported as not written), web (fp32, fp16, q8 as int8 DequantizeLinear weights, q4, q4f16) or mobile (fp32, fp16, int8, uint8, q4)',
     default: 'transformersjs',
   },
   'data-dir': {
