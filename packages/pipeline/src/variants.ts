@@ -281,7 +281,7 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
       });
       continue;
     }
-    if (dtype !== 'q4') {
+    if (dtype !== 'q4' || !m.graph.nodes.some((n) => n.opType === 'MatMulNBits')) {
       const node = await runNode(m, feeds);
       if (dtype === 'q8') q8Model = m;
       await check(dtype, r.recipe, r.technique, m, node);
