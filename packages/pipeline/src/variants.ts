@@ -186,6 +186,13 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
   if (feeds.length === 0)
     throw new McError('E_OPTION', 'variants: feeds is empty; pass at least one batch of inputs, or none for synthetic');
   const web = opts.web ?? true;
+  let weights = 0;
+  for (const v of model.graph.initializers.values()) weights += v.constValue?.byteLength ?? 0;
+  if (weights >= PROTOBUF_LIMIT)
+    throw new McError(
+      'E_UNSUPPORTED',
+      `variants: the model holds ${(weights / 2 ** 30).toFixed(2)} GiB of weights; variants checks every file in memory, which protobuf limits to 2 GiB: make each form with mc quantize (written with external data above 2 GiB) instead`,
+    );
   const base = writeOnnx(model);
   const files = new Map<string, Uint8Array>();
   const entries: VariantEntry[] = [];
