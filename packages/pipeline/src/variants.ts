@@ -197,7 +197,6 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
   const files = new Map<string, Uint8Array>();
   const entries: VariantEntry[] = [];
   const refNode = await runNode(base, feeds);
-  const refWeb = web ? await runWeb(base, feeds) : undefined;
   let report: VariantsReport['accuracyLevel'];
 
   const check = async (dtype: VariantDtype, recipe: string, technique: GateTechnique, m: Model, node: RuntimeRun, level?: number) => {
@@ -249,7 +248,6 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
   for (const dtype of VARIANT_SETS[set]) {
     if (dtype === 'fp32') {
       await check('fp32', '', 'convert', model, refNode);
-      if (refWeb !== undefined) entries[entries.length - 1]!.latencyWebMs = refWeb.latencyMs;
       continue;
     }
     if (dtype === 'bnb4') {
