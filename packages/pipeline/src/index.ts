@@ -33,3 +33,28 @@ export {
   type Untouched,
   type ChangeReport,
 } from './gate.js';
+export {
+  variants,
+  writeVariants,
+  VARIANT_DTYPES,
+  VARIANT_FILES,
+  VARIANT_SETS,
+  ACCURACY_LEVELS,
+  WEB_FLOOR,
+  type VariantDtype,
+  type VariantSet,
+  type VariantsOptions,
+  type VariantEntry,
+  type VariantsReport,
+  type VariantsResult,
+} from './variants.js';
+export {
+  lintModel,
+  suitedTargets,
+  reducedOpsConfig,
+  LINT_TARGETS,
+  TARGET_RULES,
+  type LintTarget,
+  type LintFinding,
+  type LintReport,
+} from './lint.js';

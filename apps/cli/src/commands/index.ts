@@ -9,6 +9,8 @@ import { evalCommand } from './eval.js';
 import { finetune } from './finetune.js';
 import { distill } from './distill.js';
 import { pruneCommand } from './prune.js';
+import { variantsCommand } from './variants.js';
+import { lintCommand } from './lint.js';
 
 /** Every subcommand, in the order `mc --help` lists them. Register a new one with one line here. */
 export const commands: readonly Command[] = [
@@ -22,4 +24,6 @@ export const commands: readonly Command[] = [
   finetune,
   distill,
   pruneCommand,
+  variantsCommand,
+  lintCommand,
 ];
