@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { McError, type Model } from '@mc/ir';
+import { McError, type Model, type ModelStats } from '@mc/ir';
 import { type ChangeReport, gate, GATE_DEFAULTS, gateFailure, type GateReport, nothingChanged, type NothingChanged } from '@mc/pipeline';
 import type { GateTechnique, RunModelOptions } from '@mc/verify';
 import { type DataFlagValues, loadDataFlags } from './data-flags.js';
@@ -106,4 +106,33 @@ export function gateJson(r: GateReport | undefined): unknown {
   return r === undefined
     ? { skipped: true }
     : { ok: r.ok, technique: r.technique, inputs: r.inputs, outputs: r.outputs, ...(r.accuracy && { accuracy: r.accuracy }) };
+}
+
+/**
+ * Prints a transforming command's `--json` result: the technique's report with its before/after model statistics
+ * reduced to params, bytes and MACs, the verification, and the nothing-changed note.
+ */
+export function printResultJson(
+  io: CliIO,
+  r: {
+    input: string;
+    output: string;
+    report: { before: ModelStats; after: ModelStats };
+    verify: GateReport | undefined;
+    unchanged: NothingChanged | undefined;
+    extra?: Record<string, unknown>;
+  },
+): void {
+  const { before, after, ...rest } = r.report;
+  const figures = (s: ModelStats) => ({ params: s.params, bytes: s.paramBytes, macs: s.macs });
+  const out = {
+    input: r.input,
+    output: r.output,
+    ...rest,
+    ...r.extra,
+    before: figures(before),
+    after: figures(after),
+    verify: gateJson(r.verify),
+  };
+  io.out(JSON.stringify({ ...out, ...(r.unchanged && { nothingChanged: r.unchanged }) }, null, 2));
 }

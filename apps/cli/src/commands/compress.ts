@@ -9,7 +9,7 @@ import { defined, defineCommand, type FlagValues, type MergeOptions, needPositio
 import { loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
-import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
+import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
 
 /** The flag table is typed against FactorizeOptions (one field per policy and common option; null = not a flag). */
@@ -136,23 +136,7 @@ export const compress = defineCommand({
     const unchanged = tuned === undefined ? warnNothingChanged(io, report) : undefined;
     await saveModel(storePruned(final).model, output!, input);
     if (f.json === true) {
-      const { before, after, ...rest } = report;
-      io.out(
-        JSON.stringify(
-          {
-            input,
-            output,
-            ...rest,
-            ...(tuned && { finetune: tuned }),
-            before: { params: before.params, bytes: before.paramBytes, macs: before.macs },
-            after: { params: after.params, bytes: after.paramBytes, macs: after.macs },
-            verify: gateJson(verify),
-            ...(unchanged && { nothingChanged: unchanged }),
-          },
-          null,
-          2,
-        ),
-      );
+      printResultJson(io, { input: input!, output: output!, report, verify, unchanged, ...(tuned && { extra: { finetune: tuned } }) });
       return;
     }
     const lines = [layerTable(report)];

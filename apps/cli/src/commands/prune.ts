@@ -15,7 +15,7 @@ import { UsageError } from '../exit-codes.js';
 import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
-import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
+import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
 import { runTraining, TRAIN_FLAGS } from './finetune.js';
 
@@ -187,22 +187,7 @@ export const pruneCommand = defineCommand({
     const unchanged = warnNothingChanged(io, report);
     await saveModel(model, output!, input);
     if (f.json === true) {
-      const { before, after, ...rest } = report;
-      io.out(
-        JSON.stringify(
-          {
-            input,
-            output,
-            ...rest,
-            before: { params: before.params, bytes: before.paramBytes, macs: before.macs },
-            after: { params: after.params, bytes: after.paramBytes, macs: after.macs },
-            verify: gateJson(verify),
-            ...(unchanged && { nothingChanged: unchanged }),
-          },
-          null,
-          2,
-        ),
-      );
+      printResultJson(io, { input: input!, output: output!, report, verify, unchanged });
       return;
     }
     const lines = reportLines(report);

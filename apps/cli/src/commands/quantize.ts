@@ -24,7 +24,7 @@ import { UsageError } from '../exit-codes.js';
 import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, outputFormat, saveModel } from '../formats.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
-import { gateJson, gateLines, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
+import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatBytes, formatTable } from '../table.js';
 
 const D = QUANTIZE_DEFAULTS;
@@ -289,22 +289,7 @@ export const quantizeCommand = defineCommand({
     const unchanged = warnNothingChanged(io, report);
     await saveModel(model, output!, input);
     if (f.json === true) {
-      const { before, after, ...rest } = report;
-      io.out(
-        JSON.stringify(
-          {
-            input,
-            output,
-            ...rest,
-            before: { params: before.params, bytes: before.paramBytes },
-            after: { params: after.params, bytes: after.paramBytes },
-            verify: gateJson(verify),
-            ...(unchanged && { nothingChanged: unchanged }),
-          },
-          null,
-          2,
-        ),
-      );
+      printResultJson(io, { input: input!, output: output!, report, verify, unchanged });
       return;
     }
     const lines = [nodeTable(report)];
