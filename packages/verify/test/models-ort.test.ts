@@ -5,15 +5,16 @@
  * fixtures/gen-param-counts.py).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readOnnx, writeOnnx } from '@mc/io-onnx';
 import type { Model } from '@mc/ir';
 import { describe, expect, test } from 'vitest';
 import { assertNumericallyClose, createSession, randomFeeds } from '../src/index.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const root = resolve(here, '../../../../shared/models/onnx');
+const root = sharedPath('models/onnx');
 const counts = JSON.parse(readFileSync(join(here, 'fixtures/param-counts.json'), 'utf8')) as Record<
   string,
   { params: number; initializers: number; nodes: number }
@@ -40,42 +41,45 @@ function paramCount(m: Model): number {
 
 const files = existsSync(root) ? walk(root).sort() : [];
 
-describe.skipIf(files.length === 0)('real ONNX models', () => {
-  test.each(files.map((f) => [relative(root, f), f]))('%s: byte-identical round trip, param count = python3-onnx', (rel, file) => {
-    const orig = new Uint8Array(readFileSync(file));
-    const m = readOnnx(orig, { file });
-    expect(Buffer.compare(writeOnnx(m), orig)).toBe(0);
-    const expected = counts[rel];
-    expect(expected, `no python3-onnx count for ${rel}: rerun fixtures/gen-param-counts.py`).toBeDefined();
-    expect(paramCount(m)).toBe(expected!.params);
-    expect(m.graph.initializers.size + m.graph.sparseInitializers.size).toBe(expected!.initializers);
-    expect(m.graph.nodes.length).toBe(expected!.nodes);
-  });
-
-  const runnable = files.filter((f) => !(relative(root, f) in ORT_CANNOT_LOAD));
-  test.each(runnable.map((f) => [relative(root, f), f]))(
-    '%s: outputs bit-identical in onnxruntime-node after the round trip',
-    async (_rel, file) => {
+describe.skipIf(files.length === 0)(
+  `real ONNX models${skipNote(files.length === 0 && (sharedAbsent('models/onnx') ?? 'no model found'))}`,
+  () => {
+    test.each(files.map((f) => [relative(root, f), f]))('%s: byte-identical round trip, param count = python3-onnx', (rel, file) => {
       const orig = new Uint8Array(readFileSync(file));
       const m = readOnnx(orig, { file });
-      const report = await assertNumericallyClose(orig, writeOnnx(m), {
-        feeds: randomFeeds(m, 7),
-        bitwise: true,
-        sessionOptions: { logSeverityLevel: 3 },
-      });
-      expect(Object.keys(report).length).toBeGreaterThan(0);
-    },
-  );
+      expect(Buffer.compare(writeOnnx(m), orig)).toBe(0);
+      const expected = counts[rel];
+      expect(expected, `no python3-onnx count for ${rel}: rerun fixtures/gen-param-counts.py`).toBeDefined();
+      expect(paramCount(m)).toBe(expected!.params);
+      expect(m.graph.initializers.size + m.graph.sparseInitializers.size).toBe(expected!.initializers);
+      expect(m.graph.nodes.length).toBe(expected!.nodes);
+    });
 
-  for (const rel of Object.keys(ORT_CANNOT_LOAD)) {
-    const f = join(root, rel);
-    test.skipIf(!existsSync(f))(
-      `${rel}: onnxruntime-node still refuses it (so the skip stays honest)${existsSync(f) ? '' : ' (skipped: the file is missing)'}`,
-      async () => {
-        await expect(createSession(new Uint8Array(readFileSync(f)), { sessionOptions: { logSeverityLevel: 3 } })).rejects.toMatchObject({
-          code: 'E_VERIFY',
+    const runnable = files.filter((f) => !(relative(root, f) in ORT_CANNOT_LOAD));
+    test.each(runnable.map((f) => [relative(root, f), f]))(
+      '%s: outputs bit-identical in onnxruntime-node after the round trip',
+      async (_rel, file) => {
+        const orig = new Uint8Array(readFileSync(file));
+        const m = readOnnx(orig, { file });
+        const report = await assertNumericallyClose(orig, writeOnnx(m), {
+          feeds: randomFeeds(m, 7),
+          bitwise: true,
+          sessionOptions: { logSeverityLevel: 3 },
         });
+        expect(Object.keys(report).length).toBeGreaterThan(0);
       },
     );
-  }
-});
+
+    for (const rel of Object.keys(ORT_CANNOT_LOAD)) {
+      const f = join(root, rel);
+      test.skipIf(!existsSync(f))(
+        `${rel}: onnxruntime-node still refuses it (so the skip stays honest)${existsSync(f) ? '' : ' (skipped: the file is missing)'}`,
+        async () => {
+          await expect(createSession(new Uint8Array(readFileSync(f)), { sessionOptions: { logSeverityLevel: 3 } })).rejects.toMatchObject({
+            code: 'E_VERIFY',
+          });
+        },
+      );
+    }
+  },
+);
