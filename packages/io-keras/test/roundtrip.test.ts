@@ -71,7 +71,6 @@ describe.skipIf(SKIP_SHARED !== false)(`round trips load back with standard laye
     await saveKeras(a.model, out);
     const script = `
 import h5py, json, sys
-import { sharedAbsent, skipNote } from '../../../test-support/shared.js';
 f = h5py.File(sys.argv[1], 'r')
 cfg = json.loads(f.attrs['model_config'])
 mw = f['model_weights']
