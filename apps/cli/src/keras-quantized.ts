@@ -19,7 +19,7 @@ export function refuseUnshrinkableKeras(format: ModelFormat, mode: string, perCh
   if (format === 'keras-h5' || format === 'keras-zip') {
     throw new McError(
       'E_UNSUPPORTED',
-      `mc quantize --mode ${mode} cannot make ${output} smaller: mc writes Keras ${path.extname(output)} files with standard ` +
+      `quantize --mode ${mode} cannot make ${output} smaller: mc writes Keras ${path.extname(output)} files with standard ` +
         'layers and float32 weights (it has no writer for Keras 3 int8 layers), so the quantized weights would be stored ' +
         `dequantized, as large as mc convert writes them; write ${onnx} (quantized weights, onnxruntime) or a TF.js ` +
         'model.json with --mode int8-weights (uint8 weights) instead',
@@ -29,7 +29,7 @@ export function refuseUnshrinkableKeras(format: ModelFormat, mode: string, perCh
   if (mode !== 'int8-weights') {
     throw new McError(
       'E_UNSUPPORTED',
-      `mc quantize --mode ${mode} cannot make the TF.js model ${output} smaller: TF.js weight specs hold float32 or uint8 ` +
+      `quantize --mode ${mode} cannot make the TF.js model ${output} smaller: TF.js weight specs hold float32 or uint8 ` +
         `codes with one scale per tensor, so ${mode} weights would be stored dequantized; use --mode int8-weights for ` +
         `model.json, or write ${onnx}`,
       ctx,
@@ -38,9 +38,9 @@ export function refuseUnshrinkableKeras(format: ModelFormat, mode: string, perCh
   if (perChannel === true) {
     throw new McError(
       'E_UNSUPPORTED',
-      `mc quantize --mode int8-weights --per-channel cannot make the TF.js model ${output} smaller: TF.js weight specs ` +
-        `hold one scale per tensor, so per-channel codes would be stored dequantized; drop --per-channel (TF.js output ` +
-        `is per tensor) or write ${onnx}`,
+      `quantize --mode int8-weights --per-channel cannot make the TF.js model ${output} smaller: TF.js weight specs ` +
+        `hold one scale per tensor, so per-channel codes would be stored dequantized; drop --per-channel (perChannel: false in a ` +
+        `recipe) or write ${onnx}`,
       ctx,
     );
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatBytes } from '../src/table.js';
@@ -45,5 +45,21 @@ describe.skipIf(why !== undefined)(`quantized Keras outputs shrink or are refuse
     const top1 = async (m: string) =>
       JSON.parse((await mc('eval', m, '--dataset', 'mnist', '--data-dir', mnist, '--limit', '1000', '--json')).out).top1 as number;
     expect(Math.abs((await top1(path.join(q, 'model.json'))) - (await top1(h5)))).toBeLessThanOrEqual(0.005);
+  });
+});
+
+describe.skipIf(why !== undefined)(`mc run with a quantize step into a Keras output${skipNote(why)}`, () => {
+  it.each([
+    ['out.h5', '{mode: int8-weights}', /float32 weights/],
+    ['model.json', '{mode: int8-weights}', /one scale per tensor.*perChannel: false in a recipe/],
+  ])('%s with %s: exit 4 before any work, nothing written', async (out, opts, reason) => {
+    const dir = tempDir();
+    const recipe = path.join(dir, 'r.yaml');
+    writeFileSync(recipe, `steps:\n  - quantize: ${opts}\n`);
+    const before = readdirSync(dir);
+    const r = await mc('run', recipe, h5, path.join(dir, out));
+    expect(r.code).toBe(4);
+    expect(r.err).toMatch(reason);
+    expect(readdirSync(dir)).toEqual(before);
   });
 });
