@@ -34,7 +34,7 @@ describe('without ../shared (MC_SHARED_DIR naming an empty folder)', () => {
     });
     const block = stdout.slice(stdout.indexOf('Skipped tests, once per file:'));
     const lines = block.split('\n').filter((l) => l.trim().startsWith('↓'));
-    expect(lines.map((l) => l.trim().split(':')[0].slice(2))).toEqual([...FILES].sort());
+    expect(lines.map((l) => l.trim().split(':')[0]!.slice(2)).sort()).toEqual([...FILES].sort());
     for (const l of lines) expect(l).toMatch(/: [1-9]\d* skipped: \$MC_SHARED_DIR\/\S+ is absent/);
     expect(block).not.toContain('no reason');
   });

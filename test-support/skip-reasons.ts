@@ -28,7 +28,7 @@ export function reasonsInTitle(title: string): string[] {
   return out;
 }
 
-/** One line per module with skipped tests: `↓ file: N skipped: reason; reason`. */
+/** One line per module with skipped tests, by path: `↓ file: N skipped: reason; reason`. */
 export function skipLines(modules: ReadonlyArray<TestModule>, root: string): string[] {
   const lines: string[] = [];
   for (const m of modules) {
@@ -45,7 +45,7 @@ export function skipLines(modules: ReadonlyArray<TestModule>, root: string): str
     const why = reasons.size > 0 ? [...reasons].join('; ') : 'no reason in the test titles';
     lines.push(`↓ ${path.relative(root, m.moduleId)}: ${n} skipped: ${why}`);
   }
-  return lines;
+  return lines.sort();
 }
 
 /** Prints {@link skipLines} after the run. */

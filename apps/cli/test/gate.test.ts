@@ -38,8 +38,9 @@ async function gateExit(
   }
 }
 
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
 describe.skipIf(!have)(
-  `fault injection: the technique result gets a NaN weight → the check every command runs exits 5, nothing written${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'))}`,
+  `fault injection: the technique result gets a NaN weight → the check every command runs exits 5, nothing written${SKIP_1}`,
   () => {
     const synthetic = { scale: 1 };
     const onData = { dataset: 'mnist', 'data-dir': mnistDir, scale: 1 };
@@ -110,108 +111,104 @@ describe.skipIf(!have)(
   },
 );
 
-describe.skipIf(!have)(
-  `really destroyed models exit 5 and leave the folder as it was${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'))}`,
-  () => {
-    it.each([
-      ['compress --rank 1', ['compress', '--rank', '1', ...data, '--scale', '1', '--calibration-size', '64'], /lowrank, mnist-test data/],
-      [
-        'quantize kmeans --bits 1',
-        ['quantize', '--mode', 'kmeans', '--bits', '1', ...data, '--scale', '1', '--calibration-size', '32'],
-        /top-1 accuracy on mnist-test fell \d+\.\d\d points .* more than --max-accuracy-drop 2/,
-      ],
-      ['prune --sparsity 0.98', ['prune', '--sparsity', '0.98', '--global', ...data, '--scale', '1'], /prune-magnitude/],
-    ])('%s (mnist-cntk, --dataset mnist)', async (_label, args, why) => {
-      const dir = tempDir();
-      const r = await mc(...(args as string[]), cntk, path.join(dir, 'out.onnx'));
-      expect(r.code).toBe(5);
-      expect(r.err).toMatch(/E_VERIFY.*verification failed/);
-      expect(r.err).toMatch(why as RegExp);
-      expect(readdirSync(dir)).toEqual([]);
-    });
+const SKIP_2 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`really destroyed models exit 5 and leave the folder as it was${SKIP_2}`, () => {
+  it.each([
+    ['compress --rank 1', ['compress', '--rank', '1', ...data, '--scale', '1', '--calibration-size', '64'], /lowrank, mnist-test data/],
+    [
+      'quantize kmeans --bits 1',
+      ['quantize', '--mode', 'kmeans', '--bits', '1', ...data, '--scale', '1', '--calibration-size', '32'],
+      /top-1 accuracy on mnist-test fell \d+\.\d\d points .* more than --max-accuracy-drop 2/,
+    ],
+    ['prune --sparsity 0.98', ['prune', '--sparsity', '0.98', '--global', ...data, '--scale', '1'], /prune-magnitude/],
+  ])('%s (mnist-cntk, --dataset mnist)', async (_label, args, why) => {
+    const dir = tempDir();
+    const r = await mc(...(args as string[]), cntk, path.join(dir, 'out.onnx'));
+    expect(r.code).toBe(5);
+    expect(r.err).toMatch(/E_VERIFY.*verification failed/);
+    expect(r.err).toMatch(why as RegExp);
+    expect(readdirSync(dir)).toEqual([]);
+  });
 
-    it('finetune with a learning rate that wrecks a trained model: exit 5, the checkpoint is removed', async () => {
-      const dir = tempDir();
-      const r = await mc(
-        'finetune',
-        mlp,
-        path.join(dir, 'out.onnx'),
-        ...data,
-        '--limit',
-        '256',
-        '--lr',
-        '3',
-        '--optimizer',
-        'sgd',
-        '--engine',
-        'ort',
-      );
-      expect(r.code).toBe(5);
-      expect(r.err).toMatch(/finetune, mnist-test data.*top-1 accuracy on mnist-test fell/);
-      expect(readdirSync(dir)).toEqual([]);
-    });
+  it('finetune with a learning rate that wrecks a trained model: exit 5, the checkpoint is removed', async () => {
+    const dir = tempDir();
+    const r = await mc(
+      'finetune',
+      mlp,
+      path.join(dir, 'out.onnx'),
+      ...data,
+      '--limit',
+      '256',
+      '--lr',
+      '3',
+      '--optimizer',
+      'sgd',
+      '--engine',
+      'ort',
+    );
+    expect(r.code).toBe(5);
+    expect(r.err).toMatch(/finetune, mnist-test data.*top-1 accuracy on mnist-test fell/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
 
-    it('distill with a learning rate that wrecks the student: exit 5, nothing left', async () => {
-      const dir = tempDir();
-      const r = await mc(
-        'distill',
-        '--teacher',
-        mlp,
-        '--student',
-        mlp,
-        path.join(dir, 'out.onnx'),
-        ...data,
-        '--limit',
-        '256',
-        '--unlabeled',
-        '--lr',
-        '3',
-        '--optimizer',
-        'sgd',
-        '--engine',
-        'ort',
-      );
-      expect(r.code).toBe(5);
-      expect(r.err).toMatch(/distill, mnist-test data/);
-      expect(readdirSync(dir)).toEqual([]);
-    });
+  it('distill with a learning rate that wrecks the student: exit 5, nothing left', async () => {
+    const dir = tempDir();
+    const r = await mc(
+      'distill',
+      '--teacher',
+      mlp,
+      '--student',
+      mlp,
+      path.join(dir, 'out.onnx'),
+      ...data,
+      '--limit',
+      '256',
+      '--unlabeled',
+      '--lr',
+      '3',
+      '--optimizer',
+      'sgd',
+      '--engine',
+      'ort',
+    );
+    expect(r.code).toBe(5);
+    expect(r.err).toMatch(/distill, mnist-test data/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
 
-    it('run: a lowrank rank-1 step fails its technique threshold on the data', async () => {
-      const dir = tempDir();
-      writeFileSync(path.join(dir, 'r.yaml'), 'steps:\n  - lowrank: {rank: 1}\n');
-      const r = await mc('run', path.join(dir, 'r.yaml'), cntk, path.join(dir, 'out.onnx'), ...data, '--scale', '1', '--limit', '256');
-      expect(r.code).toBe(5);
-      expect(r.err).toMatch(/step 1 \(lowrank\) failed verification.*cosine .* < 0\.5 \(lowrank thresholds, data\)/);
-      expect(readdirSync(dir)).toEqual(['r.yaml']);
-    });
+  it('run: a lowrank rank-1 step fails its technique threshold on the data', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'r.yaml'), 'steps:\n  - lowrank: {rank: 1}\n');
+    const r = await mc('run', path.join(dir, 'r.yaml'), cntk, path.join(dir, 'out.onnx'), ...data, '--scale', '1', '--limit', '256');
+    expect(r.code).toBe(5);
+    expect(r.err).toMatch(/step 1 \(lowrank\) failed verification.*cosine .* < 0\.5 \(lowrank thresholds, data\)/);
+    expect(readdirSync(dir)).toEqual(['r.yaml']);
+  });
 
-    it('--no-verify writes the same destroyed model and says it was not verified', async () => {
-      const dir = tempDir();
-      const out = path.join(dir, 'out.onnx');
-      const r = await mc('compress', '--rank', '1', '--no-verify', cntk, out);
-      expect(r.code).toBe(0);
-      expect(r.err).toMatch(/warning: --no-verify: .*out\.onnx is written without verification/);
-      expect(r.out).toMatch(/verify: skipped \(--no-verify\)/);
-      expect(existsSync(out)).toBe(true);
-    });
-  },
-);
+  it('--no-verify writes the same destroyed model and says it was not verified', async () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'out.onnx');
+    const r = await mc('compress', '--rank', '1', '--no-verify', cntk, out);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warning: --no-verify: .*out\.onnx is written without verification/);
+    expect(r.out).toMatch(/verify: skipped \(--no-verify\)/);
+    expect(existsSync(out)).toBe(true);
+  });
+});
 
 const resnet8 = path.join(shared, 'models/keras/mlperf-tiny/resnet8_cifar10.h5');
 const cifar = path.join(shared, 'data/cifar10');
-describe.skipIf(!existsSync(resnet8) || !existsSync(cifar))(
-  `a reference model at chance level on the data${skipNote(sharedAbsent('models/keras/mlperf-tiny/resnet8_cifar10.h5', 'data/cifar10'))}`,
-  () => {
-    it('ResNet8 fed 0-1 pixels (it was trained on 0-255) scores at chance: the check refuses instead of passing any candidate', async () => {
-      const out = path.join(tempDir(), 'c.onnx');
-      const r = await mc('quantize', '--mode', 'fp16', '--dataset', 'cifar10', '--data-dir', cifar, resnet8, out);
-      expect(r.code).toBe(5);
-      expect(r.err).toMatch(/the input model itself scores [\d.]+% on cifar10-test \(chance is 10\.0%\).*check --scale/);
-      expect(existsSync(out)).toBe(false);
-      // Fed as trained, the same check measures the drop.
-      const ok = await mc('quantize', '--mode', 'fp16', '--dataset', 'cifar10', '--data-dir', cifar, '--scale', '1', resnet8, out);
-      expect(ok.code, ok.err).toBe(0);
-      expect(ok.out).toMatch(/verify accuracy on cifar10-test \(1000 samples\): 8\d\.\d\d% ->/);
-    });
-  },
-);
+const SKIP_3 = skipNote(sharedAbsent('models/keras/mlperf-tiny/resnet8_cifar10.h5', 'data/cifar10'));
+describe.skipIf(!existsSync(resnet8) || !existsSync(cifar))(`a reference model at chance level on the data${SKIP_3}`, () => {
+  it('ResNet8 fed 0-1 pixels (it was trained on 0-255) scores at chance: the check refuses instead of passing any candidate', async () => {
+    const out = path.join(tempDir(), 'c.onnx');
+    const r = await mc('quantize', '--mode', 'fp16', '--dataset', 'cifar10', '--data-dir', cifar, resnet8, out);
+    expect(r.code).toBe(5);
+    expect(r.err).toMatch(/the input model itself scores [\d.]+% on cifar10-test \(chance is 10\.0%\).*check --scale/);
+    expect(existsSync(out)).toBe(false);
+    // Fed as trained, the same check measures the drop.
+    const ok = await mc('quantize', '--mode', 'fp16', '--dataset', 'cifar10', '--data-dir', cifar, '--scale', '1', resnet8, out);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/verify accuracy on cifar10-test \(1000 samples\): 8\d\.\d\d% ->/);
+  });
+});

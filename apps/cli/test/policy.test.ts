@@ -15,8 +15,9 @@ const qonnx = path.join(shared, 'models/onnx/custom-ops/qonnx_tiny_unet_ch_last.
 const have = existsSync(cntk) && existsSync(path.join(mnistDir, 'train-images-idx3-ubyte.gz'));
 const data = ['--dataset', 'mnist', '--data-dir', mnistDir];
 
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
 describe.skipIf(!have)(
-  `NaN/Inf weights: every transforming command refuses them at load (E_NUMERIC, exit 3); convert copies them with a warning${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'))}`,
+  `NaN/Inf weights: every transforming command refuses them at load (E_NUMERIC, exit 3); convert copies them with a warning${SKIP_1}`,
   () => {
     it.each([
       ['compress', (m: string, o: string) => ['compress', '--error', '0.3', m, o]],
@@ -95,69 +96,65 @@ describe('zero-size weights pass through every technique untouched', () => {
   });
 });
 
-describe.skipIf(!have)(
-  `nothing to act on: exit 0, one warning line on stderr, the reason per node in the report${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'))}`,
-  () => {
-    it('quantize with every layer excluded', async () => {
-      const r = await mc(
-        'quantize',
-        '--mode',
-        'int8-weights',
-        '--exclude',
-        'Conv,MatMul,Gemm',
-        '--scale',
-        '1',
-        '--json',
-        cntk,
-        path.join(tempDir(), 'q.onnx'),
-      );
-      expect(r.code).toBe(0);
-      expect(r.err).toMatch(
-        /^mc: warning: nothing changed: no node was quantized: Conv '[^']+' \(excluded by option\).*the output computes what the input does\n$/,
-      );
-      expect(JSON.parse(r.out).nothingChanged.nodes.length).toBeGreaterThanOrEqual(3);
-    });
-
-    it('compress where no factorisation saves parameters', async () => {
-      const r = await mc('compress', '--error', '0.01', '--scale', '1', cntk, path.join(tempDir(), 'c.onnx'));
-      expect(r.code).toBe(0);
-      expect(r.err).toMatch(/^mc: warning: nothing changed: no layer was factorised: /);
-    });
-
-    it('prune --channels on a model whose only group feeds a graph output', async () => {
-      const dir = tempDir();
-      const m = path.join(dir, 'zero.onnx');
-      await saveOnnx(zeroSizeModel(), m);
-      const r = await mc('prune', '--channels', '0.5', m, path.join(dir, 'p.onnx'));
-      expect(r.code).toBe(0);
-      expect(r.err).toMatch(/^mc: warning: nothing changed: nothing to prune: every channel group is left alone/);
-    });
-  },
-);
-
-describe.skipIf(!existsSync(qonnx))(
-  `custom-domain ops (qonnx Quant)${skipNote(sharedAbsent('models/onnx/custom-ops/qonnx_tiny_unet_ch_last.onnx'))}`,
-  () => {
-    it.each(['fp16', 'int8-weights'])(
-      'quantize --mode %s: exit 4 naming the op and --no-verify; with --no-verify the ops pass through',
-      async (mode) => {
-        const dir = tempDir();
-        const out = path.join(dir, 'q.onnx');
-        const r = await mc('quantize', '--mode', mode, qonnx, out);
-        expect(r.code).toBe(4);
-        expect(r.err).toMatch(
-          /verification needs onnxruntime to run op Quant \(domain qonnx\.custom_op\.general\).*pass --no-verify to write the unverified model/,
-        );
-        expect(readdirSync(dir)).toEqual([]);
-        const ok = await mc('quantize', '--mode', mode, '--no-verify', qonnx, out);
-        expect(ok.code).toBe(0);
-        const before = countOps(await loadOnnx(qonnx))['qonnx.custom_op.general::Quant'];
-        expect(before).toBeGreaterThan(0);
-        expect(countOps(await loadOnnx(out))['qonnx.custom_op.general::Quant']).toBe(before);
-      },
+const SKIP_2 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`nothing to act on: exit 0, one warning line on stderr, the reason per node in the report${SKIP_2}`, () => {
+  it('quantize with every layer excluded', async () => {
+    const r = await mc(
+      'quantize',
+      '--mode',
+      'int8-weights',
+      '--exclude',
+      'Conv,MatMul,Gemm',
+      '--scale',
+      '1',
+      '--json',
+      cntk,
+      path.join(tempDir(), 'q.onnx'),
     );
-  },
-);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(
+      /^mc: warning: nothing changed: no node was quantized: Conv '[^']+' \(excluded by option\).*the output computes what the input does\n$/,
+    );
+    expect(JSON.parse(r.out).nothingChanged.nodes.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('compress where no factorisation saves parameters', async () => {
+    const r = await mc('compress', '--error', '0.01', '--scale', '1', cntk, path.join(tempDir(), 'c.onnx'));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^mc: warning: nothing changed: no layer was factorised: /);
+  });
+
+  it('prune --channels on a model whose only group feeds a graph output', async () => {
+    const dir = tempDir();
+    const m = path.join(dir, 'zero.onnx');
+    await saveOnnx(zeroSizeModel(), m);
+    const r = await mc('prune', '--channels', '0.5', m, path.join(dir, 'p.onnx'));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^mc: warning: nothing changed: nothing to prune: every channel group is left alone/);
+  });
+});
+
+const SKIP_3 = skipNote(sharedAbsent('models/onnx/custom-ops/qonnx_tiny_unet_ch_last.onnx'));
+describe.skipIf(!existsSync(qonnx))(`custom-domain ops (qonnx Quant)${SKIP_3}`, () => {
+  it.each(['fp16', 'int8-weights'])(
+    'quantize --mode %s: exit 4 naming the op and --no-verify; with --no-verify the ops pass through',
+    async (mode) => {
+      const dir = tempDir();
+      const out = path.join(dir, 'q.onnx');
+      const r = await mc('quantize', '--mode', mode, qonnx, out);
+      expect(r.code).toBe(4);
+      expect(r.err).toMatch(
+        /verification needs onnxruntime to run op Quant \(domain qonnx\.custom_op\.general\).*pass --no-verify to write the unverified model/,
+      );
+      expect(readdirSync(dir)).toEqual([]);
+      const ok = await mc('quantize', '--mode', mode, '--no-verify', qonnx, out);
+      expect(ok.code).toBe(0);
+      const before = countOps(await loadOnnx(qonnx))['qonnx.custom_op.general::Quant'];
+      expect(before).toBeGreaterThan(0);
+      expect(countOps(await loadOnnx(out))['qonnx.custom_op.general::Quant']).toBe(before);
+    },
+  );
+});
 
 describe('temp files', () => {
   it('removeTempFiles deletes the temp files of guarded outputs of this process only', () => {
@@ -178,8 +175,11 @@ describe('temp files', () => {
   });
 
   const main = path.join(repoRoot, 'apps/cli/dist/main.js');
+  const SKIP_4 = skipNote(
+    existsSync(main) ? sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist') : 'apps/cli/dist/main.js is not built (pnpm build)',
+  );
   it.skipIf(!existsSync(main) || !have)(
-    `SIGTERM while a command runs (built CLI, mc optimize searching): exit 143, nothing left${skipNote(existsSync(main) ? sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist') : 'apps/cli/dist/main.js is not built (pnpm build)')}`,
+    `SIGTERM while a command runs (built CLI, mc optimize searching): exit 143, nothing left${SKIP_4}`,
     async () => {
       const dir = tempDir();
       const child = spawn(process.execPath, [main, 'optimize', ...data, '--search-samples', '2000', mlp, path.join(dir, 'o.onnx')], {

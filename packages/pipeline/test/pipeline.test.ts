@@ -50,39 +50,38 @@ describe('recipes', () => {
   });
 });
 
-describe.skipIf(!have)(
-  `pipeline on the MNIST ONNX model${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'))}`,
-  () => {
-    it('lowrank 0.1 → quantize int8-static, each step verified: top1 agreement ≥ 0.95', async () => {
-      const model = await loadOnnx(mnistModel);
-      const data = await loadMnist(mnistDir, { split: 'test', limit: 512 });
-      const r = await pipeline(
-        model,
-        [
-          { step: 'lowrank', options: { error: 0.1 }, check: { minTop1: 0.95 } },
-          { step: 'quantize', options: { mode: 'int8-static', calibrationSamples: 128 }, check: { minTop1: 0.95 } },
-        ],
-        { data, feed: { scale: 1 } },
-      );
-      expect(r.steps.map((s) => s.step)).toEqual(['lowrank', 'quantize']);
-      for (const s of r.steps) expect(s.check?.ok).toBe(true);
-      expect(countOps(r.model).QuantizeLinear).toBeGreaterThan(0);
-      expect(model.graph.nodes.some((n) => n.opType === 'QuantizeLinear')).toBe(false);
-    });
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`pipeline on the MNIST ONNX model${SKIP_1}`, () => {
+  it('lowrank 0.1 → quantize int8-static, each step verified: top1 agreement ≥ 0.95', async () => {
+    const model = await loadOnnx(mnistModel);
+    const data = await loadMnist(mnistDir, { split: 'test', limit: 512 });
+    const r = await pipeline(
+      model,
+      [
+        { step: 'lowrank', options: { error: 0.1 }, check: { minTop1: 0.95 } },
+        { step: 'quantize', options: { mode: 'int8-static', calibrationSamples: 128 }, check: { minTop1: 0.95 } },
+      ],
+      { data, feed: { scale: 1 } },
+    );
+    expect(r.steps.map((s) => s.step)).toEqual(['lowrank', 'quantize']);
+    for (const s of r.steps) expect(s.check?.ok).toBe(true);
+    expect(countOps(r.model).QuantizeLinear).toBeGreaterThan(0);
+    expect(model.graph.nodes.some((n) => n.opType === 'QuantizeLinear')).toBe(false);
+  });
 
-    it('a step that fails verification stops the pipeline and names the step', async () => {
-      const model = await loadOnnx(mnistModel);
-      await expect(
-        pipeline(model, [
-          { step: 'lowrank', options: { error: 0.1 } },
-          { step: 'lowrank', options: { rank: 1 }, check: { minTop1: 0.99 } },
-        ]),
-      ).rejects.toThrow(/step 2 \(lowrank\) failed verification/);
-    });
-  },
-);
+  it('a step that fails verification stops the pipeline and names the step', async () => {
+    const model = await loadOnnx(mnistModel);
+    await expect(
+      pipeline(model, [
+        { step: 'lowrank', options: { error: 0.1 } },
+        { step: 'lowrank', options: { rank: 1 }, check: { minTop1: 0.99 } },
+      ]),
+    ).rejects.toThrow(/step 2 \(lowrank\) failed verification/);
+  });
+});
 
-describe.skipIf(!have)(`optimize${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'))}`, () => {
+const SKIP_2 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`optimize${SKIP_2}`, () => {
   it('a finishing step runs on the low-rank candidate once: MACs of "lowrank + kmeans" equal the low-rank model\'s', async () => {
     const model = await loadOnnx(mnistModel);
     const search = await loadMnist(mnistDir, { split: 'train', limit: 300 });

@@ -50,47 +50,45 @@ const ir8 = (m: Model): Model => {
 
 const FORMS: readonly Partial<MagnitudeOptions>[] = [{}, { storage: 'sparse' }, { storage: 'packed' }, { storage: 'packed', codebook: 4 }];
 
-describe.skipIf(!hasOnnx)(
-  `pruned files pass onnx.checker (Debian python3-onnx) and load in onnxruntime-node and -web${skipNote(!hasOnnx && 'Debian python3-onnx is not installed')}`,
-  () => {
-    const cases: [string, () => Promise<Model>][] = [
-      ['LeNet-300-100-shaped MLP', async () => ir8(mlp())],
-      ['small CNN', async () => ir8(smallConv())],
-    ];
-    if (existsSync(cntk)) cases.push(['MNIST CNN (mnist-cntk-opset8.onnx, IR 3)', () => loadOnnx(cntk)]);
-    it.each(cases)(
-      '%s at sparsity 0.9, every storage form',
-      async (_name, make) => {
-        const model = await make();
-        const feeds = randomFeeds(model, 7);
-        const ref = await runModel((await pruneStored(model, { mode: 'magnitude', sparsity: 0.9, storage: 'dense' })).model, feeds);
-        const want = Object.values(ref)[0]!.data as Float32Array;
-        for (const form of FORMS) {
-          const { model: out, report } = await pruneStored(model, { mode: 'magnitude', sparsity: 0.9, ...form });
-          expect(report.weights.length).toBeGreaterThan(0);
-          expect(check(out), JSON.stringify(form)).toBeUndefined();
-          for (const w of report.weights) if (w.storage === 'sparse') expect(w.indexType).toBe('int64');
-          const node = Object.values(await runModel(out, feeds))[0]!.data as Float32Array;
-          const web = await runWeb(out, feeds);
-          const tol = form.codebook === undefined ? 1e-4 : Infinity;
-          for (let i = 0; i < want.length; i++) {
-            expect(Math.abs(node[i]! - web[i]!)).toBeLessThan(1e-4);
-            expect(Math.abs(node[i]! - want[i]!)).toBeLessThan(tol * Math.max(1, Math.abs(want[i]!)));
-          }
+const SKIP_1 = skipNote(!hasOnnx && 'Debian python3-onnx is not installed');
+describe.skipIf(!hasOnnx)(`pruned files pass onnx.checker (Debian python3-onnx) and load in onnxruntime-node and -web${SKIP_1}`, () => {
+  const cases: [string, () => Promise<Model>][] = [
+    ['LeNet-300-100-shaped MLP', async () => ir8(mlp())],
+    ['small CNN', async () => ir8(smallConv())],
+  ];
+  if (existsSync(cntk)) cases.push(['MNIST CNN (mnist-cntk-opset8.onnx, IR 3)', () => loadOnnx(cntk)]);
+  it.each(cases)(
+    '%s at sparsity 0.9, every storage form',
+    async (_name, make) => {
+      const model = await make();
+      const feeds = randomFeeds(model, 7);
+      const ref = await runModel((await pruneStored(model, { mode: 'magnitude', sparsity: 0.9, storage: 'dense' })).model, feeds);
+      const want = Object.values(ref)[0]!.data as Float32Array;
+      for (const form of FORMS) {
+        const { model: out, report } = await pruneStored(model, { mode: 'magnitude', sparsity: 0.9, ...form });
+        expect(report.weights.length).toBeGreaterThan(0);
+        expect(check(out), JSON.stringify(form)).toBeUndefined();
+        for (const w of report.weights) if (w.storage === 'sparse') expect(w.indexType).toBe('int64');
+        const node = Object.values(await runModel(out, feeds))[0]!.data as Float32Array;
+        const web = await runWeb(out, feeds);
+        const tol = form.codebook === undefined ? 1e-4 : Infinity;
+        for (let i = 0; i < want.length; i++) {
+          expect(Math.abs(node[i]! - web[i]!)).toBeLessThan(1e-4);
+          expect(Math.abs(node[i]! - want[i]!)).toBeLessThan(tol * Math.max(1, Math.abs(want[i]!)));
         }
-      },
-      120_000,
-    );
+      }
+    },
+    120_000,
+  );
 
-    it("sparseIndices: 'smallest' (int16/int32, opt-in) is what the checker rejects: 'indices must have INT64 type'", async () => {
-      const { model: out, report } = await pruneStored(ir8(mlp()), {
-        mode: 'magnitude',
-        sparsity: 0.9,
-        storage: 'sparse',
-        sparseIndices: 'smallest',
-      });
-      expect(report.weights.some((w) => w.indexType === 'int16')).toBe(true);
-      expect(check(out)).toMatch(/INT64/);
+  it("sparseIndices: 'smallest' (int16/int32, opt-in) is what the checker rejects: 'indices must have INT64 type'", async () => {
+    const { model: out, report } = await pruneStored(ir8(mlp()), {
+      mode: 'magnitude',
+      sparsity: 0.9,
+      storage: 'sparse',
+      sparseIndices: 'smallest',
     });
-  },
-);
+    expect(report.weights.some((w) => w.indexType === 'int16')).toBe(true);
+    expect(check(out)).toMatch(/INT64/);
+  });
+});

@@ -42,52 +42,50 @@ const python = '/usr/bin/python3';
 const hasPythonOnnx = existsSync(python) && spawnSync(python, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
 const mnist = sharedPath('models/onnx/image_classifier32.onnx');
 
-describe.skipIf(!hasPythonOnnx || !existsSync(mnist))(
-  `external data interop with python3-onnx${skipNote(hasPythonOnnx ? sharedAbsent('models/onnx/image_classifier32.onnx') : 'Debian python3-onnx is not installed')}`,
-  () => {
-    test('a model python3-onnx saved with external data loads lazily and runs bit-identically; ours passes onnx.checker', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'mc-verify-pyext-'));
-      const theirs = join(dir, 'theirs.onnx');
-      const py = spawnSync(
-        python,
+const SKIP_1 = skipNote(hasPythonOnnx ? sharedAbsent('models/onnx/image_classifier32.onnx') : 'Debian python3-onnx is not installed');
+describe.skipIf(!hasPythonOnnx || !existsSync(mnist))(`external data interop with python3-onnx${SKIP_1}`, () => {
+  test('a model python3-onnx saved with external data loads lazily and runs bit-identically; ours passes onnx.checker', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-verify-pyext-'));
+    const theirs = join(dir, 'theirs.onnx');
+    const py = spawnSync(
+      python,
+      [
+        '-c',
         [
-          '-c',
-          [
-            'import onnx, sys',
-            'm = onnx.load(sys.argv[1])',
-            "onnx.save_model(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_file=True, location='theirs.bin', size_threshold=0)",
-          ].join('\n'),
-          mnist,
-          theirs,
-        ],
-        { encoding: 'utf8' },
-      );
-      expect(py.status, py.stderr).toBe(0);
-      const m = await loadOnnx(theirs);
-      const lazy = [...m.graph.initializers.values()].filter((v) => v.constValue!.isLazy);
-      expect(lazy.length).toBeGreaterThan(0);
-      const feeds = randomFeeds(m, 5);
-      await assertNumericallyClose(new Uint8Array(readFileSync(mnist)), writeOnnx(m), { feeds, bitwise: true });
+          'import onnx, sys',
+          'm = onnx.load(sys.argv[1])',
+          "onnx.save_model(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_file=True, location='theirs.bin', size_threshold=0)",
+        ].join('\n'),
+        mnist,
+        theirs,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(py.status, py.stderr).toBe(0);
+    const m = await loadOnnx(theirs);
+    const lazy = [...m.graph.initializers.values()].filter((v) => v.constValue!.isLazy);
+    expect(lazy.length).toBeGreaterThan(0);
+    const feeds = randomFeeds(m, 5);
+    await assertNumericallyClose(new Uint8Array(readFileSync(mnist)), writeOnnx(m), { feeds, bitwise: true });
 
-      const ours = join(dir, 'ours.onnx');
-      await saveOnnx(m, ours, { externalData: { threshold: 0 } });
-      const check = spawnSync(
-        python,
+    const ours = join(dir, 'ours.onnx');
+    await saveOnnx(m, ours, { externalData: { threshold: 0 } });
+    const check = spawnSync(
+      python,
+      [
+        '-c',
         [
-          '-c',
-          [
-            'import onnx, sys',
-            'onnx.checker.check_model(sys.argv[1])',
-            'm = onnx.load(sys.argv[1])',
-            'print(sum(len(t.raw_data) for t in m.graph.initializer))',
-          ].join('\n'),
-          ours,
-        ],
-        { encoding: 'utf8' },
-      );
-      expect(check.status, check.stderr).toBe(0);
-      expect(Number(check.stdout.trim())).toBeGreaterThan(0);
-      await assertNumericallyClose(new Uint8Array(readFileSync(mnist)), ours, { feeds, bitwise: true });
-    });
-  },
-);
+          'import onnx, sys',
+          'onnx.checker.check_model(sys.argv[1])',
+          'm = onnx.load(sys.argv[1])',
+          'print(sum(len(t.raw_data) for t in m.graph.initializer))',
+        ].join('\n'),
+        ours,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(check.status, check.stderr).toBe(0);
+    expect(Number(check.stdout.trim())).toBeGreaterThan(0);
+    await assertNumericallyClose(new Uint8Array(readFileSync(mnist)), ours, { feeds, bitwise: true });
+  });
+});

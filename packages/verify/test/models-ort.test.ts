@@ -41,45 +41,43 @@ function paramCount(m: Model): number {
 
 const files = existsSync(root) ? walk(root).sort() : [];
 
-describe.skipIf(files.length === 0)(
-  `real ONNX models${skipNote(files.length === 0 && (sharedAbsent('models/onnx') ?? 'no model found'))}`,
-  () => {
-    test.each(files.map((f) => [relative(root, f), f]))('%s: byte-identical round trip, param count = python3-onnx', (rel, file) => {
+const SKIP_1 = skipNote(files.length === 0 && (sharedAbsent('models/onnx') ?? 'no model found'));
+describe.skipIf(files.length === 0)(`real ONNX models${SKIP_1}`, () => {
+  test.each(files.map((f) => [relative(root, f), f]))('%s: byte-identical round trip, param count = python3-onnx', (rel, file) => {
+    const orig = new Uint8Array(readFileSync(file));
+    const m = readOnnx(orig, { file });
+    expect(Buffer.compare(writeOnnx(m), orig)).toBe(0);
+    const expected = counts[rel];
+    expect(expected, `no python3-onnx count for ${rel}: rerun fixtures/gen-param-counts.py`).toBeDefined();
+    expect(paramCount(m)).toBe(expected!.params);
+    expect(m.graph.initializers.size + m.graph.sparseInitializers.size).toBe(expected!.initializers);
+    expect(m.graph.nodes.length).toBe(expected!.nodes);
+  });
+
+  const runnable = files.filter((f) => !(relative(root, f) in ORT_CANNOT_LOAD));
+  test.each(runnable.map((f) => [relative(root, f), f]))(
+    '%s: outputs bit-identical in onnxruntime-node after the round trip',
+    async (_rel, file) => {
       const orig = new Uint8Array(readFileSync(file));
       const m = readOnnx(orig, { file });
-      expect(Buffer.compare(writeOnnx(m), orig)).toBe(0);
-      const expected = counts[rel];
-      expect(expected, `no python3-onnx count for ${rel}: rerun fixtures/gen-param-counts.py`).toBeDefined();
-      expect(paramCount(m)).toBe(expected!.params);
-      expect(m.graph.initializers.size + m.graph.sparseInitializers.size).toBe(expected!.initializers);
-      expect(m.graph.nodes.length).toBe(expected!.nodes);
-    });
+      const report = await assertNumericallyClose(orig, writeOnnx(m), {
+        feeds: randomFeeds(m, 7),
+        bitwise: true,
+        sessionOptions: { logSeverityLevel: 3 },
+      });
+      expect(Object.keys(report).length).toBeGreaterThan(0);
+    },
+  );
 
-    const runnable = files.filter((f) => !(relative(root, f) in ORT_CANNOT_LOAD));
-    test.each(runnable.map((f) => [relative(root, f), f]))(
-      '%s: outputs bit-identical in onnxruntime-node after the round trip',
-      async (_rel, file) => {
-        const orig = new Uint8Array(readFileSync(file));
-        const m = readOnnx(orig, { file });
-        const report = await assertNumericallyClose(orig, writeOnnx(m), {
-          feeds: randomFeeds(m, 7),
-          bitwise: true,
-          sessionOptions: { logSeverityLevel: 3 },
+  for (const rel of Object.keys(ORT_CANNOT_LOAD)) {
+    const f = join(root, rel);
+    test.skipIf(!existsSync(f))(
+      `${rel}: onnxruntime-node still refuses it (so the skip stays honest)${existsSync(f) ? '' : ' (skipped: the file is missing)'}`,
+      async () => {
+        await expect(createSession(new Uint8Array(readFileSync(f)), { sessionOptions: { logSeverityLevel: 3 } })).rejects.toMatchObject({
+          code: 'E_VERIFY',
         });
-        expect(Object.keys(report).length).toBeGreaterThan(0);
       },
     );
-
-    for (const rel of Object.keys(ORT_CANNOT_LOAD)) {
-      const f = join(root, rel);
-      test.skipIf(!existsSync(f))(
-        `${rel}: onnxruntime-node still refuses it (so the skip stays honest)${existsSync(f) ? '' : ' (skipped: the file is missing)'}`,
-        async () => {
-          await expect(createSession(new Uint8Array(readFileSync(f)), { sessionOptions: { logSeverityLevel: 3 } })).rejects.toMatchObject({
-            code: 'E_VERIFY',
-          });
-        },
-      );
-    }
-  },
-);
+  }
+});
