@@ -6,9 +6,11 @@ export default defineConfig({
   resolve: { conditions: ['@mc/source'] },
   ssr: { resolve: { conditions: ['@mc/source'] } },
   test: {
-    include: ['examples/*/*.test.ts', 'packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: ['examples/*/*.test.ts', 'test-support/*.test.ts', 'packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One line per file with skipped tests, saying why (test-support/skip-reasons.ts).
+    reporters: ['default', './test-support/skip-reasons.ts'],
   },
 });

@@ -12,10 +12,11 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
 import { startServer, testImages } from './serve.mjs';
+import { SHARED_DIR } from '../../test-support/shared.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
-const shared = path.resolve(repo, '../shared');
+const shared = SHARED_DIR;
 const chromiumPath = '/usr/bin/chromium';
 const haveChromium = existsSync(chromiumPath);
 const keras = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');

@@ -74,7 +74,7 @@ export function outputFormat(file: string): ModelFormat {
 
 interface KerasIo {
   loadKeras(file: string): Promise<Model | { model: Model }>;
-  saveKeras(model: Model, file: string, opts: { format: 'h5' | 'keras' | 'tfjs' }): Promise<unknown>;
+  saveKeras(model: Model, file: string, opts: { format: 'h5' | 'keras' | 'tfjs' }): Promise<{ files: string[] }>;
 }
 
 async function kerasIo(): Promise<KerasIo> {
@@ -124,7 +124,7 @@ export async function loadModel(file: string): Promise<LoadedModel> {
   }
 }
 
-/** Writes a model in the format its file name says, atomically (the writers use temp file + rename). */
+/** Writes a model in the format its file name says, atomically (the writers use temp file + rename); the bytes written (a TF.js model.json with its shards). */
 export async function saveModel(model: Model, file: string, inputFile?: string): Promise<number> {
   const format = outputFormat(file);
   if (inputFile !== undefined && path.resolve(inputFile) === path.resolve(file)) {
@@ -140,7 +140,13 @@ export async function saveModel(model: Model, file: string, inputFile?: string):
       await saveOnnx(model, file);
     } else {
       const io = await kerasIo();
-      await io.saveKeras(model, file, { format: format === 'keras-h5' ? 'h5' : format === 'keras-zip' ? 'keras' : 'tfjs' });
+      const { files } = await io.saveKeras(model, file, {
+        format: format === 'keras-h5' ? 'h5' : format === 'keras-zip' ? 'keras' : 'tfjs',
+      });
+      // A TF.js model.json comes with its weight shard: the bytes written are both files'.
+      let bytes = 0;
+      for (const f of files) bytes += (await stat(f)).size;
+      return bytes;
     }
   } finally {
     release();

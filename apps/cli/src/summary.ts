@@ -35,9 +35,31 @@ export async function figuresOf(model: Model, file: string): Promise<ModelFigure
       // figures only: an unreadable reference was reported when the model was read
     }
   }
+  // A TF.js model.json names its weight shards; the model's bytes are theirs too.
+  if (file.toLowerCase().endsWith('.json')) {
+    for (const p of tfjsShards(bytes, file)) {
+      total += (await stat(p)).size;
+      external = true;
+    }
+  }
   const s = modelStats(model);
   const gzipBytes = external || total > GZIP_MAX_BYTES ? Number.NaN : gzipSync(bytes, { level: 9 }).length;
   return { params: s.params, bytes: total, gzipBytes, macs: s.macs, nodes: s.nodeCount };
+}
+
+/** The weight shard files a TF.js model.json names (none for other JSON). */
+function tfjsShards(json: Uint8Array, file: string): string[] {
+  let manifest: unknown;
+  try {
+    manifest = (JSON.parse(new TextDecoder().decode(json)) as { weightsManifest?: unknown }).weightsManifest;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(manifest)) return [];
+  const dir = path.dirname(path.resolve(file));
+  return manifest
+    .flatMap((g) => (Array.isArray(g?.paths) ? (g.paths as unknown[]).filter((p) => typeof p === 'string') : []))
+    .map((p) => path.join(dir, p as string));
 }
 
 /** Compression rate a/a* and space saving (a − a*)/a* (a, a* = parameters before/after), as the survey defines them. */

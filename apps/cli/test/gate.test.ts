@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { exitCodeFor } from '../src/exit-codes.js';
 import { verifyBeforeWrite, verifyWritten } from '../src/verify-gate.js';
 import { poisoned, quietIO } from './gate-helpers.js';
-import { mc, repoRoot, shared, tempDir } from './helpers.js';
+import { mc, repoRoot, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 
 const cntk = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const mlp = path.join(repoRoot, 'examples/models/mnist-mlp.onnx');
@@ -38,8 +38,9 @@ async function gateExit(
   }
 }
 
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
 describe.skipIf(!have)(
-  'fault injection: the technique result gets a NaN weight → the check every command runs exits 5, nothing written',
+  `fault injection: the technique result gets a NaN weight → the check every command runs exits 5, nothing written${SKIP_1}`,
   () => {
     const synthetic = { scale: 1 };
     const onData = { dataset: 'mnist', 'data-dir': mnistDir, scale: 1 };
@@ -110,7 +111,8 @@ describe.skipIf(!have)(
   },
 );
 
-describe.skipIf(!have)('really destroyed models exit 5 and leave the folder as it was', () => {
+const SKIP_2 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`really destroyed models exit 5 and leave the folder as it was${SKIP_2}`, () => {
   it.each([
     ['compress --rank 1', ['compress', '--rank', '1', ...data, '--scale', '1', '--calibration-size', '64'], /lowrank, mnist-test data/],
     [
@@ -196,7 +198,8 @@ describe.skipIf(!have)('really destroyed models exit 5 and leave the folder as i
 
 const resnet8 = path.join(shared, 'models/keras/mlperf-tiny/resnet8_cifar10.h5');
 const cifar = path.join(shared, 'data/cifar10');
-describe.skipIf(!existsSync(resnet8) || !existsSync(cifar))('a reference model at chance level on the data', () => {
+const SKIP_3 = skipNote(sharedAbsent('models/keras/mlperf-tiny/resnet8_cifar10.h5', 'data/cifar10'));
+describe.skipIf(!existsSync(resnet8) || !existsSync(cifar))(`a reference model at chance level on the data${SKIP_3}`, () => {
   it('ResNet8 fed 0-1 pixels (it was trained on 0-255) scores at chance: the check refuses instead of passing any candidate', async () => {
     const out = path.join(tempDir(), 'c.onnx');
     const r = await mc('quantize', '--mode', 'fp16', '--dataset', 'cifar10', '--data-dir', cifar, resnet8, out);

@@ -3,10 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/cli.js';
+import { SHARED_DIR } from '../../../test-support/shared.js';
+export { sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
 /** Repository root and the shared data beside it. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const shared = path.resolve(repoRoot, '../shared');
+export const shared = SHARED_DIR;
 
 /** Runs the CLI in-process and captures its output. */
 export async function mc(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

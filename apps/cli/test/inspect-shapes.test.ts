@@ -9,7 +9,7 @@ import { inferShapes, Tensor } from '@mc/ir';
 import { prune } from '@mc/prune';
 import { createSession } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
-import { mc, repoRoot, shared, tempDir } from './helpers.js';
+import { mc, repoRoot, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 
 const PY = '/usr/bin/python3';
 const script = fileURLToPath(new URL('./fixtures/tiny_gpt.py', import.meta.url));
@@ -123,18 +123,21 @@ describe.skipIf(why !== undefined)(
 );
 
 const cnn = path.join(shared, 'models/onnx/image_classifier32.onnx');
-describe.skipIf(!existsSync(cnn))('CNN with a dynamic batch (image_classifier32.onnx, batch_size)', () => {
-  it('MACs scale with --input-shape; no shape assumes batch_size=1; nothing uncounted', async () => {
-    const one = await json(cnn);
-    expect(one.assumed).toEqual([{ input: 'modelInput', axis: 0, symbol: 'batch_size', size: 1, kind: 'batch' }]);
-    expect(one.uncounted).toEqual([]);
-    expect(one.macs).toBeGreaterThan(500_000);
-    const four = await json('--input-shape', 'modelInput=4x3x32x32', cnn);
-    expect(four.macs).toBe(4 * one.macs);
-    expect(four.dims).toEqual({ batch_size: 4 });
-    expect((await mc('inspect', '--input-shape', 'modelInput=4x3x64x64', cnn)).err).toMatch(/size 32 on axis 2/);
-  });
-});
+describe.skipIf(!existsSync(cnn))(
+  `CNN with a dynamic batch (image_classifier32.onnx, batch_size)${skipNote(sharedAbsent('models/onnx/image_classifier32.onnx'))}`,
+  () => {
+    it('MACs scale with --input-shape; no shape assumes batch_size=1; nothing uncounted', async () => {
+      const one = await json(cnn);
+      expect(one.assumed).toEqual([{ input: 'modelInput', axis: 0, symbol: 'batch_size', size: 1, kind: 'batch' }]);
+      expect(one.uncounted).toEqual([]);
+      expect(one.macs).toBeGreaterThan(500_000);
+      const four = await json('--input-shape', 'modelInput=4x3x32x32', cnn);
+      expect(four.macs).toBe(4 * one.macs);
+      expect(four.dims).toEqual({ batch_size: 4 });
+      expect((await mc('inspect', '--input-shape', 'modelInput=4x3x64x64', cnn)).err).toMatch(/size 32 on axis 2/);
+    });
+  },
+);
 
 const mlp = path.join(repoRoot, 'examples/models/mnist-mlp.onnx');
 describe.skipIf(!existsSync(mlp))('MACs after prune --sparsity 0.9', () => {

@@ -1,14 +1,14 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mc, shared, tempDir } from './helpers.js';
+import { mc, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 
 const model = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const data = path.join(shared, 'data/mnist');
 const have = existsSync(model) && existsSync(data);
 const common = ['--dataset', 'mnist', '--data-dir', data, '--scale', '1', '--search-samples', '500', '--limit', '500'];
 
-describe.skipIf(!have)('mc optimize', () => {
+describe.skipIf(!have)(`mc optimize${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'))}`, () => {
   it('finds a smaller model within the accuracy bound (search data and, before writing, the test split), writes it and an HTML report with plots', async () => {
     const dir = tempDir();
     const out = path.join(dir, 'small.onnx');

@@ -6,7 +6,7 @@ import { countOps } from '@mc/ir/testing';
 import { describe, expect, it } from 'vitest';
 import { guardOutput, removeTempFiles } from '../src/temp-files.js';
 import { poisonedFile, zeroSizeModel } from './gate-helpers.js';
-import { mc, repoRoot, shared, tempDir } from './helpers.js';
+import { mc, repoRoot, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 
 const cntk = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const mlp = path.join(repoRoot, 'examples/models/mnist-mlp.onnx');
@@ -15,8 +15,9 @@ const qonnx = path.join(shared, 'models/onnx/custom-ops/qonnx_tiny_unet_ch_last.
 const have = existsSync(cntk) && existsSync(path.join(mnistDir, 'train-images-idx3-ubyte.gz'));
 const data = ['--dataset', 'mnist', '--data-dir', mnistDir];
 
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
 describe.skipIf(!have)(
-  'NaN/Inf weights: every transforming command refuses them at load (E_NUMERIC, exit 3); convert copies them with a warning',
+  `NaN/Inf weights: every transforming command refuses them at load (E_NUMERIC, exit 3); convert copies them with a warning${SKIP_1}`,
   () => {
     it.each([
       ['compress', (m: string, o: string) => ['compress', '--error', '0.3', m, o]],
@@ -95,7 +96,8 @@ describe('zero-size weights pass through every technique untouched', () => {
   });
 });
 
-describe.skipIf(!have)('nothing to act on: exit 0, one warning line on stderr, the reason per node in the report', () => {
+const SKIP_2 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`nothing to act on: exit 0, one warning line on stderr, the reason per node in the report${SKIP_2}`, () => {
   it('quantize with every layer excluded', async () => {
     const r = await mc(
       'quantize',
@@ -132,7 +134,8 @@ describe.skipIf(!have)('nothing to act on: exit 0, one warning line on stderr, t
   });
 });
 
-describe.skipIf(!existsSync(qonnx))('custom-domain ops (qonnx Quant)', () => {
+const SKIP_3 = skipNote(sharedAbsent('models/onnx/custom-ops/qonnx_tiny_unet_ch_last.onnx'));
+describe.skipIf(!existsSync(qonnx))(`custom-domain ops (qonnx Quant)${SKIP_3}`, () => {
   it.each(['fp16', 'int8-weights'])(
     'quantize --mode %s: exit 4 naming the op and --no-verify; with --no-verify the ops pass through',
     async (mode) => {
@@ -172,8 +175,11 @@ describe('temp files', () => {
   });
 
   const main = path.join(repoRoot, 'apps/cli/dist/main.js');
+  const SKIP_4 = skipNote(
+    existsSync(main) ? sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist') : 'apps/cli/dist/main.js is not built (pnpm build)',
+  );
   it.skipIf(!existsSync(main) || !have)(
-    'SIGTERM while a command runs (built CLI, mc optimize searching): exit 143, nothing left',
+    `SIGTERM while a command runs (built CLI, mc optimize searching): exit 143, nothing left${SKIP_4}`,
     async () => {
       const dir = tempDir();
       const child = spawn(process.execPath, [main, 'optimize', ...data, '--search-samples', '2000', mlp, path.join(dir, 'o.onnx')], {

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mc, shared, tempDir } from './helpers.js';
+import { mc, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 
 const mnist = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 
-describe.skipIf(!existsSync(mnist))('mc prune', () => {
+describe.skipIf(!existsSync(mnist))(`mc prune${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx'))}`, () => {
   it('--sparsity 0.9 --global --scale 1: table of weights, the file shrinks, verified on synthetic inputs before writing', async () => {
     const out = path.join(tempDir(), 'sparse.onnx');
     const before = readFileSync(mnist);

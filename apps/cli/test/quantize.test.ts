@@ -3,13 +3,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOnnx } from '@mc/io-onnx';
 import { countOps } from '@mc/ir/testing';
-import { mc, shared, tempDir } from './helpers.js';
+import { mc, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 import { randomGpt } from '../../../packages/verify/test/third-party.js';
 
 const model = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const mnist = path.join(shared, 'data/mnist');
 
-describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize (mnist-cntk, MNIST calibration)', () => {
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!existsSync(model) || !existsSync(mnist))(`mc quantize (mnist-cntk, MNIST calibration)${SKIP_1}`, () => {
   it('--mode int8-static --method entropy: verified against the float model, QDQ written', async () => {
     const out = path.join(tempDir(), 'q.onnx');
     const r = await mc(
@@ -125,7 +126,8 @@ describe.skipIf(randomGpt().why !== undefined)(
   },
 );
 
-describe.skipIf(!existsSync(model) || !existsSync(mnist))('mc quantize --mode fp16 with calibration', () => {
+const SKIP_2 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!existsSync(model) || !existsSync(mnist))(`mc quantize --mode fp16 with calibration${SKIP_2}`, () => {
   it('--dataset feeds the float16 range guard and --max-output-error; without data the bound is a usage error', async () => {
     const out = path.join(tempDir(), 'h.onnx');
     const r = await mc(

@@ -1,7 +1,7 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mc, shared, tempDir } from './helpers.js';
+import { mc, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 
 // The Keras "simple MNIST convnet" (2 Conv + Dense, 34,826 parameters), converted to ONNX at test time.
 const keras = path.join(shared, 'models/keras/moonflower/mnist_convnet.h5');
@@ -15,7 +15,8 @@ async function top1(file: string): Promise<number> {
   return Number(/top-1 ([\d.]+)%/.exec(r.out)![1]);
 }
 
-describe.skipIf(!have)('mc run composes prune with low rank, fine-tuning and quantize (Keras MNIST convnet)', () => {
+const SKIP_1 = skipNote(sharedAbsent('models/keras/moonflower/mnist_convnet.h5', 'data/mnist'));
+describe.skipIf(!have)(`mc run composes prune with low rank, fine-tuning and quantize (Keras MNIST convnet)${SKIP_1}`, () => {
   it.each([
     [
       'prune → lowrank → finetune → quantize',

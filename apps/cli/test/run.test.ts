@@ -1,13 +1,13 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mc, shared, tempDir } from './helpers.js';
+import { mc, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 
 const mnist = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const mnistDir = path.join(shared, 'data/mnist');
 const have = existsSync(mnist) && existsSync(mnistDir);
 
-describe.skipIf(!have)('mc run <recipe>', () => {
+describe.skipIf(!have)(`mc run <recipe>${skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'))}`, () => {
   it('runs lowrank → quantize with verification and prints a before/after table', async () => {
     const dir = tempDir();
     const recipe = path.join(dir, 'r.yaml');

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { mlp } from '@mc/distill';
 import { saveOnnx } from '@mc/io-onnx';
 import { describe, expect, it } from 'vitest';
-import { mc, shared, tempDir } from './helpers.js';
+import { mc, shared, sharedAbsent, skipNote, tempDir } from './helpers.js';
 
 const mnist = path.join(shared, 'data/mnist');
 const have = existsSync(path.join(mnist, 'train-images-idx3-ubyte.gz'));
 
-describe.skipIf(!have)('mc eval / finetune / distill (skipped when ../shared/data/mnist is absent)', () => {
+describe.skipIf(!have)(`mc eval / finetune / distill${skipNote(sharedAbsent('data/mnist'))}`, () => {
   it('finetune trains, checkpoints and evaluates; distill --unlabeled; eval --json; bad data dir is E_IO (exit 3)', async () => {
     const dir = tempDir();
     const student = path.join(dir, 'student.onnx');

@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { McError } from '@mc/ir';
 import { describe, expect, it } from 'vitest';
 import { ArrayDataset, evaluate, layoutForInput, loadCifar10, loadDataset, loadMnist, loadNpy, readNpy } from '../src/index.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
-const shared = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
+const shared = sharedPath('data/');
 const mnistDir = join(shared, 'mnist');
 const cifarDir = join(shared, 'cifar10');
 const haveMnist = existsSync(join(mnistDir, 't10k-images-idx3-ubyte.gz'));
@@ -35,7 +35,7 @@ function npyBytes(descr: string, shape: number[], data: ArrayBufferView): Uint8A
   return out;
 }
 
-describe.skipIf(!haveMnist)('MNIST IDX (skipped when ../shared/data/mnist is absent)', () => {
+describe.skipIf(!haveMnist)(`MNIST IDX${skipNote(sharedAbsent('data/mnist'))}`, () => {
   it('reads the test split: 10000 samples [1,28,28], labels 0..9, first label 7', async () => {
     const ds = await loadMnist(mnistDir, { split: 'test' });
     expect(ds.size).toBe(10000);
@@ -58,7 +58,7 @@ describe.skipIf(!haveMnist)('MNIST IDX (skipped when ../shared/data/mnist is abs
   });
 });
 
-describe.skipIf(!haveCifar)('CIFAR-10 binary (skipped when ../shared/data/cifar10 is absent)', () => {
+describe.skipIf(!haveCifar)(`CIFAR-10 binary${skipNote(sharedAbsent('data/cifar10'))}`, () => {
   it('reads the record layout: label byte then R, G, B planes', async () => {
     const ds = await loadCifar10(cifarDir, { split: 'test' });
     expect(ds.size).toBe(1000);

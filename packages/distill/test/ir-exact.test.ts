@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { loadOnnx } from '@mc/io-onnx';
 import { Tensor, type Model } from '@mc/ir';
 import { randomFeeds, randomTensor } from '@mc/ir/testing';
@@ -7,6 +6,7 @@ import { createSession } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { finetune, predict } from '../src/index.js';
 import { branchyModel, cnnModel, randomData } from './fixtures.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
 async function maxDiff(model: Model, dims: number[], seed: number): Promise<number> {
   const x = randomTensor('float32', dims, seed).data as Float32Array;
@@ -45,9 +45,9 @@ describe('IR → tfjs → IR is exact against onnxruntime-node', () => {
   }
 });
 
-const realDir = fileURLToPath(new URL('../../../../shared/models/onnx/', import.meta.url));
+const realDir = sharedPath('models/onnx/');
 describe.skipIf(!existsSync(realDir))(
-  'real models from ../shared/models/onnx run identically in tfjs and ORT (skipped when absent)',
+  `real models from ../shared/models/onnx run identically in tfjs and ORT${skipNote(sharedAbsent('models/onnx'))}`,
   () => {
     for (const f of [
       'hls4ml_conv1d_small_keras.onnx',

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadMnist } from '@mc/datasets';
 import { attr, ModelBuilder, Tensor, toFloat32, type Model } from '@mc/ir';
@@ -15,8 +14,9 @@ import { OrtRunner } from '../src/ort/session.js';
 import { ortTrainables } from '../src/ort/train-ort.js';
 import { distill, finetune, lenet, mlp } from '../src/index.js';
 import { branchyModel, cnnModel, randomData } from './fixtures.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
-const mnistDir = fileURLToPath(new URL('../../../../shared/data/mnist/', import.meta.url));
+const mnistDir = sharedPath('data/mnist/');
 const haveMnist = existsSync(`${mnistDir}/train-images-idx3-ubyte.gz`);
 const w = (dims: number[], seed: number, scale = 0.4) => randomTensor('float32', dims, seed, scale);
 const f32 = (v: number[]) => new Tensor('float32', [v.length], Float32Array.from(v));
@@ -246,7 +246,7 @@ describe('onnxruntime training engine: generated gradients', () => {
   });
 });
 
-describe.skipIf(!haveMnist)('onnxruntime training engine on MNIST', () => {
+describe.skipIf(!haveMnist)(`onnxruntime training engine on MNIST${skipNote(sharedAbsent('data/mnist'))}`, () => {
   it("gives the wasm engine's step losses (MLP with dropout, LeNet CNN) and distils", async () => {
     const train = (await loadMnist(mnistDir, { split: 'train' })).subset(Array.from({ length: 192 }, (_, i) => i));
     for (const make of [() => mlp([784, 48, 10], { seed: 1, dropout: 0.2 }), () => lenet({ seed: 1 })]) {

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { ArrayDataset, evaluate, loadMnist } from '@mc/datasets';
 import { ModelBuilder, Tensor, toFloat32 } from '@mc/ir';
@@ -10,8 +9,9 @@ import { initTraining } from '../src/backend.js';
 import { distillLoss, softTargetLoss } from '../src/losses.js';
 import { distill, finetune, mlp } from '../src/index.js';
 import { cnnModel, randomData } from './fixtures.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
-const mnistDir = fileURLToPath(new URL('../../../../shared/data/mnist/', import.meta.url));
+const mnistDir = sharedPath('data/mnist/');
 const haveMnist = existsSync(`${mnistDir}/train-images-idx3-ubyte.gz`);
 
 const codeOf = errorOf;
@@ -141,7 +141,7 @@ describe('training behaviour', () => {
   });
 });
 
-describe.skipIf(!haveMnist)('MNIST (skipped when ../shared/data/mnist is absent)', () => {
+describe.skipIf(!haveMnist)(`MNIST${skipNote(sharedAbsent('data/mnist'))}`, () => {
   it('a tiny MLP learns 2000 MNIST samples: test accuracy (ORT) > 85% after 2 epochs; label-free distillation works', async () => {
     const train = await loadMnist(mnistDir, { split: 'train', limit: 2000 });
     const test = await loadMnist(mnistDir, { split: 'test', limit: 1000 });

@@ -6,6 +6,7 @@ import { LAYERS, opaque } from './layers/index.js';
 import type { FromIrContext, LayerGroup } from './layers/types.js';
 import { KERAS_DOMAIN, KERAS_LAYER_KEY, KERAS_LAYOUT_KEY } from './lower-context.js';
 import { KERAS_MODEL_KEY } from './to-ir.js';
+import { foreignToKeras } from './from-onnx.js';
 
 /** Node metadata a low-rank transform leaves on the nodes it made: the name of the node they replace. */
 const LINEAGE_KEY = 'mc.lowrank.of';
@@ -47,6 +48,10 @@ function tagOf(n: Node): Tag | undefined {
  */
 export function irToKeras(model: Model, file: string): KerasGraph {
   const g = model.graph;
+  // A model from another exporter (no Keras header, no layer tags) is written op by op as a chain of standard layers.
+  if (!model.metadataProps.has(KERAS_MODEL_KEY) && g.nodes.every((n) => !n.metadataProps.has(KERAS_LAYER_KEY))) {
+    return foreignToKeras(model, file, constantOf);
+  }
   const header = parseHeader(model.metadataProps.get(KERAS_MODEL_KEY));
   const refs = new Map<Value, KerasTensorRef>();
   const layers: KerasLayer[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { readKeras, type KerasSource } from '../src/index.js';
-import { accuracy, cifarTest, KERAS_DIR, mnistTest, runOrt, SKIP_SHARED } from './helpers.js';
+import { accuracy, cifarTest, KERAS_DIR, mnistTest, runOrt, SKIP_SHARED, SHARED_NOTE } from './helpers.js';
 
 /** Accuracies in ../shared/models/keras/README.md (measured there with an independent forward pass), through ORT. */
 const MNIST: [string, KerasSource, number][] = [
@@ -20,7 +20,7 @@ const MNIST: [string, KerasSource, number][] = [
   ['simple convnet (Keras 3 .keras)', `${KERAS_DIR}moonflower/mnist_convnet.keras`, 99.18],
 ];
 
-describe.skipIf(SKIP_SHARED !== false)('accuracy through onnxruntime-node on real data', () => {
+describe.skipIf(SKIP_SHARED !== false)(`accuracy through onnxruntime-node on real data${SHARED_NOTE}`, () => {
   const mnist = SKIP_SHARED === false ? mnistTest() : undefined;
   for (const [label, src, want] of MNIST) {
     test(`${label}: MNIST top-1 = ${want} %`, async () => {

@@ -1,15 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
 import { writeOnnx } from '@mc/io-onnx';
 import type { Model } from '@mc/ir';
 import * as ort from 'onnxruntime-node';
+import { SHARED_DIR, sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
 /** `../shared` next to the checkout (real models and data; never copied into the repo). */
-export const SHARED = fileURLToPath(new URL('../../../../shared/', import.meta.url));
+export const SHARED = SHARED_DIR;
 export const KERAS_DIR = `${SHARED}models/keras/`;
 export const HAVE_SHARED = existsSync(`${KERAS_DIR}README.md`);
-export const SKIP_SHARED = HAVE_SHARED ? false : 'skipped: ../shared/models/keras is absent (real models live beside the checkout)';
+export const SKIP_SHARED = HAVE_SHARED ? false : `skipped: ${sharedAbsent('models/keras/README.md')}`;
 
 const sessions = new WeakMap<Model, Promise<ort.InferenceSession>>();
 
@@ -92,3 +92,6 @@ export function accuracy(scores: Float32Array, labels: Uint8Array, k: number): n
   for (let i = 0; i < labels.length; i++) if (argmax(scores, i * k, k) === labels[i]) ok++;
   return (100 * ok) / labels.length;
 }
+
+/** ` (skipped: …)` for the titles of tests that need ../shared/models/keras, '' when it is there. */
+export const SHARED_NOTE = skipNote(sharedAbsent('models/keras/README.md'));

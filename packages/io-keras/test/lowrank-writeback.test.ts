@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { factorize } from '@mc/lowrank';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readKeras, saveKeras } from '../src/index.js';
-import { KERAS_DIR, relErr, runOrt, seeded, SKIP_SHARED } from './helpers.js';
+import { KERAS_DIR, relErr, runOrt, seeded, SKIP_SHARED, SHARED_NOTE } from './helpers.js';
 import { originalConfig, tfjsModel, tfjsRun } from './tfjs-reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mc-io-keras-lr-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe.skipIf(SKIP_SHARED !== false)('@mc/lowrank output written back to Keras with standard layers only', () => {
+describe.skipIf(SKIP_SHARED !== false)(`@mc/lowrank output written back to Keras with standard layers only${SHARED_NOTE}`, () => {
   for (const [file, dims] of [
     ['mlperf-tiny/resnet8_cifar10.h5', [2, 32, 32, 3]],
     ['tensorspace/lenet_mnist.h5', [2, 28, 28]],

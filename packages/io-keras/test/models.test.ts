@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { type KerasSource, readKeras } from '../src/index.js';
-import { HAVE_SHARED, KERAS_DIR, relErr, runOrt, seeded, SKIP_SHARED } from './helpers.js';
+import { HAVE_SHARED, KERAS_DIR, relErr, runOrt, seeded, SKIP_SHARED, SHARED_NOTE } from './helpers.js';
 import { keras2Config, originalConfig, tfjsModel, tfjsRun } from './tfjs-reference.js';
 
 /** Every model in ../shared/models/keras except the QKeras one (opaque layers; tested below). */
@@ -42,7 +42,7 @@ const MODELS: [string, KerasSource, 'original' | 'translated'][] = [
 ];
 
 describe.skipIf(SKIP_SHARED !== false)(
-  'every ../shared/models/keras model: ONNX export in onnxruntime-node = tfjs-layers on the original (≤ 1e-4 of output scale)',
+  `every ../shared/models/keras model: ONNX export in onnxruntime-node = tfjs-layers on the original (≤ 1e-4 of output scale)${SHARED_NOTE}`,
   () => {
     for (const [label, src, configKind] of MODELS) {
       test(label, async () => {

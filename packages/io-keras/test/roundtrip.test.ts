@@ -8,8 +8,9 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, test } from 'vitest';
 import { KERAS_LAYER_KEY, readKeras, saveKeras } from '../src/index.js';
 import { readKerasZipConfig } from '../src/read-keras-zip.js';
-import { KERAS_DIR, relErr, runOrt, seeded, SHARED, SKIP_SHARED } from './helpers.js';
+import { KERAS_DIR, relErr, runOrt, seeded, SHARED, SKIP_SHARED, SHARED_NOTE } from './helpers.js';
 import { originalConfig, tfjsModel, tfjsRun } from './tfjs-reference.js';
+import { sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mc-io-keras-rt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,7 +43,7 @@ async function ortOut(model: Awaited<ReturnType<typeof readKeras>>['model'], f: 
   return model.graph.outputs.map((v) => o[v.name]!.data);
 }
 
-describe.skipIf(SKIP_SHARED !== false)('round trips load back with standard layers and identical outputs', () => {
+describe.skipIf(SKIP_SHARED !== false)(`round trips load back with standard layers and identical outputs${SHARED_NOTE}`, () => {
   for (const [label, file] of [
     ['Sequential LeNet (Keras 2.1.6)', 'tensorspace/lenet_mnist.h5'],
     ['Functional ResNet8 (residual Add)', 'mlperf-tiny/resnet8_cifar10.h5'],
@@ -187,7 +188,7 @@ print(json.dumps({'keras_version': f.attrs['keras_version'], 'backend': f.attrs[
   });
 });
 
-describe.skipIf(SKIP_SHARED !== false)('other sources and weight specs', () => {
+describe.skipIf(SKIP_SHARED !== false)(`other sources and weight specs${SHARED_NOTE}`, () => {
   test('in-memory files (TF.js model.json + shard) read the same as from disk', async () => {
     const d = `${KERAS_DIR}tfjs/tensorspace_lenet_mnist_layers/`;
     const a = await readKeras(`${d}model.json`);
@@ -212,7 +213,7 @@ describe.skipIf(SKIP_SHARED !== false)('other sources and weight specs', () => {
   });
 });
 
-describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard layers only', () => {
+describe.skipIf(SKIP_SHARED !== false)(`writing transformed models uses standard layers only${SHARED_NOTE}`, () => {
   test('factorised Dense (MatMul → MatMul, first without bias) becomes two Dense layers: tfjs = ORT to 1e-5', async () => {
     const a = await readKeras({
       architecture: `${KERAS_DIR}hls4ml/KERAS_3layer.json`,
@@ -330,22 +331,25 @@ describe.skipIf(SKIP_SHARED !== false)('writing transformed models uses standard
   });
 });
 
-describe.skipIf(SKIP_SHARED !== false || !existsSync(`${SHARED}models/onnx/hls4ml_three_layer_keras.onnx`))('hls4ml reference pair', () => {
-  test('hls4ml_three_layer_keras.onnx = our Keras → ONNX export of KERAS_3layer (≤ 1e-5)', async () => {
-    const a = await readKeras({
-      architecture: `${KERAS_DIR}hls4ml/KERAS_3layer.json`,
-      weights: `${KERAS_DIR}hls4ml/KERAS_3layer_weights.h5`,
+describe.skipIf(SKIP_SHARED !== false || !existsSync(`${SHARED}models/onnx/hls4ml_three_layer_keras.onnx`))(
+  `hls4ml reference pair${skipNote(sharedAbsent('models/keras/README.md', 'models/onnx/hls4ml_three_layer_keras.onnx'))}`,
+  () => {
+    test('hls4ml_three_layer_keras.onnx = our Keras → ONNX export of KERAS_3layer (≤ 1e-5)', async () => {
+      const a = await readKeras({
+        architecture: `${KERAS_DIR}hls4ml/KERAS_3layer.json`,
+        weights: `${KERAS_DIR}hls4ml/KERAS_3layer_weights.h5`,
+      });
+      const ref = await ort.InferenceSession.create(`${SHARED}models/onnx/hls4ml_three_layer_keras.onnx`);
+      const x = seeded(8 * 16, 5, -2, 2);
+      const ours = (await runOrt(a.model, { input_1: { data: x, dims: [8, 16] } })).output_softmax!.data;
+      for (let i = 0; i < 8; i++) {
+        const r = await ref.run({ [ref.inputNames[0]!]: new ort.Tensor('float32', x.slice(i * 16, i * 16 + 16), [1, 16]) });
+        const want = r[ref.outputNames[0]!]!.data as Float32Array;
+        expect(relErr(ours.slice(i * 5, i * 5 + 5), want)).toBeLessThanOrEqual(1e-5);
+      }
     });
-    const ref = await ort.InferenceSession.create(`${SHARED}models/onnx/hls4ml_three_layer_keras.onnx`);
-    const x = seeded(8 * 16, 5, -2, 2);
-    const ours = (await runOrt(a.model, { input_1: { data: x, dims: [8, 16] } })).output_softmax!.data;
-    for (let i = 0; i < 8; i++) {
-      const r = await ref.run({ [ref.inputNames[0]!]: new ort.Tensor('float32', x.slice(i * 16, i * 16 + 16), [1, 16]) });
-      const want = r[ref.outputNames[0]!]!.data as Float32Array;
-      expect(relErr(ours.slice(i * 5, i * 5 + 5), want)).toBeLessThanOrEqual(1e-5);
-    }
-  });
-});
+  },
+);
 
 /** tfjs-layers' own loader on files we wrote (model.json + shards through tf.io.fromMemory). */
 async function loadTfjs(path: string): Promise<tf.LayersModel> {

@@ -6,6 +6,7 @@ import { seededRandom } from '@mc/ir/testing';
 import { describe, expect, test } from 'vitest';
 import { loadOnnx, readOnnx } from '../src/index.js';
 import { hasModels, onnxModels } from './paths.js';
+import { sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -48,16 +49,19 @@ describe('bad input gives a coded McError naming the file', () => {
     }
   });
 
-  test.skipIf(!hasModels)('every 10% truncation of a real model -> coded error naming the file', async () => {
-    const full = new Uint8Array(readFileSync(join(onnxModels, 'mnist-cntk-opset8.onnx')));
-    for (let k = 0; k < 10; k++) {
-      const f = join(dir, `trunc-${k}.onnx`);
-      writeFileSync(f, full.subarray(0, Math.floor((full.length * k) / 10)));
-      const code = await codeOf(loadOnnx(f));
-      expect(['E_FORMAT', 'E_TRUNCATED'], `cut at ${k * 10}%`).toContain(code);
-      if (k > 0) await expect(loadOnnx(f)).rejects.toThrow(f);
-    }
-  });
+  test.skipIf(!hasModels)(
+    `every 10% truncation of a real model -> coded error naming the file${skipNote(sharedAbsent('models/onnx'))}`,
+    async () => {
+      const full = new Uint8Array(readFileSync(join(onnxModels, 'mnist-cntk-opset8.onnx')));
+      for (let k = 0; k < 10; k++) {
+        const f = join(dir, `trunc-${k}.onnx`);
+        writeFileSync(f, full.subarray(0, Math.floor((full.length * k) / 10)));
+        const code = await codeOf(loadOnnx(f));
+        expect(['E_FORMAT', 'E_TRUNCATED'], `cut at ${k * 10}%`).toContain(code);
+        if (k > 0) await expect(loadOnnx(f)).rejects.toThrow(f);
+      }
+    },
+  );
 
   test('saving into a missing folder -> E_IO naming the file; no temporary files are left behind', async () => {
     const { ModelBuilder } = await import('@mc/ir');

@@ -10,11 +10,12 @@ import { describe, expect, test } from 'vitest';
 import { readOnnx, writeOnnx } from '../src/index.js';
 import { canonical } from './canonical.js';
 import { backendNode, hasBackendNode } from './paths.js';
+import { sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
 /** Models that do not round-trip structurally yet, one line each with the reason. Target: empty. */
 const KNOWN_GAPS: Record<string, string> = {};
 
-describe.skipIf(!hasBackendNode)('ONNX backend node corpus round trip', () => {
+describe.skipIf(!hasBackendNode)(`ONNX backend node corpus round trip${skipNote(sharedAbsent('onnx-backend-node'))}`, () => {
   test('read -> write -> read is structurally equal for every model (and byte-identical)', () => {
     const names = readdirSync(backendNode).filter((d) => d.startsWith('test_') && !(d in KNOWN_GAPS));
     expect(names.length).toBeGreaterThanOrEqual(1765 - Object.keys(KNOWN_GAPS).length);

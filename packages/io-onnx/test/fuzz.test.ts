@@ -9,6 +9,7 @@ import { seededRandom } from '@mc/ir/testing';
 import { describe, expect, test } from 'vitest';
 import { readOnnx, writeOnnx } from '../src/index.js';
 import { backendNode, hasModels, onnxModels } from './paths.js';
+import { sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
 const seeds = [
   join(onnxModels, 'mnist-cntk-opset8.onnx'),
@@ -24,7 +25,7 @@ const seeds = [
 
 const CASES = Number(process.env.FUZZ_CASES ?? 1200);
 
-describe.skipIf(!hasModels)('fuzzed models', () => {
+describe.skipIf(!hasModels)(`fuzzed models${skipNote(sharedAbsent('models/onnx'))}`, () => {
   test(`${CASES} seeded bit flips / truncations: a model or a coded error, each case < 1 s`, () => {
     const bases = seeds.map((f) => new Uint8Array(readFileSync(f)));
     const rand = seededRandom(12345);

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readOnnx, readOnnxTensor, writeOnnxTensor } from '../src/index.js';
 import { backendNode, hasBackendNode } from './paths.js';
+import { sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
-describe.skipIf(!hasBackendNode)('ONNX test-data tensors', () => {
+describe.skipIf(!hasBackendNode)(`ONNX test-data tensors${skipNote(sharedAbsent('onnx-backend-node'))}`, () => {
   test('read -> write gives the same bytes for every tensor file', () => {
     const failures: string[] = [];
     const dtypes = new Set<string>();

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Model } from '@mc/ir';
 import { loadOnnx } from '@mc/io-onnx';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { gaussian } from '../src/kernels/random.js';
 import { l1RelError, selectTuckerRanks, TuckerErrorOracle } from '../src/kernels/rank-select.js';
 import { searchTuckerRanks } from '../src/kernels/tucker-search.js';
 import { reconstruct, tucker2 } from '../src/kernels/tucker2.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
 /** A kernel [Cout, Cin, S] whose core falls off as 1/(1 + a + b)^p (p = 0: Gaussian, a flat spectrum). */
 function kernel(cout: number, cin: number, s: number, seed: number, p: number): Float64Array {
@@ -85,7 +85,7 @@ describe('Tucker-2 rank search guided by the core energies (large layers): meets
 
 // Ranks chosen by the exhaustive search (staircase + binary search, one reconstruction per probe) before the
 // spectrum-following search replaced it; `factorize` must keep choosing them.
-const shared = fileURLToPath(new URL('../../../../shared/models/', import.meta.url));
+const shared = sharedPath('models/');
 const BEFORE: Record<string, Record<string, Record<string, string>>> = {
   'onnx/mnist-cntk-opset8.onnx': {
     0.1: { Convolution28: 'kept', Convolution110: 'kept', Times212: 'kept' },
@@ -141,7 +141,7 @@ async function load(file: string): Promise<Model> {
 
 describe('factorize({error}) on the real models in ../shared/models keeps the ranks of the exhaustive search', () => {
   for (const [rel, byBound] of Object.entries(BEFORE)) {
-    it.skipIf(!existsSync(shared + rel))(`${rel}${existsSync(shared + rel) ? '' : ' (absent: skipped)'}`, async () => {
+    it.skipIf(!existsSync(shared + rel))(`${rel}${skipNote(sharedAbsent(`models/${rel}`))}`, async () => {
       const model = await load(shared + rel);
       for (const [bound, want] of Object.entries(byBound)) {
         const { report } = await factorize(model, { error: Number(bound) });

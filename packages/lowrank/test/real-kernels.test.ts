@@ -1,15 +1,16 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { loadOnnx } from '@mc/io-onnx';
 import { describe, expect, it } from 'vitest';
 import { l1RelError, selectDenseRank, selectTuckerRanks, TuckerErrorOracle, tuckerParams } from '../src/kernels/rank-select.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { svd, truncate } from '../src/kernels/svd.js';
 import { tucker2 } from '../src/kernels/tucker2.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
-const file = fileURLToPath(new URL('../../../../shared/models/onnx/mnist-cntk-opset8.onnx', import.meta.url));
+const file = sharedPath('models/onnx/mnist-cntk-opset8.onnx');
 
-describe.skipIf(!existsSync(file))('rank selection on real trained kernels (mnist-cntk), checked by brute force', async () => {
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx'));
+describe.skipIf(!existsSync(file))(`rank selection on real trained kernels (mnist-cntk), checked by brute force${SKIP_1}`, async () => {
   const model = existsSync(file) ? await loadOnnx(file) : undefined;
   const init = (name: string) => Float64Array.from(model!.graph.initializers.get(name)!.constValue!.data as Float32Array);
 

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { loadMnist, evaluate, type Dataset } from '@mc/datasets';
 import { type Model, Tensor } from '@mc/ir';
 import { loadOnnx } from '@mc/io-onnx';
 import { createSession } from '@mc/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { factorize } from '../src/index.js';
+import { SHARED_DIR, sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
-const shared = fileURLToPath(new URL('../../../../shared/', import.meta.url));
+const shared = SHARED_DIR;
 const cntk = `${shared}models/onnx/mnist-cntk-opset8.onnx`;
 const mnistDir = `${shared}data/mnist`;
 const have = existsSync(cntk) && existsSync(`${mnistDir}/t10k-images-idx3-ubyte.gz`);
@@ -30,7 +30,8 @@ async function accuracy(model: Model, data: Dataset): Promise<number> {
   }
 }
 
-describe.skipIf(!have)('real model: mnist-cntk (ONNX Model Zoo MNIST) on MNIST test[:1000]', () => {
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`real model: mnist-cntk (ONNX Model Zoo MNIST) on MNIST test[:1000]${SKIP_1}`, () => {
   let model: Model;
   let data: Dataset;
   let base: number;

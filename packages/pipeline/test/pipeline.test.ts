@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadMnist } from '@mc/datasets';
 import { loadOnnx } from '@mc/io-onnx';
 import { McError } from '@mc/ir';
 import { countOps } from '@mc/ir/testing';
 import { describe, expect, it } from 'vitest';
 import { optimize, parseRecipe, pipeline } from '../src/index.js';
+import { SHARED_DIR, sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
-const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared');
+const shared = SHARED_DIR;
 const mnistModel = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const mnistDir = path.join(shared, 'data/mnist');
 const have = existsSync(mnistModel) && existsSync(mnistDir);
@@ -50,7 +50,8 @@ describe('recipes', () => {
   });
 });
 
-describe.skipIf(!have)('pipeline on the MNIST ONNX model', () => {
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`pipeline on the MNIST ONNX model${SKIP_1}`, () => {
   it('lowrank 0.1 → quantize int8-static, each step verified: top1 agreement ≥ 0.95', async () => {
     const model = await loadOnnx(mnistModel);
     const data = await loadMnist(mnistDir, { split: 'test', limit: 512 });
@@ -79,7 +80,8 @@ describe.skipIf(!have)('pipeline on the MNIST ONNX model', () => {
   });
 });
 
-describe.skipIf(!have)('optimize', () => {
+const SKIP_2 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`optimize${SKIP_2}`, () => {
   it('a finishing step runs on the low-rank candidate once: MACs of "lowrank + kmeans" equal the low-rank model\'s', async () => {
     const model = await loadOnnx(mnistModel);
     const search = await loadMnist(mnistDir, { split: 'train', limit: 300 });

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadMnist } from '@mc/datasets';
 import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import type { Model } from '@mc/ir';
@@ -9,8 +8,9 @@ import { randomFeeds } from '@mc/ir/testing';
 import { assertNumericallyClose, runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { pipeline, type RecipeStep, type StepResult } from '../src/index.js';
+import { SHARED_DIR, sharedAbsent, skipNote } from '../../../test-support/shared.js';
 
-const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared');
+const shared = SHARED_DIR;
 const mnistModel = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 const mnistDir = path.join(shared, 'data/mnist');
 const have = existsSync(mnistModel) && existsSync(mnistDir);
@@ -35,7 +35,8 @@ async function chain(
   return { models, results };
 }
 
-describe.skipIf(!have)('pruned weights compose with every later technique (MNIST CNN, mnist-cntk-opset8.onnx)', () => {
+const SKIP_1 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
+describe.skipIf(!have)(`pruned weights compose with every later technique (MNIST CNN, mnist-cntk-opset8.onnx)${SKIP_1}`, () => {
   it('prune → lowrank → finetune → quantize: every step changes the model, no weight is passed through, zeros held, no NaN figures', async () => {
     const model = await loadOnnx(mnistModel);
     const train = await loadMnist(mnistDir, { split: 'train', limit: 2048 });

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadOnnx, writeOnnx } from '@mc/io-onnx';
 import { inferShapes, type Model, type Tensor } from '@mc/ir';
 import { randomFeeds } from '@mc/ir/testing';
@@ -11,8 +10,9 @@ import { describe, expect, it } from 'vitest';
 import type { MagnitudeOptions } from '../src/index.js';
 import { mlp, smallConv } from './models.js';
 import { pruneStored } from './stored.js';
+import { SHARED_DIR, skipNote } from '../../../test-support/shared.js';
 
-const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared');
+const shared = SHARED_DIR;
 const cntk = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 // Debian's python3-onnx (1.12) is the reference checker; tests skip without it.
 const hasOnnx = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
@@ -50,7 +50,8 @@ const ir8 = (m: Model): Model => {
 
 const FORMS: readonly Partial<MagnitudeOptions>[] = [{}, { storage: 'sparse' }, { storage: 'packed' }, { storage: 'packed', codebook: 4 }];
 
-describe.skipIf(!hasOnnx)('pruned files pass onnx.checker (Debian python3-onnx) and load in onnxruntime-node and -web', () => {
+const SKIP_1 = skipNote(!hasOnnx && 'Debian python3-onnx is not installed');
+describe.skipIf(!hasOnnx)(`pruned files pass onnx.checker (Debian python3-onnx) and load in onnxruntime-node and -web${SKIP_1}`, () => {
   const cases: [string, () => Promise<Model>][] = [
     ['LeNet-300-100-shaped MLP', async () => ir8(mlp())],
     ['small CNN', async () => ir8(smallConv())],

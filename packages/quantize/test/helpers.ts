@@ -7,8 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SHARED_DIR } from '../../../test-support/shared.js';
 
-export const shared = new URL('../../../../shared/', import.meta.url).pathname;
+export const shared = SHARED_DIR;
 export const mnistDir = join(shared, 'data/mnist');
 export const mnistModel = join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
 export const haveMnist = existsSync(join(mnistDir, 't10k-images-idx3-ubyte.gz')) && existsSync(mnistModel);

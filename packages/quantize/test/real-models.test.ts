@@ -6,6 +6,7 @@ import { type Model, ModelBuilder, Tensor } from '@mc/ir';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
 import { compareOutputs, randomFeeds, runModel } from '@mc/verify';
 import { checkerFailures, havePyOnnx, once, PY_ONNX, shared } from './helpers.js';
+import { skipNote } from '../../../test-support/shared.js';
 
 // Real models made by other people: opset-9 graphs whose Slice/Softmax/Dropout/Pad signatures change on the way to
 // opset 13, an LSTM that passes through, a Resize that fp16 keeps in float32.
@@ -48,7 +49,7 @@ describe('raising the opset keeps old Softmax semantics (2-D coercion at axis)',
 });
 
 describe.skipIf(!models.every(existsSync))(
-  'real ONNX models: every mode loads and runs in onnxruntime-node and passes onnx.checker',
+  `real ONNX models: every mode loads and runs in onnxruntime-node and passes onnx.checker${skipNote(!models.every(existsSync) && `${models.find((m) => !existsSync(m))} is missing`)}`,
   () => {
     const optsFor = (mode: QuantizeOptions['mode'], feeds: Record<string, Tensor>) =>
       (mode === 'int8-static' ? { mode, calibration: [feeds] } : { mode }) as QuantizeOptions;

@@ -6,6 +6,7 @@
 /** A technique (or quantize mode) whose output is verified against its input. */
 export type GateTechnique =
   | 'convert'
+  | 'relayout'
   | 'fp16'
   | 'bf16'
   | 'int8-weights'
@@ -52,6 +53,12 @@ const LOSSY_FLOOR = 0.5;
  */
 export const GATE_THRESHOLDS: Readonly<Record<GateTechnique, GateThresholds>> = {
   convert: { exact: true, minCosine: 1, maxAccuracyDrop: 0, why: 'lossless: the written model must compute the same bytes' },
+  relayout: {
+    exact: false,
+    minCosine: 0.99999,
+    maxAccuracyDrop: 0,
+    why: 'ops of another exporter rewritten as Keras layers (kernels transposed to NHWC, biases folded): float rounding only',
+  },
   fp16: { exact: false, minCosine: 0.999, maxAccuracyDrop: 0.2, why: 'near-exact: 11-bit mantissa, float32 I/O' },
   bf16: { exact: false, minCosine: 0.99, maxAccuracyDrop: 0.5, why: 'near-exact: 8-bit mantissa' },
   'int8-weights': { exact: false, minCosine: 0.99, maxAccuracyDrop: 1, why: 'near-exact: 8-bit weights, float compute' },

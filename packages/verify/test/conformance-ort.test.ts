@@ -5,14 +5,14 @@
  * outputs with the backend-test tolerance (rtol 1e-3, atol 1e-7).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { readOnnx, readOnnxTensor, writeOnnx } from '@mc/io-onnx';
 import type { Tensor } from '@mc/ir';
 import { describe, expect, test } from 'vitest';
 import { allclose, compareOutputs, createSession, type Feeds, type ModelSession } from '../src/index.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
-const corpus = resolve(fileURLToPath(import.meta.url), '../../../../../shared/onnx-backend-node');
+const corpus = sharedPath('onnx-backend-node');
 const resultsFile = join(corpus, 'ORT_NODE_1.30.0_RESULTS.json');
 
 /** Tests we cannot yet round-trip bit-identically, one line each with the reason. Target: empty. */
@@ -20,7 +20,8 @@ const KNOWN_GAPS: Record<string, string> = {};
 
 const present = existsSync(resultsFile);
 
-describe.skipIf(!present)('ONNX backend node tests through onnxruntime-node', () => {
+const SKIP_1 = skipNote(!present && (sharedAbsent('onnx-backend-node/ORT_NODE_1.30.0_RESULTS.json') ?? 'corpus incomplete'));
+describe.skipIf(!present)(`ONNX backend node tests through onnxruntime-node${SKIP_1}`, () => {
   test('every ORT-passing model round-trips with bit-identical outputs and matches the stored outputs', async () => {
     const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, string>;
     const names = Object.keys(results)

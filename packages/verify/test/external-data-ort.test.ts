@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { loadOnnx, saveOnnx, writeOnnx } from '@mc/io-onnx';
 import { ModelBuilder, Tensor } from '@mc/ir';
 import { seededNormal } from '@mc/ir/testing';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { assertNumericallyClose, randomFeeds } from '../src/index.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
 test('a model saved with external data runs in onnxruntime-node with bit-identical outputs (from the path and re-read)', async () => {
   const b = new ModelBuilder({ opset: 17 });
@@ -40,9 +40,10 @@ test('a model saved with external data runs in onnxruntime-node with bit-identic
 
 const python = '/usr/bin/python3';
 const hasPythonOnnx = existsSync(python) && spawnSync(python, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
-const mnist = fileURLToPath(new URL('../../../../shared/models/onnx/image_classifier32.onnx', import.meta.url));
+const mnist = sharedPath('models/onnx/image_classifier32.onnx');
 
-describe.skipIf(!hasPythonOnnx || !existsSync(mnist))('external data interop with python3-onnx', () => {
+const SKIP_1 = skipNote(hasPythonOnnx ? sharedAbsent('models/onnx/image_classifier32.onnx') : 'Debian python3-onnx is not installed');
+describe.skipIf(!hasPythonOnnx || !existsSync(mnist))(`external data interop with python3-onnx${SKIP_1}`, () => {
   test('a model python3-onnx saved with external data loads lazily and runs bit-identically; ours passes onnx.checker', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-verify-pyext-'));
     const theirs = join(dir, 'theirs.onnx');

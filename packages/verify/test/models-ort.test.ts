@@ -5,15 +5,16 @@
  * fixtures/gen-param-counts.py).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readOnnx, writeOnnx } from '@mc/io-onnx';
 import type { Model } from '@mc/ir';
 import { describe, expect, test } from 'vitest';
 import { assertNumericallyClose, createSession, randomFeeds } from '../src/index.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const root = resolve(here, '../../../../shared/models/onnx');
+const root = sharedPath('models/onnx');
 const counts = JSON.parse(readFileSync(join(here, 'fixtures/param-counts.json'), 'utf8')) as Record<
   string,
   { params: number; initializers: number; nodes: number }
@@ -40,7 +41,8 @@ function paramCount(m: Model): number {
 
 const files = existsSync(root) ? walk(root).sort() : [];
 
-describe.skipIf(files.length === 0)('real ONNX models', () => {
+const SKIP_1 = skipNote(files.length === 0 && (sharedAbsent('models/onnx') ?? 'no model found'));
+describe.skipIf(files.length === 0)(`real ONNX models${SKIP_1}`, () => {
   test.each(files.map((f) => [relative(root, f), f]))('%s: byte-identical round trip, param count = python3-onnx', (rel, file) => {
     const orig = new Uint8Array(readFileSync(file));
     const m = readOnnx(orig, { file });

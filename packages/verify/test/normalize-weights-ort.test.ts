@@ -4,14 +4,14 @@
  * built model and on third-party exports (torchvision via torch.onnx, PP-OCRv4 via Paddle2ONNX) when cached.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { readOnnx, writeOnnx } from '@mc/io-onnx';
 import { attr, type Model, ModelBuilder, modelStats, Node, normalizeWeights, Tensor, untieInput } from '@mc/ir';
 import { countOps, randomTensor } from '@mc/ir/testing';
 import { describe, expect, it } from 'vitest';
 import { assertNumericallyClose, randomFeeds } from '../src/index.js';
 import { ocrModel, TORCHVISION, torchvisionDir } from './third-party.js';
+import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
 /** A model with every form: a Constant weight, a value_floats Constant, an Identity-shared weight, an Identity output. */
 function built(): Model {
@@ -134,7 +134,7 @@ describe.skipIf(rec.why !== undefined)(
 );
 
 /** The real models in ../shared/models/onnx that onnxruntime-node loads (custom-op models left out). */
-const shared = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/models/onnx');
+const shared = sharedPath('models/onnx');
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? (e.name === 'custom-ops' ? [] : walk(join(dir, e.name))) : e.name.endsWith('.onnx') ? [join(dir, e.name)] : [],
@@ -142,14 +142,17 @@ function walk(dir: string): string[] {
 }
 const real = existsSync(shared) ? walk(shared).sort() : [];
 
-describe.skipIf(real.length === 0)(`real models in ../shared/models/onnx${real.length === 0 ? ' (skipped: not found)' : ''}`, () => {
-  it.each(real.map((f) => [relative(shared, f), f]))('%s: normalised, params unchanged, bit-identical in ORT', async (_rel, file) => {
-    const orig = new Uint8Array(readFileSync(file));
-    const m = readOnnx(orig, { file });
-    const n = m.clone();
-    normalizeWeights(n);
-    expect(n.graph.nodes.filter((x) => x.opType === 'Constant' && x.attributes.has('value'))).toEqual([]);
-    expect(modelStats(n).params).toBe(modelStats(m).params);
-    await assertNumericallyClose(orig, bytes(n), { feeds: randomFeeds(m, 7), bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
-  });
-});
+describe.skipIf(real.length === 0)(
+  `real models in ../shared/models/onnx${skipNote(real.length === 0 && (sharedAbsent('models/onnx') ?? 'no model found'))}`,
+  () => {
+    it.each(real.map((f) => [relative(shared, f), f]))('%s: normalised, params unchanged, bit-identical in ORT', async (_rel, file) => {
+      const orig = new Uint8Array(readFileSync(file));
+      const m = readOnnx(orig, { file });
+      const n = m.clone();
+      normalizeWeights(n);
+      expect(n.graph.nodes.filter((x) => x.opType === 'Constant' && x.attributes.has('value'))).toEqual([]);
+      expect(modelStats(n).params).toBe(modelStats(m).params);
+      await assertNumericallyClose(orig, bytes(n), { feeds: randomFeeds(m, 7), bitwise: true, sessionOptions: { logSeverityLevel: 3 } });
+    });
+  },
+);

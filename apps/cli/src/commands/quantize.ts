@@ -23,6 +23,7 @@ import { BYTE_SCALE } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
 import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel, outputFormat, saveModel } from '../formats.js';
+import { refuseUnshrinkableKeras } from '../keras-quantized.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatBytes, formatTable } from '../table.js';
@@ -258,12 +259,14 @@ export const quantizeCommand = defineCommand({
   ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(quantizeCommand, positionals, ['in', 'out']);
+    const format = outputFormat(output!);
+    if (f.mode !== undefined) refuseUnshrinkableKeras(format, f.mode, f['per-channel'], output!);
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
     const calib = await datasetFeeds(loaded.model, f, 'train', f['calibration-size']);
     // A Keras output is written back from the per-layer keras.layer metadata, so the slim pass keeps it there.
-    const keepMetadata = f['keep-metadata'] === true || outputFormat(output!) !== 'onnx';
-    const opts = optionsOf(
+    const keepMetadata = f['keep-metadata'] === true || format !== 'onnx';
+    const base = optionsOf(
       f,
       calib === undefined
         ? undefined
@@ -272,6 +275,8 @@ export const quantizeCommand = defineCommand({
           })(),
       keepMetadata,
     );
+    // TF.js keeps uint8 codes with one scale per tensor (refuseUnshrinkableKeras allowed nothing else for model.json).
+    const opts = format === 'tfjs' && base.mode === 'int8-weights' ? { ...base, perChannel: false } : base;
     // A pruned file's sparse/packed weights come back as dense weights with masks, so every layer is seen; the masks
     // that survive quantization are stored again at write.
     const quantized = await quantize(unstorePruned(loaded.model).model, opts);

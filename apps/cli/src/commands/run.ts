@@ -4,7 +4,8 @@ import { parseRecipe, pipeline, type PipelineOptions, recipeMaxAccuracyDrop, tec
 import { storePruned } from '@mc/prune';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { defineCommand, needPositionals, type OptionFlags } from '../flags.js';
-import { errnoCode, loadModel, saveModel } from '../formats.js';
+import { errnoCode, loadModel, outputFormat, saveModel } from '../formats.js';
+import { refuseUnshrinkableKeras } from '../keras-quantized.js';
 import { formatValue, writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
@@ -58,6 +59,17 @@ export const run = defineCommand({
       });
     }
     const recipe = parseRecipe(text, recipeFile);
+    // A quantize step into a Keras output that would store its weights dequantized is refused before any work.
+    for (const s of recipe.steps) {
+      if (s.step !== 'quantize') continue;
+      const perChannel = 'perChannel' in s.options ? s.options.perChannel : undefined;
+      refuseUnshrinkableKeras(
+        outputFormat(output!),
+        s.options.mode,
+        s.options.mode === 'int8-weights' ? (perChannel ?? true) : perChannel,
+        output!,
+      );
+    }
     const dataFlags =
       f.dataset === undefined && recipe.data !== undefined ? { ...f, dataset: recipe.data.dataset, 'data-dir': recipe.data.dir } : f;
     const scale = f.scale ?? recipe.data?.scale;
