@@ -98,6 +98,6 @@ describe.skipIf(SKIP_SHARED !== false)(
   },
 );
 
-test.skipIf(HAVE_SHARED)('shared models absent', () => {
+test.skipIf(HAVE_SHARED)('without the shared models the suite above says why it skips (skipped: the shared models are present)', () => {
   expect(SKIP_SHARED).toContain('skipped');
 });

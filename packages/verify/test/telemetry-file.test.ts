@@ -3,7 +3,7 @@
  * session starts; mc sets ORT_DISABLE_TELEMETRY before creating sessions so none is left behind.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,12 +46,15 @@ describe.skipIf(process.platform !== 'linux')('no /tmp/mat-debug-<pid>.log from 
         console.log(JSON.stringify({ pid: process.pid, y: Array.from(out.y.data), env: process.env.ORT_DISABLE_TELEMETRY }));`;
       const env = { ...process.env };
       delete env.ORT_DISABLE_TELEMETRY;
+      const started = Date.now();
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
       const got = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { pid: number; y: number[]; env: string | undefined };
       expect(got.y).toEqual([0, 2]);
       expect(got.env).toBeDefined();
-      const made = existsSync(debugLog(got.pid));
-      rmSync(debugLog(got.pid), { force: true });
+      // a file left by an earlier process with the same pid is older than this child
+      const file = debugLog(got.pid);
+      const made = existsSync(file) && statSync(file).mtimeMs >= started - 1000;
+      if (made) rmSync(file, { force: true });
       expect(made).toBe(false);
     },
   );
