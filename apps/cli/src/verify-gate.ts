@@ -86,6 +86,13 @@ export function gateLines(r: GateReport | undefined): string[] {
     ([name, c]) =>
       `verify ${name} (${r.inputs}): cosine ${c.cosine.toFixed(6)}, max |Δ| ${c.maxAbs.toExponential(2)}${c.top1 === undefined || r.accuracy === undefined ? '' : `, top-1 agreement ${(c.top1 * 100).toFixed(1)}%`}${r.thresholds.exact ? (c.bitwise ? ', bitwise equal' : '') : ''}`,
   );
+  for (const [name, c] of Object.entries(r.outputs)) {
+    if (c.constant !== undefined && r.accuracy === undefined) {
+      lines.push(
+        `warning: output '${name}' of the input model is ${c.constant} everywhere on the ${r.inputs}, so this check cannot see a change in it; pass --dataset to verify on data`,
+      );
+    }
+  }
   if (r.accuracy)
     lines.push(
       `verify accuracy on ${r.accuracy.dataset} (${r.accuracy.samples} samples): ${(r.accuracy.before * 100).toFixed(2)}% -> ${(r.accuracy.after * 100).toFixed(2)}% (drop ${r.accuracy.drop.toFixed(2)} pt, allowed ${r.accuracy.maxDrop})`,

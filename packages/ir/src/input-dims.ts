@@ -39,8 +39,11 @@ export interface DimSizesOptions {
 const BATCH = /^(n|b|bs|batch.*|.*_batch|.*batch_size.*|num_images)$/i;
 const SEQUENCE = /(seq|sequence|token|length|len|time|^t$|^s$|position|past|step)/i;
 const SPATIAL = /^(h|w|height|width|.*_height|.*_width|height_.*|width_.*)$/i;
-/** Names exporters give dims the user did not name: onnxruntime's 'unk__12', torch's 'x_dynamic_axes_1', ours 'x[1]'. */
-const UNNAMED = /^unk__|_dynamic_axes_\d+$|\[\d+\]$/;
+/**
+ * Names exporters give dims the user did not name: onnxruntime's and tf2onnx's 'unk__12', torch's 'x_dynamic_axes_1',
+ * Paddle2ONNX's 'p2o.DynamicDimension.0', ours 'x[1]'.
+ */
+const UNNAMED = /^unk__|_dynamic_axes_\d+$|^p2o\.DynamicDimension\.\d+$|\[\d+\]$/;
 
 function kindOf(symbol: string, axis: number, integer: boolean, rank: number): AssumedDim['kind'] {
   if (UNNAMED.test(symbol)) return axis === 0 ? 'batch' : axis === 1 && integer ? 'sequence' : !integer && rank === 4 ? 'spatial' : 'other';

@@ -11,6 +11,20 @@ export interface OutputAgreement {
   /** Smallest top-1 agreement seen (classifier outputs only; reported, not gated). */
   top1?: number;
   bitwise: boolean;
+  /**
+   * The input model gave this output one and the same value on every input run, so agreement on it shows nothing
+   * (e.g. a text detector's empty map on synthetic noise); the caller should say so and suggest real data.
+   */
+  constant?: number;
+}
+
+/** The single value of a tensor whose elements are all equal, or undefined. */
+function constantValue(t: Tensor): number | undefined {
+  const d = t.data as ArrayLike<number | bigint>;
+  if (d.length === 0) return undefined;
+  const first = d[0];
+  for (let i = 1; i < d.length; i++) if (d[i] !== first) return undefined;
+  return Number(first);
 }
 
 /** Options of {@link checkAgreement}. */
@@ -164,11 +178,14 @@ export async function checkAgreement(reference: Model, candidate: Model, opts: A
         const c = compareTensor(t, u);
         const w = report.outputs[name];
         const top1 = c.top1 === undefined ? w?.top1 : Math.min(w?.top1 ?? 1, c.top1);
+        const k = constantValue(t);
+        const constant = w === undefined ? k : w.constant !== undefined && k === w.constant ? k : undefined;
         report.outputs[name] = {
           cosine: Math.min(w?.cosine ?? 1, c.cosine),
           maxAbs: Math.max(w?.maxAbs ?? 0, c.maxAbs),
           bitwise: (w?.bitwise ?? true) && c.bitwise,
           ...(top1 !== undefined && { top1 }),
+          ...(constant !== undefined && Number.isFinite(constant) && { constant }),
         };
         if (t.dims.join('x') !== u.dims.join('x'))
           fail.add(`output '${name}' has shape [${u.dims.join(', ')}], the input model's has [${t.dims.join(', ')}]`);

@@ -109,3 +109,18 @@ describe('non-finite weights policy', () => {
     expect((err as Error).message).toMatch(/weight 'W' holds -Infinity at element 0 .* in m\.onnx; .*fix or retrain it/);
   });
 });
+
+describe('an output the input model holds constant on the check inputs is flagged', () => {
+  it('Relu(-x - 1) is 0 on every synthetic input in [0, 1]: constant 0; x + 1 varies: not flagged', async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', 'float32', ['batch', 4]);
+    const one = b.initializer('one', new Tensor('float32', [], new Float32Array([1])));
+    b.output(b.node('Relu', [b.node('Sub', [b.node('Neg', [x]), one])]), 'dead', { dtype: 'float32', shape: ['batch', 4] });
+    b.output(b.node('Add', [x, one]), 'live', { dtype: 'float32', shape: ['batch', 4] });
+    const m = b.build();
+    const r = await checkAgreement(m, m.clone(), { technique: 'int8-weights' });
+    expect(r.ok).toBe(true);
+    expect(r.outputs.dead!.constant).toBe(0);
+    expect(r.outputs.live!.constant).toBeUndefined();
+  });
+});
