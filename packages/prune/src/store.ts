@@ -99,24 +99,10 @@ export function storePruned(model: Model, opts: StoreOptions = {}): { model: Mod
       continue;
     }
     if (w.tensor.dtype !== 'float32') continue;
-    const src = w.tensor.data as Float32Array;
-    // Held zeros are zero by construction; a masked entry that is not (a step that ignored the mask) is zeroed here.
-    const data = Float32Array.from(src, (x, i) => (w.mark.mask[i] === 0 ? 0 : x));
-    const dims = [...w.tensor.dims];
-    const zeros = countZeros(data);
+    const { data, dims, zeros, base } = masked(node, name, w.tensor, w.mark);
     const storage = opts.storage ?? w.mark.storage;
     const codebook = opts.codebook === null ? undefined : (opts.codebook ?? w.mark.codebook);
     const indices = opts.sparseIndices ?? w.mark.sparseIndices;
-    const base = {
-      node: node.name,
-      opType: node.opType,
-      weight: name,
-      dims,
-      elements: data.length,
-      zeros,
-      sparsity: zeros / data.length,
-      bytesBefore: w.tensor.byteLength,
-    };
     report.bytesBefore += w.tensor.byteLength;
     if (codebook !== undefined && (storage === 'packed' || storage === 'auto')) {
       if (packedOk) {
@@ -160,6 +146,27 @@ export function storePruned(model: Model, opts: StoreOptions = {}): { model: Mod
 }
 
 /**
+ * A pruned weight's values with every masked entry zero (held zeros are zero by construction; an entry a later step
+ * wrote into is zeroed here), and the report fields every storage form shares.
+ */
+function masked(node: Node, name: string, t: Tensor, mark: PruneMark) {
+  const data = Float32Array.from(t.data as Float32Array | Int8Array, (x, i) => (mark.mask[i] === 0 ? 0 : x));
+  const dims = [...t.dims];
+  const zeros = countZeros(data);
+  const base = {
+    node: node.name,
+    opType: node.opType,
+    weight: name,
+    dims,
+    elements: data.length,
+    zeros,
+    sparsity: zeros / data.length,
+    bytesBefore: t.byteLength,
+  };
+  return { data, dims, zeros, base };
+}
+
+/**
  * A pruned weight that was quantized since (int8, zero point 0: its pruned entries are 0): packed as int8 values and
  * uint8 gaps (2 bytes per nonzero) before its DequantizeLinear when that is smaller than 1 byte per weight (sparsity
  * above about 1/2), else dense. sparse_initializer is never smaller here (int8 value + int64 index: 9 bytes).
@@ -174,22 +181,9 @@ function storeInt8(
   packedOk: boolean,
   storage: SparseStorage,
 ): StoredWeight {
-  const src = t.data as Int8Array;
-  const data = Float32Array.from(src, (x, i) => (mark.mask[i] === 0 ? 0 : x));
-  const dims = [...t.dims];
-  const zeros = countZeros(data);
+  const { data, dims, base } = masked(node, name, t, mark);
   const packed = toPacked(data);
   const pBytes = packedBytes(packed, dims.length, 1);
-  const base = {
-    node: node.name,
-    opType: node.opType,
-    weight: name,
-    dims,
-    elements: data.length,
-    zeros,
-    sparsity: zeros / data.length,
-    bytesBefore: t.byteLength,
-  };
   if (storage !== 'dense' && packedOk && pBytes < t.byteLength) {
     emitPacked(model.graph, v, dims, packed, 'int8');
     return { ...base, storage: 'packed', bytesAfter: pBytes };
