@@ -11,6 +11,7 @@ import type { MagnitudeOptions } from '../src/index.js';
 import { mlp, smallConv } from './models.js';
 import { pruneStored } from './stored.js';
 import { SHARED_DIR, skipNote } from '../../../test-support/shared.js';
+import { runWeb as runWebAll } from '../../quantize/test/helpers.js';
 
 const shared = SHARED_DIR;
 const cntk = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
@@ -27,18 +28,9 @@ function check(model: Model): string | undefined {
   return r.status === 0 ? undefined : r.stderr.trim().split('\n').at(-1);
 }
 
+/** The first output of `model` in onnxruntime-web. */
 async function runWeb(model: Model, feeds: Record<string, Tensor>): Promise<Float32Array> {
-  const ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
-  const s = await ort.InferenceSession.create(writeOnnx(model));
-  try {
-    const inputs = Object.fromEntries(
-      Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])]),
-    );
-    return Object.values(await s.run(inputs))[0]!.data as Float32Array;
-  } finally {
-    await s.release();
-  }
+  return Object.values(await runWebAll(model, feeds))[0]!;
 }
 
 // Debian's onnx 1.12 checks IR ≤ 8; the built models (opset 17) are written as IR 8, which opset 17 allows.

@@ -50,14 +50,14 @@ export function netFeeds(seed: number): Record<string, Tensor> {
   return { x: new Tensor('float32', [2, 3, 10, 10], rand(seed, 600)) };
 }
 
-/** Runs in onnxruntime-web (wasm backend) from Node. */
+/** Runs in onnxruntime-web (wasm backend, one thread) from Node; float32 outputs by name. Feeds keep their dtypes. */
 export async function runWeb(model: Model, feeds: Record<string, Tensor>): Promise<Record<string, Float32Array>> {
   const ort = await import('onnxruntime-web');
   ort.env.wasm.numThreads = 1;
   const s = await ort.InferenceSession.create(writeOnnx(model));
   try {
     const inputs: Record<string, import('onnxruntime-web').Tensor> = {};
-    for (const [k, t] of Object.entries(feeds)) inputs[k] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
+    for (const [k, t] of Object.entries(feeds)) inputs[k] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.dims]);
     const r = await s.run(inputs);
     return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.data as Float32Array]));
   } finally {

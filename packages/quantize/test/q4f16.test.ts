@@ -11,20 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { type QuantizeOptions, quantize } from '../src/index.js';
 import { randomGpt } from '../../verify/test/third-party.js';
 import { EXACT_DQ, PY_ONNX, havePyOnnx, onnxChecker } from './helpers.js';
+import { runWeb as runWebAll } from './helpers.js';
 
-/** Runs `model` in onnxruntime-web (wasm backend, in Node) on int64 feeds; the first output. */
+/** The first output of `model` in onnxruntime-web. */
 async function runWeb(model: Model, feeds: Record<string, Tensor>): Promise<Float32Array> {
-  const ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
-  const s = await ort.InferenceSession.create(writeOnnx(model));
-  try {
-    const inputs = Object.fromEntries(
-      Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('int64', t.data as BigInt64Array, [...t.dims])]),
-    );
-    return Object.values(await s.run(inputs))[0]!.data as Float32Array;
-  } finally {
-    await s.release();
-  }
+  return Object.values(await runWebAll(model, feeds))[0]!;
 }
 
 async function runNode(model: Model, feeds: Record<string, Tensor>): Promise<Float32Array> {
