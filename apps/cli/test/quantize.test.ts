@@ -123,6 +123,22 @@ describe.skipIf(randomGpt().why !== undefined)(
       expect(bad.code).toBe(2);
       expect(bad.err).toContain('--method is rtn, hqq, gptq, awq');
     });
+
+    it('--mode bnb4: NF4 block 64 MatMulBnb4 by default, --quant-type fp4 --block-size 32 as asked; int4 keeps block 32', async () => {
+      const { dir } = randomGpt();
+      const out = path.join(tempDir(), 'gpt.bnb4.onnx');
+      const r = await mc('quantize', '--mode', 'bnb4', path.join(dir, 'gpt.onnx'), out);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('MatMulBnb4 NF4 block 64');
+      expect(r.out).toMatch(/passed through: Gather .*embedding table stays float32 in bnb4/);
+      expect(r.out).toMatch(/verified \(bnb4: cosine >= 0\.9\)/);
+      expect(countOps(await loadOnnx(out))['com.microsoft::MatMulBnb4']).toBeGreaterThan(0);
+      const fp4 = await mc('quantize', '--mode', 'bnb4', '--quant-type', 'fp4', '--block-size', '32', path.join(dir, 'gpt.onnx'), out);
+      expect(fp4.code).toBe(0);
+      expect(fp4.out).toContain('MatMulBnb4 FP4 block 32');
+      const int4 = await mc('quantize', '--mode', 'int4', path.join(dir, 'gpt.onnx'), path.join(tempDir(), 'gpt.int4.onnx'));
+      expect(int4.out).toContain('MatMulNBits 4-bit block 32 symmetric rtn');
+    });
   },
 );
 

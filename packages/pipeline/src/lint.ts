@@ -67,6 +67,22 @@ const WEBGPU_INT8: Rule = {
 };
 
 /**
+ * MatMulBnb4 on WebGPU: neither of onnxruntime-web's GPU providers registers a kernel for it (the kernel lists
+ * onnxruntime/contrib_ops/webgpu/webgpu_contrib_kernels.cc and contrib_ops/js/js_contrib_kernels.cc name MatMulNBits
+ * and no MatMulBnb4). The wasm backend runs it: measured with onnxruntime-web 1.30 in Node, outputs equal to
+ * onnxruntime-node's.
+ */
+const WEBGPU_BNB4: Rule = {
+  ops: ['com.microsoft:MatMulBnb4'],
+  severity: 'warning',
+  reason:
+    "onnxruntime-web's WebGPU execution provider has no MatMulBnb4 kernel: the node runs on the wasm CPU fallback, with copies between GPU and CPU around it",
+  fix: 'for WebGPU ship q4 or q4f16 (MatMulNBits has a WebGPU kernel), e.g. mc variants --set web',
+};
+
+const CONTRIB_4BIT = ['com.microsoft:MatMulNBits', 'com.microsoft:GatherBlockQuantized', 'com.microsoft:MatMulBnb4'];
+
+/**
  * The targets table: what each target lacks. Kept in this one place; `mc lint`, `mc variants` and docs/deploy.md
  * read it.
  */
@@ -92,10 +108,10 @@ export const TARGET_RULES: Readonly<Record<LintTarget, readonly Rule[]>> = {
       fix: 'ship the float32, q8 or q4 file for wasm; float16 saves download bytes only',
     },
   ],
-  webgpu: [WEBGPU_INT8],
+  webgpu: [WEBGPU_INT8, WEBGPU_BNB4],
   nnapi: [
     {
-      ops: [...INT8_DYNAMIC, 'com.microsoft:MatMulNBits', 'com.microsoft:GatherBlockQuantized'],
+      ops: [...INT8_DYNAMIC, ...CONTRIB_4BIT],
       severity: 'warning',
       reason: 'the NNAPI execution provider does not take this op; onnxruntime runs it on the CPU, splitting the graph',
       fix: 'for NNAPI use int8-static (QDQ, per-tensor activations) or float32/fp16',
@@ -103,7 +119,7 @@ export const TARGET_RULES: Readonly<Record<LintTarget, readonly Rule[]>> = {
   ],
   coreml: [
     {
-      ops: [...INT8_DYNAMIC, 'com.microsoft:MatMulNBits', 'com.microsoft:GatherBlockQuantized'],
+      ops: [...INT8_DYNAMIC, ...CONTRIB_4BIT],
       severity: 'warning',
       reason: 'the CoreML execution provider does not take this op; onnxruntime runs it on the CPU, splitting the graph',
       fix: 'for CoreML use fp16 or int8-static (QDQ)',
@@ -111,7 +127,7 @@ export const TARGET_RULES: Readonly<Record<LintTarget, readonly Rule[]>> = {
   ],
   mobile: [
     {
-      ops: ['com.microsoft:MatMulNBits', 'com.microsoft:GatherBlockQuantized'],
+      ops: CONTRIB_4BIT,
       severity: 'warning',
       reason: "contrib op: onnxruntime-mobile's reduced-operator builds leave it out unless the build config lists it",
       fix: 'build onnxruntime with a reduced-operator config that lists com.microsoft ops, or ship the int8 file',

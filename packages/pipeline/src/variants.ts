@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Feeds, type Model, McError } from '@mc/ir';
+import { type Feeds, type Model, McError, normalizeWeights, weightOf } from '@mc/ir';
 import { writeOnnx } from '@mc/io-onnx';
 import { type QuantizeOptions, quantize } from '@mc/quantize';
 import { checkAgreement, GATE_THRESHOLDS, type GateTechnique, syntheticFeeds } from '@mc/verify';
@@ -93,7 +93,7 @@ export interface VariantsResult {
 }
 
 const RECIPES: Record<
-  Exclude<VariantDtype, 'fp32' | 'bnb4'>,
+  Exclude<VariantDtype, 'fp32'>,
   { technique: GateTechnique; options: (m: Model) => QuantizeOptions; recipe: string }
 > = {
   fp16: { technique: 'fp16', options: () => ({ mode: 'fp16' }), recipe: 'fp16 (overflow guard: out-of-range constants stay float32)' },
@@ -110,6 +110,12 @@ const RECIPES: Record<
     technique: 'q4f16',
     options: () => ({ mode: 'q4f16', blockSize: 32 }),
     recipe: 'q4f16: int4 MatMulNBits block 32, float16 rest',
+  },
+  // transformers.js' conversion script: onnxruntime's MatMulBnb4 quantizer, NF4, block 64; floor: int4's
+  bnb4: {
+    technique: 'bnb4',
+    options: () => ({ mode: 'bnb4' }),
+    recipe: 'bnb4: NF4 codes block 64 in MatMulBnb4 (MatMul/Gemm weights; Conv and embeddings stay float32)',
   },
 };
 
@@ -168,9 +174,32 @@ function matmulNBitsShare(q4: Model, f32: Model): { share: number; largest: stri
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
+/** An entry for a variant that was not written. */
+const skipped = (dtype: VariantDtype, recipe: string): VariantEntry => ({
+  dtype,
+  file: VARIANT_FILES[dtype],
+  recipe,
+  status: 'skipped',
+  reasons: [],
+  bytes: 0,
+  ratio: 0,
+  cosine: 0,
+  floor: 0,
+  latencyNodeMs: 0,
+  suits: [],
+});
+
+/** Why bnb4 found no weight: what the model's weights sit in instead. */
+function noBnb4Why(input: Model): string {
+  const model = input.clone();
+  normalizeWeights(model); // weights in Constant nodes (Paddle2ONNX) count as initializers, as quantize sees them
+  const ops = [...new Set(model.graph.nodes.filter((n) => weightOf(n)?.value.isInitializer() === true).map((n) => n.opType))];
+  return `the model has no MatMul or Gemm with a constant 2-D float32 weight (weights in: ${ops.join(', ') || 'none'}); bnb4 leaves Conv weights and embedding tables float32, as onnxruntime's MatMulBnb4 quantizer does`;
+}
+
 /**
- * Makes the transformers.js variant set of a float32 model (fp32, fp16, q8, int8, uint8, q4, q4f16; bnb4 is reported
- * as skipped: mc writes no MatMulBnb4) and checks each one: the gate's agreement with float32 in onnxruntime-node,
+ * Makes the transformers.js variant set of a float32 model (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4; bnb4 is
+ * reported as skipped and not written when the model has no MatMul/Gemm weight to quantize) and checks each one: the gate's agreement with float32 in onnxruntime-node,
  * a load and the same outputs in onnxruntime-web (wasm), latency in both, bytes below float32, the lint targets it
  * suits. q4 gets the MatMulNBits `accuracy_level` that is fastest in onnxruntime-node among {@link ACCURACY_LEVELS}
  * while its cosine floor holds.
@@ -250,40 +279,17 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
       await check('fp32', '', 'convert', model, refNode);
       continue;
     }
-    if (dtype === 'bnb4') {
-      entries.push({
-        dtype,
-        file: VARIANT_FILES[dtype],
-        recipe: '',
-        status: 'skipped',
-        reasons: ['mc writes no com.microsoft.MatMulBnb4 (NF4/FP4); use q4 (MatMulNBits), which onnxruntime-web also runs'],
-        bytes: 0,
-        ratio: 0,
-        cosine: 0,
-        floor: 0,
-        latencyNodeMs: 0,
-        suits: [],
-      });
-      continue;
-    }
     const r = recipeOf(dtype, set, opts.feeds);
     let m: Model;
     try {
       m = (await quantize(model, r.options(model))).model;
     } catch (e) {
-      entries.push({
-        dtype,
-        file: VARIANT_FILES[dtype],
-        recipe: r.recipe,
-        status: 'failed',
-        reasons: [message(e)],
-        bytes: 0,
-        ratio: 0,
-        cosine: 0,
-        floor: 0,
-        latencyNodeMs: 0,
-        suits: [],
-      });
+      entries.push({ ...skipped(dtype, r.recipe), status: 'failed', reasons: [message(e)] });
+      continue;
+    }
+    if (dtype === 'bnb4' && !m.graph.nodes.some((n) => n.opType === 'MatMulBnb4')) {
+      // Nothing became MatMulBnb4: the file would be float32's weights as they are, so none is written.
+      entries.push({ ...skipped(dtype, r.recipe), reasons: [`nothing quantized: ${noBnb4Why(model)}`] });
       continue;
     }
     if (dtype !== 'q4' || !m.graph.nodes.some((n) => n.opType === 'MatMulNBits')) {

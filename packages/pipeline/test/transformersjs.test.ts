@@ -108,7 +108,8 @@ describe.skipIf(SKIP !== '')(`@huggingface/transformers@${VERSION} loads mc's va
       const ids = BigInt64Array.from(Buffer.from(text), (b) => BigInt(b));
       expect([...(enc.input_ids.data as BigInt64Array)]).toEqual([...ids]);
       const dtypes = result.report.entries.filter((e) => e.status === 'ok').map((e) => e.dtype);
-      expect(dtypes).toEqual(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16']);
+      expect(dtypes).toEqual(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4']);
+      const logitsOf: Partial<Record<string, Float32Array>> = {};
       for (const dtype of dtypes) {
         const file = result.report.entries.find((e) => e.dtype === dtype)!.file;
         const ref = (await runModel(join(dir, 'onnx', file), { input_ids: new Tensor('int64', [1, ids.length], ids) })).logits!
@@ -119,6 +120,13 @@ describe.skipIf(SKIP !== '')(`@huggingface/transformers@${VERSION} loads mc's va
         let maxAbs = 0;
         for (let i = 0; i < ref.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref[i]!));
         expect(maxAbs, dtype).toBeLessThanOrEqual(1e-4);
+        // the client read a quantized file, not model.onnx, and for bnb4 not q4's (q8 and int8 are the same file on the GPT)
+        for (const other of dtype === 'bnb4' ? ['fp32', 'q4'] : dtype === 'fp32' ? [] : ['fp32'])
+          expect(
+            logitsOf[other]!.some((v, i) => v !== got[i]),
+            `${dtype} vs ${other}`,
+          ).toBe(true);
+        logitsOf[dtype] = got;
         const next = argmaxLast(ref, meta.vocab);
         const out = await model.generate({ ...enc, max_new_tokens: 1, do_sample: false });
         expect(tok.decode(out[0], { skip_special_tokens: false }), dtype).toBe(text + String.fromCharCode(next));

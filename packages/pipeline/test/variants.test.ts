@@ -4,7 +4,8 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readNpy } from '@mc/datasets';
-import { Tensor } from '@mc/ir';
+import { ModelBuilder, Tensor } from '@mc/ir';
+import { seededNormal } from '@mc/ir/testing';
 import { loadOnnx } from '@mc/io-onnx';
 import { lintModel, type VariantsReport, WEB_FLOOR, variants, writeVariants } from '@mc/pipeline';
 import { corpus } from '../../../bench/corpus.mjs';
@@ -19,13 +20,16 @@ const GPT = existsSync(join(gptDir, 'gpt.onnx'))
 const ocr = corpus('ppocr');
 const OCR = ocr.skip ?? rendererMissing();
 
-/** Every variant but bnb4 ok, smaller than float32, loaded by both runtimes. */
+/** Every variant ok (bnb4 included), smaller than float32, loaded by both runtimes. */
 function expectSet(r: VariantsReport): void {
-  const failed = r.entries.filter((e) => e.status === 'failed').map((e) => `${e.dtype}: ${e.reasons.join('; ')}`);
+  const failed = r.entries.filter((e) => e.status !== 'ok').map((e) => `${e.dtype}: ${e.status} ${e.reasons.join('; ')}`);
   expect(failed).toEqual([]);
   expect(r.entries.map((e) => e.dtype)).toEqual(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4']);
-  expect(r.entries.find((e) => e.dtype === 'bnb4')!.status).toBe('skipped');
-  for (const e of r.entries.filter((x) => x.status === 'ok')) {
+  const bnb4 = r.entries.find((e) => e.dtype === 'bnb4')!;
+  expect(bnb4.floor).toBe(r.entries.find((e) => e.dtype === 'q4')!.floor); // int4's floor
+  expect(bnb4.suits).toContain('wasm');
+  expect(bnb4.suits).not.toContain('webgpu');
+  for (const e of r.entries) {
     expect(e.cosine, e.dtype).toBeGreaterThanOrEqual(e.floor);
     expect(e.webCosine, e.dtype).toBeGreaterThanOrEqual(WEB_FLOOR);
     expect(e.latencyWebMs, e.dtype).toBeGreaterThan(0);
@@ -33,6 +37,31 @@ function expectSet(r: VariantsReport): void {
   }
   expect(r.accuracyLevel?.chosen).toBeTypeOf('number');
 }
+
+describe('bnb4 on a model with no MatMul weight', () => {
+  it('is reported skipped with the reason (nothing quantized) and not written as a copy of float32', async () => {
+    const g = seededNormal(1);
+    const b = new ModelBuilder({ opset: 17, irVersion: 8 });
+    const x = b.input('x', 'float32', [1, 3, 8, 8]);
+    const w = b.initializer(
+      'w',
+      new Tensor(
+        'float32',
+        [16, 3, 3, 3],
+        Float32Array.from({ length: 432 }, () => g() * 0.3),
+      ),
+    );
+    b.output(b.node('Relu', [b.node('Conv', [x, w], { kernel_shape: [3, 3] }, { name: 'conv' })], {}, { name: 'relu' }), 'y');
+    const result = await variants(b.build(), { web: false });
+    const e = result.report.entries.find((x) => x.dtype === 'bnb4')!;
+    expect(e.status).toBe('skipped');
+    expect(e.reasons.join(' ')).toMatch(
+      /^nothing quantized: .*no MatMul or Gemm.*weights in: Conv\).*Conv weights and embedding tables float32/,
+    );
+    expect(result.files.has('model_bnb4.onnx')).toBe(false);
+    expect(result.files.has('model_q4.onnx')).toBe(true);
+  }, 120_000);
+});
 
 describe.skipIf(GPT !== '')(`variants of the bench's GPT${GPT}`, () => {
   it('writes the transformers.js set: each loads in onnxruntime-node and -web, meets its floor, is smaller; q8 flagged for webgpu', async () => {
@@ -48,6 +77,7 @@ describe.skipIf(GPT !== '')(`variants of the bench's GPT${GPT}`, () => {
       expect(readdirSync(join(out, 'onnx')).sort()).toEqual(
         [
           'model.onnx',
+          'model_bnb4.onnx',
           'model_fp16.onnx',
           'model_int8.onnx',
           'model_q4.onnx',
@@ -62,6 +92,14 @@ describe.skipIf(GPT !== '')(`variants of the bench's GPT${GPT}`, () => {
       expect(found).toContain('MatMulInteger');
       expect(found).toContain('DynamicQuantizeLinear');
       expect(lintModel(await loadOnnx(join(out, 'onnx', 'model_q4.onnx')), 'webgpu').ok).toBe(true);
+      // bnb4: every MatMul weight in MatMulBnb4; WebGPU has no kernel for it (warned), wasm runs it (nothing flagged)
+      const bnb4 = await loadOnnx(join(out, 'onnx', 'model_bnb4.onnx'));
+      const nBnb4 = bnb4.graph.nodes.filter((n) => n.opType === 'MatMulBnb4').length;
+      expect(nBnb4).toBe(13); // 6 per block × 2 + the head; the two attention MatMuls have no constant weight
+      const gpu = lintModel(bnb4, 'webgpu');
+      expect(gpu.findings.map((f) => f.opType)).toEqual(Array(nBnb4).fill('MatMulBnb4'));
+      expect(gpu.findings.every((f) => f.severity === 'warning' && /q4/.test(f.fix))).toBe(true);
+      expect(lintModel(bnb4, 'wasm').findings).toEqual([]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -86,6 +86,7 @@ const QUANTIZED_OPS = new Set([
   'QLinearConv',
   'QLinearMatMul',
   'MatMulNBits',
+  'MatMulBnb4',
   'QGemm',
   'DynamicQuantizeMatMul',
   'QLinearAdd',

@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 it('public surface', async () => {
   expect(Object.keys(await import('@mc/quantize')).sort()).toMatchInlineSnapshot(`
     [
+      "BNB4_QUANT_TYPES",
       "CALIBRATION_METHODS",
       "EMBEDDINGS_FORMS",
       "FP16_BLOCK_LIST",

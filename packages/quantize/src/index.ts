@@ -15,6 +15,8 @@ export {
   type Int8StaticOptions,
   type Int4Options,
   type Q4f16Options,
+  type Bnb4Options,
+  BNB4_QUANT_TYPES,
   type EmbeddingsForm,
   EMBEDDINGS_FORMS,
   type KMeansOptions,

@@ -205,6 +205,27 @@ export interface Q4f16Options extends Omit<Int4Options, 'mode' | 'format'> {
   readonly blockList?: readonly string[];
 }
 
+/** bnb4 code tables, for CLIs: NormalFloat4 and FP4 (MatMulBnb4 `quant_type` 1 and 0). */
+export const BNB4_QUANT_TYPES = ['nf4', 'fp4'] as const;
+
+/**
+ * 4-bit bitsandbytes codes (the form transformers.js ships as `model_bnb4.onnx`): MatMul and Gemm weights become
+ * com.microsoft.MatMulBnb4, absmax-scaled blocks of NF4 or FP4 codes along the transposed weight; Conv weights and
+ * embedding tables (Gather) stay float32, as in onnxruntime's MatMulBnb4 quantizer.
+ * @example
+ * await quantize(model, { mode: 'bnb4', quantType: 'nf4', blockSize: 64 });
+ */
+export interface Bnb4Options extends CommonOptions {
+  readonly mode: 'bnb4';
+  /**
+   * 16, 32, 64, 128 or 256 (MatMulBnb4's kernels). Default 64: bitsandbytes' `Linear4bit` uses 64 only, and so do
+   * onnxruntime's quantizer script and transformers.js' conversion script (`quantize.py`, bnb4 `block_size or 64`).
+   */
+  readonly blockSize?: (typeof INT4_BLOCK_SIZES)[number];
+  /** 'nf4' (default, as transformers.js' conversion) or 'fp4'. */
+  readonly quantType?: (typeof BNB4_QUANT_TYPES)[number];
+}
+
 /** Default of {@link Int4Options.convBits}. */
 export const INT4_CONV_BITS_DEFAULT = 8;
 
@@ -248,6 +269,7 @@ export type QuantizeOptions =
   | Int8StaticOptions
   | Int4Options
   | Q4f16Options
+  | Bnb4Options
   | KMeansOptions
   | SignOptions;
 
@@ -265,6 +287,7 @@ export const QUANTIZE_MODES: readonly QuantizeMode[] = [
   'int8-static',
   'int4',
   'q4f16',
+  'bnb4',
   'kmeans',
   'binary',
   'ternary',
@@ -299,6 +322,7 @@ export const QUANTIZE_DEFAULTS = {
     embeddings: 'float',
   },
   q4f16: { embeddings: 'int8', keepIoTypes: true },
+  bnb4: { blockSize: 64, quantType: 'nf4' },
   kmeans: { bits: 4, seed: 0, minElements: 64 },
 } as const satisfies {
   target: QuantizeTarget;
@@ -311,6 +335,7 @@ export const QUANTIZE_DEFAULTS = {
   >;
   int4: Pick<Required<Int4Options>, 'blockSize' | 'symmetric' | 'format' | 'method' | 'damp' | 'convBits' | 'embeddings'>;
   q4f16: Pick<Required<Q4f16Options>, 'embeddings' | 'keepIoTypes'>;
+  bnb4: Pick<Required<Bnb4Options>, 'blockSize' | 'quantType'>;
   kmeans: Pick<Required<KMeansOptions>, 'bits' | 'seed' | 'minElements'>;
 };
 

@@ -6,6 +6,7 @@ import { foldConvBiasAdds } from './prepare.js';
 import { noteZeroSize, zeroSizeWeightNodes } from './zero-size.js';
 import { toQOperator } from './qoperator.js';
 import { namesOf, slimModel } from './slim.js';
+import { quantizeBnb4Mode } from './modes/bnb4.js';
 import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
 import { convertFp16 } from './modes/fp16.js';
 import { planFp16 } from './modes/fp16-plan.js';
@@ -51,6 +52,7 @@ function minOpset(opts: QuantizeOptions): number {
   switch (opts.mode) {
     case 'fp16':
     case 'bf16':
+    case 'bnb4':
       return 0;
     case 'int4':
       return opts.format === 'dequantize' ? 21 : opts.embeddings === 'int8-dq' ? 13 : 0;
@@ -141,6 +143,9 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
       break;
     case 'q4f16':
       await quantizeQ4f16(model, opts, emit, report, convInt4?.refusal);
+      break;
+    case 'bnb4':
+      quantizeBnb4Mode(model, opts, emit, report);
       break;
     case 'kmeans':
       quantizeKMeans(model, opts, emit, report);

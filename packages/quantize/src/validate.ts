@@ -1,5 +1,6 @@
 import { McError } from '@mc/ir';
 import {
+  BNB4_QUANT_TYPES,
   CALIBRATION_METHODS,
   EMBEDDINGS_FORMS,
   INT4_BLOCK_SIZES,
@@ -39,6 +40,13 @@ export function validateOptions(opts: QuantizeOptions): void {
     case 'kmeans': {
       const b = opts.bits ?? QUANTIZE_DEFAULTS.kmeans.bits;
       if (!Number.isInteger(b) || b < 1 || b > 8) fail(`quantize kmeans: bits must be an integer in 1..8, got ${b}; pass e.g. bits: 4`);
+      break;
+    }
+    case 'bnb4': {
+      const bs = opts.blockSize ?? QUANTIZE_DEFAULTS.bnb4.blockSize;
+      if (!INT4_BLOCK_SIZES.includes(bs)) fail(`quantize bnb4: blockSize must be 16, 32, 64, 128 or 256 (MatMulBnb4's kernels), got ${bs}`);
+      const qt = opts.quantType ?? QUANTIZE_DEFAULTS.bnb4.quantType;
+      if (!BNB4_QUANT_TYPES.includes(qt)) fail(`quantize bnb4: quantType must be 'nf4' or 'fp4', got '${String(qt)}'`);
       break;
     }
     case 'int4':

@@ -14,6 +14,7 @@ export type GateTechnique =
   | 'int8-static'
   | 'int4'
   | 'q4f16'
+  | 'bnb4'
   | 'kmeans'
   | 'binary'
   | 'ternary'
@@ -71,6 +72,7 @@ export const GATE_THRESHOLDS: Readonly<Record<GateTechnique, GateThresholds>> = 
   },
   int4: { exact: false, minCosine: 0.9, maxAccuracyDrop: 2, why: '4-bit blocks lose more than int8' },
   q4f16: { exact: false, minCosine: 0.9, maxAccuracyDrop: 2, why: "int4's 4-bit blocks; float16 compute adds far less" },
+  bnb4: { exact: false, minCosine: 0.9, maxAccuracyDrop: 2, why: "4-bit NF4/FP4 codes in blocks: int4's bounds" },
   kmeans: {
     exact: false,
     minCosine: LOSSY_FLOOR,

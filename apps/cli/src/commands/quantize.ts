@@ -4,6 +4,7 @@ import { DATASET_KINDS, loadDataset, loadNamedFeeds } from '@mc/datasets';
 import { collectFeeds, FEED_DEFAULTS, feedsFrom } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
 import {
+  BNB4_QUANT_TYPES,
   CALIBRATION_METHODS,
   type CalibrationMethod,
   EMBEDDINGS_FORMS,
@@ -38,8 +39,13 @@ const flags = {
     type: 'number',
     arg: 'N',
     choices: INT4_BLOCK_SIZES,
-    description: 'int4/q4f16: block size along K',
-    default: D.int4.blockSize,
+    description: `int4/q4f16: block size along K (default ${D.int4.blockSize}); bnb4: block size along the flattened transposed weight (default ${D.bnb4.blockSize})`,
+  },
+  'quant-type': {
+    type: 'string',
+    choices: BNB4_QUANT_TYPES,
+    description: 'bnb4: 4-bit code table, nf4 (NormalFloat4) or fp4',
+    default: D.bnb4.quantType,
   },
   'per-channel': {
     type: 'boolean',
@@ -185,8 +191,8 @@ function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keep
       const int4 = {
         ...common,
         ...sym,
-        blockSize: f['block-size'],
         ...defined({
+          blockSize: f['block-size'],
           method: f.method === undefined ? undefined : int4Method(f.method),
           calibration,
           convBits: f['conv-bits'],
@@ -195,6 +201,8 @@ function optionsOf(f: Flags, calibration: AsyncIterable<Feeds> | undefined, keep
       };
       return mode === 'q4f16' ? { mode, ...int4 } : { mode, ...int4, ...defined({ format }) };
     }
+    case 'bnb4':
+      return { mode, ...common, quantType: f['quant-type'], ...defined({ blockSize: f['block-size'] }) };
     case 'kmeans':
       return { mode, ...common, bits: f.bits, seed: f.seed };
     default:
@@ -246,13 +254,14 @@ function nodeTable(r: QuantizeReport): string {
 export const quantizeCommand = defineCommand({
   name: 'quantize',
   summary:
-    'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and checked against the float model before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
+    'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, bnb4 (NF4/FP4 MatMulBnb4), k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and checked against the float model before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
   usage: '--mode MODE [options] <in> <out>',
   flags,
   examples: [
     'mc quantize --mode fp16 model.onnx model.fp16.onnx',
     'mc quantize --mode int8-static --method entropy --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx mnist.int8.onnx',
     'mc quantize --mode int4 --block-size 64 llm.onnx llm.int4.onnx',
+    'mc quantize --mode bnb4 gpt.onnx gpt.bnb4.onnx   (NF4 codes, block 64: com.microsoft.MatMulBnb4, as transformers.js model_bnb4.onnx)',
     'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits, int8 embeddings, float16 elsewhere)',
     'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits, int8 embeddings, float16 elsewhere)',
     'mc quantize --mode int4 --method gptq --dataset npy --data-dir calib gpt.onnx gpt.int4.onnx   (calib/input_ids.npy: int64 [N, T])',

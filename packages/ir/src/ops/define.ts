@@ -108,6 +108,7 @@ export interface AttrTypes {
   N: number;
   bits: number;
   accuracy_level: number;
+  quant_type: number;
   equation: string;
 }
 

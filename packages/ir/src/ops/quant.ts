@@ -41,6 +41,30 @@ export const quantOps: OpInfo[] = [
     inferDType: (c) => [c.dtypes[0]],
     macs: (node, _ins, outs) => numel(outs[0]) * node.attrInt('K', NaN),
   }),
+  // com.microsoft.MatMulBnb4: A [..., K] × B → [..., N]; B holds the weight transposed to [N, K], flattened, in blocks
+  // of `block_size` 4-bit codes (two per byte, even element in the high nibble) scaled by one float `absmax` per block;
+  // quant_type 0 = FP4, 1 = NF4
+  // (https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#com.microsoft.MatMulBnb4).
+  defineOp({
+    opType: 'MatMulBnb4',
+    domain: 'com.microsoft',
+    inputs: ['A', 'B', 'absmax'],
+    attrs: {
+      K: required('INT'),
+      N: required('INT'),
+      block_size: required('INT'),
+      quant_type: required('INT'),
+      training_mode: int(0),
+      transB: int(1),
+    },
+    inferShape: (c) => {
+      const a = c.shapes[0];
+      const n = c.node.attrInt('N', NaN);
+      return [a === undefined || Number.isNaN(n) ? undefined : [...a.slice(0, -1), n]];
+    },
+    inferDType: (c) => [c.dtypes[0]],
+    macs: (node, _ins, outs) => numel(outs[0]) * node.attrInt('K', NaN),
+  }),
   // com.microsoft.GatherBlockQuantized: Gather on a block-quantized table; `data` uint8 holds two 4-bit codes per byte
   // along `quantize_axis` (the last axis) when bits = 4, so the logical width is twice the stored one; the output has
   // the scales' type (https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#com.microsoft.GatherBlockQuantized).
