@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { McError, type Model, type ModelStats } from '@mc/ir';
 import { type ChangeReport, gate, GATE_DEFAULTS, gateFailure, type GateReport, nothingChanged, type NothingChanged } from '@mc/pipeline';
-import type { GateTechnique, RunModelOptions } from '@mc/verify';
+import { type GateTechnique, onlyCatchesBrokenGraphs, type RunModelOptions } from '@mc/verify';
 import { type DataFlagValues, loadDataFlags } from './data-flags.js';
 import { type CliIO, defined, type FlagTable } from './flags.js';
 
@@ -105,6 +105,11 @@ export function gateLines(r: GateReport | undefined): string[] {
         ? 'finite outputs'
         : `cosine >= ${r.thresholds.minCosine}`;
   lines.push(`verified (${r.technique}: ${bound})`);
+  if (r.accuracy === undefined && onlyCatchesBrokenGraphs(r.thresholds)) {
+    lines.push(
+      `note: ${r.technique} changes what the model computes; on ${r.inputs} this check only catches a broken graph, so accuracy is unmeasured: pass --dataset to gate on it, or run mc eval on the output`,
+    );
+  }
   return lines;
 }
 

@@ -15,6 +15,7 @@ test('public surface of @mc/verify', async () => {
     'createSession',
     'customDomainOps',
     'nonFiniteWeights',
+    'onlyCatchesBrokenGraphs',
     'planSegments',
     'randomFeeds',
     'runModel',

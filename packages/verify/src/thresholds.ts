@@ -128,3 +128,18 @@ export const GATE_THRESHOLDS: Readonly<Record<GateTechnique, GateThresholds>> = 
     why: 'the search bound --max-accuracy-drop, re-checked on the test split',
   },
 };
+
+/**
+ * Whether a check without data can only catch a broken graph for these bounds: lossy-by-design techniques (floor
+ * cosine, or no agreement bound at all). Their accuracy needs data (`--dataset`, `mc eval`); near-exact paths are held
+ * close enough that agreement on synthetic inputs says something.
+ *
+ * @example
+ * ```ts
+ * onlyCatchesBrokenGraphs(GATE_THRESHOLDS['prune-channels']); // true
+ * onlyCatchesBrokenGraphs(GATE_THRESHOLDS.fp16); // false
+ * ```
+ */
+export function onlyCatchesBrokenGraphs(t: GateThresholds): boolean {
+  return !t.exact && (t.minCosine === undefined || t.minCosine <= LOSSY_FLOOR);
+}
