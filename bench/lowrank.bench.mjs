@@ -3,6 +3,7 @@
 // Writes bench/out/lowrank.md. Needs a build (`pnpm build`), ../shared/data/mnist, and for the baselines Debian
 // /usr/bin/python3 with python3-numpy, python3-onnx and python3-torch (the mnist_cnn fixture is trained once by
 // bench/lowrank/train_mnist_cnn.py and cached in bench/.cache/lowrank/). Rows whose prerequisites are missing say so.
+import { baselineBlas, ensureOpenBlas } from './blas.mjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -167,7 +168,10 @@ else {
 
 // ---------------------------------------------------------------- (b) speed
 md.push('### Speed', '');
-const speed = ['| task | mc (JS) | numpy (Debian, reference BLAS) | ratio mc/numpy | goal |', '|---|---|---|---|---|'];
+log(ensureOpenBlas());
+const blas = baselineBlas();
+md.push(`Baseline: ${blas.text} (Debian packages; \`node bench/blas.mjs\` installs OpenBLAS where it can).`, '');
+const speed = [`| task | mc (JS) | numpy (${blas.blas ?? 'n/a'}) | ratio mc/numpy | goal |`, '|---|---|---|---|---|'];
 if (cnnModel !== undefined && havePy('numpy') && havePy('onnx')) {
   const ts = [];
   for (let i = 0; i < RUNS; i++) {
