@@ -46,9 +46,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     io.out(`mc ${cliVersion()}`);
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
+  const entry = commands.find((c) => c.name === name);
   try {
-    if (cmd === undefined) {
+    if (entry === undefined) {
       const guess = nearest(
         name,
         commands.map((c) => c.name),
@@ -57,6 +57,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
         `unknown command '${name}'${guess === undefined ? '' : `; did you mean 'mc ${guess}'?`} Commands: ${commands.map((c) => c.name).join(', ')}`,
       );
     }
+    const cmd = await entry.load();
     const parsed = cmd.parse(rest);
     if (parsed.global.help) {
       io.out(commandHelp(cmd));

@@ -11,6 +11,7 @@ import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
+import { SUMMARY } from './summaries.js';
 
 /** The flag table is typed against FactorizeOptions (one field per policy and common option; null = not a flag). */
 const flags = {
@@ -91,8 +92,7 @@ function layerTable(r: FactorizeReport): string {
 /** `mc compress`: low-rank factorisation (SVD for dense layers, Tucker-2 for convs) with automatic ranks. */
 export const compress = defineCommand({
   name: 'compress',
-  summary:
-    'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
+  summary: SUMMARY.compress,
   usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR [--data-aware]] <in> <out>',
   flags,
   examples: [
