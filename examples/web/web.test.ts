@@ -83,7 +83,7 @@ describe.skipIf(!haveChromium)(`examples/web in headless Chromium${skipWhy(noChr
   it("the README's output model (input [batch, 784], pixels / 255): same top-1 as onnxruntime-node", async () => {
     const small = path.join(dir, 'mnist-mlp-small.onnx');
     // The README's first command, as written there.
-    await mc('compress', '--error', '0.5', '--finetune', '5', '--dataset', 'mnist', '--data-dir', path.join(repo, 'examples/data/mnist-1k'), path.join(repo, 'examples/models/mnist-mlp.onnx'), small);
+    await mc('compress', '--error', '0.5', '--finetune', '--epochs', '5', '--dataset', 'mnist', '--data-dir', path.join(repo, 'examples/data/mnist-1k'), path.join(repo, 'examples/models/mnist-mlp.onnx'), small);
     const r = await open(small);
     expect(r.error).toBeUndefined();
     expect(r.plan).toMatchObject({ layout: 'flat', scale: 1 / 255 });

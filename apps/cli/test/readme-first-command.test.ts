@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mc, repoRoot, tempDir } from './helpers.js';
@@ -30,6 +31,25 @@ describe("the README's first command", () => {
     expect(r.out).toMatch(/parameters\s+266,610\s+1\d\d,\d{3}/);
     expect(existsSync(out)).toBe(true);
   });
+
+  it('without its fine-tuning the drop exceeds the default budget: exit 5, top-1 before and after named, nothing written', async () => {
+    // The README's arguments less `--finetune --epochs N`: the same factorisation, unrecovered.
+    const i = args.indexOf('--finetune');
+    expect(i, 'the README command fine-tunes').toBeGreaterThan(0);
+    const rest = args.filter((a, j) => j !== i && a !== '--epochs' && args[j - 1] !== '--epochs');
+    const out = path.join(tempDir(), 'refused.onnx');
+    const argv = [...rest.slice(0, -1).map((a) => (a.startsWith('examples/') ? path.join(repoRoot, a) : a)), out];
+    const r = await mc(...argv);
+    expect(r.code, r.err).toBe(5);
+    const m =
+      /top-1 accuracy on mnist-test fell ([\d.]+) points \(([\d.]+)% -> ([\d.]+)%, 1000 samples\), more than --max-accuracy-drop 2/.exec(
+        r.err,
+      );
+    expect(m, r.err).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(2);
+    expect(Number(m![2])).toBeGreaterThan(97);
+    expect(existsSync(out)).toBe(false);
+  });
 });
 
 describe('--dataset never changes what --error means', () => {
@@ -45,5 +65,40 @@ describe('--dataset never changes what --error means', () => {
     const bad = await mc('compress', '--error', '0.3', '--data-aware', model, path.join(dir, 'c.onnx'));
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--data-aware needs training data');
+  });
+});
+
+describe('installing onnxruntime-node offline', () => {
+  // npm runs onnxruntime-node's install script, which downloads CUDA files and fails offline; the docs give the skip.
+  const pkg = realpathSync(path.join(repoRoot, 'packages/verify/node_modules/onnxruntime-node'));
+  const said = /`([A-Z_]+)=skip npm i\s+onnxruntime-node`/;
+
+  it('README and docs/deploy.md give the same skip setting, and the workspace install skips the script', () => {
+    const readmeVar = said.exec(readme.replace(/\n\s*/g, ' '))?.[1];
+    const deployVar = said.exec(readFileSync(path.join(repoRoot, 'docs/deploy.md'), 'utf8').replace(/\n\s*/g, ' '))?.[1];
+    expect(readmeVar).toBe('ONNXRUNTIME_NODE_INSTALL');
+    expect(deployVar).toBe(readmeVar);
+    expect(readFileSync(path.join(repoRoot, 'pnpm-workspace.yaml'), 'utf8')).toMatch(/allowBuilds:\s*\n\s*onnxruntime-node: false/);
+  });
+
+  it("the installed package's script reads that variable: 'skip' exits 0 at once, with no download", () => {
+    const script = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8')).scripts.postinstall as string;
+    expect(script).toBe('node ./script/install');
+    const flag = (env: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, ['-p', "require('./script/install-utils.js').parseInstallFlag()"], {
+        cwd: pkg,
+        env: { PATH: process.env.PATH, ...env },
+        encoding: 'utf8',
+      }).stdout.trim();
+    expect(flag({ ONNXRUNTIME_NODE_INSTALL: 'skip' })).toBe('false');
+    expect(flag({ ONNXRUNTIME_NODE_INSTALL: '1' })).toBe('true'); // control: forces the download
+    expect(flag({})).toBe('undefined'); // npm's default: the script decides, and downloads on linux/x64
+    const run = spawnSync(process.execPath, ['script/install.js'], {
+      cwd: pkg,
+      env: { PATH: process.env.PATH, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      timeout: 20_000,
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
   });
 });

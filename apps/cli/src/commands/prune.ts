@@ -72,7 +72,11 @@ const flags = {
   'fold-batch-norm': null, // --fold-bn
   'fold-bn': { type: 'boolean', description: 'structured: fold BatchNormalization into the Conv/Gemm before it afterwards' },
   'min-channels': { type: 'number', arg: 'n', description: 'structured: keep at least n channels per group', default: P.minChannels },
-  finetune: { type: 'boolean', description: 'fine-tune after pruning (needs --dataset and --data-dir; pruned weights stay zero)' },
+  finetune: {
+    type: 'boolean',
+    valueFlag: 'epochs',
+    description: 'fine-tune after pruning (needs --dataset and --data-dir; pruned weights stay zero)',
+  },
   ...TRAIN_FLAGS, // also the null 'on-progress' and 'signal'
   ...VERIFY_FLAGS,
 } as const satisfies OptionFlags<MergeOptions<PruneOptions>>;
