@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../src/commands/index.js';
@@ -12,6 +12,21 @@ describe('the CLI behaves like one', () => {
       const r = await mc(flag);
       expect(r.code).toBe(0);
       expect(r.out.trim()).toBe(`mc ${version}`);
+    }
+  });
+
+  it('versions come from changesets: every @mc package is released together, with a CHANGELOG whose newest entry is that version', () => {
+    const config = JSON.parse(readFileSync(path.join(repoRoot, '.changeset/config.json'), 'utf8')) as { fixed: string[][] };
+    expect(config.fixed).toEqual([['@mc/*']]);
+    const cli = JSON.parse(readFileSync(path.join(repoRoot, 'apps/cli/package.json'), 'utf8')) as { version: string };
+    expect(cli.version).not.toBe('0.0.0');
+    const dirs = ['apps/cli', ...readdirSync(path.join(repoRoot, 'packages')).map((d) => `packages/${d}`)];
+    for (const dir of dirs.filter((d) => existsSync(path.join(repoRoot, d, 'package.json')))) {
+      const pkg = JSON.parse(readFileSync(path.join(repoRoot, dir, 'package.json'), 'utf8')) as { name: string; version: string };
+      expect(pkg.version, pkg.name).toBe(cli.version);
+      const log = readFileSync(path.join(repoRoot, dir, 'CHANGELOG.md'), 'utf8');
+      expect(log.startsWith(`# ${pkg.name}\n`), pkg.name).toBe(true);
+      expect(/^## (\S+)$/m.exec(log)?.[1], `${pkg.name} CHANGELOG`).toBe(cli.version);
     }
   });
 
