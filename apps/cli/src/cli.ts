@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { McError } from '@mc/ir';
+// The error class alone: the @mc/ir index (graphs, ops, stats) loads with the command that needs it.
+import { McError } from '@mc/ir/errors';
 import { exitCodeFor, UsageError } from './exit-codes.js';
 import { type CliIO, commandHelp, nearest } from './flags.js';
 import { commands } from './commands/index.js';
