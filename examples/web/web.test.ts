@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,5 +170,16 @@ describe('examples/web/serve.mjs on the command line', () => {
     expect(none.code).toBe(2);
     expect(none.err).toMatch(/^serve\.mjs: pass one model file, got 0\nusage: /);
     for (const r of [noData, noModel, none]) expect(r.err).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('examples/web/README.md', () => {
+  it("runs the root README's first command, spelled the same, and serves its output", () => {
+    const first = (file: string): string | undefined => /pnpm mc .*/.exec(readFileSync(file, 'utf8'))?.[0].trim();
+    const root = first(path.join(repo, 'README.md'));
+    expect(root).toMatch(/^pnpm mc compress .* (\S+\.onnx)$/);
+    expect(first(path.join(repo, 'examples/web/README.md'))).toBe(root);
+    const output = /(\S+\.onnx)$/.exec(root!)![1]!;
+    expect(readFileSync(path.join(repo, 'examples/web/README.md'), 'utf8')).toContain(`node examples/web/serve.mjs ${output}`);
   });
 });
