@@ -42,9 +42,13 @@ describe.skipIf(!built)(`start-up of the mc binary${skipNote(!built && 'apps/cli
     },
   );
 
-  it('control: a command that runs models (quantize) does load onnxruntime-node, so the hook sees it', () => {
+  it('control: a command that runs models (quantize) does load onnxruntime-node, so the hook sees it; tfjs only for training', () => {
     const r = loadedBy(['quantize', '--help']);
     expect(r.code).toBe(0);
     expect(r.heavy).toContain('onnxruntime-node');
+    expect(r.heavy.filter((h) => h.startsWith('@tensorflow/'))).toEqual([]);
+    const train = loadedBy(['finetune', '--help']);
+    expect(train.code).toBe(0);
+    expect(train.heavy).toContain('@tensorflow/tfjs-core');
   });
 });
