@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { mc, repoRoot, tempDir } from './helpers.js';
+import { mc, repoRoot, sharedAbsent, shared, skipNote, tempDir } from './helpers.js';
 
 // The README's first command must work on a fresh clone and show real accuracy before and after on the MNIST images
 // that ship in examples/data. This runs exactly the arguments the README gives (output redirected to a temp folder).
@@ -100,5 +102,41 @@ describe('installing onnxruntime-node offline', () => {
       encoding: 'utf8',
     });
     expect(run.status, run.stderr).toBe(0);
+  });
+});
+
+describe('the bundled MNIST subset (examples/data/mnist-1k) and its provenance', () => {
+  const dir = path.join(repoRoot, 'examples/data/mnist-1k');
+  const FILES = ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', 'train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'];
+
+  it('every file has the sha256 its README gives, and the README names the source and licence', () => {
+    const doc = readFileSync(path.join(dir, 'README.md'), 'utf8');
+    expect(doc).toMatch(/LeCun.*Cortes.*Burges/s);
+    expect(doc).toContain('CC BY-SA 3.0');
+    for (const f of FILES) {
+      const want = new RegExp(`\\| \`${f.replace(/\./g, '\\.')}\` \\| \`([0-9a-f]{64})\` \\|`).exec(doc)?.[1];
+      expect(want, f).toBeDefined();
+      expect(
+        createHash('sha256')
+          .update(readFileSync(path.join(dir, f)))
+          .digest('hex'),
+        f,
+      ).toBe(want);
+    }
+  });
+
+  const why = sharedAbsent(...FILES.map((f) => `data/mnist/${f}`));
+  it.skipIf(why !== undefined)(`holds the first 1,000 records of each full MNIST file, header count set to 1,000${skipNote(why)}`, () => {
+    for (const f of FILES) {
+      const small = gunzipSync(readFileSync(path.join(dir, f)));
+      const full = gunzipSync(readFileSync(path.join(shared, 'data/mnist', f)));
+      const header = f.includes('images') ? 16 : 8;
+      const record = f.includes('images') ? 28 * 28 : 1;
+      expect(small.readUInt32BE(0), f).toBe(full.readUInt32BE(0)); // magic
+      expect(small.readUInt32BE(4), f).toBe(1000);
+      expect(small.subarray(8, header).equals(full.subarray(8, header)), f).toBe(true); // rows, cols
+      expect(small.length, f).toBe(header + 1000 * record);
+      expect(small.subarray(header).equals(full.subarray(header, header + 1000 * record)), f).toBe(true);
+    }
   });
 });
