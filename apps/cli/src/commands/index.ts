@@ -13,7 +13,7 @@ export interface CommandEntry {
 
 const entry = (name: CommandName, load: () => Promise<Command>): CommandEntry => ({ name, summary: SUMMARY[name], load });
 
-/** Every subcommand, in the order `mc --help` lists them. Register a new one with one line here. */
+/** Every subcommand, in the order `mc --help` lists them. Register a new one with one line here and its summary in summaries.ts. */
 export const commands: readonly CommandEntry[] = [
   entry('inspect', async () => (await import('./inspect.js')).inspect),
   entry('convert', async () => (await import('./convert.js')).convert),
