@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +83,7 @@ describe.skipIf(!haveChromium)(`examples/web in headless Chromium${skipWhy(noChr
   it("the README's output model (input [batch, 784], pixels / 255): same top-1 as onnxruntime-node", async () => {
     const small = path.join(dir, 'mnist-mlp-small.onnx');
     // The README's first command, as written there.
-    await mc('compress', '--error', '0.5', '--finetune', '5', '--dataset', 'mnist', '--data-dir', path.join(repo, 'examples/data/mnist-1k'), path.join(repo, 'examples/models/mnist-mlp.onnx'), small);
+    await mc('compress', '--error', '0.5', '--finetune', '--epochs', '5', '--dataset', 'mnist', '--data-dir', path.join(repo, 'examples/data/mnist-1k'), path.join(repo, 'examples/models/mnist-mlp.onnx'), small);
     const r = await open(small);
     expect(r.error).toBeUndefined();
     expect(r.plan).toMatchObject({ layout: 'flat', scale: 1 / 255 });
@@ -170,5 +170,16 @@ describe('examples/web/serve.mjs on the command line', () => {
     expect(none.code).toBe(2);
     expect(none.err).toMatch(/^serve\.mjs: pass one model file, got 0\nusage: /);
     for (const r of [noData, noModel, none]) expect(r.err).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('examples/web/README.md', () => {
+  it("runs the root README's first command, spelled the same, and serves its output", () => {
+    const first = (file: string): string | undefined => /pnpm mc .*/.exec(readFileSync(file, 'utf8'))?.[0].trim();
+    const root = first(path.join(repo, 'README.md'));
+    expect(root).toMatch(/^pnpm mc compress .* (\S+\.onnx)$/);
+    expect(first(path.join(repo, 'examples/web/README.md'))).toBe(root);
+    const output = /(\S+\.onnx)$/.exec(root!)![1]!;
+    expect(readFileSync(path.join(repo, 'examples/web/README.md'), 'utf8')).toContain(`node examples/web/serve.mjs ${output}`);
   });
 });

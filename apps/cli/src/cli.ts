@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { McError } from '@mc/ir';
+// The error class alone: the @mc/ir index (graphs, ops, stats) loads with the command that needs it.
+import { McError } from '@mc/ir/errors';
 import { exitCodeFor, UsageError } from './exit-codes.js';
 import { type CliIO, commandHelp, nearest } from './flags.js';
 import { commands } from './commands/index.js';
@@ -46,9 +47,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     io.out(`mc ${cliVersion()}`);
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
+  const entry = commands.find((c) => c.name === name);
   try {
-    if (cmd === undefined) {
+    if (entry === undefined) {
       const guess = nearest(
         name,
         commands.map((c) => c.name),
@@ -57,6 +58,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
         `unknown command '${name}'${guess === undefined ? '' : `; did you mean 'mc ${guess}'?`} Commands: ${commands.map((c) => c.name).join(', ')}`,
       );
     }
+    const cmd = await entry.load();
     const parsed = cmd.parse(rest);
     if (parsed.global.help) {
       io.out(commandHelp(cmd));

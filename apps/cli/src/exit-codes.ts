@@ -1,4 +1,5 @@
-import { McError } from '@mc/ir';
+// The error class alone: the @mc/ir index (graphs, ops, stats) loads with the command that needs it.
+import { McError } from '@mc/ir/errors';
 
 /** Process exit codes of `mc`. */
 export const EXIT = { ok: 0, usage: 2, input: 3, unsupported: 4, verify: 5, internal: 70 } as const;

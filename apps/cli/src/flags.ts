@@ -12,6 +12,11 @@ interface FlagBase {
 export interface BooleanFlag extends FlagBase {
   type: 'boolean';
   default?: boolean;
+  /**
+   * The flag that carries this switch's amount (`finetune` → `epochs`): `--finetune 5` is then a usage error that
+   * names `--finetune --epochs 5`, instead of taking 5 as a file.
+   */
+  valueFlag?: string;
 }
 
 /** A number flag; `choices` restricts it to those values (`--block-size 48` is a usage error). */
@@ -222,6 +227,7 @@ export function parseFlags<const F extends FlagTable>(
     const msg = raw.replace(/^.*?: /, '').replace(/\. To specify an option argument starting with a dash use --\S+=-XYZ\.?$/, '');
     throw new UsageError(`mc ${cmd.name}: ${msg}; see 'mc ${cmd.name} --help'`);
   }
+  refuseSwitchValues(cmd, specs, argv);
   const values: Record<string, string | boolean | (string | boolean)[] | undefined> = parsed.values;
   const flags: LooseFlagValues = {};
   for (const [name, s] of Object.entries(specs)) {
@@ -240,6 +246,21 @@ export function parseFlags<const F extends FlagTable>(
   const global = { help: flags.help === true, debug: flags.debug === true, quiet: flags.quiet === true };
   // The one place values meet their types: each was checked above against the spec its type is inferred from.
   return { flags: flags as FlagValues<F>, global, positionals: parsed.positionals };
+}
+
+/** `--finetune 5` where `--finetune` is a switch whose amount has its own flag: one spelling, named in the error. */
+function refuseSwitchValues(cmd: { name: string }, specs: FlagTable, argv: readonly string[]): void {
+  for (let i = 0; i + 1 < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return;
+    const s = a.startsWith('--') ? specs[a.slice(2)] : undefined;
+    const next = argv[i + 1]!;
+    if (s?.type === 'boolean' && s.valueFlag !== undefined && /^\d+(\.\d+)?$/.test(next)) {
+      throw new UsageError(
+        `mc ${cmd.name}: ${a} is a switch and takes no value (got '${next}'); the amount goes in --${s.valueFlag}: ${a} --${s.valueFlag} ${next}`,
+      );
+    }
+  }
 }
 
 /** One flag's value from what parseArgs returned for it. */

@@ -11,10 +11,16 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-/** 1234567 → '1,234,567'; fractions keep 4 significant digits. */
+/**
+ * 1234567 → '1,234,567'; fractions keep 4 significant digits. Grouped by hand: the first `toLocaleString` call loads
+ * ICU's locale data, about 80 ms of every `mc inspect`.
+ */
 export function formatNumber(n: number): string {
   if (!Number.isFinite(n)) return String(n);
-  if (Number.isInteger(n)) return n.toLocaleString('en-US');
+  if (Number.isInteger(n)) {
+    if (Math.abs(n) >= 1e21) return n.toLocaleString('en-US'); // String() would give an exponent
+    return `${n < 0 ? '-' : ''}${String(Math.abs(n)).replace(/\B(?=(\d{3})+$)/g, ',')}`;
+  }
   return Number(n.toPrecision(4)).toString();
 }
 

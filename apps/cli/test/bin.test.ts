@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -55,4 +55,33 @@ describe.skipIf(!built)(`the mc binary${skipNote(!built && 'apps/cli/dist/main.j
       await fromElsewhere(['npx', '--offline', '--yes', cliDir]);
     },
   );
+
+  it.skipIf(!pnpm)(
+    `'pnpm -s mc' from a folder inside the repository takes relative paths from that folder${skipNote(!pnpm && 'pnpm is not on PATH')}`,
+    async () => {
+      // pnpm runs the root script with the repository root as cwd; mc moves back to INIT_CWD, the caller's folder.
+      mkdirSync(path.join(repoRoot, '.tmp'), { recursive: true });
+      const cwd = mkdtempSync(path.join(repoRoot, '.tmp', 'pnpm-mc-'));
+      try {
+        copyFileSync(model, path.join(cwd, 'm.onnx'));
+        const i = await run('pnpm', ['-s', 'mc', 'inspect', '--json', 'm.onnx'], { cwd });
+        expect(JSON.parse(i.stdout).format).toBe('onnx');
+        await run('pnpm', ['-s', 'mc', 'convert', 'm.onnx', 'copy.onnx'], { cwd });
+        expect(readdirSync(cwd).sort()).toEqual(['copy.onnx', 'm.onnx']);
+        expect(existsSync(path.join(repoRoot, 'copy.onnx'))).toBe(false);
+      } finally {
+        rmSync(cwd, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe('the README shows how to run mc as a binary', () => {
+  it('pnpm link --global, npx <repo>/apps/cli and node .../dist/main.js, the three ways tested above', () => {
+    const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    expect(readme).toContain('`apps/cli` declares `bin: { mc }`');
+    expect(readme).toMatch(/^cd apps\/cli && pnpm link --global/m);
+    expect(readme).toMatch(/^npx \S+\/apps\/cli inspect model\.onnx/m);
+    expect(readme).toMatch(/^node \S+\/apps\/cli\/dist\/main\.js inspect model\.onnx/m);
+  });
 });

@@ -151,6 +151,7 @@ describe.skipIf(!existsSync(chromiumPath))(
         if (want.legend) {
           expect(html, k).toMatch(/class="legend".*chosen \(#\d+\): /s);
           expect(html, k).toMatch(/budget: input − 2 pt = \d+(\.\d+)? %/);
+          expect(html, k).toMatch(/<line [^>]*stroke-dasharray="6 4"\/>/); // the budget line across the plot
           expect(html, k).toMatch(/class="tag"/);
         }
       }

@@ -1,7 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { mc, repoRoot, tempDir } from './helpers.js';
+import { mc, repoRoot, sharedAbsent, shared, skipNote, tempDir } from './helpers.js';
 
 // The README's first command must work on a fresh clone and show real accuracy before and after on the MNIST images
 // that ship in examples/data. This runs exactly the arguments the README gives (output redirected to a temp folder).
@@ -30,6 +33,25 @@ describe("the README's first command", () => {
     expect(r.out).toMatch(/parameters\s+266,610\s+1\d\d,\d{3}/);
     expect(existsSync(out)).toBe(true);
   });
+
+  it('without its fine-tuning the drop exceeds the default budget: exit 5, top-1 before and after named, nothing written', async () => {
+    // The README's arguments less `--finetune --epochs N`: the same factorisation, unrecovered.
+    const i = args.indexOf('--finetune');
+    expect(i, 'the README command fine-tunes').toBeGreaterThan(0);
+    const rest = args.filter((a, j) => j !== i && a !== '--epochs' && args[j - 1] !== '--epochs');
+    const out = path.join(tempDir(), 'refused.onnx');
+    const argv = [...rest.slice(0, -1).map((a) => (a.startsWith('examples/') ? path.join(repoRoot, a) : a)), out];
+    const r = await mc(...argv);
+    expect(r.code, r.err).toBe(5);
+    const m =
+      /top-1 accuracy on mnist-test fell ([\d.]+) points \(([\d.]+)% -> ([\d.]+)%, 1000 samples\), more than --max-accuracy-drop 2/.exec(
+        r.err,
+      );
+    expect(m, r.err).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(2);
+    expect(Number(m![2])).toBeGreaterThan(97);
+    expect(existsSync(out)).toBe(false);
+  });
 });
 
 describe('--dataset never changes what --error means', () => {
@@ -45,5 +67,76 @@ describe('--dataset never changes what --error means', () => {
     const bad = await mc('compress', '--error', '0.3', '--data-aware', model, path.join(dir, 'c.onnx'));
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--data-aware needs training data');
+  });
+});
+
+describe('installing onnxruntime-node offline', () => {
+  // npm runs onnxruntime-node's install script, which downloads CUDA files and fails offline; the docs give the skip.
+  const pkg = realpathSync(path.join(repoRoot, 'packages/verify/node_modules/onnxruntime-node'));
+  const said = /`([A-Z_]+)=skip npm i\s+onnxruntime-node`/;
+
+  it('README and docs/deploy.md give the same skip setting, and the workspace install skips the script', () => {
+    const readmeVar = said.exec(readme.replace(/\n\s*/g, ' '))?.[1];
+    const deployVar = said.exec(readFileSync(path.join(repoRoot, 'docs/deploy.md'), 'utf8').replace(/\n\s*/g, ' '))?.[1];
+    expect(readmeVar).toBe('ONNXRUNTIME_NODE_INSTALL');
+    expect(deployVar).toBe(readmeVar);
+    expect(readFileSync(path.join(repoRoot, 'pnpm-workspace.yaml'), 'utf8')).toMatch(/allowBuilds:\s*\n\s*onnxruntime-node: false/);
+  });
+
+  it("the installed package's script reads that variable: 'skip' exits 0 at once, with no download", () => {
+    const script = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8')).scripts.postinstall as string;
+    expect(script).toBe('node ./script/install');
+    const flag = (env: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, ['-p', "require('./script/install-utils.js').parseInstallFlag()"], {
+        cwd: pkg,
+        env: { PATH: process.env.PATH, ...env },
+        encoding: 'utf8',
+      }).stdout.trim();
+    expect(flag({ ONNXRUNTIME_NODE_INSTALL: 'skip' })).toBe('false');
+    expect(flag({ ONNXRUNTIME_NODE_INSTALL: '1' })).toBe('true'); // control: forces the download
+    expect(flag({})).toBe('undefined'); // npm's default: the script decides, and downloads on linux/x64
+    const run = spawnSync(process.execPath, ['script/install.js'], {
+      cwd: pkg,
+      env: { PATH: process.env.PATH, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      timeout: 20_000,
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+  });
+});
+
+describe('the bundled MNIST subset (examples/data/mnist-1k) and its provenance', () => {
+  const dir = path.join(repoRoot, 'examples/data/mnist-1k');
+  const FILES = ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', 'train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'];
+
+  it('every file has the sha256 its README gives, and the README names the source and licence', () => {
+    const doc = readFileSync(path.join(dir, 'README.md'), 'utf8');
+    expect(doc).toMatch(/LeCun.*Cortes.*Burges/s);
+    expect(doc).toContain('CC BY-SA 3.0');
+    for (const f of FILES) {
+      const want = new RegExp(`\\| \`${f.replace(/\./g, '\\.')}\` \\| \`([0-9a-f]{64})\` \\|`).exec(doc)?.[1];
+      expect(want, f).toBeDefined();
+      expect(
+        createHash('sha256')
+          .update(readFileSync(path.join(dir, f)))
+          .digest('hex'),
+        f,
+      ).toBe(want);
+    }
+  });
+
+  const why = sharedAbsent(...FILES.map((f) => `data/mnist/${f}`));
+  it.skipIf(why !== undefined)(`holds the first 1,000 records of each full MNIST file, header count set to 1,000${skipNote(why)}`, () => {
+    for (const f of FILES) {
+      const small = gunzipSync(readFileSync(path.join(dir, f)));
+      const full = gunzipSync(readFileSync(path.join(shared, 'data/mnist', f)));
+      const header = f.includes('images') ? 16 : 8;
+      const record = f.includes('images') ? 28 * 28 : 1;
+      expect(small.readUInt32BE(0), f).toBe(full.readUInt32BE(0)); // magic
+      expect(small.readUInt32BE(4), f).toBe(1000);
+      expect(small.subarray(8, header).equals(full.subarray(8, header)), f).toBe(true); // rows, cols
+      expect(small.length, f).toBe(header + 1000 * record);
+      expect(small.subarray(header).equals(full.subarray(header, header + 1000 * record)), f).toBe(true);
+    }
   });
 });

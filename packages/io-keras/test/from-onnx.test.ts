@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadOnnx } from '@mc/io-onnx';
-import { McError, ModelBuilder, Tensor } from '@mc/ir';
+import { inferShapes, McError, ModelBuilder, Tensor } from '@mc/ir';
+import { writeOnnx } from '@mc/io-onnx';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, test } from 'vitest';
 import { readKeras, saveKeras } from '../src/index.js';
@@ -65,6 +66,98 @@ describe.skipIf(why !== undefined)(`the CNTK MNIST CNN (NCHW, Conv + Add bias, M
     const sb = await ort.InferenceSession.create(writeOnnx(back.model));
     const b = await sb.run({ [sb.inputNames[0]!]: new ort.Tensor('float32', feeds, [1, 1, 28, 28]) });
     expect(relErr(b[sb.outputNames[0]!]!.data as Float32Array, a.Plus214_Output_0!.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe('the other standard ops, in a synthetic NCHW chain (no Keras tags)', () => {
+  // Conv (bias, stride, padding) → BatchNormalization → Relu → AveragePool → Conv → Sigmoid → MaxPool → Flatten →
+  // Gemm (transB) → Tanh → Elu → Gemm → Softmax, and a GlobalAveragePool head: every layer kind foreignToKeras writes.
+  let seed = 7;
+  const rand = (n: number, scale = 0.5) =>
+    Float32Array.from({ length: n }, () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return (seed / 2 ** 31 - 0.5) * 2 * scale;
+    });
+  const t = (b: ModelBuilder, name: string, dims: number[], data = rand(dims.reduce((a, c) => a * c, 1))) =>
+    b.initializer(name, new Tensor('float32', dims, data));
+  function chain(head: 'dense' | 'global') {
+    const b = new ModelBuilder({ opset: 17 });
+    const x = b.input('x', 'float32', [1, 3, 12, 12]);
+    let y = b.node('Conv', [x, t(b, 'w1', [4, 3, 3, 3]), t(b, 'b1', [4])], { pads: [1, 1, 1, 1], strides: [1, 1] }, { name: 'conv1' });
+    const var1 = Float32Array.from(rand(4), (v) => 0.5 + Math.abs(v));
+    y = b.node(
+      'BatchNormalization',
+      [y, t(b, 's', [4]), t(b, 'bb', [4]), t(b, 'm', [4]), t(b, 'v', [4], var1)],
+      { epsilon: 1e-3 },
+      { name: 'bn' },
+    );
+    y = b.node('Relu', [y], {}, { name: 'relu' });
+    y = b.node('AveragePool', [y], { kernel_shape: [2, 2], strides: [2, 2] }, { name: 'avg' });
+    y = b.node('Conv', [y, t(b, 'w2', [5, 4, 3, 3])], { strides: [1, 1] }, { name: 'conv2' });
+    y = b.node('Sigmoid', [y], {}, { name: 'sig' });
+    if (head === 'global') {
+      y = b.node('GlobalAveragePool', [y], {}, { name: 'gap' });
+      y = b.node('Flatten', [y], { axis: 1 }, { name: 'flat' });
+    } else {
+      y = b.node('MaxPool', [y], { kernel_shape: [2, 2], strides: [2, 2] }, { name: 'max' });
+      y = b.node('Flatten', [y], { axis: 1 }, { name: 'flat' });
+      y = b.node('Gemm', [y, t(b, 'g1', [6, 5 * 2 * 2]), t(b, 'c1', [6])], { transB: 1 }, { name: 'fc1' });
+      y = b.node('Tanh', [y], {}, { name: 'tanh' });
+      y = b.node('Elu', [y], {}, { name: 'elu' });
+    }
+    y = b.node('Gemm', [y, t(b, 'g2', [head === 'global' ? 5 : 6, 3]), t(b, 'c2', [3])], {}, { name: 'fc2' });
+    b.output(b.node('Softmax', [y], { axis: -1 }, { name: 'softmax' }), 'probs');
+    const model = b.build();
+    inferShapes(model);
+    return model;
+  }
+
+  test.each([
+    // An activation right after a Conv or Dense becomes that layer's `activation`; others are Activation layers.
+    [
+      'dense',
+      [
+        'InputLayer',
+        'Permute',
+        'Conv2D',
+        'BatchNormalization',
+        'Activation',
+        'AveragePooling2D',
+        'Conv2D',
+        'MaxPooling2D',
+        'Flatten',
+        'Dense',
+        'Activation',
+        'Dense',
+      ],
+    ],
+    [
+      'global',
+      [
+        'InputLayer',
+        'Permute',
+        'Conv2D',
+        'BatchNormalization',
+        'Activation',
+        'AveragePooling2D',
+        'Conv2D',
+        'GlobalAveragePooling2D',
+        'Dense',
+      ],
+    ],
+  ] as const)('%s head: tfjs-layers on the model.json = onnxruntime on the ONNX (≤ 1e-5) on 8 random inputs', async (head, classes) => {
+    const model = chain(head);
+    const out = join(dir, `chain-${head}.json`);
+    const r = await saveKeras(model, out);
+    expect(r.layers.map((l) => l.className)).toEqual(classes);
+    const m = await tfjsFromJson(out);
+    const s = await ort.InferenceSession.create(writeOnnx(model));
+    for (let i = 0; i < 8; i++) {
+      const x = rand(3 * 12 * 12, 2);
+      const got = (m.predict(tf.tensor(x, [1, 3, 12, 12])) as tf.Tensor).dataSync() as Float32Array;
+      const want = (await s.run({ x: new ort.Tensor('float32', x, [1, 3, 12, 12]) })).probs!.data as Float32Array;
+      expect(relErr(got, want), `input ${i}`).toBeLessThanOrEqual(1e-5);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Dataset } from '@mc/datasets';
-import { distill, finetune, type DistillOptions, type TrainOptions } from '@mc/distill';
+import type { DistillOptions, TrainOptions } from '@mc/distill';
 import { McError, type McWarning, type Model, type ModelStats } from '@mc/ir';
 import { factorize, type FactorizeOptions } from '@mc/lowrank';
 import { prune, type PruneOptions, pruneMasks } from '@mc/prune';
@@ -149,8 +149,9 @@ export const STEPS: Readonly<Record<StepName, StepDef>> = {
   },
   finetune: {
     keys: TRAIN_KEYS,
+    // @mc/distill (and tfjs with it) loads when a recipe trains, not with the pipeline.
     run: async (model, options, ctx) =>
-      finetune(model, needData('finetune', ctx), {
+      (await import('@mc/distill')).finetune(model, needData('finetune', ctx), {
         ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }),
         ...masksOf(model),
         ...options,
@@ -159,7 +160,7 @@ export const STEPS: Readonly<Record<StepName, StepDef>> = {
   distill: {
     keys: [...TRAIN_KEYS, 'temperature', 'alpha', 'unlabeled'],
     run: async (model, options, ctx) =>
-      distill(ctx.original, model, needData('distill', ctx), {
+      (await import('@mc/distill')).distill(ctx.original, model, needData('distill', ctx), {
         ...(ctx.feed?.scale !== undefined && { scale: ctx.feed.scale }),
         ...masksOf(model),
         ...options,

@@ -11,6 +11,7 @@ import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
+import { SUMMARY } from './summaries.js';
 
 /** The flag table is typed against FactorizeOptions (one field per policy and common option; null = not a flag). */
 const flags = {
@@ -44,10 +45,15 @@ const flags = {
     default: FEED_DEFAULTS.limit,
   },
   finetune: {
-    type: 'number',
-    arg: 'epochs',
+    type: 'boolean',
+    valueFlag: 'epochs',
     description:
-      'with --dataset: recover accuracy for this many epochs by distillation from the original model (no labels needed; tfjs-wasm, @mc/distill); --limit caps the samples',
+      'with --dataset: recover accuracy by distillation from the original model (no labels needed; tfjs-wasm, @mc/distill); --epochs sets the passes, --limit caps the samples',
+  },
+  epochs: {
+    type: 'number',
+    arg: 'N',
+    description: "with --finetune: passes over the training data (default: @mc/distill's, as for mc finetune)",
   },
   json: { type: 'boolean', description: 'print the report as JSON' },
   report: {
@@ -91,19 +97,24 @@ function layerTable(r: FactorizeReport): string {
 /** `mc compress`: low-rank factorisation (SVD for dense layers, Tucker-2 for convs) with automatic ranks. */
 export const compress = defineCommand({
   name: 'compress',
-  summary:
-    'Factorise dense layers (truncated SVD) and convolutions (Tucker-2) with ranks chosen by a per-layer error bound, a fixed rank, a global parameter ratio or a spectrum energy. A layer is replaced only when that saves parameters. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
-  usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR [--data-aware]] <in> <out>',
+  summary: SUMMARY.compress,
+  usage: '[--error E | --rank K | --ratio R | --energy E] [--dataset D --data-dir DIR [--data-aware] [--finetune [--epochs N]]] <in> <out>',
   flags,
   examples: [
     'mc compress --error 0.3 model.onnx small.onnx',
     'mc compress --ratio 0.25 model.h5 small.onnx',
     'mc compress --error 0.3 --dataset mnist --data-dir examples/data/mnist-1k examples/models/mnist-mlp.onnx small.onnx',
     'mc compress --error 0.1 --data-aware --dataset mnist --data-dir data/mnist --scale 1 mnist.onnx small.onnx',
-    'mc compress --error 0.7 --finetune 1 --dataset mnist --data-dir data/mnist --limit 10000 mnist_cnn.onnx small.onnx',
+    'mc compress --error 0.7 --finetune --epochs 1 --dataset mnist --data-dir data/mnist --limit 10000 mnist_cnn.onnx small.onnx',
   ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(compress, positionals, ['in', 'out']);
+    if (f.finetune !== true && f.epochs !== undefined)
+      throw new UsageError(
+        `mc compress: --epochs ${f.epochs} needs --finetune; e.g. --finetune --epochs ${f.epochs} --dataset mnist --data-dir D`,
+      );
+    if (f.epochs !== undefined && !(Number.isInteger(f.epochs) && f.epochs >= 1))
+      throw new UsageError(`mc compress: --epochs needs a whole number ≥ 1, got ${f.epochs}`);
     const opts = { ...factorizePolicy({ error: f.error, rank: f.rank, ratio: f.ratio, energy: f.energy }), seed: f.seed };
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
@@ -118,18 +129,16 @@ export const compress = defineCommand({
     });
     let final = model;
     let tuned: { epochs: number; seconds: number } | undefined;
-    if (f.finetune !== undefined) {
-      const epochs = f.finetune;
-      if (!(Number.isInteger(epochs) && epochs >= 1))
-        throw new UsageError(`mc compress: --finetune needs a whole number of epochs ≥ 1, got ${epochs}`);
+    if (f.finetune === true) {
       const train = await loadDataFlags(f, 'train');
       if (train === undefined)
         throw new UsageError('mc compress --finetune needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
       const { distill } = await import('@mc/distill'); // tfjs loads only when asked for
       const t0 = Date.now();
       // The original model is the teacher: its soft outputs are the targets, so no labels are read.
-      final = (await distill(loaded.model, model, train, { epochs, unlabeled: true, ...defined({ scale: f.scale }) })).model;
-      tuned = { epochs, seconds: (Date.now() - t0) / 1000 };
+      const result = await distill(loaded.model, model, train, { unlabeled: true, ...defined({ epochs: f.epochs, scale: f.scale }) });
+      final = result.model;
+      tuned = { epochs: result.report.epochs.length, seconds: (Date.now() - t0) / 1000 };
     }
     // Checked before anything is written: on the test split with --dataset, else synthetic inputs.
     const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: final, technique: 'lowrank', output: output! });

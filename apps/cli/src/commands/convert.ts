@@ -8,6 +8,7 @@ import { defineCommand, type FlagTable, needPositionals } from '../flags.js';
 import { loadModel, outputFormat, saveModel } from '../formats.js';
 import { formatBytes } from '../table.js';
 import { gateJson, gateLines } from '../verify-gate.js';
+import { SUMMARY } from './summaries.js';
 
 /** Convert has no options of a library: the format follows from the output name. */
 const flags = {
@@ -44,8 +45,7 @@ async function readBack(model: Model, output: string): Promise<Model> {
 /** `mc convert <in> <out>`: translate between formats by extension; ONNX → ONNX is lossless. */
 export const convert = defineCommand({
   name: 'convert',
-  summary:
-    'Convert a model between formats, chosen by the output extension (.onnx, .h5, .keras, model.json). ONNX to ONNX is a lossless round trip: the output is read back (ONNX in memory, Keras formats from a temp folder) and must give bitwise-equal outputs in onnxruntime-node before it is written (exit 5 otherwise); a model onnxruntime cannot run is written with a warning. NaN/Inf weights are copied unchanged, with a warning.',
+  summary: SUMMARY.convert,
   usage: '<in> <out>',
   flags,
   examples: ['mc convert model.h5 model.onnx', 'mc convert model.onnx copy.onnx'],

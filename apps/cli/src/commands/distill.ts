@@ -5,6 +5,7 @@ import { DISTILL_DEFAULTS } from '@mc/distill';
 import { distillModels, runTraining, TRAIN_FLAGS, type DistillOptions } from './finetune.js';
 import { assertFiniteWeights } from '@mc/verify';
 import { VERIFY_FLAGS } from '../verify-gate.js';
+import { SUMMARY } from './summaries.js';
 
 const flags = {
   teacher: { type: 'string', arg: 'T.onnx', description: 'the teacher model (any format mc reads)' },
@@ -24,8 +25,7 @@ const flags = {
 /** `mc distill --teacher T --student S <out>`: Hinton knowledge distillation, optionally label-free. */
 export const distill = defineCommand({
   name: 'distill',
-  summary:
-    "Train a student to match a teacher's softened outputs (Hinton knowledge distillation, temperature T, weight alpha), optionally without labels (the teacher labels the data). The student is checked on the test split against its input form (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.",
+  summary: SUMMARY.distill,
   usage: '--teacher T.onnx --student S.onnx <out> --dataset mnist|cifar10|npy --data-dir DIR [--temperature T --alpha A] [--unlabeled]',
   flags,
   examples: [

@@ -5,6 +5,7 @@ import { defined, defineCommand, type FlagTable, needPositionals } from '../flag
 import { loadModel } from '../formats.js';
 import type { Model } from '@mc/ir';
 import { languageModelPerplexity } from './eval-lm.js';
+import { SUMMARY } from './summaries.js';
 
 const flags = {
   task: {
@@ -37,8 +38,7 @@ export async function accuracyOf(
 /** `mc eval <model> --dataset D --data-dir DIR`: top-1 accuracy through onnxruntime-node. */
 export const evalCommand = defineCommand({
   name: 'eval',
-  summary:
-    'Measure a model in onnxruntime-node: top-1 accuracy of a classifier on MNIST, CIFAR-10 or .npy data, or (--task lm) perplexity of a language model on int64 token windows.',
+  summary: SUMMARY.eval,
   usage:
     '<model> --dataset mnist|cifar10|npy --data-dir DIR [--limit N] [--json]  |  <model> --task lm --data-dir DIR [--limit N] [--json]',
   flags,

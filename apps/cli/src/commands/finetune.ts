@@ -16,6 +16,7 @@ import { formatTable } from '../table.js';
 import { assertFiniteWeights, type GateTechnique } from '@mc/verify';
 import { gateLines, VERIFY_FLAGS, type VerifyFlagValues, verifyWritten } from '../verify-gate.js';
 import { accuracyOf } from './eval.js';
+import { SUMMARY } from './summaries.js';
 
 const T = TRAIN_DEFAULTS;
 
@@ -181,8 +182,7 @@ export async function runTraining(
 /** `mc finetune <in> <out> --dataset D --data-dir DIR --epochs N`. */
 export const finetune = defineCommand({
   name: 'finetune',
-  summary:
-    'Fine-tune a model after compression on labelled MNIST, CIFAR-10 or .npy data with tfjs-wasm; a checkpoint is written after every epoch, so a NaN loss leaves the last good one. The result is checked on the test split against the input (finite outputs, top-1 not more than --max-accuracy-drop points lower); a failed check removes the checkpoint and exits 5.',
+  summary: SUMMARY.finetune,
   usage: '<in> <out> --dataset mnist|cifar10|npy --data-dir DIR [--epochs N] [--lr x] [--masks zeros] [--eval]',
   flags: { ...TRAIN_FLAGS, ...VERIFY_FLAGS },
   examples: [

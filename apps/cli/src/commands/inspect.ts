@@ -3,6 +3,7 @@ import { UsageError } from '../exit-codes.js';
 import { defineCommand, needPositionals, type OptionFlags } from '../flags.js';
 import { loadModel } from '../formats.js';
 import { formatBytes, formatNumber, formatTable } from '../table.js';
+import { SUMMARY } from './summaries.js';
 
 const D = DEFAULT_DIM_SIZES;
 
@@ -55,7 +56,7 @@ function sizeOptions(shapes: string[] | undefined, dims: string[] | undefined): 
 /** `mc inspect <model>`: format, opset, inputs/outputs, per-node table, totals. */
 export const inspect = defineCommand({
   name: 'inspect',
-  summary: 'Show a model: format, opset, inputs and outputs, per-node parameters, bytes and MACs, and totals.',
+  summary: SUMMARY.inspect,
   usage: '[--json] [--input-shape name=AxBxC ...] [--dim name=size ...] <model>',
   flags,
   examples: ['mc inspect model.onnx', 'mc inspect --input-shape input_ids=1x512 gpt.onnx', 'mc inspect --json model.h5 | jq .params'],

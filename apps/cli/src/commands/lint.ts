@@ -5,6 +5,7 @@ import { EXIT, UsageError } from '../exit-codes.js';
 import { defineCommand } from '../flags.js';
 import { loadModel } from '../formats.js';
 import { formatTable } from '../table.js';
+import { SUMMARY } from './summaries.js';
 
 const flags = {
   target: { type: 'string', choices: LINT_TARGETS, description: 'where the model will run', default: 'cpu' },
@@ -20,7 +21,7 @@ const flags = {
 /** `mc lint --target T <model>...`: nodes the target cannot run as written, with the reason and the fix. */
 export const lintCommand = defineCommand({
   name: 'lint',
-  summary: 'List the nodes a deployment target (cpu, wasm, webgpu, nnapi, coreml, mobile) lacks kernels for, with the reason and the fix.',
+  summary: SUMMARY.lint,
   usage: '[--target cpu|wasm|webgpu|nnapi|coreml|mobile] [--json] [--ops-config FILE] <model> [model ...]',
   flags,
   examples: [

@@ -7,6 +7,7 @@ import { loadModel, saveModel } from '../formats.js';
 import { writeHtmlReport } from '../html-report.js';
 import { beforeAfterTable, type ExtraRow, figuresOf } from '../summary.js';
 import { formatBytes, formatTable } from '../table.js';
+import { SUMMARY } from './summaries.js';
 
 const O = OPTIMIZE_DEFAULTS;
 
@@ -74,8 +75,7 @@ function row(c: Candidate, objective: string): string[] {
 /** `mc optimize`: accuracy-aware search over techniques for the smallest or fastest model within a bound. */
 export const optimizeCommand = defineCommand({
   name: 'optimize',
-  summary:
-    'Search techniques and their knobs (low rank, k-means, int8, float16, channel pruning with label-free recovery; per-layer sensitivity) for the smallest or fastest model that loses at most --max-accuracy-drop points, scored on training images and checked on the test split before it is written (finite outputs, drop within the bound; exit 5 and nothing written otherwise). Prints the Pareto front it saw.',
+  summary: SUMMARY.optimize,
   usage: '--dataset mnist|cifar10 --data-dir D [--max-accuracy-drop 0.5] [--objective size|latency] [--target ort-cpu|ort-web] <in> <out>',
   flags,
   examples: ['mc optimize --dataset mnist --data-dir ../shared/data/mnist --max-accuracy-drop 0.3 model.h5 small.onnx'],

@@ -18,6 +18,7 @@ import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatNumber, formatTable } from '../table.js';
 import { runTraining, TRAIN_FLAGS } from './finetune.js';
+import { SUMMARY } from './summaries.js';
 
 const P = PRUNE_DEFAULTS;
 
@@ -71,7 +72,11 @@ const flags = {
   'fold-batch-norm': null, // --fold-bn
   'fold-bn': { type: 'boolean', description: 'structured: fold BatchNormalization into the Conv/Gemm before it afterwards' },
   'min-channels': { type: 'number', arg: 'n', description: 'structured: keep at least n channels per group', default: P.minChannels },
-  finetune: { type: 'boolean', description: 'fine-tune after pruning (needs --dataset and --data-dir; pruned weights stay zero)' },
+  finetune: {
+    type: 'boolean',
+    valueFlag: 'epochs',
+    description: 'fine-tune after pruning (needs --dataset and --data-dir; pruned weights stay zero)',
+  },
   ...TRAIN_FLAGS, // also the null 'on-progress' and 'signal'
   ...VERIFY_FLAGS,
 } as const satisfies OptionFlags<MergeOptions<PruneOptions>>;
@@ -149,8 +154,7 @@ function reportLines(r: PruneReport): string[] {
 /** `mc prune`: unstructured magnitude pruning with storage that shrinks, or structured channel removal. */
 export const pruneCommand = defineCommand({
   name: 'prune',
-  summary:
-    'Prune weights (magnitude, N:M) or whole channels (dependency groups), so the file and the MACs really shrink. --sparsity/--nm zero the smallest weights and store them so the file shrinks (ONNX sparse_initializer or a packed form expanded at load); --channels removes whole channels along dependency groups (residual adds, concats, depthwise convs, flatten → dense) so tensors and MACs shrink. Groups that cannot be proven safe are left alone and listed with the reason. The output is checked in onnxruntime-node before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
+  summary: SUMMARY.prune,
   usage:
     '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--heads R] [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
   flags,

@@ -28,6 +28,7 @@ import { refuseUnshrinkableKeras } from '../keras-quantized.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
 import { formatBytes, formatTable } from '../table.js';
+import { SUMMARY } from './summaries.js';
 
 const D = QUANTIZE_DEFAULTS;
 
@@ -253,8 +254,7 @@ function nodeTable(r: QuantizeReport): string {
 /** `mc quantize`: one call to @mc/quantize, verified in onnxruntime-node before the file is written. */
 export const quantizeCommand = defineCommand({
   name: 'quantize',
-  summary:
-    'Quantize a model: float16, int8 (weight-only, dynamic, static QDQ with calibration), int4 blocks, bnb4 (NF4/FP4 MatMulBnb4), k-means weight sharing, binary/ternary. The output is run in onnxruntime-node and checked against the float model before it is written (on the test split with --dataset, else synthetic inputs); a failed check exits 5 and writes nothing.',
+  summary: SUMMARY.quantize,
   usage: '--mode MODE [options] <in> <out>',
   flags,
   examples: [

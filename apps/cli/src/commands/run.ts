@@ -11,6 +11,7 @@ import { beforeAfterTable, figuresOf } from '../summary.js';
 import { formatNumber, formatTable } from '../table.js';
 import { assertFiniteWeights } from '@mc/verify';
 import { gateJson, gateLines, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
+import { SUMMARY } from './summaries.js';
 
 /** The flag table is typed against PipelineOptions (data and feed come from the data flags), plus output flags. */
 const flags = {
@@ -40,8 +41,7 @@ const flags = {
 /** `mc run recipe.yaml <in> <out>`: a pipeline of steps, each verified, written once at the end. */
 export const run = defineCommand({
   name: 'run',
-  summary:
-    "Run a recipe (JSON or YAML): steps such as lowrank, quantize, finetune and distill, in order, each checked in onnxruntime-node against its input (the step's own check bounds, else its technique's thresholds; on the data when given, else synthetic inputs). With data the final model is also scored on the test split (--max-accuracy-drop). Nothing is written unless every check passes (exit 5 otherwise).",
+  summary: SUMMARY.run,
   usage: '<recipe.json|yaml> <in> <out>',
   flags,
   examples: [

@@ -7,6 +7,7 @@ import { EXIT, UsageError } from '../exit-codes.js';
 import { defineCommand, needPositionals } from '../flags.js';
 import { loadModel } from '../formats.js';
 import { formatBytes } from '../table.js';
+import { SUMMARY } from './summaries.js';
 
 const SETS = Object.keys(VARIANT_SETS) as (keyof typeof VARIANT_SETS)[];
 
@@ -59,8 +60,7 @@ export function variantsMarkdown(r: VariantsReport): string {
 /** `mc variants <in.onnx> <outdir>`: the transformers.js file set, each variant verified, one report. */
 export const variantsCommand = defineCommand({
   name: 'variants',
-  summary:
-    'Write the transformers.js variants of a model (onnx/model.onnx, model_fp16, model_quantized, model_q4, ...), each checked in onnxruntime-node and -web.',
+  summary: SUMMARY.variants,
   usage: '[--set transformersjs|web|mobile] [--data-dir D] [--no-web] [--json] <in.onnx> <outdir>',
   flags,
   examples: ['mc variants gpt.onnx out/gpt', 'mc variants --set web --data-dir calib/ model.onnx site/models/m'],
