@@ -70,7 +70,7 @@ for i in range(${STEPS}):
 ts = sorted(ts[1:]); print(json.dumps({"median": ts[len(ts)//2], "version": torch.__version__, "threads": torch.get_num_threads()}))
 `;
 const torchStep = () => {
-  const py = spawnSync('/usr/bin/python3', ['-c', torchScript], { encoding: 'utf8' });
+  const py = spawnSync('/usr/bin/python3', ['-c', torchScript], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' } });
   if (py.status === 0) return JSON.parse(py.stdout.trim().split('\n').at(-1));
   log(`torch baseline skipped: ${(py.stderr || py.error?.message || '').split('\n').filter(Boolean).at(-1)}`);
   return undefined;
@@ -105,7 +105,7 @@ const ortRatio = ratio('ort');
 lines.push(
   '### Training step time: Keras mnist_cnn architecture, batch 128, Adam, 1 thread',
   '',
-  `Conv32-3×3-ReLU, Conv64-3×3-ReLU, MaxPool2, Dropout .25, Dense128-ReLU, Dropout .5, Dense10; one step = forward + backward + Adam update (ours: also the batch, dropout masks and the JS optimizer), median of ${STEPS - 1} steps after one warm-up step. Every engine runs on one thread: onnxruntime with \`intraOpNumThreads: 1\`, tfjs-wasm is single-threaded in Node, torch \`set_num_threads(1)\`. ${ROUNDS} rounds, engines interleaved within each round; the figure is the median over rounds, the ratio the median of the per-round ratios.`,
+  `Conv32-3×3-ReLU, Conv64-3×3-ReLU, MaxPool2, Dropout .25, Dense128-ReLU, Dropout .5, Dense10; one step = forward + backward + Adam update (ours: also the batch, dropout masks and the JS optimizer), median of ${STEPS - 1} steps after one warm-up step. Every engine runs on one thread: onnxruntime with \`intraOpNumThreads: 1\`, tfjs-wasm is single-threaded in Node, torch \`set_num_threads(1)\` with \`OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1\`. ${ROUNDS} rounds, engines interleaved within each round; the figure is the median over rounds, the ratio the median of the per-round ratios.`,
   '',
   '| engine | ms / step | s / 1000 samples | ratio | per round (ms) |',
   '|---|---|---|---|---|',
