@@ -78,7 +78,9 @@ export function convertFp16(model: Model, opts: Fp16Options, emit: Emitter, repo
           message: `${r.underflowed} non-zero values of '${v.name}' are below the float16 range and became 0`,
         });
       }
-      const t = new Tensor('float16', c.dims, r.bits);
+      // A tensor read lazily from external data is converted again when the output is written, so only one weight's
+      // values are in memory at a time (a model larger than memory converts in bounded memory).
+      const t = c.isLazy ? new Tensor('float16', c.dims, () => convertToFloat16(toFloat32(c)).bits) : new Tensor('float16', c.dims, r.bits);
       if (v.isInitializer()) h = emit.init(`${v.name}_fp16`, t);
       else [h] = emit.node(before, 'Constant', [], { attrs: { value: attr.tensor(t) }, name: `${v.name}_fp16`, dtypes: ['float16'] });
     } else {

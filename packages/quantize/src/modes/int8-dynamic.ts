@@ -61,12 +61,10 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
     }
     const isConv = node.opType === 'Conv';
     // weight as [K, N] for MatMul/Gemm (transB=1 transposed), OIHW for Conv
-    let data = toFloat32(t!);
-    let dims = t!.dims;
-    if (node.opType === 'Gemm' && attrOf(node, 'transB') === 1) {
-      data = transpose2d(data, dims[0]!, dims[1]!);
-      dims = [dims[1]!, dims[0]!];
-    }
+    const transB = node.opType === 'Gemm' && attrOf(node, 'transB') === 1;
+    const read = (): Float32Array => (transB ? transpose2d(toFloat32(t!), t!.dims[0]!, t!.dims[1]!) : toFloat32(t!));
+    const data = read();
+    const dims = transB ? [t!.dims[1]!, t!.dims[0]!] : t!.dims;
     // Conv: per output channel, symmetric, so every channel shares one zero point (ConvInteger's is a scalar) and the
     // channel scales apply after the integer convolution. Per-tensor Conv weights lose the small channels of folded
     // BatchNorm/depthwise layers (PP-OCRv4 rec: 0/100 lines read with per-tensor, 100/100 per channel).
@@ -76,9 +74,25 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
       computeQParams(lo, maxs[c]!, qtype, isConv ? { ...wopts, symmetric: true } : wopts),
     );
     const [qmin, qmax] = qRange(qtype, wopts);
-    const qdata = qtype === 'int8' ? new Int8Array(data.length) : new Uint8Array(data.length);
-    const maxErr = quantizeWith(data, dims, axis, params, qmin, qmax, qdata);
-    const wq = new Tensor(qtype, dims, qdata as never);
+    // No closure below reads `data`: a closure kept by a lazy tensor would keep the whole float32 weight alive.
+    const n = t!.size;
+    const make = () => (qtype === 'int8' ? new Int8Array(n) : new Uint8Array(n));
+    // A weight read lazily from external data is quantized again when the output is written, so only one weight's
+    // float32 values are in memory at a time (as in int8-weights); the error is then the bound, half a step.
+    let maxErr: number;
+    let wq: Tensor;
+    if (t!.isLazy) {
+      wq = new Tensor(qtype, dims, () => {
+        const out = make();
+        quantizeWith(read(), dims, axis, params, qmin, qmax, out);
+        return out as never;
+      });
+      maxErr = params.reduce((a, p) => Math.max(a, p.scale / 2), 0);
+    } else {
+      const qdata = make();
+      maxErr = quantizeWith(data, dims, axis, params, qmin, qmax, qdata);
+      wq = new Tensor(qtype, dims, qdata as never);
+    }
     const per = axis !== undefined;
     const zps = isConv ? params.slice(0, 1) : params;
     const zp = new Tensor(
