@@ -251,19 +251,14 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
       continue;
     }
     if (dtype === 'bnb4') {
-      entries.push({
-        dtype,
-        file: VARIANT_FILES[dtype],
-        recipe: '',
-        status: 'skipped',
-        reasons: ['mc writes no com.microsoft.MatMulBnb4 (NF4/FP4); use q4 (MatMulNBits), which onnxruntime-web also runs'],
-        bytes: 0,
-        ratio: 0,
-        cosine: 0,
-        floor: 0,
-        latencyNodeMs: 0,
-        suits: [],
-      });
+      entries.push(
+        unwritten(
+          dtype,
+          '',
+          'skipped',
+          'mc writes no com.microsoft.MatMulBnb4 (NF4/FP4); use q4 (MatMulNBits), which onnxruntime-web also runs',
+        ),
+      );
       continue;
     }
     const r = recipeOf(dtype, set, opts.feeds);
@@ -271,19 +266,7 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
     try {
       m = (await quantize(model, r.options(model))).model;
     } catch (e) {
-      entries.push({
-        dtype,
-        file: VARIANT_FILES[dtype],
-        recipe: r.recipe,
-        status: 'failed',
-        reasons: [message(e)],
-        bytes: 0,
-        ratio: 0,
-        cosine: 0,
-        floor: 0,
-        latencyNodeMs: 0,
-        suits: [],
-      });
+      entries.push(unwritten(dtype, r.recipe, 'failed', message(e)));
       continue;
     }
     if (dtype !== 'q4' || !m.graph.nodes.some((n) => n.opType === 'MatMulNBits')) {
@@ -328,6 +311,23 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
       ...(report !== undefined && { accuracyLevel: report }),
       ok: entries.every((e) => e.status !== 'failed'),
     },
+  };
+}
+
+/** The entry of a variant that was not written (skipped or failed), with the reason. */
+function unwritten(dtype: VariantDtype, recipe: string, status: 'skipped' | 'failed', reason: string): VariantEntry {
+  return {
+    dtype,
+    file: VARIANT_FILES[dtype],
+    recipe,
+    status,
+    reasons: [reason],
+    bytes: 0,
+    ratio: 0,
+    cosine: 0,
+    floor: 0,
+    latencyNodeMs: 0,
+    suits: [],
   };
 }
 
