@@ -34,7 +34,8 @@ export { DEFAULT_DIM_SIZES, type AssumedDim, type DimSizesOptions } from './inpu
 export { dimAdd, dimSub, dimMul, dimDiv, dimProduct, dimSymbols, evalDim, normalizeDim } from './symbolic.js';
 export { runPasses, type Pass, type PassContext, type PassResult, type RunPassesOptions } from './passes.js';
 export { printModel, typeText } from './print.js';
-export { seededRandom, seededNormal } from './random.js';
+export { seededRandom, seededNormal, filledTensor, type ElementSource } from './random.js';
 export { resolveNamedPath, type NamedPathContext } from './confine.js';
 export { kmeans1d, type KMeansOptions, type KMeansResult } from './kernels/kmeans.js';
+export { choleskyLower } from './kernels/cholesky.js';
 export type { Feeds } from './feeds.js';

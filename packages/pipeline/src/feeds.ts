@@ -1,4 +1,6 @@
-import { type Dataset, layoutForInput } from '@mc/datasets';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Dataset, type DatasetKind, layoutForInput, loadDataset, loadNamedFeeds } from '@mc/datasets';
 import { type Feeds, McError, type Model, Tensor } from '@mc/ir';
 
 /** Named input tensors of one model run (the `@mc/ir` type). */
@@ -57,4 +59,44 @@ export async function collectFeeds(it: AsyncIterable<Feeds>, max = Infinity): Pr
     if (out.length >= max) break;
   }
   return out;
+}
+
+/** Where calibration samples come from: a dataset on disk, read for the model's inputs. */
+export interface CalibrationData {
+  /** Dataset kind; 'npy' with one `<input name>.npy` per model input gives the feeds as stored (token models). */
+  readonly dataset: DatasetKind;
+  /** Folder holding the dataset files. */
+  readonly dir: string;
+  /** Split the images are read from (default 'train'). */
+  readonly split?: 'train' | 'test';
+  /** Samples to use (default {@link FEED_DEFAULTS}.limit). */
+  readonly limit?: number;
+  /** Samples per batch of an image dataset (default {@link FEED_DEFAULTS}.batchSize; named `.npy` inputs: 16). */
+  readonly batchSize?: number;
+  /** Multiplies stored pixel values (see {@link FeedOptions.scale}). */
+  readonly scale?: number;
+}
+
+/**
+ * Calibration feeds, in memory, from a dataset on disk: a folder with one `.npy` per model input (`input_ids.npy`, …)
+ * gives them as they are; otherwise the images are laid out for the model's single input ({@link feedsFrom}). The one
+ * place calibration batches are built for `quantize` and data-aware `factorize`.
+ *
+ * @example
+ * ```ts
+ * const calibration = await calibrationFeeds(model, { dataset: 'mnist', dir: 'data/mnist', limit: 256 });
+ * ```
+ */
+export async function calibrationFeeds(model: Model, d: CalibrationData): Promise<Feeds[]> {
+  const limit = d.limit ?? FEED_DEFAULTS.limit;
+  const inputs = model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name);
+  if (d.dataset === 'npy' && inputs.every((n) => existsSync(join(d.dir, `${n}.npy`))))
+    return loadNamedFeeds(d.dir, inputs, { batchSize: 16, limit });
+  const ds = await loadDataset(d.dataset, d.dir, { split: d.split ?? 'train', limit });
+  const feed: FeedOptions = {
+    limit,
+    ...(d.batchSize !== undefined && { batchSize: d.batchSize }),
+    ...(d.scale !== undefined && { scale: d.scale }),
+  };
+  return collectFeeds(feedsFrom(ds, model, feed));
 }

@@ -10,7 +10,22 @@ export {
   type QuantizeStepOptions,
 } from './steps.js';
 export { checkStep, type CheckPolicy, type StepCheck } from './check.js';
-export { feedsFrom, collectFeeds, FEED_DEFAULTS, type Feeds, type FeedOptions } from './feeds.js';
+export { feedsFrom, collectFeeds, calibrationFeeds, FEED_DEFAULTS, type Feeds, type FeedOptions, type CalibrationData } from './feeds.js';
+export {
+  pruneFlow,
+  pruneFinetuneFlow,
+  compressFlow,
+  type PruneFlowResult,
+  type PruneFinetuneResult,
+  type CompressFlowOptions,
+  type CompressFlowResult,
+} from './flows.js';
+export {
+  optimizeOnDataset,
+  OPTIMIZE_DATA_DEFAULTS,
+  type OptimizeDatasetOptions,
+  type OptimizeDatasetResult,
+} from './optimize-data.js';
 export { optimize, OPTIMIZE_DEFAULTS, type OptimizeOptions, type OptimizeResult, type Candidate } from './optimize.js';
 export {
   measure,

@@ -1,7 +1,7 @@
 import { type Dataset, type EvaluateResult, evaluate, layoutForInput } from '@mc/datasets';
 import { writeOnnx } from '@mc/io-onnx';
 import { McError, type Model, Tensor, modelStats } from '@mc/ir';
-import { createSession } from '@mc/verify';
+import { createSession, createWebSession } from '@mc/verify';
 import { gzipSync } from 'node:zlib';
 import { feedsFrom, type FeedOptions, type Feeds, collectFeeds } from './feeds.js';
 
@@ -97,32 +97,17 @@ export async function latencyOf(model: Model, feeds: readonly Feeds[], target: T
   const f = feeds[0];
   if (f === undefined) return NaN;
   const times: number[] = [];
-  if (target === 'ort-web') {
-    const ort = await import('onnxruntime-web');
-    ort.env.wasm.numThreads = 1;
-    const s = await ort.InferenceSession.create(writeOnnx(model), { executionProviders: ['wasm'] });
-    const feed = Object.fromEntries(Object.entries(f).map(([k, t]) => [k, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])]));
-    for (let i = 0; i < 10; i++) await s.run(feed);
+  const s = target === 'ort-web' ? await createWebSession(model) : await createSession(model, { sessionOptions: { intraOpNumThreads: 1 } });
+  try {
+    for (let i = 0; i < 10; i++) await s.run(f);
     const until = performance.now() + 500;
     for (let i = 0; i < runs && (i < 10 || performance.now() < until); i++) {
       const t0 = performance.now();
-      await s.run(feed);
+      await s.run(f);
       times.push(performance.now() - t0);
     }
+  } finally {
     await s.release();
-  } else {
-    const s = await createSession(model, { sessionOptions: { intraOpNumThreads: 1 } });
-    try {
-      for (let i = 0; i < 10; i++) await s.run(f);
-      const until = performance.now() + 500;
-      for (let i = 0; i < runs && (i < 10 || performance.now() < until); i++) {
-        const t0 = performance.now();
-        await s.run(f);
-        times.push(performance.now() - t0);
-      }
-    } finally {
-      await s.release();
-    }
   }
   times.sort((a, b) => a - b);
   return times[times.length >> 1]!;

@@ -1,6 +1,5 @@
 import type { Feeds, Model, Tensor } from '@mc/ir';
-import { writeOnnx } from '@mc/io-onnx';
-import { createSession } from '@mc/verify';
+import { createSession, createWebSession, type ModelSession } from '@mc/verify';
 
 /** Outputs of one run, by output name, as float32 (what parity compares). */
 export type Outputs = Record<string, Float32Array>;
@@ -58,31 +57,20 @@ export interface RuntimeRun {
 
 /** Runs `model` in onnxruntime-node (CPU EP, one thread) on `feeds`, then times the first feed. */
 export async function runNode(model: Model | Uint8Array, feeds: readonly Feeds[]): Promise<RuntimeRun> {
-  const s = await createSession(model, { sessionOptions: { intraOpNumThreads: 1 } });
-  try {
-    const outputs: Outputs[] = [];
-    for (const f of feeds) outputs.push(Object.fromEntries(Object.entries(await s.run(f)).map(([k, t]) => [k, toFloat(t)])));
-    return { outputs, latencyMs: await median(() => s.run(feeds[0]!)) };
-  } finally {
-    await s.release();
-  }
+  return runIn(await createSession(model, { sessionOptions: { intraOpNumThreads: 1 } }), feeds);
 }
 
 /** Runs `model` in onnxruntime-web (wasm backend, one thread, in Node) on `feeds`, then times the first feed. */
 export async function runWeb(model: Model | Uint8Array, feeds: readonly Feeds[]): Promise<RuntimeRun> {
-  const ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
-  const s = await ort.InferenceSession.create(model instanceof Uint8Array ? model : writeOnnx(model), { executionProviders: ['wasm'] });
-  const web = (f: Feeds) =>
-    Object.fromEntries(Object.entries(f).map(([k, t]) => [k, new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.dims])]));
+  return runIn(await createWebSession(model), feeds);
+}
+
+/** Runs a session on `feeds` (outputs as float32), times the first feed, then releases the session. */
+async function runIn(s: ModelSession, feeds: readonly Feeds[]): Promise<RuntimeRun> {
   try {
     const outputs: Outputs[] = [];
-    for (const f of feeds) {
-      const r = await s.run(web(f));
-      outputs.push(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v.data as ArrayLike<number>, Number)])));
-    }
-    const first = web(feeds[0]!);
-    return { outputs, latencyMs: await median(() => s.run(first)) };
+    for (const f of feeds) outputs.push(Object.fromEntries(Object.entries(await s.run(f)).map(([k, t]) => [k, toFloat(t)])));
+    return { outputs, latencyMs: await median(() => s.run(feeds[0]!)) };
   } finally {
     await s.release();
   }

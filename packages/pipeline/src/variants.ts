@@ -174,21 +174,6 @@ function matmulNBitsShare(q4: Model, f32: Model): { share: number; largest: stri
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** An entry for a variant that was not written. */
-const skipped = (dtype: VariantDtype, recipe: string): VariantEntry => ({
-  dtype,
-  file: VARIANT_FILES[dtype],
-  recipe,
-  status: 'skipped',
-  reasons: [],
-  bytes: 0,
-  ratio: 0,
-  cosine: 0,
-  floor: 0,
-  latencyNodeMs: 0,
-  suits: [],
-});
-
 /** Why bnb4 found no weight: what the model's weights sit in instead. */
 function noBnb4Why(input: Model): string {
   const model = input.clone();
@@ -284,12 +269,12 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
     try {
       m = (await quantize(model, r.options(model))).model;
     } catch (e) {
-      entries.push({ ...skipped(dtype, r.recipe), status: 'failed', reasons: [message(e)] });
+      entries.push(unwritten(dtype, r.recipe, 'failed', message(e)));
       continue;
     }
     if (dtype === 'bnb4' && !m.graph.nodes.some((n) => n.opType === 'MatMulBnb4')) {
       // Nothing became MatMulBnb4: the file would be float32's weights as they are, so none is written.
-      entries.push({ ...skipped(dtype, r.recipe), reasons: [`nothing quantized: ${noBnb4Why(model)}`] });
+      entries.push(unwritten(dtype, r.recipe, 'skipped', `nothing quantized: ${noBnb4Why(model)}`));
       continue;
     }
     if (dtype !== 'q4' || !m.graph.nodes.some((n) => n.opType === 'MatMulNBits')) {
@@ -334,6 +319,23 @@ export async function variants(model: Model, opts: VariantsOptions = {}): Promis
       ...(report !== undefined && { accuracyLevel: report }),
       ok: entries.every((e) => e.status !== 'failed'),
     },
+  };
+}
+
+/** The entry of a variant that was not written (skipped or failed), with the reason. */
+function unwritten(dtype: VariantDtype, recipe: string, status: 'skipped' | 'failed', reason: string): VariantEntry {
+  return {
+    dtype,
+    file: VARIANT_FILES[dtype],
+    recipe,
+    status,
+    reasons: [reason],
+    bytes: 0,
+    ratio: 0,
+    cosine: 0,
+    floor: 0,
+    latencyNodeMs: 0,
+    suits: [],
   };
 }
 

@@ -13,6 +13,7 @@ import {
   attrOf,
 } from '@mc/ir';
 import type { Emitter } from './emit.js';
+import type { ModeSpec } from './mode-table.js';
 
 const ONNX_TYPE: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, float16: 10, bfloat16: 16 };
 
@@ -97,21 +98,19 @@ const QUANTIZED_OPS = new Set([
  * Throws E_UNSUPPORTED when the model already holds quantization ops (or float16 weights for fp16 mode).
  * @internal
  */
-export function assertNotQuantized(model: Model, mode: string): void {
+export function assertNotQuantized(model: Model, mode: string, spec: Pick<ModeSpec<never>, 'refusesHalfWeights' | 'int4Hint'>): void {
   for (const n of model.graph.nodes) {
     if (QUANTIZED_OPS.has(n.opType)) {
       throw new McError(
         'E_UNSUPPORTED',
         `the model is already quantized: node '${n.name}' is ${n.opType}; quantize the original float model instead (mode ${mode})${
-          mode === 'fp16' && (n.opType === 'MatMulNBits' || n.opType === 'GatherBlockQuantized')
-            ? ', with mode q4f16 for int4 weights and float16 everything else'
-            : ''
+          spec.int4Hint !== undefined && (n.opType === 'MatMulNBits' || n.opType === 'GatherBlockQuantized') ? spec.int4Hint : ''
         }`,
         { context: { node: n.name, opType: n.opType } },
       );
     }
   }
-  if (mode === 'fp16' || mode === 'bf16') {
+  if (spec.refusesHalfWeights) {
     for (const v of model.graph.initializers.values()) {
       const dt = v.constValue?.dtype;
       if (dt === 'float16' || dt === 'bfloat16') {

@@ -14,7 +14,7 @@ export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
 /**
  * Runs a model on feeds and returns the named outputs as float32 arrays: the calibration strategy. The built-in runner
- * ({@link ortNodeRunner}) uses onnxruntime-node (an optional peer dependency) and `@mc/io-onnx`; pass your own to
+ * ({@link ortNodeRunner}) uses onnxruntime-node through `@mc/verify` (an optional peer dependency); pass your own to
  * calibrate in another runtime.
  */
 export interface CalibrationRunner {

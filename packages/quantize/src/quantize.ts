@@ -4,17 +4,8 @@ import { assertNotQuantized, foldConstantReshapes } from './graph-utils.js';
 import { raiseOpset } from './opset-upgrade.js';
 import { foldConvBiasAdds } from './prepare.js';
 import { noteZeroSize, zeroSizeWeightNodes } from './zero-size.js';
-import { toQOperator } from './qoperator.js';
 import { namesOf, slimModel } from './slim.js';
-import { quantizeBnb4Mode } from './modes/bnb4.js';
-import { quantizeKMeans, quantizeSignsMode } from './modes/codebook.js';
-import { convertFp16 } from './modes/fp16.js';
-import { planFp16 } from './modes/fp16-plan.js';
-import { int4ConvPlan, quantizeInt4 } from './modes/int4.js';
-import { quantizeQ4f16 } from './modes/q4f16.js';
-import { quantizeInt8Dynamic } from './modes/int8-dynamic.js';
-import { quantizeInt8Static } from './modes/int8-static.js';
-import { quantizeInt8Weights } from './modes/int8-weights.js';
+import { modeOf } from './mode-table.js';
 import type { QuantizeOptions } from './options.js';
 import { validateOptions } from './validate.js';
 import { type QuantizeReport, ReportBuilder } from './report.js';
@@ -45,25 +36,6 @@ export interface QuantizeResult {
 }
 
 /**
- * Opset each mode needs: per-axis DequantizeLinear is opset 13, int4 `block_size` is opset 21. The k-means unpacking
- * ops (BitShift, Mod, Unsqueeze with an axes input) are opset 13.
- */
-function minOpset(opts: QuantizeOptions): number {
-  switch (opts.mode) {
-    case 'fp16':
-    case 'bf16':
-    case 'bnb4':
-      return 0;
-    case 'int4':
-      return opts.format === 'dequantize' ? 21 : opts.embeddings === 'int8-dq' ? 13 : 0;
-    case 'q4f16':
-      return opts.embeddings === 'int8-dq' ? 13 : 0;
-    default:
-      return 13;
-  }
-}
-
-/**
  * Quantizes a model. The input is never changed: the work happens on a clone that shares the (immutable) tensors.
  * Options are checked before any work; nodes a mode does not handle pass through unchanged and are listed in
  * `report.passedThrough`.
@@ -79,13 +51,10 @@ function minOpset(opts: QuantizeOptions): number {
  */
 export async function quantize(input: Model, opts: QuantizeOptions): Promise<QuantizeResult> {
   validateOptions(opts);
-  if (opts.mode === 'bf16') {
-    throw new McError(
-      'E_UNSUPPORTED',
-      'bf16: onnxruntime 1.30 has no bfloat16 kernels for MatMul, Gemm, Conv, Add, Mul, Relu, Softmax or pooling on the CPU (measured: session creation fails with "Could not find an implementation"), so a bfloat16 model would not run; use mode fp16 (same size) or int8-weights',
-    );
-  }
-  assertNotQuantized(input, opts.mode);
+  const spec = modeOf(opts);
+  spec.validate?.(opts);
+  if (spec.refusal !== undefined) throw new McError('E_UNSUPPORTED', spec.refusal);
+  assertNotQuantized(input, opts.mode, spec);
   opts.signal?.throwIfAborted();
   const model = input.clone();
   // Weights in Constant nodes (Paddle2ONNX) or behind Identity nodes (torch.onnx) become initializers, so the modes
@@ -96,10 +65,8 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   const emit = new Emitter(model.graph);
   const report = new ReportBuilder();
   const oldIr = model.irVersion;
-  const convInt4 =
-    opts.mode === 'int4' ? int4ConvPlan(model, opts) : opts.mode === 'q4f16' ? int4ConvPlan(model, { ...opts, mode: 'int4' }) : undefined;
-  const need = Math.max(minOpset(opts), convInt4?.opset ?? 0);
-  if (need > 0) raiseOpset(model, need, emit);
+  const plan = spec.plan(model, opts);
+  if (plan.opset > 0) raiseOpset(model, plan.opset, emit);
   if (oldIr < 4) {
     // IR < 4 required every initializer to be a graph input too; from IR 4 such inputs are overridable and block
     // constant folding in onnxruntime, so they are dropped from the inputs when the IR version is raised.
@@ -114,47 +81,7 @@ export async function quantize(input: Model, opts: QuantizeOptions): Promise<Qua
   const zero = zeroSizeWeightNodes(model);
   const zeroOps = new Map(model.graph.nodes.filter((n) => zero.has(n.name)).map((n) => [n.name, n.opType]));
   opts = zero.size === 0 ? opts : { ...opts, exclude: [...(opts.exclude ?? []), ...zero.keys()] };
-  switch (opts.mode) {
-    case 'fp16':
-      convertFp16(model, opts, emit, report, await planFp16(model, opts, report));
-      break;
-    case 'int8-weights':
-      quantizeInt8Weights(model, opts, emit, report);
-      break;
-    case 'int8-dynamic':
-      quantizeInt8Dynamic(model, opts, emit, report);
-      break;
-    case 'int8-static':
-      await quantizeInt8Static(model, opts, emit, report);
-      if (opts.format === 'qoperator') {
-        toQOperator(model);
-        // The report speaks of the op each layer became.
-        const fused = new Map(
-          model.graph.nodes.filter((n) => n.opType === 'QLinearConv' || n.opType === 'QLinearMatMul').map((n) => [n.name, n.opType]),
-        );
-        report.nodes.forEach((r, i) => {
-          const op = fused.get(r.node);
-          if (op !== undefined && r.action.startsWith('QDQ ')) report.nodes[i] = { ...r, action: `${op}: ${r.action.slice(4)}` };
-        });
-      }
-      break;
-    case 'int4':
-      await quantizeInt4(model, opts, emit, report, convInt4?.refusal);
-      break;
-    case 'q4f16':
-      await quantizeQ4f16(model, opts, emit, report, convInt4?.refusal);
-      break;
-    case 'bnb4':
-      quantizeBnb4Mode(model, opts, emit, report);
-      break;
-    case 'kmeans':
-      quantizeKMeans(model, opts, emit, report);
-      break;
-    case 'binary':
-    case 'ternary':
-      quantizeSignsMode(model, opts, emit, report);
-      break;
-  }
+  await spec.apply(model, opts, { emit, report }, plan);
   noteZeroSize(report.passedThrough, zero, zeroOps);
   model.graph.topoSort();
   inferShapes(model); // graph outputs and new values get their types (ONNX requires a type on every graph output)

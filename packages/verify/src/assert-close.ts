@@ -89,6 +89,12 @@ export async function assertNumericallyClose(
   return report;
 }
 
+/** A numeric tensor's elements as numbers: 64-bit integers converted, float64 kept, everything else as float32. */
+function numbersOf(t: Tensor): ArrayLike<number> {
+  if (t.dtype === 'int64' || t.dtype === 'uint64') return Array.from(t.data as BigInt64Array, Number);
+  return t.dtype === 'float64' ? (t.data as Float64Array) : toFloat32(t);
+}
+
 /**
  * numpy.allclose semantics, NaN equal to NaN: |a - b| <= atol + rtol * |ref| for every element.
  *
@@ -104,18 +110,8 @@ export function allclose(ref: Tensor, out: Tensor, atol: number, rtol: number): 
     const y = out.data as Uint8Array[];
     return x.every((s, i) => Buffer.compare(s, y[i]!) === 0);
   }
-  const a =
-    ref.dtype === 'int64' || ref.dtype === 'uint64'
-      ? Array.from(ref.data as BigInt64Array, Number)
-      : ref.dtype === 'float64'
-        ? (ref.data as Float64Array)
-        : toFloat32(ref);
-  const b =
-    out.dtype === 'int64' || out.dtype === 'uint64'
-      ? Array.from(out.data as BigInt64Array, Number)
-      : out.dtype === 'float64'
-        ? (out.data as Float64Array)
-        : toFloat32(out);
+  const a = numbersOf(ref);
+  const b = numbersOf(out);
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;

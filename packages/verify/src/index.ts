@@ -1,4 +1,5 @@
 export { runModel, createSession, type Feeds, type ModelSession, type RunModelOptions } from './run-model.js';
+export { createWebSession } from './web-session.js';
 export { compareOutputs, compareTensor, type OutputComparison } from './compare.js';
 export { assertNumericallyClose, allclose, type CloseOptions, type CloseReport } from './assert-close.js';
 export { randomFeeds } from './random-feeds.js';

@@ -23,8 +23,14 @@ const ORT_TYPES = new Set<string>([
   'int4',
 ]);
 
-/** IR Tensor -> ort.Tensor (strings decoded as UTF-8; int4 packed bytes reinterpreted as ORT wants). @internal */
-export function toOrt(t: Tensor, name: string): ort.Tensor {
+/** The Tensor class of an onnxruntime package: onnxruntime-node's, or onnxruntime-web's (both onnxruntime-common's). */
+export type OrtTensorClass = typeof ort.Tensor;
+
+/**
+ * IR Tensor -> ort.Tensor (strings decoded as UTF-8; int4 packed bytes reinterpreted as ORT wants), of onnxruntime-node
+ * unless another runtime's Tensor class is given. @internal
+ */
+export function toOrt(t: Tensor, name: string, OrtTensor: OrtTensorClass = ort.Tensor): ort.Tensor {
   if (!ORT_TYPES.has(t.dtype)) {
     throw new McError(
       'E_UNSUPPORTED',
@@ -33,14 +39,14 @@ export function toOrt(t: Tensor, name: string): ort.Tensor {
   }
   const dims = [...t.dims];
   if (t.dtype === 'string')
-    return new ort.Tensor(
+    return new OrtTensor(
       'string',
       (t.data as Uint8Array[]).map((b) => dec.decode(b)),
       dims,
     );
   const d = t.data as unknown as ArrayBufferView;
-  if (t.dtype === 'int4') return new ort.Tensor('int4', new Int8Array(d.buffer, d.byteOffset, d.byteLength), dims);
-  return new ort.Tensor(t.dtype as 'float32', d as Float32Array, dims);
+  if (t.dtype === 'int4') return new OrtTensor('int4', new Int8Array(d.buffer, d.byteOffset, d.byteLength), dims);
+  return new OrtTensor(t.dtype as 'float32', d as Float32Array, dims);
 }
 
 /** ort.Tensor -> IR Tensor (copies, so the session can be released). @internal */
@@ -82,4 +88,21 @@ export function fromOrt(t: ort.Tensor): Tensor {
     default:
       return new Tensor(dtype as 'uint8', dims, bytes);
   }
+}
+
+/** Feeds as ort.Tensors of the given runtime's class (onnxruntime-node's by default). @internal */
+export function feedsToOrt(feeds: Readonly<Record<string, Tensor>>, OrtTensor: OrtTensorClass = ort.Tensor): Record<string, ort.Tensor> {
+  const f: Record<string, ort.Tensor> = {};
+  for (const [k, t] of Object.entries(feeds)) f[k] = toOrt(t, k, OrtTensor);
+  return f;
+}
+
+/** The named outputs of a run as IR tensors (copied), skipping names the run did not return. @internal */
+export function outputsFromOrt(res: Readonly<Record<string, unknown>>, names: readonly string[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const name of names) {
+    const v = res[name];
+    if (v !== undefined) out[name] = fromOrt(v as ort.Tensor);
+  }
+  return out;
 }

@@ -13,6 +13,7 @@ test('public surface of @mc/verify', async () => {
     'compareOutputs',
     'compareTensor',
     'createSession',
+    'createWebSession',
     'customDomainOps',
     'nonFiniteWeights',
     'onlyCatchesBrokenGraphs',

@@ -1,7 +1,7 @@
 import { type Feeds, McError, type Model, type Tensor } from '@mc/ir';
 import { writeOnnx } from '@mc/io-onnx';
 import * as ort from 'onnxruntime-node';
-import { fromOrt, toOrt } from './ort-tensor.js';
+import { feedsToOrt, outputsFromOrt } from './ort-tensor.js';
 import { SEGMENT_BYTES, SEGMENTED_ABOVE_BYTES, runSegmented, weightBytes } from './segments.js';
 
 // onnxruntime-node 1.30's Linux build carries Microsoft's 1DS telemetry client, which opens an (empty) trace file
@@ -31,7 +31,8 @@ export interface RunModelOptions {
 export interface ModelSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Feeds): Promise<Record<string, Tensor>>;
+  /** Runs one batch; with `outputs`, only those are fetched (a segmented session computes all and returns those). */
+  run(feeds: Feeds, outputs?: readonly string[]): Promise<Record<string, Tensor>>;
   /** Runs several batches; a segmented session loads each segment once for all of them. */
   runMany(feeds: readonly Feeds[]): Promise<Record<string, Tensor>[]>;
   release(): Promise<void>;
@@ -85,7 +86,10 @@ function segmentedSession(model: Model, opts: RunModelOptions): ModelSession {
   return {
     inputNames: model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name),
     outputNames: model.graph.outputs.map((v) => v.name),
-    run: async (feeds) => (await runMany([feeds]))[0]!,
+    run: async (feeds, outputs) => {
+      const all = (await runMany([feeds]))[0]!;
+      return outputs === undefined ? all : Object.fromEntries(outputs.flatMap((k) => (all[k] === undefined ? [] : [[k, all[k]]])));
+    },
     runMany,
     release: async () => {},
   };
@@ -114,12 +118,11 @@ async function openSession(model: Model | Uint8Array | string, opts: RunModelOpt
       },
     );
   }
-  const run = async (feeds: Feeds): Promise<Record<string, Tensor>> => {
-    const f: Record<string, ort.Tensor> = {};
-    for (const [k, t] of Object.entries(feeds)) f[k] = toOrt(t, k);
+  const run = async (feeds: Feeds, outputs?: readonly string[]): Promise<Record<string, Tensor>> => {
+    const f = feedsToOrt(feeds);
     let res: ort.InferenceSession.OnnxValueMapType;
     try {
-      res = await session.run(f);
+      res = outputs === undefined ? await session.run(f) : await session.run(f, [...outputs]);
     } catch (e) {
       throw new McError(
         'E_VERIFY',
@@ -130,13 +133,18 @@ async function openSession(model: Model | Uint8Array | string, opts: RunModelOpt
         },
       );
     }
-    const out: Record<string, Tensor> = {};
-    for (const name of session.outputNames) {
-      const v = res[name];
-      if (v !== undefined) out[name] = fromOrt(v as ort.Tensor);
-    }
-    return out;
+    return outputsFromOrt(res, outputs ?? session.outputNames);
   };
+  return sessionOver(session, run);
+}
+
+/**
+ * A {@link ModelSession} over an onnxruntime session (of onnxruntime-node or -web) and its `run`. @internal
+ */
+export function sessionOver(
+  session: { readonly inputNames: readonly string[]; readonly outputNames: readonly string[]; release(): Promise<void> },
+  run: (feeds: Feeds, outputs?: readonly string[]) => Promise<Record<string, Tensor>>,
+): ModelSession {
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,

@@ -1,4 +1,4 @@
-import { type DType, type Model, namedInput, seededRandom, Tensor, type Value } from '@mc/ir';
+import { filledTensor, type Model, namedInput, seededRandom, type Value } from '@mc/ir';
 import type { Feeds } from './run-model.js';
 import { assertFeedSize } from './random-feeds.js';
 
@@ -26,55 +26,6 @@ function intBound(v: Value): number {
   return 10;
 }
 
-function tensorOf(dtype: DType, dims: number[], u: () => number, hi: number, bound: number): Tensor | undefined {
-  const n = dims.reduce((a, b) => a * b, 1);
-  const int = (): number => Math.floor(u() * bound);
-  switch (dtype) {
-    case 'float32':
-      return new Tensor(
-        'float32',
-        dims,
-        Float32Array.from({ length: n }, () => u() * hi),
-      );
-    case 'float64':
-      return new Tensor(
-        'float64',
-        dims,
-        Float64Array.from({ length: n }, () => u() * hi),
-      );
-    case 'float16':
-      return undefined;
-    case 'int64':
-      return new Tensor(
-        'int64',
-        dims,
-        BigInt64Array.from({ length: n }, () => BigInt(int())),
-      );
-    case 'int32':
-      return new Tensor('int32', dims, Int32Array.from({ length: n }, int));
-    case 'int8':
-      return new Tensor(
-        'int8',
-        dims,
-        Int8Array.from({ length: n }, () => Math.min(127, int())),
-      );
-    case 'uint8':
-      return new Tensor(
-        'uint8',
-        dims,
-        Uint8Array.from({ length: n }, () => Math.min(255, int())),
-      );
-    case 'bool':
-      return new Tensor(
-        'bool',
-        dims,
-        Uint8Array.from({ length: n }, () => (u() < 0.5 ? 0 : 1)),
-      );
-    default:
-      return undefined;
-  }
-}
-
 /**
  * Seeded inputs that respect each graph input's type and range, for verification without data: floats uniform in
  * [0, 1] (images as mc's loaders scale them) or [0, 255·scale]; integer inputs that index a constant table (token ids
@@ -94,7 +45,9 @@ export function syntheticFeeds(model: Model, seed: number, opts: SyntheticFeedOp
     if (v.constValue !== undefined || model.graph.initializers.has(v.name)) continue;
     const dims = (v.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : (opts.dynamicDim ?? 2)));
     assertFeedSize(v.name, dims);
-    const t = tensorOf(v.dtype ?? 'float32', dims, seededRandom(s++), hi, intBound(v));
+    const u = seededRandom(s++);
+    const bound = intBound(v);
+    const t = filledTensor(v.dtype ?? 'float32', dims, { float: () => u() * hi, int: () => Math.floor(u() * bound), uniform: u });
     if (t !== undefined) feeds[v.name] = t;
   }
   return feeds;

@@ -42,6 +42,11 @@ export interface GateThresholds {
 
 const LOSSY_FLOOR = 0.5;
 
+/** A row of a technique whose output may differ from its input: cosine floor, accuracy bound, and why. */
+function lossy(minCosine: number | undefined, maxAccuracyDrop: number, why: string): GateThresholds {
+  return { exact: false, minCosine, maxAccuracyDrop, why };
+}
+
 /**
  * The thresholds, per technique. Near-exact paths (fp16, int8) are held close; lossy-by-design paths (low rank,
  * pruning, k-means, binary/ternary) get a floor that catches a broken graph, not a quality bar: the accuracy bound
@@ -54,79 +59,32 @@ const LOSSY_FLOOR = 0.5;
  */
 export const GATE_THRESHOLDS: Readonly<Record<GateTechnique, GateThresholds>> = {
   convert: { exact: true, minCosine: 1, maxAccuracyDrop: 0, why: 'lossless: the written model must compute the same bytes' },
-  relayout: {
-    exact: false,
-    minCosine: 0.99999,
-    maxAccuracyDrop: 0,
-    why: 'ops of another exporter rewritten as Keras layers (kernels transposed to NHWC, biases folded): float rounding only',
-  },
-  fp16: { exact: false, minCosine: 0.999, maxAccuracyDrop: 0.2, why: 'near-exact: 11-bit mantissa, float32 I/O' },
-  bf16: { exact: false, minCosine: 0.99, maxAccuracyDrop: 0.5, why: 'near-exact: 8-bit mantissa' },
-  'int8-weights': { exact: false, minCosine: 0.99, maxAccuracyDrop: 1, why: 'near-exact: 8-bit weights, float compute' },
-  'int8-dynamic': { exact: false, minCosine: 0.98, maxAccuracyDrop: 1, why: 'near-exact: 8-bit weights and per-batch activation ranges' },
-  'int8-static': {
-    exact: false,
-    minCosine: 0.95,
-    maxAccuracyDrop: 1,
-    why: 'calibrated activation ranges; synthetic inputs may leave them',
-  },
-  int4: { exact: false, minCosine: 0.9, maxAccuracyDrop: 2, why: '4-bit blocks lose more than int8' },
-  q4f16: { exact: false, minCosine: 0.9, maxAccuracyDrop: 2, why: "int4's 4-bit blocks; float16 compute adds far less" },
-  bnb4: { exact: false, minCosine: 0.9, maxAccuracyDrop: 2, why: "4-bit NF4/FP4 codes in blocks: int4's bounds" },
-  kmeans: {
-    exact: false,
-    minCosine: LOSSY_FLOOR,
-    maxAccuracyDrop: 2,
-    why: 'lossy by design (1..8-bit codebooks): floor catches a broken graph',
-  },
-  binary: {
-    exact: false,
-    minCosine: 0,
-    maxAccuracyDrop: 5,
-    why: '1-bit weights are meant to be retrained afterwards: only NaN/Inf, shape changes and anti-correlated outputs fail',
-  },
-  ternary: {
-    exact: false,
-    minCosine: 0,
-    maxAccuracyDrop: 5,
-    why: '2-level weights are meant to be retrained afterwards: only NaN/Inf, shape changes and anti-correlated outputs fail',
-  },
-  lowrank: {
-    exact: false,
-    minCosine: LOSSY_FLOOR,
-    maxAccuracyDrop: 2,
-    why: 'lossy by design (ranks follow --error): floor catches a broken graph',
-  },
-  'prune-magnitude': {
-    exact: false,
-    minCosine: LOSSY_FLOOR,
-    maxAccuracyDrop: 2,
-    why: 'lossy by design (zeros follow --sparsity): floor catches a broken graph',
-  },
-  'prune-channels': {
-    exact: false,
-    minCosine: LOSSY_FLOOR,
-    maxAccuracyDrop: 2,
-    why: 'lossy by design (channels removed): floor catches a broken graph',
-  },
-  finetune: {
-    exact: false,
-    minCosine: undefined,
-    maxAccuracyDrop: 1,
-    why: 'training changes outputs by design: finite outputs, accuracy not below the input',
-  },
-  distill: {
-    exact: false,
-    minCosine: undefined,
-    maxAccuracyDrop: 1,
-    why: 'training changes outputs by design: finite outputs, accuracy not below the input',
-  },
-  optimize: {
-    exact: false,
-    minCosine: undefined,
-    maxAccuracyDrop: 0.5,
-    why: 'the search bound --max-accuracy-drop, re-checked on the test split',
-  },
+  relayout: lossy(
+    0.99999,
+    0,
+    'ops of another exporter rewritten as Keras layers (kernels transposed to NHWC, biases folded): float rounding only',
+  ),
+  fp16: lossy(0.999, 0.2, 'near-exact: 11-bit mantissa, float32 I/O'),
+  bf16: lossy(0.99, 0.5, 'near-exact: 8-bit mantissa'),
+  'int8-weights': lossy(0.99, 1, 'near-exact: 8-bit weights, float compute'),
+  'int8-dynamic': lossy(0.98, 1, 'near-exact: 8-bit weights and per-batch activation ranges'),
+  'int8-static': lossy(0.95, 1, 'calibrated activation ranges; synthetic inputs may leave them'),
+  int4: lossy(0.9, 2, '4-bit blocks lose more than int8'),
+  q4f16: lossy(0.9, 2, "int4's 4-bit blocks; float16 compute adds far less"),
+  bnb4: lossy(0.9, 2, "4-bit NF4/FP4 codes in blocks: int4's bounds"),
+  kmeans: lossy(LOSSY_FLOOR, 2, 'lossy by design (1..8-bit codebooks): floor catches a broken graph'),
+  binary: lossy(0, 5, '1-bit weights are meant to be retrained afterwards: only NaN/Inf, shape changes and anti-correlated outputs fail'),
+  ternary: lossy(
+    0,
+    5,
+    '2-level weights are meant to be retrained afterwards: only NaN/Inf, shape changes and anti-correlated outputs fail',
+  ),
+  lowrank: lossy(LOSSY_FLOOR, 2, 'lossy by design (ranks follow --error): floor catches a broken graph'),
+  'prune-magnitude': lossy(LOSSY_FLOOR, 2, 'lossy by design (zeros follow --sparsity): floor catches a broken graph'),
+  'prune-channels': lossy(LOSSY_FLOOR, 2, 'lossy by design (channels removed): floor catches a broken graph'),
+  finetune: lossy(undefined, 1, 'training changes outputs by design: finite outputs, accuracy not below the input'),
+  distill: lossy(undefined, 1, 'training changes outputs by design: finite outputs, accuracy not below the input'),
+  optimize: lossy(undefined, 0.5, 'the search bound --max-accuracy-drop, re-checked on the test split'),
 };
 
 /**

@@ -1,8 +1,8 @@
-import type { Model } from '@mc/ir';
-import { collectFeeds, FEED_DEFAULTS, feedsFrom } from '@mc/pipeline';
-import { FACTORIZE_DEFAULTS, type FactorizeOptions, type FactorizeReport, type Feeds, factorize, factorizePolicy } from '@mc/lowrank';
-import { storePruned, unstorePruned } from '@mc/prune';
+import { McError, type Model } from '@mc/ir';
+import { calibrationFeeds, compressFlow, FEED_DEFAULTS } from '@mc/pipeline';
+import { FACTORIZE_DEFAULTS, type FactorizeOptions, type FactorizeReport, type Feeds, factorizePolicy } from '@mc/lowrank';
 import { assertFiniteWeights } from '@mc/verify';
+import type { Dataset } from '@mc/datasets';
 import { DATA_FLAGS, loadDataFlags } from '../data-flags.js';
 import { UsageError } from '../exit-codes.js';
 import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
@@ -67,15 +67,14 @@ const flags = {
 type Flags = FlagValues<typeof flags>;
 
 /** Calibration feeds from the data flags, laid out for the model's single input. */
-async function calibrationFeeds(model: Model, f: Flags): Promise<Feeds[] | undefined> {
+async function dataAwareFeeds(model: Model, f: Flags): Promise<Feeds[] | undefined> {
   // --dataset alone never changes what --error means: data-aware ranks are asked for by name.
   if (f['data-aware'] !== true) return undefined;
   if (f.dataset === undefined)
     throw new UsageError('mc compress --data-aware needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
-  const limit = f['calibration-size'];
-  const ds = await loadDataFlags({ ...f, limit }, 'train');
-  if (ds === undefined) return undefined;
-  return collectFeeds(feedsFrom(ds, model, { limit, ...defined({ scale: f.scale }) }));
+  if (f['data-dir'] === undefined)
+    throw new McError('E_OPTION', `--dataset ${f.dataset} needs --data-dir <folder with the ${f.dataset} files>`);
+  return calibrationFeeds(model, { dataset: f.dataset, dir: f['data-dir'], limit: f['calibration-size'], ...defined({ scale: f.scale }) });
 }
 
 function layerTable(r: FactorizeReport): string {
@@ -118,32 +117,31 @@ export const compress = defineCommand({
     const opts = { ...factorizePolicy({ error: f.error, rank: f.rank, ratio: f.ratio, energy: f.energy }), seed: f.seed };
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
-    // A pruned file's sparse/packed weights come back as dense weights with masks, so every layer is seen.
-    const source = unstorePruned(loaded.model).model;
-    const calibration = await calibrationFeeds(loaded.model, f);
+    const calibration = await dataAwareFeeds(loaded.model, f);
     const showProgress = io.isTTY && !io.quiet && f.json !== true;
-    const { model, report } = await factorize(source, {
-      ...opts,
-      ...(calibration !== undefined && { calibration }),
-      ...(showProgress && { onProgress: (e) => io.err(`${e.phase} ${e.index + 1}/${e.total} ${e.layer}`) }),
-    });
-    let final = model;
-    let tuned: { epochs: number; seconds: number } | undefined;
+    let finetune: { epochs?: number; data: Dataset; scale?: number } | undefined;
     if (f.finetune === true) {
       const train = await loadDataFlags(f, 'train');
       if (train === undefined)
         throw new UsageError('mc compress --finetune needs training data: pass --dataset mnist|cifar10|npy --data-dir D');
-      const { distill } = await import('@mc/distill'); // tfjs loads only when asked for
-      const t0 = Date.now();
-      // The original model is the teacher: its soft outputs are the targets, so no labels are read.
-      const result = await distill(loaded.model, model, train, { unlabeled: true, ...defined({ epochs: f.epochs, scale: f.scale }) });
-      final = result.model;
-      tuned = { epochs: result.report.epochs.length, seconds: (Date.now() - t0) / 1000 };
+      finetune = { data: train, ...defined({ epochs: f.epochs, scale: f.scale }) };
     }
+    // A pruned file's sparse/packed weights come back as dense weights with masks, so every layer is seen; distillation
+    // from the original model (its soft outputs are the targets, so no labels are read) follows with --finetune.
+    const flow = await compressFlow(
+      loaded.model,
+      {
+        ...opts,
+        ...(calibration !== undefined && { calibration }),
+        ...(showProgress && { onProgress: (e) => io.err(`${e.phase} ${e.index + 1}/${e.total} ${e.layer}`) }),
+      },
+      { ...(finetune !== undefined && { finetune }) },
+    );
+    const [final, report, tuned] = [flow.model, flow.report, flow.finetune];
     // Checked before anything is written: on the test split with --dataset, else synthetic inputs.
     const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: final, technique: 'lowrank', output: output! });
     const unchanged = tuned === undefined ? warnNothingChanged(io, report) : undefined;
-    await saveModel(storePruned(final).model, output!, input);
+    await saveModel(flow.stored, output!, input);
     if (f.json === true) {
       printResultJson(io, { input: input!, output: output!, report, verify, unchanged, ...(tuned && { extra: { finetune: tuned } }) });
       return;

@@ -1,5 +1,5 @@
 import { McError } from '@mc/ir';
-import { accuracyOf, type Candidate, gate, gateFailure, OPTIMIZE_DEFAULTS, optimize as search, type OptimizeOptions } from '@mc/pipeline';
+import { type Candidate, OPTIMIZE_DATA_DEFAULTS, OPTIMIZE_DEFAULTS, type OptimizeOptions, optimizeOnDataset } from '@mc/pipeline';
 import { assertFiniteWeights, GATE_THRESHOLDS } from '@mc/verify';
 import { DATA_FLAGS } from '../data-flags.js';
 import { defined, defineCommand, needPositionals, type OptionFlags } from '../flags.js';
@@ -28,14 +28,19 @@ const flags = {
     default: O.target,
   },
   search: null, // --search-samples of the training split
-  'search-samples': { type: 'number', arg: 'n', description: 'training images the search scores candidates on', default: 5000 },
+  'search-samples': {
+    type: 'number',
+    arg: 'n',
+    description: 'training images the search scores candidates on',
+    default: OPTIMIZE_DATA_DEFAULTS.searchSamples,
+  },
   train: null, // --recover-samples after them
   'recover-samples': {
     type: 'number',
     arg: 'n',
     description:
       'training images after the search images for label-free recovery (distillation from the input) of channel-pruned or low-rank candidates that overshoot, for --objective latency; 0 turns recovery off',
-    default: 10000,
+    default: OPTIMIZE_DATA_DEFAULTS.recoverSamples,
   },
   'recover-epochs': null,
   'latency-batch': {
@@ -85,44 +90,23 @@ export const optimizeCommand = defineCommand({
     if (kind === undefined || dir === undefined) {
       throw new McError('E_OPTION', 'mc optimize measures accuracy, so it needs --dataset and --data-dir');
     }
-    const { loadDataset } = await import('@mc/datasets');
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
-    const budget = f['max-accuracy-drop'] ?? GATE_THRESHOLDS.optimize.maxAccuracyDrop;
-    const nSearch = f['search-samples'];
-    const nRecover = f.objective === 'latency' ? f['recover-samples'] : 0;
-    if (!(Number.isInteger(nSearch) && nSearch > 0) || !(Number.isInteger(nRecover) && nRecover >= 0)) {
-      throw new McError(
-        'E_OPTION',
-        `--search-samples must be a positive integer and --recover-samples an integer >= 0, got ${nSearch} and ${nRecover}`,
-      );
-    }
-    const trainSplit = await loadDataset(kind, dir, { split: 'train', limit: nSearch + nRecover });
-    const nS = Math.min(nSearch, trainSplit.size);
-    const searchData = trainSplit.subset(
-      Array.from({ length: nS }, (_, i) => i),
-      `${trainSplit.name}[search]`,
-    );
-    const recoverData =
-      trainSplit.size > nS && nRecover > 0
-        ? trainSplit.subset(
-            Array.from({ length: trainSplit.size - nS }, (_, i) => nS + i),
-            `${trainSplit.name}[recover]`,
-          )
-        : undefined;
-    const testData = await loadDataset(kind, dir, { split: 'test', ...defined({ limit: f.limit }) });
-    const feed = defined({ scale: f.scale });
     const objective = f.objective;
     const progress = io.isTTY && !io.quiet && f.json !== true;
-    const r = await search(loaded.model, {
-      search: searchData,
-      maxAccuracyDrop: budget,
+    const r = await optimizeOnDataset(loaded.model, {
+      dataset: kind,
+      dir,
+      searchSamples: f['search-samples'],
+      recoverSamples: f['recover-samples'],
       objective,
       target: f.target,
-      feed,
+      feed: defined({ scale: f.scale }),
       timeBudgetSeconds: f['time-budget'],
       latencyBatch: f['latency-batch'],
-      ...(recoverData !== undefined && { train: recoverData }),
+      output: output!,
+      ...defined({ maxAccuracyDrop: f['max-accuracy-drop'], testLimit: f.limit }),
+      ...(f['no-verify'] === true && { verify: false }),
       ...(progress && {
         onProgress: (e) =>
           io.err(
@@ -130,23 +114,9 @@ export const optimizeCommand = defineCommand({
           ),
       }),
     });
-    let testBefore: number;
-    let testAfter: number;
-    if (r.best !== undefined && f['no-verify'] !== true) {
-      // The gate: the chosen model on the test split (never searched on), before anything is written.
-      const g = await gate(loaded.model, r.model, {
-        technique: 'optimize',
-        heldOut: testData,
-        maxAccuracyDrop: budget,
-        feed: { ...feed, limit: testData.size },
-      });
-      if (!g.ok || g.accuracy === undefined) throw gateFailure(g, output);
-      [testBefore, testAfter] = [g.accuracy.before, g.accuracy.after];
-    } else {
-      if (r.best !== undefined) io.err(`mc: warning: --no-verify: ${output} is written without the test-split check`);
-      testBefore = await accuracyOf(loaded.model, testData, feed);
-      testAfter = r.best === undefined ? testBefore : await accuracyOf(r.model, testData, feed);
-    }
+    if (r.best !== undefined && !r.verified) io.err(`mc: warning: --no-verify: ${output} is written without the test-split check`);
+    const budget = r.maxAccuracyDrop;
+    const [testBefore, testAfter] = [r.test.before, r.test.after];
     const summary = {
       input,
       output,
@@ -158,7 +128,7 @@ export const optimizeCommand = defineCommand({
       baseline: r.baseline,
       pareto: r.pareto,
       seen: r.seen,
-      test: { before: testBefore, after: testAfter, drop: (testBefore - testAfter) * 100, samples: testData.size },
+      test: r.test,
     };
     if (r.best !== undefined) await saveModel(r.model, output!, input);
     if (f.report !== undefined) await writeHtmlReport(f.report, { title: `mc optimize ${input}`, optimize: summary });

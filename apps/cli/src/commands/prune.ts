@@ -1,15 +1,5 @@
-import { finetune as finetuneModel } from '@mc/distill';
-import type { Model } from '@mc/ir';
-import {
-  PRUNE_DEFAULTS,
-  type PruneOptions,
-  type PruneReport,
-  prune,
-  pruneMasks,
-  restoreMasks,
-  type StoreReport,
-  storePruned,
-} from '@mc/prune';
+import { pruneFinetuneFlow, pruneFlow } from '@mc/pipeline';
+import { PRUNE_DEFAULTS, type PruneOptions, type PruneReport } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
@@ -113,12 +103,6 @@ function optionsOf(f: FlagValues<typeof flags>): PruneOptions {
   };
 }
 
-/** The prune report with the storage the write actually used. */
-function withStorage(r: PruneReport, s: StoreReport): PruneReport {
-  const by = new Map(s.weights.map((w) => [w.weight, w]));
-  return { ...r, weights: r.weights.map((w) => ({ ...w, ...by.get(w.weight) })), warnings: [...r.warnings, ...s.warnings] };
-}
-
 function reportLines(r: PruneReport): string[] {
   const lines: string[] = [];
   if (r.mode === 'magnitude') {
@@ -174,19 +158,14 @@ export const pruneCommand = defineCommand({
     const technique = opts.mode === 'channels' ? 'prune-channels' : 'prune-magnitude';
     if (f.finetune === true) {
       // Prune (weights stay dense with their masks), fine-tune with the masks held, then store in the requested form.
-      const dense = await prune(loaded.model, opts);
-      warnNothingChanged(io, dense.report);
-      const masks = Object.fromEntries(pruneMasks(dense.model));
       await runTraining(f, io, { model: loaded.model, file: input!, technique }, output!, async (data, o) => {
-        const t = await finetuneModel(dense.model, data, { ...o, ...(opts.mode === 'magnitude' && { masks }) });
-        const model: Model = opts.mode === 'magnitude' ? storePruned(restoreMasks(dense.model, t.model, 'finetune').model).model : t.model;
-        return { model, report: t.report };
+        const t = await pruneFinetuneFlow(loaded.model, opts, data, o);
+        warnNothingChanged(io, t.pruned);
+        return t;
       });
       return;
     }
-    const pruned = await prune(loaded.model, opts);
-    const stored = storePruned(pruned.model);
-    const [model, report] = [stored.model, withStorage(pruned.report, stored.report)];
+    const { model, report } = await pruneFlow(loaded.model, opts);
     const verify = await verifyBeforeWrite(f, io, { reference: loaded.model, candidate: model, technique, output: output! });
     const unchanged = warnNothingChanged(io, report);
     await saveModel(model, output!, input);

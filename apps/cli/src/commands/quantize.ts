@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { DATASET_KINDS, loadDataset, loadNamedFeeds } from '@mc/datasets';
-import { collectFeeds, FEED_DEFAULTS, feedsFrom } from '@mc/pipeline';
+import { DATASET_KINDS } from '@mc/datasets';
+import { calibrationFeeds, FEED_DEFAULTS } from '@mc/pipeline';
 import type { Model } from '@mc/ir';
 import {
   BNB4_QUANT_TYPES,
@@ -232,11 +230,7 @@ async function datasetFeeds(model: Model, f: Flags, split: 'train' | 'test', lim
   const { dataset, 'data-dir': dir } = f;
   if (dataset === undefined) return undefined;
   if (dir === undefined) throw new UsageError('mc quantize: --dataset needs --data-dir D');
-  const inputs = model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name);
-  if (dataset === 'npy' && inputs.every((n) => existsSync(join(dir, `${n}.npy`))))
-    return loadNamedFeeds(dir, inputs, { batchSize: 16, limit });
-  const ds = await loadDataset(dataset, dir, { split, limit });
-  return collectFeeds(feedsFrom(ds, model, { limit, batchSize: 32, ...defined({ scale: f.scale }) }));
+  return calibrationFeeds(model, { dataset, dir, split, limit, batchSize: 32, ...defined({ scale: f.scale }) });
 }
 
 function nodeTable(r: QuantizeReport): string {

@@ -127,11 +127,9 @@ export const depthwiseConv: LayerHandler = {
     return [{ value: y, layout, shape: outShape(x, layout, cfFirst, c * mult, win.out) }];
   },
   fromIr(group, ctx) {
-    const convs = group.nodes.filter((n) => n.opType === 'Conv');
-    if (convs.length !== 1) return undefined;
-    const n = convs[0]!;
-    const w = ctx.constant(slotOf(n, 'W'));
-    if (w === undefined) return undefined;
+    const one = soleConv(group, ctx, 'Conv');
+    if (one === undefined) return undefined;
+    const { n, w } = one;
     const g = attrOf(n, 'group');
     const mult = w.dims[0]! / g;
     const k = w.dims.slice(2);
@@ -236,11 +234,9 @@ export const convTranspose: LayerHandler = {
     return [{ value: y, layout, shape: outShape(x, layout, cfFirst, filters, spatial) }];
   },
   fromIr(group, ctx) {
-    const convs = group.nodes.filter((n) => n.opType === 'ConvTranspose');
-    if (convs.length !== 1) return undefined;
-    const n = convs[0]!;
-    const w = ctx.constant(slotOf(n, 'W'));
-    if (w === undefined) return undefined;
+    const one = soleConv(group, ctx, 'ConvTranspose');
+    if (one === undefined) return undefined;
+    const { n, w } = one;
     const r = w.dims.length - 2;
     const weights = [{ name: 'kernel', tensor: permute(w, [...new Array<number>(r).fill(0).map((_, i) => i + 2), 1, 0]) as Tensor }];
     const b = ctx.constant(slotOf(n, 'B'));
@@ -255,6 +251,15 @@ export const convTranspose: LayerHandler = {
     ];
   },
 };
+
+/** The group's only node of `opType` with its constant weight, or undefined when there is not exactly one or W is computed. */
+function soleConv(group: LayerGroup, ctx: FromIrContext, opType: 'Conv' | 'ConvTranspose'): { n: Node; w: Tensor } | undefined {
+  const convs = group.nodes.filter((n) => n.opType === opType);
+  if (convs.length !== 1) return undefined;
+  const n = convs[0]!;
+  const w = ctx.constant(slotOf(n, 'W'));
+  return w === undefined ? undefined : { n, w };
+}
 
 /**
  * Conv group → Conv layers. One Conv is the layer itself; a chain of Convs (Tucker-2: 1x1 → k×k → 1x1, or any

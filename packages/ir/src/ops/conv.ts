@@ -5,7 +5,8 @@ import { defineOp, int, ints, numel, type OpInfo, type ShapeContext, spatialAttr
 
 /**
  * Output size of one spatial axis of Conv/pooling (https://onnx.ai/onnx/operators/onnx__Conv.html):
- * floor((in + padBegin + padEnd - dilation*(k-1) - 1) / stride) + 1, or ceil(in/stride) for SAME_* auto_pad.
+ * floor((in + padBegin + padEnd - dilation*(k-1) - 1) / stride) + 1, or ceil(in/stride) for SAME_* auto_pad. A symbolic
+ * size gives the same formula as an expression ('height' stays 'height' for a padded 3×3).
  */
 export function convOutDim(
   inDim: Dim,
@@ -17,27 +18,8 @@ export function convOutDim(
   autoPad: string,
   ceilMode = false,
 ): Dim {
-  if (typeof inDim !== 'number') return symbolicOutDim(inDim, k, stride, dilation, padBegin, padEnd, autoPad, ceilMode);
-  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(inDim / stride);
-  const span = dilation * (k - 1) + 1;
-  if (autoPad === 'VALID') return Math.floor((inDim - span) / stride) + 1;
-  const q = (inDim + padBegin + padEnd - span) / stride;
-  return (ceilMode ? Math.ceil(q) : Math.floor(q)) + 1;
-}
-
-/** {@link convOutDim} for a symbolic size: the same formula as an expression ('height' stays 'height' for a padded 3×3). */
-function symbolicOutDim(
-  inDim: Dim,
-  k: number,
-  stride: number,
-  dilation: number,
-  padBegin: number,
-  padEnd: number,
-  autoPad: string,
-  ceilMode: boolean,
-): Dim {
   if (inDim === null) return null;
-  // ceil(a / s) = floor((a + s - 1) / s)
+  // ceil(a / s) = floor((a + s - 1) / s) for whole a
   const ceilDiv = (a: Dim, s: number): Dim => dimDiv(dimAdd(a, s - 1), s);
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return ceilDiv(inDim, stride);
   const span = dilation * (k - 1) + 1;

@@ -1,8 +1,8 @@
 import type { DType } from '../dtype.js';
 import type { Model } from '../model.js';
 import { McError } from '../errors.js';
-import { seededNormal, seededRandom } from '../random.js';
-import { Tensor } from '../tensor.js';
+import { filledTensor, seededNormal, seededRandom } from '../random.js';
+import type { Tensor } from '../tensor.js';
 
 export { seededNormal, seededRandom } from '../random.js';
 
@@ -15,55 +15,11 @@ export { seededNormal, seededRandom } from '../random.js';
  * ```
  */
 export function randomTensor(dtype: DType, dims: readonly number[], seed: number, scale = 1): Tensor {
-  const n = dims.reduce((a, b) => a * b, 1);
   const u = seededRandom(seed);
   const g = seededNormal(seed);
-  switch (dtype) {
-    case 'float32':
-      return new Tensor(
-        'float32',
-        dims,
-        Float32Array.from({ length: n }, () => g() * scale),
-      );
-    case 'float64':
-      return new Tensor(
-        'float64',
-        dims,
-        Float64Array.from({ length: n }, () => g() * scale),
-      );
-    case 'int64':
-      return new Tensor(
-        'int64',
-        dims,
-        BigInt64Array.from({ length: n }, () => BigInt(Math.floor(u() * 10))),
-      );
-    case 'int32':
-      return new Tensor(
-        'int32',
-        dims,
-        Int32Array.from({ length: n }, () => Math.floor(u() * 10)),
-      );
-    case 'int8':
-      return new Tensor(
-        'int8',
-        dims,
-        Int8Array.from({ length: n }, () => Math.floor(u() * 10)),
-      );
-    case 'uint8':
-      return new Tensor(
-        'uint8',
-        dims,
-        Uint8Array.from({ length: n }, () => Math.floor(u() * 10)),
-      );
-    case 'bool':
-      return new Tensor(
-        'bool',
-        dims,
-        Uint8Array.from({ length: n }, () => (u() < 0.5 ? 0 : 1)),
-      );
-    default:
-      throw new Error(`randomTensor: ${dtype} not supported`);
-  }
+  const t = filledTensor(dtype, dims, { float: () => g() * scale, int: () => Math.floor(u() * 10), uniform: u });
+  if (t === undefined) throw new Error(`randomTensor: ${dtype} not supported`);
+  return t;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { choleskyLower } from '@mc/ir';
 /**
  * Randomized truncated SVD (Halko, Martinsson & Tropp 2011, Alg. 4.4): Gaussian sketch, `q` power iterations with
  * re-orthonormalisation by CholeskyQR2 (Fukaya et al. 2014), then an exact SVD of the small l x n projection.
@@ -73,20 +74,9 @@ export function orthonormalize(y: Float64Array, m: number, l: number): Float64Ar
 
 function cholQr(y: Float64Array, m: number, l: number): Float64Array | undefined {
   const g = gramRows(transpose(y, m, l), l, m);
-  // Cholesky G = RᵀR, R upper triangular stored row-major.
-  const r = new Float64Array(l * l);
-  for (let j = 0; j < l; j++) {
-    let d = g[j * l + j]!;
-    for (let p = 0; p < j; p++) d -= r[p * l + j]! * r[p * l + j]!;
-    if (!(d > 1e-14 * g[j * l + j]!) || !(d > 0)) return undefined;
-    const rjj = Math.sqrt(d);
-    r[j * l + j] = rjj;
-    for (let c = j + 1; c < l; c++) {
-      let s = g[j * l + c]!;
-      for (let p = 0; p < j; p++) s -= r[p * l + j]! * r[p * l + c]!;
-      r[j * l + c] = s / rjj;
-    }
-  }
+  // Cholesky G = RᵀR, R = Lᵀ upper triangular stored row-major.
+  if (!choleskyLower(g, l, 1e-14)) return undefined;
+  const r = transpose(g, l, l);
   // Q = Y·R⁻¹: invert the small triangular R (l³/6), then one blocked product (m·l²) instead of m row solves.
   const rinv = new Float64Array(l * l);
   for (let j = l - 1; j >= 0; j--) {

@@ -4,7 +4,7 @@
  * pads, dilations and auto_pad) → 1x1 (kOut→Cout, with the bias). The first 1x1 has no bias, so it maps the core's
  * zero padding to zero and commutes with striding; a mode kept at full rank gets no 1x1 at all.
  */
-import { attr, attrOf, biasOf, type Graph, Node, slotOf } from '@mc/ir';
+import { attr, attrOf, biasOf, type Graph, Node, slotOf, type Value } from '@mc/ir';
 import { addFactor, constWeight, intermediate, replaceWithChain } from './common.js';
 import type { ConvFactors, ConvLayer, Inspection, Rule, RuleContext } from './types.js';
 import { makeTensor, readWeight } from './weights.js';
@@ -37,6 +37,9 @@ function inspectConv(node: Node, ctx: RuleContext): Inspection {
   return { layer };
 }
 
+type FactorData = Parameters<typeof makeTensor>[2];
+type ConvAttributes = NonNullable<ConstructorParameters<typeof Node>[0]['attributes']>;
+
 function rewriteConv(graph: Graph, layer: ConvLayer, f: ConvFactors, ctx: RuleContext): void {
   const { node, cout, cin, kernel, dtype } = layer;
   const bias = biasOf(node);
@@ -48,45 +51,20 @@ function rewriteConv(graph: Graph, layer: ConvLayer, f: ConvFactors, ctx: RuleCo
   let x = slotOf(node, 'X')!;
   const kIn = f.first === undefined ? cin : f.kIn;
   const kOut = f.last === undefined ? cout : f.kOut;
-  if (f.first !== undefined) {
-    const wv = addFactor(graph, base, 'tucker_in', makeTensor(dtype, [kIn, cin, ...ones], f.first), ctx);
-    const h = intermediate(graph, `${outName}_tucker_in`, dtype);
+  // One Conv of the chain (`tucker_in`, `tucker_core`, `tucker_out`): its factor, its output and the node; the last Conv
+  // of the chain takes the layer's bias.
+  const conv = (part: string, dims: number[], data: FactorData, input: Value, last: boolean, attributes: ConvAttributes): Value => {
+    const wv = addFactor(graph, base, `tucker_${part}`, makeTensor(dtype, dims, data), ctx);
+    const out = intermediate(graph, `${outName}_tucker_${part}`, dtype);
+    const inputs = last && bias !== undefined ? [input, wv, bias.value] : [input, wv];
     chain.push(
-      new Node({
-        opType: 'Conv',
-        name: graph.uniqueName(`${node.name || 'conv'}_tucker_in`),
-        inputs: [x, wv],
-        outputs: [h],
-        attributes: pointwise,
-      }),
+      new Node({ opType: 'Conv', name: graph.uniqueName(`${node.name || 'conv'}_tucker_${part}`), inputs, outputs: [out], attributes }),
     );
-    x = h;
-  }
-  const coreW = addFactor(graph, base, 'tucker_core', makeTensor(dtype, [kOut, kIn, ...kernel], f.core), ctx);
-  const coreOut = intermediate(graph, `${outName}_tucker_core`, dtype);
-  const coreAttrs = new Map(node.attributes);
-  chain.push(
-    new Node({
-      opType: 'Conv',
-      name: graph.uniqueName(`${node.name || 'conv'}_tucker_core`),
-      inputs: f.last === undefined && bias !== undefined ? [x, coreW, bias.value] : [x, coreW],
-      outputs: [coreOut],
-      attributes: coreAttrs,
-    }),
-  );
-  if (f.last !== undefined) {
-    const wv = addFactor(graph, base, 'tucker_out', makeTensor(dtype, [cout, kOut, ...ones], f.last), ctx);
-    const out = intermediate(graph, `${outName}_tucker_out`, dtype);
-    chain.push(
-      new Node({
-        opType: 'Conv',
-        name: graph.uniqueName(`${node.name || 'conv'}_tucker_out`),
-        inputs: bias === undefined ? [coreOut, wv] : [coreOut, wv, bias.value],
-        outputs: [out],
-        attributes: pointwise,
-      }),
-    );
-  }
+    return out;
+  };
+  if (f.first !== undefined) x = conv('in', [kIn, cin, ...ones], f.first, x, false, pointwise);
+  const coreOut = conv('core', [kOut, kIn, ...kernel], f.core, x, f.last === undefined, new Map(node.attributes));
+  if (f.last !== undefined) conv('out', [cout, kOut, ...ones], f.last, coreOut, true, pointwise);
   replaceWithChain(graph, node, chain, layer.weight);
 }
 

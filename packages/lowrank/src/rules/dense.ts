@@ -36,20 +36,11 @@ function rewriteDense(graph: Graph, layer: DenseLayer, f: DenseFactors, ctx: Rul
   const isGemm = node.opType === 'Gemm';
   const transA = isGemm && attrOf(node, 'transA') === 1;
   const transB = isGemm && attrOf(node, 'transB') === 1;
-  const aVal = addFactor(
-    graph,
-    base,
-    'lowrank_a',
-    transB ? makeTensor(dtype, [k, rows], transpose(f.a, rows, k)) : makeTensor(dtype, [rows, k], f.a),
-    ctx,
-  );
-  const bVal = addFactor(
-    graph,
-    base,
-    'lowrank_b',
-    transB ? makeTensor(dtype, [cols, k], transpose(f.b, k, cols)) : makeTensor(dtype, [k, cols], f.b),
-    ctx,
-  );
+  // A [r, c] factor, stored transposed when the Gemm reads its weight transposed.
+  const factor = (suffix: string, t: Float64Array, r: number, c: number) =>
+    addFactor(graph, base, suffix, transB ? makeTensor(dtype, [c, r], transpose(t, r, c)) : makeTensor(dtype, [r, c], t), ctx);
+  const aVal = factor('lowrank_a', f.a, rows, k);
+  const bVal = factor('lowrank_b', f.b, k, cols);
   if (!transA && !transB) {
     chain.push(
       new Node({ opType: 'MatMul', name: graph.uniqueName(`${node.name || 'matmul'}_lowrank_a`), inputs: [x, aVal], outputs: [h] }),

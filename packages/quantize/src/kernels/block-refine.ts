@@ -1,4 +1,4 @@
-import { type BlockQuantized, blockRange, quantizeBlocks } from './block.js';
+import { type BlockQuantized, blockBuffers, blockRange, quantizeBlocks } from './block.js';
 import { type InputGram, outputError } from './gptq.js';
 import { roundHalfEven } from './qparams.js';
 
@@ -33,10 +33,7 @@ export function refineBlocks(
   symmetric: boolean,
   iterations = 10,
 ): BlockQuantized {
-  const nb = Math.ceil(cols / blockSize);
-  const q = new Uint8Array(rows * cols);
-  const scales = new Float32Array(rows * nb);
-  const zeroPoints = new Uint8Array(rows * nb);
+  const { nb, q, scales, zeroPoints } = blockBuffers(rows, cols, blockSize);
   let maxAbsError = 0;
   const codes = new Uint8Array(rows * cols);
   for (let r = 0; r < rows; r++) {

@@ -24,6 +24,19 @@ export interface BlockQuantized {
 }
 
 /**
+ * The outputs of a block kernel on a [rows, cols] matrix, zero-filled: codes, and per block a scale and a zero point.
+ * @internal
+ */
+export function blockBuffers(
+  rows: number,
+  cols: number,
+  blockSize: number,
+): { nb: number; q: Uint8Array; scales: Float32Array; zeroPoints: Uint8Array } {
+  const nb = Math.ceil(cols / blockSize);
+  return { nb, q: new Uint8Array(rows * cols), scales: new Float32Array(rows * nb), zeroPoints: new Uint8Array(rows * nb) };
+}
+
+/**
  * @example
  * const r = quantizeBlocks(wT, n, k, 32, true);
  */
@@ -36,10 +49,7 @@ export function quantizeBlocks(
   bits: 4 | 8 = 4,
 ): BlockQuantized {
   const qmax = (1 << bits) - 1;
-  const nb = Math.ceil(cols / blockSize);
-  const q = new Uint8Array(rows * cols);
-  const scales = new Float32Array(rows * nb);
-  const zeroPoints = new Uint8Array(rows * nb);
+  const { nb, q, scales, zeroPoints } = blockBuffers(rows, cols, blockSize);
   let maxAbsError = 0;
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < nb; b++) {

@@ -1,4 +1,5 @@
-import { type BlockQuantized, blockParams, blockRange } from './block.js';
+import { choleskyLower } from '@mc/ir';
+import { type BlockQuantized, blockBuffers, blockParams, blockRange } from './block.js';
 import { roundHalfEven } from './qparams.js';
 
 /**
@@ -29,24 +30,6 @@ export function outputError(a: Float32Array, b: Float32Array, n: number, gram: I
     }
   }
   return total;
-}
-
-/** In-place lower Cholesky factor of a symmetric positive-definite K×K matrix; false when it is not positive definite. */
-function choleskyLower(a: Float64Array, k: number): boolean {
-  for (let j = 0; j < k; j++) {
-    let s = a[j * k + j]!;
-    for (let p = 0; p < j; p++) s -= a[j * k + p]! * a[j * k + p]!;
-    if (!(s > 0)) return false;
-    const d = Math.sqrt(s);
-    a[j * k + j] = d;
-    for (let i = j + 1; i < k; i++) {
-      let t = a[i * k + j]!;
-      for (let p = 0; p < j; p++) t -= a[i * k + p]! * a[j * k + p]!;
-      a[i * k + j] = t / d;
-    }
-    for (let p = j + 1; p < k; p++) a[j * k + p] = 0;
-  }
-  return true;
 }
 
 /**
@@ -114,10 +97,7 @@ export function gptqBlocks(
   const k = cols;
   const u = inverseCholeskyUpper(gram, damp);
   const w = Float64Array.from(data);
-  const nb = Math.ceil(cols / blockSize);
-  const q = new Uint8Array(rows * cols);
-  const scales = new Float32Array(rows * nb);
-  const zeroPoints = new Uint8Array(rows * nb);
+  const { nb, q, scales, zeroPoints } = blockBuffers(rows, cols, blockSize);
   let maxAbsError = 0;
   for (let r = 0; r < rows; r++) {
     const base = r * k;

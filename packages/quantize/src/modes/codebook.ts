@@ -74,44 +74,34 @@ export function emitCodebookLookup(
 export function quantizeKMeans(model: Model, opts: KMeansOptions, emit: Emitter, report: ReportBuilder): void {
   const bits = opts.bits ?? 4;
   const minElements = opts.minElements ?? 64;
-  rewriteWeights(
-    model,
-    opts.exclude,
-    report,
-    (_node, w) => (w.tensor.size < minElements ? `weight has ${w.tensor.size} < ${minElements} elements` : undefined),
-    (node, w) => {
-      const r = kmeans1d(toFloat32(w.tensor), 2 ** bits, { seed: opts.seed ?? 0 });
-      const e = emitCodebookLookup(emit, node, w.value.name, r.indices, bits, r.centroids, w.tensor.dims);
-      return {
-        value: e.value,
-        action: `k-means ${bits}-bit (${r.centroids.length} centroids)`,
-        bytesAfter: bytesOf(...e.stored),
-        maxAbsError: r.maxAbsError,
-      };
-    },
-  );
+  const accept = (_node: Node, w: { tensor: Tensor }) =>
+    w.tensor.size < minElements ? `weight has ${w.tensor.size} < ${minElements} elements` : undefined;
+  rewriteWeights(model, { exclude: opts.exclude, report, accept }, (node, w) => {
+    const r = kmeans1d(toFloat32(w.tensor), 2 ** bits, { seed: opts.seed ?? 0 });
+    const e = emitCodebookLookup(emit, node, w.value.name, r.indices, bits, r.centroids, w.tensor.dims);
+    return {
+      value: e.value,
+      action: `k-means ${bits}-bit (${r.centroids.length} centroids)`,
+      bytesAfter: bytesOf(...e.stored),
+      maxAbsError: r.maxAbsError,
+    };
+  });
 }
 
 /** Binary / ternary weights with a per-output-channel scale. @internal */
 export function quantizeSignsMode(model: Model, opts: SignOptions, emit: Emitter, report: ReportBuilder): void {
   const kind = opts.mode;
-  rewriteWeights(
-    model,
-    opts.exclude,
-    report,
-    () => undefined,
-    (node, w) => {
-      const t = w.tensor;
-      const r = quantizeSigns(toFloat32(t), t.dims, w.outAxis, kind);
-      const e = emitCodebookLookup(emit, node, w.value.name, r.codes, kind === 'binary' ? 1 : 2, r.codebook, t.dims);
-      const sdims = t.dims.map((d, i) => (i === w.outAxis ? d : 1));
-      const st = new Tensor('float32', sdims, r.scales);
-      const [out] = emit.node(node, 'Mul', [e.value, emit.init(`${w.value.name}_channel_scale`, st)], {
-        name: `${w.value.name}_scale`,
-        dtypes: ['float32'],
-      });
-      out!.shape = t.dims;
-      return { value: out!, action: `${kind} per-channel (axis ${w.outAxis})`, bytesAfter: bytesOf(...e.stored, st) };
-    },
-  );
+  rewriteWeights(model, { exclude: opts.exclude, report }, (node, w) => {
+    const t = w.tensor;
+    const r = quantizeSigns(toFloat32(t), t.dims, w.outAxis, kind);
+    const e = emitCodebookLookup(emit, node, w.value.name, r.codes, kind === 'binary' ? 1 : 2, r.codebook, t.dims);
+    const sdims = t.dims.map((d, i) => (i === w.outAxis ? d : 1));
+    const st = new Tensor('float32', sdims, r.scales);
+    const [out] = emit.node(node, 'Mul', [e.value, emit.init(`${w.value.name}_channel_scale`, st)], {
+      name: `${w.value.name}_scale`,
+      dtypes: ['float32'],
+    });
+    out!.shape = t.dims;
+    return { value: out!, action: `${kind} per-channel (axis ${w.outAxis})`, bytesAfter: bytesOf(...e.stored, st) };
+  });
 }

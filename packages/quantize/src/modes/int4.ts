@@ -1,17 +1,4 @@
-import {
-  type Model,
-  type Node,
-  Tensor,
-  type Value,
-  type WeightRef,
-  attr,
-  attrOf,
-  biasOf,
-  opInfo,
-  slotOf,
-  toFloat32,
-  weightOf,
-} from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, type WeightRef, attr, attrOf, biasOf, slotOf, toFloat32, weightOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
 import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
@@ -23,7 +10,7 @@ import type { ReportBuilder } from '../report.js';
 import { type PackedWeight, embeddingTables, isTransposeOf, quantizeEmbeddings } from './embeddings.js';
 import { collectInputGrams } from './int4-calibrate.js';
 import { convInt4Weight, convInt8Weight, isConvWeight } from './int4-conv.js';
-import { type WeightRewrite, rewriteWeights } from './weights.js';
+import { type WeightRewrite, rewriteWeights, weightedNodes } from './weights.js';
 
 /** Quantizes one weight laid out [N, K] (blocks along K); `inputScale` is set when the layer's input must be scaled. */
 type BlockKernel = (wt: Float32Array, n: number, k: number) => { r: BlockQuantized; inputScale?: Float32Array; note?: string };
@@ -148,65 +135,60 @@ export async function quantizeInt4(
     return;
   }
   if (embeddings !== 'float') quantizeEmbeddings(model, embeddings, bs, symmetric, tableKernel, opts.exclude, new Map(), emit, report);
-  rewriteWeights(
-    model,
-    opts.exclude,
-    report,
-    (node, w) => {
-      if (isConvWeight(node)) return undefined;
-      if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return 'int4 covers MatMul, Gemm, Conv and ConvTranspose weights only';
-      if (w.tensor.dims.length !== 2) return `weight rank ${w.tensor.dims.length}, int4 needs a 2-D weight`;
-      return undefined;
-    },
-    (node, w) => {
-      if (isConvWeight(node)) return convWeight(node, w);
-      const t = w.tensor;
-      const kAxis = w.inAxis;
-      const [d0, d1] = t.dims as [number, number];
-      const K = kAxis === 0 ? d0 : d1;
-      const N = kAxis === 0 ? d1 : d0;
-      const src = toFloat32(t);
-      const wt = kAxis === 0 ? transpose2d(src, K, N) : src; // [N, K]
-      const input = slotOf(node, 'input');
-      const { r } = kernelFor(opts, bs, symmetric, input === undefined ? undefined : grams.get(input.name))(wt, N, K);
-      const nb = r.blocksPerRow;
-      // back to the weight's own layout; blocks run along the K axis
-      const qT = kAxis === 0 ? transposeU8(r.q, N, K) : r.q;
-      const scaleT = kAxis === 0 ? transpose2d(r.scales, N, nb) : r.scales;
-      const sdims = kAxis === 0 ? [nb, N] : [N, nb];
-      let qt: Tensor;
-      let zt: Tensor | undefined;
-      if (symmetric) {
-        qt = new Tensor(
-          'int4',
-          t.dims,
-          packBits(
-            Array.from(qT, (v) => v - 8),
-            4,
-          ),
-        );
-      } else {
-        qt = new Tensor('uint4', t.dims, packBits(qT, 4));
-        const zpT = kAxis === 0 ? transposeU8(r.zeroPoints, N, nb) : r.zeroPoints;
-        zt = new Tensor('uint4', sdims, packBits(zpT, 4));
-      }
-      const st = new Tensor('float32', sdims, scaleT);
-      const ins = [emit.init(`${w.value.name}_int4`, qt), emit.init(`${w.value.name}_scale`, st)];
-      if (zt !== undefined) ins.push(emit.init(`${w.value.name}_zero_point`, zt));
-      const [out] = emit.node(node, 'DequantizeLinear', ins, {
-        name: `${w.value.name}_DequantizeLinear`,
-        attrs: { axis: attr.int(kAxis), block_size: attr.int(bs) },
-        dtypes: ['float32'],
-      });
-      out!.shape = t.dims;
-      return {
-        value: out!,
-        action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${method}`,
-        bytesAfter: bytesOf(qt, st, zt),
-        maxAbsError: r.maxAbsError,
-      };
-    },
-  );
+  const accept = (node: Node, w: { tensor: Tensor }): string | undefined => {
+    if (isConvWeight(node)) return undefined;
+    if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return 'int4 covers MatMul, Gemm, Conv and ConvTranspose weights only';
+    if (w.tensor.dims.length !== 2) return `weight rank ${w.tensor.dims.length}, int4 needs a 2-D weight`;
+    return undefined;
+  };
+  rewriteWeights(model, { exclude: opts.exclude, report, accept }, (node, w) => {
+    if (isConvWeight(node)) return convWeight(node, w);
+    const t = w.tensor;
+    const kAxis = w.inAxis;
+    const [d0, d1] = t.dims as [number, number];
+    const K = kAxis === 0 ? d0 : d1;
+    const N = kAxis === 0 ? d1 : d0;
+    const src = toFloat32(t);
+    const wt = kAxis === 0 ? transpose2d(src, K, N) : src; // [N, K]
+    const input = slotOf(node, 'input');
+    const { r } = kernelFor(opts, bs, symmetric, input === undefined ? undefined : grams.get(input.name))(wt, N, K);
+    const nb = r.blocksPerRow;
+    // back to the weight's own layout; blocks run along the K axis
+    const qT = kAxis === 0 ? transposeU8(r.q, N, K) : r.q;
+    const scaleT = kAxis === 0 ? transpose2d(r.scales, N, nb) : r.scales;
+    const sdims = kAxis === 0 ? [nb, N] : [N, nb];
+    let qt: Tensor;
+    let zt: Tensor | undefined;
+    if (symmetric) {
+      qt = new Tensor(
+        'int4',
+        t.dims,
+        packBits(
+          Array.from(qT, (v) => v - 8),
+          4,
+        ),
+      );
+    } else {
+      qt = new Tensor('uint4', t.dims, packBits(qT, 4));
+      const zpT = kAxis === 0 ? transposeU8(r.zeroPoints, N, nb) : r.zeroPoints;
+      zt = new Tensor('uint4', sdims, packBits(zpT, 4));
+    }
+    const st = new Tensor('float32', sdims, scaleT);
+    const ins = [emit.init(`${w.value.name}_int4`, qt), emit.init(`${w.value.name}_scale`, st)];
+    if (zt !== undefined) ins.push(emit.init(`${w.value.name}_zero_point`, zt));
+    const [out] = emit.node(node, 'DequantizeLinear', ins, {
+      name: `${w.value.name}_DequantizeLinear`,
+      attrs: { axis: attr.int(kAxis), block_size: attr.int(bs) },
+      dtypes: ['float32'],
+    });
+    out!.shape = t.dims;
+    return {
+      value: out!,
+      action: `int4 DequantizeLinear block ${bs}${symmetric ? ' symmetric' : ' asymmetric'} ${method}`,
+      bytesAfter: bytesOf(qt, st, zt),
+      maxAbsError: r.maxAbsError,
+    };
+  });
 }
 
 function transposeU8(data: Uint8Array, rows: number, cols: number): Uint8Array {
@@ -288,12 +270,7 @@ function matMulNBits(
   const cache = new Map<Value, { ins: Value[]; nb: NBits; kAxis: number; tensor: Tensor; inputScale?: Value }>();
   const convs = new Map<Value, WeightRewrite>();
   let domainAdded = false;
-  for (const node of [...g.nodes]) {
-    const w = weightOf(node);
-    if (w === undefined) {
-      if (opInfo(node) === undefined || node.domain !== '') report.pass(node, 'no weight to quantize (op not known to mc)');
-      continue;
-    }
+  for (const { node, w } of weightedNodes(model, report, 'no weight to quantize (op not known to mc)')) {
     const t = w.tensor;
     const why = skipReason(node, opts);
     if (why !== undefined) {

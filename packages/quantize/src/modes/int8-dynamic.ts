@@ -1,4 +1,4 @@
-import { type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf, attrOf, slotOf } from '@mc/ir';
+import { type Model, type Node, Tensor, type Value, attr, biasOf, toFloat32, attrOf, slotOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { bytesOf, isExcluded } from '../graph-utils.js';
 import { transpose2d } from '../kernels/block.js';
@@ -6,6 +6,7 @@ import { computeQParams, qRange, type QParams } from '../kernels/qparams.js';
 import type { Int8DynamicOptions } from '../options.js';
 import type { ReportBuilder } from '../report.js';
 import { channelRanges, quantizeWith } from './int8-weights.js';
+import { weightedNodes } from './weights.js';
 
 /**
  * Dynamic int8 (as onnxruntime.quantization.quantize_dynamic): activations are quantized at run time by
@@ -26,12 +27,7 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
   const qtype = web ? 'uint8' : 'int8';
   const wopts = { symmetric: !web, reduceRange: opts.reduceRange ?? false };
   const dql = new Map<Value, Value[]>(); // activation → [x_q, x_scale, x_zp]
-  for (const node of [...g.nodes]) {
-    const w = weightOf(node);
-    if (w === undefined) {
-      if (opInfo(node) === undefined || node.domain !== '') report.pass(node, 'not a MatMul/Gemm/Conv with a constant weight');
-      continue;
-    }
+  for (const { node, w } of weightedNodes(model, report, 'not a MatMul/Gemm/Conv with a constant weight')) {
     const t = w.tensor;
     const why = isExcluded(node, opts.exclude)
       ? 'excluded by option'

@@ -1,4 +1,4 @@
-import { McError, type Model, type Node, Tensor, type Value, attr, biasOf, opInfo, toFloat32, weightOf, slotOf } from '@mc/ir';
+import { McError, type Model, type Node, Tensor, type Value, attr, biasOf, toFloat32, weightOf, slotOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
 import { isExcluded } from '../graph-utils.js';
 import { entropyRange } from '../kernels/entropy.js';
@@ -9,6 +9,7 @@ import type { Feeds, Int8StaticOptions } from '../options.js';
 import type { ReportBuilder } from '../report.js';
 import { ortNodeRunner } from '../runner.js';
 import { dequantizedWeight } from './int8-weights.js';
+import { weightedNodes } from './weights.js';
 
 const QUANTIZABLE = new Set(['Conv', 'MatMul', 'Gemm']);
 
@@ -71,12 +72,7 @@ function plan(
   report: ReportBuilder,
 ): { nodes: Node[]; sites: Map<Value, Site>; inputs: Map<Node, { site: Site; direct: boolean }> } {
   const nodes: Node[] = [];
-  for (const node of model.graph.nodes) {
-    const w = weightOf(node);
-    if (w === undefined) {
-      if (opInfo(node) === undefined || node.domain !== '') report.pass(node, 'not a Conv/MatMul/Gemm with a constant weight');
-      continue;
-    }
+  for (const { node, w } of weightedNodes(model, report, 'not a Conv/MatMul/Gemm with a constant weight')) {
     const why = isExcluded(node, opts.exclude)
       ? 'excluded by option'
       : !QUANTIZABLE.has(node.opType)

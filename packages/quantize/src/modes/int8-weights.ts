@@ -118,20 +118,14 @@ export function dequantizedWeight(
 export function quantizeInt8Weights(model: Model, opts: Int8WeightsOptions, emit: Emitter, report: ReportBuilder): void {
   const perChannel = opts.perChannel ?? true;
   const symmetric = opts.symmetric ?? true;
-  rewriteWeights(
-    model,
-    opts.exclude,
-    report,
-    () => undefined,
-    (node, w) => {
-      const axis = perChannel ? w.outAxis : undefined;
-      const r = dequantizedWeight(emit, node, w.value.name, w.tensor, axis, 'int8', { symmetric });
-      return {
-        value: r.value,
-        action: perChannel ? `int8 weight per-channel (axis ${w.outAxis})${symmetric ? ' symmetric' : ''}` : 'int8 weight per-tensor',
-        bytesAfter: r.bytesAfter,
-        maxAbsError: r.maxAbsError,
-      };
-    },
-  );
+  rewriteWeights(model, { exclude: opts.exclude, report }, (node, w) => {
+    const axis = perChannel ? w.outAxis : undefined;
+    const r = dequantizedWeight(emit, node, w.value.name, w.tensor, axis, 'int8', { symmetric });
+    return {
+      value: r.value,
+      action: perChannel ? `int8 weight per-channel (axis ${w.outAxis})${symmetric ? ' symmetric' : ''}` : 'int8 weight per-tensor',
+      bytesAfter: r.bytesAfter,
+      maxAbsError: r.maxAbsError,
+    };
+  });
 }

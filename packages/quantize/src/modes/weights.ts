@@ -11,26 +11,41 @@ export interface WeightRewrite {
 }
 
 /**
+ * The graph's nodes that read a layer weight (`weightOf` from the op facts), each with that weight, over a snapshot of
+ * the node list (rewriting as you go is safe). A node without a weight is reported passed through with `unknown` as the
+ * reason when mc does not know its op (or it is in another domain); known weightless ops pass silently.
+ * @internal
+ */
+export function* weightedNodes(model: Model, report: ReportBuilder, unknown: string): Generator<{ node: Node; w: WeightRef }> {
+  for (const node of [...model.graph.nodes]) {
+    const w = weightOf(node);
+    if (w === undefined) {
+      if (opInfo(node) === undefined || node.domain !== '') report.pass(node, unknown);
+      continue;
+    }
+    yield { node, w };
+  }
+}
+
+/**
  * Visits every layer weight (Conv, ConvTranspose, Gemm, constant-B MatMul: `weightOf` from the op facts) that is a
  * float32 initializer, calls `rewrite` once per weight value (shared weights are rewritten once) and points the node
- * at the result. Nodes without a weight pass through; `accept` may refuse a node with a reason.
+ * at the result. Nodes without a weight pass through; `accept` (default: every weight) may refuse a node with a reason.
  * @internal
  */
 export function rewriteWeights(
   model: Model,
-  exclude: readonly string[] | undefined,
-  report: ReportBuilder,
-  accept: (node: Node, w: WeightRef & { tensor: Tensor }) => string | undefined,
+  on: {
+    readonly exclude: readonly string[] | undefined;
+    readonly report: ReportBuilder;
+    readonly accept?: (node: Node, w: WeightRef & { tensor: Tensor }) => string | undefined;
+  },
   rewrite: (node: Node, w: WeightRef & { tensor: Tensor }) => WeightRewrite,
 ): void {
+  const { exclude, report, accept } = on;
   const g = model.graph;
   const done = new Map<Value, WeightRewrite>();
-  for (const node of [...g.nodes]) {
-    const w = weightOf(node);
-    if (w === undefined) {
-      if (opInfo(node) === undefined || node.domain !== '') report.pass(node, 'no weight to quantize (op not known to mc)');
-      continue;
-    }
+  for (const { node, w } of weightedNodes(model, report, 'no weight to quantize (op not known to mc)')) {
     if (isExcluded(node, exclude)) {
       report.pass(node, 'excluded by option');
       continue;
@@ -50,7 +65,7 @@ export function rewriteWeights(
       continue;
     }
     const ww = w as WeightRef & { tensor: Tensor };
-    const why = accept(node, ww);
+    const why = accept?.(node, ww);
     if (why !== undefined) {
       report.pass(node, why);
       continue;
