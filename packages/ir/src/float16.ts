@@ -13,12 +13,25 @@ const u32 = new Uint32Array(f32.buffer);
  * ```
  */
 export function halfToFloat(h: number): number {
+  return (halfValues ??= halfTable())[h & 0xffff]!;
+}
+
+function decodeHalf(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m === 0 ? s * Infinity : NaN;
   return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+// Every float16 value is a float32 value, so one 256 KiB table decodes them all: a lookup instead of a power of two
+// per element (decoding was most of the time of converting a model's weights to float16).
+let halfValues: Float32Array | undefined;
+function halfTable(): Float32Array {
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) t[h] = decodeHalf(h);
+  return t;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Dataset } from '@mc/datasets';
-import { finetune, type TrainOptions, type TrainReport } from '@mc/distill';
+import type { TrainOptions, TrainReport } from '@mc/distill';
 import type { Model } from '@mc/ir';
 import { type FactorizeOptions, type FactorizeReport, factorize } from '@mc/lowrank';
 import {
@@ -67,6 +67,7 @@ export async function pruneFinetuneFlow(
   train: TrainOptions = {},
 ): Promise<PruneFinetuneResult> {
   const dense = await prune(model, opts);
+  const { finetune } = await import('@mc/distill'); // tfjs loads only when a flow trains
   if (opts.mode !== 'magnitude') {
     const t = await finetune(dense.model, data, train);
     return { model: t.model, report: t.report, pruned: dense.report };

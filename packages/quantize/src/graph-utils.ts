@@ -11,6 +11,7 @@ import {
   reshapeDims,
   slotOf,
   attrOf,
+  biasOf,
 } from '@mc/ir';
 import type { Emitter } from './emit.js';
 import type { ModeSpec } from './mode-table.js';
@@ -178,4 +179,32 @@ export function foldConstantReshapes(model: Model, emit: Emitter): number {
     n++;
   }
   return n;
+}
+
+/**
+ * Replaces a MatMul/Gemm by a com.microsoft weight-quantized MatMul (MatMulNBits, MatMulBnb4) reading `a` and the
+ * packed weight inputs; a Gemm's bias follows as an Add (neither op takes one here). The old node goes.
+ * @internal
+ */
+export function replaceByContribMatMul(
+  model: Model,
+  emit: Emitter,
+  node: Node,
+  opType: 'MatMulNBits' | 'MatMulBnb4',
+  inputs: readonly Value[],
+  attrs: Record<string, ReturnType<typeof attr.int>>,
+): void {
+  if (!model.opsetImports.has('com.microsoft')) model.opsetImports.set('com.microsoft', 1);
+  const [y] = emit.node(node, opType, [...inputs], {
+    domain: 'com.microsoft',
+    name: `${node.name || 'MatMul'}_${opType === 'MatMulNBits' ? 'MatMulNBits' : 'Bnb4'}`,
+    attrs,
+    dtypes: ['float32'],
+  });
+  let out = y!;
+  const bias = node.opType === 'Gemm' ? biasOf(node)?.value : undefined;
+  if (bias !== undefined) [out] = emit.node(node, 'Add', [y!, bias], { name: `${node.name}_bias`, dtypes: ['float32'] });
+  out.shape = node.outputs[0]!.shape;
+  node.outputs[0]!.replaceAllUsesWith(out, { graphOutputs: true });
+  model.graph.remove(node);
 }

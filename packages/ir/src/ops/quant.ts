@@ -1,7 +1,20 @@
+import type { Node } from '../node.js';
 import type { Shape } from '../types.js';
 import { convOutDim, spatialAttrs } from './conv.js';
 import { defineOp, int, numel, type OpInfo, required, type ShapeContext, spatialAttrSpecs } from './define.js';
 import { matmulShape } from './gemm.js';
+
+/** Shape, type and MACs of the com.microsoft weight-quantized MatMuls (MatMulNBits, MatMulBnb4): A [..., K] → [..., N]. */
+const WEIGHT_QUANTIZED_MATMUL = {
+  inferShape: (c: ShapeContext) => {
+    const a = c.shapes[0];
+    const n = c.node.attrInt('N', Number.NaN);
+    return [a === undefined || Number.isNaN(n) ? undefined : [...a.slice(0, -1), n]];
+  },
+  inferDType: (c: ShapeContext) => [c.dtypes[0]],
+  macs: (node: Node, _ins: readonly (Shape | undefined)[], outs: readonly (Shape | undefined)[]) =>
+    numel(outs[0]) * node.attrInt('K', Number.NaN),
+};
 
 // Quantized forms (https://onnx.ai/onnx/operators/onnx__QuantizeLinear.html and friends). They carry no weight facts:
 // techniques treat them as already compressed. Shapes and MACs are registered so stats stay right after quantizing.
@@ -33,13 +46,7 @@ export const quantOps: OpInfo[] = [
     domain: 'com.microsoft',
     inputs: ['A', 'B', 'scales', 'zero_points?', 'g_idx?', 'bias?'],
     attrs: { K: required('INT'), N: required('INT'), bits: int(4), block_size: required('INT'), accuracy_level: int(0) },
-    inferShape: (c) => {
-      const a = c.shapes[0];
-      const n = c.node.attrInt('N', NaN);
-      return [a === undefined || Number.isNaN(n) ? undefined : [...a.slice(0, -1), n]];
-    },
-    inferDType: (c) => [c.dtypes[0]],
-    macs: (node, _ins, outs) => numel(outs[0]) * node.attrInt('K', NaN),
+    ...WEIGHT_QUANTIZED_MATMUL,
   }),
   // com.microsoft.MatMulBnb4: A [..., K] × B → [..., N]; B holds the weight transposed to [N, K], flattened, in blocks
   // of `block_size` 4-bit codes (two per byte, even element in the high nibble) scaled by one float `absmax` per block;
@@ -57,13 +64,7 @@ export const quantOps: OpInfo[] = [
       training_mode: int(0),
       transB: int(1),
     },
-    inferShape: (c) => {
-      const a = c.shapes[0];
-      const n = c.node.attrInt('N', NaN);
-      return [a === undefined || Number.isNaN(n) ? undefined : [...a.slice(0, -1), n]];
-    },
-    inferDType: (c) => [c.dtypes[0]],
-    macs: (node, _ins, outs) => numel(outs[0]) * node.attrInt('K', NaN),
+    ...WEIGHT_QUANTIZED_MATMUL,
   }),
   // com.microsoft.GatherBlockQuantized: Gather on a block-quantized table; `data` uint8 holds two 4-bit codes per byte
   // along `quantize_axis` (the last axis) when bits = 4, so the logical width is twice the stored one; the output has

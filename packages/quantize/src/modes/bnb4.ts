@@ -1,6 +1,6 @@
 import { type Model, type Node, Tensor, type Value, attr, attrOf, biasOf, opInfo, slotOf, toFloat32, weightOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
-import { bytesOf, isExcluded } from '../graph-utils.js';
+import { bytesOf, isExcluded, replaceByContribMatMul } from '../graph-utils.js';
 import { BNB4_QUANT_TYPE, quantizeBnb4 } from '../kernels/bnb4.js';
 import { transpose2d } from '../kernels/block.js';
 import { type Bnb4Options, QUANTIZE_DEFAULTS } from '../options.js';
@@ -77,19 +77,12 @@ export function quantizeBnb4Mode(model: Model, opts: Bnb4Options, emit: Emitter,
       c = { ins, K, N, bytes: bytesOf(B, absmax), maxAbsError: q.maxAbsError };
       cache.set(w.value, c);
     }
-    if (!model.opsetImports.has('com.microsoft')) model.opsetImports.set('com.microsoft', 1);
-    const [y] = emit.node(node, 'MatMulBnb4', [slotOf(node, 'input')!, ...c.ins], {
-      domain: 'com.microsoft',
-      name: `${node.name || 'MatMul'}_Bnb4`,
-      attrs: { K: attr.int(c.K), N: attr.int(c.N), block_size: attr.int(bs), quant_type: attr.int(BNB4_QUANT_TYPE[type]) },
-      dtypes: ['float32'],
+    replaceByContribMatMul(model, emit, node, 'MatMulBnb4', [slotOf(node, 'input')!, ...c.ins], {
+      K: attr.int(c.K),
+      N: attr.int(c.N),
+      block_size: attr.int(bs),
+      quant_type: attr.int(BNB4_QUANT_TYPE[type]),
     });
-    let out = y!;
-    const bias = node.opType === 'Gemm' ? biasOf(node)?.value : undefined;
-    if (bias !== undefined) [out] = emit.node(node, 'Add', [y!, bias], { name: `${node.name}_bias`, dtypes: ['float32'] });
-    out.shape = node.outputs[0]!.shape;
-    node.outputs[0]!.replaceAllUsesWith(out, { graphOutputs: true });
-    g.remove(node);
     report.done(
       node,
       `MatMulBnb4 ${type.toUpperCase()} block ${bs}${first ? '' : ' (shared)'}`,

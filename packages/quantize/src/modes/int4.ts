@@ -1,6 +1,6 @@
 import { type Model, type Node, Tensor, type Value, type WeightRef, attr, attrOf, biasOf, slotOf, toFloat32, weightOf } from '@mc/ir';
 import type { Emitter } from '../emit.js';
-import { bytesOf, isExcluded } from '../graph-utils.js';
+import { bytesOf, isExcluded, replaceByContribMatMul } from '../graph-utils.js';
 import { awqBlocks, refineBlocks } from '../kernels/block-refine.js';
 import { type BlockQuantized, packBits, quantizeBlocks, transpose2d } from '../kernels/block.js';
 import { gptqBlocks, type InputGram } from '../kernels/gptq.js';
@@ -269,7 +269,6 @@ function matMulNBits(
   const g = model.graph;
   const cache = new Map<Value, { ins: Value[]; nb: NBits; kAxis: number; tensor: Tensor; inputScale?: Value }>();
   const convs = new Map<Value, WeightRewrite>();
-  let domainAdded = false;
   for (const { node, w } of weightedNodes(model, report, 'no weight to quantize (op not known to mc)')) {
     const t = w.tensor;
     const why = skipReason(node, opts);
@@ -301,26 +300,16 @@ function matMulNBits(
       c = { ins, nb, kAxis: w.inAxis, tensor: t!, ...(inputScale !== undefined && { inputScale }) };
       cache.set(w.value, c);
     }
-    if (!domainAdded) {
-      if (!model.opsetImports.has('com.microsoft')) model.opsetImports.set('com.microsoft', 1);
-      domainAdded = true;
-    }
     let a = slotOf(node, 'input')!;
     // AWQ: W·diag(s) is quantized, so the input is divided by s (one Mul; every consumer of this weight does it).
     if (c.inputScale !== undefined)
       [a] = emit.node(node, 'Mul', [a, c.inputScale], { name: `${node.name || 'MatMul'}_awq_scale`, dtypes: ['float32'] });
-    const [y] = emit.node(node, 'MatMulNBits', [a, ...c.ins], {
-      domain: 'com.microsoft',
-      name: `${node.name || 'MatMul'}_MatMulNBits`,
-      attrs: { K: attr.int(c.nb.K), N: attr.int(c.nb.N), bits: attr.int(4), block_size: attr.int(bs) },
-      dtypes: ['float32'],
+    replaceByContribMatMul(model, emit, node, 'MatMulNBits', [a, ...c.ins], {
+      K: attr.int(c.nb.K),
+      N: attr.int(c.nb.N),
+      bits: attr.int(4),
+      block_size: attr.int(bs),
     });
-    let out = y!;
-    const bias = node.opType === 'Gemm' ? biasOf(node)?.value : undefined;
-    if (bias !== undefined) [out] = emit.node(node, 'Add', [y!, bias], { name: `${node.name}_bias`, dtypes: ['float32'] });
-    out.shape = node.outputs[0]!.shape;
-    node.outputs[0]!.replaceAllUsesWith(out, { graphOutputs: true });
-    g.remove(node);
     const how = `${method}${c.nb.note === undefined ? '' : ` (${c.nb.note})`}`;
     report.done(
       node,
