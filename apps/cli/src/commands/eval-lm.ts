@@ -6,6 +6,7 @@ import { McError, type Model, Tensor, toFloat32 } from '@mc/ir';
 import { createSession } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
 import type { DataFlagValues } from '../data-flags.js';
+import { defined } from '../flags.js';
 
 /** What `mc eval --task lm` reports. */
 export interface LmEvaluation {
@@ -86,7 +87,7 @@ export async function languageModelPerplexity(
       ids,
       count,
       width,
-      { batchSize: f['batch-size'] ?? 32 },
+      defined({ batchSize: f['batch-size'] }),
     );
     return { ...r, windows: count, data: file, seconds: (performance.now() - t0) / 1000 };
   } finally {

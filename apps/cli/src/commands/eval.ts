@@ -17,7 +17,11 @@ const flags = {
   },
   ...DATA_FLAGS,
   split: { type: 'string', choices: ['test', 'train'], description: 'which split to score', default: 'test' },
-  'batch-size': { type: 'number', arg: 'n', description: 'samples per onnxruntime run', default: EVALUATE_DEFAULTS.batchSize },
+  'batch-size': {
+    type: 'number',
+    arg: 'n',
+    description: `samples per onnxruntime run (default ${EVALUATE_DEFAULTS.batchSize}; --task lm: token windows per run, perplexity's own default)`,
+  },
   json: { type: 'boolean', description: 'print the result as JSON' },
 } as const satisfies FlagTable;
 
