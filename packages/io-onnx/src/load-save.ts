@@ -133,8 +133,11 @@ export async function saveOnnx(model: Model, path: string, opts: SaveOnnxOptions
   if (ext !== undefined) return attempt(model, path, { ...common, threshold: ext.threshold ?? 1024, preserve: false, externalize: true });
   // A model read with external data keeps it: the tensors that were external stay so, and new tensors of 1 KiB or
   // more (e.g. quantized weights replacing external ones) go there too, streamed one at a time, instead of into one
-  // protobuf buffer that would hold them all in memory.
-  if (externalDataFiles(model).length > 0) return attempt(model, path, { ...common, threshold: 1024, preserve: true, externalize: true });
+  // protobuf buffer that would hold them all in memory. Tensors computed lazily from external ones (a quantizer's
+  // output when every weight was replaced) say the same of the model's origin.
+  const lazy = [...model.graph.initializers.values()].some((v) => v.constValue?.isLazy === true);
+  if (lazy || externalDataFiles(model).length > 0)
+    return attempt(model, path, { ...common, threshold: 1024, preserve: true, externalize: true });
   try {
     return await attempt(model, path, { ...common, threshold: Infinity, preserve: true, externalize: true });
   } catch (e) {

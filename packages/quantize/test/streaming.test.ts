@@ -1,4 +1,8 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadOnnx, saveOnnx } from '@mc/io-onnx';
 import { ModelBuilder, Tensor } from '@mc/ir';
 import { quantize } from '@mc/quantize';
 
@@ -27,4 +31,22 @@ describe('external-data (lazy) weights stay lazy, so big models stream', () => {
         expect(Array.from(l[i]!.constValue!.data as ArrayLike<number>)).toEqual(Array.from(e[i]!.constValue!.data as ArrayLike<number>));
     });
   }
+
+  it('a model whose weights are all lazy (every external weight replaced) is saved with external data, streamed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-stream-'));
+    try {
+      const lazyOut = (await quantize(model(true), { mode: 'int8-dynamic' })).model;
+      const file = join(dir, 'q.onnx');
+      const r = await saveOnnx(lazyOut, file);
+      expect(existsSync(`${file}.data`)).toBe(true);
+      expect(r.externalBytes).toBeGreaterThanOrEqual(3 * 64 * 64);
+      const back = await loadOnnx(file);
+      const eager = (await quantize(model(false), { mode: 'int8-dynamic' })).model;
+      const q = (m: typeof back) =>
+        [...m.graph.initializers.values()].filter((v) => v.constValue!.size >= 512).map((v) => Array.from(v.constValue!.data as Int8Array));
+      expect(q(back)).toEqual(q(eager));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
