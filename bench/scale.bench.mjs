@@ -97,6 +97,7 @@ const md = [
   '|---|---|---|---|---|---|---|',
   ...rows,
   '',
+  ...(ALL.some((m) => !MODES.includes(m)) ? [`Not in this run (MC_SCALE_MODES): ${ALL.filter((m) => !MODES.includes(m)).join(', ')}.`] : []),
   `Time goal (≤ 4× the cold copy) met by: ${ratios.filter(([, q]) => q <= 4).map(([m]) => m).join(', ') || 'no mode'}; memory goal (≤ 1 GiB) met by: ${ratios.filter(([, , r]) => r <= 2 ** 30).map(([m]) => m).join(', ') || 'no mode'}.`,
   'Where the time goes: every weight is read three times or more (quantization, then the check runs the input and the output model segment by segment, then the output is written) and converted in one JavaScript thread; the cold copy only moves bytes.',
   '',
