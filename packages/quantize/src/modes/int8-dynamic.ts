@@ -5,7 +5,7 @@ import { transpose2d } from '../kernels/block.js';
 import { computeQParams, qRange, type QParams } from '../kernels/qparams.js';
 import type { Int8DynamicOptions } from '../options.js';
 import type { ReportBuilder } from '../report.js';
-import { channelRanges, quantizeWith } from './int8-weights.js';
+import { channelRanges, int8Codes } from './int8-weights.js';
 import { weightedNodes } from './weights.js';
 
 /**
@@ -69,26 +69,7 @@ export function quantizeInt8Dynamic(model: Model, opts: Int8DynamicOptions, emit
     const params: QParams[] = Array.from(mins, (lo, c) =>
       computeQParams(lo, maxs[c]!, qtype, isConv ? { ...wopts, symmetric: true } : wopts),
     );
-    const [qmin, qmax] = qRange(qtype, wopts);
-    // No closure below reads `data`: a closure kept by a lazy tensor would keep the whole float32 weight alive.
-    const n = t!.size;
-    const make = () => (qtype === 'int8' ? new Int8Array(n) : new Uint8Array(n));
-    // A weight read lazily from external data is quantized again when the output is written, so only one weight's
-    // float32 values are in memory at a time (as in int8-weights); the error is then the bound, half a step.
-    let maxErr: number;
-    let wq: Tensor;
-    if (t!.isLazy) {
-      wq = new Tensor(qtype, dims, () => {
-        const out = make();
-        quantizeWith(read(), dims, axis, params, qmin, qmax, out);
-        return out as never;
-      });
-      maxErr = params.reduce((a, p) => Math.max(a, p.scale / 2), 0);
-    } else {
-      const qdata = make();
-      maxErr = quantizeWith(data, dims, axis, params, qmin, qmax, qdata);
-      wq = new Tensor(qtype, dims, qdata as never);
-    }
+    const { tensor: wq, maxAbsError: maxErr } = int8Codes(data, read, t!.isLazy, dims, axis, params, qtype, qRange(qtype, wopts));
     const per = axis !== undefined;
     const zps = isConv ? params.slice(0, 1) : params;
     const zp = new Tensor(

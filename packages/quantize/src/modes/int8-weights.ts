@@ -55,6 +55,38 @@ export function quantizeWith(
 }
 
 /**
+ * The int8/uint8 codes of a weight for per-axis `params`. A lazy (external-data) weight gets lazy codes, recomputed from
+ * `read()` when the writer asks for them, so only one weight's float32 values are in memory at a time; the error is
+ * then the bound, half a step. Otherwise the codes are computed from `data` now, with the measured error. The lazy
+ * loader reads only `read`: a closure that kept `data` would keep every float32 weight alive.
+ * @internal
+ */
+export function int8Codes(
+  data: Float32Array,
+  read: () => Float32Array,
+  lazy: boolean,
+  dims: readonly number[],
+  axis: number | undefined,
+  params: readonly QParams[],
+  qtype: 'int8' | 'uint8',
+  [qmin, qmax]: readonly [number, number],
+): { tensor: Tensor; maxAbsError: number } {
+  const n = data.length;
+  const make = () => (qtype === 'int8' ? new Int8Array(n) : new Uint8Array(n));
+  if (lazy) {
+    const tensor = new Tensor(qtype, dims, () => {
+      const out = make();
+      quantizeWith(read(), dims, axis, params, qmin, qmax, out);
+      return out as never;
+    });
+    return { tensor, maxAbsError: params.reduce((a, p) => Math.max(a, p.scale / 2), 0) };
+  }
+  const out = make();
+  const maxAbsError = quantizeWith(data, dims, axis, params, qmin, qmax, out);
+  return { tensor: new Tensor(qtype, dims, out as never), maxAbsError };
+}
+
+/**
  * Builds `DequantizeLinear(q, scale, zero_point, axis)` for a weight; lazy (external-data) weights stay lazy: the
  * scales are computed in one read, and the int8 data is recomputed when the writer asks for it, so a model larger than
  * memory streams through.
@@ -78,22 +110,7 @@ export function dequantizedWeight(
   const data = toFloat32(t);
   const { mins, maxs } = channelRanges(data, t.dims, axis);
   const params = Array.from(mins, (lo, c) => computeQParams(lo, maxs[c]!, qtype, opts));
-  const [qmin, qmax] = qRange(qtype, opts);
-  const make = () => (qtype === 'int8' ? new Int8Array(t.size) : new Uint8Array(t.size));
-  let maxAbsError = 0;
-  let q: Tensor;
-  if (t.isLazy) {
-    q = new Tensor(qtype, t.dims, () => {
-      const out = make();
-      quantizeWith(toFloat32(t), t.dims, axis, params, qmin, qmax, out);
-      return out as never;
-    });
-    maxAbsError = params.reduce((a, p) => Math.max(a, p.scale / 2), 0);
-  } else {
-    const out = make();
-    maxAbsError = quantizeWith(data, t.dims, axis, params, qmin, qmax, out);
-    q = new Tensor(qtype, t.dims, out as never);
-  }
+  const { tensor: q, maxAbsError } = int8Codes(data, () => toFloat32(t), t.isLazy, t.dims, axis, params, qtype, qRange(qtype, opts));
   const perAxis = axis !== undefined;
   const scale = new Tensor(
     'float32',
