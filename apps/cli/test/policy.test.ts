@@ -182,14 +182,18 @@ describe('temp files', () => {
     `SIGTERM while a command runs (built CLI, mc optimize searching): exit 143, nothing left${SKIP_4}`,
     async () => {
       const dir = tempDir();
-      const child = spawn(process.execPath, [main, 'optimize', ...data, '--search-samples', '2000', mlp, path.join(dir, 'o.onnx')], {
+      // --objective latency times every candidate and runs recovery: about 6 s here, so a signal at 1.5 s lands
+      // mid-search. The exit is awaited from the start, so a run that ends before the signal fails instead of hanging.
+      const child = spawn(process.execPath, [main, 'optimize', ...data, '--objective', 'latency', mlp, path.join(dir, 'o.onnx')], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      await new Promise((r) => setTimeout(r, 2500));
+      const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      const early = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1500))]);
+      expect(early, `mc optimize ended before the signal was sent: ${err}`).toBe(false);
       child.kill('SIGTERM');
-      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      const code = await exited;
       expect(code).toBe(143);
       expect(err).toMatch(/mc: interrupted by SIGTERM/);
       expect(readdirSync(dir)).toEqual([]);
