@@ -1,3 +1,5 @@
+import type { Dataset } from './dataset.js';
+
 /**
  * Seeded augmentation of one image.
  *
@@ -36,4 +38,18 @@ export function augmentSample(src: Float32Array, C: number, H: number, W: number
     }
   }
   return out;
+}
+
+/**
+ * The augmentation a training recipe uses on a dataset when the caller names none: CIFAR-10 gets the standard pad-4
+ * random crop and mirror (its classes are mirror-symmetric); MNIST and `.npy` data get none (a mirrored digit is
+ * another glyph, and nothing is known about arbitrary arrays).
+ *
+ * @example
+ * ```ts
+ * augmentFor(await loadCifar10(dir)); // { crop: 4, flip: true }
+ * ```
+ */
+export function augmentFor(data: Pick<Dataset, 'name'>): AugmentOptions | undefined {
+  return data.name.startsWith('cifar10') ? { crop: 4, flip: true } : undefined;
 }

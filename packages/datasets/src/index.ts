@@ -1,6 +1,6 @@
 export { ArrayDataset, DEFAULT_BYTE_SCALE } from './dataset.js';
 export type { ArrayDatasetInit, Batch, BatchLayout, BatchOptions, Dataset } from './dataset.js';
-export type { AugmentOptions } from './augment.js';
+export { augmentFor, type AugmentOptions } from './augment.js';
 export { loadMnist } from './mnist.js';
 export type { LoadOptions, Split } from './mnist.js';
 export { loadCifar10 } from './cifar10.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McError } from '@mc/ir';
 import { describe, expect, it } from 'vitest';
-import { ArrayDataset, evaluate, layoutForInput, loadCifar10, loadDataset, loadMnist, loadNpy, readNpy } from '../src/index.js';
+import { ArrayDataset, augmentFor, evaluate, layoutForInput, loadCifar10, loadDataset, loadMnist, loadNpy, readNpy } from '../src/index.js';
 import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
 
 const shared = sharedPath('data/');
@@ -189,6 +189,12 @@ describe('bad input gives coded errors', () => {
   });
 });
 
+it('augmentFor: crop and mirror for CIFAR-10 only (a mirrored digit is another glyph)', () => {
+  expect(augmentFor({ name: 'cifar10-train' })).toEqual({ crop: 4, flip: true });
+  expect(augmentFor({ name: 'mnist-train' })).toBeUndefined();
+  expect(augmentFor({ name: 'npy-train' })).toBeUndefined();
+});
+
 it('public surface', async () => {
   expect(Object.keys(await import('../src/index.js')).sort()).toMatchInlineSnapshot(`
     [
@@ -196,6 +202,7 @@ it('public surface', async () => {
       "DATASET_KINDS",
       "DEFAULT_BYTE_SCALE",
       "argmaxRows",
+      "augmentFor",
       "evaluate",
       "layoutForInput",
       "loadCifar10",

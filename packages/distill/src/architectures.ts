@@ -1,4 +1,4 @@
-import { ModelBuilder, Tensor, type Model } from '@mc/ir';
+import { biasOf, ModelBuilder, paramsOf, Tensor, weightOf, type Model } from '@mc/ir';
 
 /** Options of the reference architectures. */
 export interface ArchitectureOptions {
@@ -154,4 +154,42 @@ export function lenet(opts: ArchitectureOptions & { channels?: readonly [number,
   );
   b.output(h, 'logits');
   return b.build();
+}
+
+/**
+ * The same architecture with fresh weights, for training it from scratch (the control that shows what a compressed
+ * model keeps that training alone cannot): every Conv/ConvTranspose/Gemm/MatMul weight redrawn Glorot-uniform (Keras's
+ * default; fan-in and fan-out over the receptive field and per group), biases zero, BatchNormalization γ = 1, β = 0,
+ * running mean 0 and variance 1. Other constants (shapes, axes, ...) are left as they are. The input is not changed.
+ *
+ * @example
+ * ```ts
+ * const scratch = reinitialize(prunedModel, { seed: 1 });
+ * const { model } = await finetune(scratch, train, { epochs: 10 });
+ * ```
+ */
+export function reinitialize(model: Model, opts: { seed?: number } = {}): Model {
+  const out = model.clone();
+  const r = rng(opts.seed ?? 0);
+  const filled = (dims: readonly number[], v: number) =>
+    new Tensor('float32', [...dims], new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(v));
+  for (const node of out.graph.nodes) {
+    const w = weightOf(node);
+    if (w?.tensor !== undefined && w.tensor.dtype === 'float32') {
+      const d = w.tensor.dims;
+      const receptive = d.reduce((a, b, i) => (i === w.outAxis || i === w.inAxis ? a : a * b), 1);
+      // As Keras and PyTorch compute them: from the stored dims (a grouped Conv's in-axis is per group already).
+      w.value.constValue = glorot([...d], d[w.inAxis]! * receptive, d[w.outAxis]! * receptive, r);
+      const b = biasOf(node);
+      if (b?.tensor !== undefined) b.value.constValue = filled(b.tensor.dims, 0);
+    }
+    if (node.opType === 'BatchNormalization') {
+      for (const [name, v] of paramsOf(node)) {
+        if (v.constValue === undefined) continue;
+        v.constValue = filled(v.constValue.dims, name === 'scale' || name === 'input_var' ? 1 : 0);
+      }
+    }
+  }
+  out.graph.touch();
+  return out;
 }

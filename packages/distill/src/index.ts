@@ -5,5 +5,5 @@ export { DISTILL_DEFAULTS, TRAIN_DEFAULTS } from './options.js';
 export type { EpochReport, TrainReport } from './report.js';
 export { initTraining } from './backend.js';
 export { predict, type PredictOptions } from './predict.js';
-export { lenet, mnistCnn, mlp, type ArchitectureOptions } from './architectures.js';
+export { lenet, mnistCnn, mlp, reinitialize, type ArchitectureOptions } from './architectures.js';
 export { distillLm, type LmDistillOptions, type LmDistillReport, type TokenWindows } from './lm.js';

@@ -13,6 +13,7 @@ it('public surface', async () => {
       "mlp",
       "mnistCnn",
       "predict",
+      "reinitialize",
     ]
   `);
 });

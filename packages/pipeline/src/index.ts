@@ -14,6 +14,7 @@ export { feedsFrom, collectFeeds, calibrationFeeds, FEED_DEFAULTS, type Feeds, t
 export {
   pruneFlow,
   pruneFinetuneFlow,
+  PRUNE_RECOVERY_DEFAULTS,
   compressFlow,
   type PruneFlowResult,
   type PruneFinetuneResult,

@@ -1,4 +1,4 @@
-import { pruneFinetuneFlow, pruneFlow } from '@mc/pipeline';
+import { PRUNE_RECOVERY_DEFAULTS, pruneFinetuneFlow, pruneFlow } from '@mc/pipeline';
 import { PRUNE_DEFAULTS, type PruneOptions, type PruneReport } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import { UsageError } from '../exit-codes.js';
@@ -11,6 +11,7 @@ import { runTraining, TRAIN_FLAGS } from './finetune.js';
 import { SUMMARY } from './summaries.js';
 
 const P = PRUNE_DEFAULTS;
+const R = PRUNE_RECOVERY_DEFAULTS;
 
 /** The flag table is typed against both prune modes (every option is a flag or an explicit null), plus training. */
 const flags = {
@@ -65,9 +66,14 @@ const flags = {
   finetune: {
     type: 'boolean',
     valueFlag: 'epochs',
-    description: 'fine-tune after pruning (needs --dataset and --data-dir; pruned weights stay zero)',
+    description: `recover accuracy after pruning (needs --dataset and --data-dir): after --channels, distillation from the unpruned model (T ${R.temperature}, alpha ${R.alpha}, lr ${R.learningRate}); after --sparsity/--nm, fine-tuning with the pruned weights held at zero; both with the dataset's augmentation (CIFAR-10: --augment-crop 4 --augment-flip; --augment-crop 0 turns it off)`,
   },
   ...TRAIN_FLAGS, // also the null 'on-progress' and 'signal'
+  schedule: { ...TRAIN_FLAGS.schedule, default: R.schedule },
+  lr: {
+    ...TRAIN_FLAGS.lr,
+    description: `learning rate (default ${R.learningRate} after --channels; else ${TRAIN_FLAGS.lr.description.replace(/^learning rate \(default /, '')}`,
+  },
   ...VERIFY_FLAGS,
 } as const satisfies OptionFlags<MergeOptions<PruneOptions>>;
 
