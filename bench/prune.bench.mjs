@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { medianLatency } from './latency.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -147,21 +148,7 @@ if (!existsSync(r8) || !existsSync(path.join(cifarDir, 'test_batch_first1000.bin
   const raw = { scale: 1 }; // the model takes raw 0-255 pixels
   const acc0 = await accuracy(model, test, raw);
   const rows = [];
-  const latency = async (m, batch) => {
-    const s = await verify.createSession(m, { sessionOptions: { intraOpNumThreads: 1 } });
-    const name = m.graph.inputs[0].name;
-    const x = new ir.Tensor('float32', [batch, 32, 32, 3], new Float32Array(batch * 3072).fill(100));
-    for (let i = 0; i < 5; i++) await s.run({ [name]: x });
-    const ts = [];
-    for (let i = 0; i < (batch === 1 ? 200 : 20); i++) {
-      const t0 = process.hrtime.bigint();
-      await s.run({ [name]: x });
-      ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    await s.release();
-    ts.sort((a, b) => a - b);
-    return ts[ts.length >> 1];
-  };
+  const latency = (m, batch) => medianLatency(m, [batch, 32, 32, 3], { runs: batch === 1 ? 200 : 20 });
   const FT_EPOCHS = quick ? 1 : 8;
   // BatchNormalization trains on batch statistics and carries running statistics of the new weights (the @mc/distill
   // default, as in Keras fit): after removing channels the stored statistics are those of the old network.

@@ -89,10 +89,9 @@ export async function pruneFinetuneFlow(
   const augment = train.augment ?? augmentFor(data);
   const recipe = { schedule: PRUNE_RECOVERY_DEFAULTS.schedule, ...(augment !== undefined && { augment }), ...train };
   if (opts.mode !== 'magnitude') {
-    const { schedule, ...kd } = PRUNE_RECOVERY_DEFAULTS;
-    const t = data.hasLabels
-      ? await distill(model, dense.model, data, { ...kd, ...recipe })
-      : await distill(model, dense.model, data, { ...kd, unlabeled: true, ...recipe });
+    const { temperature, alpha, learningRate } = PRUNE_RECOVERY_DEFAULTS;
+    const kd = { temperature, alpha, learningRate, ...(!data.hasLabels && { unlabeled: true }) };
+    const t = await distill(model, dense.model, data, { ...kd, ...recipe });
     return { model: t.model, report: t.report, pruned: dense.report };
   }
   const masks = Object.fromEntries(pruneMasks(dense.model));
