@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { sharedAbsent, skipNote } from '../../../test-support/shared.js';
 import { mc, shared, tempDir } from './helpers.js';
 
-// `mc prune --channels R --finetune` recovers by distillation from the unpruned model (PRUNE_RECOVERY_DEFAULTS in
-// @mc/pipeline), with the dataset's augmentation. ResNet8 (MLPerf Tiny) on the 4,000 CIFAR-10 training images in
-// ../shared, one epoch: the full-data measurement is bench/prune-cifar10.bench.mjs (docs/benchmarks.md).
+// `mc prune --channels R --finetune` recovers by fine-tuning on the labels with a cosine schedule and the dataset's
+// augmentation (PRUNE_RECOVERY_DEFAULTS in @mc/pipeline); unlabelled data is distilled from the unpruned model. ResNet8 (MLPerf Tiny) on the 4,000 CIFAR-10 training images in
+// ../shared, three epochs: the full-data measurement is bench/prune-cifar10.bench.mjs (docs/benchmarks.md).
 const r8 = path.join(shared, 'models/keras/mlperf-tiny/resnet8_cifar10.h5');
 const data = ['--dataset', 'cifar10', '--data-dir', path.join(shared, 'data/cifar10'), '--scale', '1'];
 const missing = sharedAbsent('models/keras/mlperf-tiny/resnet8_cifar10.h5', 'data/cifar10');
@@ -17,7 +17,7 @@ async function top1(file: string): Promise<number> {
 }
 
 describe.skipIf(missing !== undefined)(`prune --channels --finetune${skipNote(missing)}`, () => {
-  it('distils the thinner ResNet8 from the unpruned model and beats the one-shot prune', async () => {
+  it('fine-tunes the thinner ResNet8 on the labels and beats the one-shot prune', async () => {
     const dir = tempDir();
     const oneShot = path.join(dir, 'one-shot.onnx');
     const tuned = path.join(dir, 'tuned.onnx');
@@ -29,7 +29,7 @@ describe.skipIf(missing !== undefined)(`prune --channels --finetune${skipNote(mi
       '0.5',
       '--finetune',
       '--epochs',
-      '1',
+      '3',
       ...data,
       '--max-accuracy-drop',
       '100',
@@ -39,9 +39,9 @@ describe.skipIf(missing !== undefined)(`prune --channels --finetune${skipNote(mi
     );
     expect(b.code, b.err).toBe(0);
     const report = JSON.parse(b.out);
-    expect(report.technique).toBe('distill');
+    expect(report.technique).toBe('finetune');
     expect(report.trainSamples).toBe(4000);
     const [before, after] = [await top1(oneShot), await top1(tuned)];
-    expect(after).toBeGreaterThan(before + 0.05);
+    expect(after).toBeGreaterThan(before + 0.2); // 3 epochs on 4,000 images: 7 % → about 40 %
   }, 120_000);
 });

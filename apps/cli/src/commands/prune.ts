@@ -66,7 +66,7 @@ const flags = {
   finetune: {
     type: 'boolean',
     valueFlag: 'epochs',
-    description: `recover accuracy after pruning (needs --dataset and --data-dir): after --channels, distillation from the unpruned model (T ${R.temperature}, alpha ${R.alpha}, lr ${R.learningRate}); after --sparsity/--nm, fine-tuning with the pruned weights held at zero; both with the dataset's augmentation (CIFAR-10: --augment-crop 4 --augment-flip; --augment-crop 0 turns it off)`,
+    description: `recover accuracy after pruning (needs --dataset and --data-dir): fine-tune on the labels (after --sparsity/--nm with the pruned weights held at zero) with a cosine schedule and the dataset's augmentation (CIFAR-10: --augment-crop 4 --augment-flip; --augment-crop 0 turns it off); data without labels is distilled from the unpruned model (T ${R.temperature})`,
   },
   ...TRAIN_FLAGS, // also the null 'on-progress' and 'signal'
   schedule: { ...TRAIN_FLAGS.schedule, default: R.schedule },
