@@ -1,3 +1,4 @@
+import { TRAIN_DEFAULTS } from '@mc/distill';
 import { PRUNE_RECOVERY_DEFAULTS, pruneFinetuneFlow, pruneFlow } from '@mc/pipeline';
 import { PRUNE_DEFAULTS, type PruneOptions, type PruneReport } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
@@ -12,6 +13,7 @@ import { SUMMARY } from './summaries.js';
 
 const P = PRUNE_DEFAULTS;
 const R = PRUNE_RECOVERY_DEFAULTS;
+const T = TRAIN_DEFAULTS;
 
 /** The flag table is typed against both prune modes (every option is a flag or an explicit null), plus training. */
 const flags = {
@@ -72,7 +74,7 @@ const flags = {
   schedule: { ...TRAIN_FLAGS.schedule, default: R.schedule },
   lr: {
     ...TRAIN_FLAGS.lr,
-    description: `learning rate (default ${R.learningRate} after --channels; else ${TRAIN_FLAGS.lr.description.replace(/^learning rate \(default /, '')}`,
+    description: `learning rate (default ${R.learningRate} after --channels; else ${T.learningRate.adam} for adam, ${T.learningRate.sgd} for sgd)`,
   },
   ...VERIFY_FLAGS,
 } as const satisfies OptionFlags<MergeOptions<PruneOptions>>;
