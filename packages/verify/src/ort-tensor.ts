@@ -49,7 +49,10 @@ export function toOrt(t: Tensor, name: string, OrtTensor: OrtTensorClass = ort.T
   return new OrtTensor(t.dtype as 'float32', d as Float32Array, dims);
 }
 
-/** ort.Tensor -> IR Tensor (copies, so the session can be released). @internal */
+/**
+ * ort.Tensor -> IR Tensor. onnxruntime's output buffers belong to the caller (they outlive the session), so a typed array
+ * of the IR dtype's kind is kept as it is; other forms (strings, int4 bytes, a float16 view) are converted. @internal
+ */
 export function fromOrt(t: ort.Tensor): Tensor {
   const dims = [...t.dims];
   const type = t.type as string;
@@ -61,34 +64,31 @@ export function fromOrt(t: ort.Tensor): Tensor {
     );
   if (!ORT_TYPES.has(type)) throw new McError('E_UNSUPPORTED', `onnxruntime returned a ${type} tensor, which mc cannot compare`);
   const d = t.data as unknown as ArrayBufferView;
+  const dtype = type as DType;
+  const View = VIEWS[dtype];
+  // onnxruntime-node and -web hand back outputs in buffers of their own (copied out of the session), so a view of the
+  // right type is taken as it is: one copy per output less, which matters to loops over many batches (calibration).
+  if (View !== undefined && d instanceof View) return new Tensor(dtype as 'float32', dims, d as Float32Array);
   const bytes = new Uint8Array(d.byteLength);
   bytes.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-  const dtype = type as DType;
-  const b = bytes.buffer;
-  switch (dtype) {
-    case 'float32':
-      return new Tensor(dtype, dims, new Float32Array(b));
-    case 'float64':
-      return new Tensor(dtype, dims, new Float64Array(b));
-    case 'int8':
-      return new Tensor(dtype, dims, new Int8Array(b));
-    case 'int16':
-      return new Tensor(dtype, dims, new Int16Array(b));
-    case 'uint16':
-    case 'float16':
-      return new Tensor(dtype, dims, new Uint16Array(b));
-    case 'int32':
-      return new Tensor(dtype, dims, new Int32Array(b));
-    case 'uint32':
-      return new Tensor(dtype, dims, new Uint32Array(b));
-    case 'int64':
-      return new Tensor(dtype, dims, new BigInt64Array(b));
-    case 'uint64':
-      return new Tensor(dtype, dims, new BigUint64Array(b));
-    default:
-      return new Tensor(dtype as 'uint8', dims, bytes);
-  }
+  if (View === undefined) return new Tensor(dtype as 'uint8', dims, bytes);
+  return new Tensor(dtype as 'float32', dims, new View(bytes.buffer) as Float32Array);
 }
+
+/** The typed array of each IR dtype that onnxruntime returns as such (the others come back as bytes). */
+const VIEWS: Partial<Record<DType, new (b: ArrayBufferLike) => ArrayBufferView>> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  float16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  uint8: Uint8Array,
+};
 
 /** Feeds as ort.Tensors of the given runtime's class (onnxruntime-node's by default). @internal */
 export function feedsToOrt(feeds: Readonly<Record<string, Tensor>>, OrtTensor: OrtTensorClass = ort.Tensor): Record<string, ort.Tensor> {
