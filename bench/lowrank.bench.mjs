@@ -291,11 +291,13 @@ async function imagenetSection() {
           ? spawnSync(timeBin, ['-f', 'MC_CPU %U %S', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 })
           : spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
         const wall = (performance.now() - t0) / 1000;
+        const cpu = /MC_CPU ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
         if (r.status !== 0) {
-          md.push(`| ${name} | ${label} | ${e} | failed (exit ${r.status}) | | ${load} | ${(r.stderr || '').trim().split('\n').pop()} | |`);
+          // the command's own last message (time(1) appends its MC_CPU line after it)
+          const why = (r.stderr || '').trim().split('\n').filter((l) => !l.startsWith('MC_CPU') && !/^Command exited with/.test(l)).pop() ?? '';
+          md.push(`| ${name} | ${label} | ${e} | failed (exit ${r.status}) | ${cpu ? (Number(cpu[1]) + Number(cpu[2])).toFixed(1) : ''} | ${load} | ${why.replace(/\|/g, '\\|').slice(0, 200)} | |`);
           continue;
         }
-        const cpu = /MC_CPU ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
         const rep = JSON.parse(r.stdout);
         const replaced = rep.nodes.filter((n) => n.replaced).length;
         md.push(`| ${name} | ${label} | ${e} | ${wall.toFixed(1)} | ${cpu ? (Number(cpu[1]) + Number(cpu[2])).toFixed(1) : ''} | ${load} | ${rep.before.params.toLocaleString('en')} → ${rep.after.params.toLocaleString('en')} (${pct(1 - rep.after.params / rep.before.params)} removed) | ${replaced} of ${rep.nodes.length} |`);

@@ -6,6 +6,7 @@ import { runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { prune } from '../src/index.js';
 import { randomGpt } from '../../verify/test/third-party.js';
+import { PY_ONNX, havePyOnnx, onnxChecker, runWeb } from '../../quantize/test/helpers.js';
 
 // The byte-level GPT of bench/gpt/train_gpt.py (2 blocks, d 96, 4 heads of 24, MLP 384) as torch.onnx exports it: the
 // head split is Reshape(·, Concat(Shape…, 4, 24)) after the Q/K/V MatMuls, the merge Reshape(·, Concat(…, 96)).
@@ -89,6 +90,32 @@ describe.skipIf(gpt.why !== undefined)(
         expect(err).toBeLessThan(1e-4);
       }
     }, 120_000);
+
+    it("the pruned model (heads and neurons, 25 % and 50 %) runs in onnxruntime-web with onnxruntime-node's logits", async () => {
+      const model = await loadOnnx(join(gpt.dir, 'gpt.onnx'));
+      const x = ids(2, 17, 3);
+      for (const ratio of [0.25, 0.5]) {
+        const { model: out } = await prune(model, { mode: 'channels', ratio });
+        const node = await logits(out, x);
+        const web = (await runWeb(out, { input_ids: x })).logits!;
+        expect(web.length).toBe(node.length);
+        let err = 0;
+        for (let i = 0; i < web.length; i++) err = Math.max(err, Math.abs(web[i]! - node[i]!));
+        expect(err, `ratio ${ratio}`).toBeLessThan(1e-4);
+      }
+    }, 120_000);
+
+    it.skipIf(!havePyOnnx)(
+      `the pruned model (25 % and 50 %) passes onnx.checker${PY_ONNX}`,
+      async () => {
+        const model = await loadOnnx(join(gpt.dir, 'gpt.onnx'));
+        for (const ratio of [0.25, 0.5]) {
+          const { model: out } = await prune(model, { mode: 'channels', ratio });
+          expect(onnxChecker(out), `ratio ${ratio}`).toBe('');
+        }
+      },
+      120_000,
+    );
   },
 );
 
