@@ -41,7 +41,29 @@ describe.skipIf(missing !== undefined)(`prune --channels --finetune${skipNote(mi
     const report = JSON.parse(b.out);
     expect(report.technique).toBe('finetune');
     expect(report.trainSamples).toBe(4000);
+    // what pruning removed comes with the training report: the groups, and the figures before and after
+    expect(report.prune.achieved).toBeGreaterThan(0.4);
+    expect(report.after.params).toBeLessThan(report.before.params * 0.4);
+    expect(report.after.macs).toBeLessThan(report.before.macs * 0.4);
     const [before, after] = [await top1(oneShot), await top1(tuned)];
     expect(after).toBeGreaterThan(before + 0.2); // 3 epochs on 4,000 images: 7 % → about 40 %
+  }, 120_000);
+});
+
+const cntk = path.join(shared, 'models/onnx/mnist-cntk-opset8.onnx');
+const mnistMissing = sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist/train-images-idx3-ubyte.gz');
+
+describe.skipIf(mnistMissing !== undefined)(`prune --finetune prints what pruning removed${skipNote(mnistMissing)}`, () => {
+  it('the group table, the channels removed and parameters/MACs before and after, then the training report', async () => {
+    const out = path.join(tempDir(), 'thin.onnx');
+    const mnist = ['--dataset', 'mnist', '--data-dir', path.join(shared, 'data/mnist'), '--limit', '2000'];
+    const r = await mc('prune', '--channels', '0.25', '--finetune', '--epochs', '1', ...mnist, cntk, out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/channels removed: \d+\.\d%/);
+    const params = /parameters +([\d,]+) +([\d,]+)/.exec(r.out);
+    expect(params, r.out).not.toBeNull();
+    expect(Number(params![2]!.replace(/,/g, ''))).toBeLessThan(Number(params![1]!.replace(/,/g, '')));
+    expect(r.out).toMatch(/MACs +[\d,]+ +[\d,]+/);
+    expect(r.out.indexOf('channels removed')).toBeLessThan(r.out.indexOf('finetune:'));
   }, 120_000);
 });

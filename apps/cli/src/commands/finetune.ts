@@ -125,9 +125,16 @@ export function printTrainReport(
   report: TrainReport,
   acc?: { before: number; after: number; dataset: string },
   verify?: string[],
+  summary?: TrainingSummary,
 ): void {
   if (f.json === true) {
-    io.out(JSON.stringify({ output: out, ...report, ...(acc && { accuracy: acc }), verified: f['no-verify'] !== true }, null, 2));
+    io.out(
+      JSON.stringify(
+        { output: out, ...summary?.json, ...report, ...(acc && { accuracy: acc }), verified: f['no-verify'] !== true },
+        null,
+        2,
+      ),
+    );
     return;
   }
   const rows = report.epochs.map((e) => [
@@ -138,7 +145,10 @@ export function printTrainReport(
     e.lr.toExponential(2),
     e.seconds.toFixed(1),
   ]);
-  const lines = [formatTable(['epoch', 'loss', 'val loss', 'val acc', 'lr', 's'], rows)];
+  const lines = [
+    ...(summary === undefined ? [] : [...summary.lines, '']),
+    formatTable(['epoch', 'loss', 'val loss', 'val acc', 'lr', 's'], rows),
+  ];
   lines.push(
     `${report.technique}: ${report.steps} steps on ${report.trainSamples} samples in ${report.seconds.toFixed(1)} s (${report.backend}, ${report.stepMs.median.toFixed(0)} ms/step), stopped by ${report.stoppedBy}${report.bestEpoch ? ` (best epoch ${report.bestEpoch})` : ''}`,
   );
@@ -149,9 +159,16 @@ export function printTrainReport(
   io.out(lines.join('\n'));
 }
 
+/** What a command that trains as one of its steps prints before the training report (text) and merges into `--json`. */
+export interface TrainingSummary {
+  readonly lines: readonly string[];
+  readonly json: Readonly<Record<string, unknown>>;
+}
+
 /**
  * @internal Runs training for finetune/distill: load data, train with checkpoints, verify against `input.model` on the
- * test split (a failure removes the checkpoint and exits 5), save, optionally evaluate.
+ * test split (a failure removes the checkpoint and exits 5), save, optionally evaluate. `summary` (e.g. what pruning
+ * removed, figures before and after) is computed from the saved model and printed ahead of the training report.
  */
 export async function runTraining(
   f: TrainFlagValues,
@@ -162,6 +179,7 @@ export async function runTraining(
     data: NonNullable<Awaited<ReturnType<typeof loadDataFlags>>>,
     opts: TrainOptions,
   ) => Promise<{ model: Model; report: TrainReport }>,
+  summary?: (trained: Model) => Promise<TrainingSummary>,
 ): Promise<void> {
   const data = await loadDataFlags(f, 'train');
   if (data === undefined) throw new UsageError('training needs --dataset mnist|cifar10|npy and --data-dir <folder>');
@@ -176,7 +194,7 @@ export async function runTraining(
     const [a, b] = [await accuracyOf(input.model, evalFlags), await accuracyOf(model, evalFlags)];
     acc = { before: a.top1, after: b.top1, dataset: b.dataset };
   }
-  printTrainReport(io, f, out, report, acc, gateLines(verify));
+  printTrainReport(io, f, out, report, acc, gateLines(verify), await summary?.(model));
 }
 
 /** `mc finetune <in> <out> --dataset D --data-dir DIR --epochs N`. */

@@ -166,11 +166,23 @@ export const pruneCommand = defineCommand({
     const technique = opts.mode === 'channels' ? 'prune-channels' : 'prune-magnitude';
     if (f.finetune === true) {
       // Prune (weights stay dense with their masks), fine-tune with the masks held, then store in the requested form.
-      await runTraining(f, io, { model: loaded.model, file: input!, technique }, output!, async (data, o) => {
-        const t = await pruneFinetuneFlow(loaded.model, opts, data, o);
-        warnNothingChanged(io, t.pruned);
-        return t;
-      });
+      let pruned: PruneReport | undefined;
+      await runTraining(
+        f,
+        io,
+        { model: loaded.model, file: input!, technique },
+        output!,
+        async (data, o) => {
+          const t = await pruneFinetuneFlow(loaded.model, opts, data, o);
+          warnNothingChanged(io, t.pruned);
+          pruned = t.pruned;
+          return t;
+        },
+        async (trained) => {
+          const [before, after] = [await figuresOf(loaded.model, input!), await figuresOf(trained, output!)];
+          return { lines: [...reportLines(pruned!), '', beforeAfterTable(before, after)], json: { prune: pruned, before, after } };
+        },
+      );
       return;
     }
     const { model, report } = await pruneFlow(loaded.model, opts);
