@@ -8,6 +8,7 @@ import { createSession } from '@mc/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quantize } from '../src/index.js';
 import { randomGpt } from '../../verify/test/third-party.js';
+import { PY_ONNX, havePyOnnx, onnxChecker, runWeb } from './helpers.js';
 
 const gpt = randomGpt();
 
@@ -27,6 +28,7 @@ describe.skipIf(gpt.why !== undefined)(
     let ids: Tensor;
     let reference: Float32Array;
     const mse = new Map<string, number>();
+    const outputs = new Map<string, Model>();
 
     beforeAll(async () => {
       model = await loadOnnx(join(gpt.dir, 'gpt.onnx'));
@@ -53,6 +55,7 @@ describe.skipIf(gpt.why !== undefined)(
         let s = 0;
         for (let i = 0; i < y.length; i++) s += (y[i]! - reference[i]!) ** 2;
         mse.set(method, s / y.length);
+        outputs.set(method, q);
       });
     }
 
@@ -61,6 +64,28 @@ describe.skipIf(gpt.why !== undefined)(
       expect(mse.get('gptq')!).toBeLessThan(rtn * 0.8);
       expect(mse.get('awq')!).toBeLessThanOrEqual(rtn * 1.0001);
     });
+
+    it("every method's output runs in onnxruntime-web (wasm) with onnxruntime-node's logits", async () => {
+      expect([...outputs.keys()]).toEqual(['rtn', 'hqq', 'gptq', 'awq']);
+      const few = new Tensor('int64', [2, ids.dims[1]!], (ids.data as BigInt64Array).slice(0, 2 * ids.dims[1]!));
+      for (const [method, q] of outputs) {
+        const node = await logits(q, few);
+        const web = (await runWeb(q, { input_ids: few })).logits!;
+        expect(web.length, method).toBe(node.length);
+        let worst = 0;
+        for (let i = 0; i < web.length; i++) worst = Math.max(worst, Math.abs(web[i]! - node[i]!));
+        expect(worst, method).toBeLessThan(1e-3);
+      }
+    }, 120_000);
+
+    it.skipIf(!havePyOnnx)(
+      `every method's output passes onnx.checker${PY_ONNX}`,
+      () => {
+        expect(outputs.size).toBe(4);
+        for (const [method, q] of outputs) expect(onnxChecker(q), method).toBe('');
+      },
+      120_000,
+    );
 
     it('gptq in the DequantizeLinear form (opset 21) runs too', async () => {
       const { model: q } = await quantize(model, {
