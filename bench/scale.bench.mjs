@@ -101,6 +101,10 @@ const md = [
   '',
   ...(ALL.some((m) => !MODES.includes(m)) ? [`Not in this run (MC_SCALE_MODES): ${ALL.filter((m) => !MODES.includes(m)).join(', ')}.`] : []),
   `Time goal (≤ 4× the cold copy) met by: ${ratios.filter(([, q, , c]) => c === 0 && q <= 4).map(([m]) => m).join(', ') || 'no mode'}; memory goal (≤ 1 GiB) met by: ${ratios.filter(([, , r, c]) => c === 0 && r <= 2 ** 30).map(([m]) => m).join(', ') || 'no mode'}${ratios.some(([, , , c]) => c !== 0) ? `; refused by the check, nothing written: ${ratios.filter(([, , , c]) => c !== 0).map(([m]) => m).join(', ')}` : ''}.`,
+  ...(ratios.some(([m, , , c]) => m.includes('hqq') && c !== 0)
+    ? ['hqq refused: each block\'s squared error is below round-to-nearest\'s (hqq keeps the better one per block), yet through 64 residual layers of these hashed-uniform weights the output drifts further than with round-to-nearest (docs/quantize.md, hqq); why is not established.']
+    : []),
+  'Not in this table: the data-aware modes (int4 gptq/awq, int8-static). Their calibration runs the whole model in one onnxruntime session (activation statistics come from intermediate tensors), which for a 4 GiB model does not fit in 1 GiB; calibration segment by segment, as the check already runs, is not built.',
   'Where the time goes: every weight is read three times or more (quantization, then the check runs the input and the output model segment by segment, then the output is written) and converted in one JavaScript thread; the cold copy only moves bytes.',
   '',
 ];
