@@ -6,7 +6,7 @@ import { runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { prune } from '../src/index.js';
 import { randomGpt } from '../../verify/test/third-party.js';
-import { PY_ONNX, havePyOnnx, onnxChecker, runWeb } from '../../quantize/test/helpers.js';
+import { maxDiff, PY_ONNX, havePyOnnx, onnxChecker, runWeb } from '../../quantize/test/helpers.js';
 
 // The byte-level GPT of bench/gpt/train_gpt.py (2 blocks, d 96, 4 heads of 24, MLP 384) as torch.onnx exports it: the
 // head split is Reshape(·, Concat(Shape…, 4, 24)) after the Q/K/V MatMuls, the merge Reshape(·, Concat(…, 96)).
@@ -85,9 +85,7 @@ describe.skipIf(gpt.why !== undefined)(
         const x = ids(b, t, t);
         const [got, want] = [await logits(out, x), await logits(ref, x)];
         expect(got.length).toBe(b * t * 256);
-        let err = 0;
-        for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
-        expect(err).toBeLessThan(1e-4);
+        expect(maxDiff(got, want)).toBeLessThan(1e-4);
       }
     }, 120_000);
 
@@ -98,10 +96,7 @@ describe.skipIf(gpt.why !== undefined)(
         const { model: out } = await prune(model, { mode: 'channels', ratio });
         const node = await logits(out, x);
         const web = (await runWeb(out, { input_ids: x })).logits!;
-        expect(web.length).toBe(node.length);
-        let err = 0;
-        for (let i = 0; i < web.length; i++) err = Math.max(err, Math.abs(web[i]! - node[i]!));
-        expect(err, `ratio ${ratio}`).toBeLessThan(1e-4);
+        expect(maxDiff(web, node), `ratio ${ratio}`).toBeLessThan(1e-4);
       }
     }, 120_000);
 

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { SHARED_DIR } from '../../../test-support/shared.js';
 
 export const shared = SHARED_DIR;
@@ -120,4 +121,12 @@ export function mnistTest(n: number, split: 'train' | 't10k' = 't10k'): { images
 /** Batches of [1,1,28,28] feeds (the CNTK model has a fixed batch of 1). */
 export function* mnistFeeds(images: Float32Array, from: number, to: number, name = 'Input3'): Iterable<Record<string, Tensor>> {
   for (let i = from; i < to; i++) yield { [name]: new Tensor('float32', [1, 1, 28, 28], images.slice(i * 784, (i + 1) * 784)) };
+}
+
+/** The largest |a[i] − b[i]| of two outputs of the same shape (their lengths are asserted equal). */
+export function maxDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
 }

@@ -8,7 +8,7 @@ import { createSession } from '@mc/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quantize } from '../src/index.js';
 import { randomGpt } from '../../verify/test/third-party.js';
-import { PY_ONNX, havePyOnnx, onnxChecker, runWeb } from './helpers.js';
+import { maxDiff, PY_ONNX, havePyOnnx, onnxChecker, runWeb } from './helpers.js';
 
 const gpt = randomGpt();
 
@@ -71,10 +71,7 @@ describe.skipIf(gpt.why !== undefined)(
       for (const [method, q] of outputs) {
         const node = await logits(q, few);
         const web = (await runWeb(q, { input_ids: few })).logits!;
-        expect(web.length, method).toBe(node.length);
-        let worst = 0;
-        for (let i = 0; i < web.length; i++) worst = Math.max(worst, Math.abs(web[i]! - node[i]!));
-        expect(worst, method).toBeLessThan(1e-3);
+        expect(maxDiff(web, node), method).toBeLessThan(1e-3);
       }
     }, 120_000);
 

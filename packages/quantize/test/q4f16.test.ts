@@ -10,7 +10,7 @@ import { runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { type QuantizeOptions, quantize } from '../src/index.js';
 import { randomGpt } from '../../verify/test/third-party.js';
-import { EXACT_DQ, PY_ONNX, havePyOnnx, onnxChecker } from './helpers.js';
+import { EXACT_DQ, PY_ONNX, havePyOnnx, maxDiff, onnxChecker } from './helpers.js';
 import { runWeb as runWebAll } from './helpers.js';
 
 /** The first output of `model` in onnxruntime-web. */
@@ -20,13 +20,6 @@ async function runWeb(model: Model, feeds: Record<string, Tensor>): Promise<Floa
 
 async function runNode(model: Model, feeds: Record<string, Tensor>): Promise<Float32Array> {
   return Object.values(await runModel(model, feeds))[0]!.data as Float32Array;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 /** ids [T] → Gather(table [V, D]) → Gemm(·, table, transB=1) → logits [T, V]: an embedding with a tied head. */

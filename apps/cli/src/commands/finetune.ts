@@ -168,23 +168,22 @@ export interface TrainingSummary {
 /**
  * @internal Runs training for finetune/distill: load data, train with checkpoints, verify against `input.model` on the
  * test split (a failure removes the checkpoint and exits 5), save, optionally evaluate. `summary` (e.g. what pruning
- * removed, figures before and after) is computed from the saved model and printed ahead of the training report.
+ * removed, figures before and after) is computed from the training's result once it is saved, and printed ahead of the
+ * training report.
  */
-export async function runTraining(
+export async function runTraining<R extends { model: Model; report: TrainReport }>(
   f: TrainFlagValues,
   io: CliIO,
   input: { model: Model; file: string; technique: GateTechnique },
   out: string,
-  train: (
-    data: NonNullable<Awaited<ReturnType<typeof loadDataFlags>>>,
-    opts: TrainOptions,
-  ) => Promise<{ model: Model; report: TrainReport }>,
-  summary?: (trained: Model) => Promise<TrainingSummary>,
+  train: (data: NonNullable<Awaited<ReturnType<typeof loadDataFlags>>>, opts: TrainOptions) => Promise<R>,
+  summary?: (result: R) => Promise<TrainingSummary>,
 ): Promise<void> {
   const data = await loadDataFlags(f, 'train');
   if (data === undefined) throw new UsageError('training needs --dataset mnist|cifar10|npy and --data-dir <folder>');
   const opts = trainOptionsOf(f, io, (m) => saveModel(m, out, input.file));
-  const { model, report } = await train(data, opts);
+  const result = await train(data, opts);
+  const { model, report } = result;
   // The checkpoints are already at `out`: a failed check removes them, so nothing unverified is left.
   const verify = await verifyWritten(f, io, { reference: input.model, candidate: model, technique: input.technique, output: out });
   await saveModel(model, out, input.file);
@@ -194,7 +193,7 @@ export async function runTraining(
     const [a, b] = [await accuracyOf(input.model, evalFlags), await accuracyOf(model, evalFlags)];
     acc = { before: a.top1, after: b.top1, dataset: b.dataset };
   }
-  printTrainReport(io, f, out, report, acc, gateLines(verify), await summary?.(model));
+  printTrainReport(io, f, out, report, acc, gateLines(verify), await summary?.(result));
 }
 
 /** `mc finetune <in> <out> --dataset D --data-dir DIR --epochs N`. */

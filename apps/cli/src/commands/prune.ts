@@ -166,7 +166,6 @@ export const pruneCommand = defineCommand({
     const technique = opts.mode === 'channels' ? 'prune-channels' : 'prune-magnitude';
     if (f.finetune === true) {
       // Prune (weights stay dense with their masks), fine-tune with the masks held, then store in the requested form.
-      let pruned: PruneReport | undefined;
       await runTraining(
         f,
         io,
@@ -175,12 +174,11 @@ export const pruneCommand = defineCommand({
         async (data, o) => {
           const t = await pruneFinetuneFlow(loaded.model, opts, data, o);
           warnNothingChanged(io, t.pruned);
-          pruned = t.pruned;
           return t;
         },
-        async (trained) => {
-          const [before, after] = [await figuresOf(loaded.model, input!), await figuresOf(trained, output!)];
-          return { lines: [...reportLines(pruned!), '', beforeAfterTable(before, after)], json: { prune: pruned, before, after } };
+        async (t) => {
+          const [before, after] = [await figuresOf(loaded.model, input!), await figuresOf(t.model, output!)];
+          return { lines: [...reportLines(t.pruned), '', beforeAfterTable(before, after)], json: { prune: t.pruned, before, after } };
         },
       );
       return;
