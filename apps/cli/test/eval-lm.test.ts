@@ -6,19 +6,9 @@ import { runModel } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { randomGpt } from '../../../packages/verify/test/third-party.js';
 import { mc, tempDir } from './helpers.js';
+import { npyBytes } from '../../../test-support/npy.js';
 
 const gpt = randomGpt();
-
-/** A .npy file (format 1.0) of a C-order array. */
-function npy(descr: string, shape: number[], data: ArrayBufferView): Uint8Array {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat(63 - ((header.length + 10) % 64)) + '\n';
-  const out = new Uint8Array(10 + header.length + data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 255, header.length >> 8]);
-  out.set(Buffer.from(header, 'latin1'), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
-  return out;
-}
 
 /** Perplexity computed here, independently of @mc/datasets: onnxruntime-node logits, float64 log-softmax. */
 async function referencePerplexity(model: string, windows: BigInt64Array, n: number, width: number): Promise<number> {
@@ -68,7 +58,7 @@ describe.skipIf(gpt.why !== undefined)(`mc eval --task lm${gpt.why === undefined
     const width = a.shape[1]!;
     writeFileSync(
       path.join(dir, 'input_ids.npy'),
-      npy('<i4', [n, width], Int32Array.from((a.data as BigInt64Array).subarray(0, n * width), Number)),
+      npyBytes('<i4', [n, width], Int32Array.from((a.data as BigInt64Array).subarray(0, n * width), Number)),
     );
     const f = JSON.parse((await mc('eval', model, '--task', 'lm', '--data-dir', dir, '--json')).out);
     const q = path.join(dir, 'gpt.q4f16.onnx');
@@ -87,7 +77,7 @@ describe.skipIf(gpt.why !== undefined)(`mc eval --task lm${gpt.why === undefined
     const missing = await mc('eval', model, '--task', 'lm', '--data-dir', dir);
     expect(missing.code).toBe(3);
     expect(missing.err).toMatch(/E_IO.*input_ids\.npy/);
-    writeFileSync(path.join(dir, 'input_ids.npy'), npy('<f4', [2, 3], new Float32Array(6)));
+    writeFileSync(path.join(dir, 'input_ids.npy'), npyBytes('<f4', [2, 3], new Float32Array(6)));
     const bad = await mc('eval', model, '--task', 'lm', '--data-dir', dir);
     expect(bad.code).toBe(3);
     expect(bad.err).toMatch(/E_FORMAT.*float32 \[2, 3\].*int64/);

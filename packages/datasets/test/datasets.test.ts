@@ -6,6 +6,7 @@ import { McError } from '@mc/ir';
 import { describe, expect, it } from 'vitest';
 import { ArrayDataset, augmentFor, evaluate, layoutForInput, loadCifar10, loadDataset, loadMnist, loadNpy, readNpy } from '../src/index.js';
 import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
+import { npyBytes } from '../../../test-support/npy.js';
 
 const shared = sharedPath('data/');
 const mnistDir = join(shared, 'mnist');
@@ -21,18 +22,6 @@ async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
     throw e;
   }
   return 'no error';
-}
-
-function npyBytes(descr: string, shape: number[], data: ArrayBufferView): Uint8Array {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const out = new Uint8Array(10 + header.length + data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
-  return out;
 }
 
 describe.skipIf(!haveMnist)(`MNIST IDX${skipNote(sharedAbsent('data/mnist'))}`, () => {

@@ -4,23 +4,13 @@ import { join } from 'node:path';
 import { McError } from '@mc/ir';
 import { describe, expect, it } from 'vitest';
 import { loadNamedFeeds, perplexity, readNpy } from '../src/index.js';
-
-function npy(descr: string, shape: number[], data: ArrayBufferView): Uint8Array {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const pad = 64 - ((10 + header.length + 1) % 64);
-  header = `${header}${' '.repeat(pad)}\n`;
-  const out = new Uint8Array(10 + header.length + data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 255, header.length >> 8]);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
-  return out;
-}
+import { npyBytes } from '../../../test-support/npy.js';
 
 describe('token data for language models', () => {
   it('readNpy copies the data out of a pooled Node Buffer (int64 ids come back exact)', () => {
     const ids = new BigInt64Array([10n, 32n, 255n, 0n]);
     // Buffer.from(array) of a small file lands in the shared pool at a non-zero offset.
-    const pooled = Buffer.concat([Buffer.from('x'), Buffer.from(npy('<i8', [2, 2], ids))]).subarray(1);
+    const pooled = Buffer.concat([Buffer.from('x'), Buffer.from(npyBytes('<i8', [2, 2], ids))]).subarray(1);
     expect(pooled.byteOffset).toBeGreaterThan(0);
     expect([...(readNpy(pooled).data as BigInt64Array)]).toEqual([10n, 32n, 255n, 0n]);
   });
@@ -29,7 +19,7 @@ describe('token data for language models', () => {
     const dir = await mkdtemp(join(tmpdir(), 'mc-tokens-'));
     await writeFile(
       join(dir, 'input_ids.npy'),
-      npy(
+      npyBytes(
         '<i8',
         [5, 3],
         new BigInt64Array(15).map((_, i) => BigInt(i)),
