@@ -1,6 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { McError, type Model, type ModelStats } from '@mc/ir';
-import { type ChangeReport, gate, GATE_DEFAULTS, gateFailure, type GateReport, nothingChanged, type NothingChanged } from '@mc/pipeline';
+import {
+  type ChangeReport,
+  gate,
+  GATE_DEFAULTS,
+  gateFailure,
+  type GateReport,
+  namedFeeds,
+  nothingChanged,
+  type NothingChanged,
+} from '@mc/pipeline';
 import { type GateTechnique, onlyCatchesBrokenGraphs, type RunModelOptions } from '@mc/verify';
 import { type DataFlagValues, loadDataFlags } from './data-flags.js';
 import { type CliIO, defined, type FlagTable } from './flags.js';
@@ -35,7 +44,8 @@ export interface GateRequest {
 }
 
 /**
- * Verifies a candidate before it is written: on the test split when `--dataset` is given, else on synthetic inputs.
+ * Verifies a candidate before it is written: on the test split when `--dataset` is given (or, for `--dataset npy`, on
+ * a folder's one `.npy` per model input), else on synthetic inputs.
  * Throws `E_VERIFY` (exit 5) when it fails; with `--no-verify` says so on stderr and returns undefined.
  */
 export async function verifyBeforeWrite(f: VerifyFlagValues, io: CliIO, req: GateRequest): Promise<GateReport | undefined> {
@@ -44,16 +54,22 @@ export async function verifyBeforeWrite(f: VerifyFlagValues, io: CliIO, req: Gat
     return undefined;
   }
   let heldOut;
+  let samples;
   try {
     heldOut = await loadDataFlags({ ...f, limit: GATE_DEFAULTS.heldOutSamples }, 'test');
   } catch (e) {
-    // A folder with training data only (e.g. x_train.npy) still verifies, on synthetic inputs, and says so.
     if (!(McError.is(e) && e.code === 'E_IO')) throw e;
-    io.err(`mc: warning: no test split to verify on (${e.message}); verifying on synthetic inputs`);
+    // A folder with one .npy per model input verifies on those inputs; one with training data only (e.g. x_train.npy)
+    // on synthetic inputs, and says so.
+    const dir = f['data-dir'];
+    const feeds = f.dataset === 'npy' && dir !== undefined ? await namedFeeds(req.reference, dir, GATE_DEFAULTS.samples) : undefined;
+    if (feeds !== undefined) samples = { feeds, name: `the .npy inputs in ${dir}` };
+    else io.err(`mc: warning: no test split to verify on (${e.message}); verifying on synthetic inputs`);
   }
   const r = await gate(req.reference, req.candidate, {
     technique: req.technique,
     ...(heldOut !== undefined && { heldOut }),
+    ...(samples !== undefined && { samples }),
     ...defined({ maxAccuracyDrop: f['max-accuracy-drop'] }),
     feed: defined({ scale: f.scale }),
     ...(req.candidateSession !== undefined && { candidate: req.candidateSession }),

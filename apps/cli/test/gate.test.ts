@@ -12,6 +12,7 @@ import type { GateTechnique } from '@mc/verify';
 import { describe, expect, it } from 'vitest';
 import { exitCodeFor } from '../src/exit-codes.js';
 import { verifyBeforeWrite, verifyWritten } from '../src/verify-gate.js';
+import { npyBytes } from '../../../test-support/npy.js';
 import { poisoned, quietIO } from './gate-helpers.js';
 import { mc, repoRoot, shared, tempDir, sharedAbsent, skipNote } from './helpers.js';
 
@@ -110,6 +111,38 @@ describe.skipIf(!have)(
     });
   },
 );
+
+describe('--dataset npy with one .npy per model input and no test split', () => {
+  it('verifies on those inputs with the cosine bound, not on synthetic ones: a faithful candidate passes naming them, a NaN weight exits 5', async () => {
+    const ref = await loadOnnx(mlp);
+    const input = ref.graph.inputs[0]!;
+    const dims = [3, ...(input.shape ?? []).slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1))];
+    const dir = tempDir();
+    const size = dims.reduce((a, b) => a * b, 1);
+    writeFileSync(
+      path.join(dir, `${input.name}.npy`),
+      npyBytes(
+        '<f4',
+        dims,
+        Float32Array.from({ length: size }, (_, i) => (i % 251) / 251),
+      ),
+    );
+    const flags = { dataset: 'npy', 'data-dir': dir };
+    const io = quietIO();
+    const half = (await quantize(ref, { mode: 'fp16' })).model;
+    const r = await verifyBeforeWrite(flags as never, io, {
+      reference: ref,
+      candidate: half,
+      technique: 'fp16',
+      output: path.join(tempDir(), 'o.onnx'),
+    });
+    expect(r).toMatchObject({ ok: true, inputs: `the .npy inputs in ${dir}` });
+    expect(io.errText()).not.toMatch(/synthetic/);
+    const bad = await gateExit(ref, poisoned(half), 'fp16', flags);
+    expect(bad).toMatchObject({ code: 5, files: [] });
+    expect(bad.message).toContain(`the .npy inputs in ${dir}`);
+  });
+});
 
 const SKIP_2 = skipNote(sharedAbsent('models/onnx/mnist-cntk-opset8.onnx', 'data/mnist'));
 describe.skipIf(!have)(`really destroyed models exit 5 and leave the folder as it was${SKIP_2}`, () => {

@@ -61,6 +61,17 @@ export async function collectFeeds(it: AsyncIterable<Feeds>, max = Infinity): Pr
   return out;
 }
 
+/**
+ * The model's feeds as stored in `dir`, one `<input name>.npy` (`[N, ...]`) per graph input, in batches of 16, or
+ * undefined when the folder does not hold one for every input: sample inputs of models that take more than images
+ * (token ids, masks, inputs normalised their own way).
+ */
+export async function namedFeeds(model: Model, dir: string, limit: number = FEED_DEFAULTS.limit): Promise<Feeds[] | undefined> {
+  const inputs = model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name);
+  if (!inputs.every((n) => existsSync(join(dir, `${n}.npy`)))) return undefined;
+  return loadNamedFeeds(dir, inputs, { batchSize: 16, limit });
+}
+
 /** Where calibration samples come from: a dataset on disk, read for the model's inputs. */
 export interface CalibrationData {
   /** Dataset kind; 'npy' with one `<input name>.npy` per model input gives the feeds as stored (token models). */
@@ -89,9 +100,10 @@ export interface CalibrationData {
  */
 export async function calibrationFeeds(model: Model, d: CalibrationData): Promise<Feeds[]> {
   const limit = d.limit ?? FEED_DEFAULTS.limit;
-  const inputs = model.graph.inputs.filter((v) => !v.isInitializer()).map((v) => v.name);
-  if (d.dataset === 'npy' && inputs.every((n) => existsSync(join(d.dir, `${n}.npy`))))
-    return loadNamedFeeds(d.dir, inputs, { batchSize: 16, limit });
+  if (d.dataset === 'npy') {
+    const named = await namedFeeds(model, d.dir, limit);
+    if (named !== undefined) return named;
+  }
   const ds = await loadDataset(d.dataset, d.dir, { split: d.split ?? 'train', limit });
   const feed: FeedOptions = {
     limit,

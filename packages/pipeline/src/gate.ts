@@ -1,7 +1,7 @@
 import type { Dataset } from '@mc/datasets';
 import { McError, type Model } from '@mc/ir';
 import { type AgreementReport, checkAgreement, type GateTechnique, GATE_THRESHOLDS, type RunModelOptions } from '@mc/verify';
-import { collectFeeds, type FeedOptions, feedsFrom } from './feeds.js';
+import { collectFeeds, type FeedOptions, type Feeds, feedsFrom } from './feeds.js';
 import { evaluateModel } from './measure.js';
 
 /** Options of {@link gate}. */
@@ -14,6 +14,11 @@ export interface GateOptions {
    * Without it, agreement is checked on synthetic inputs.
    */
   heldOut?: Dataset;
+  /**
+   * Without `heldOut`: sample inputs as the model takes them (see `namedFeeds`), on which agreement is checked with the
+   * cosine bound instead of synthetic inputs, and what they are, for the report.
+   */
+  samples?: { readonly feeds: readonly Feeds[]; readonly name: string };
   /** Default: the technique's `maxAccuracyDrop` in `GATE_THRESHOLDS`. */
   maxAccuracyDrop?: number;
   /** Pixel scale (also the range of synthetic float inputs) and how many held-out samples are scored (default 1000). */
@@ -24,11 +29,11 @@ export interface GateOptions {
 
 /**
  * What {@link gate} uses when unset: held-out samples scored for the accuracy bound (callers loading the test split
- * need load no more).
+ * need load no more), and unlabelled sample inputs checked for agreement.
  * @example
  * loadDataset('mnist', dir, { split: 'test', limit: GATE_DEFAULTS.heldOutSamples });
  */
-export const GATE_DEFAULTS = { heldOutSamples: 1000 } as const;
+export const GATE_DEFAULTS = { heldOutSamples: 1000, samples: 16 } as const;
 
 /** The verdict of {@link gate}: data. */
 export interface GateReport extends AgreementReport {
@@ -55,7 +60,10 @@ export async function gate(reference: Model, candidate: Model, opts: GateOptions
     ...(opts.candidate !== undefined && { candidate: opts.candidate }),
     ...(scale !== undefined && { scale }),
   };
-  if (opts.heldOut === undefined) return checkAgreement(reference, candidate, common);
+  if (opts.heldOut === undefined) {
+    const s = opts.samples;
+    return checkAgreement(reference, candidate, s === undefined ? common : { ...common, feeds: s.feeds, inputs: s.name });
+  }
   const feeds = await collectFeeds(feedsFrom(opts.heldOut, reference, { ...opts.feed, limit: 128, batchSize: 32 }), 4);
   // On labelled data the accuracy bound is the measure: the agreement check keeps only NaN/Inf, shapes and exactness.
   // Unlabelled data keeps the cosine bound instead.

@@ -10,7 +10,16 @@ export {
   type QuantizeStepOptions,
 } from './steps.js';
 export { checkStep, type CheckPolicy, type StepCheck } from './check.js';
-export { feedsFrom, collectFeeds, calibrationFeeds, FEED_DEFAULTS, type Feeds, type FeedOptions, type CalibrationData } from './feeds.js';
+export {
+  feedsFrom,
+  collectFeeds,
+  calibrationFeeds,
+  namedFeeds,
+  FEED_DEFAULTS,
+  type Feeds,
+  type FeedOptions,
+  type CalibrationData,
+} from './feeds.js';
 export {
   pruneFlow,
   pruneFinetuneFlow,
