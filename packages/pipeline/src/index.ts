@@ -60,6 +60,7 @@ export {
 } from './gate.js';
 export {
   variants,
+  VARIANTS_DEFAULTS,
   writeVariants,
   VARIANT_DTYPES,
   VARIANT_FILES,

@@ -36,9 +36,16 @@ export type VariantSet = keyof typeof VARIANT_SETS;
 /** MatMulNBits `accuracy_level` values tried for q4: 0 (unset: float32 compute) and 4 (int8 activations). */
 export const ACCURACY_LEVELS = [0, 4] as const;
 
+/**
+ * What {@link variants} uses for unset options.
+ * @example
+ * variants(model, { set: VARIANTS_DEFAULTS.set });
+ */
+export const VARIANTS_DEFAULTS = { set: 'transformersjs' } as const satisfies { set: VariantSet };
+
 /** Options of {@link variants}. */
 export interface VariantsOptions {
-  /** Which variants (default 'transformersjs': all eight dtypes). */
+  /** Which variants (default {@link VARIANTS_DEFAULTS}.set, 'transformersjs': all eight dtypes). */
   set?: VariantSet;
   /** Inputs parity and latency run on (default four seeds of synthetic inputs). The first one is timed. */
   feeds?: readonly Feeds[];
@@ -195,7 +202,7 @@ function noBnb4Why(input: Model): string {
  * ```
  */
 export async function variants(model: Model, opts: VariantsOptions = {}): Promise<VariantsResult> {
-  const set = opts.set ?? 'transformersjs';
+  const set = opts.set ?? VARIANTS_DEFAULTS.set;
   const feeds = opts.feeds ?? [0, 1, 2, 3].map((s) => syntheticFeeds(model, s));
   if (feeds.length === 0)
     throw new McError('E_OPTION', 'variants: feeds is empty; pass at least one batch of inputs, or none for synthetic');

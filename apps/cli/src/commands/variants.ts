@@ -2,7 +2,7 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadNamedFeeds } from '@mc/datasets';
 import { assertFiniteWeights } from '@mc/verify';
-import { VARIANT_FILES, VARIANT_SETS, type VariantsReport, variants, writeVariants } from '@mc/pipeline';
+import { VARIANT_FILES, VARIANT_SETS, VARIANTS_DEFAULTS, type VariantsReport, variants, writeVariants } from '@mc/pipeline';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { defineCommand, needPositionals } from '../flags.js';
 import { loadModel } from '../formats.js';
@@ -17,7 +17,7 @@ const flags = {
     choices: SETS,
     description:
       'which variants: transformersjs (fp32, fp16, q8, int8, uint8, q4, q4f16; bnb4 is reported as not written), web (fp32, fp16, q8 as int8 DequantizeLinear weights, q4, q4f16) or mobile (fp32, fp16, int8, uint8, q4)',
-    default: 'transformersjs',
+    default: VARIANTS_DEFAULTS.set,
   },
   'data-dir': {
     type: 'string',
