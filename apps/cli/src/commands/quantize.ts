@@ -257,7 +257,6 @@ export const quantizeCommand = defineCommand({
     'mc quantize --mode int4 --block-size 64 llm.onnx llm.int4.onnx',
     'mc quantize --mode bnb4 gpt.onnx gpt.bnb4.onnx   (NF4 codes, block 64: com.microsoft.MatMulBnb4, as transformers.js model_bnb4.onnx)',
     'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits, int8 embeddings, float16 elsewhere)',
-    'mc quantize --mode q4f16 --method hqq gpt.onnx gpt.q4f16.onnx   (int4 MatMulNBits, int8 embeddings, float16 elsewhere)',
     'mc quantize --mode int4 --method gptq --dataset npy --data-dir calib gpt.onnx gpt.int4.onnx   (calib/input_ids.npy: int64 [N, T])',
   ],
   async run({ flags: f, positionals, io }) {
