@@ -295,7 +295,9 @@ async function imagenetSection() {
         if (r.status !== 0) {
           // the command's own last message (time(1) appends its MC_CPU line after it)
           const why = (r.stderr || '').trim().split('\n').filter((l) => !l.startsWith('MC_CPU') && !/^Command exited with/.test(l)).pop() ?? '';
-          md.push(`| ${name} | ${label} | ${e} | failed (exit ${r.status}) | ${cpu ? (Number(cpu[1]) + Number(cpu[2])).toFixed(1) : ''} | ${load} | ${(/verification failed[^;]*: ([^;]*);/.exec(why)?.[1] ? `refused by the check: ${/verification failed[^;]*: ([^;]*);/.exec(why)[1]}, nothing written` : why).replace(/\|/g, '\\|')} | |`);
+          const refused = /verification failed[^;]*: ([^;]*);/.exec(why)?.[1];
+          const reason = refused === undefined ? why : `refused by the check: ${refused}, nothing written`;
+          md.push(`| ${name} | ${label} | ${e} | failed (exit ${r.status}) | ${cpu ? (Number(cpu[1]) + Number(cpu[2])).toFixed(1) : ''} | ${load} | ${reason.replace(/\|/g, '\\|')} | |`);
           continue;
         }
         const rep = JSON.parse(r.stdout);
