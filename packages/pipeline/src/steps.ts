@@ -2,7 +2,7 @@ import type { Dataset } from '@mc/datasets';
 import type { DistillOptions, TrainOptions } from '@mc/distill';
 import { McError, type McWarning, type Model, type ModelStats } from '@mc/ir';
 import { factorize, type FactorizeOptions } from '@mc/lowrank';
-import { prune, type PruneOptions, pruneMasks } from '@mc/prune';
+import { prune, type PruneOptions, pruneMasks, RECONSTRUCT_DEFAULTS } from '@mc/prune';
 import { quantize, type QuantizeOptions } from '@mc/quantize';
 import { type FeedOptions, feedsFrom } from './feeds.js';
 
@@ -42,7 +42,15 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type PipelineStep =
   | { step: 'lowrank'; options?: DistributiveOmit<FactorizeOptions, 'onProgress' | 'signal'> }
   | { step: 'quantize'; options: QuantizeStepOptions }
-  | { step: 'prune'; options: DistributiveOmit<PruneOptions, 'onProgress' | 'signal' | 'importance'> & { importance?: 'l1' | 'l2' | 'bn' } }
+  | {
+      step: 'prune';
+      options: DistributiveOmit<PruneOptions, 'onProgress' | 'signal' | 'importance' | 'calibration'> & {
+        importance?: 'l1' | 'l2' | 'bn';
+        /** Channels: refit the layers that read removed channels on `calibrationSamples` samples of the data. */
+        reconstruct?: boolean;
+        calibrationSamples?: number;
+      };
+    }
   | { step: 'finetune'; options?: Omit<TrainOptions, 'onProgress' | 'signal' | 'validation'> }
   | { step: 'distill'; options?: Omit<DistillOptions, 'onProgress' | 'signal' | 'validation'> };
 
@@ -143,9 +151,23 @@ export const STEPS: Readonly<Record<StepName, StepDef>> = {
       'foldBatchNorm',
       'minChannels',
       'exclude',
+      'reconstruct',
+      'calibrationSamples',
     ],
-    run: async (model, options, ctx) =>
-      prune(model, { ...(options as unknown as PruneOptions), ...(ctx.signal !== undefined && { signal: ctx.signal }) }),
+    run: async (model, options, ctx) => {
+      const { reconstruct, calibrationSamples, ...rest } = options as { reconstruct?: boolean; calibrationSamples?: number; mode: string };
+      if (reconstruct === true && rest.mode !== 'channels')
+        throw new McError('E_OPTION', "step 'prune': reconstruct needs mode 'channels'");
+      const calibration =
+        reconstruct === true
+          ? feedsFrom(needData('prune', ctx), model, { ...ctx.feed, limit: calibrationSamples ?? RECONSTRUCT_DEFAULTS.samples })
+          : undefined;
+      return prune(model, {
+        ...(rest as unknown as PruneOptions),
+        ...(calibration !== undefined && { calibration }),
+        ...(ctx.signal !== undefined && { signal: ctx.signal }),
+      });
+    },
   },
   finetune: {
     keys: TRAIN_KEYS,

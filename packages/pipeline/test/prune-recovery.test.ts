@@ -4,7 +4,7 @@ import { loadMnist } from '@mc/datasets';
 import { loadOnnx } from '@mc/io-onnx';
 import { describe, expect, it } from 'vitest';
 import { sharedAbsent, sharedPath, skipNote } from '../../../test-support/shared.js';
-import { PRUNE_RECOVERY_DEFAULTS, pruneFinetuneFlow } from '../src/index.js';
+import { PRUNE_RECOVERY_DEFAULTS, pipeline, pruneFinetuneFlow } from '../src/index.js';
 
 // The recovery after pruning (PRUNE_RECOVERY_DEFAULTS): labels when the data has them, else distillation from the
 // unpruned input; magnitude pruning keeps its zeros either way. One short epoch of the bundled MNIST MLP on 256 MNIST
@@ -32,6 +32,18 @@ describe.skipIf(missing !== undefined)(`pruneFinetuneFlow${skipNote(missing)}`, 
     const unlabelled = await pruneFinetuneFlow(model, { mode: 'channels', ratio: 0.5 }, train.withoutLabels(), quick);
     expect(unlabelled.report.technique).toBe('distill');
   }, 120_000);
+
+  it("a recipe's prune step refits on the pipeline's data with reconstruct: true", async () => {
+    const { model, train } = await load();
+    const step = { step: 'prune', options: { mode: 'channels', ratio: 0.5, reconstruct: true, calibrationSamples: 128 } } as const;
+    const r = await pipeline(model, [step], { data: train, verify: false });
+    const report = r.steps[0]!.report as { reconstruct?: { samples: number; layers: { before: number; after: number }[] } };
+    expect(report.reconstruct?.samples).toBe(128);
+    expect(report.reconstruct!.layers.length).toBeGreaterThan(0);
+    for (const l of report.reconstruct!.layers) expect(l.after).toBeLessThan(l.before);
+    const magnitude = { step: 'prune', options: { mode: 'magnitude', sparsity: 0.5, reconstruct: true } } as const;
+    await expect(pipeline(model, [magnitude], { data: train, verify: false })).rejects.toThrow(/reconstruct needs mode 'channels'/);
+  }, 60_000);
 
   it('magnitude without labels: distils with the zeros held', async () => {
     const { model, train } = await load();

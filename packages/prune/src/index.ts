@@ -18,3 +18,10 @@ export { indexTypeFor, type SparseIndexType } from './storage.js';
 export { storePruned, type StoreOptions, type StoreReport, type StoredWeight } from './store.js';
 export { pruneMasks, restoreMasks, type MaskReport } from './restore.js';
 export { unstorePruned } from './unstore.js';
+export {
+  reconstruct,
+  RECONSTRUCT_DEFAULTS,
+  type ReconstructOptions,
+  type ReconstructReport,
+  type ReconstructedLayer,
+} from './reconstruct.js';

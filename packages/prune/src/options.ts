@@ -1,8 +1,8 @@
-import { McError, type Node } from '@mc/ir';
+import { type Feeds, McError, type Node } from '@mc/ir';
 
 /** Progress events of {@link prune}. */
 export interface PruneProgress {
-  phase: 'analyse' | 'select' | 'rewrite';
+  phase: 'analyse' | 'select' | 'rewrite' | 'reconstruct';
   index: number;
   total: number;
   layer?: string;
@@ -116,6 +116,12 @@ export interface ChannelOptions extends PruneCommonOptions {
   foldBatchNorm?: boolean;
   /** Keep at least this many channels in every group (default 1). */
   minChannels?: number;
+  /**
+   * Model inputs (a few hundred to a few thousand samples): after the channels go, every layer that read them is
+   * refitted by least squares to reproduce the unpruned model's outputs on these inputs (see `reconstruct`; before
+   * `foldBatchNorm`). Runs the model in onnxruntime-node; the report's `reconstruct` gives the error per layer.
+   */
+  calibration?: Iterable<Feeds> | AsyncIterable<Feeds>;
 }
 
 /**

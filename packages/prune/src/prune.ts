@@ -2,6 +2,7 @@ import { type McWarning, type Model, type ModelStats, modelStats, normalizeWeigh
 import { pruneChannels } from './channels.js';
 import { foldBatchNormPass } from './fold-bn.js';
 import { pruneMagnitude } from './magnitude.js';
+import { reconstruct } from './reconstruct.js';
 import { type PruneOptions, validateOptions } from './options.js';
 import type { PassedThrough, PruneReport } from './report.js';
 import { inferAllShapes } from './shapes.js';
@@ -63,10 +64,24 @@ export async function prune(model: Model, opts: PruneOptions): Promise<PruneResu
   };
   opts.onProgress?.({ phase: 'analyse', index: 0, total: 1 });
   if ('mode' in plan) {
+    const reference = plan.calibration === undefined ? undefined : out.clone();
     const r = pruneChannels(out, plan, warnings);
     report.groups = r.groups;
     report.achieved = r.achieved;
     if (r.nothingToPrune !== undefined) report.nothingToPrune = r.nothingToPrune;
+    if (reference !== undefined && r.nothingToPrune === undefined) {
+      const refit = await reconstruct(
+        reference,
+        { model: out, report },
+        {
+          calibration: plan.calibration!,
+          ...(opts.onProgress !== undefined && { onProgress: opts.onProgress }),
+          ...(opts.signal !== undefined && { signal: opts.signal }),
+        },
+      );
+      out = refit.model;
+      report.reconstruct = refit.report;
+    }
     if (plan.foldBatchNorm === true) warnings.push(...runPasses(out, [foldBatchNormPass]).warnings);
   } else {
     const r = pruneMagnitude(out, plan, new Set(opts.exclude ?? []), passedThrough, warnings);

@@ -3,6 +3,7 @@ import { expect, test } from 'vitest';
 test('public surface of @mc/prune', async () => {
   expect(Object.keys(await import('./index.js')).sort()).toEqual([
     'PRUNE_DEFAULTS',
+    'RECONSTRUCT_DEFAULTS',
     'bnImportance',
     'foldBatchNormPass',
     'indexTypeFor',
@@ -10,6 +11,7 @@ test('public surface of @mc/prune', async () => {
     'l2Importance',
     'prune',
     'pruneMasks',
+    'reconstruct',
     'restoreMasks',
     'storePruned',
     'unstorePruned',

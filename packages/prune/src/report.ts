@@ -1,3 +1,4 @@
+import type { ReconstructReport } from './reconstruct.js';
 import type { McWarning, ModelStats } from '@mc/ir';
 
 /** One weight pruned by magnitude. */
@@ -92,4 +93,6 @@ export interface PruneReport {
   nothingToPrune?: string;
   passedThrough: PassedThrough[];
   warnings: McWarning[];
+  /** Channel mode with `calibration`: the least-squares refit of the layers that read removed channels. */
+  reconstruct?: ReconstructReport;
 }

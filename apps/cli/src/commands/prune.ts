@@ -1,9 +1,11 @@
 import { TRAIN_DEFAULTS } from '@mc/distill';
-import { PRUNE_RECOVERY_DEFAULTS, pruneFinetuneFlow, pruneFlow } from '@mc/pipeline';
-import { PRUNE_DEFAULTS, type PruneOptions, type PruneReport } from '@mc/prune';
+import { feedsFrom, PRUNE_RECOVERY_DEFAULTS, pruneFinetuneFlow, pruneFlow } from '@mc/pipeline';
+import { PRUNE_DEFAULTS, type PruneOptions, type PruneReport, RECONSTRUCT_DEFAULTS } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
+import type { Model } from '@mc/ir';
 import { UsageError } from '../exit-codes.js';
-import { defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
+import { type CliIO, defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
+import { loadDataFlags } from '../data-flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
@@ -65,6 +67,13 @@ const flags = {
   'fold-batch-norm': null, // --fold-bn
   'fold-bn': { type: 'boolean', description: 'structured: fold BatchNormalization into the Conv/Gemm before it afterwards' },
   'min-channels': { type: 'number', arg: 'n', description: 'structured: keep at least n channels per group', default: P.minChannels },
+  calibration: null, // --reconstruct with --dataset, --data-dir, --calibration-size
+  reconstruct: {
+    type: 'boolean',
+    description:
+      'structured: refit every layer that read removed channels by least squares so it reproduces the unpruned outputs on --calibration-size training samples of --dataset (no training; runs the model in onnxruntime-node)',
+  },
+  'calibration-size': { type: 'number', arg: 'N', description: 'samples --reconstruct reads', default: RECONSTRUCT_DEFAULTS.samples },
   finetune: {
     type: 'boolean',
     valueFlag: 'epochs',
@@ -111,6 +120,22 @@ function optionsOf(f: FlagValues<typeof flags>): PruneOptions {
   };
 }
 
+/** `--reconstruct`: the first `--calibration-size` training samples of `--dataset` as the refit's calibration. */
+async function withCalibration(opts: PruneOptions, f: FlagValues<typeof flags>, model: Model, io: CliIO): Promise<PruneOptions> {
+  if (opts.mode !== 'channels')
+    throw new UsageError('mc prune: --reconstruct refits layers after --channels/--heads; drop it or prune channels');
+  const data = await loadDataFlags(f, 'train');
+  if (data === undefined) throw new UsageError('mc prune: --reconstruct needs --dataset mnist|cifar10|npy and --data-dir <folder>');
+  const n = f['calibration-size'];
+  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`mc prune: --calibration-size must be a whole number ≥ 1, got ${n}`);
+  const showProgress = io.isTTY && !io.quiet && f.json !== true;
+  return {
+    ...opts,
+    calibration: feedsFrom(data, model, { limit: n, ...defined({ scale: f.scale }) }),
+    ...(showProgress && { onProgress: (e) => e.phase === 'reconstruct' && io.err(`refit ${e.index + 1}/${e.total} ${e.layer}`) }),
+  };
+}
+
 function reportLines(r: PruneReport): string[] {
   const lines: string[] = [];
   if (r.mode === 'magnitude') {
@@ -138,6 +163,12 @@ function reportLines(r: PruneReport): string[] {
     lines.push(formatTable(['group', 'layers', 'members', 'channels', 'removed', 'note'], rows));
   }
   lines.push(`${r.mode === 'magnitude' ? 'weights zeroed' : 'channels removed'}: ${(r.achieved * 100).toFixed(1)}%`);
+  if (r.reconstruct !== undefined) {
+    const rows = r.reconstruct.layers.map((l) => [l.node, l.opType, formatNumber(l.rows), l.before.toFixed(3), l.after.toFixed(3)]);
+    lines.push('', `least-squares refit on ${r.reconstruct.samples} samples (relative output error of each layer):`);
+    lines.push(formatTable(['layer', 'op', 'rows', 'before', 'after'], rows));
+    for (const s of r.reconstruct.skipped) lines.push(`not refitted: ${s.opType} '${s.node}': ${s.reason}`);
+  }
   if (r.nothingToPrune !== undefined) lines.push(r.nothingToPrune);
   for (const w of r.warnings) lines.push(`warning: ${w.message}`);
   return lines;
@@ -148,7 +179,7 @@ export const pruneCommand = defineCommand({
   name: 'prune',
   summary: SUMMARY.prune,
   usage:
-    '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--heads R] [--importance l1|l2|bn] [--fold-bn]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
+    '(--sparsity S [--global] [--nm N:M] [--storage auto|sparse|packed|dense] | --channels R [--heads R] [--importance l1|l2|bn] [--fold-bn] [--reconstruct --dataset D --data-dir DIR]) [--finetune --dataset D --data-dir DIR --epochs N] <in> <out>',
   flags,
   examples: [
     'mc prune --sparsity 0.92 --global lenet.onnx lenet-sparse.onnx',
@@ -156,13 +187,15 @@ export const pruneCommand = defineCommand({
     'mc prune --sparsity 0.92 --global --storage packed --codebook 4 lenet.onnx lenet-tiny.onnx',
     'mc prune --sparsity 0.92 --global --codebook 4 --finetune --epochs 5 --schedule cosine --dataset mnist --data-dir data/mnist lenet.onnx lenet-dc.onnx',
     'mc prune --channels 0.5 --importance bn --fold-bn resnet.onnx resnet-thin.onnx',
+    'mc prune --channels 0.25 --reconstruct --dataset cifar10 --data-dir data/cifar10 --scale 1 --max-accuracy-drop 20 resnet8.h5 resnet8-thin.h5',
     'mc prune --sparsity 0.9 --finetune --dataset mnist --data-dir data/mnist --epochs 1 --eval lenet.onnx tuned.onnx',
   ],
   async run({ flags: f, positionals, io }) {
     const [input, output] = needPositionals(pruneCommand, positionals, ['in', 'out']);
-    const opts = optionsOf(f);
+    const base = optionsOf(f);
     const loaded = await loadModel(input!);
     assertFiniteWeights(loaded.model, input);
+    const opts = f.reconstruct === true ? await withCalibration(base, f, loaded.model, io) : base;
     const technique = opts.mode === 'channels' ? 'prune-channels' : 'prune-magnitude';
     if (f.finetune === true) {
       // Prune (weights stay dense with their masks), fine-tune with the masks held, then store in the requested form.
