@@ -5,7 +5,8 @@
 // recipe (PRUNE_RECOVERY_DEFAULTS in @mc/pipeline: what `mc prune --channels R --finetune` does):
 //   - 50 % and 25 % of channels removed, fine-tuned on the labels; 50 % distilled from the unpruned model instead;
 //   - network slimming: BatchNormalization-γ L1 training of the full model, channels removed by |γ|, then fine-tuned;
-//   - the same thinner architecture as the 50 % run from fresh weights.
+//   - the same thinner architecture as the 50 % run from fresh weights;
+//   - (run alone with --worker rf50|rf25) a least-squares refit on 1,024 training images before the default recipe.
 // Accuracy in onnxruntime-node after every epoch; latency of every result (BatchNormalization folded, 1 intra-op thread)
 // measured after training, interleaved with the original. Two runs train at a time (one core each).
 // Writes bench/out/prune-cifar10.md. Env PRUNE_CIFAR_EPOCHS (default 10) sets the budget; PRUNE_CIFAR_LIMIT=n trains on
@@ -39,6 +40,11 @@ const RUNS = [
   { name: 'kd50', ratio: 0.5, kind: 'prune-kd', label: '50 % removed, distilled from the unpruned model (T 4, α 0.9)' },
   { name: 'slim50', ratio: 0.5, kind: 'slim', label: `network slimming: ${SLIM_EPOCHS} epochs BN-γ L1 (λ ${SLIM_L1}, Adam 1e-3), 50 % removed by |γ|, ${EPOCHS - SLIM_EPOCHS} epochs default recipe` },
   { name: 'scratch50', ratio: 0.5, kind: 'scratch', label: 'the 50 % architecture from fresh weights, same recipe' },
+];
+/** Least-squares refit (`mc prune --reconstruct`, 1,024 training images) before the same recipe: run one with --worker. */
+const EXTRA_RUNS = [
+  { name: 'rf50', ratio: 0.5, kind: 'prune', reconstruct: true, label: '50 % removed, least-squares refit, then the default recipe' },
+  { name: 'rf25', ratio: 0.25, kind: 'prune', reconstruct: true, label: '25 % removed, same' },
 ];
 
 async function modules() {
@@ -77,8 +83,17 @@ async function worker(spec, dataDir, outDir) {
   const recipe = { ...base, schedule: R.schedule, learningRate: R.learningRate, augment: m.datasets.augmentFor(train) };
   let result;
   let pruned;
+  let start;
   if (spec.kind === 'prune') {
-    const r = await m.pipeline.pruneFinetuneFlow(model, { mode: 'channels', ratio: spec.ratio }, train, { ...base, epochs: EPOCHS });
+    // The first RECONSTRUCT_DEFAULTS.samples training images, as `mc prune --reconstruct` reads them (one stream per use).
+    const feeds = () => m.pipeline.feedsFrom(train, model, { limit: m.prune.RECONSTRUCT_DEFAULTS.samples, scale: 1 });
+    const opts = { mode: 'channels', ratio: spec.ratio, ...(spec.reconstruct === true && { calibration: feeds() }) };
+    if (spec.reconstruct === true) {
+      const refit = await m.prune.prune(model, { ...opts, calibration: feeds() });
+      start = await accuracyOf(m, refit.model, test);
+      log(`${spec.name}: after the refit, before training: top-1 ${pct(start)}`);
+    }
+    const r = await m.pipeline.pruneFinetuneFlow(model, opts, train, { ...base, epochs: EPOCHS });
     result = r.model;
     pruned = r.pruned;
   } else if (spec.kind === 'slim') {
@@ -98,13 +113,13 @@ async function worker(spec, dataDir, outDir) {
   writeFileSync(path.join(outDir, `${spec.name}.onnx`), m.onnx.writeOnnx(folded));
   writeFileSync(
     path.join(outDir, `${spec.name}.json`),
-    JSON.stringify({ curve, top1: await accuracyOf(m, result, test), params: pruned.after.params, seconds: (Date.now() - t0) / 1000 }),
+    JSON.stringify({ curve, top1: await accuracyOf(m, result, test), params: pruned.after.params, seconds: (Date.now() - t0) / 1000, start }),
   );
 }
 
 if (process.argv[2] === '--worker') {
   const [, , , name, dataDir, outDir] = process.argv;
-  await worker(RUNS.find((r) => r.name === name), dataDir, outDir);
+  await worker([...RUNS, ...EXTRA_RUNS].find((r) => r.name === name), dataDir, outDir);
   process.exit(0);
 }
 
