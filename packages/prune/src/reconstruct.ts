@@ -67,7 +67,7 @@ export interface ReconstructedLayer {
 /** Report of {@link reconstruct}. */
 export interface ReconstructReport {
   layers: ReconstructedLayer[];
-  /** Layers reading pruned channels that were left as they are, with the reason. */
+  /** Layers reading pruned channels that were left as they are, with the reason (also: too few calibration rows). */
   skipped: PassedThrough[];
   /** Calibration samples (first dimension of the feeds, summed). */
   samples: number;
@@ -400,6 +400,15 @@ export async function reconstruct(
       const m = withBias ? n : n - 1;
       const am = withBias ? a : a.filter((_, i) => Math.floor(i / n) < m && i % n < m);
       const bm = withBias ? b : b.subarray(0, m * k);
+      if (rows < 2 * m) {
+        // Fewer rows than twice the unknowns: the fit would follow the calibration rows, not the layer.
+        report.skipped.push({
+          node: l.node.name,
+          opType: l.node.opType,
+          reason: `${rows} calibration rows for ${m} unknowns per output channel; pass more samples (at least ${2 * m} rows)`,
+        });
+        continue;
+      }
       const old = currentSolution(l);
       const before = Math.sqrt(residual(a, b, yy, old, n, k) / Math.max(yy, 1e-30));
       const solved = ridgeSolve(am, bm, m, k, ridge);

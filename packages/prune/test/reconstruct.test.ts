@@ -34,6 +34,11 @@ describe('reconstruct (least-squares refit after a channel prune)', () => {
     const thin = await prune(model, { mode: 'channels', ratio: 0.25 });
     expect(await errorCode(reconstruct(model, thin, { calibration: [] }))).toMatch(/^E_OPTION: .*no feeds/);
     expect(await errorCode(reconstruct(model, thin, { calibration, ridge: -1 }))).toMatch(/^E_OPTION: .*ridge/);
+    // One row per sample: fewer rows than twice the unknowns leaves every layer as it was, saying why.
+    const few = await reconstruct(model, thin, { calibration, rowsPerUnknown: 0 });
+    expect(few.report.layers).toEqual([]);
+    expect(few.report.skipped.length).toBeGreaterThan(0);
+    for (const s of few.report.skipped) expect(s.reason).toMatch(/calibration rows for \d+ unknowns per output channel; pass more samples/);
   });
 });
 
