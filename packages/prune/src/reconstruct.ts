@@ -8,6 +8,7 @@
 import {
   attrOf,
   choleskyLower,
+  ModelBuilder,
   type Feeds,
   McError,
   type Model,
@@ -251,6 +252,86 @@ function writeSolution(l: Layer, x: Float64Array): void {
   if (l.bias !== undefined) l.bias.constValue = new Tensor('float32', l.bias.constValue!.dims, bias);
 }
 
+/** Opens an onnxruntime-node session (`@mc/verify` loads only when a reconstruction is asked for). */
+async function sessionFor(model: Model): Promise<Session> {
+  const { createSession } = await import('@mc/verify');
+  return createSession(model, { graphOptimizationLevel: 'disabled', segments: { above: Number.POSITIVE_INFINITY } });
+}
+
+/** x [rows, n], y [rows, k] (float64) → xᵀx [n, n], xᵀy [n, k]: the block products, run by onnxruntime's GEMM. */
+function gramModel(n: number, k: number): Model {
+  const g = new ModelBuilder({ opset: 17 });
+  const x = g.input('x', 'float64', ['rows', n]);
+  const y = g.input('y', 'float64', ['rows', k]);
+  const xt = g.node('Transpose', [x], { perm: [1, 0] });
+  g.output(g.node('MatMul', [xt, x]), 'xtx', { dtype: 'float64', shape: [n, n] });
+  g.output(g.node('MatMul', [xt, y]), 'xty', { dtype: 'float64', shape: [n, k] });
+  return g.build();
+}
+
+/**
+ * XᵀX, XᵀY and ΣY² of a least-squares problem, accumulated over rows: rows gather in blocks (row-major, float64) whose
+ * products onnxruntime computes, summed here in float64. Fill `row` and `target`, call `add()`; when it returns true
+ * the block is full and `flush()` must be awaited before the next row.
+ */
+class NormalEquations {
+  /** The next row's inputs (the last entry: the bias column) and targets. */
+  readonly row: Float64Array;
+  readonly target: Float64Array;
+  readonly a: Float64Array;
+  readonly b: Float64Array;
+  yy = 0;
+  rows = 0;
+  readonly #cap: number;
+  readonly #xs: Float64Array;
+  readonly #ys: Float64Array;
+  #count = 0;
+  #session: Session | undefined;
+
+  constructor(
+    readonly n: number,
+    readonly k: number,
+  ) {
+    this.row = new Float64Array(n);
+    this.target = new Float64Array(k);
+    this.a = new Float64Array(n * n);
+    this.b = new Float64Array(n * k);
+    // About 32 MiB of rows per block.
+    this.#cap = Math.max(64, Math.min(8192, Math.floor(2 ** 22 / n)));
+    this.#xs = new Float64Array(this.#cap * n);
+    this.#ys = new Float64Array(this.#cap * k);
+  }
+
+  add(): boolean {
+    this.#xs.set(this.row, this.#count * this.n);
+    this.#ys.set(this.target, this.#count * this.k);
+    for (let o = 0; o < this.k; o++) this.yy += this.target[o]! * this.target[o]!;
+    this.rows++;
+    return ++this.#count === this.#cap;
+  }
+
+  async flush(): Promise<void> {
+    const c = this.#count;
+    if (c === 0) return;
+    const { n, k } = this;
+    this.#session ??= await sessionFor(gramModel(n, k));
+    const out = await this.#session.run({
+      x: new Tensor('float64', [c, n], this.#xs.subarray(0, c * n)),
+      y: new Tensor('float64', [c, k], this.#ys.subarray(0, c * k)),
+    });
+    const xtx = out.xtx!.data as Float64Array;
+    const xty = out.xty!.data as Float64Array;
+    for (let i = 0; i < n * n; i++) this.a[i]! += xtx[i]!;
+    for (let i = 0; i < n * k; i++) this.b[i]! += xty[i]!;
+    this.#count = 0;
+  }
+
+  async release(): Promise<void> {
+    await this.#session?.release();
+    this.#session = undefined;
+  }
+}
+
 type Session = { run(feeds: Feeds, outputs?: readonly string[]): Promise<Record<string, Tensor>>; release(): Promise<void> };
 
 async function openProbe(model: Model, names: readonly string[]): Promise<Session> {
@@ -260,9 +341,7 @@ async function openProbe(model: Model, names: readonly string[]): Promise<Sessio
     const v = values.get(n);
     if (v !== undefined && !v.isGraphInput() && !v.isGraphOutput()) probe.graph.addOutput(v);
   }
-  // onnxruntime-node loads only when a reconstruction is asked for.
-  const { createSession } = await import('@mc/verify');
-  return createSession(probe, { graphOptimizationLevel: 'disabled', segments: { above: Number.POSITIVE_INFINITY } });
+  return sessionFor(probe);
 }
 
 /**
@@ -327,22 +406,8 @@ export async function reconstruct(
       const session = await openProbe(model, [input]);
       const n = l.features + 1;
       const k = l.outs;
-      const a = new Float64Array(n * n);
-      const b = new Float64Array(n * k);
-      let yy = 0;
-      let rows = 0;
-      const row = new Float64Array(n);
-      const target = new Float64Array(k);
-      const addRow = () => {
-        for (let i = 0; i < n; i++) {
-          const ri = row[i]!;
-          if (ri === 0) continue;
-          for (let j = 0; j <= i; j++) a[i * n + j]! += ri * row[j]!;
-          for (let o = 0; o < k; o++) b[i * k + o]! += ri * target[o]!;
-        }
-        for (let o = 0; o < k; o++) yy += target[o]! * target[o]!;
-        rows++;
-      };
+      const eq = new NormalEquations(n, k);
+      const { row, target } = eq;
       const wanted = rowsPerUnknown * n;
       try {
         for (const f of feeds) {
@@ -377,7 +442,7 @@ export async function reconstruct(
                 }
                 row[fi] = 1;
                 for (let o = 0; o < k; o++) target[o] = yd[((s * Oy! + l.keptOut[o]!) * Ho! + oy) * Wo! + ox]!;
-                addRow();
+                if (eq.add()) await eq.flush();
               }
             }
           } else {
@@ -387,14 +452,16 @@ export async function reconstruct(
               for (let i = 0; i < l.features; i++) row[i] = xd[r * l.features + i]!;
               row[l.features] = 1;
               for (let o = 0; o < k; o++) target[o] = yd[r * origOuts + l.keptOut[o]!]!;
-              addRow();
+              if (eq.add()) await eq.flush();
             }
           }
         }
+        await eq.flush();
       } finally {
         await session.release();
+        await eq.release();
       }
-      for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) a[j * n + i] = a[i * n + j]!;
+      const { a, b, yy, rows } = eq;
       // Without a bias input the bias column is left out (the last row of the solution stays zero).
       const withBias = l.bias !== undefined;
       const m = withBias ? n : n - 1;
