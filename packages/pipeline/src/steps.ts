@@ -155,9 +155,7 @@ export const STEPS: Readonly<Record<StepName, StepDef>> = {
       'calibrationSamples',
     ],
     run: async (model, options, ctx) => {
-      const { reconstruct, calibrationSamples, ...rest } = options as { reconstruct?: boolean; calibrationSamples?: number; mode: string };
-      if (reconstruct === true && rest.mode !== 'channels')
-        throw new McError('E_OPTION', "step 'prune': reconstruct needs mode 'channels'");
+      const { reconstruct, calibrationSamples, ...rest } = options as { reconstruct?: boolean; calibrationSamples?: number };
       const calibration =
         reconstruct === true
           ? feedsFrom(needData('prune', ctx), model, { ...ctx.feed, limit: calibrationSamples ?? RECONSTRUCT_DEFAULTS.samples })

@@ -42,7 +42,7 @@ describe.skipIf(missing !== undefined)(`pruneFinetuneFlow${skipNote(missing)}`, 
     expect(report.reconstruct!.layers.length).toBeGreaterThan(0);
     for (const l of report.reconstruct!.layers) expect(l.after).toBeLessThan(l.before);
     const magnitude = { step: 'prune', options: { mode: 'magnitude', sparsity: 0.5, reconstruct: true } } as const;
-    await expect(pipeline(model, [magnitude], { data: train, verify: false })).rejects.toThrow(/reconstruct needs mode 'channels'/);
+    await expect(pipeline(model, [magnitude], { data: train, verify: false })).rejects.toThrow(/reconstruct\) needs mode 'channels'/);
   }, 60_000);
 
   it('magnitude without labels: distils with the zeros held', async () => {

@@ -183,6 +183,8 @@ export function validateOptions(opts: PruneOptions): MagnitudePlan | ChannelOpti
   const scope = opts.scope ?? PRUNE_DEFAULTS.scope;
   if (scope !== 'layer' && scope !== 'global') fail(`prune: scope must be 'layer' or 'global', got ${String(scope)}`);
   if (opts.mode === 'magnitude') {
+    if ((opts as { calibration?: unknown }).calibration !== undefined)
+      fail("prune: calibration (the least-squares refit, reconstruct) needs mode 'channels'; magnitude pruning keeps every layer's shape");
     let nm: [number, number] | undefined;
     if (opts.nm !== undefined) {
       const [n, m] = opts.nm;

@@ -29,6 +29,8 @@ describe('reconstruct (least-squares refit after a channel prune)', () => {
     const calibration = [randomFeeds(model, 1)];
     const magnitude = await prune(model, { mode: 'magnitude', sparsity: 0.5, storage: 'dense' });
     expect(await errorCode(reconstruct(model, magnitude, { calibration }))).toMatch(/^E_OPTION: .*channel prune/);
+    const withCalibration = { mode: 'magnitude', sparsity: 0.5, calibration } as unknown as Parameters<typeof prune>[1];
+    expect(await errorCode(prune(model, withCalibration))).toMatch(/^E_OPTION: .*needs mode 'channels'/);
     const folded = await prune(model, { mode: 'channels', ratio: 0.25, foldBatchNorm: true });
     expect(await errorCode(reconstruct(model, folded, { calibration }))).toMatch(/^E_OPTION: .*without foldBatchNorm/);
     const thin = await prune(model, { mode: 'channels', ratio: 0.25 });

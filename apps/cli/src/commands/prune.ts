@@ -1,11 +1,10 @@
 import { TRAIN_DEFAULTS } from '@mc/distill';
-import { feedsFrom, PRUNE_RECOVERY_DEFAULTS, pruneFinetuneFlow, pruneFlow } from '@mc/pipeline';
+import { calibrationFeeds, PRUNE_RECOVERY_DEFAULTS, pruneFinetuneFlow, pruneFlow } from '@mc/pipeline';
 import { PRUNE_DEFAULTS, type PruneOptions, type PruneReport, RECONSTRUCT_DEFAULTS } from '@mc/prune';
 import { assertFiniteWeights } from '@mc/verify';
 import type { Model } from '@mc/ir';
 import { UsageError } from '../exit-codes.js';
 import { type CliIO, defined, defineCommand, type FlagValues, type MergeOptions, needPositionals, type OptionFlags } from '../flags.js';
-import { loadDataFlags } from '../data-flags.js';
 import { loadModel, saveModel } from '../formats.js';
 import { beforeAfterTable, figuresOf } from '../summary.js';
 import { gateLines, printResultJson, VERIFY_FLAGS, verifyBeforeWrite, warnNothingChanged } from '../verify-gate.js';
@@ -120,18 +119,19 @@ function optionsOf(f: FlagValues<typeof flags>): PruneOptions {
   };
 }
 
-/** `--reconstruct`: the first `--calibration-size` training samples of `--dataset` as the refit's calibration. */
+/** `--reconstruct`: the first `--calibration-size` training samples of `--dataset` (or the folder's `.npy` per model input) as the refit's calibration. */
 async function withCalibration(opts: PruneOptions, f: FlagValues<typeof flags>, model: Model, io: CliIO): Promise<PruneOptions> {
   if (opts.mode !== 'channels')
     throw new UsageError('mc prune: --reconstruct refits layers after --channels/--heads; drop it or prune channels');
-  const data = await loadDataFlags(f, 'train');
-  if (data === undefined) throw new UsageError('mc prune: --reconstruct needs --dataset mnist|cifar10|npy and --data-dir <folder>');
+  const { dataset, 'data-dir': dir } = f;
+  if (dataset === undefined || dir === undefined)
+    throw new UsageError('mc prune: --reconstruct needs --dataset mnist|cifar10|npy and --data-dir <folder>');
   const n = f['calibration-size'];
   if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`mc prune: --calibration-size must be a whole number ≥ 1, got ${n}`);
   const showProgress = io.isTTY && !io.quiet && f.json !== true;
   return {
     ...opts,
-    calibration: feedsFrom(data, model, { limit: n, ...defined({ scale: f.scale }) }),
+    calibration: await calibrationFeeds(model, { dataset, dir, limit: n, ...defined({ scale: f.scale }) }),
     ...(showProgress && { onProgress: (e) => e.phase === 'reconstruct' && io.err(`refit ${e.index + 1}/${e.total} ${e.layer}`) }),
   };
 }
